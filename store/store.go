@@ -1,0 +1,83 @@
+// Package store defines the byte-level storage contract that every
+// tradecache backend implements.
+//
+// A Store knows nothing about namespaces, codecs or trading: it moves opaque
+// bytes under fully qualified keys. Keeping it this small is what lets one
+// conformance suite (package storetest) prove that the embedded memstore and
+// the Redis store behave the same, so that tests written against memstore
+// mean something in production.
+//
+// Every method that can block takes a context. Implementations report a
+// backend that cannot be reached with an error that matches ErrUnavailable and
+// a call that ran out of time with one that matches ErrTimeout, so that the
+// layers above can degrade without parsing error strings.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors shared by every Store. The tradecache package re-exports
+// them, so callers never need to import this package to test for them.
+var (
+	// ErrUnavailable means the backend could not be reached: the connection
+	// was refused, reset or closed, or the store itself was closed.
+	ErrUnavailable = errors.New("tradecache: store unavailable")
+	// ErrTimeout means the call's deadline passed before the backend
+	// answered. Errors that match it also match context.DeadlineExceeded.
+	ErrTimeout = errors.New("tradecache: store timeout")
+	// ErrValueTooLarge means a value can never fit in the store (for
+	// memstore, larger than a shard's byte budget). Nothing was written.
+	ErrValueTooLarge = errors.New("tradecache: value too large for store")
+)
+
+// NoExpiry is the TTL reported for a key that exists but never expires.
+const NoExpiry time.Duration = -1
+
+// Entry is one key and value for SetMany.
+type Entry struct {
+	Key   string
+	Value []byte
+	// TTL is the entry's time to live; zero or less means no expiry.
+	TTL time.Duration
+}
+
+// Store is the byte-level backend under a tradecache.Cache.
+//
+// Keys are fully qualified (prefix and namespace included) and already
+// validated by the caller. Values passed in may be reused by the caller as
+// soon as the call returns, so an implementation that keeps them must copy.
+// Values returned belong to the caller.
+type Store interface {
+	// Get returns the value under key. A missing or expired key is not an
+	// error: found is false.
+	Get(ctx context.Context, key string) (value []byte, found bool, err error)
+	// GetMany returns one slot per key, in order, in a single round trip.
+	// A missing key's slot is nil; an existing empty value is non-nil.
+	GetMany(ctx context.Context, keys []string) ([][]byte, error)
+	// Set stores value under key. ttl <= 0 means no expiry.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// SetMany stores every entry in a single round trip (pipelined).
+	SetMany(ctx context.Context, entries []Entry) error
+	// Delete removes the keys and returns how many existed.
+	Delete(ctx context.Context, keys ...string) (int64, error)
+	// Exists reports whether key exists and has not expired.
+	Exists(ctx context.Context, key string) (bool, error)
+	// TTL returns the remaining time to live of key: NoExpiry when it has
+	// none, and found false when the key does not exist.
+	TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error)
+	// Expire sets a new TTL (> 0) on an existing key and reports whether
+	// the key existed.
+	Expire(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// DeletePrefix removes every key that starts with prefix, batch keys
+	// at a time, and returns how many it removed. The Redis store uses SCAN
+	// MATCH and UNLINK; it never uses KEYS, FLUSHDB or FLUSHALL.
+	DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error)
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources. Calls after Close fail with
+	// ErrUnavailable.
+	Close() error
+}
