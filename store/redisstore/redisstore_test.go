@@ -47,4 +47,3 @@ func TestNewFailsFastWhenNothingListens(t *testing.T) {
 		t.Fatalf("New took %v to fail", d)
 	}
 }
-
