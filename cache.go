@@ -1,0 +1,265 @@
+// Package tradecache is a caching layer over Redis for trading systems:
+// market data, portfolio and risk calculations, and user sessions.
+//
+// A Cache encodes values with an exact, versioned codec (decimals keep
+// their scale, times keep their zone), stores them under namespaced keys
+// with per-namespace TTL policies, and runs on Redis (through rueidis) or on
+// an embedded in-memory store with the same behaviour.
+//
+// Data flows one way: caller → Cache (keys, TTL policy, stats) → codec
+// (bytes) → store (Redis or memory). Nothing below the Cache knows about
+// trading, and nothing above it talks to Redis directly.
+//
+//	cache, err := tradecache.New(ctx, tradecache.Config{})  // in-memory
+//	quotes := cache.Namespace(tradecache.NamespaceMarketData)
+//	err = quotes.Set(ctx, "AAPL", quote, 0)                   // TTL from the policy
+//	found, err := quotes.Get(ctx, "AAPL", &quote)
+package tradecache
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/memstore"
+	"github.com/tradecache/tradecache/store/redisstore"
+)
+
+// Cache is the caching layer. Create it with New; it is safe for
+// concurrent use. Its methods act on the "default" namespace; use
+// Namespace for the others.
+type Cache struct {
+	cfg       Config // with defaults applied
+	store     store.Store
+	ownsStore bool
+	backend   string
+	codec     *codec.Codec
+	log       *slog.Logger
+	logSlow   bool
+
+	namespaces sync.Map // name -> *Namespace
+	def        *Namespace
+	bufs       sync.Pool // *[]byte encode buffers
+
+	hits, misses, sets, deletes, errors atomic.Uint64
+}
+
+// Option customizes New.
+type Option func(*options)
+
+type options struct {
+	store  store.Store
+	logger *slog.Logger
+}
+
+// WithStore makes the Cache use s instead of building a store from the
+// configuration. The Cache does not close a store it was given.
+func WithStore(s store.Store) Option { return func(o *options) { o.store = s } }
+
+// WithLogger sets the logger for slow operations and failures. The default
+// is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// New validates cfg and returns a Cache. Unless WithStore is given, it
+// connects to Redis when cfg.Redis is set (and checks the connection with a
+// PING bounded by ctx), and otherwise runs on the embedded in-memory store.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg = cfg.withDefaults()
+	cd, err := codec.New(codec.Options{CompressThreshold: cfg.CompressThreshold})
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{cfg: cfg, codec: cd, log: o.logger, logSlow: *cfg.LogSlowOps}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	switch {
+	case o.store != nil:
+		c.store, c.backend = o.store, fmt.Sprintf("%T", o.store)
+	case cfg.Redis.Enabled():
+		opt, err := cfg.clientOption()
+		if err != nil {
+			return nil, err
+		}
+		s, err := redisstore.New(ctx, opt)
+		if err != nil {
+			return nil, &OpError{Op: "connect", Err: err}
+		}
+		c.store, c.ownsStore, c.backend = s, true, "redis"
+	default:
+		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes})
+		if err != nil {
+			return nil, err
+		}
+		c.store, c.ownsStore, c.backend = s, true, "memory"
+	}
+	c.def = c.Namespace(NamespaceDefault)
+	return c, nil
+}
+
+// clientOption turns the Redis settings into rueidis options.
+func (cfg Config) clientOption() (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	if cfg.Redis.URL != "" {
+		var err error
+		if opt, err = rueidis.ParseURL(cfg.Redis.URL); err != nil {
+			return opt, &ConfigError{Fields: []FieldError{{Field: "Redis.URL", Env: "REDIS_URL", Value: redactURL(cfg.Redis.URL), Reason: err.Error()}}}
+		}
+	} else {
+		opt.InitAddress = []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, cfg.Redis.Port)}
+		opt.Username, opt.Password, opt.SelectDB = cfg.Redis.Username, cfg.Redis.Password, cfg.Redis.DB
+		if cfg.Redis.SSL {
+			opt.TLSConfig = tlsConfig(cfg.Redis.Host)
+		}
+	}
+	// rueidis multiplexes ordinary commands over a few pipelined
+	// connections; MaxConnections bounds the pool used for blocking
+	// commands and caps the pipelined ones.
+	opt.BlockingPoolSize = cfg.Redis.MaxConnections
+	mux := 0
+	for 1<<(mux+1) <= min(cfg.Redis.MaxConnections, 4) {
+		mux++
+	}
+	opt.PipelineMultiplex = mux
+	// The cache does not use rueidis's client-side caching yet; turning it
+	// off skips CLIENT TRACKING on every connection.
+	opt.DisableCache = true
+	opt.ClientName = "tradecache"
+	return opt, nil
+}
+
+// Close releases the store if the Cache created it. Operations after Close
+// fail with ErrUnavailable.
+func (c *Cache) Close() error {
+	if c.ownsStore {
+		return c.store.Close()
+	}
+	return nil
+}
+
+// Config returns the configuration in force, defaults applied.
+func (c *Cache) Config() Config { return c.cfg }
+
+// Backend names the store in use: "memory", "redis", or the Go type of a
+// store given with WithStore.
+func (c *Cache) Backend() string { return c.backend }
+
+// Ping checks that the store answers.
+func (c *Cache) Ping(ctx context.Context) error {
+	if err := c.store.Ping(ctx); err != nil {
+		return &OpError{Op: "ping", Err: err}
+	}
+	return nil
+}
+
+// Set stores value under key in the default namespace. See Namespace.Set.
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	return c.def.Set(ctx, key, value, ttl)
+}
+
+// Get reads key from the default namespace into dst. See Namespace.Get.
+func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
+	return c.def.Get(ctx, key, dst)
+}
+
+// Delete removes keys from the default namespace. See Namespace.Delete.
+func (c *Cache) Delete(ctx context.Context, keys ...string) (int64, error) {
+	return c.def.Delete(ctx, keys...)
+}
+
+// Exists reports whether key exists in the default namespace.
+func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	return c.def.Exists(ctx, key)
+}
+
+// TTL returns key's remaining TTL in the default namespace. See
+// Namespace.TTL.
+func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	return c.def.TTL(ctx, key)
+}
+
+// Expire sets key's TTL in the default namespace. See Namespace.Expire.
+func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return c.def.Expire(ctx, key, ttl)
+}
+
+// SetMany stores items in the default namespace. See Namespace.SetMany.
+func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
+	return c.def.SetMany(ctx, items, ttl)
+}
+
+// GetMany reads keys from the default namespace into the map dst points
+// to. See Namespace.GetMany.
+func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) (int, error) {
+	return c.def.GetMany(ctx, keys, dst)
+}
+
+// ClearNamespace removes every key of namespace ns and returns how many it
+// removed. See Namespace.Clear.
+func (c *Cache) ClearNamespace(ctx context.Context, ns string) (int64, error) {
+	return c.Namespace(ns).Clear(ctx)
+}
+
+// Stats are the Cache's counters since New.
+type Stats struct {
+	Backend string
+	Hits    uint64
+	Misses  uint64
+	Sets    uint64
+	Deletes uint64
+	Errors  uint64
+}
+
+// HitRate is Hits / (Hits + Misses), or 0 before any read.
+func (s Stats) HitRate() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// Stats returns the Cache's counters. The ctx is for the store figures a
+// later version adds; counters never block.
+func (c *Cache) Stats(ctx context.Context) Stats {
+	return Stats{
+		Backend: c.backend,
+		Hits:    c.hits.Load(),
+		Misses:  c.misses.Load(),
+		Sets:    c.sets.Load(),
+		Deletes: c.deletes.Load(),
+		Errors:  c.errors.Load(),
+	}
+}
+
+// observe counts a failed store call and logs slow operations. The key is
+// hashed in the log so that no session token or account id leaks.
+func (c *Cache) observe(op, ns, key string, start time.Time, size int, err error) {
+	if err != nil {
+		c.errors.Add(1)
+	}
+	if !c.logSlow {
+		return
+	}
+	if d := time.Since(start); d >= c.cfg.SlowOpThreshold {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		c.log.Warn("tradecache: slow operation", "op", op, "namespace", ns,
+			"key_hash", fmt.Sprintf("%016x", h.Sum64()), "duration", d, "bytes", size, "error", err)
+	}
+}

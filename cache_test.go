@@ -1,0 +1,503 @@
+package tradecache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store/memstore"
+	"github.com/tradecache/tradecache/store/redisstore"
+)
+
+// backend is one store the shared cases run against, with a raw view of
+// what is stored so tests can check bytes, not just round trips.
+type backend struct {
+	name  string
+	cache *tradecache.Cache
+	raw   func(t *testing.T, key string) ([]byte, bool) // raw stored bytes
+	size  func(t *testing.T) int64                      // number of keys stored
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func memBackend(t *testing.T, cfg tradecache.Config) backend {
+	s, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tradecache.New(testCtx(t), cfg, tradecache.WithStore(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return backend{
+		name:  "memory",
+		cache: c,
+		raw: func(t *testing.T, key string) ([]byte, bool) {
+			b, ok, err := s.Get(context.Background(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, ok
+		},
+		size: func(*testing.T) int64 { return int64(s.Len()) },
+	}
+}
+
+func rawClient(t *testing.T, addr string) rueidis.Client {
+	t.Helper()
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func redisBackend(t *testing.T, cfg tradecache.Config) backend {
+	srv := redistest.Start(t)
+	cfg.Redis = tradecache.RedisConfig{URL: "redis://" + srv.Addr}
+	c, err := tradecache.New(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rc := rawClient(t, srv.Addr)
+	return backend{
+		name:  "redis",
+		cache: c,
+		raw: func(t *testing.T, key string) ([]byte, bool) {
+			b, err := rc.Do(context.Background(), rc.B().Get().Key(key).Build()).AsBytes()
+			if rueidis.IsRedisNil(err) {
+				return nil, false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, true
+		},
+		size: func(t *testing.T) int64 {
+			n, err := rc.Do(context.Background(), rc.B().Dbsize().Build()).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+	}
+}
+
+// eachBackend runs fn against the in-memory store and a real redis-server.
+func eachBackend(t *testing.T, cfg tradecache.Config, fn func(t *testing.T, b backend)) {
+	t.Run("memory", func(t *testing.T) { fn(t, memBackend(t, cfg)) })
+	t.Run("redis", func(t *testing.T) { fn(t, redisBackend(t, cfg)) })
+}
+
+func TestDecimalsKeepTheirString(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		for i, s := range []string{"150.00", "-0.0001", "12345678901234567890.123456789", "0E-8"} {
+			in := decimal.RequireFromString(s)
+			key := fmt.Sprintf("d%d", i)
+			if err := b.cache.Set(ctx, key, in, 0); err != nil {
+				t.Fatal(err)
+			}
+			var out decimal.Decimal
+			if found, err := b.cache.Get(ctx, key, &out); err != nil || !found {
+				t.Fatalf("Get(%s) = %v, %v", key, found, err)
+			}
+			if out.Exponent() != in.Exponent() || out.Coefficient().Cmp(in.Coefficient()) != 0 {
+				t.Fatalf("%s came back as %s (coefficient %s, exponent %d)", s, out, out.Coefficient(), out.Exponent())
+			}
+			want := s
+			if s == "0E-8" {
+				want = "0.00000000" // shopspring's plain form of 0E-8
+			}
+			if got := out.StringFixed(-out.Exponent()); got != want {
+				t.Fatalf("%s came back as %q", s, got)
+			}
+		}
+	})
+}
+
+func TestTimeKeepsZoneAndNanoseconds(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := time.Date(2026, 11, 26, 9, 30, 0, 123456789, ny)
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		type trade struct {
+			At    time.Time       `json:"at"`
+			Price decimal.Decimal `json:"price"`
+		}
+		if err := b.cache.Set(ctx, "t", trade{At: in, Price: decimal.RequireFromString("101.10")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		var out trade
+		if _, err := b.cache.Get(ctx, "t", &out); err != nil {
+			t.Fatal(err)
+		}
+		_, inOff := in.Zone()
+		name, outOff := out.At.Zone()
+		if !out.At.Equal(in) || outOff != inOff || out.At.Nanosecond() != 123456789 || out.At.Location().String() != "America/New_York" {
+			t.Fatalf("time came back as %v (%s, offset %d)", out.At, name, outOff)
+		}
+		if out.Price.String() != "101.1" || out.Price.StringFixed(2) != "101.10" || out.Price.Exponent() != -2 {
+			t.Fatalf("price came back as %v", out.Price)
+		}
+	})
+}
+
+func TestLargeValueIsCompressed(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		var sb strings.Builder
+		for sb.Len() < 1<<20 {
+			fmt.Fprintf(&sb, "AAPL,%d,150.00,100;", sb.Len())
+		}
+		in := []byte(sb.String()[:1<<20])
+		if err := b.cache.Set(ctx, "big", in, 0); err != nil {
+			t.Fatal(err)
+		}
+		stored, ok := b.raw(t, "trading:default:big")
+		if !ok {
+			t.Fatal("value not stored under trading:default:big")
+		}
+		if len(stored) >= len(in)/4 {
+			t.Fatalf("1 MiB compressible value stored as %d bytes (STRLEN), want well under %d", len(stored), len(in)/4)
+		}
+		if h, _ := codec.ParseHeader(stored); h.Compression != codec.CompressionZstd {
+			t.Fatalf("stored header says compression %d", h.Compression)
+		}
+		var out []byte
+		if _, err := b.cache.Get(ctx, "big", &out); err != nil || !bytes.Equal(out, in) {
+			t.Fatalf("read back %d bytes (equal: %v), %v", len(out), bytes.Equal(out, in), err)
+		}
+	})
+}
+
+func TestClearNamespaceRemovesExactlyOneNamespace(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		counts := map[string]int{"market_data": 4000, "portfolio": 3500, "session": 2500}
+		for ns, n := range counts {
+			items := make(map[string]any, n)
+			for i := range n {
+				items[fmt.Sprintf("k%d", i)] = i
+			}
+			if err := b.cache.Namespace(ns).SetMany(ctx, items, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A key in another namespace that looks like it belongs to the
+		// cleared one must survive: the grammar keeps them apart.
+		if err := b.cache.Set(ctx, "portfolio:k1", "decoy", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.size(t); got != 10001 {
+			t.Fatalf("stored %d keys, want 10001", got)
+		}
+		removed, err := b.cache.ClearNamespace(ctx, "portfolio")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if removed != 3500 {
+			t.Fatalf("ClearNamespace removed %d, want 3500", removed)
+		}
+		if got := b.size(t); got != 6501 {
+			t.Fatalf("%d keys left, want 6501", got)
+		}
+		for ns, n := range counts {
+			if ns == "portfolio" {
+				continue
+			}
+			for _, i := range []int{0, n / 2, n - 1} {
+				ttl, ok, err := b.cache.Namespace(ns).TTL(ctx, fmt.Sprintf("k%d", i))
+				if err != nil || !ok {
+					t.Fatalf("%s/k%d gone after clearing portfolio: %v", ns, i, err)
+				}
+				if policy := b.cache.Namespace(ns).DefaultTTL(); ttl > policy || ttl < policy-5*time.Second {
+					t.Fatalf("%s/k%d TTL %v changed (policy %v)", ns, i, ttl, policy)
+				}
+			}
+		}
+		var decoy string
+		if ok, _ := b.cache.Get(ctx, "portfolio:k1", &decoy); !ok || decoy != "decoy" {
+			t.Fatal("a default-namespace key was removed by clearing the portfolio namespace")
+		}
+		if _, err := b.cache.ClearNamespace(ctx, "bad*ns"); !errors.Is(err, tradecache.ErrInvalidKey) {
+			t.Fatalf("ClearNamespace(bad*ns) = %v, want ErrInvalidKey", err)
+		}
+	})
+}
+
+// countingClient counts rueidis calls: each Do or DoMulti is one round trip.
+type countingClient struct {
+	rueidis.Client
+	calls atomic.Int64
+}
+
+func (c *countingClient) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
+	c.calls.Add(1)
+	return c.Client.Do(ctx, cmd)
+}
+
+func (c *countingClient) DoMulti(ctx context.Context, cmds ...rueidis.Completed) []rueidis.RedisResult {
+	c.calls.Add(1)
+	return c.Client.DoMulti(ctx, cmds...)
+}
+
+func commandCalls(t *testing.T, rc rueidis.Client, cmd string) int64 {
+	info, err := rc.Do(context.Background(), rc.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if strings.HasPrefix(line, "cmdstat_"+cmd+":calls=") {
+			var n int64
+			fmt.Sscanf(strings.TrimPrefix(line, "cmdstat_"+cmd+":calls="), "%d", &n)
+			return n
+		}
+	}
+	return 0
+}
+
+func TestBatchesUseOneRoundTripPerBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := rawClient(t, srv.Addr)
+	for _, batch := range []int{100, 64} {
+		t.Run(fmt.Sprint(batch), func(t *testing.T) {
+			ctx := testCtx(t)
+			cc := &countingClient{Client: rawClient(t, srv.Addr)}
+			c, err := tradecache.New(ctx, tradecache.Config{MaxBatchSize: batch}, tradecache.WithStore(redisstore.NewFromClient(cc)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin.Do(ctx, admin.B().ConfigResetstat().Build())
+			want := int64(math.Ceil(1000 / float64(batch)))
+			items := make(map[string]any, 1000)
+			keys := make([]string, 0, 1000)
+			for i := range 1000 {
+				k := fmt.Sprintf("b%d:k%d", batch, i)
+				items[k] = decimal.New(int64(i), -2)
+				keys = append(keys, k)
+			}
+			if err := c.SetMany(ctx, items, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if got := cc.calls.Swap(0); got != want {
+				t.Fatalf("SetMany of 1000 keys with batch %d took %d round trips, want %d", batch, got, want)
+			}
+			if got := commandCalls(t, admin, "set"); got != 1000 {
+				t.Fatalf("server saw %d SETs, want 1000", got)
+			}
+			got := map[string]decimal.Decimal{}
+			n, err := c.GetMany(ctx, keys, &got)
+			if err != nil || n != 1000 || len(got) != 1000 {
+				t.Fatalf("GetMany = %d, %v (%d in map)", n, err, len(got))
+			}
+			if calls := cc.calls.Swap(0); calls != want {
+				t.Fatalf("GetMany of 1000 keys took %d round trips, want %d", calls, want)
+			}
+			if mget := commandCalls(t, admin, "mget"); mget != want {
+				t.Fatalf("server saw %d MGETs, want %d", mget, want)
+			}
+			for i, k := range keys {
+				if v := got[k]; v.Exponent() != -2 || v.Coefficient().Int64() != int64(i) {
+					t.Fatalf("%s = %v", k, v)
+				}
+			}
+		})
+	}
+}
+
+func TestBadKeysFailBeforeAnythingIsWritten(t *testing.T) {
+	eachBackend(t, tradecache.Config{MaxKeyLength: 32}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		bad := map[string]string{
+			"empty":      "",
+			"space":      "AAPL US",
+			"tab":        "a\tb",
+			"newline":    "a\nb",
+			"nul":        "a\x00b",
+			"del":        "a\x7fb",
+			"nbsp":       "a\u00a0b",
+			"zero-width": "a\u200bb",
+			"bad utf-8":  "a\xffb",
+			"too long":   strings.Repeat("k", 33),
+		}
+		for name, key := range bad {
+			err := b.cache.Set(ctx, key, 1, 0)
+			var ke *tradecache.KeyError
+			if !errors.Is(err, tradecache.ErrInvalidKey) || !errors.As(err, &ke) || ke.Op != "set" || ke.Namespace != "default" {
+				t.Errorf("%s: Set = %v, want a *KeyError", name, err)
+			}
+			if _, err := b.cache.Get(ctx, key, new(int)); !errors.Is(err, tradecache.ErrInvalidKey) {
+				t.Errorf("%s: Get = %v, want ErrInvalidKey", name, err)
+			}
+		}
+		items := map[string]any{"good1": 1, "good2": 2, "bad key": 3}
+		if err := b.cache.SetMany(ctx, items, 0); !errors.Is(err, tradecache.ErrInvalidKey) {
+			t.Fatalf("SetMany with one bad key = %v", err)
+		}
+		if err := b.cache.Namespace("no:colons").Set(ctx, "k", 1, 0); !errors.Is(err, tradecache.ErrInvalidKey) {
+			t.Fatalf("bad namespace: %v", err)
+		}
+		if err := b.cache.Set(ctx, "ok", make(chan int), 0); err == nil {
+			t.Fatal("Set(chan) succeeded")
+		} else if se := (*tradecache.SerializationError)(nil); !errors.As(err, &se) || se.Key != "ok" || se.Op != "set" {
+			t.Fatalf("Set(chan) = %v, want a *SerializationError naming the key", err)
+		}
+		if err := b.cache.SetMany(ctx, map[string]any{"a": 1, "b": func() {}}, 0); err == nil {
+			t.Fatal("SetMany with an unencodable value succeeded")
+		}
+		if err := b.cache.Set(ctx, "neg", 1, -time.Second); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("negative TTL: %v", err)
+		}
+		if n := b.size(t); n != 0 {
+			t.Fatalf("rejected calls wrote %d keys", n)
+		}
+		if _, err := b.cache.Get(ctx, "ok", 5); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("Get into a non-pointer: %v", err)
+		}
+		if _, err := b.cache.GetMany(ctx, []string{"ok"}, map[string]int{}); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("GetMany into a non-pointer: %v", err)
+		}
+		// Colons and non-ASCII printable keys are fine.
+		for _, k := range []string{"AAPL:1m", "ÄPFEL", strings.Repeat("k", 32)} {
+			if err := b.cache.Set(ctx, k, 1, 0); err != nil {
+				t.Fatalf("Set(%q) = %v", k, err)
+			}
+		}
+	})
+}
+
+func TestSingleKeyOperations(t *testing.T) {
+	eachBackend(t, tradecache.Config{SessionTTL: 90 * time.Second}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		sessions := b.cache.Namespace(tradecache.NamespaceSession)
+		type session struct {
+			User  string   `json:"user"`
+			Roles []string `json:"roles"`
+		}
+		in := session{User: "u1", Roles: []string{"trader"}}
+		if err := sessions.Set(ctx, "tok1", in, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := b.raw(t, "trading:session:tok1"); !ok {
+			t.Fatal("not stored under trading:session:tok1")
+		}
+		ttl, ok, err := sessions.TTL(ctx, "tok1")
+		if err != nil || !ok || ttl > 90*time.Second || ttl < 85*time.Second {
+			t.Fatalf("TTL = %v, %v, %v; want the 90s session policy", ttl, ok, err)
+		}
+		if ok, err := sessions.Expire(ctx, "tok1", time.Hour); err != nil || !ok {
+			t.Fatalf("Expire = %v, %v", ok, err)
+		}
+		if ttl, _, _ := sessions.TTL(ctx, "tok1"); ttl < 59*time.Minute {
+			t.Fatalf("TTL after Expire(1h) = %v", ttl)
+		}
+		if ok, err := sessions.Exists(ctx, "tok1"); err != nil || !ok {
+			t.Fatalf("Exists = %v, %v", ok, err)
+		}
+		var out session
+		if ok, err := sessions.Get(ctx, "tok1", &out); err != nil || !ok || out.User != "u1" || out.Roles[0] != "trader" {
+			t.Fatalf("Get = %v, %v, %+v", ok, err, out)
+		}
+		if ok, err := sessions.Get(ctx, "missing", &out); err != nil || ok {
+			t.Fatalf("Get(missing) = %v, %v", ok, err)
+		}
+		var wrong int
+		var se *tradecache.SerializationError
+		if _, err := sessions.Get(ctx, "tok1", &wrong); !errors.As(err, &se) || se.Key != "tok1" || se.Namespace != "session" {
+			t.Fatalf("Get into the wrong type = %v, want a *SerializationError", err)
+		}
+		if n, err := sessions.Delete(ctx, "tok1", "missing"); err != nil || n != 1 {
+			t.Fatalf("Delete = %d, %v", n, err)
+		}
+		if ok, _ := sessions.Exists(ctx, "tok1"); ok {
+			t.Fatal("still exists after Delete")
+		}
+		st := b.cache.Stats(ctx)
+		if st.Hits != 1 || st.Misses != 1 || st.Sets != 1 || st.Deletes != 1 || st.Errors != 1 {
+			t.Fatalf("Stats = %+v", st)
+		}
+		if hr := st.HitRate(); hr != 0.5 {
+			t.Fatalf("HitRate = %v", hr)
+		}
+	})
+}
+
+func TestStoreFailuresAreTyped(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend() != "redis" {
+		t.Fatalf("Backend = %q", c.Backend())
+	}
+	if err := c.Set(ctx, "k", "v", 0); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	err = c.Set(ctx, "k", "v", 0)
+	var oe *tradecache.OpError
+	if !errors.Is(err, tradecache.ErrUnavailable) || !errors.As(err, &oe) || oe.Op != "set" || oe.Key != "k" {
+		t.Fatalf("Set after Close = %v, want an *OpError matching ErrUnavailable", err)
+	}
+
+	port, _ := redistest.FreePort()
+	_, err = tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: port}})
+	if !errors.Is(err, tradecache.ErrUnavailable) {
+		t.Fatalf("New against a closed port = %v, want ErrUnavailable", err)
+	}
+	if _, err := tradecache.New(ctx, tradecache.Config{KeyPrefix: "a b"}); !errors.As(err, new(*tradecache.ConfigError)) {
+		t.Fatalf("New with a bad prefix = %v, want *ConfigError", err)
+	}
+
+	short, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	time.Sleep(time.Millisecond)
+	c2, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Get(short, "k", new(string)); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, tradecache.ErrTimeout) {
+		t.Fatalf("Get with an expired deadline = %v, want ErrTimeout and DeadlineExceeded", err)
+	}
+}
+
+// The embedded default needs no Redis and no configuration.
+func TestZeroConfigRunsInMemory(t *testing.T) {
+	c, err := tradecache.New(testCtx(t), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Backend() != "memory" {
+		t.Fatalf("Backend = %q, want memory", c.Backend())
+	}
+	if err := c.Ping(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+}

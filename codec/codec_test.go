@@ -1,0 +1,260 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/tradecache/tradecache/codec"
+)
+
+type Quote struct {
+	Symbol string          `json:"symbol"`
+	Bid    decimal.Decimal `json:"bid"`
+	Ask    decimal.Decimal `json:"ask"`
+	BidSz  decimal.Decimal `msgpack:"bid_size"`
+	Seq    uint64          `json:"seq"`
+	At     time.Time       `json:"at"`
+	Venue  *string         `json:"venue,omitempty"`
+}
+
+func newCodec(t testing.TB, o codec.Options) *codec.Codec {
+	t.Helper()
+	c, err := codec.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func roundTrip[T any](t *testing.T, c *codec.Codec, in T) T {
+	t.Helper()
+	b, err := c.Marshal(in)
+	if err != nil {
+		t.Fatalf("Marshal(%v): %v", in, err)
+	}
+	var out T
+	if err := c.Unmarshal(b, &out); err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	return out
+}
+
+func TestDecimalKeepsScale(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	for _, s := range []string{"150.00", "-0.0001", "12345678901234567890.123456789", "0E-8", "0", "1E+3", "-99999999999999999999999999999.99"} {
+		d := decimal.RequireFromString(s)
+		got := roundTrip(t, c, d)
+		if got.Exponent() != d.Exponent() || got.Coefficient().Cmp(d.Coefficient()) != 0 {
+			t.Errorf("%s: got coefficient %s exponent %d, want %s, %d", s, got.Coefficient(), got.Exponent(), d.Coefficient(), d.Exponent())
+		}
+		if codec.DecimalString(got) != codec.DecimalString(d) {
+			t.Errorf("%s: DecimalString %q, want %q", s, codec.DecimalString(got), codec.DecimalString(d))
+		}
+	}
+	if got := codec.DecimalString(decimal.RequireFromString("150.00")); got != "150.00" {
+		t.Fatalf(`DecimalString(150.00) = %q`, got)
+	}
+}
+
+func TestTimeKeepsZone(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []time.Time{
+		time.Date(2026, 3, 8, 1, 59, 59, 123456789, ny), // just before a DST change
+		time.Date(2026, 7, 1, 9, 30, 0, 1, ny),
+		time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("IST", 5*3600+1800)),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 6, time.Local),
+		{},
+	}
+	for _, in := range cases {
+		got := roundTrip(t, c, in)
+		_, wantOff := in.Zone()
+		_, gotOff := got.Zone()
+		if !got.Equal(in) || gotOff != wantOff {
+			t.Errorf("%v: got %v (offset %d), want offset %d", in, got, gotOff, wantOff)
+		}
+	}
+	got := roundTrip(t, c, cases[0])
+	if got.Location().String() != "America/New_York" {
+		t.Errorf("named zone not restored: %v", got.Location())
+	}
+	if got.Add(2*time.Second).Format("15:04 MST") != "03:00 EDT" {
+		t.Errorf("restored zone does not follow DST: %s", got.Add(2*time.Second).Format("15:04 MST"))
+	}
+	if z := roundTrip(t, c, time.Time{}); z != (time.Time{}) {
+		t.Errorf("zero time came back as %#v", z)
+	}
+}
+
+func TestStructsMapsSlices(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	venue := "XNAS"
+	ny, _ := time.LoadLocation("America/New_York")
+	q := Quote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.01"),
+		BidSz: decimal.RequireFromString("100"), Seq: 1 << 40, At: time.Date(2026, 11, 26, 9, 30, 0, 5, ny), Venue: &venue}
+	got := roundTrip(t, c, q)
+	if got.Bid.String() != q.Bid.String() || got.Bid.StringFixed(2) != "150.00" || got.Bid.Exponent() != -2 || *got.Venue != "XNAS" || got.Seq != q.Seq || !got.At.Equal(q.At) {
+		t.Fatalf("got %+v", got)
+	}
+	m := map[string][]Quote{"a": {q, q}, "b": nil}
+	gm := roundTrip(t, c, m)
+	if len(gm["a"]) != 2 || gm["a"][1].Ask.Exponent() != -2 || gm["b"] != nil {
+		t.Fatalf("map round trip: %+v", gm)
+	}
+	// Field names follow json tags when there is no msgpack tag.
+	b, _ := c.Marshal(q)
+	var raw map[string]any
+	if err := c.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"symbol", "bid", "bid_size", "at", "venue"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("field %q missing from %v", k, raw)
+		}
+	}
+	if d, ok := raw["bid"].(decimal.Decimal); !ok || d.Exponent() != -2 {
+		t.Errorf("decimal decoded into interface{} as %T %v", raw["bid"], raw["bid"])
+	}
+	if tm, ok := raw["at"].(time.Time); !ok || tm.Location().String() != "America/New_York" {
+		t.Errorf("time decoded into interface{} as %T %v", raw["at"], raw["at"])
+	}
+	if n, ok := raw["seq"].(int64); !ok && raw["seq"] != uint64(1<<40) || ok && n != 1<<40 {
+		t.Errorf("seq decoded into interface{} as %T %v", raw["seq"], raw["seq"])
+	}
+	var nilPtr *Quote
+	if got := roundTrip(t, c, nilPtr); got != nil {
+		t.Errorf("nil pointer came back as %v", got)
+	}
+	bs := roundTrip(t, c, []byte{0, 1, 2})
+	if !bytes.Equal(bs, []byte{0, 1, 2}) {
+		t.Errorf("bytes came back as %v", bs)
+	}
+}
+
+func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
+	c := newCodec(t, codec.Options{CompressThreshold: 64})
+	small, _ := c.Marshal(strings.Repeat("a", 60))
+	if h, _ := codec.ParseHeader(small); h.Compression != codec.CompressionNone {
+		t.Fatal("value under the threshold was compressed")
+	}
+	big := strings.Repeat("trading ", 1<<17) // 1 MiB, compressible
+	b, _ := c.Marshal(big)
+	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionZstd || len(b) > len(big)/10 {
+		t.Fatalf("1 MiB compressible value: compression %d, %d bytes", h.Compression, len(b))
+	}
+	var back string
+	if err := c.Unmarshal(b, &back); err != nil || back != big {
+		t.Fatalf("compressed round trip: %v", err)
+	}
+	noise := make([]byte, 4096)
+	for i := range noise {
+		noise[i] = byte(rand.Uint32())
+	}
+	b, _ = c.Marshal(noise)
+	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
+		t.Fatal("incompressible value stored compressed although that was not smaller")
+	}
+	off := newCodec(t, codec.Options{CompressThreshold: -1})
+	b, _ = off.Marshal(big)
+	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
+		t.Fatal("negative threshold still compressed")
+	}
+}
+
+func TestRejectsUnknownHeaders(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	good, _ := c.Marshal("x")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, codec.ErrCorrupt},
+		{"version 0", append([]byte{0x00}, good[1:]...), codec.ErrUnsupported},
+		{"version 2", append([]byte{0x20}, good[1:]...), codec.ErrUnsupported},
+		{"compression 2", append([]byte{0x12}, good[1:]...), codec.ErrUnsupported},
+		{"sealed", append([]byte{0x14}, good[1:]...), codec.ErrUnsupported},
+		{"reserved bit", append([]byte{0x18}, good[1:]...), codec.ErrUnsupported},
+		{"trailing bytes", append(append([]byte{}, good...), 0xc0), codec.ErrCorrupt},
+		{"truncated", good[:len(good)-1], codec.ErrCorrupt},
+		{"bad zstd", []byte{0x11, 1, 2, 3}, codec.ErrCorrupt},
+	} {
+		var s string
+		if err := c.Unmarshal(tc.data, &s); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Unmarshal = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestMaxDecodedSize(t *testing.T) {
+	w := newCodec(t, codec.Options{})
+	b, _ := w.Marshal(strings.Repeat("z", 4<<20))
+	r := newCodec(t, codec.Options{MaxDecodedSize: 1 << 20})
+	var s string
+	if err := r.Unmarshal(b, &s); !errors.Is(err, codec.ErrTooLarge) {
+		t.Fatalf("Unmarshal of 4 MiB with a 1 MiB cap = %v, want ErrTooLarge", err)
+	}
+	if _, err := codec.New(codec.Options{MaxDecodedSize: -1}); err == nil {
+		t.Fatal("New accepted a negative MaxDecodedSize")
+	}
+}
+
+// Registration is scoped: plain msgpack use elsewhere in the process keeps
+// msgpack's own encodings of decimals and times.
+func TestRegistrationDoesNotChangePlainMsgpack(t *testing.T) {
+	tm := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b, err := msgpack.Marshal(tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0xd6 || int8(b[1]) != -1 { // fixext4, type -1
+		t.Fatalf("plain msgpack time encoding changed: % x", b)
+	}
+	var back time.Time
+	if err := msgpack.Unmarshal(b, &back); err != nil || !back.Equal(tm) {
+		t.Fatalf("plain msgpack time decode: %v %v", back, err)
+	}
+	d := decimal.RequireFromString("1.50")
+	b, err = msgpack.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := d.MarshalBinary()
+	var raw []byte
+	if err := msgpack.Unmarshal(b, &raw); err != nil || !bytes.Equal(raw, want) {
+		t.Fatalf("plain msgpack decimal is no longer its MarshalBinary bytes: % x", b)
+	}
+	var dback decimal.Decimal
+	if err := msgpack.Unmarshal(b, &dback); err != nil || dback.String() != "1.5" || dback.Exponent() != -2 {
+		t.Fatalf("plain msgpack decimal decode: %v %v", dback, err)
+	}
+}
+
+func TestAppendMarshalKeepsPrefix(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	dst := []byte("prefix")
+	out, err := c.AppendMarshal(dst, 42)
+	if err != nil || !bytes.HasPrefix(out, []byte("prefix")) {
+		t.Fatalf("AppendMarshal = %q, %v", out, err)
+	}
+	var n int
+	if err := c.Unmarshal(out[len("prefix"):], &n); err != nil || n != 42 {
+		t.Fatalf("Unmarshal = %d, %v", n, err)
+	}
+	out, err = c.AppendMarshal(dst, make(chan int))
+	if err == nil || !reflect.DeepEqual(out, dst) {
+		t.Fatalf("AppendMarshal(chan) = %q, %v; want an error and dst unchanged", out, err)
+	}
+}

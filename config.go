@@ -1,0 +1,510 @@
+package tradecache
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment names a deployment environment. Each gets its own defaults
+// (see Config), and an unknown name is a configuration error rather than a
+// silent fallback, because a typo in CACHE_ENVIRONMENT should not quietly
+// turn production metrics off.
+type Environment string
+
+// The environments CACHE_ENVIRONMENT accepts.
+const (
+	Development Environment = "development"
+	Testing     Environment = "testing"
+	Staging     Environment = "staging"
+	Production  Environment = "production"
+)
+
+// Defaults of the layer tradecache replaces. A zero Config field means the
+// default listed here.
+const (
+	DefaultTTL               = 3600 * time.Second
+	DefaultMarketDataTTL     = 60 * time.Second
+	DefaultPortfolioTTL      = 300 * time.Second
+	DefaultRiskTTL           = 180 * time.Second
+	DefaultSessionTTL        = 1800 * time.Second
+	DefaultKeyPrefix         = "trading"
+	DefaultCompressThreshold = 1024
+	DefaultMaxBatchSize      = 100
+	DefaultSlowOpThreshold   = 100 * time.Millisecond
+	DefaultRedisPort         = 6379
+	DefaultMaxKeyLength      = 512
+	DefaultMemoryMaxBytes    = 256 << 20
+)
+
+// The namespaces whose TTL policies the configuration names.
+const (
+	NamespaceDefault    = "default"
+	NamespaceMarketData = "market_data"
+	NamespacePortfolio  = "portfolio"
+	NamespaceRisk       = "risk"
+	NamespaceSession    = "session"
+)
+
+// RedisConfig says how to reach Redis. When both URL and Host are empty the
+// Cache runs on the embedded in-memory store instead.
+type RedisConfig struct {
+	// URL is REDIS_URL: redis://[user:password@]host:port[/db] or rediss://
+	// for TLS. When set it wins over Host, Port, DB, Username, Password and
+	// SSL.
+	URL            string
+	Host           string // REDIS_HOST
+	Port           int    // REDIS_PORT; 0 means 6379
+	DB             int    // REDIS_DB
+	Username       string // REDIS_USERNAME, for ACL users
+	Password       string // REDIS_PASSWORD; never printed
+	SSL            bool   // REDIS_SSL
+	MaxConnections int    // REDIS_MAX_CONNECTIONS; 0 means the environment's default
+}
+
+// Enabled reports whether Redis is configured at all.
+func (r RedisConfig) Enabled() bool { return r.URL != "" || r.Host != "" }
+
+// Config holds every setting of the cache. The zero value is valid: it
+// means the development environment's defaults on the in-memory store.
+// ConfigFromEnv fills it from the environment variables of the layer
+// tradecache replaces.
+//
+// Environment defaults (each can be overridden by its variable):
+//
+//	               development  testing  staging  production
+//	metrics        on           off      on       on
+//	slow-op log    on           off      on       on
+//	connections    10           10       50       100
+//
+// TTLs, prefix, compression threshold, batch size and slow-op threshold
+// default to the same values in every environment (the Default constants).
+type Config struct {
+	Environment Environment // CACHE_ENVIRONMENT; "" means development
+	Redis       RedisConfig
+
+	DefaultTTL    time.Duration // CACHE_DEFAULT_TTL; namespaces without a policy
+	MarketDataTTL time.Duration // CACHE_MARKET_DATA_TTL
+	PortfolioTTL  time.Duration // CACHE_PORTFOLIO_TTL
+	RiskTTL       time.Duration // CACHE_RISK_TTL
+	SessionTTL    time.Duration // CACHE_SESSION_TTL
+	// TTLPolicies adds or overrides per-namespace TTLs in code.
+	TTLPolicies map[string]time.Duration
+
+	KeyPrefix         string        // CACHE_KEY_PREFIX; see Namespace for the grammar
+	CompressThreshold int           // CACHE_COMPRESS_THRESHOLD, bytes; negative turns compression off
+	MaxBatchSize      int           // CACHE_MAX_BATCH_SIZE, keys per round trip
+	MaxKeyLength      int           // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
+	MemoryMaxBytes    int64         // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
+	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
+	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
+	SlowOpThreshold   time.Duration // CACHE_SLOW_OP_THRESHOLD
+}
+
+// FieldError is one bad setting inside a ConfigError.
+type FieldError struct {
+	Field  string // Go field name, e.g. "Redis.Port"
+	Env    string // environment variable, e.g. "REDIS_PORT"
+	Value  string // the offending value, "[REDACTED]" for secrets
+	Reason string
+}
+
+func (f FieldError) String() string {
+	return fmt.Sprintf("%s=%q: %s", f.Env, f.Value, f.Reason)
+}
+
+// ConfigError lists every bad setting found, not just the first, so one
+// deploy fixes them all.
+type ConfigError struct {
+	Fields []FieldError
+}
+
+func (e *ConfigError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.String()
+	}
+	return "tradecache: invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// Has reports whether the error names the environment variable env.
+func (e *ConfigError) Has(env string) bool {
+	for _, f := range e.Fields {
+		if f.Env == env {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *ConfigError) add(field, env, value, reason string) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Env: env, Value: value, Reason: reason})
+}
+
+func (e *ConfigError) orNil() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+const redacted = "[REDACTED]"
+
+// ConfigFromEnv reads the configuration from the environment. A variable
+// that is unset or empty keeps its default. It returns a *ConfigError that
+// names every unparsable or invalid variable; the Config it returns beside
+// an error holds whatever did parse.
+//
+// Durations (the TTLs and CACHE_SLOW_OP_THRESHOLD) are seconds, as in the
+// layer this replaces ("3600", "0.1"), or Go durations ("250ms", "1h").
+// Booleans accept true/false, 1/0, yes/no and on/off.
+func ConfigFromEnv() (Config, error) {
+	return configFrom(os.LookupEnv)
+}
+
+func configFrom(lookup func(string) (string, bool)) (Config, error) {
+	var cfg Config
+	errs := &ConfigError{}
+	get := func(env string) (string, bool) {
+		v, ok := lookup(env)
+		v = strings.TrimSpace(v)
+		return v, ok && v != ""
+	}
+	str := func(env string, dst *string) {
+		if v, ok := get(env); ok {
+			*dst = v
+		}
+	}
+	integer := func(field, env string, dst *int) {
+		if v, ok := get(env); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs.add(field, env, v, "not an integer")
+				return
+			}
+			*dst = n
+		}
+	}
+	boolean := func(field, env string, dst **bool) {
+		if v, ok := get(env); ok {
+			b, err := parseBool(v)
+			if err != nil {
+				errs.add(field, env, v, "not a boolean (true/false, 1/0, yes/no, on/off)")
+				return
+			}
+			*dst = &b
+		}
+	}
+	duration := func(field, env string, dst *time.Duration) {
+		if v, ok := get(env); ok {
+			d, err := parseDuration(v)
+			if err != nil {
+				errs.add(field, env, v, "not a duration (seconds such as 3600 or 0.1, or a Go duration such as 250ms)")
+				return
+			}
+			*dst = d
+		}
+	}
+
+	if v, ok := get("CACHE_ENVIRONMENT"); ok {
+		cfg.Environment = Environment(strings.ToLower(v))
+	}
+	str("REDIS_URL", &cfg.Redis.URL)
+	str("REDIS_HOST", &cfg.Redis.Host)
+	integer("Redis.Port", "REDIS_PORT", &cfg.Redis.Port)
+	integer("Redis.DB", "REDIS_DB", &cfg.Redis.DB)
+	str("REDIS_USERNAME", &cfg.Redis.Username)
+	str("REDIS_PASSWORD", &cfg.Redis.Password)
+	if v, ok := get("REDIS_SSL"); ok {
+		b, err := parseBool(v)
+		if err != nil {
+			errs.add("Redis.SSL", "REDIS_SSL", v, "not a boolean (true/false, 1/0, yes/no, on/off)")
+		}
+		cfg.Redis.SSL = b
+	}
+	integer("Redis.MaxConnections", "REDIS_MAX_CONNECTIONS", &cfg.Redis.MaxConnections)
+	duration("DefaultTTL", "CACHE_DEFAULT_TTL", &cfg.DefaultTTL)
+	duration("MarketDataTTL", "CACHE_MARKET_DATA_TTL", &cfg.MarketDataTTL)
+	duration("PortfolioTTL", "CACHE_PORTFOLIO_TTL", &cfg.PortfolioTTL)
+	duration("RiskTTL", "CACHE_RISK_TTL", &cfg.RiskTTL)
+	duration("SessionTTL", "CACHE_SESSION_TTL", &cfg.SessionTTL)
+	str("CACHE_KEY_PREFIX", &cfg.KeyPrefix)
+	integer("CompressThreshold", "CACHE_COMPRESS_THRESHOLD", &cfg.CompressThreshold)
+	integer("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", &cfg.MaxBatchSize)
+	integer("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", &cfg.MaxKeyLength)
+	if v, ok := get("CACHE_MEMORY_MAX_BYTES"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", v, "not an integer")
+		}
+		cfg.MemoryMaxBytes = n
+	}
+	boolean("EnableMetrics", "CACHE_ENABLE_METRICS", &cfg.EnableMetrics)
+	boolean("LogSlowOps", "CACHE_LOG_SLOW_OPS", &cfg.LogSlowOps)
+	duration("SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", &cfg.SlowOpThreshold)
+
+	// A value that failed to parse is already listed; validate the rest,
+	// and an explicit zero from the environment (a batch size of 0, say)
+	// is an error rather than "use the default".
+	explicitZero := func(field, env string) {
+		if v, ok := get(env); ok && !errs.Has(env) {
+			if n, err := strconv.ParseFloat(v, 64); err == nil && n == 0 {
+				errs.add(field, env, v, "must be greater than 0")
+			}
+		}
+	}
+	explicitZero("MaxBatchSize", "CACHE_MAX_BATCH_SIZE")
+	explicitZero("MaxKeyLength", "CACHE_MAX_KEY_LENGTH")
+	explicitZero("Redis.Port", "REDIS_PORT")
+	if ve, ok := cfg.Validate().(*ConfigError); ok {
+		for _, f := range ve.Fields {
+			if !errs.Has(f.Env) {
+				errs.Fields = append(errs.Fields, f)
+			}
+		}
+	}
+	return cfg, errs.orNil()
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, nil
+	case "0", "f", "false", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", v)
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
+			return 0, fmt.Errorf("out of range: %q", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return time.ParseDuration(v)
+}
+
+// Validate checks the configuration and returns a *ConfigError naming
+// every bad field, or nil. Zero values are valid: they mean defaults.
+func (c Config) Validate() error {
+	errs := &ConfigError{}
+	switch c.Environment {
+	case "", Development, Testing, Staging, Production:
+	default:
+		errs.add("Environment", "CACHE_ENVIRONMENT", string(c.Environment), "unknown environment (want development, testing, staging or production)")
+	}
+	if c.Redis.URL != "" {
+		u, err := url.Parse(c.Redis.URL)
+		switch {
+		case err != nil:
+			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "not a URL")
+		case u.Scheme != "redis" && u.Scheme != "rediss":
+			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "scheme must be redis:// or rediss://")
+		case u.Host == "":
+			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "no host")
+		}
+	}
+	if c.Redis.Port < 0 || c.Redis.Port > 65535 {
+		errs.add("Redis.Port", "REDIS_PORT", strconv.Itoa(c.Redis.Port), "port out of range 1-65535")
+	}
+	if c.Redis.DB < 0 {
+		errs.add("Redis.DB", "REDIS_DB", strconv.Itoa(c.Redis.DB), "must not be negative")
+	}
+	if c.Redis.MaxConnections < 0 {
+		errs.add("Redis.MaxConnections", "REDIS_MAX_CONNECTIONS", strconv.Itoa(c.Redis.MaxConnections), "must not be negative")
+	}
+	for _, d := range []struct {
+		field, env string
+		v          time.Duration
+	}{
+		{"DefaultTTL", "CACHE_DEFAULT_TTL", c.DefaultTTL},
+		{"MarketDataTTL", "CACHE_MARKET_DATA_TTL", c.MarketDataTTL},
+		{"PortfolioTTL", "CACHE_PORTFOLIO_TTL", c.PortfolioTTL},
+		{"RiskTTL", "CACHE_RISK_TTL", c.RiskTTL},
+		{"SessionTTL", "CACHE_SESSION_TTL", c.SessionTTL},
+		{"SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", c.SlowOpThreshold},
+	} {
+		if d.v < 0 {
+			errs.add(d.field, d.env, formatSeconds(d.v), "must not be negative")
+		}
+	}
+	names := make([]string, 0, len(c.TTLPolicies))
+	for ns := range c.TTLPolicies {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		if reason := checkName(ns); reason != "" {
+			errs.add("TTLPolicies", "", ns, "namespace "+reason)
+		} else if c.TTLPolicies[ns] < 0 {
+			errs.add("TTLPolicies", "", ns, "TTL must not be negative")
+		}
+	}
+	if c.KeyPrefix != "" {
+		if reason := checkName(c.KeyPrefix); reason != "" {
+			errs.add("KeyPrefix", "CACHE_KEY_PREFIX", c.KeyPrefix, reason)
+		}
+	}
+	if c.MaxBatchSize < 0 {
+		errs.add("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", strconv.Itoa(c.MaxBatchSize), "must be greater than 0")
+	}
+	if c.MaxKeyLength < 0 {
+		errs.add("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", strconv.Itoa(c.MaxKeyLength), "must be greater than 0")
+	}
+	if c.MemoryMaxBytes < 0 {
+		errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", strconv.FormatInt(c.MemoryMaxBytes, 10), "must not be negative")
+	}
+	return errs.orNil()
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparsable: it may still hold a password, so show only its length.
+		return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
+	}
+	return u.Redacted()
+}
+
+// withDefaults returns the configuration with every zero field replaced by
+// its default.
+func (c Config) withDefaults() Config {
+	if c.Environment == "" {
+		c.Environment = Development
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&c.DefaultTTL, DefaultTTL)
+	setDur(&c.MarketDataTTL, DefaultMarketDataTTL)
+	setDur(&c.PortfolioTTL, DefaultPortfolioTTL)
+	setDur(&c.RiskTTL, DefaultRiskTTL)
+	setDur(&c.SessionTTL, DefaultSessionTTL)
+	setDur(&c.SlowOpThreshold, DefaultSlowOpThreshold)
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = DefaultKeyPrefix
+	}
+	if c.CompressThreshold == 0 {
+		c.CompressThreshold = DefaultCompressThreshold
+	}
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.MaxKeyLength == 0 {
+		c.MaxKeyLength = DefaultMaxKeyLength
+	}
+	if c.MemoryMaxBytes == 0 {
+		c.MemoryMaxBytes = DefaultMemoryMaxBytes
+	}
+	if c.Redis.Port == 0 {
+		c.Redis.Port = DefaultRedisPort
+	}
+	quiet := c.Environment == Testing
+	if c.EnableMetrics == nil {
+		c.EnableMetrics = ptr(!quiet)
+	}
+	if c.LogSlowOps == nil {
+		c.LogSlowOps = ptr(!quiet)
+	}
+	if c.Redis.MaxConnections == 0 {
+		c.Redis.MaxConnections = map[Environment]int{Development: 10, Testing: 10, Staging: 50, Production: 100}[c.Environment]
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TTLFor returns the TTL policy of namespace ns: TTLPolicies first, then
+// the named policies (market_data, portfolio, risk, session), then
+// DefaultTTL.
+func (c Config) TTLFor(ns string) time.Duration {
+	c = c.withDefaults()
+	if d, ok := c.TTLPolicies[ns]; ok && d > 0 {
+		return d
+	}
+	switch ns {
+	case NamespaceMarketData:
+		return c.MarketDataTTL
+	case NamespacePortfolio:
+		return c.PortfolioTTL
+	case NamespaceRisk:
+		return c.RiskTTL
+	case NamespaceSession:
+		return c.SessionTTL
+	}
+	return c.DefaultTTL
+}
+
+// String describes the configuration with the password redacted. It also
+// serves %v and %+v.
+func (c Config) String() string {
+	return fmt.Sprintf("Config{Environment:%s Redis:%s DefaultTTL:%s MarketDataTTL:%s PortfolioTTL:%s RiskTTL:%s SessionTTL:%s KeyPrefix:%q CompressThreshold:%d MaxBatchSize:%d MaxKeyLength:%d EnableMetrics:%s LogSlowOps:%s SlowOpThreshold:%s}",
+		c.Environment, c.Redis, c.DefaultTTL, c.MarketDataTTL, c.PortfolioTTL, c.RiskTTL, c.SessionTTL,
+		c.KeyPrefix, c.CompressThreshold, c.MaxBatchSize, c.MaxKeyLength, fmtBool(c.EnableMetrics), fmtBool(c.LogSlowOps), c.SlowOpThreshold)
+}
+
+// GoString serves %#v, with the password redacted.
+func (c Config) GoString() string { return "tradecache." + c.String() }
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "default"
+	}
+	return strconv.FormatBool(*b)
+}
+
+// String describes the Redis settings with the password redacted.
+func (r RedisConfig) String() string {
+	pw := ""
+	if r.Password != "" {
+		pw = redacted
+	}
+	u := r.URL
+	if u != "" {
+		u = redactURL(u)
+	}
+	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d}",
+		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections)
+}
+
+// GoString serves %#v, with the password redacted.
+func (r RedisConfig) GoString() string { return "tradecache.RedisConfig" + r.String() }
+
+// LogValue makes slog print the configuration with the password redacted.
+func (c Config) LogValue() slog.Value {
+	pw := ""
+	if c.Redis.Password != "" {
+		pw = redacted
+	}
+	return slog.GroupValue(
+		slog.String("environment", string(c.Environment)),
+		slog.Group("redis",
+			slog.String("url", redactURL(c.Redis.URL)),
+			slog.String("host", c.Redis.Host),
+			slog.Int("port", c.Redis.Port),
+			slog.Int("db", c.Redis.DB),
+			slog.String("username", c.Redis.Username),
+			slog.String("password", pw),
+			slog.Bool("ssl", c.Redis.SSL),
+			slog.Int("max_connections", c.Redis.MaxConnections)),
+		slog.Duration("default_ttl", c.DefaultTTL),
+		slog.String("key_prefix", c.KeyPrefix),
+		slog.Int("compress_threshold", c.CompressThreshold),
+		slog.Int("max_batch_size", c.MaxBatchSize),
+		slog.Duration("slow_op_threshold", c.SlowOpThreshold),
+	)
+}

@@ -1,0 +1,177 @@
+package tradecache
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := configFrom(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Enabled() {
+		t.Fatal("an empty environment enabled Redis; it must mean the in-memory store")
+	}
+	d := cfg.withDefaults()
+	for name, got := range map[string]any{
+		"DefaultTTL": d.DefaultTTL, "MarketDataTTL": d.MarketDataTTL, "PortfolioTTL": d.PortfolioTTL,
+		"RiskTTL": d.RiskTTL, "SessionTTL": d.SessionTTL, "KeyPrefix": d.KeyPrefix,
+		"CompressThreshold": d.CompressThreshold, "MaxBatchSize": d.MaxBatchSize, "SlowOpThreshold": d.SlowOpThreshold,
+		"Environment": d.Environment, "Port": d.Redis.Port,
+	} {
+		want := map[string]any{
+			"DefaultTTL": 3600 * time.Second, "MarketDataTTL": 60 * time.Second, "PortfolioTTL": 300 * time.Second,
+			"RiskTTL": 180 * time.Second, "SessionTTL": 1800 * time.Second, "KeyPrefix": "trading",
+			"CompressThreshold": 1024, "MaxBatchSize": 100, "SlowOpThreshold": 100 * time.Millisecond,
+			"Environment": Development, "Port": 6379,
+		}[name]
+		if got != want {
+			t.Errorf("default %s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
+	cfg, err := configFrom(env(map[string]string{
+		"REDIS_HOST": "redis.internal", "REDIS_PORT": "6380", "REDIS_DB": "3", "REDIS_PASSWORD": "pw",
+		"REDIS_USERNAME": "app", "REDIS_SSL": "true", "REDIS_MAX_CONNECTIONS": "20",
+		"CACHE_DEFAULT_TTL": "7200", "CACHE_MARKET_DATA_TTL": "0.5", "CACHE_PORTFOLIO_TTL": "10m",
+		"CACHE_RISK_TTL": "90", "CACHE_SESSION_TTL": "3600", "CACHE_KEY_PREFIX": "desk-a",
+		"CACHE_COMPRESS_THRESHOLD": "2048", "CACHE_MAX_BATCH_SIZE": "250", "CACHE_ENABLE_METRICS": "no",
+		"CACHE_LOG_SLOW_OPS": "on", "CACHE_SLOW_OP_THRESHOLD": "0.05", "CACHE_ENVIRONMENT": "Production",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Environment: Production,
+		Redis:       RedisConfig{Host: "redis.internal", Port: 6380, DB: 3, Username: "app", Password: "pw", SSL: true, MaxConnections: 20},
+		DefaultTTL:  2 * time.Hour, MarketDataTTL: 500 * time.Millisecond, PortfolioTTL: 10 * time.Minute,
+		RiskTTL: 90 * time.Second, SessionTTL: time.Hour, KeyPrefix: "desk-a", CompressThreshold: 2048,
+		MaxBatchSize: 250, EnableMetrics: ptr(false), LogSlowOps: ptr(true), SlowOpThreshold: 50 * time.Millisecond,
+	}
+	if fmt.Sprintf("%#v", cfg) != fmt.Sprintf("%#v", want) || cfg.Redis.Password != "pw" {
+		t.Fatalf("got  %v\nwant %v", cfg, want)
+	}
+}
+
+func TestConfigErrorListsEveryBadVariable(t *testing.T) {
+	_, err := configFrom(env(map[string]string{
+		"REDIS_PORT":               "70000",
+		"REDIS_DB":                 "abc",
+		"REDIS_PASSWORD":           "hunter2-secret",
+		"REDIS_URL":                "http://user:hunter2-secret@host",
+		"CACHE_DEFAULT_TTL":        "-5",
+		"CACHE_MARKET_DATA_TTL":    "soon",
+		"CACHE_MAX_BATCH_SIZE":     "0",
+		"CACHE_ENVIRONMENT":        "prod",
+		"CACHE_ENABLE_METRICS":     "maybe",
+		"CACHE_KEY_PREFIX":         "bad:prefix",
+		"CACHE_COMPRESS_THRESHOLD": "1k",
+	}))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *ConfigError", err)
+	}
+	for _, v := range []string{"REDIS_PORT", "REDIS_DB", "REDIS_URL", "CACHE_DEFAULT_TTL", "CACHE_MARKET_DATA_TTL",
+		"CACHE_MAX_BATCH_SIZE", "CACHE_ENVIRONMENT", "CACHE_ENABLE_METRICS", "CACHE_KEY_PREFIX", "CACHE_COMPRESS_THRESHOLD"} {
+		if !ce.Has(v) {
+			t.Errorf("ConfigError does not name %s: %v", v, err)
+		}
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("message does not name %s: %v", v, err)
+		}
+	}
+	if len(ce.Fields) != 10 {
+		t.Errorf("got %d fields, want 10: %v", len(ce.Fields), err)
+	}
+	for _, want := range []string{`"70000"`, `"abc"`, `"-5"`, `"soon"`, `"prod"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message lacks the bad value %s: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("the password leaked into the error: %v", err)
+	}
+}
+
+func TestValidateZeroIsValidAndNegativesAreNot(t *testing.T) {
+	if err := (Config{}).Validate(); err != nil {
+		t.Fatalf("zero Config: %v", err)
+	}
+	err := Config{SessionTTL: -time.Second, MaxBatchSize: -1, Redis: RedisConfig{Port: -1}, TTLPolicies: map[string]time.Duration{"x y": time.Second}}.Validate()
+	var ce *ConfigError
+	if !errors.As(err, &ce) || len(ce.Fields) != 4 {
+		t.Fatalf("Validate = %v, want 4 fields", err)
+	}
+}
+
+func TestConfigRedactsPassword(t *testing.T) {
+	const secret = "s3cr3t-Pa55word-xyz"
+	cfg := Config{Redis: RedisConfig{Host: "h", Password: secret, URL: "redis://app:" + secret + "@h:1/0"}}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", cfg)
+	for _, s := range []string{cfg.String(), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg),
+		fmt.Sprintf("%v", cfg.Redis), fmt.Sprintf("%+v", cfg.Redis), fmt.Sprintf("%#v", cfg.Redis), fmt.Sprint(&cfg), logs.String()} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("password leaked: %s", s)
+		}
+	}
+	if !strings.Contains(cfg.String(), redacted) {
+		t.Fatalf("String() does not say the password is redacted: %s", cfg)
+	}
+}
+
+func TestEnvironmentDefaults(t *testing.T) {
+	test := Config{Environment: Testing}.withDefaults()
+	prod := Config{Environment: Production}.withDefaults()
+	if *test.EnableMetrics || *test.LogSlowOps || !*prod.EnableMetrics || !*prod.LogSlowOps {
+		t.Fatal("testing must default metrics and slow-op logs off, production on")
+	}
+	if prod.Redis.MaxConnections != 100 || test.Redis.MaxConnections != 10 {
+		t.Fatalf("max connections: production %d, testing %d", prod.Redis.MaxConnections, test.Redis.MaxConnections)
+	}
+	if off := (Config{Environment: Production, EnableMetrics: ptr(false)}).withDefaults(); *off.EnableMetrics {
+		t.Fatal("an explicit setting lost to the environment default")
+	}
+}
+
+func TestTTLFor(t *testing.T) {
+	cfg := Config{MarketDataTTL: 5 * time.Second, TTLPolicies: map[string]time.Duration{"refdata": 24 * time.Hour}}
+	for ns, want := range map[string]time.Duration{
+		NamespaceMarketData: 5 * time.Second, NamespacePortfolio: DefaultPortfolioTTL, NamespaceRisk: DefaultRiskTTL,
+		NamespaceSession: DefaultSessionTTL, "refdata": 24 * time.Hour, "other": DefaultTTL,
+	} {
+		if got := cfg.TTLFor(ns); got != want {
+			t.Errorf("TTLFor(%s) = %v, want %v", ns, got, want)
+		}
+	}
+}
+
+func TestClientOptionFromURL(t *testing.T) {
+	opt, err := Config{Redis: RedisConfig{URL: "rediss://app:pw@cache.internal:6390/2", MaxConnections: 8}}.withDefaults().clientOption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.InitAddress[0] != "cache.internal:6390" || opt.Username != "app" || opt.Password != "pw" || opt.SelectDB != 2 || opt.TLSConfig == nil {
+		t.Fatalf("clientOption = %+v", opt)
+	}
+	if opt.PipelineMultiplex != 2 || opt.BlockingPoolSize != 8 {
+		t.Fatalf("multiplex %d, pool %d", opt.PipelineMultiplex, opt.BlockingPoolSize)
+	}
+	opt, _ = Config{Redis: RedisConfig{Host: "h", SSL: true, MaxConnections: 1}}.withDefaults().clientOption()
+	if opt.InitAddress[0] != "h:6379" || opt.TLSConfig == nil || opt.TLSConfig.ServerName != "h" || opt.PipelineMultiplex != 0 {
+		t.Fatalf("clientOption = %+v", opt)
+	}
+}

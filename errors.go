@@ -1,0 +1,113 @@
+package tradecache
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tradecache/tradecache/store"
+)
+
+// Sentinel errors. Test for them with errors.Is; every error the Cache
+// returns wraps at most one of them.
+var (
+	// ErrUnavailable means the backing store could not be reached, or the
+	// Cache was closed. It is the same value as store.ErrUnavailable.
+	ErrUnavailable = store.ErrUnavailable
+	// ErrTimeout means the operation's deadline passed before the store
+	// answered. It is the same value as store.ErrTimeout.
+	ErrTimeout = store.ErrTimeout
+	// ErrInvalidKey means a key or namespace name breaks the key grammar
+	// (see KeyError). Nothing was sent to the store.
+	ErrInvalidKey = errors.New("tradecache: invalid key")
+	// ErrInvalidArgument means an argument other than a key was unusable:
+	// a negative TTL, a nil or non-pointer destination. Nothing was sent.
+	ErrInvalidArgument = errors.New("tradecache: invalid argument")
+)
+
+// maxKeyInError bounds how much of a key an error message repeats, so a
+// huge or sensitive key does not flood logs.
+const maxKeyInError = 64
+
+func quoteKey(k string) string {
+	if len(k) > maxKeyInError {
+		return fmt.Sprintf("%q...(%d bytes)", k[:maxKeyInError], len(k))
+	}
+	return fmt.Sprintf("%q", k)
+}
+
+func describe(op, ns, key string) string {
+	var b strings.Builder
+	b.WriteString("tradecache: ")
+	b.WriteString(op)
+	if ns != "" {
+		b.WriteString(" ")
+		b.WriteString(ns)
+	}
+	if key != "" {
+		b.WriteString(" ")
+		b.WriteString(quoteKey(key))
+	}
+	return b.String()
+}
+
+// OpError is returned when the store fails an operation. Err wraps
+// ErrUnavailable, ErrTimeout, context.Canceled or a Redis error reply.
+type OpError struct {
+	Op        string // "get", "set", "get_many", ...
+	Namespace string
+	Key       string // the caller's key, without prefix or namespace; empty for batches
+	Err       error
+}
+
+func (e *OpError) Error() string { return describe(e.Op, e.Namespace, e.Key) + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// KeyError is returned, before anything is sent, for a key or namespace
+// that breaks the key grammar documented on Namespace. It matches
+// ErrInvalidKey.
+type KeyError struct {
+	Op        string
+	Namespace string
+	Key       string
+	Reason    string
+}
+
+func (e *KeyError) Error() string {
+	return describe(e.Op, e.Namespace, e.Key) + ": invalid key: " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidKey.
+func (e *KeyError) Is(target error) bool { return target == ErrInvalidKey }
+
+// SerializationError is returned when a value cannot be encoded (nothing is
+// written) or stored bytes cannot be decoded into the destination. Err
+// wraps the codec's error: codec.ErrCorrupt, codec.ErrUnsupported,
+// codec.ErrTooLarge or msgpack's own.
+type SerializationError struct {
+	Op        string
+	Namespace string
+	Key       string
+	Type      string // the Go type being encoded or decoded into
+	Err       error
+}
+
+func (e *SerializationError) Error() string {
+	return fmt.Sprintf("%s: cannot %s %s: %v", describe(e.Op, e.Namespace, e.Key), direction(e.Op), e.Type, e.Err)
+}
+
+func direction(op string) string {
+	if strings.HasPrefix(op, "set") {
+		return "encode"
+	}
+	return "decode into"
+}
+
+// Unwrap returns the codec's error.
+func (e *SerializationError) Unwrap() error { return e.Err }
+
+func invalidArg(op, ns, key, format string, args ...any) error {
+	return &OpError{Op: op, Namespace: ns, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)}
+}

@@ -1,0 +1,371 @@
+package tradecache
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/tradecache/tradecache/store"
+)
+
+// Namespace is a view of the Cache over one namespace, with that
+// namespace's TTL policy. It is cheap: Cache.Namespace returns the same
+// view for the same name.
+//
+// # Key grammar
+//
+// A value is stored under "<prefix>:<namespace>:<key>", for example
+// "trading:market_data:AAPL".
+//
+//   - prefix (CACHE_KEY_PREFIX) and namespace are 1 to 64 of [A-Za-z0-9_.-].
+//     Neither can hold a colon, so the first two colons of a stored key
+//     always delimit them: no key in one namespace, however crafted, can
+//     name a key in another namespace or under another prefix.
+//   - key is 1 to MaxKeyLength bytes (default 512) of valid UTF-8 with no
+//     whitespace and no control or format characters. Colons are allowed,
+//     for hierarchical keys such as "AAPL:1m".
+//
+// A key or namespace that breaks the grammar fails with a *KeyError
+// (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
+type Namespace struct {
+	c    *Cache
+	name string
+	base string // "<prefix>:<name>:"
+	ttl  time.Duration
+	bad  string // why name breaks the grammar, or ""
+}
+
+// Namespace returns the view of namespace name. An invalid name is not
+// reported here but by every operation on the view, as a *KeyError.
+func (c *Cache) Namespace(name string) *Namespace {
+	if n, ok := c.namespaces.Load(name); ok {
+		return n.(*Namespace)
+	}
+	n := &Namespace{c: c, name: name, base: c.cfg.KeyPrefix + ":" + name + ":", ttl: c.cfg.TTLFor(name), bad: checkName(name)}
+	if n.bad != "" {
+		return n // not cached: arbitrary bad names must not grow the map
+	}
+	actual, _ := c.namespaces.LoadOrStore(name, n)
+	return actual.(*Namespace)
+}
+
+// Name returns the namespace's name.
+func (n *Namespace) Name() string { return n.name }
+
+// DefaultTTL returns the TTL that Set uses when given 0.
+func (n *Namespace) DefaultTTL() time.Duration { return n.ttl }
+
+func (n *Namespace) key(op, key string) (string, error) {
+	if n.bad != "" {
+		return "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "namespace " + n.bad}
+	}
+	if reason := checkKey(key, n.c.cfg.MaxKeyLength); reason != "" {
+		return "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: reason}
+	}
+	return n.base + key, nil
+}
+
+func (n *Namespace) keys(op string, keys []string) ([]string, error) {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		var err error
+		if full[i], err = n.key(op, k); err != nil {
+			return nil, err
+		}
+	}
+	return full, nil
+}
+
+func (n *Namespace) ttlFor(op, key string, ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl == 0:
+		return n.ttl, nil
+	case ttl < 0:
+		return 0, invalidArg(op, n.name, key, "negative TTL %v", ttl)
+	}
+	return ttl, nil
+}
+
+func (n *Namespace) fail(op, key string, err error) error {
+	return &OpError{Op: op, Namespace: n.name, Key: key, Err: err}
+}
+
+func (n *Namespace) start() time.Time {
+	if n.c.logSlow {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+func checkDst(op, ns, key string, dst any) error {
+	v := reflect.ValueOf(dst)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return invalidArg(op, ns, key, "destination must be a non-nil pointer, got %T", dst)
+	}
+	return nil
+}
+
+// Set encodes value and stores it under key. A ttl of 0 means the
+// namespace's policy; a negative ttl is an error. A value that cannot be
+// encoded returns a *SerializationError and writes nothing.
+func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	const op = "set"
+	full, err := n.key(op, key)
+	if err != nil {
+		return err
+	}
+	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
+		return err
+	}
+	bp := n.c.bufs.Get().(*[]byte)
+	b, err := n.c.codec.AppendMarshal((*bp)[:0], value)
+	if err != nil {
+		n.c.bufs.Put(bp)
+		return &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
+	}
+	t0 := n.start()
+	err = n.c.store.Set(ctx, full, b, ttl)
+	n.c.observe(op, n.name, key, t0, len(b), err)
+	if err != nil {
+		// The buffer is not reused: a store may still be writing it (a
+		// rueidis call abandoned on cancellation is sent later), and
+		// reusing it could put another value's bytes under this key.
+		return n.fail(op, key, err)
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b
+		n.c.bufs.Put(bp)
+	}
+	n.c.sets.Add(1)
+	return nil
+}
+
+// Get reads key into dst, which must be a non-nil pointer. found is false,
+// with a nil error, when the key does not exist. Bytes that cannot be
+// decoded into dst return a *SerializationError.
+func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, err error) {
+	const op = "get"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	if err := checkDst(op, n.name, key, dst); err != nil {
+		return false, err
+	}
+	t0 := n.start()
+	b, found, err := n.c.store.Get(ctx, full)
+	n.c.observe(op, n.name, key, t0, len(b), err)
+	if err != nil {
+		return false, n.fail(op, key, err)
+	}
+	if !found {
+		n.c.misses.Add(1)
+		return false, nil
+	}
+	if err := n.c.codec.Unmarshal(b, dst); err != nil {
+		n.c.errors.Add(1)
+		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
+	}
+	n.c.hits.Add(1)
+	return true, nil
+}
+
+// Delete removes keys and returns how many existed. Keys are sent in
+// batches of MaxBatchSize.
+func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
+	const op = "delete"
+	full, err := n.keys(op, keys)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
+		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
+		t0 := n.start()
+		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
+		n.c.observe(op, n.name, "", t0, 0, err)
+		total += d
+		if err != nil {
+			return total, n.fail(op, "", err)
+		}
+	}
+	n.c.deletes.Add(uint64(total))
+	return total, nil
+}
+
+// Exists reports whether key exists.
+func (n *Namespace) Exists(ctx context.Context, key string) (bool, error) {
+	const op = "exists"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	t0 := n.start()
+	ok, err := n.c.store.Exists(ctx, full)
+	n.c.observe(op, n.name, key, t0, 0, err)
+	if err != nil {
+		return false, n.fail(op, key, err)
+	}
+	return ok, nil
+}
+
+// NoExpiry is the TTL reported for a key that never expires.
+const NoExpiry = store.NoExpiry
+
+// TTL returns key's remaining time to live: NoExpiry when it has none, and
+// found false when the key does not exist.
+func (n *Namespace) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	const op = "ttl"
+	full, err := n.key(op, key)
+	if err != nil {
+		return 0, false, err
+	}
+	t0 := n.start()
+	ttl, found, err = n.c.store.TTL(ctx, full)
+	n.c.observe(op, n.name, key, t0, 0, err)
+	if err != nil {
+		return 0, false, n.fail(op, key, err)
+	}
+	return ttl, found, nil
+}
+
+// Expire sets a new TTL on an existing key and reports whether it existed.
+// ttl 0 means the namespace's policy; a negative ttl is an error.
+func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	const op = "expire"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
+		return false, err
+	}
+	t0 := n.start()
+	ok, err := n.c.store.Expire(ctx, full, ttl)
+	n.c.observe(op, n.name, key, t0, 0, err)
+	if err != nil {
+		return false, n.fail(op, key, err)
+	}
+	return ok, nil
+}
+
+// SetMany stores every item with the same ttl (0 means the policy). It
+// checks every key and encodes every value before sending anything, so a
+// bad key or an unencodable value writes nothing. Items are sent in batches
+// of MaxBatchSize, one round trip each; a store failure part way leaves the
+// earlier batches written.
+func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
+	const op = "set_many"
+	var err error
+	if ttl, err = n.ttlFor(op, "", ttl); err != nil {
+		return err
+	}
+	entries := make([]store.Entry, 0, len(items))
+	ends := make([]int, 0, len(items))
+	var buf []byte
+	for k, v := range items {
+		full, err := n.key(op, k)
+		if err != nil {
+			return err
+		}
+		if buf, err = n.c.codec.AppendMarshal(buf, v); err != nil {
+			return &SerializationError{Op: op, Namespace: n.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
+		}
+		entries = append(entries, store.Entry{Key: full, TTL: ttl})
+		ends = append(ends, len(buf))
+	}
+	// Slice the values only now: buf may have moved while it grew.
+	start := 0
+	for i := range entries {
+		entries[i].Value = buf[start:ends[i]]
+		start = ends[i]
+	}
+	for lo := 0; lo < len(entries); lo += n.c.cfg.MaxBatchSize {
+		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
+		t0 := n.start()
+		err := n.c.store.SetMany(ctx, entries[lo:hi])
+		n.c.observe(op, n.name, "", t0, ends[hi-1], err)
+		if err != nil {
+			return n.fail(op, "", err)
+		}
+		n.c.sets.Add(uint64(hi - lo))
+	}
+	return nil
+}
+
+// GetMany reads keys into the map that dst points to (a *map[string]T;
+// a nil map is made) and returns how many were found. Missing keys are left
+// out of the map. Keys are read in batches of MaxBatchSize, one MGET each.
+// A value that cannot be decoded returns a *SerializationError after every
+// other value has been decoded.
+func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, error) {
+	const op = "get_many"
+	full, err := n.keys(op, keys)
+	if err != nil {
+		return 0, err
+	}
+	mp := reflect.ValueOf(dst)
+	if mp.Kind() != reflect.Pointer || mp.IsNil() || mp.Elem().Kind() != reflect.Map || mp.Elem().Type().Key().Kind() != reflect.String {
+		return 0, invalidArg(op, n.name, "", "destination must be a non-nil *map[string]T, got %T", dst)
+	}
+	m := mp.Elem()
+	if m.IsNil() {
+		m.Set(reflect.MakeMapWithSize(m.Type(), len(keys)))
+	}
+	elem := m.Type().Elem()
+	keyType := m.Type().Key()
+	found := 0
+	var firstErr error
+	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
+		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
+		t0 := n.start()
+		vals, err := n.c.store.GetMany(ctx, full[lo:hi])
+		n.c.observe(op, n.name, "", t0, 0, err)
+		if err != nil {
+			return found, n.fail(op, "", err)
+		}
+		for i, b := range vals {
+			if b == nil {
+				n.c.misses.Add(1)
+				continue
+			}
+			v := reflect.New(elem)
+			if err := n.c.codec.Unmarshal(b, v.Interface()); err != nil {
+				n.c.errors.Add(1)
+				if firstErr == nil {
+					firstErr = &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}
+				}
+				continue
+			}
+			m.SetMapIndex(reflect.ValueOf(keys[lo+i]).Convert(keyType), v.Elem())
+			n.c.hits.Add(1)
+			found++
+		}
+	}
+	return found, firstErr
+}
+
+// Clear removes every key of the namespace and returns how many it removed.
+// On Redis it walks the namespace with SCAN MATCH and removes each page with
+// UNLINK, MaxBatchSize keys at a time; it never uses KEYS, FLUSHDB or
+// FLUSHALL, so it neither blocks Redis nor touches other namespaces.
+func (n *Namespace) Clear(ctx context.Context) (int64, error) {
+	const op = "clear"
+	if n.bad != "" {
+		return 0, &KeyError{Op: op, Namespace: n.name, Reason: "namespace " + n.bad}
+	}
+	t0 := n.start()
+	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
+	n.c.observe(op, n.name, "", t0, 0, err)
+	n.c.deletes.Add(uint64(removed))
+	if err != nil {
+		return removed, n.fail(op, "", err)
+	}
+	return removed, nil
+}
+
+func tlsConfig(host string) *tls.Config {
+	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+}
