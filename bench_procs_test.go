@@ -1,0 +1,5 @@
+package tradecache_test
+
+import "runtime"
+
+func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }

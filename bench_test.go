@@ -1,0 +1,190 @@
+package tradecache_test
+
+// Benchmarks against a real redis-server, with the raw rueidis client
+// measured beside the full tradecache path (key checks, codec, counters) in
+// the same run, serially and at 50 goroutines. Compare ratios within one
+// run: the machines are noisy and client and server share two cores.
+//
+//	go test -run '^$' -bench . -benchtime 2s .
+//
+// Each benchmark also reports p99 latency (p99-µs) from a log-linear
+// histogram.
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/hist"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+type benchQuote struct {
+	Symbol string          `json:"symbol"`
+	Bid    decimal.Decimal `json:"bid"`
+	Ask    decimal.Decimal `json:"ask"`
+	BidSz  decimal.Decimal `json:"bid_size"`
+	AskSz  decimal.Decimal `json:"ask_size"`
+	Seq    uint64          `json:"seq"`
+	At     time.Time       `json:"at"`
+}
+
+func sampleQuote(i int) benchQuote {
+	return benchQuote{Symbol: fmt.Sprintf("SYM%d", i), Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.02"),
+		BidSz: decimal.RequireFromString("300"), AskSz: decimal.RequireFromString("200"), Seq: uint64(i),
+		At: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)}
+}
+
+type benchEnv struct {
+	raw   rueidis.Client
+	cache *tradecache.Cache
+	quote []byte // the encoded quote, as raw clients store it
+}
+
+func setupBench(b *testing.B) *benchEnv {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(raw.Close)
+	cd, _ := codec.New(codec.Options{})
+	q, _ := cd.Marshal(sampleQuote(0))
+	quotes := c.Namespace(tradecache.NamespaceMarketData)
+	for i := range 1000 {
+		if err := quotes.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		raw.Do(ctx, raw.B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build())
+	}
+	return &benchEnv{raw: raw, cache: c, quote: q}
+}
+
+// run times op serially or at 50 goroutines and reports p99.
+func run(b *testing.B, parallel bool, op func(i int) error) {
+	var h hist.Histogram
+	b.ReportAllocs()
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(max(1, 50/testingProcs()))
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				t0 := time.Now()
+				if err := op(i); err != nil {
+					b.Error(err)
+					return
+				}
+				h.Record(time.Since(t0))
+				i++
+			}
+		})
+	} else {
+		for i := 0; b.Loop(); i++ {
+			t0 := time.Now()
+			if err := op(i); err != nil {
+				b.Fatal(err)
+			}
+			h.Record(time.Since(t0))
+		}
+	}
+	b.ReportMetric(float64(h.Quantile(0.99))/1e3, "p99-µs")
+}
+
+func testingProcs() int { return max(1, runtimeGOMAXPROCS()) }
+
+func modes(b *testing.B, fn func(b *testing.B, parallel bool)) {
+	b.Run("serial", func(b *testing.B) { fn(b, false) })
+	b.Run("parallel50", func(b *testing.B) { fn(b, true) })
+}
+
+func BenchmarkGet(b *testing.B) {
+	e := setupBench(b)
+	ctx := context.Background()
+	quotes := e.cache.Namespace(tradecache.NamespaceMarketData)
+	b.Run("raw-rueidis", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				_, err := e.raw.Do(ctx, e.raw.B().Get().Key(fmt.Sprintf("raw:k%d", i%1000)).Build()).AsBytes()
+				return err
+			})
+		})
+	})
+	b.Run("tradecache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				var q benchQuote
+				found, err := quotes.Get(ctx, fmt.Sprintf("k%d", i%1000), &q)
+				if err == nil && !found {
+					err = fmt.Errorf("k%d missing", i%1000)
+				}
+				return err
+			})
+		})
+	})
+}
+
+func BenchmarkSet(b *testing.B) {
+	e := setupBench(b)
+	ctx := context.Background()
+	quotes := e.cache.Namespace(tradecache.NamespaceMarketData)
+	q := sampleQuote(1)
+	b.Run("raw-rueidis", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				return e.raw.Do(ctx, e.raw.B().Set().Key(fmt.Sprintf("raw:k%d", i%1000)).Value(rueidis.BinaryString(e.quote)).ExSeconds(3600).Build()).Error()
+			})
+		})
+	})
+	b.Run("tradecache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error { return quotes.Set(ctx, fmt.Sprintf("k%d", i%1000), q, 0) })
+		})
+	})
+}
+
+func BenchmarkGetMany100(b *testing.B) {
+	e := setupBench(b)
+	ctx := context.Background()
+	quotes := e.cache.Namespace(tradecache.NamespaceMarketData)
+	keys := make([]string, 100)
+	rawKeys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i*7%1000)
+		rawKeys[i] = "raw:" + keys[i]
+	}
+	b.Run("raw-rueidis-MGET", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(int) error {
+				_, err := e.raw.Do(ctx, e.raw.B().Mget().Key(rawKeys...).Build()).AsStrSlice()
+				return err
+			})
+			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
+		})
+	})
+	b.Run("tradecache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(int) error {
+				out := make(map[string]benchQuote, 100)
+				n, err := quotes.GetMany(ctx, keys, &out)
+				if err == nil && n != 100 {
+					err = fmt.Errorf("GetMany found %d of 100", n)
+				}
+				return err
+			})
+			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
+		})
+	})
+}

@@ -1,0 +1,40 @@
+package hist
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestQuantilesWithinBucketError(t *testing.T) {
+	var h Histogram
+	samples := make([]time.Duration, 100000)
+	for i := range samples {
+		samples[i] = time.Duration(rand.ExpFloat64() * float64(50*time.Microsecond))
+		h.Record(samples[i])
+	}
+	slices.Sort(samples)
+	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
+		want := samples[int(q*float64(len(samples)))-1]
+		got := h.Quantile(q)
+		if diff := float64(got-want) / float64(want); diff < -0.07 || diff > 0.07 {
+			t.Errorf("p%v = %v, exact %v (%.1f%% off)", q*100, got, want, diff*100)
+		}
+	}
+	if h.Count() != 100000 || h.Max() != samples[len(samples)-1] {
+		t.Fatalf("Count %d Max %v", h.Count(), h.Max())
+	}
+}
+
+func TestBucketsAreContiguous(t *testing.T) {
+	for i := 0; i < buckets-1; i++ {
+		if index(lower(i)) != i || index(lower(i+1)-1) != i {
+			t.Fatalf("bucket %d: [%d, %d) maps to %d..%d", i, lower(i), lower(i+1), index(lower(i)), index(lower(i+1)-1))
+		}
+	}
+	var h Histogram
+	if h.Quantile(0.99) != 0 {
+		t.Fatal("empty histogram quantile != 0")
+	}
+}
