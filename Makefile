@@ -1,0 +1,49 @@
+# tradecache: `make test` is the whole setup on a fresh Debian machine.
+
+GO                  ?= go
+STATICCHECK_VERSION := v0.8.2
+APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack
+FUZZTIME            ?= 60s
+
+.PHONY: test deps check lint unit bench fuzz demo
+
+## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
+test: deps check unit
+
+## deps: apt-get install redis-server, redis-tools, redis-sentinel and python3-msgpack where missing
+deps:
+	@missing=""; \
+	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v redis-cli      >/dev/null 2>&1 || missing="$$missing redis-tools"; \
+	command -v redis-sentinel >/dev/null 2>&1 || missing="$$missing redis-sentinel"; \
+	/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || missing="$$missing python3-msgpack"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || \
+		{ echo "could not install$$missing with apt-get; install them by hand"; exit 1; }; \
+	fi
+
+## check: formatting, vet and staticcheck
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## unit: the test suite, with the race detector, against real redis-server processes
+unit:
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+## bench: benchmarks beside raw rueidis (no -race)
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+## fuzz: fuzz the envelope decoder for FUZZTIME (default 60s); commit what it finds
+fuzz:
+	$(GO) test ./codec -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
+
+## demo: the demo on the embedded store (or on Redis if REDIS_URL/REDIS_HOST is set)
+demo:
+	$(GO) run ./cmd/tradecache demo

@@ -1,0 +1,70 @@
+// Command tradecache demonstrates and operates a tradecache deployment.
+//
+//	tradecache demo     cache a quote, a portfolio value, a risk metric and a
+//	                    session, read them back, and print the hit rate
+//
+// Configuration comes from the environment (REDIS_URL or REDIS_HOST and the
+// CACHE_* variables; see docs/configuration.md). With neither REDIS_URL nor
+// REDIS_HOST set, it runs on the embedded in-memory store.
+//
+// Exit codes: 0 success, 1 the command failed, 2 bad usage or
+// configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tradecache:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+const usage = `usage: tradecache <command> [flags]
+
+commands:
+  demo    cache a quote, a portfolio value, a risk metric and a session,
+          read them back, and print what happened and the hit rate
+
+Configuration comes from REDIS_URL or REDIS_HOST and the CACHE_* variables.
+Without REDIS_URL and REDIS_HOST the embedded in-memory store is used.`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}

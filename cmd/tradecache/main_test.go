@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+func runCmd(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func clearRedisEnv(t *testing.T) {
+	for _, v := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "CACHE_ENVIRONMENT", "CACHE_KEY_PREFIX"} {
+		t.Setenv(v, "")
+	}
+}
+
+func checkDemoOutput(t *testing.T, out, backend string) {
+	t.Helper()
+	for _, want := range []string{
+		"tradecache demo: " + backend + " store",
+		"bid written 150.00, read back 150.00 (scale kept)",
+		"value 1250000.50 USD",
+		"VaR -23456.78 at 0.99",
+		"MSFT               miss",
+		"hits 4, misses 1, sets 4, errors 0, hit rate 80.0%",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoInMemory(t *testing.T) {
+	clearRedisEnv(t)
+	out, _, err := runCmd(t, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDemoOutput(t, out, "memory")
+}
+
+func TestDemoOnRedis(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	out, _, err := runCmd(t, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDemoOutput(t, out, "redis")
+
+	t.Setenv("REDIS_URL", "")
+	t.Setenv("REDIS_HOST", "127.0.0.1")
+	t.Setenv("REDIS_PORT", strings.Split(srv.Addr, ":")[1])
+	t.Setenv("CACHE_KEY_PREFIX", "demo2")
+	out, _, err = runCmd(t, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDemoOutput(t, out, "redis")
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	clearRedisEnv(t)
+	for _, args := range [][]string{nil, {"frobnicate"}, {"demo", "-nope"}} {
+		_, stderr, err := runCmd(t, args...)
+		if err == nil || exitCode(err) != 2 {
+			t.Errorf("%v: err %v, exit %d; want exit 2", args, err, exitCode(err))
+		}
+		if args == nil && !strings.Contains(stderr, "usage:") {
+			t.Errorf("no usage text on stderr: %q", stderr)
+		}
+	}
+	t.Setenv("CACHE_MAX_BATCH_SIZE", "0")
+	t.Setenv("REDIS_PORT", "99999")
+	_, _, err := runCmd(t, "demo")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "CACHE_MAX_BATCH_SIZE") || !strings.Contains(err.Error(), "REDIS_PORT") {
+		t.Fatalf("bad configuration: err %v, exit %d", err, exitCode(err))
+	}
+}
+
+func TestUnreachableRedisExitsOne(t *testing.T) {
+	clearRedisEnv(t)
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REDIS_HOST", "127.0.0.1")
+	t.Setenv("REDIS_PORT", strconv.Itoa(port))
+	_, _, err = runCmd(t, "demo")
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "unavailable") {
+		t.Fatalf("unreachable Redis: err %v, exit %d", err, exitCode(err))
+	}
+}

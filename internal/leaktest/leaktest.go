@@ -1,0 +1,38 @@
+// Package leaktest fails a test binary that leaves goroutines running.
+//
+// It wraps go.uber.org/goleak with a longer grace period than goleak's
+// own (about half a second): rueidis ends some goroutines after a
+// reconnect backoff of up to a second once its client is closed. Those end
+// by themselves; a goroutine still alive after Grace is a leak.
+package leaktest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// Grace is how long goroutines may take to finish after the tests.
+const Grace = 5 * time.Second
+
+// Main runs the tests, then fails the binary if goroutines outlive Grace.
+// Use it as TestMain: func TestMain(m *testing.M) { leaktest.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		deadline := time.Now().Add(Grace)
+		err := goleak.Find()
+		for err != nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			err = goleak.Find()
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "leaktest: goroutines still running %v after the tests: %v\n", Grace, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
