@@ -51,7 +51,6 @@
 package codec
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -166,7 +165,7 @@ var encPool = sync.Pool{New: func() any {
 }}
 
 type decState struct {
-	r   bytes.Reader
+	r   payloadReader
 	dec *msgpack.Decoder
 }
 
@@ -190,10 +189,16 @@ func (c *Codec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	s := encPool.Get().(*encState)
 	s.buf.b = append(dst, Version1<<versionShift)
 	var err error
-	if t, ok := v.(time.Time); ok {
-		// Encode's fast path would bypass the zone-keeping encoder.
-		err = s.enc.EncodeValue(reflect.ValueOf(t))
-	} else {
+	switch rv := reflect.ValueOf(v); {
+	case rv.Kind() == reflect.Struct:
+		// Encode's fast path would bypass the zone-keeping time encoder,
+		// and a struct reached through an interface is not addressable, so
+		// each decimal and time field would be copied to the heap to be
+		// read. One addressable copy of the whole struct is cheaper.
+		p := reflect.New(rv.Type()).Elem()
+		p.Set(rv)
+		err = s.enc.EncodeValue(p)
+	default:
 		err = s.enc.Encode(v)
 	}
 	out := s.buf.b
@@ -267,14 +272,14 @@ func (c *Codec) Unmarshal(data []byte, v any) (err error) {
 		return err
 	}
 	s := decPool.Get().(*decState)
-	s.r.Reset(payload)
+	s.r.reset(payload)
 	if tp, ok := v.(*time.Time); ok && tp != nil {
 		// Decode's fast path would bypass the zone-keeping decoder.
 		err = s.dec.DecodeValue(reflect.ValueOf(tp).Elem())
 	} else {
 		err = s.dec.Decode(v)
 	}
-	s.r.Reset(nil)
+	s.r.reset(nil)
 	decPool.Put(s)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)

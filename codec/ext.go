@@ -3,10 +3,10 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -28,7 +28,7 @@ func init() {
 		if err != nil {
 			return err
 		}
-		v.Set(reflect.ValueOf(dec))
+		setDecimal(v, dec)
 		return nil
 	})
 	msgpack.RegisterExtDecoder(ExtTime, time.Time{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
@@ -36,7 +36,7 @@ func init() {
 		if err != nil {
 			return err
 		}
-		v.Set(reflect.ValueOf(t))
+		setTime(v, t)
 		return nil
 	})
 	// Type-level encoders and decoders override the ones the calls above
@@ -65,35 +65,86 @@ func DecimalString(d decimal.Decimal) string {
 	return d.Coefficient().String() + "E" + strconv.Itoa(int(exp))
 }
 
+// decimalOf and timeOf read a reflect.Value without boxing it into an
+// interface, which would allocate for these 16- and 24-byte structs.
+func decimalOf(v reflect.Value) decimal.Decimal {
+	if v.CanAddr() {
+		return *v.Addr().Interface().(*decimal.Decimal)
+	}
+	var d decimal.Decimal
+	reflect.ValueOf(&d).Elem().Set(v)
+	return d
+}
+
+func timeOf(v reflect.Value) time.Time {
+	if v.CanAddr() {
+		return *v.Addr().Interface().(*time.Time)
+	}
+	var t time.Time
+	reflect.ValueOf(&t).Elem().Set(v)
+	return t
+}
+
+func setDecimal(v reflect.Value, d decimal.Decimal) {
+	if v.CanAddr() {
+		*v.Addr().Interface().(*decimal.Decimal) = d
+		return
+	}
+	v.Set(reflect.ValueOf(d))
+}
+
+func setTime(v reflect.Value, t time.Time) {
+	if v.CanAddr() {
+		*v.Addr().Interface().(*time.Time) = t
+		return
+	}
+	v.Set(reflect.ValueOf(t))
+}
+
 func encodeDecimal(e *msgpack.Encoder, v reflect.Value) error {
-	d := v.Interface().(decimal.Decimal)
-	if !inEnvelope(e) {
+	d := decimalOf(v)
+	w, ok := e.Writer().(*envBuf)
+	if !ok {
 		b, err := d.MarshalBinary()
 		if err != nil {
 			return err
 		}
 		return e.EncodeBytes(b)
 	}
-	s := DecimalString(d)
+	var tmp [64]byte
+	s := appendDecimal(tmp[:0], d)
 	if len(s) > maxDecimalLen {
 		return fmt.Errorf("decimal of %d characters exceeds the %d the envelope allows", len(s), maxDecimalLen)
 	}
 	if err := e.EncodeExtHeader(ExtDecimal, len(s)); err != nil {
 		return err
 	}
-	_, err := e.Writer().(*envBuf).WriteString(s)
-	return err
+	w.b = append(w.b, s...)
+	return nil
+}
+
+// extBytes returns the next n bytes of an extension's payload: a view of
+// the envelope when decoding one, a copy otherwise.
+func extBytes(d *msgpack.Decoder, n int) ([]byte, error) {
+	if pr, ok := d.Buffered().(*payloadReader); ok {
+		if b, ok := pr.next(n); ok {
+			return b, nil
+		}
+		return nil, io.ErrUnexpectedEOF
+	}
+	b := make([]byte, n)
+	return b, d.ReadFull(b)
 }
 
 func readDecimalExt(d *msgpack.Decoder, n int) (decimal.Decimal, error) {
 	if n <= 0 || n > maxDecimalLen {
 		return decimal.Decimal{}, fmt.Errorf("decimal extension of %d bytes", n)
 	}
-	b := make([]byte, n)
-	if err := d.ReadFull(b); err != nil {
+	b, err := extBytes(d, n)
+	if err != nil {
 		return decimal.Decimal{}, err
 	}
-	dec, err := decimal.NewFromString(string(b))
+	dec, err := parseDecimal(b)
 	if err != nil {
 		return decimal.Decimal{}, fmt.Errorf("decimal extension %q: %w", b, err)
 	}
@@ -158,14 +209,14 @@ func decodeDecimal(d *msgpack.Decoder, v reflect.Value) error {
 		}
 		dec = decimal.NewFromFloat(f)
 	}
-	v.Set(reflect.ValueOf(dec))
+	setDecimal(v, dec)
 	return nil
 }
 
 const timeFixedLen = 8 + 4 + 4
 
 func encodeTime(e *msgpack.Encoder, v reflect.Value) error {
-	t := v.Interface().(time.Time)
+	t := timeOf(v)
 	if !inEnvelope(e) {
 		return e.EncodeTime(t)
 	}
@@ -197,33 +248,18 @@ func zoneOf(t time.Time) (string, int) {
 	return name, offset
 }
 
-var locations sync.Map // IANA name -> *time.Location, or nil when unknown
-
-func loadLocation(name string) *time.Location {
-	if v, ok := locations.Load(name); ok {
-		loc, _ := v.(*time.Location)
-		return loc
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		loc = nil
-	}
-	locations.Store(name, loc)
-	return loc
-}
-
 func readTimeExt(d *msgpack.Decoder, n int) (time.Time, error) {
 	if n < timeFixedLen || n > timeFixedLen+128 {
 		return time.Time{}, fmt.Errorf("time extension of %d bytes", n)
 	}
-	b := make([]byte, n)
-	if err := d.ReadFull(b); err != nil {
+	b, err := extBytes(d, n)
+	if err != nil {
 		return time.Time{}, err
 	}
 	secs := int64(binary.BigEndian.Uint64(b))
 	nsec := binary.BigEndian.Uint32(b[8:])
 	offset := int(int32(binary.BigEndian.Uint32(b[12:])))
-	name := string(b[16:])
+	name := b[16:]
 	if nsec >= 1e9 {
 		return time.Time{}, fmt.Errorf("time extension: %d nanoseconds", nsec)
 	}
@@ -232,19 +268,16 @@ func readTimeExt(d *msgpack.Decoder, n int) (time.Time, error) {
 	}
 	t := time.Unix(secs, int64(nsec))
 	switch {
-	case name == "UTC" && offset == 0:
+	case offset == 0 && (len(name) == 0 || string(name) == "UTC"):
 		return t.UTC(), nil
-	case name != "":
-		if loc := loadLocation(name); loc != nil {
+	case len(name) != 0:
+		if loc := zoneByName(name); loc != nil {
 			if lt := t.In(loc); zoneOffset(lt) == offset {
 				return lt, nil
 			}
 		}
 	}
-	if offset == 0 && name == "" {
-		return t.UTC(), nil
-	}
-	return t.In(time.FixedZone(name, offset)), nil
+	return t.In(time.FixedZone(string(name), offset)), nil
 }
 
 func zoneOffset(t time.Time) int { _, o := t.Zone(); return o }
@@ -281,15 +314,15 @@ func decodeTime(d *msgpack.Decoder, v reflect.Value) error {
 			return err
 		}
 	}
-	v.Set(reflect.ValueOf(t))
+	setTime(v, t)
 	return nil
 }
 
 // readMsgpackTimestamp reads the body of a standard ext -1 timestamp
 // (4, 8 or 12 bytes), as msgpack's own decoder does.
 func readMsgpackTimestamp(d *msgpack.Decoder, n int) (time.Time, error) {
-	b := make([]byte, n)
-	if err := d.ReadFull(b); err != nil {
+	b, err := extBytes(d, n)
+	if err != nil {
 		return time.Time{}, err
 	}
 	switch n {
