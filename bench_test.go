@@ -41,8 +41,13 @@ func sampleQuote(i int) benchQuote {
 		At: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)}
 }
 
+type benchRaw struct {
+	name string
+	rueidis.Client
+}
+
 type benchEnv struct {
-	raw   rueidis.Client
+	raws  []benchRaw // rueidis with its defaults, and with tradecache's settings
 	cache *tradecache.Cache
 	quote []byte // the encoded quote, as raw clients store it
 }
@@ -55,11 +60,22 @@ func setupBench(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { c.Close() })
-	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		b.Fatal(err)
+	var raws []benchRaw
+	for _, r := range []struct {
+		name string
+		opt  rueidis.ClientOption
+	}{
+		{"raw-rueidis", rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true}},
+		{"raw-rueidis-tuned", rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true,
+			PipelineMultiplex: 1, MaxFlushDelay: tradecache.DefaultMaxFlushDelay}},
+	} {
+		raw, err := rueidis.NewClient(r.opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(raw.Close)
+		raws = append(raws, benchRaw{r.name, raw})
 	}
-	b.Cleanup(raw.Close)
 	cd, _ := codec.New(codec.Options{})
 	q, _ := cd.Marshal(sampleQuote(0))
 	quotes := c.Namespace(tradecache.NamespaceMarketData)
@@ -67,9 +83,9 @@ func setupBench(b *testing.B) *benchEnv {
 		if err := quotes.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), time.Hour); err != nil {
 			b.Fatal(err)
 		}
-		raw.Do(ctx, raw.B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build())
+		raws[0].Do(ctx, raws[0].B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build())
 	}
-	return &benchEnv{raw: raw, cache: c, quote: q}
+	return &benchEnv{raws: raws, cache: c, quote: q}
 }
 
 // run times op serially or at 50 goroutines and reports p99.
@@ -114,14 +130,16 @@ func BenchmarkGet(b *testing.B) {
 	e := setupBench(b)
 	ctx := context.Background()
 	quotes := e.cache.Namespace(tradecache.NamespaceMarketData)
-	b.Run("raw-rueidis", func(b *testing.B) {
-		modes(b, func(b *testing.B, p bool) {
-			run(b, p, func(i int) error {
-				_, err := e.raw.Do(ctx, e.raw.B().Get().Key(fmt.Sprintf("raw:k%d", i%1000)).Build()).AsBytes()
-				return err
+	for _, raw := range e.raws {
+		b.Run(raw.name, func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(i int) error {
+					_, err := raw.Do(ctx, raw.B().Get().Key(fmt.Sprintf("raw:k%d", i%1000)).Build()).AsBytes()
+					return err
+				})
 			})
 		})
-	})
+	}
 	b.Run("tradecache", func(b *testing.B) {
 		modes(b, func(b *testing.B, p bool) {
 			run(b, p, func(i int) error {
@@ -141,13 +159,15 @@ func BenchmarkSet(b *testing.B) {
 	ctx := context.Background()
 	quotes := e.cache.Namespace(tradecache.NamespaceMarketData)
 	q := sampleQuote(1)
-	b.Run("raw-rueidis", func(b *testing.B) {
-		modes(b, func(b *testing.B, p bool) {
-			run(b, p, func(i int) error {
-				return e.raw.Do(ctx, e.raw.B().Set().Key(fmt.Sprintf("raw:k%d", i%1000)).Value(rueidis.BinaryString(e.quote)).ExSeconds(3600).Build()).Error()
+	for _, raw := range e.raws {
+		b.Run(raw.name, func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(i int) error {
+					return raw.Do(ctx, raw.B().Set().Key(fmt.Sprintf("raw:k%d", i%1000)).Value(rueidis.BinaryString(e.quote)).ExSeconds(3600).Build()).Error()
+				})
 			})
 		})
-	})
+	}
 	b.Run("tradecache", func(b *testing.B) {
 		modes(b, func(b *testing.B, p bool) {
 			run(b, p, func(i int) error { return quotes.Set(ctx, fmt.Sprintf("k%d", i%1000), q, 0) })
@@ -165,15 +185,17 @@ func BenchmarkGetMany100(b *testing.B) {
 		keys[i] = fmt.Sprintf("k%d", i*7%1000)
 		rawKeys[i] = "raw:" + keys[i]
 	}
-	b.Run("raw-rueidis-MGET", func(b *testing.B) {
-		modes(b, func(b *testing.B, p bool) {
-			run(b, p, func(int) error {
-				_, err := e.raw.Do(ctx, e.raw.B().Mget().Key(rawKeys...).Build()).AsStrSlice()
-				return err
+	for _, raw := range e.raws {
+		b.Run(raw.name+"-MGET", func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(int) error {
+					_, err := raw.Do(ctx, raw.B().Mget().Key(rawKeys...).Build()).AsStrSlice()
+					return err
+				})
+				b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
 			})
-			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
 		})
-	})
+	}
 	b.Run("tradecache", func(b *testing.B) {
 		modes(b, func(b *testing.B, p bool) {
 			run(b, p, func(int) error {

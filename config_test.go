@@ -167,11 +167,11 @@ func TestClientOptionFromURL(t *testing.T) {
 	if opt.InitAddress[0] != "cache.internal:6390" || opt.Username != "app" || opt.Password != "pw" || opt.SelectDB != 2 || opt.TLSConfig == nil {
 		t.Fatalf("clientOption = %+v", opt)
 	}
-	if opt.PipelineMultiplex != 2 || opt.BlockingPoolSize != 8 {
-		t.Fatalf("multiplex %d, pool %d", opt.PipelineMultiplex, opt.BlockingPoolSize)
+	if opt.PipelineMultiplex != 1 || opt.BlockingPoolSize != 8 || opt.MaxFlushDelay != DefaultMaxFlushDelay {
+		t.Fatalf("multiplex %d, pool %d, flush delay %v", opt.PipelineMultiplex, opt.BlockingPoolSize, opt.MaxFlushDelay)
 	}
-	opt, _ = Config{Redis: RedisConfig{Host: "h", SSL: true, MaxConnections: 1}}.withDefaults().clientOption()
-	if opt.InitAddress[0] != "h:6379" || opt.TLSConfig == nil || opt.TLSConfig.ServerName != "h" || opt.PipelineMultiplex != 0 {
+	opt, _ = Config{Redis: RedisConfig{Host: "h", SSL: true, MaxConnections: 1, MaxFlushDelay: -1}}.withDefaults().clientOption()
+	if opt.InitAddress[0] != "h:6379" || opt.TLSConfig == nil || opt.TLSConfig.ServerName != "h" || opt.PipelineMultiplex != 0 || opt.MaxFlushDelay != 0 {
 		t.Fatalf("clientOption = %+v", opt)
 	}
 }
