@@ -49,6 +49,8 @@ type Cache struct {
 	def        *Namespace
 	bufs       sync.Pool // *[]byte encode buffers
 
+	closed atomic.Bool
+
 	hits, misses, sets, deletes, errors atomic.Uint64
 }
 
@@ -155,9 +157,15 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	return opt, nil
 }
 
+// errClosed is what operations on a closed Cache return.
+var errClosed = fmt.Errorf("%w: cache closed", ErrUnavailable)
+
 // Close releases the store if the Cache created it. Operations after Close
-// fail with ErrUnavailable.
+// fail with ErrUnavailable, whoever owns the store. Close is idempotent.
 func (c *Cache) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
 	if c.ownsStore {
 		return c.store.Close()
 	}
@@ -173,6 +181,9 @@ func (c *Cache) Backend() string { return c.backend }
 
 // Ping checks that the store answers.
 func (c *Cache) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return &OpError{Op: "ping", Err: errClosed}
+	}
 	if err := c.store.Ping(ctx); err != nil {
 		return &OpError{Op: "ping", Err: err}
 	}

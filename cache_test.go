@@ -501,3 +501,46 @@ func TestZeroConfigRunsInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCloseStopsEveryOperationButNotAGivenStore(t *testing.T) {
+	ctx := testCtx(t)
+	s, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := tradecache.New(ctx, tradecache.Config{}, tradecache.WithStore(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "k", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	ns := c.Namespace("x")
+	for name, err := range map[string]error{
+		"Set":     c.Set(ctx, "k", 1, 0),
+		"Get":     second(c.Get(ctx, "k", new(int))),
+		"Delete":  second(c.Delete(ctx, "k")),
+		"Exists":  second(c.Exists(ctx, "k")),
+		"Expire":  second(c.Expire(ctx, "k", time.Second)),
+		"SetMany": c.SetMany(ctx, map[string]any{"a": 1}, 0),
+		"GetMany": second(c.GetMany(ctx, []string{"a"}, &map[string]int{})),
+		"Clear":   second(ns.Clear(ctx)),
+		"Ping":    c.Ping(ctx),
+	} {
+		if !errors.Is(err, tradecache.ErrUnavailable) {
+			t.Errorf("%s after Close = %v, want ErrUnavailable", name, err)
+		}
+	}
+	if _, ok, err := s.Get(ctx, "trading:default:k"); err != nil || !ok {
+		t.Fatalf("closing the Cache closed or emptied a store it was given: %v, %v", ok, err)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

@@ -58,6 +58,9 @@ func (n *Namespace) Name() string { return n.name }
 func (n *Namespace) DefaultTTL() time.Duration { return n.ttl }
 
 func (n *Namespace) key(op, key string) (string, error) {
+	if n.c.closed.Load() {
+		return "", n.fail(op, key, errClosed)
+	}
 	if n.bad != "" {
 		return "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "namespace " + n.bad}
 	}
@@ -258,6 +261,9 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 // earlier batches written.
 func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
 	const op = "set_many"
+	if n.c.closed.Load() {
+		return n.fail(op, "", errClosed)
+	}
 	var err error
 	if ttl, err = n.ttlFor(op, "", ttl); err != nil {
 		return err
@@ -353,6 +359,9 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 // FLUSHALL, so it neither blocks Redis nor touches other namespaces.
 func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	const op = "clear"
+	if n.c.closed.Load() {
+		return 0, n.fail(op, "", errClosed)
+	}
 	if n.bad != "" {
 		return 0, &KeyError{Op: op, Namespace: n.name, Reason: "namespace " + n.bad}
 	}

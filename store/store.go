@@ -47,9 +47,12 @@ type Entry struct {
 // Store is the byte-level backend under a tradecache.Cache.
 //
 // Keys are fully qualified (prefix and namespace included) and already
-// validated by the caller. Values passed in may be reused by the caller as
-// soon as the call returns, so an implementation that keeps them must copy.
-// Values returned belong to the caller.
+// validated by the caller. An implementation that keeps a value passed in
+// must copy it. A caller may reuse a value's buffer once the call has
+// returned nil; after an error it must not, because the implementation may
+// still be sending it (rueidis returns early on a cancelled ctx and writes
+// the queued command later). Values returned belong to the caller, who must
+// treat them as read-only.
 type Store interface {
 	// Get returns the value under key. A missing or expired key is not an
 	// error: found is false.

@@ -78,7 +78,7 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return err
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, rueidis.ErrDoCacheAborted):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return fmt.Errorf("%w: %w", store.ErrTimeout, err)
 	}
 	var ne net.Error
