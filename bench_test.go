@@ -77,7 +77,7 @@ func setupBench(b *testing.B) *benchEnv {
 		raws = append(raws, benchRaw{r.name, raw})
 	}
 	cd, _ := codec.New(codec.Options{})
-	q, _ := cd.Marshal(sampleQuote(0))
+	q, _ := cd.Marshal("", sampleQuote(0))
 	quotes := c.Namespace(tradecache.NamespaceMarketData)
 	for i := range 1000 {
 		if err := quotes.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), time.Hour); err != nil {

@@ -41,7 +41,8 @@ type Cache struct {
 	store     store.Store
 	ownsStore bool
 	backend   string
-	codec     *codec.Codec
+	codec     *codec.Codec   // for namespaces without a policy of their own
+	keys      *codec.Keyring // nil without EncryptionKeys
 	log       *slog.Logger
 	logSlow   bool
 
@@ -82,11 +83,18 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		opt(&o)
 	}
 	cfg = cfg.withDefaults()
-	cd, err := codec.New(codec.Options{CompressThreshold: cfg.CompressThreshold})
-	if err != nil {
+	c := &Cache{cfg: cfg, log: o.logger, logSlow: *cfg.LogSlowOps}
+	if len(cfg.EncryptionKeys) > 0 {
+		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
+		if err != nil {
+			return nil, err
+		}
+		c.keys = ring
+	}
+	var err error
+	if c.codec, err = c.newCodec(NamespaceConfig{}); err != nil {
 		return nil, err
 	}
-	c := &Cache{cfg: cfg, codec: cd, log: o.logger, logSlow: *cfg.LogSlowOps}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -113,6 +121,35 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	c.def = c.Namespace(NamespaceDefault)
 	return c, nil
+}
+
+// newCodec builds the codec for a namespace policy p; zero fields take the
+// Cache's settings.
+func (c *Cache) newCodec(p NamespaceConfig) (*codec.Codec, error) {
+	opts := codec.Options{
+		Compression:       c.cfg.Compression,
+		CompressThreshold: c.cfg.CompressThreshold,
+		MaxDecodedSize:    c.cfg.MaxDecodedSize,
+		Keys:              c.keys,
+		Seal:              p.Seal != nil && *p.Seal,
+	}
+	if p.Compression != "" {
+		opts.Compression = p.Compression
+	}
+	if p.CompressThreshold != 0 {
+		opts.CompressThreshold = p.CompressThreshold
+	}
+	return codec.New(opts)
+}
+
+// policyFor returns namespace name's policy, with the session namespace
+// sealed by default once keys are configured.
+func (c *Cache) policyFor(name string) (NamespaceConfig, bool) {
+	p, ok := c.cfg.Namespaces[name]
+	if name == NamespaceSession && p.Seal == nil && c.keys != nil {
+		p.Seal, ok = ptr(true), true
+	}
+	return p, ok
 }
 
 // clientOption turns the Redis settings into rueidis options.

@@ -184,7 +184,7 @@ func TestLargeValueIsCompressed(t *testing.T) {
 			t.Fatalf("1 MiB compressible value stored as %d bytes (STRLEN), want well under %d", len(stored), len(in)/4)
 		}
 		if h, _ := codec.ParseHeader(stored); h.Compression != codec.CompressionZstd {
-			t.Fatalf("stored header says compression %d", h.Compression)
+			t.Fatalf("stored header says compression %s", h.Compression)
 		}
 		var out []byte
 		if _, err := b.cache.Get(ctx, "big", &out); err != nil || !bytes.Equal(out, in) {

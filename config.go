@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tradecache/tradecache/codec"
 )
 
 // Environment names a deployment environment. Each gets its own defaults
@@ -99,17 +101,37 @@ type Config struct {
 	PortfolioTTL  time.Duration // CACHE_PORTFOLIO_TTL
 	RiskTTL       time.Duration // CACHE_RISK_TTL
 	SessionTTL    time.Duration // CACHE_SESSION_TTL
-	// TTLPolicies adds or overrides per-namespace TTLs in code.
-	TTLPolicies map[string]time.Duration
+	// Namespaces sets per-namespace policies in code: TTL, compression and
+	// sealing. A namespace without an entry uses the settings above.
+	Namespaces map[string]NamespaceConfig
 
-	KeyPrefix         string        // CACHE_KEY_PREFIX; see Namespace for the grammar
-	CompressThreshold int           // CACHE_COMPRESS_THRESHOLD, bytes; negative turns compression off
-	MaxBatchSize      int           // CACHE_MAX_BATCH_SIZE, keys per round trip
-	MaxKeyLength      int           // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
-	MemoryMaxBytes    int64         // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
-	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
-	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
-	SlowOpThreshold   time.Duration // CACHE_SLOW_OP_THRESHOLD
+	KeyPrefix         string            // CACHE_KEY_PREFIX; see Namespace for the grammar
+	Compression       codec.Compression // CACHE_COMPRESSION: zstd (default), s2 or none
+	CompressThreshold int               // CACHE_COMPRESS_THRESHOLD, bytes; negative turns compression off
+	MaxDecodedSize    int               // CACHE_MAX_DECODED_SIZE, bytes a compressed value may expand to
+	// EncryptionKeys (CACHE_ENCRYPTION_KEYS, "id:base64,id:base64") seal
+	// values with AES-256-GCM. The first key seals new values; all of them
+	// open old ones. With keys set, the session namespace is sealed unless
+	// its NamespaceConfig says otherwise. Never printed.
+	EncryptionKeys  []codec.Key
+	MaxBatchSize    int           // CACHE_MAX_BATCH_SIZE, keys per round trip
+	MaxKeyLength    int           // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
+	MemoryMaxBytes  int64         // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
+	EnableMetrics   *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
+	LogSlowOps      *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
+	SlowOpThreshold time.Duration // CACHE_SLOW_OP_THRESHOLD
+}
+
+// NamespaceConfig is one namespace's policy. Zero fields mean the Config's
+// settings.
+type NamespaceConfig struct {
+	TTL               time.Duration     // 0: the named policy or DefaultTTL
+	Compression       codec.Compression // "": Config.Compression
+	CompressThreshold int               // 0: Config.CompressThreshold; negative: off
+	// Seal encrypts and authenticates the namespace's values, and refuses
+	// values in it that are not sealed. Nil means sealed for the session
+	// namespace when EncryptionKeys are set, and not sealed otherwise.
+	Seal *bool
 }
 
 // FieldError is one bad setting inside a ConfigError.
@@ -240,6 +262,17 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	duration("RiskTTL", "CACHE_RISK_TTL", &cfg.RiskTTL)
 	duration("SessionTTL", "CACHE_SESSION_TTL", &cfg.SessionTTL)
 	str("CACHE_KEY_PREFIX", &cfg.KeyPrefix)
+	if v, ok := get("CACHE_COMPRESSION"); ok {
+		cfg.Compression = codec.Compression(strings.ToLower(v))
+	}
+	integer("MaxDecodedSize", "CACHE_MAX_DECODED_SIZE", &cfg.MaxDecodedSize)
+	if v, ok := get("CACHE_ENCRYPTION_KEYS"); ok {
+		keys, err := codec.ParseKeys(v)
+		if err != nil {
+			errs.add("EncryptionKeys", "CACHE_ENCRYPTION_KEYS", redacted, err.Error())
+		}
+		cfg.EncryptionKeys = keys
+	}
 	integer("CompressThreshold", "CACHE_COMPRESS_THRESHOLD", &cfg.CompressThreshold)
 	integer("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", &cfg.MaxBatchSize)
 	integer("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", &cfg.MaxKeyLength)
@@ -341,16 +374,36 @@ func (c Config) Validate() error {
 			errs.add(d.field, d.env, formatSeconds(d.v), "must not be negative")
 		}
 	}
-	names := make([]string, 0, len(c.TTLPolicies))
-	for ns := range c.TTLPolicies {
+	switch c.Compression {
+	case "", codec.CompressionZstd, codec.CompressionS2, codec.CompressionNone:
+	default:
+		errs.add("Compression", "CACHE_COMPRESSION", string(c.Compression), "unknown compression (want zstd, s2 or none)")
+	}
+	if c.MaxDecodedSize < 0 {
+		errs.add("MaxDecodedSize", "CACHE_MAX_DECODED_SIZE", strconv.Itoa(c.MaxDecodedSize), "must not be negative")
+	}
+	if len(c.EncryptionKeys) > 0 && !errs.Has("CACHE_ENCRYPTION_KEYS") {
+		if _, err := codec.NewKeyring(c.EncryptionKeys...); err != nil {
+			errs.add("EncryptionKeys", "CACHE_ENCRYPTION_KEYS", redacted, err.Error())
+		}
+	}
+	names := make([]string, 0, len(c.Namespaces))
+	for ns := range c.Namespaces {
 		names = append(names, ns)
 	}
 	sort.Strings(names)
 	for _, ns := range names {
-		if reason := checkName(ns); reason != "" {
-			errs.add("TTLPolicies", "", ns, "namespace "+reason)
-		} else if c.TTLPolicies[ns] < 0 {
-			errs.add("TTLPolicies", "", ns, "TTL must not be negative")
+		p := c.Namespaces[ns]
+		field := "Namespaces[" + ns + "]"
+		switch {
+		case checkName(ns) != "":
+			errs.add(field, "", ns, "namespace "+checkName(ns))
+		case p.TTL < 0:
+			errs.add(field+".TTL", "", p.TTL.String(), "must not be negative")
+		case p.Compression != "" && p.Compression != codec.CompressionZstd && p.Compression != codec.CompressionS2 && p.Compression != codec.CompressionNone:
+			errs.add(field+".Compression", "", string(p.Compression), "unknown compression (want zstd, s2 or none)")
+		case p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0:
+			errs.add(field+".Seal", "CACHE_ENCRYPTION_KEYS", "", "sealing needs encryption keys")
 		}
 	}
 	if c.KeyPrefix != "" {
@@ -433,13 +486,13 @@ func (c Config) withDefaults() Config {
 
 func ptr[T any](v T) *T { return &v }
 
-// TTLFor returns the TTL policy of namespace ns: TTLPolicies first, then
-// the named policies (market_data, portfolio, risk, session), then
-// DefaultTTL.
+// TTLFor returns the TTL policy of namespace ns: its NamespaceConfig
+// first, then the named policies (market_data, portfolio, risk, session),
+// then DefaultTTL.
 func (c Config) TTLFor(ns string) time.Duration {
 	c = c.withDefaults()
-	if d, ok := c.TTLPolicies[ns]; ok && d > 0 {
-		return d
+	if p, ok := c.Namespaces[ns]; ok && p.TTL > 0 {
+		return p.TTL
 	}
 	switch ns {
 	case NamespaceMarketData:
@@ -457,13 +510,23 @@ func (c Config) TTLFor(ns string) time.Duration {
 // String describes the configuration with the password redacted. It also
 // serves %v and %+v.
 func (c Config) String() string {
-	return fmt.Sprintf("Config{Environment:%s Redis:%s DefaultTTL:%s MarketDataTTL:%s PortfolioTTL:%s RiskTTL:%s SessionTTL:%s KeyPrefix:%q CompressThreshold:%d MaxBatchSize:%d MaxKeyLength:%d EnableMetrics:%s LogSlowOps:%s SlowOpThreshold:%s}",
+	return fmt.Sprintf("Config{Environment:%s Redis:%s DefaultTTL:%s MarketDataTTL:%s PortfolioTTL:%s RiskTTL:%s SessionTTL:%s KeyPrefix:%q Compression:%q CompressThreshold:%d MaxDecodedSize:%d EncryptionKeys:%s MaxBatchSize:%d MaxKeyLength:%d EnableMetrics:%s LogSlowOps:%s SlowOpThreshold:%s}",
 		c.Environment, c.Redis, c.DefaultTTL, c.MarketDataTTL, c.PortfolioTTL, c.RiskTTL, c.SessionTTL,
-		c.KeyPrefix, c.CompressThreshold, c.MaxBatchSize, c.MaxKeyLength, fmtBool(c.EnableMetrics), fmtBool(c.LogSlowOps), c.SlowOpThreshold)
+		c.KeyPrefix, c.Compression, c.CompressThreshold, c.MaxDecodedSize, keyIDs(c.EncryptionKeys), c.MaxBatchSize, c.MaxKeyLength,
+		fmtBool(c.EnableMetrics), fmtBool(c.LogSlowOps), c.SlowOpThreshold)
 }
 
 // GoString serves %#v, with the password redacted.
 func (c Config) GoString() string { return "tradecache." + c.String() }
+
+// keyIDs lists key ids only: secrets are never printed.
+func keyIDs(keys []codec.Key) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return "[" + strings.Join(ids, " ") + "]"
+}
 
 func fmtBool(b *bool) string {
 	if b == nil {
@@ -508,7 +571,9 @@ func (c Config) LogValue() slog.Value {
 			slog.Int("max_connections", c.Redis.MaxConnections)),
 		slog.Duration("default_ttl", c.DefaultTTL),
 		slog.String("key_prefix", c.KeyPrefix),
+		slog.String("compression", string(c.Compression)),
 		slog.Int("compress_threshold", c.CompressThreshold),
+		slog.String("encryption_key_ids", keyIDs(c.EncryptionKeys)),
 		slog.Int("max_batch_size", c.MaxBatchSize),
 		slog.Duration("slow_op_threshold", c.SlowOpThreshold),
 	)

@@ -109,10 +109,12 @@ func TestValidateZeroIsValidAndNegativesAreNot(t *testing.T) {
 	if err := (Config{}).Validate(); err != nil {
 		t.Fatalf("zero Config: %v", err)
 	}
-	err := Config{SessionTTL: -time.Second, MaxBatchSize: -1, Redis: RedisConfig{Port: -1}, TTLPolicies: map[string]time.Duration{"x y": time.Second}}.Validate()
+	err := Config{SessionTTL: -time.Second, MaxBatchSize: -1, Redis: RedisConfig{Port: -1}, Namespaces: map[string]NamespaceConfig{
+		"x y": {}, "neg": {TTL: -1}, "lz": {Compression: "lz4"}, "sealed": {Seal: ptr(true)}},
+		Compression: "brotli", MaxDecodedSize: -1}.Validate()
 	var ce *ConfigError
-	if !errors.As(err, &ce) || len(ce.Fields) != 4 {
-		t.Fatalf("Validate = %v, want 4 fields", err)
+	if !errors.As(err, &ce) || len(ce.Fields) != 9 {
+		t.Fatalf("Validate = %v, want 9 fields", err)
 	}
 }
 
@@ -133,6 +135,32 @@ func TestConfigRedactsPassword(t *testing.T) {
 	}
 }
 
+func TestEncryptionKeysFromEnvAreNeverPrinted(t *testing.T) {
+	const k1 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=" // 32 bytes of 0x01
+	cfg, err := configFrom(env(map[string]string{"CACHE_ENCRYPTION_KEYS": "2026-11:" + k1, "CACHE_COMPRESSION": "S2", "CACHE_MAX_DECODED_SIZE": "1048576"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.EncryptionKeys) != 1 || cfg.EncryptionKeys[0].ID != "2026-11" || cfg.Compression != "s2" || cfg.MaxDecodedSize != 1<<20 {
+		t.Fatalf("parsed %v", cfg)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "cfg", cfg)
+	for _, s := range []string{cfg.String(), fmt.Sprintf("%+v %#v", cfg, cfg), logs.String()} {
+		if strings.Contains(s, k1) || strings.Contains(s, "\\x01\\x01") || strings.Contains(s, "[1 1 1") {
+			t.Fatalf("key material printed: %s", s)
+		}
+		if !strings.Contains(s, "2026-11") {
+			t.Fatalf("key id missing from %s", s)
+		}
+	}
+	_, err = configFrom(env(map[string]string{"CACHE_ENCRYPTION_KEYS": "short:AQID"}))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !ce.Has("CACHE_ENCRYPTION_KEYS") || strings.Contains(err.Error(), "AQID") {
+		t.Fatalf("short key: %v", err)
+	}
+}
+
 func TestEnvironmentDefaults(t *testing.T) {
 	test := Config{Environment: Testing}.withDefaults()
 	prod := Config{Environment: Production}.withDefaults()
@@ -148,7 +176,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 }
 
 func TestTTLFor(t *testing.T) {
-	cfg := Config{MarketDataTTL: 5 * time.Second, TTLPolicies: map[string]time.Duration{"refdata": 24 * time.Hour}}
+	cfg := Config{MarketDataTTL: 5 * time.Second, Namespaces: map[string]NamespaceConfig{"refdata": {TTL: 24 * time.Hour}, "market_data": {Compression: "s2"}}}
 	for ns, want := range map[string]time.Duration{
 		NamespaceMarketData: 5 * time.Second, NamespacePortfolio: DefaultPortfolioTTL, NamespaceRisk: DefaultRiskTTL,
 		NamespaceSession: DefaultSessionTTL, "refdata": 24 * time.Hour, "other": DefaultTTL,

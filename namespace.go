@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -30,11 +31,12 @@ import (
 // A key or namespace that breaks the grammar fails with a *KeyError
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
-	c    *Cache
-	name string
-	base string // "<prefix>:<name>:"
-	ttl  time.Duration
-	bad  string // why name breaks the grammar, or ""
+	c     *Cache
+	codec *codec.Codec
+	name  string
+	base  string // "<prefix>:<name>:"
+	ttl   time.Duration
+	bad   string // why name breaks the grammar, or ""
 }
 
 // Namespace returns the view of namespace name. An invalid name is not
@@ -43,9 +45,19 @@ func (c *Cache) Namespace(name string) *Namespace {
 	if n, ok := c.namespaces.Load(name); ok {
 		return n.(*Namespace)
 	}
-	n := &Namespace{c: c, name: name, base: c.cfg.KeyPrefix + ":" + name + ":", ttl: c.cfg.TTLFor(name), bad: checkName(name)}
+	n := &Namespace{c: c, codec: c.codec, name: name, base: c.cfg.KeyPrefix + ":" + name + ":", ttl: c.cfg.TTLFor(name), bad: checkName(name)}
 	if n.bad != "" {
 		return n // not cached: arbitrary bad names must not grow the map
+	}
+	if p, ok := c.policyFor(name); ok {
+		cd, err := c.newCodec(p)
+		if err != nil {
+			// Config.Validate checked every policy in New; this cannot
+			// happen short of a bug, and must not pass silently.
+			n.bad = "has an unusable policy: " + err.Error()
+			return n
+		}
+		n.codec = cd
 	}
 	actual, _ := c.namespaces.LoadOrStore(name, n)
 	return actual.(*Namespace)
@@ -123,7 +135,7 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 		return err
 	}
 	bp := n.c.bufs.Get().(*[]byte)
-	b, err := n.c.codec.AppendMarshal((*bp)[:0], value)
+	b, err := n.codec.AppendMarshal((*bp)[:0], full, value)
 	if err != nil {
 		n.c.bufs.Put(bp)
 		return &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
@@ -167,7 +179,7 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 		n.c.misses.Add(1)
 		return false, nil
 	}
-	if err := n.c.codec.Unmarshal(b, dst); err != nil {
+	if err := n.codec.Unmarshal(full, b, dst); err != nil {
 		n.c.errors.Add(1)
 		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
 	}
@@ -276,7 +288,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		if err != nil {
 			return err
 		}
-		if buf, err = n.c.codec.AppendMarshal(buf, v); err != nil {
+		if buf, err = n.codec.AppendMarshal(buf, full, v); err != nil {
 			return &SerializationError{Op: op, Namespace: n.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
 		}
 		entries = append(entries, store.Entry{Key: full, TTL: ttl})
@@ -338,7 +350,7 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 				continue
 			}
 			v := reflect.New(elem)
-			if err := n.c.codec.Unmarshal(b, v.Interface()); err != nil {
+			if err := n.codec.Unmarshal(full[lo+i], b, v.Interface()); err != nil {
 				n.c.errors.Add(1)
 				if firstErr == nil {
 					firstErr = &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}

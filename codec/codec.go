@@ -1,15 +1,21 @@
 // Package codec turns Go values into tradecache's versioned byte envelope
-// and back.
+// and back. docs/wire-format.md is the specification; testdata/golden holds
+// vectors that pin it, and a Python reader in testdata proves that another
+// language reads it.
 //
 // # Envelope, version 1
 //
-// Every stored value is one header byte followed by a payload:
+// Every stored value starts with one header byte:
 //
-//	byte 0, high nibble   format version, 1 for this format
-//	byte 0, bits 0-1      compression: 0 none, 1 zstd (2, 3 reserved)
-//	byte 0, bit 2         sealed (encrypted); reserved, rejected by version 1
-//	byte 0, bit 3         reserved, must be 0
-//	bytes 1..             MessagePack, zstd-compressed when bits 0-1 say so
+//	bits 7-4  format version, 1
+//	bit  3    codec: 0 MessagePack, 1 raw bytes (a []byte stored verbatim)
+//	bits 2-1  compression: 0 none, 1 zstd, 2 s2 (3 reserved)
+//	bit  0    sealed with AES-256-GCM
+//
+// An unsealed value continues with its payload, compressed when the header
+// says so. A sealed one continues with the key id's length (1 byte), the key
+// id, a 12-byte nonce and the AES-256-GCM ciphertext of that payload, with
+// the header, the key id and the storage key as associated data.
 //
 // A reader that meets a version or flag it does not know returns an error
 // matching ErrUnsupported. It never guesses. Later formats get a new version
@@ -21,17 +27,13 @@
 // are maps keyed by field name, following the `msgpack` tag and then the
 // `json` tag. Two extension types carry what MessagePack's own types lose:
 //
-//   - ext 1, decimal.Decimal: the ASCII decimal string with its scale, such as
-//     "150.00" or "0.00000000" (exponent -8), or "15E3" when the exponent is
-//     positive. Python's decimal.Decimal reads every one of these forms and
-//     keeps the same scale; "150.00" never comes back as "150".
-//   - ext 2, time.Time: big-endian int64 Unix seconds, uint32 nanoseconds,
-//     int32 zone offset in seconds, then the IANA zone name (may be empty).
-//     A reader restores the named zone when it knows it and the offset
-//     agrees, and otherwise a fixed zone with the offset, so the instant and
-//     the offset always survive. MessagePack's own timestamp (ext -1) keeps
-//     only the instant, which is why go-redis/cache and eko/gocache return
-//     times in UTC.
+//   - ext 1, decimal.Decimal: the exponent as a zigzag varint, then the
+//     coefficient in big-endian two's complement. The scale survives:
+//     150.00 is exponent -2, coefficient 15000, and never comes back as 150.
+//   - ext 2, time.Time: the instant to the nanosecond, the zone offset and
+//     the IANA zone name. MessagePack's own timestamp (ext -1) keeps only
+//     the instant, which is why go-redis/cache and eko/gocache return times
+//     in UTC.
 //
 // # Process-wide registration
 //
@@ -42,12 +44,16 @@
 // ext -1 for times) for any other msgpack use in the process. Decoding
 // accepts both forms everywhere.
 //
-// # Compression
+// # Compression and sealing
 //
-// Payloads longer than the threshold are compressed with zstd
-// (github.com/klauspost/compress), and kept compressed only when that makes
-// them smaller. Decompression is capped (Options.MaxDecodedSize), so a
-// crafted value cannot make a reader allocate without bound.
+// Payloads longer than the threshold are compressed with zstd (the
+// default: best ratio) or s2 (fastest), and kept compressed only when that
+// saves at least 10%. The algorithm is in the header, so values written
+// under one setting still read after it changes. Decompression is capped
+// (Options.MaxDecodedSize), so a crafted value cannot make a reader
+// allocate without bound. Sealing (Options.Seal) encrypts and authenticates
+// each value with the keyring's first key; every key in the ring still
+// opens values sealed under it, so keys rotate without a flag day.
 package codec
 
 import (
@@ -57,6 +63,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -65,11 +72,26 @@ import (
 const (
 	Version1        = 1
 	versionShift    = 4
-	compressionMask = 0x03
-	CompressionNone = 0
-	CompressionZstd = 1
-	FlagSealed      = 0x04
-	flagReserved    = 0x08
+	flagRaw         = 0x08
+	compressionMask = 0x06
+	flagSealed      = 0x01
+)
+
+// Compression names a compression algorithm.
+type Compression string
+
+// The compression algorithms. The zero value means CompressionZstd.
+const (
+	CompressionNone Compression = "none"
+	CompressionZstd Compression = "zstd"
+	CompressionS2   Compression = "s2"
+)
+
+// compression codes in header bits 2-1.
+const (
+	codeNone = 0
+	codeZstd = 1
+	codeS2   = 2
 )
 
 // Defaults used for zero Options fields.
@@ -90,8 +112,11 @@ var (
 	ErrTooLarge = errors.New("codec: decoded value too large")
 )
 
-// Options configures a Codec. The zero value means the defaults.
+// Options configures a Codec. The zero value means the defaults: zstd above
+// 1 KiB, a 64 MiB decompression cap, no sealing.
 type Options struct {
+	// Compression is the algorithm for new values. Zero means zstd.
+	Compression Compression
 	// CompressThreshold is the payload size in bytes above which values
 	// are compressed. Zero means DefaultCompressThreshold; a negative value
 	// turns compression off.
@@ -99,34 +124,57 @@ type Options struct {
 	// MaxDecodedSize caps the size a compressed payload may decode to.
 	// Zero means DefaultMaxDecodedSize.
 	MaxDecodedSize int
+	// Keys opens sealed values, and seals new ones when Seal is set.
+	Keys *Keyring
+	// Seal encrypts every new value with Keys' first key, and makes
+	// Unmarshal refuse values that are not sealed (ErrNotSealed).
+	Seal bool
 }
 
 // Codec encodes and decodes envelopes. It is safe for concurrent use.
 type Codec struct {
-	threshold  int
-	maxDecoded int
-	dec        *zstd.Decoder
+	compression byte
+	threshold   int
+	maxDecoded  int
+	keys        *Keyring
+	seal        bool
+	dec         *zstd.Decoder
 }
 
-// New returns a Codec. It rejects a negative MaxDecodedSize.
+// New returns a Codec, or an error for options that cannot work.
 func New(opts Options) (*Codec, error) {
 	if opts.MaxDecodedSize < 0 {
 		return nil, fmt.Errorf("codec: MaxDecodedSize must not be negative, got %d", opts.MaxDecodedSize)
 	}
-	if opts.CompressThreshold == 0 {
-		opts.CompressThreshold = DefaultCompressThreshold
+	if opts.Seal && opts.Keys == nil {
+		return nil, errors.New("codec: Seal needs Keys")
 	}
-	if opts.MaxDecodedSize == 0 {
-		opts.MaxDecodedSize = DefaultMaxDecodedSize
+	c := &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, keys: opts.Keys, seal: opts.Seal}
+	switch opts.Compression {
+	case "", CompressionZstd:
+		c.compression = codeZstd
+	case CompressionS2:
+		c.compression = codeS2
+	case CompressionNone:
+		c.compression = codeNone
+	default:
+		return nil, fmt.Errorf("codec: unknown compression %q (want zstd, s2 or none)", opts.Compression)
+	}
+	if c.threshold == 0 {
+		c.threshold = DefaultCompressThreshold
+	}
+	if c.maxDecoded == 0 {
+		c.maxDecoded = DefaultMaxDecodedSize
 	}
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(uint64(opts.MaxDecodedSize)),
+		zstd.WithDecoderMaxMemory(uint64(c.maxDecoded)),
 		zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return nil, err
 	}
-	return &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, dec: dec}, nil
+	c.dec = dec
+	return c, nil
 }
 
 // zstdEncoder is shared by every Codec: EncodeAll is safe for concurrent
@@ -177,15 +225,48 @@ var decPool = sync.Pool{New: func() any {
 	return s
 }}
 
-// Marshal returns v's envelope in a new slice.
-func (c *Codec) Marshal(v any) ([]byte, error) {
-	return c.AppendMarshal(nil, v)
+// Marshal returns v's envelope in a new slice. storageKey is the key the
+// value will be stored under; sealed values are bound to it.
+func (c *Codec) Marshal(storageKey string, v any) ([]byte, error) {
+	return c.AppendMarshal(nil, storageKey, v)
 }
 
 // AppendMarshal appends v's envelope to dst and returns the extended slice.
-// On error dst is returned unchanged in length.
-func (c *Codec) AppendMarshal(dst []byte, v any) ([]byte, error) {
+// On error dst is returned unchanged in length. A []byte value is stored
+// verbatim (the raw codec); anything else is MessagePack.
+func (c *Codec) AppendMarshal(dst []byte, storageKey string, v any) ([]byte, error) {
 	start := len(dst)
+	out, err := c.appendPayload(dst, v)
+	if err != nil {
+		return dst[:start], err
+	}
+	if payload := out[start+1:]; c.compression != codeNone && c.threshold >= 0 && len(payload) > c.threshold {
+		var comp []byte
+		switch c.compression {
+		case codeZstd:
+			comp = zstdEncoder().EncodeAll(payload, make([]byte, 0, len(payload)/2))
+		case codeS2:
+			comp = s2.Encode(nil, payload)
+		}
+		// Keep it only when it saves at least 10%: below that, readers
+		// pay decompression for almost nothing.
+		if len(comp) <= len(payload)-len(payload)/10 {
+			out = append(out[:start+1], comp...)
+			out[start] |= c.compression << 1
+		}
+	}
+	if c.seal {
+		if out, err = c.keys.seal(out, start, storageKey); err != nil {
+			return dst[:start], err
+		}
+	}
+	return out, nil
+}
+
+func (c *Codec) appendPayload(dst []byte, v any) ([]byte, error) {
+	if raw, ok := v.([]byte); ok {
+		return append(append(dst, Version1<<versionShift|flagRaw), raw...), nil
+	}
 	s := encPool.Get().(*encState)
 	s.buf.b = append(dst, Version1<<versionShift)
 	var err error
@@ -204,24 +285,14 @@ func (c *Codec) AppendMarshal(dst []byte, v any) ([]byte, error) {
 	out := s.buf.b
 	s.buf.b = nil
 	encPool.Put(s)
-	if err != nil {
-		return dst[:start], err
-	}
-	payload := out[start+1:]
-	if c.threshold >= 0 && len(payload) > c.threshold {
-		comp := zstdEncoder().EncodeAll(payload, make([]byte, 0, len(payload)/2))
-		if len(comp) < len(payload) {
-			out = append(out[:start+1], comp...)
-			out[start] |= CompressionZstd
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // Header describes an envelope's first byte.
 type Header struct {
 	Version     int
-	Compression int
+	Raw         bool        // the raw-bytes codec rather than MessagePack
+	Compression Compression // CompressionNone, CompressionZstd or CompressionS2
 	Sealed      bool
 }
 
@@ -231,24 +302,28 @@ func ParseHeader(data []byte) (Header, error) {
 		return Header{}, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
 	b := data[0]
-	h := Header{Version: int(b >> versionShift), Compression: int(b & compressionMask), Sealed: b&FlagSealed != 0}
-	switch {
-	case h.Version != Version1:
+	h := Header{Version: int(b >> versionShift), Raw: b&flagRaw != 0, Sealed: b&flagSealed != 0}
+	if h.Version != Version1 {
 		return h, fmt.Errorf("%w: version %d (this reader knows version %d)", ErrUnsupported, h.Version, Version1)
-	case h.Compression > CompressionZstd:
-		return h, fmt.Errorf("%w: compression %d", ErrUnsupported, h.Compression)
-	case h.Sealed:
-		return h, fmt.Errorf("%w: sealed envelopes need a key this codec does not have", ErrUnsupported)
-	case b&flagReserved != 0:
-		return h, fmt.Errorf("%w: reserved flag set in header 0x%02x", ErrUnsupported, b)
+	}
+	switch (b & compressionMask) >> 1 {
+	case codeNone:
+		h.Compression = CompressionNone
+	case codeZstd:
+		h.Compression = CompressionZstd
+	case codeS2:
+		h.Compression = CompressionS2
+	default:
+		return h, fmt.Errorf("%w: compression code %d in header 0x%02x", ErrUnsupported, (b&compressionMask)>>1, b)
 	}
 	return h, nil
 }
 
-// Unmarshal decodes an envelope into v, which must be a non-nil pointer.
-// It never panics on bad input: a panic inside a decoder (a bug in a
-// third-party type's decoding, say) is returned as ErrCorrupt.
-func (c *Codec) Unmarshal(data []byte, v any) (err error) {
+// Unmarshal decodes an envelope stored under storageKey into v, which must
+// be a non-nil pointer. It never panics on bad input: a panic inside a
+// decoder (a bug in a third-party type's decoding, say) is returned as
+// ErrCorrupt.
+func (c *Codec) Unmarshal(storageKey string, data []byte, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
@@ -259,7 +334,18 @@ func (c *Codec) Unmarshal(data []byte, v any) (err error) {
 		return err
 	}
 	payload := data[1:]
-	if h.Compression == CompressionZstd {
+	switch {
+	case h.Sealed && c.keys == nil:
+		return fmt.Errorf("%w: this codec has no keys", ErrUnknownKey)
+	case h.Sealed:
+		if payload, err = c.keys.open(data[0], payload, storageKey); err != nil {
+			return err
+		}
+	case c.seal:
+		return ErrNotSealed
+	}
+	switch h.Compression {
+	case CompressionZstd:
 		payload, err = c.dec.DecodeAll(payload, nil)
 		if err != nil {
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
@@ -267,6 +353,20 @@ func (c *Codec) Unmarshal(data []byte, v any) (err error) {
 			}
 			return fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
 		}
+	case CompressionS2:
+		n, err := s2.DecodedLen(payload)
+		if err != nil {
+			return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
+		}
+		if n > c.maxDecoded {
+			return fmt.Errorf("%w: s2 block of %d bytes, over %d", ErrTooLarge, n, c.maxDecoded)
+		}
+		if payload, err = s2.Decode(nil, payload); err != nil {
+			return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
+		}
+	}
+	if h.Raw {
+		return setRaw(payload, v)
 	}
 	if err := validate(payload); err != nil {
 		return err
@@ -283,6 +383,22 @@ func (c *Codec) Unmarshal(data []byte, v any) (err error) {
 	decPool.Put(s)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return nil
+}
+
+// setRaw stores a raw-codec payload into *[]byte, *string or *any. The
+// payload may alias the caller's input, so it is copied.
+func setRaw(payload []byte, v any) error {
+	switch p := v.(type) {
+	case *[]byte:
+		*p = append([]byte{}, payload...)
+	case *string:
+		*p = string(payload)
+	case *any:
+		*p = append([]byte{}, payload...)
+	default:
+		return fmt.Errorf("%w: raw bytes cannot be decoded into %T (want *[]byte, *string or *any)", ErrCorrupt, v)
 	}
 	return nil
 }

@@ -36,12 +36,12 @@ func newCodec(t testing.TB, o codec.Options) *codec.Codec {
 
 func roundTrip[T any](t *testing.T, c *codec.Codec, in T) T {
 	t.Helper()
-	b, err := c.Marshal(in)
+	b, err := c.Marshal("k", in)
 	if err != nil {
 		t.Fatalf("Marshal(%v): %v", in, err)
 	}
 	var out T
-	if err := c.Unmarshal(b, &out); err != nil {
+	if err := c.Unmarshal("k", b, &out); err != nil {
 		t.Fatalf("Unmarshal: %v", err)
 	}
 	return out
@@ -114,9 +114,9 @@ func TestStructsMapsSlices(t *testing.T) {
 		t.Fatalf("map round trip: %+v", gm)
 	}
 	// Field names follow json tags when there is no msgpack tag.
-	b, _ := c.Marshal(q)
+	b, _ := c.Marshal("k", q)
 	var raw map[string]any
-	if err := c.Unmarshal(b, &raw); err != nil {
+	if err := c.Unmarshal("k", b, &raw); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"symbol", "bid", "bid_size", "at", "venue"} {
@@ -144,38 +144,99 @@ func TestStructsMapsSlices(t *testing.T) {
 }
 
 func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
-	c := newCodec(t, codec.Options{CompressThreshold: 64})
-	small, _ := c.Marshal(strings.Repeat("a", 60))
-	if h, _ := codec.ParseHeader(small); h.Compression != codec.CompressionNone {
-		t.Fatal("value under the threshold was compressed")
-	}
 	big := strings.Repeat("trading ", 1<<17) // 1 MiB, compressible
-	b, _ := c.Marshal(big)
-	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionZstd || len(b) > len(big)/10 {
-		t.Fatalf("1 MiB compressible value: compression %d, %d bytes", h.Compression, len(b))
-	}
-	var back string
-	if err := c.Unmarshal(b, &back); err != nil || back != big {
-		t.Fatalf("compressed round trip: %v", err)
-	}
-	noise := make([]byte, 4096)
-	for i := range noise {
-		noise[i] = byte(rand.Uint32())
-	}
-	b, _ = c.Marshal(noise)
-	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
-		t.Fatal("incompressible value stored compressed although that was not smaller")
+	for _, algo := range []codec.Compression{"", codec.CompressionZstd, codec.CompressionS2} {
+		want := algo
+		if want == "" {
+			want = codec.CompressionZstd
+		}
+		c := newCodec(t, codec.Options{Compression: algo, CompressThreshold: 64})
+		small, _ := c.Marshal("k", strings.Repeat("a", 60))
+		if h, _ := codec.ParseHeader(small); h.Compression != codec.CompressionNone {
+			t.Fatalf("%s: value under the threshold was compressed", want)
+		}
+		b, _ := c.Marshal("k", big)
+		if h, _ := codec.ParseHeader(b); h.Compression != want || len(b) > len(big)/10 {
+			t.Fatalf("%s: 1 MiB compressible value: compression %s, %d bytes", want, h.Compression, len(b))
+		}
+		var back string
+		if err := c.Unmarshal("k", b, &back); err != nil || back != big {
+			t.Fatalf("%s: compressed round trip: %v", want, err)
+		}
+		noise := make([]byte, 4096)
+		for i := range noise {
+			noise[i] = byte(rand.Uint32())
+		}
+		b, _ = c.Marshal("k", noise)
+		if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
+			t.Fatalf("%s: incompressible value stored compressed although that saved nothing", want)
+		}
 	}
 	off := newCodec(t, codec.Options{CompressThreshold: -1})
-	b, _ = off.Marshal(big)
+	b, _ := off.Marshal("k", big)
 	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
 		t.Fatal("negative threshold still compressed")
+	}
+	none := newCodec(t, codec.Options{Compression: codec.CompressionNone})
+	b, _ = none.Marshal("k", big)
+	if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
+		t.Fatal("CompressionNone still compressed")
+	}
+	if _, err := codec.New(codec.Options{Compression: "lz4"}); err == nil {
+		t.Fatal("New accepted an unknown compression")
+	}
+}
+
+// Values written under one compression setting read under any other: the
+// algorithm is in the header.
+func TestValuesReadAfterCompressionSettingChanges(t *testing.T) {
+	big := strings.Repeat("AAPL 150.00 100;", 1<<12)
+	settings := []codec.Options{
+		{Compression: codec.CompressionZstd, CompressThreshold: 16},
+		{Compression: codec.CompressionS2, CompressThreshold: 16},
+		{Compression: codec.CompressionNone},
+		{CompressThreshold: -1},
+	}
+	for _, w := range settings {
+		b, err := newCodec(t, w).Marshal("k", big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range settings {
+			var got string
+			if err := newCodec(t, r).Unmarshal("k", b, &got); err != nil || got != big {
+				t.Fatalf("written with %+v, read with %+v: %v", w, r, err)
+			}
+		}
+	}
+}
+
+func TestRawBytesAreStoredVerbatim(t *testing.T) {
+	c := newCodec(t, codec.Options{})
+	in := []byte{0xc1, 0, 1, 2} // not valid MessagePack: proves it is not parsed
+	b, err := c.Marshal("k", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := codec.ParseHeader(b); !h.Raw || !bytes.Equal(b[1:], in) {
+		t.Fatalf("raw value encoded as % x", b)
+	}
+	var out []byte
+	var s string
+	var a any
+	if c.Unmarshal("k", b, &out) != nil || !bytes.Equal(out, in) || c.Unmarshal("k", b, &s) != nil || s != string(in) ||
+		c.Unmarshal("k", b, &a) != nil || !bytes.Equal(a.([]byte), in) {
+		t.Fatalf("raw decode: %v %q %v", out, s, a)
+	}
+	var n int
+	if err := c.Unmarshal("k", b, &n); !errors.Is(err, codec.ErrCorrupt) {
+		t.Fatalf("raw into *int = %v, want ErrCorrupt", err)
 	}
 }
 
 func TestRejectsUnknownHeaders(t *testing.T) {
 	c := newCodec(t, codec.Options{})
-	good, _ := c.Marshal("x")
+	good, _ := c.Marshal("k", "x")
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -184,27 +245,32 @@ func TestRejectsUnknownHeaders(t *testing.T) {
 		{"empty", nil, codec.ErrCorrupt},
 		{"version 0", append([]byte{0x00}, good[1:]...), codec.ErrUnsupported},
 		{"version 2", append([]byte{0x20}, good[1:]...), codec.ErrUnsupported},
-		{"compression 2", append([]byte{0x12}, good[1:]...), codec.ErrUnsupported},
-		{"sealed", append([]byte{0x14}, good[1:]...), codec.ErrUnsupported},
-		{"reserved bit", append([]byte{0x18}, good[1:]...), codec.ErrUnsupported},
+		{"version 15", append([]byte{0xf0}, good[1:]...), codec.ErrUnsupported},
+		{"compression 3", append([]byte{0x16}, good[1:]...), codec.ErrUnsupported},
+		{"sealed without keys", append([]byte{0x11}, good[1:]...), codec.ErrUnknownKey},
 		{"trailing bytes", append(append([]byte{}, good...), 0xc0), codec.ErrCorrupt},
 		{"truncated", good[:len(good)-1], codec.ErrCorrupt},
-		{"bad zstd", []byte{0x11, 1, 2, 3}, codec.ErrCorrupt},
+		{"bad zstd", []byte{0x12, 1, 2, 3}, codec.ErrCorrupt},
+		{"bad s2", []byte{0x14, 0xff, 0xff, 0xff}, codec.ErrCorrupt},
 	} {
 		var s string
-		if err := c.Unmarshal(tc.data, &s); !errors.Is(err, tc.want) {
+		if err := c.Unmarshal("k", tc.data, &s); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Unmarshal = %v, want %v", tc.name, err, tc.want)
 		}
 	}
 }
 
 func TestMaxDecodedSize(t *testing.T) {
-	w := newCodec(t, codec.Options{})
-	b, _ := w.Marshal(strings.Repeat("z", 4<<20))
 	r := newCodec(t, codec.Options{MaxDecodedSize: 1 << 20})
-	var s string
-	if err := r.Unmarshal(b, &s); !errors.Is(err, codec.ErrTooLarge) {
-		t.Fatalf("Unmarshal of 4 MiB with a 1 MiB cap = %v, want ErrTooLarge", err)
+	for _, algo := range []codec.Compression{codec.CompressionZstd, codec.CompressionS2} {
+		b, _ := newCodec(t, codec.Options{Compression: algo}).Marshal("k", strings.Repeat("z", 4<<20))
+		if len(b) > 1<<20 {
+			t.Fatalf("%s: the bomb is not small: %d bytes", algo, len(b))
+		}
+		var s string
+		if err := r.Unmarshal("k", b, &s); !errors.Is(err, codec.ErrTooLarge) {
+			t.Fatalf("%s: Unmarshal of 4 MiB with a 1 MiB cap = %v, want ErrTooLarge", algo, err)
+		}
 	}
 	if _, err := codec.New(codec.Options{MaxDecodedSize: -1}); err == nil {
 		t.Fatal("New accepted a negative MaxDecodedSize")
@@ -245,15 +311,15 @@ func TestRegistrationDoesNotChangePlainMsgpack(t *testing.T) {
 func TestAppendMarshalKeepsPrefix(t *testing.T) {
 	c := newCodec(t, codec.Options{})
 	dst := []byte("prefix")
-	out, err := c.AppendMarshal(dst, 42)
+	out, err := c.AppendMarshal(dst, "k", 42)
 	if err != nil || !bytes.HasPrefix(out, []byte("prefix")) {
 		t.Fatalf("AppendMarshal = %q, %v", out, err)
 	}
 	var n int
-	if err := c.Unmarshal(out[len("prefix"):], &n); err != nil || n != 42 {
+	if err := c.Unmarshal("k", out[len("prefix"):], &n); err != nil || n != 42 {
 		t.Fatalf("Unmarshal = %d, %v", n, err)
 	}
-	out, err = c.AppendMarshal(dst, make(chan int))
+	out, err = c.AppendMarshal(dst, "k", make(chan int))
 	if err == nil || !reflect.DeepEqual(out, dst) {
 		t.Fatalf("AppendMarshal(chan) = %q, %v; want an error and dst unchanged", out, err)
 	}

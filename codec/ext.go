@@ -45,21 +45,17 @@ func init() {
 	msgpack.Register(time.Time{}, encodeTime, decodeTime)
 }
 
-func inEnvelope(e *msgpack.Encoder) bool {
-	_, ok := e.Writer().(*envBuf)
-	return ok
+func envelopeOf(e *msgpack.Encoder) (*envBuf, bool) {
+	w, ok := e.Writer().(*envBuf)
+	return w, ok
 }
 
-// maxDecimalLen bounds the decimal extension's payload, on both sides.
-const maxDecimalLen = 4096
-
-// DecimalString formats d with its scale kept: "150.00" for 15000E-2,
-// "0.00000000" for 0E-8, and "<coefficient>E<exponent>" ("15E3",
-// "1E-300") for a positive exponent or one below -100, where the plain form
-// would be mostly zeros. It is the payload of the decimal extension.
+// DecimalString formats d with its scale kept: "150.00" for coefficient
+// 15000 and exponent -2, "0.00000000" for 0E-8, and "15E3" for a positive
+// exponent. It is a display helper; the envelope stores decimals in binary.
 func DecimalString(d decimal.Decimal) string {
 	exp := d.Exponent()
-	if exp <= 0 && exp >= -100 {
+	if exp <= 0 {
 		return d.StringFixed(-exp)
 	}
 	return d.Coefficient().String() + "E" + strconv.Itoa(int(exp))
@@ -101,31 +97,50 @@ func setTime(v reflect.Value, t time.Time) {
 	v.Set(reflect.ValueOf(t))
 }
 
+// writeExt writes extension id with payload tmp; msgpack picks its smallest
+// header for the length (fixext for 1, 2, 4, 8 and 16 bytes).
+func writeExt(e *msgpack.Encoder, w *envBuf, id int8, tmp []byte) error {
+	if len(tmp) > maxExtLen {
+		return fmt.Errorf("extension %d payload of %d bytes exceeds %d", id, len(tmp), maxExtLen)
+	}
+	if err := e.EncodeExtHeader(id, len(tmp)); err != nil {
+		return err
+	}
+	w.b = append(w.b, tmp...)
+	return nil
+}
+
 func encodeDecimal(e *msgpack.Encoder, v reflect.Value) error {
 	d := decimalOf(v)
-	w, ok := e.Writer().(*envBuf)
+	w, ok := envelopeOf(e)
 	if !ok {
+		// Outside an envelope, behave as msgpack does by default.
 		b, err := d.MarshalBinary()
 		if err != nil {
 			return err
 		}
 		return e.EncodeBytes(b)
 	}
+	var tmp [32]byte
+	return writeExt(e, w, ExtDecimal, appendDecimalExt(tmp[:0], d))
+}
+
+func encodeTime(e *msgpack.Encoder, v reflect.Value) error {
+	t := timeOf(v)
+	w, ok := envelopeOf(e)
+	if !ok {
+		return e.EncodeTime(t)
+	}
 	var tmp [64]byte
-	s := appendDecimal(tmp[:0], d)
-	if len(s) > maxDecimalLen {
-		return fmt.Errorf("decimal of %d characters exceeds the %d the envelope allows", len(s), maxDecimalLen)
-	}
-	if err := e.EncodeExtHeader(ExtDecimal, len(s)); err != nil {
-		return err
-	}
-	w.b = append(w.b, s...)
-	return nil
+	return writeExt(e, w, ExtTime, appendTimeExt(tmp[:0], t))
 }
 
 // extBytes returns the next n bytes of an extension's payload: a view of
 // the envelope when decoding one, a copy otherwise.
 func extBytes(d *msgpack.Decoder, n int) ([]byte, error) {
+	if n < 0 || n > maxExtLen {
+		return nil, fmt.Errorf("%w: extension of %d bytes", errExt, n)
+	}
 	if pr, ok := d.Buffered().(*payloadReader); ok {
 		if b, ok := pr.next(n); ok {
 			return b, nil
@@ -137,18 +152,19 @@ func extBytes(d *msgpack.Decoder, n int) ([]byte, error) {
 }
 
 func readDecimalExt(d *msgpack.Decoder, n int) (decimal.Decimal, error) {
-	if n <= 0 || n > maxDecimalLen {
-		return decimal.Decimal{}, fmt.Errorf("decimal extension of %d bytes", n)
-	}
 	b, err := extBytes(d, n)
 	if err != nil {
 		return decimal.Decimal{}, err
 	}
-	dec, err := parseDecimal(b)
+	return parseDecimalExt(b)
+}
+
+func readTimeExt(d *msgpack.Decoder, n int) (time.Time, error) {
+	b, err := extBytes(d, n)
 	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("decimal extension %q: %w", b, err)
+		return time.Time{}, err
 	}
-	return dec, nil
+	return parseTimeExt(b)
 }
 
 func decodeDecimal(d *msgpack.Decoder, v reflect.Value) error {
@@ -212,75 +228,6 @@ func decodeDecimal(d *msgpack.Decoder, v reflect.Value) error {
 	setDecimal(v, dec)
 	return nil
 }
-
-const timeFixedLen = 8 + 4 + 4
-
-func encodeTime(e *msgpack.Encoder, v reflect.Value) error {
-	t := timeOf(v)
-	if !inEnvelope(e) {
-		return e.EncodeTime(t)
-	}
-	name, offset := zoneOf(t)
-	if err := e.EncodeExtHeader(ExtTime, timeFixedLen+len(name)); err != nil {
-		return err
-	}
-	w := e.Writer().(*envBuf)
-	w.b = binary.BigEndian.AppendUint64(w.b, uint64(t.Unix()))
-	w.b = binary.BigEndian.AppendUint32(w.b, uint32(t.Nanosecond()))
-	w.b = binary.BigEndian.AppendUint32(w.b, uint32(int32(offset)))
-	w.b = append(w.b, name...)
-	return nil
-}
-
-// zoneOf returns the IANA name worth sending for t's location ("" for
-// Local, whose meaning differs between processes, and for fixed zones) and
-// t's offset east of UTC.
-func zoneOf(t time.Time) (string, int) {
-	_, offset := t.Zone()
-	loc := t.Location()
-	if loc == time.Local {
-		return "", offset
-	}
-	name := loc.String()
-	if name == "UTC" && offset != 0 {
-		name = ""
-	}
-	return name, offset
-}
-
-func readTimeExt(d *msgpack.Decoder, n int) (time.Time, error) {
-	if n < timeFixedLen || n > timeFixedLen+128 {
-		return time.Time{}, fmt.Errorf("time extension of %d bytes", n)
-	}
-	b, err := extBytes(d, n)
-	if err != nil {
-		return time.Time{}, err
-	}
-	secs := int64(binary.BigEndian.Uint64(b))
-	nsec := binary.BigEndian.Uint32(b[8:])
-	offset := int(int32(binary.BigEndian.Uint32(b[12:])))
-	name := b[16:]
-	if nsec >= 1e9 {
-		return time.Time{}, fmt.Errorf("time extension: %d nanoseconds", nsec)
-	}
-	if offset <= -24*3600 || offset >= 24*3600 {
-		return time.Time{}, fmt.Errorf("time extension: offset %ds", offset)
-	}
-	t := time.Unix(secs, int64(nsec))
-	switch {
-	case offset == 0 && (len(name) == 0 || string(name) == "UTC"):
-		return t.UTC(), nil
-	case len(name) != 0:
-		if loc := zoneByName(name); loc != nil {
-			if lt := t.In(loc); zoneOffset(lt) == offset {
-				return lt, nil
-			}
-		}
-	}
-	return t.In(time.FixedZone(string(name), offset)), nil
-}
-
-func zoneOffset(t time.Time) int { _, o := t.Zone(); return o }
 
 func decodeTime(d *msgpack.Decoder, v reflect.Value) error {
 	c, err := d.PeekCode()

@@ -3,12 +3,9 @@ package codec
 import (
 	"errors"
 	"io"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/shopspring/decimal"
 )
 
 // payloadReader is the reader the msgpack decoder reads envelopes from.
@@ -56,87 +53,6 @@ func (r *payloadReader) next(n int) ([]byte, bool) {
 	s := r.b[r.i : r.i+n : r.i+n]
 	r.i += n
 	return s, true
-}
-
-// appendDecimal appends DecimalString(d) to dst. For coefficients of up to
-// 18 digits, the common case for prices and sizes, it formats without
-// allocating.
-func appendDecimal(dst []byte, d decimal.Decimal) []byte {
-	exp := d.Exponent()
-	if exp > 0 || exp < -100 || d.NumDigits() > 18 {
-		return append(dst, DecimalString(d)...)
-	}
-	c := d.CoefficientInt64()
-	u := uint64(c)
-	if c < 0 {
-		dst = append(dst, '-')
-		u = uint64(-c)
-	}
-	var tmp [20]byte
-	digits := strconv.AppendUint(tmp[:0], u, 10)
-	scale := int(-exp)
-	switch {
-	case scale == 0:
-		return append(dst, digits...)
-	case len(digits) > scale:
-		dst = append(dst, digits[:len(digits)-scale]...)
-		dst = append(dst, '.')
-		return append(dst, digits[len(digits)-scale:]...)
-	default:
-		dst = append(dst, '0', '.')
-		for range scale - len(digits) {
-			dst = append(dst, '0')
-		}
-		return append(dst, digits...)
-	}
-}
-
-// parseDecimal parses the decimal extension's payload. Plain forms with up
-// to 18 digits ("150.00", "-0.0001") take a fast path with one allocation
-// (shopspring's big.Int); anything else goes to decimal.NewFromString.
-func parseDecimal(b []byte) (decimal.Decimal, error) {
-	var (
-		coef   uint64
-		digits int
-		scale  int32
-		dot    bool
-		neg    bool
-		i      int
-	)
-	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
-		neg = b[0] == '-'
-		i = 1
-	}
-	fast := i < len(b)
-	for ; i < len(b) && fast; i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 18 {
-				fast = false
-				break
-			}
-			coef = coef*10 + uint64(c-'0')
-			if coef != 0 || dot {
-				digits++
-			}
-			if dot {
-				scale++
-			}
-		case c == '.' && !dot && i+1 < len(b):
-			dot = true
-		default:
-			fast = false
-		}
-	}
-	if !fast {
-		return decimal.NewFromString(string(b))
-	}
-	v := int64(coef)
-	if neg {
-		v = -v
-	}
-	return decimal.New(v, -scale), nil
 }
 
 // zoneCache maps IANA zone names to locations without allocating on a hit:

@@ -25,7 +25,7 @@ func FuzzUnmarshal(f *testing.F) {
 		time.Date(2026, 11, 26, 9, 30, 0, 7, ny), sampleQuote(),
 		[]Quote{sampleQuote(), sampleQuote(), sampleQuote()}, // compressed
 	} {
-		b, err := c.Marshal(v)
+		b, err := c.Marshal("k", v)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -41,21 +41,21 @@ func FuzzUnmarshal(f *testing.F) {
 			return err
 		}
 		var q Quote
-		_ = noPanic(c.Unmarshal(data, &q))
+		_ = noPanic(c.Unmarshal("k", data, &q))
 		var tm time.Time
-		_ = noPanic(c.Unmarshal(data, &tm))
+		_ = noPanic(c.Unmarshal("k", data, &tm))
 		var d decimal.Decimal
-		_ = noPanic(c.Unmarshal(data, &d))
+		_ = noPanic(c.Unmarshal("k", data, &d))
 		var v any
-		if err := noPanic(c.Unmarshal(data, &v)); err != nil {
+		if err := noPanic(c.Unmarshal("k", data, &v)); err != nil {
 			return
 		}
-		b, err := c.Marshal(v)
+		b, err := c.Marshal("k", v)
 		if err != nil {
 			t.Fatalf("decoded %#v but cannot encode it again: %v", v, err)
 		}
 		var again any
-		if err := c.Unmarshal(b, &again); err != nil {
+		if err := c.Unmarshal("k", b, &again); err != nil {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}
 	})
@@ -70,13 +70,13 @@ func sampleQuote() Quote {
 func BenchmarkQuote(b *testing.B) {
 	c, _ := codec.New(codec.Options{})
 	q := sampleQuote()
-	buf, _ := c.Marshal(q)
+	buf, _ := c.Marshal("k", q)
 	b.Run("Encode", func(b *testing.B) {
 		b.ReportAllocs()
 		dst := make([]byte, 0, 256)
 		for b.Loop() {
 			var err error
-			if dst, err = c.AppendMarshal(dst[:0], q); err != nil {
+			if dst, err = c.AppendMarshal(dst[:0], "k", q); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -85,7 +85,7 @@ func BenchmarkQuote(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var out Quote
-			if err := c.Unmarshal(buf, &out); err != nil {
+			if err := c.Unmarshal("k", buf, &out); err != nil {
 				b.Fatal(err)
 			}
 		}

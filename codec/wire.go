@@ -1,0 +1,223 @@
+package codec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// This file holds the byte layouts of the two extension types; see
+// docs/wire-format.md for the specification they implement.
+
+// maxExtLen bounds an extension payload, on both sides.
+const maxExtLen = 4096
+
+var errExt = errors.New("malformed extension")
+
+// appendDecimalExt appends the decimal extension payload: the exponent as a
+// zigzag varint, then the coefficient as big-endian two's complement in the
+// fewest bytes (at least one). 150.00 is exponent -2 (zigzag 3) and
+// coefficient 15000: 03 3a 98.
+func appendDecimalExt(dst []byte, d decimal.Decimal) []byte {
+	dst = binary.AppendUvarint(dst, zigzag(int64(d.Exponent())))
+	if d.NumDigits() <= 18 {
+		return appendInt64BE(dst, d.CoefficientInt64())
+	}
+	return appendBigBE(dst, d.Coefficient())
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+// appendInt64BE appends v in the fewest bytes of two's complement.
+func appendInt64BE(dst []byte, v int64) []byte {
+	n := 1
+	for n < 8 && (v < -(1<<(8*n-1)) || v >= 1<<(8*n-1)) {
+		n++
+	}
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, byte(v>>(8*i)))
+	}
+	return dst
+}
+
+// appendBigBE appends x in the fewest bytes of two's complement.
+func appendBigBE(dst []byte, x *big.Int) []byte {
+	if x.Sign() >= 0 {
+		b := x.Bytes()
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			dst = append(dst, 0)
+		}
+		return append(dst, b...)
+	}
+	// For negative x, find the fewest n bytes with -2^(8n-1) <= x, then
+	// write 2^(8n) + x.
+	n := (x.BitLen() + 8) / 8 // enough bytes for the magnitude and a sign bit
+	limit := new(big.Int).Lsh(big.NewInt(1), uint(8*n-1))
+	if new(big.Int).Neg(x).Cmp(limit) > 0 {
+		n++
+	}
+	y := new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), uint(8*n)), x)
+	b := y.Bytes()
+	for len(b) < n {
+		b = append([]byte{0}, b...)
+	}
+	return append(dst, b...)
+}
+
+// parseDecimalExt reads a decimal extension payload.
+func parseDecimalExt(b []byte) (decimal.Decimal, error) {
+	u, n := binary.Uvarint(b)
+	if n <= 0 {
+		return decimal.Decimal{}, fmt.Errorf("%w: decimal exponent is not a varint", errExt)
+	}
+	exp := unzigzag(u)
+	if exp < -1<<31 || exp > 1<<31-1 {
+		return decimal.Decimal{}, fmt.Errorf("%w: decimal exponent %d out of range", errExt, exp)
+	}
+	coef := b[n:]
+	switch {
+	case len(coef) == 0:
+		return decimal.Decimal{}, fmt.Errorf("%w: decimal without a coefficient", errExt)
+	case len(coef) <= 8:
+		v := int64(int8(coef[0])) // sign-extend the first byte
+		for _, c := range coef[1:] {
+			v = v<<8 | int64(c)
+		}
+		return decimal.New(v, int32(exp)), nil
+	}
+	x := new(big.Int).SetBytes(coef)
+	if coef[0]&0x80 != 0 {
+		x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(8*len(coef))))
+	}
+	return decimal.NewFromBigInt(x, int32(exp)), nil
+}
+
+// Time extension forms, in the low two bits of its first byte.
+const (
+	timeUTC   = 0 // no offset, no zone
+	timeFixed = 1 // offset only
+	timeNamed = 2 // offset and IANA zone name
+	timeWide  = 4 // flag: 12-byte timestamp instead of 8
+)
+
+// maxZoneName bounds the zone name in a time extension.
+const maxZoneName = 128
+
+// appendTimeExt appends the time extension payload: a form byte, the
+// instant (8 bytes as nanoseconds<<34 | seconds when the seconds fit in 34
+// unsigned bits, as MessagePack's timestamp 64 does, else 4 bytes of
+// nanoseconds and 8 of seconds), then for fixed and named forms the offset
+// in seconds as a zigzag varint, then for the named form the zone name.
+func appendTimeExt(dst []byte, t time.Time) []byte {
+	name, offset := zoneOf(t)
+	form := byte(timeNamed)
+	switch {
+	case offset == 0 && (name == "" || name == "UTC"):
+		form = timeUTC
+	case name == "":
+		form = timeFixed
+	}
+	secs, nsec := t.Unix(), uint64(t.Nanosecond())
+	if secs < 0 || secs >= 1<<34 {
+		dst = append(dst, form|timeWide)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(nsec))
+		dst = binary.BigEndian.AppendUint64(dst, uint64(secs))
+	} else {
+		dst = append(dst, form)
+		dst = binary.BigEndian.AppendUint64(dst, nsec<<34|uint64(secs))
+	}
+	if form != timeUTC {
+		dst = binary.AppendUvarint(dst, zigzag(int64(offset)))
+	}
+	if form == timeNamed {
+		dst = append(dst, name...)
+	}
+	return dst
+}
+
+// zoneOf returns the zone name worth sending for t ("" for Local, whose
+// meaning differs between processes, and for unnamed fixed zones) and t's
+// offset east of UTC in seconds.
+func zoneOf(t time.Time) (string, int) {
+	_, offset := t.Zone()
+	loc := t.Location()
+	if loc == time.Local {
+		return "", offset
+	}
+	name := loc.String()
+	if len(name) > maxZoneName {
+		name = ""
+	}
+	return name, offset
+}
+
+// parseTimeExt reads a time extension payload. It restores the named zone
+// when this process knows it and the offset agrees at that instant, and
+// otherwise a fixed zone with the recorded offset (and name), so the
+// instant and the offset always survive.
+func parseTimeExt(b []byte) (time.Time, error) {
+	if len(b) == 0 {
+		return time.Time{}, fmt.Errorf("%w: empty time", errExt)
+	}
+	head := b[0]
+	form, wide := head&^timeWide, head&timeWide != 0
+	if form > timeNamed {
+		return time.Time{}, fmt.Errorf("%w: time form byte 0x%02x", errExt, head)
+	}
+	b = b[1:]
+	var secs, nsec int64
+	if wide {
+		if len(b) < 12 {
+			return time.Time{}, fmt.Errorf("%w: truncated wide timestamp", errExt)
+		}
+		nsec = int64(binary.BigEndian.Uint32(b))
+		secs = int64(binary.BigEndian.Uint64(b[4:]))
+		b = b[12:]
+	} else {
+		if len(b) < 8 {
+			return time.Time{}, fmt.Errorf("%w: truncated timestamp", errExt)
+		}
+		x := binary.BigEndian.Uint64(b)
+		nsec, secs = int64(x>>34), int64(x&(1<<34-1))
+		b = b[8:]
+	}
+	if nsec >= 1e9 {
+		return time.Time{}, fmt.Errorf("%w: %d nanoseconds", errExt, nsec)
+	}
+	t := time.Unix(secs, nsec)
+	if form == timeUTC {
+		if len(b) != 0 {
+			return time.Time{}, fmt.Errorf("%w: %d bytes after a UTC time", errExt, len(b))
+		}
+		return t.UTC(), nil
+	}
+	u, n := binary.Uvarint(b)
+	if n <= 0 {
+		return time.Time{}, fmt.Errorf("%w: time offset is not a varint", errExt)
+	}
+	offset := unzigzag(u)
+	if offset <= -86400 || offset >= 86400 {
+		return time.Time{}, fmt.Errorf("%w: offset %ds", errExt, offset)
+	}
+	name := b[n:]
+	switch {
+	case form == timeFixed && len(name) != 0:
+		return time.Time{}, fmt.Errorf("%w: zone name in a fixed-offset time", errExt)
+	case form == timeNamed && (len(name) == 0 || len(name) > maxZoneName):
+		return time.Time{}, fmt.Errorf("%w: zone name of %d bytes", errExt, len(name))
+	case form == timeNamed:
+		if loc := zoneByName(name); loc != nil {
+			if lt := t.In(loc); zoneOffset(lt) == int(offset) {
+				return lt, nil
+			}
+		}
+	}
+	return t.In(time.FixedZone(string(name), int(offset))), nil
+}
+
+func zoneOffset(t time.Time) int { _, o := t.Zone(); return o }
