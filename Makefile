@@ -2,7 +2,7 @@
 
 GO                  ?= go
 STATICCHECK_VERSION := v0.8.2
-APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack
+APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack python3-zstandard python3-cryptography
 FUZZTIME            ?= 60s
 
 .PHONY: test deps check lint unit bench fuzz demo
@@ -10,13 +10,15 @@ FUZZTIME            ?= 60s
 ## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
 test: deps check unit
 
-## deps: apt-get install redis-server, redis-tools, redis-sentinel and python3-msgpack where missing
+## deps: apt-get install $(APT_PACKAGES) where missing (the Python ones read the wire format in tests)
 deps:
 	@missing=""; \
 	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v redis-cli      >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v redis-sentinel >/dev/null 2>&1 || missing="$$missing redis-sentinel"; \
 	/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || missing="$$missing python3-msgpack"; \
+	/usr/bin/python3 -c 'import zstandard' >/dev/null 2>&1 || missing="$$missing python3-zstandard"; \
+	/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3-cryptography"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \

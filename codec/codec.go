@@ -209,6 +209,7 @@ var encPool = sync.Pool{New: func() any {
 	s.enc = msgpack.NewEncoder(&s.buf)
 	s.enc.SetCustomStructTag("json")
 	s.enc.UseCompactInts(true)
+	s.enc.SetSortMapKeys(true) // the same value always makes the same bytes
 	return s
 }}
 

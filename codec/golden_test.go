@@ -1,0 +1,331 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache/codec"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden/vectors.json from the encoder")
+
+const goldenPath = "testdata/golden/vectors.json"
+
+// goldenKey is the AES-256 key of the sealed vectors: 32 bytes 0x00..0x1f.
+// It is a published test key; never use it for anything else.
+var goldenKey = codec.Key{ID: "golden", Secret: func() []byte {
+	b := make([]byte, 32)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()}
+
+// vector is one golden vector as stored in vectors.json.
+type vector struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`       // the Go value, for people
+	StorageKey  string `json:"storage_key"`       // bound into sealed values
+	Hex         string `json:"hex"`               // the exact envelope
+	DecodeOnly  bool   `json:"decode_only"`       // bytes not reproducible: compressed by a library that may change, or sealed with a random nonce
+	Canonical   any    `json:"canonical"`         // the decoded value, language-neutral (see canonical)
+	Error       string `json:"error,omitempty"`   // for reject vectors: the error class a reader must report
+	Options     string `json:"options,omitempty"` // how the encoder was configured
+}
+
+type GoldenQuote struct {
+	Symbol string          `json:"symbol"`
+	Bid    decimal.Decimal `json:"bid"`
+	Ask    decimal.Decimal `json:"ask"`
+	Last   decimal.Decimal `json:"last"`
+	Volume int64           `json:"volume"`
+	TS     time.Time       `json:"ts"`
+}
+
+func mustLoc(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+type goldenCase struct {
+	name, desc string
+	value      any
+	opts       codec.Options
+	optsDesc   string
+	decodeOnly bool
+}
+
+func goldenCases() []goldenCase {
+	ny := mustLoc("America/New_York")
+	d := decimal.RequireFromString
+	ring, err := codec.NewKeyring(goldenKey)
+	if err != nil {
+		panic(err)
+	}
+	return []goldenCase{
+		{name: "nil", desc: "nil", value: nil},
+		{name: "true", desc: "true", value: true},
+		{name: "int 42", desc: "42", value: 42},
+		{name: "int -1", desc: "-1", value: -1},
+		{name: "int 2^40", desc: "int64(1 << 40)", value: int64(1 << 40)},
+		{name: "float 1.5", desc: "1.5 (float64)", value: 1.5},
+		{name: "string", desc: `"AAPL"`, value: "AAPL"},
+		{name: "unicode string", desc: `"Zürich €"`, value: "Zürich €"},
+		{name: "raw bytes", desc: "[]byte{0x00, 0x01, 0xc1} (raw codec: stored verbatim)", value: []byte{0, 1, 0xc1}},
+		{name: "decimal 150.00", desc: `decimal "150.00"`, value: d("150.00")},
+		{name: "decimal -150.00", desc: `decimal "-150.00"`, value: d("-150.00")},
+		{name: "decimal -0.0001", desc: `decimal "-0.0001"`, value: d("-0.0001")},
+		{name: "decimal 0E-8", desc: `decimal "0E-8" (zero with scale 8)`, value: d("0E-8")},
+		{name: "decimal 1E+3", desc: `decimal "1E+3" (coefficient 1, exponent 3)`, value: d("1E+3")},
+		{name: "decimal 128", desc: `decimal "128" (coefficient needs a second byte for its sign)`, value: d("128")},
+		{name: "decimal big", desc: `decimal "12345678901234567890.123456789" (coefficient over 64 bits)`, value: d("12345678901234567890.123456789")},
+		{name: "decimal big negative", desc: `decimal "-12345678901234567890.123456789"`, value: d("-12345678901234567890.123456789")},
+		{name: "time UTC", desc: "2026-11-26T14:30:00.123456789Z", value: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)},
+		{name: "time New York EST", desc: "2026-11-26T09:30:00.000000001 America/New_York (EST, -05:00)", value: time.Date(2026, 11, 26, 9, 30, 0, 1, ny)},
+		{name: "time New York EDT", desc: "2026-07-01T09:30:00 America/New_York (EDT, -04:00)", value: time.Date(2026, 7, 1, 9, 30, 0, 0, ny)},
+		{name: "time fixed +05:30", desc: `2026-01-02T03:04:05+05:30 in time.FixedZone("", 19800)`, value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5*3600+1800))},
+		{name: "time before 1970", desc: "1969-07-20T20:17:40Z (wide form)", value: time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC)},
+		{name: "time after 2514", desc: "2600-01-01T00:00:00.5Z (wide form)", value: time.Date(2600, 1, 1, 0, 0, 0, 500000000, time.UTC)},
+		{name: "quote", desc: "GoldenQuote{AAPL, bid 150.00, ask 150.02, last 150.01, volume 1200, ts 2026-11-26T14:30:00.123456789Z}",
+			value: GoldenQuote{Symbol: "AAPL", Bid: d("150.00"), Ask: d("150.02"), Last: d("150.01"), Volume: 1200, TS: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)}},
+		{name: "map and list", desc: `map[string]any{"positions": []any{"AAPL", decimal "-100"}, "pnl": decimal "1234.50"}`,
+			value: map[string]any{"positions": []any{"AAPL", d("-100")}, "pnl": d("1234.50")}},
+		{name: "zstd", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
+			opts: codec.Options{Compression: codec.CompressionZstd, CompressThreshold: 64}, optsDesc: "zstd above 64 bytes", decodeOnly: true},
+		{name: "s2", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
+			opts: codec.Options{Compression: codec.CompressionS2, CompressThreshold: 64}, optsDesc: "s2 above 64 bytes (Go-only)", decodeOnly: true},
+		{name: "sealed", desc: `"session-secret" sealed with key "golden" (bytes 0x00..0x1f), storage key "trading:session:s1"`, value: "session-secret",
+			opts: codec.Options{Keys: ring, Seal: true}, optsDesc: "sealed with key id golden", decodeOnly: true},
+	}
+}
+
+// rejectVectors are envelopes every reader must refuse, with the class of
+// error it must report.
+var rejectVectors = []vector{
+	{Name: "empty", Hex: "", Error: "corrupt"},
+	{Name: "version 2", Hex: "20a141", Error: "unsupported"},
+	{Name: "compression code 3", Hex: "16a141", Error: "unsupported"},
+	{Name: "truncated string", Hex: "10a441", Error: "corrupt"},
+	{Name: "trailing byte", Hex: "10a141c0", Error: "corrupt"},
+	{Name: "huge array header", Hex: "10ddffffffff", Error: "corrupt"},
+	{Name: "bad time form", Hex: "10d70203000000000000000000", Error: "corrupt"},
+	{Name: "sealed, unknown key", Hex: "1103626164" + strings.Repeat("00", 12+16), Error: "unknown_key"},
+	{Name: "sealed, truncated", Hex: "1106676f6c64656e" + strings.Repeat("00", 12), Error: "tampered"},
+}
+
+// canonical renders a decoded value in the language-neutral form the
+// golden file and the Python reader share: decimals as
+// {"$decimal": [coefficient, exponent]}, times as
+// {"$time": [unix seconds, nanoseconds, offset seconds, zone name]}, bytes
+// as {"$bytes": base64}; maps with sorted keys.
+func canonical(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string:
+		return x
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case int8, int16, int32, int, uint8, uint16, uint32, uint:
+		return float64(reflect.ValueOf(x).Convert(reflect.TypeOf(int64(0))).Int())
+	case float32:
+		return float64(x)
+	case float64:
+		return x
+	case []byte:
+		return map[string]any{"$bytes": base64.StdEncoding.EncodeToString(x)}
+	case decimal.Decimal:
+		return map[string]any{"$decimal": []any{x.Coefficient().String(), float64(x.Exponent())}}
+	case time.Time:
+		_, off := x.Zone()
+		zone := x.Location().String()
+		if x.Location() == time.UTC {
+			zone = ""
+		}
+		return map[string]any{"$time": []any{float64(x.Unix()), float64(x.Nanosecond()), float64(off), zone}}
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = canonical(x[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonical(e)
+		}
+		return out
+	}
+	panic(fmt.Sprintf("canonical: unexpected %T", v))
+}
+
+// normalize passes a canonical value through JSON, as the file stores it.
+func normalize(t *testing.T, v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readGolden(t *testing.T) []vector {
+	b, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatalf("%v (run go test ./codec -run Golden -update to create it)", err)
+	}
+	var vs []vector
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func goldenKeyring(t *testing.T) *codec.Keyring {
+	ring, err := codec.NewKeyring(goldenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
+func TestGoldenVectors(t *testing.T) {
+	cases := goldenCases()
+	if *update {
+		var vs []vector
+		for _, gc := range cases {
+			c := newCodec(t, gc.opts)
+			sk := ""
+			if gc.opts.Seal {
+				sk = "trading:session:s1"
+			}
+			b, err := c.Marshal(sk, gc.value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back any
+			if err := newCodec(t, codec.Options{Keys: goldenKeyring(t)}).Unmarshal(sk, b, &back); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, vector{Name: gc.name, Description: gc.desc, StorageKey: sk, Hex: hex.EncodeToString(b),
+				DecodeOnly: gc.decodeOnly, Canonical: canonical(back), Options: gc.optsDesc})
+		}
+		vs = append(vs, rejectVectors...)
+		out, _ := json.MarshalIndent(vs, "", "  ")
+		if err := os.MkdirAll("testdata/golden", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(goldenPath, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs := readGolden(t)
+	byName := map[string]vector{}
+	for _, v := range vs {
+		byName[v.Name] = v
+	}
+	reader := newCodec(t, codec.Options{Keys: goldenKeyring(t)})
+	for _, gc := range cases {
+		t.Run(gc.name, func(t *testing.T) {
+			v, ok := byName[gc.name]
+			if !ok {
+				t.Fatalf("no vector %q in %s", gc.name, goldenPath)
+			}
+			want, _ := hex.DecodeString(v.Hex)
+			// Encoder → exact bytes.
+			if !v.DecodeOnly {
+				got, err := newCodec(t, gc.opts).Marshal(v.StorageKey, gc.value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("encoder bytes changed: a format change needs a new version\n got %x\nwant %x", got, want)
+				}
+			}
+			// Bytes → exact value, into interface{} and into the Go type.
+			var back any
+			if err := reader.Unmarshal(v.StorageKey, want, &back); err != nil {
+				t.Fatal(err)
+			}
+			if got := normalize(t, canonical(back)); !reflect.DeepEqual(got, v.Canonical) {
+				t.Fatalf("decoded %v, golden canonical %v", got, v.Canonical)
+			}
+			if gc.value != nil {
+				typed := reflect.New(reflect.TypeOf(gc.value))
+				if err := reader.Unmarshal(v.StorageKey, want, typed.Interface()); err != nil {
+					t.Fatal(err)
+				}
+				if !sameValue(typed.Elem().Interface(), gc.value) {
+					t.Fatalf("typed decode = %#v, want %#v", typed.Elem().Interface(), gc.value)
+				}
+			}
+		})
+	}
+	for _, rv := range rejectVectors {
+		t.Run("reject "+rv.Name, func(t *testing.T) {
+			b, _ := hex.DecodeString(byName[rv.Name].Hex)
+			var out any
+			err := reader.Unmarshal("trading:session:s1", b, &out)
+			if err == nil || errorClass(err) != rv.Error {
+				t.Fatalf("Unmarshal = %v (class %q), want class %q", err, errorClass(err), rv.Error)
+			}
+		})
+	}
+}
+
+// errorClass maps codec errors onto the classes the golden file uses.
+func errorClass(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, codec.ErrUnsupported):
+		return "unsupported"
+	case errors.Is(err, codec.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, codec.ErrTampered):
+		return "tampered"
+	case errors.Is(err, codec.ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, codec.ErrCorrupt):
+		return "corrupt"
+	}
+	return "other: " + err.Error()
+}
+
+func sameValue(a, b any) bool {
+	switch x := b.(type) {
+	case decimal.Decimal:
+		y := a.(decimal.Decimal)
+		return y.Exponent() == x.Exponent() && y.Coefficient().Cmp(x.Coefficient()) == 0
+	case time.Time:
+		y := a.(time.Time)
+		_, o1 := x.Zone()
+		_, o2 := y.Zone()
+		return x.Equal(y) && o1 == o2
+	case GoldenQuote:
+		y := a.(GoldenQuote)
+		return x.Symbol == y.Symbol && sameValue(y.Bid, x.Bid) && sameValue(y.Ask, x.Ask) && sameValue(y.Last, x.Last) &&
+			x.Volume == y.Volume && sameValue(y.TS, x.TS)
+	case map[string]any:
+		return reflect.DeepEqual(canonical(a), canonical(b))
+	}
+	return reflect.DeepEqual(a, b)
+}

@@ -1,0 +1,124 @@
+"""Checks the golden vectors with the Python reader, then writes envelopes
+for the Go side to read. Run by codec/python_test.go:
+
+    /usr/bin/python3 check_golden.py VECTORS.json OUT.json
+
+Exits non-zero, naming each failure, if any vector decodes differently.
+"""
+
+import datetime
+import decimal
+import json
+import sys
+import zoneinfo
+
+import tcenvelope as env
+
+GOLDEN_KEYS = {"golden": bytes(range(32))}
+
+
+def check_vectors(path):
+    failures = []
+    vectors = json.load(open(path))
+    for v in vectors:
+        data = bytes.fromhex(v["hex"])
+        want_error = v.get("error")
+        if v["name"] == "s2":
+            want_error = "unsupported"  # s2 is Go-only, by design
+        try:
+            got = env.decode(data, storage_key=v.get("storage_key", ""), keys=GOLDEN_KEYS)
+        except env.EnvelopeError as e:
+            if e.kind != want_error:
+                failures.append(f"{v['name']}: {e} (want {want_error or 'a value'})")
+            continue
+        if want_error:
+            failures.append(f"{v['name']}: decoded {got!r}, want error {want_error}")
+            continue
+        if env.canonical(got) != v["canonical"]:
+            failures.append(f"{v['name']}: canonical {env.canonical(got)} != golden {v['canonical']}")
+        check_python_types(v["name"], got, failures)
+    return len(vectors), failures
+
+
+def check_python_types(name, got, failures):
+    """Beyond the canonical form: the Python values are the natural ones."""
+    for x in walk(got):
+        if isinstance(x, env.ZonedTime):
+            dt = x.datetime
+            if dt.utcoffset() != datetime.timedelta(seconds=x.offset):
+                failures.append(f"{name}: datetime offset {dt.utcoffset()} != {x.offset}s")
+            if x.zone and getattr(dt.tzinfo, "key", None) != x.zone:
+                failures.append(f"{name}: datetime zone {dt.tzinfo} != {x.zone}")
+    if name == "decimal 150.00" and str(got) != "150.00":
+        failures.append(f"{name}: str(Decimal) = {got}, want 150.00 (scale lost)")
+    if name == "decimal 0E-8" and (str(got) != "0E-8" or got.as_tuple().exponent != -8):
+        failures.append(f"{name}: {got!r}, want Decimal('0E-8')")
+    if name == "time New York EST" and got.datetime.strftime("%H:%M %Z") != "09:30 EST":
+        failures.append(f"{name}: {got.datetime}")
+
+
+def walk(v):
+    yield v
+    if isinstance(v, dict):
+        for x in v.values():
+            yield from walk(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from walk(x)
+
+
+def canonical_input(v):
+    """The canonical form of a Python input value, computed without the
+    envelope code, so the Go side checks an independent expectation."""
+    if isinstance(v, datetime.datetime):
+        off = int(v.utcoffset().total_seconds())
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        delta = v - epoch
+        return {"$time": [delta.days * 86400 + delta.seconds, delta.microseconds * 1000, off,
+                          getattr(v.tzinfo, "key", "") or ""]}
+    if isinstance(v, dict):
+        return {k: canonical_input(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [canonical_input(x) for x in v]
+    return env.canonical(v)
+
+
+def python_written():
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    D = decimal.Decimal
+    values = {
+        "decimal 150.00": D("150.00"),
+        "decimal 0E-8": D("0E-8"),
+        "decimal big negative": D("-12345678901234567890.123456789"),
+        "decimal 1E+3": D("1E+3"),
+        "time New York": datetime.datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=ny),
+        "time UTC": datetime.datetime(2026, 11, 26, 14, 30, tzinfo=datetime.timezone.utc),
+        "time +05:30": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))),
+        "time 1900": datetime.datetime(1900, 1, 1, tzinfo=datetime.timezone.utc),
+        "quote": {"symbol": "MSFT", "bid": D("410.10"), "ask": D("410.12"), "last": D("410.11"), "volume": 300,
+                  "ts": datetime.datetime(2026, 11, 26, 14, 30, 0, 5, tzinfo=datetime.timezone.utc)},
+        "list": ["a", 1, -2, 1.5, None, True, D("-0.0001")],
+        "bytes": b"\x00\xc1raw",
+        "zstd": "MSFT 410.10;" * 300,
+    }
+    out = []
+    for name, v in values.items():
+        data = env.encode(v, compress_above=256 if name == "zstd" else None)
+        if name == "zstd" and (data[0] >> 1) & 3 != 1:
+            raise SystemExit("the zstd value was not compressed")
+        out.append({"name": name, "hex": data.hex(), "canonical": canonical_input(v)})
+    return out
+
+
+def main():
+    vectors, out = sys.argv[1], sys.argv[2]
+    n, failures = check_vectors(vectors)
+    for f in failures:
+        print("FAIL", f)
+    json.dump(python_written(), open(out, "w"), indent=1)
+    print(f"python: {n} golden vectors checked, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
