@@ -42,9 +42,16 @@ unit:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-## fuzz: fuzz the envelope decoder for FUZZTIME (default 60s); commit what it finds
+FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed
+
+## fuzz: run each codec fuzz target for FUZZTIME (default 60s), then copy the corpus it kept into testdata to commit
 fuzz:
-	$(GO) test ./codec -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test ./codec -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		mkdir -p codec/testdata/fuzz/$$t; \
+		cp -n "$$($(GO) env GOCACHE)/fuzz/github.com/tradecache/tradecache/codec/$$t/"* codec/testdata/fuzz/$$t/ 2>/dev/null || true; \
+	done
 
 ## demo: the demo on the embedded store (or on Redis if REDIS_URL/REDIS_HOST is set)
 demo:

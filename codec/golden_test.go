@@ -2,10 +2,10 @@ package codec_test
 
 import (
 	"bytes"
-	"errors"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
