@@ -27,11 +27,14 @@
 // are maps keyed by field name, following the `msgpack` tag and then the
 // `json` tag. Two extension types carry what MessagePack's own types lose:
 //
-//   - ext 1, decimal.Decimal: the exponent as a zigzag varint, then the
-//     coefficient in big-endian two's complement. The scale survives:
-//     150.00 is exponent -2, coefficient 15000, and never comes back as 150.
+//   - ext 16-31 and 1, decimal.Decimal: the coefficient in big-endian two's
+//     complement, with the exponent in the type (16 - exponent, for 0 to
+//     -15: 150.00 takes 4 bytes) or, for other exponents, as a zigzag
+//     varint under type 1. The scale survives: 150.00 is exponent -2,
+//     coefficient 15000, and never comes back as 150.
 //   - ext 2, time.Time: the instant to the nanosecond, the zone offset and
-//     the IANA zone name. MessagePack's own timestamp (ext -1) keeps only
+//     the IANA zone name (one byte for the zones of major venues; a UTC
+//     time is a bare 8-byte timestamp). MessagePack's own timestamp (ext -1) keeps only
 //     the instant, which is why go-redis/cache and eko/gocache return times
 //     in UTC.
 //

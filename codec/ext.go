@@ -31,6 +31,20 @@ func init() {
 		setDecimal(v, dec)
 		return nil
 	})
+	for id := ExtScaledDecimalMin; id <= ExtScaledDecimalMax; id++ {
+		msgpack.RegisterExtDecoder(id, decimal.Decimal{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+			b, err := extBytes(d, n)
+			if err != nil {
+				return err
+			}
+			dec, err := parseScaledDecimal(id, b)
+			if err != nil {
+				return err
+			}
+			setDecimal(v, dec)
+			return nil
+		})
+	}
 	msgpack.RegisterExtDecoder(ExtTime, time.Time{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
 		t, err := readTimeExt(d, n)
 		if err != nil {
@@ -122,6 +136,9 @@ func encodeDecimal(e *msgpack.Encoder, v reflect.Value) error {
 		return e.EncodeBytes(b)
 	}
 	var tmp [32]byte
+	if id, coef, ok := scaledDecimal(d); ok {
+		return writeExt(e, w, id, appendFixedInt(tmp[:0], coef))
+	}
 	return writeExt(e, w, ExtDecimal, appendDecimalExt(tmp[:0], d))
 }
 
@@ -181,11 +198,21 @@ func decodeDecimal(d *msgpack.Decoder, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		if id != ExtDecimal {
-			return fmt.Errorf("ext type %d where a decimal (ext %d) was expected", id, ExtDecimal)
-		}
-		if dec, err = readDecimalExt(d, n); err != nil {
-			return err
+		switch {
+		case id == ExtDecimal:
+			if dec, err = readDecimalExt(d, n); err != nil {
+				return err
+			}
+		case id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax:
+			b, err := extBytes(d, n)
+			if err != nil {
+				return err
+			}
+			if dec, err = parseScaledDecimal(id, b); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("ext type %d where a decimal (ext %d or %d-%d) was expected", id, ExtDecimal, ExtScaledDecimalMin, ExtScaledDecimalMax)
 		}
 	case msgpcode.IsBin(c):
 		b, err := d.DecodeBytes()

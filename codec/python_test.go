@@ -48,10 +48,17 @@ func TestPythonReadsAndWritesTheWireFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var written []vector
-	if err := json.Unmarshal(b, &written); err != nil {
+	var pyOut struct {
+		ZoneTable []string `json:"zone_table"`
+		Values    []vector `json:"values"`
+	}
+	if err := json.Unmarshal(b, &pyOut); err != nil {
 		t.Fatal(err)
 	}
+	if !reflect.DeepEqual(pyOut.ZoneTable, codec.ZoneTable[:]) {
+		t.Fatalf("Python's zone table differs from codec.ZoneTable:\n%v\n%v", pyOut.ZoneTable, codec.ZoneTable)
+	}
+	written := pyOut.Values
 	if len(written) < 10 {
 		t.Fatalf("Python wrote only %d values", len(written))
 	}

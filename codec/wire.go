@@ -69,6 +69,68 @@ func appendBigBE(dst []byte, x *big.Int) []byte {
 	return append(dst, b...)
 }
 
+// Scaled decimals: extension types 16 to 31 carry a decimal whose exponent
+// is 0 to -15, the scale of nearly every price and size, as just the
+// coefficient in big-endian two's complement; the exponent is
+// -(type - 16). Their payloads are 1, 2, 4 or 8 bytes, so MessagePack's
+// fixext headers apply: 150.00 is d5 12 3a 98, 4 bytes instead of 6.
+const (
+	ExtScaledDecimalMin int8 = 16
+	ExtScaledDecimalMax int8 = 31
+)
+
+// scaledDecimal reports whether d takes the scaled form, and its type id
+// and coefficient.
+func scaledDecimal(d decimal.Decimal) (id int8, coef int64, ok bool) {
+	exp := d.Exponent()
+	if exp > 0 || exp < int32(ExtScaledDecimalMin-ExtScaledDecimalMax) || d.NumDigits() > 18 {
+		return 0, 0, false
+	}
+	return ExtScaledDecimalMin - int8(exp), d.CoefficientInt64(), true
+}
+
+// appendFixedInt appends v in the fewest of 1, 2, 4 or 8 bytes of two's
+// complement, the lengths that have fixext headers.
+func appendFixedInt(dst []byte, v int64) []byte {
+	n := 8
+	switch {
+	case v >= -1<<7 && v < 1<<7:
+		n = 1
+	case v >= -1<<15 && v < 1<<15:
+		n = 2
+	case v >= -1<<31 && v < 1<<31:
+		n = 4
+	}
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, byte(v>>(8*i)))
+	}
+	return dst
+}
+
+// parseCoefficient reads a big-endian two's complement integer.
+func parseCoefficient(coef []byte, exp int32) (decimal.Decimal, error) {
+	switch {
+	case len(coef) == 0:
+		return decimal.Decimal{}, fmt.Errorf("%w: decimal without a coefficient", errExt)
+	case len(coef) <= 8:
+		v := int64(int8(coef[0])) // sign-extend the first byte
+		for _, c := range coef[1:] {
+			v = v<<8 | int64(c)
+		}
+		return newDecimal(v, exp), nil
+	}
+	x := new(big.Int).SetBytes(coef)
+	if coef[0]&0x80 != 0 {
+		x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(8*len(coef))))
+	}
+	return decimal.NewFromBigInt(x, exp), nil
+}
+
+// parseScaledDecimal reads the payload of scaled-decimal type id.
+func parseScaledDecimal(id int8, b []byte) (decimal.Decimal, error) {
+	return parseCoefficient(b, -int32(id-ExtScaledDecimalMin))
+}
+
 // parseDecimalExt reads a decimal extension payload.
 func parseDecimalExt(b []byte) (decimal.Decimal, error) {
 	u, n := binary.Uvarint(b)
@@ -79,31 +141,41 @@ func parseDecimalExt(b []byte) (decimal.Decimal, error) {
 	if exp < -1<<31 || exp > 1<<31-1 {
 		return decimal.Decimal{}, fmt.Errorf("%w: decimal exponent %d out of range", errExt, exp)
 	}
-	coef := b[n:]
-	switch {
-	case len(coef) == 0:
-		return decimal.Decimal{}, fmt.Errorf("%w: decimal without a coefficient", errExt)
-	case len(coef) <= 8:
-		v := int64(int8(coef[0])) // sign-extend the first byte
-		for _, c := range coef[1:] {
-			v = v<<8 | int64(c)
-		}
-		return decimal.New(v, int32(exp)), nil
-	}
-	x := new(big.Int).SetBytes(coef)
-	if coef[0]&0x80 != 0 {
-		x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(8*len(coef))))
-	}
-	return decimal.NewFromBigInt(x, int32(exp)), nil
+	return parseCoefficient(b[n:], int32(exp))
 }
 
-// Time extension forms, in the low two bits of its first byte.
+// Time extension forms, in the low two bits of its first byte. A payload of
+// exactly 8 bytes has no form byte: it is a UTC time in the narrow form, the
+// commonest case, and fits MessagePack's fixext8 header.
 const (
 	timeUTC   = 0 // no offset, no zone
 	timeFixed = 1 // offset only
 	timeNamed = 2 // offset and IANA zone name
+	timeTable = 3 // offset and a one-byte index into ZoneTable
 	timeWide  = 4 // flag: 12-byte timestamp instead of 8
 )
+
+// ZoneTable lists the zones a time extension can name in one byte (form 3)
+// instead of spelling the name: the zones of the major trading venues. It is
+// part of wire format version 1 and never changes; another zone is sent by
+// name.
+var ZoneTable = [...]string{
+	"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
+	"America/Sao_Paulo", "America/Mexico_City", "Europe/London", "Europe/Dublin", "Europe/Paris",
+	"Europe/Berlin", "Europe/Zurich", "Europe/Amsterdam", "Europe/Brussels", "Europe/Madrid",
+	"Europe/Rome", "Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Helsinki",
+	"Europe/Warsaw", "Europe/Moscow", "Europe/Istanbul", "Asia/Tokyo", "Asia/Hong_Kong",
+	"Asia/Shanghai", "Asia/Singapore", "Asia/Seoul", "Asia/Kolkata", "Asia/Dubai",
+	"Asia/Taipei", "Australia/Sydney", "Pacific/Auckland", "Africa/Johannesburg",
+}
+
+var zoneIndex = func() map[string]byte {
+	m := make(map[string]byte, len(ZoneTable))
+	for i, z := range ZoneTable {
+		m[z] = byte(i)
+	}
+	return m
+}()
 
 // maxZoneName bounds the zone name in a time extension.
 const maxZoneName = 128
@@ -116,13 +188,19 @@ const maxZoneName = 128
 func appendTimeExt(dst []byte, t time.Time) []byte {
 	name, offset := zoneOf(t)
 	form := byte(timeNamed)
+	idx, inTable := zoneIndex[name]
 	switch {
 	case offset == 0 && (name == "" || name == "UTC"):
 		form = timeUTC
 	case name == "":
 		form = timeFixed
+	case inTable:
+		form = timeTable
 	}
 	secs, nsec := t.Unix(), uint64(t.Nanosecond())
+	if form == timeUTC && secs >= 0 && secs < 1<<34 {
+		return binary.BigEndian.AppendUint64(dst, nsec<<34|uint64(secs))
+	}
 	if secs < 0 || secs >= 1<<34 {
 		dst = append(dst, form|timeWide)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(nsec))
@@ -134,8 +212,11 @@ func appendTimeExt(dst []byte, t time.Time) []byte {
 	if form != timeUTC {
 		dst = binary.AppendUvarint(dst, zigzag(int64(offset)))
 	}
-	if form == timeNamed {
+	switch form {
+	case timeNamed:
 		dst = append(dst, name...)
+	case timeTable:
+		dst = append(dst, idx)
 	}
 	return dst
 }
@@ -161,12 +242,19 @@ func zoneOf(t time.Time) (string, int) {
 // otherwise a fixed zone with the recorded offset (and name), so the
 // instant and the offset always survive.
 func parseTimeExt(b []byte) (time.Time, error) {
+	if len(b) == 8 {
+		x := binary.BigEndian.Uint64(b)
+		if x>>34 >= 1e9 {
+			return time.Time{}, fmt.Errorf("%w: %d nanoseconds", errExt, x>>34)
+		}
+		return time.Unix(int64(x&(1<<34-1)), int64(x>>34)).UTC(), nil
+	}
 	if len(b) == 0 {
 		return time.Time{}, fmt.Errorf("%w: empty time", errExt)
 	}
 	head := b[0]
 	form, wide := head&^timeWide, head&timeWide != 0
-	if form > timeNamed {
+	if form > timeTable {
 		return time.Time{}, fmt.Errorf("%w: time form byte 0x%02x", errExt, head)
 	}
 	b = b[1:]
@@ -205,6 +293,12 @@ func parseTimeExt(b []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: offset %ds", errExt, offset)
 	}
 	name := b[n:]
+	if form == timeTable {
+		if len(name) != 1 || int(name[0]) >= len(ZoneTable) {
+			return time.Time{}, fmt.Errorf("%w: zone table entry % x", errExt, name)
+		}
+		name, form = []byte(ZoneTable[name[0]]), timeNamed
+	}
 	switch {
 	case form == timeFixed && len(name) != 0:
 		return time.Time{}, fmt.Errorf("%w: zone name in a fixed-offset time", errExt)

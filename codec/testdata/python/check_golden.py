@@ -92,6 +92,7 @@ def python_written():
         "decimal big negative": D("-12345678901234567890.123456789"),
         "decimal 1E+3": D("1E+3"),
         "time New York": datetime.datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=ny),
+        "time Lisbon (named, not in the table)": datetime.datetime(2026, 7, 1, 9, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Lisbon")),
         "time UTC": datetime.datetime(2026, 11, 26, 14, 30, tzinfo=datetime.timezone.utc),
         "time +05:30": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30))),
         "time 1900": datetime.datetime(1900, 1, 1, tzinfo=datetime.timezone.utc),
@@ -115,7 +116,7 @@ def main():
     n, failures = check_vectors(vectors)
     for f in failures:
         print("FAIL", f)
-    json.dump(python_written(), open(out, "w"), indent=1)
+    json.dump({"zone_table": env.ZONE_TABLE, "values": python_written()}, open(out, "w"), indent=1)
     print(f"python: {n} golden vectors checked, {len(failures)} failed")
     sys.exit(1 if failures else 0)
 

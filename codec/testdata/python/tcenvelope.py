@@ -22,6 +22,19 @@ FLAG_SEALED = 0x01
 COMPRESSION = {0: None, 1: "zstd", 2: "s2"}
 EXT_DECIMAL = 1
 EXT_TIME = 2
+EXT_SCALED_MIN, EXT_SCALED_MAX = 16, 31  # decimal with exponent -(type - 16)
+
+# Zones a time can name in one byte (form 3). Part of format version 1;
+# must equal codec.ZoneTable in Go, which the test checks.
+ZONE_TABLE = [
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
+    "America/Sao_Paulo", "America/Mexico_City", "Europe/London", "Europe/Dublin", "Europe/Paris",
+    "Europe/Berlin", "Europe/Zurich", "Europe/Amsterdam", "Europe/Brussels", "Europe/Madrid",
+    "Europe/Rome", "Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Helsinki",
+    "Europe/Warsaw", "Europe/Moscow", "Europe/Istanbul", "Asia/Tokyo", "Asia/Hong_Kong",
+    "Asia/Shanghai", "Asia/Singapore", "Asia/Seoul", "Asia/Kolkata", "Asia/Dubai",
+    "Asia/Taipei", "Australia/Sydney", "Pacific/Auckland", "Africa/Johannesburg",
+]
 MAX_DECODED_SIZE = 64 << 20
 
 
@@ -91,30 +104,44 @@ def _put_uvarint(u):
     return bytes(out)
 
 
-def decode_decimal(b):
-    u, i = _uvarint(b, 0)
-    exp = _unzigzag(u)
-    coef = b[i:]
-    if not coef:
+def _make_decimal(coef_bytes, exp):
+    if not coef_bytes:
         raise EnvelopeError("corrupt", "decimal without a coefficient")
-    c = int.from_bytes(coef, "big", signed=True)
+    c = int.from_bytes(coef_bytes, "big", signed=True)
     # The tuple constructor is exact; Decimal(c).scaleb(exp) would round
     # to the context's 28 digits.
     return decimal.Decimal((1 if c < 0 else 0, tuple(int(ch) for ch in str(abs(c))), exp))
 
 
+def decode_decimal(b):
+    """Extension 1: zigzag-varint exponent, then the coefficient."""
+    u, i = _uvarint(b, 0)
+    return _make_decimal(b[i:], _unzigzag(u))
+
+
 def encode_decimal(d):
+    """Returns (extension type, payload): the scaled form (types 16-31)
+    when the exponent is 0 to -15 and the coefficient fits in 8 bytes."""
     sign, digits, exp = d.as_tuple()
     coef = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    if -15 <= exp <= 0 and -(1 << 63) <= coef < (1 << 63):
+        for n in (1, 2, 4, 8):
+            if -(1 << (8 * n - 1)) <= coef < (1 << (8 * n - 1)):
+                return EXT_SCALED_MIN - exp, coef.to_bytes(n, "big", signed=True)
     n = max(1, (coef.bit_length() + 8) // 8)
-    return _put_uvarint(_zigzag(exp)) + coef.to_bytes(n, "big", signed=True)
+    return EXT_DECIMAL, _put_uvarint(_zigzag(exp)) + coef.to_bytes(n, "big", signed=True)
 
 
 def decode_time(b):
+    if len(b) == 8:  # UTC, narrow instant, no form byte
+        x = struct.unpack(">Q", b)[0]
+        if x >> 34 >= 10**9:
+            raise EnvelopeError("corrupt", "nanoseconds out of range")
+        return ZonedTime(x & ((1 << 34) - 1), x >> 34, 0, "")
     if not b:
         raise EnvelopeError("corrupt", "empty time")
     form, wide = b[0] & ~0x04, b[0] & 0x04
-    if form > 2:
+    if form > 3:
         raise EnvelopeError("corrupt", f"time form byte {b[0]:#x}")
     i = 1
     if wide:
@@ -136,7 +163,12 @@ def decode_time(b):
         return ZonedTime(seconds, nanos, 0, "")
     u, i = _uvarint(b, i)
     offset = _unzigzag(u)
-    zone = b[i:].decode("utf-8")
+    rest = b[i:]
+    if form == 3:
+        if len(rest) != 1 or rest[0] >= len(ZONE_TABLE):
+            raise EnvelopeError("corrupt", "bad zone table entry")
+        return ZonedTime(seconds, nanos, offset, ZONE_TABLE[rest[0]])
+    zone = rest.decode("utf-8")
     if (form == 1) != (zone == ""):
         raise EnvelopeError("corrupt", "zone name does not match the form")
     return ZonedTime(seconds, nanos, offset, zone)
@@ -150,18 +182,26 @@ def encode_time(dt):
     seconds = delta.days * 86400 + delta.seconds
     nanos = delta.microseconds * 1000
     form = 2 if zone else (1 if offset else 0)
+    if form == 2 and zone in ZONE_TABLE:
+        form = 3
+    if form == 0 and 0 <= seconds < (1 << 34):
+        return struct.pack(">Q", (nanos << 34) | seconds)
     if 0 <= seconds < (1 << 34):
         out = bytes([form]) + struct.pack(">Q", (nanos << 34) | seconds)
     else:
         out = bytes([form | 0x04]) + struct.pack(">Iq", nanos, seconds)
     if form:
         out += _put_uvarint(_zigzag(offset))
+    if form == 3:
+        return out + bytes([ZONE_TABLE.index(zone)])
     return out + zone.encode("utf-8")
 
 
 def _ext_hook(code, data):
     if code == EXT_DECIMAL:
         return decode_decimal(data)
+    if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX:
+        return _make_decimal(data, -(code - EXT_SCALED_MIN))
     if code == EXT_TIME:
         return decode_time(data)
     if code == -1:  # MessagePack's own timestamp
@@ -171,7 +211,7 @@ def _ext_hook(code, data):
 
 def _default(obj):
     if isinstance(obj, decimal.Decimal):
-        return msgpack.ExtType(EXT_DECIMAL, encode_decimal(obj))
+        return msgpack.ExtType(*encode_decimal(obj))
     if isinstance(obj, datetime.datetime):
         if obj.tzinfo is None:
             raise TypeError("naive datetime: give it a zone")
