@@ -24,10 +24,11 @@ import (
 // backend is one store the shared cases run against, with a raw view of
 // what is stored so tests can check bytes, not just round trips.
 type backend struct {
-	name  string
-	cache *tradecache.Cache
-	raw   func(t *testing.T, key string) ([]byte, bool) // raw stored bytes
-	size  func(t *testing.T) int64                      // number of keys stored
+	name   string
+	cache  *tradecache.Cache
+	raw    func(t *testing.T, key string) ([]byte, bool) // raw stored bytes
+	size   func(t *testing.T) int64                      // number of keys stored
+	setRaw func(t *testing.T, key string, b []byte) error
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -57,6 +58,9 @@ func memBackend(t *testing.T, cfg tradecache.Config) backend {
 			return b, ok
 		},
 		size: func(*testing.T) int64 { return int64(s.Len()) },
+		setRaw: func(t *testing.T, key string, v []byte) error {
+			return s.Set(context.Background(), key, v, time.Minute)
+		},
 	}
 }
 
@@ -98,6 +102,9 @@ func redisBackend(t *testing.T, cfg tradecache.Config) backend {
 				t.Fatal(err)
 			}
 			return n
+		},
+		setRaw: func(t *testing.T, key string, v []byte) error {
+			return rc.Do(context.Background(), rc.B().Set().Key(key).Value(rueidis.BinaryString(v)).Build()).Error()
 		},
 	}
 }

@@ -152,3 +152,40 @@ func TestNamespacePoliciesThroughRedis(t *testing.T) {
 		}
 	})
 }
+
+// Whatever bytes sit under a key, Get returns a value or a
+// *SerializationError: never a panic, a hang, or a wrong value.
+func TestBadStoredBytesAreSerializationErrors(t *testing.T) {
+	eachBackend(t, tradecache.Config{MaxDecodedSize: 1 << 20}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		zstdBomb, _ := codec.New(codec.Options{})
+		bomb, _ := zstdBomb.Marshal("", strings.Repeat("x", 4<<20))
+		ring, _ := codec.NewKeyring(testKey("other", 7))
+		sealer, _ := codec.New(codec.Options{Keys: ring, Seal: true})
+		sealed, _ := sealer.Marshal("trading:default:sealed", "s")
+		cases := map[string][]byte{
+			"empty":           {},
+			"wrong version":   {0x20, 0xa1, 'x'},
+			"unknown flag":    {0x16, 0xa1, 'x'},
+			"truncated":       {0x10, 0xa4, 'x'},
+			"trailing":        {0x10, 0xa1, 'x', 0xc0},
+			"huge array":      {0x10, 0xdd, 0xff, 0xff, 0xff, 0xff},
+			"bad time":        {0x10, 0xd7, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+			"oversized":       bomb,
+			"sealed, no key":  sealed,
+			"not an envelope": []byte(`{"json": true}`),
+			"deep nesting":    append([]byte{0x10}, bytes.Repeat([]byte{0x91}, 100)...),
+		}
+		for name, raw := range cases {
+			if err := b.setRaw(t, "trading:default:"+strings.ReplaceAll(name, " ", "_"), raw); err != nil {
+				t.Fatal(err)
+			}
+			var v any
+			found, err := b.cache.Get(ctx, strings.ReplaceAll(name, " ", "_"), &v)
+			var se *tradecache.SerializationError
+			if !errors.As(err, &se) || found || v != nil {
+				t.Errorf("%s: Get = %v, %v, %v; want a *SerializationError and no value", name, found, v, err)
+			}
+		}
+	})
+}
