@@ -41,23 +41,25 @@ func TestQuoteSizeBudget(t *testing.T) {
 // Allocation counts are deterministic, so this too is a test.
 func TestQuoteAllocationBudget(t *testing.T) {
 	c := newCodec(t, codec.Options{})
-	q := budgetQuote(time.UTC)
-	buf := make([]byte, 0, 256)
-	enc := testing.AllocsPerRun(1000, func() {
-		var err error
-		if buf, err = c.AppendMarshal(buf[:0], "", q); err != nil {
-			t.Fatal(err)
+	for _, loc := range []*time.Location{time.UTC, mustLoc("America/New_York")} {
+		q := budgetQuote(loc)
+		buf := make([]byte, 0, 256)
+		enc := testing.AllocsPerRun(1000, func() {
+			var err error
+			if buf, err = c.AppendMarshal(buf[:0], "", q); err != nil {
+				t.Fatal(err)
+			}
+		})
+		var out GoldenQuote
+		dec := testing.AllocsPerRun(1000, func() {
+			if err := c.Unmarshal("", buf, &out); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Logf("%s: allocations: encode %.0f, decode %.0f", loc, enc, dec)
+		if enc > 4 || dec > 4 {
+			t.Fatalf("%s: allocations: encode %.0f, decode %.0f; budget 4 each", loc, enc, dec)
 		}
-	})
-	var out GoldenQuote
-	dec := testing.AllocsPerRun(1000, func() {
-		if err := c.Unmarshal("", buf, &out); err != nil {
-			t.Fatal(err)
-		}
-	})
-	t.Logf("allocations: encode %.0f, decode %.0f", enc, dec)
-	if enc > 4 || dec > 4 {
-		t.Fatalf("allocations: encode %.0f, decode %.0f; budget 4 each", enc, dec)
 	}
 }
 

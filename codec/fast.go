@@ -72,7 +72,26 @@ func zoneByName(name []byte) *time.Location {
 			return loc
 		}
 	}
-	s := string(name)
+	return loadZone(string(name))
+}
+
+// tableZones caches the locations of ZoneTable, loaded on first use.
+var tableZones [len(ZoneTable)]atomic.Pointer[time.Location]
+
+// tableZone returns ZoneTable[i]'s location, or nil if this process's zone
+// database lacks it.
+func tableZone(i byte) *time.Location {
+	if loc := tableZones[i].Load(); loc != nil {
+		return loc
+	}
+	loc := loadZone(ZoneTable[i])
+	if loc != nil {
+		tableZones[i].Store(loc)
+	}
+	return loc
+}
+
+func loadZone(s string) *time.Location {
 	loc, err := time.LoadLocation(s)
 	if err != nil {
 		loc = nil

@@ -293,13 +293,17 @@ func parseTimeExt(b []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: offset %ds", errExt, offset)
 	}
 	name := b[n:]
-	if form == timeTable {
+	switch {
+	case form == timeTable:
 		if len(name) != 1 || int(name[0]) >= len(ZoneTable) {
 			return time.Time{}, fmt.Errorf("%w: zone table entry % x", errExt, name)
 		}
-		name, form = []byte(ZoneTable[name[0]]), timeNamed
-	}
-	switch {
+		if loc := tableZone(name[0]); loc != nil {
+			if lt := t.In(loc); zoneOffset(lt) == int(offset) {
+				return lt, nil
+			}
+		}
+		return t.In(time.FixedZone(ZoneTable[name[0]], int(offset))), nil
 	case form == timeFixed && len(name) != 0:
 		return time.Time{}, fmt.Errorf("%w: zone name in a fixed-offset time", errExt)
 	case form == timeNamed && (len(name) == 0 || len(name) > maxZoneName):
