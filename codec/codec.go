@@ -244,6 +244,15 @@ func (c *Codec) AppendMarshal(dst []byte, storageKey string, v any) ([]byte, err
 	if err != nil {
 		return dst[:start], err
 	}
+	if out, err = c.finish(out, start, storageKey); err != nil {
+		return dst[:start], err
+	}
+	return out, nil
+}
+
+// finish compresses and seals the payload that follows the header at
+// out[start], as the Codec's options say.
+func (c *Codec) finish(out []byte, start int, storageKey string) ([]byte, error) {
 	if payload := out[start+1:]; c.compression != codeNone && c.threshold >= 0 && len(payload) > c.threshold {
 		var comp []byte
 		switch c.compression {
@@ -260,9 +269,7 @@ func (c *Codec) AppendMarshal(dst []byte, storageKey string, v any) ([]byte, err
 		}
 	}
 	if c.seal {
-		if out, err = c.keys.seal(out, start, storageKey); err != nil {
-			return dst[:start], err
-		}
+		return c.keys.seal(out, start, storageKey)
 	}
 	return out, nil
 }
@@ -327,7 +334,11 @@ func ParseHeader(data []byte) (Header, error) {
 // be a non-nil pointer. It never panics on bad input: a panic inside a
 // decoder (a bug in a third-party type's decoding, say) is returned as
 // ErrCorrupt.
-func (c *Codec) Unmarshal(storageKey string, data []byte, v any) (err error) {
+func (c *Codec) Unmarshal(storageKey string, data []byte, v any) error {
+	return c.unmarshal(storageKey, data, v, nil, nil)
+}
+
+func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stamped *bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
@@ -371,6 +382,14 @@ func (c *Codec) Unmarshal(storageKey string, data []byte, v any) (err error) {
 	}
 	if h.Raw {
 		return setRaw(payload, v)
+	}
+	if s, inner, ok, err := unstamp(payload); err != nil {
+		return err
+	} else if ok {
+		payload = inner
+		if st != nil {
+			*st, *stamped = s, true
+		}
 	}
 	if err := validate(payload); err != nil {
 		return err

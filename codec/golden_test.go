@@ -43,6 +43,7 @@ type vector struct {
 	Canonical   any    `json:"canonical"`         // the decoded value, language-neutral (see canonical)
 	Error       string `json:"error,omitempty"`   // for reject vectors: the error class a reader must report
 	Options     string `json:"options,omitempty"` // how the encoder was configured
+	Stamp       any    `json:"stamp,omitempty"`   // for stamped values: [as-of unix nanoseconds, fresh-for ns, load-time ns, negative]
 }
 
 type GoldenQuote struct {
@@ -68,6 +69,15 @@ type goldenCase struct {
 	opts       codec.Options
 	optsDesc   string
 	decodeOnly bool
+	stamp      *codec.Stamp // written with AppendMarshalStamped
+}
+
+func (gc goldenCase) encode(t *testing.T, sk string) ([]byte, error) {
+	c := newCodec(t, gc.opts)
+	if gc.stamp != nil {
+		return c.AppendMarshalStamped(nil, sk, gc.value, *gc.stamp)
+	}
+	return c.Marshal(sk, gc.value)
 }
 
 func goldenCases() []goldenCase {
@@ -110,6 +120,10 @@ func goldenCases() []goldenCase {
 			value: GoldenQuote{Symbol: "AAPL", Bid: d("150.00"), Ask: d("150.02"), Last: d("150.01"), Volume: 1200, TS: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)}},
 		{name: "map and list", desc: `map[string]any{"positions": []any{"AAPL", decimal "-100"}, "pnl": decimal "1234.50"}`,
 			value: map[string]any{"positions": []any{"AAPL", d("-100")}, "pnl": d("1234.50")}},
+		{name: "stamped", desc: `decimal "150.00" stamped: loaded at 2026-11-26T14:30:00Z, fresh for 2s, load took 1.5ms`, value: d("150.00"),
+			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 2 * time.Second, LoadTime: 1500 * time.Microsecond}},
+		{name: "stamped negative", desc: "nil stamped as a remembered miss: loaded at 2026-11-26T14:30:00Z, fresh for 30s", value: nil,
+			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 30 * time.Second, Negative: true}},
 		{name: "zstd", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
 			opts: codec.Options{Compression: codec.CompressionZstd, CompressThreshold: 64}, optsDesc: "zstd above 64 bytes", decodeOnly: true},
 		{name: "s2", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
@@ -217,12 +231,11 @@ func TestGoldenVectors(t *testing.T) {
 	if *update {
 		var vs []vector
 		for _, gc := range cases {
-			c := newCodec(t, gc.opts)
 			sk := ""
 			if gc.opts.Seal {
 				sk = "trading:session:s1"
 			}
-			b, err := c.Marshal(sk, gc.value)
+			b, err := gc.encode(t, sk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,8 +243,12 @@ func TestGoldenVectors(t *testing.T) {
 			if err := newCodec(t, codec.Options{Keys: goldenKeyring(t)}).Unmarshal(sk, b, &back); err != nil {
 				t.Fatal(err)
 			}
-			vs = append(vs, vector{Name: gc.name, Description: gc.desc, StorageKey: sk, Hex: hex.EncodeToString(b),
-				DecodeOnly: gc.decodeOnly, Canonical: canonical(back), Options: gc.optsDesc})
+			vec := vector{Name: gc.name, Description: gc.desc, StorageKey: sk, Hex: hex.EncodeToString(b),
+				DecodeOnly: gc.decodeOnly, Canonical: canonical(back), Options: gc.optsDesc}
+			if st := gc.stamp; st != nil {
+				vec.Stamp = []any{st.AsOf.UnixNano(), int64(st.FreshFor), int64(st.LoadTime), st.Negative}
+			}
+			vs = append(vs, vec)
 		}
 		vs = append(vs, rejectVectors...)
 		out, _ := json.MarshalIndent(vs, "", "  ")
@@ -257,7 +274,7 @@ func TestGoldenVectors(t *testing.T) {
 			want, _ := hex.DecodeString(v.Hex)
 			// Encoder → exact bytes.
 			if !v.DecodeOnly {
-				got, err := newCodec(t, gc.opts).Marshal(v.StorageKey, gc.value)
+				got, err := gc.encode(t, v.StorageKey)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -272,6 +289,13 @@ func TestGoldenVectors(t *testing.T) {
 			}
 			if got := normalize(t, canonical(back)); !reflect.DeepEqual(got, v.Canonical) {
 				t.Fatalf("decoded %v, golden canonical %v", got, v.Canonical)
+			}
+			if gc.stamp != nil {
+				st, stamped, err := reader.UnmarshalStamped(v.StorageKey, want, new(any))
+				if err != nil || !stamped || st.AsOf.UnixNano() != gc.stamp.AsOf.UnixNano() || st.FreshFor != gc.stamp.FreshFor ||
+					st.LoadTime != gc.stamp.LoadTime || st.Negative != gc.stamp.Negative {
+					t.Fatalf("stamp = %+v, %v, %v; want %+v", st, stamped, err, *gc.stamp)
+				}
 			}
 			if gc.value != nil {
 				typed := reflect.New(reflect.TypeOf(gc.value))

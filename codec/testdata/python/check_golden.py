@@ -36,6 +36,11 @@ def check_vectors(path):
             continue
         if env.canonical(got) != v["canonical"]:
             failures.append(f"{v['name']}: canonical {env.canonical(got)} != golden {v['canonical']}")
+        if "stamp" in v:
+            s = env.decode_stamped(data, storage_key=v.get("storage_key", ""), keys=GOLDEN_KEYS)
+            got_stamp = [s.as_of_ns, s.fresh_for_ns, s.load_time_ns, s.negative] if isinstance(s, env.Stamped) else None
+            if got_stamp != v["stamp"]:
+                failures.append(f"{v['name']}: stamp {got_stamp} != golden {v['stamp']}")
         check_python_types(v["name"], got, failures)
     return len(vectors), failures
 

@@ -22,6 +22,7 @@ FLAG_SEALED = 0x01
 COMPRESSION = {0: None, 1: "zstd", 2: "s2"}
 EXT_DECIMAL = 1
 EXT_TIME = 2
+EXT_STAMP = 3  # a whole payload: a value with when it was loaded
 EXT_SCALED_MIN, EXT_SCALED_MAX = 16, 31  # decimal with exponent -(type - 16)
 
 # Zones a time can name in one byte (form 3). Part of format version 1;
@@ -45,6 +46,14 @@ class EnvelopeError(ValueError):
     def __init__(self, kind, message):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+
+
+class Stamped:
+    """A value written by get-or-load, with its stamp."""
+
+    def __init__(self, value, as_of_ns, fresh_for_ns, load_time_ns, negative):
+        self.value, self.as_of_ns, self.fresh_for_ns = value, as_of_ns, fresh_for_ns
+        self.load_time_ns, self.negative = load_time_ns, negative
 
 
 class ZonedTime:
@@ -241,7 +250,14 @@ def _open(header, body, storage_key, keys):
 
 def decode(envelope, storage_key="", keys=None, max_decoded_size=MAX_DECODED_SIZE):
     """Decode an envelope into Python values: decimal.Decimal with its
-    exponent, ZonedTime for times, bytes for the raw codec."""
+    exponent, ZonedTime for times, bytes for the raw codec. A stamped value
+    decodes to its inner value; decode_stamped also returns the stamp."""
+    v = decode_stamped(envelope, storage_key, keys, max_decoded_size)
+    return v.value if isinstance(v, Stamped) else v
+
+
+def decode_stamped(envelope, storage_key="", keys=None, max_decoded_size=MAX_DECODED_SIZE):
+    """Like decode, but a stamped value comes back as a Stamped."""
     if not envelope:
         raise EnvelopeError("corrupt", "empty")
     h = envelope[0]
@@ -268,11 +284,25 @@ def decode(envelope, storage_key="", keys=None, max_decoded_size=MAX_DECODED_SIZ
     if h & FLAG_RAW:
         return bytes(payload)
     try:
-        return msgpack.unpackb(payload, ext_hook=_ext_hook, raw=False, strict_map_key=False)
+        top = msgpack.unpackb(payload, ext_hook=lambda code, data: msgpack.ExtType(code, data)
+                              if code == EXT_STAMP else _ext_hook(code, data), raw=False, strict_map_key=False)
+        if isinstance(top, msgpack.ExtType) and top.code == EXT_STAMP:
+            return _unstamp(top.data)
+        return top
     except EnvelopeError:
         raise
     except Exception as e:  # msgpack's own errors: truncated, extra data, bad codes
         raise EnvelopeError("corrupt", f"{type(e).__name__}: {e}") from None
+
+
+def _unstamp(b):
+    as_of, i = _uvarint(b, 0)
+    fresh, i = _uvarint(b, i)
+    load, i = _uvarint(b, i)
+    if i >= len(b) or b[i] & ~1:
+        raise EnvelopeError("corrupt", "bad stamp")
+    value = msgpack.unpackb(b[i + 1:], ext_hook=_ext_hook, raw=False, strict_map_key=False)
+    return Stamped(value, as_of, fresh, load, bool(b[i] & 1))
 
 
 def encode(value, compress_above=None):
