@@ -52,7 +52,11 @@ type Cache struct {
 
 	closed atomic.Bool
 
-	hits, misses, sets, deletes, errors atomic.Uint64
+	flights flights   // loads in progress (GetOrLoad)
+	known   lastKnown // last known values, for serving stale when the store is down
+
+	hits, misses, sets, deletes, errors       atomic.Uint64
+	loads, loadErrors, refreshes, staleServed atomic.Uint64
 }
 
 // Option customizes New.
@@ -84,6 +88,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Cache{cfg: cfg, log: o.logger, logSlow: *cfg.LogSlowOps}
+	c.known.limit = int64(cfg.LocalStaleEntries)
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
 		if err != nil {
@@ -187,6 +192,20 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	case cfg.Redis.MaxFlushDelay == 0:
 		opt.MaxFlushDelay = DefaultMaxFlushDelay
 	}
+	// rueidis retries read-only commands on network errors with backoff
+	// until the ctx ends, so a GET against a dead Redis would hang for the
+	// caller's whole deadline. A cache must answer quickly instead (and let
+	// get-or-load fall back to its loader or a stale value): one quick
+	// retry covers a connection that was reset and redials at once.
+	opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+		if attempts > 1 {
+			return -1
+		}
+		return time.Millisecond
+	}
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = time.Second // a data-center dial; rueidis's default is 5s
+	}
 	// The cache does not use rueidis's client-side caching yet; turning it
 	// off skips CLIENT TRACKING on every connection.
 	opt.DisableCache = true
@@ -283,6 +302,9 @@ type Stats struct {
 	Sets    uint64
 	Deletes uint64
 	Errors  uint64
+	// Get-or-load: loader calls, loader failures, early refreshes started,
+	// and stale values served because a loader or the store failed.
+	Loads, LoadErrors, Refreshes, StaleServed uint64
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -303,6 +325,11 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		Sets:    c.sets.Load(),
 		Deletes: c.deletes.Load(),
 		Errors:  c.errors.Load(),
+
+		Loads:       c.loads.Load(),
+		LoadErrors:  c.loadErrors.Load(),
+		Refreshes:   c.refreshes.Load(),
+		StaleServed: c.staleServed.Load(),
 	}
 }
 

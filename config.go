@@ -113,13 +113,17 @@ type Config struct {
 	// values with AES-256-GCM. The first key seals new values; all of them
 	// open old ones. With keys set, the session namespace is sealed unless
 	// its NamespaceConfig says otherwise. Never printed.
-	EncryptionKeys  []codec.Key
-	MaxBatchSize    int           // CACHE_MAX_BATCH_SIZE, keys per round trip
-	MaxKeyLength    int           // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
-	MemoryMaxBytes  int64         // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
-	EnableMetrics   *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
-	LogSlowOps      *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
-	SlowOpThreshold time.Duration // CACHE_SLOW_OP_THRESHOLD
+	EncryptionKeys []codec.Key
+	MaxBatchSize   int   // CACHE_MAX_BATCH_SIZE, keys per round trip
+	MaxKeyLength   int   // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
+	MemoryMaxBytes int64 // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
+	// LocalStaleEntries bounds how many last known values each Cache keeps
+	// in process, to serve within MaxStale when the store is unreachable.
+	// Zero means 10000.
+	LocalStaleEntries int
+	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
+	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
+	SlowOpThreshold   time.Duration // CACHE_SLOW_OP_THRESHOLD
 }
 
 // NamespaceConfig is one namespace's policy. Zero fields mean the Config's
@@ -132,6 +136,23 @@ type NamespaceConfig struct {
 	// values in it that are not sealed. Nil means sealed for the session
 	// namespace when EncryptionKeys are set, and not sealed otherwise.
 	Seal *bool
+
+	// Get-or-load defaults; each call can override them (LoadOption).
+
+	// MaxStale is how long past its freshness a value may still be served,
+	// flagged stale, when the loader or the store fails: 2s for quotes, a
+	// day for reference data. Zero never serves stale values.
+	MaxStale time.Duration
+	// NegativeTTL remembers a loader's ErrNotFound this long; zero does not.
+	NegativeTTL time.Duration
+	// TTLJitter spreads loaded values' TTLs by ±this fraction (0.1 = ±10%).
+	TTLJitter float64
+	// EarlyRefresh is XFetch's beta: hot keys reload in the background
+	// before they expire. Zero is off; 1 is the usual weight.
+	EarlyRefresh float64
+	// Lock makes processes that miss one key call the loader once between
+	// them, through a short Redis lock (see WithLock).
+	Lock bool
 }
 
 // FieldError is one bad setting inside a ConfigError.
@@ -404,6 +425,10 @@ func (c Config) Validate() error {
 			errs.add(field+".Compression", "", string(p.Compression), "unknown compression (want zstd, s2 or none)")
 		case p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0:
 			errs.add(field+".Seal", "CACHE_ENCRYPTION_KEYS", "", "sealing needs encryption keys")
+		case p.MaxStale < 0 || p.NegativeTTL < 0:
+			errs.add(field, "", ns, "MaxStale and NegativeTTL must not be negative")
+		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
+			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
 		}
 	}
 	if c.KeyPrefix != "" {
@@ -416,6 +441,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxKeyLength < 0 {
 		errs.add("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", strconv.Itoa(c.MaxKeyLength), "must be greater than 0")
+	}
+	if c.LocalStaleEntries < 0 {
+		errs.add("LocalStaleEntries", "", strconv.Itoa(c.LocalStaleEntries), "must not be negative")
 	}
 	if c.MemoryMaxBytes < 0 {
 		errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", strconv.FormatInt(c.MemoryMaxBytes, 10), "must not be negative")
@@ -467,6 +495,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemoryMaxBytes == 0 {
 		c.MemoryMaxBytes = DefaultMemoryMaxBytes
+	}
+	if c.LocalStaleEntries == 0 {
+		c.LocalStaleEntries = 10000
 	}
 	if c.Redis.Port == 0 {
 		c.Redis.Port = DefaultRedisPort

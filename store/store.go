@@ -74,6 +74,15 @@ type Store interface {
 	// Expire sets a new TTL (> 0) on an existing key and reports whether
 	// the key existed.
 	Expire(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// SetNX stores value under key only if key does not exist, and reports
+	// whether it did. ttl must be positive. It is the acquire step of the
+	// short per-key locks that stop load stampedes across processes.
+	SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// DeleteIfEqual removes key only if it holds exactly value, atomically,
+	// and reports whether it did: the release step of those locks, which
+	// must never remove a lock another process took after this one's
+	// expired.
+	DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error)
 	// DeletePrefix removes every key that starts with prefix, batch keys
 	// at a time, and returns how many it removed. The Redis store uses SCAN
 	// MATCH and UNLINK; it never uses KEYS, FLUSHDB or FLUSHALL.

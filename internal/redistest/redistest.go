@@ -27,10 +27,13 @@ const InstallHint = "redis-server not found in PATH: run `make test` (it install
 
 // Server is one running redis-server.
 type Server struct {
-	Addr string // 127.0.0.1:port
-	Port int
-	Dir  string // working directory, holding redis.log
-	cmd  *exec.Cmd
+	Addr   string // 127.0.0.1:port
+	Port   int
+	Dir    string // working directory, holding redis.log
+	bin    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan error
 }
 
 // Option adds configuration lines to the server's command line, as
@@ -78,33 +81,64 @@ func start(t testing.TB, bin string, opts []Option) (*Server, error) {
 	for _, o := range opts {
 		args = append(args, "--"+o[0], o[1])
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args}
+	t.Cleanup(s.Kill)
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the process and waits for PING.
+func (s *Server) run() error {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, cmd: cmd}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-exited
-	})
+	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
 			exited <- err
-			return nil, fmt.Errorf("redis-server exited early (%v): %s", err, s.log())
+			return fmt.Errorf("redis-server exited early (%v): %s", err, s.log())
 		default:
 		}
 		if err := ping(s.Addr); err == nil {
-			return s, nil
+			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s: %s", s.Addr, s.log())
+	return fmt.Errorf("redis-server on %s did not answer PING within 10s: %s", s.Addr, s.log())
+}
+
+// Kill stops the server with SIGKILL, as a crash would, and waits for it
+// to exit. It is safe to call more than once.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-s.exited
+	s.exited <- err
+}
+
+// Restart starts a killed server again on the same port, empty.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ { // the port may linger briefly
+		if err = s.run(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("redistest: restart on %s: %v", s.Addr, err)
 }
 
 func (s *Server) log() string {

@@ -289,6 +289,49 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	return nil
 }
 
+// SetNX implements store.Store.
+func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, fmt.Errorf("memstore: SetNX needs a positive TTL, got %v", ttl)
+	}
+	sh := s.shardFor(key)
+	if size := int64(len(key)+len(value)) + entryOverhead; size > sh.maxBytes {
+		return false, fmt.Errorf("memstore: entry of %d bytes exceeds shard budget of %d: %w", size, sh.maxBytes, store.ErrValueTooLarge)
+	}
+	now := s.nowNano()
+	sh.mu.Lock()
+	if sh.lookup(key, now) != nil {
+		sh.mu.Unlock()
+		return false, nil
+	}
+	ev := sh.set(key, value, expireAt(now, ttl))
+	sh.mu.Unlock()
+	if ev > 0 {
+		s.evictions.Add(ev)
+	}
+	return true, nil
+}
+
+// DeleteIfEqual implements store.Store.
+func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	now := s.nowNano()
+	sh := s.shardFor(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.lookup(key, now)
+	if e == nil || string(e.value) != string(value) {
+		return false, nil
+	}
+	sh.remove(e)
+	return true, nil
+}
+
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	if err := s.check(ctx); err != nil {

@@ -179,6 +179,28 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	return first
 }
 
+// SetNX implements store.Store with SET NX PX.
+func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("redisstore: SetNX needs a positive TTL, got %v", ttl)
+	}
+	err := s.client.Do(ctx, s.client.B().Set().Key(key).Value(rueidis.BinaryString(value)).Nx().PxMilliseconds(pxMillis(ttl)).Build()).Error()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	return err == nil, classify(err)
+}
+
+// deleteIfEqual compares and deletes in one step on the server. The key is
+// its only key, so it stays within one slot on a cluster.
+var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// DeleteIfEqual implements store.Store with a Lua script (EVALSHA).
+func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
+	n, err := deleteIfEqual.Exec(ctx, s.client, []string{key}, []string{rueidis.BinaryString(value)}).AsInt64()
+	return n == 1, classify(err)
+}
+
 // Delete implements store.Store with UNLINK, which frees large values off
 // Redis's main thread.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {

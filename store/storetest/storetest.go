@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ExistsDelete", testExistsDelete},
 		{"GetMany", testGetMany},
 		{"SetMany", testSetMany},
+		{"SetNXAndDeleteIfEqual", testLock},
 		{"DeletePrefix", testDeletePrefix},
 		{"DeletePrefixIsLiteral", testDeletePrefixLiteral},
 		{"Concurrent", testConcurrent},
@@ -262,6 +263,43 @@ func testSetMany(t *testing.T, s store.Store, p string) {
 		if e.TTL == 0 && ttl != store.NoExpiry || e.TTL > 0 && (ttl > e.TTL || ttl < e.TTL-2*time.Second) {
 			t.Fatalf("TTL(%q) = %v, want about %v", e.Key, ttl, e.TTL)
 		}
+	}
+}
+
+func testLock(t *testing.T, s store.Store, p string) {
+	ok, err := s.SetNX(ctx(t), p+"lock", []byte("token-a"), time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("SetNX on a free key = %v, %v", ok, err)
+	}
+	ok, err = s.SetNX(ctx(t), p+"lock", []byte("token-b"), time.Minute)
+	if err != nil || ok {
+		t.Fatalf("SetNX on a held key = %v, %v", ok, err)
+	}
+	if got := mustGet(t, s, p+"lock"); string(got) != "token-a" {
+		t.Fatalf("held lock overwritten: %q", got)
+	}
+	ok, err = s.DeleteIfEqual(ctx(t), p+"lock", []byte("token-b"))
+	if err != nil || ok {
+		t.Fatalf("DeleteIfEqual with the wrong token = %v, %v", ok, err)
+	}
+	ok, err = s.DeleteIfEqual(ctx(t), p+"lock", []byte("token-a"))
+	if err != nil || !ok {
+		t.Fatalf("DeleteIfEqual with the right token = %v, %v", ok, err)
+	}
+	if ok, _ := s.Exists(ctx(t), p+"lock"); ok {
+		t.Fatal("lock still held after release")
+	}
+	if _, err := s.SetNX(ctx(t), p+"x", []byte("v"), 0); err == nil {
+		t.Fatal("SetNX without a TTL succeeded: a lock must expire")
+	}
+	// An expired lock is free again: a crashed holder blocks for its TTL only.
+	ok, err = s.SetNX(ctx(t), p+"short", []byte("t1"), 20*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	waitGone(t, s, p+"short")
+	if ok, err := s.SetNX(ctx(t), p+"short", []byte("t2"), time.Minute); err != nil || !ok {
+		t.Fatalf("SetNX after the lock expired = %v, %v", ok, err)
 	}
 }
 

@@ -1,0 +1,499 @@
+package tradecache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"reflect"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tradecache/tradecache/codec"
+)
+
+// ErrNotFound is what a loader returns (or wraps) to say that the key has
+// no value. GetOrLoad then remembers the miss for the namespace's negative
+// TTL, when it has one, and returns an error matching ErrNotFound.
+var ErrNotFound = errors.New("tradecache: not found")
+
+// PanicError is returned to every caller waiting on a load whose loader
+// panicked. The process lives on.
+type PanicError struct {
+	Value any    // what the loader panicked with
+	Stack []byte // the loader's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
+
+// Source says where a GetOrLoad result came from.
+type Source uint8
+
+// The sources of a result.
+const (
+	SourceStore  Source = iota + 1 // Redis, or the in-memory store
+	SourceLocal                    // this process's last known value (the store was unreachable)
+	SourceLoader                   // the loader, just now
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceStore:
+		return "store"
+	case SourceLocal:
+		return "local"
+	case SourceLoader:
+		return "loader"
+	}
+	return "unknown"
+}
+
+// Meta describes a GetOrLoad result. It costs no extra round trip: the age
+// comes from the stamp stored with the value.
+type Meta struct {
+	Source Source
+	// AsOf is when the value was loaded; zero for a value written by Set,
+	// which carries no stamp.
+	AsOf time.Time
+	// Age is how old the value was when it was returned.
+	Age time.Duration
+	// Stale is true when the value is past its freshness and was served
+	// only because the loader or the store failed; Err says which. A stale
+	// value is never older than the namespace's MaxStale past its
+	// freshness, and is never returned without this flag.
+	Stale bool
+	Err   error
+}
+
+// LoadOption adjusts one GetOrLoad, GetManyOrLoad or Memoize call. Unset
+// options take the namespace's NamespaceConfig.
+type LoadOption func(*loadOpts)
+
+type loadOpts struct {
+	ttl, maxStale, negTTL time.Duration
+	jitter, beta          float64
+	lock                  bool
+	lockTTL, lockWait     time.Duration
+	loadTimeout, lockPoll time.Duration
+	skipLocal             bool
+}
+
+// WithTTL sets how long a loaded value stays fresh.
+func WithTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.ttl = d } }
+
+// WithJitter spreads the TTL by ±frac (0.1 is ±10%), so keys loaded
+// together do not all expire together.
+func WithJitter(frac float64) LoadOption { return func(o *loadOpts) { o.jitter = frac } }
+
+// WithMaxStale lets a value be served, flagged stale, for up to d past its
+// freshness when the loader or the store fails.
+func WithMaxStale(d time.Duration) LoadOption { return func(o *loadOpts) { o.maxStale = d } }
+
+// WithNegativeTTL remembers a loader's ErrNotFound for d.
+func WithNegativeTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.negTTL = d } }
+
+// WithEarlyRefresh turns on probabilistic early refresh (XFetch) with
+// weight beta (1 is the paper's default; larger refreshes earlier; 0 is
+// off): a read of a fresh value reloads it in the background with a
+// probability that rises as expiry nears and as loads get slower, so hot
+// keys are reloaded before they expire and never miss.
+func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.beta = beta } }
+
+// WithLock makes processes that miss the same key call the loader once
+// between them: the first takes a short Redis lock (SET NX PX with a random
+// token, released by compare-and-delete), the others poll for its value
+// for up to wait and then call the loader themselves. A holder that dies
+// blocks the key for at most ttl. Zero durations mean 5s and 3s.
+func WithLock(ttl, wait time.Duration) LoadOption {
+	return func(o *loadOpts) { o.lock, o.lockTTL, o.lockWait = true, ttl, wait }
+}
+
+// WithLoadTimeout bounds the loader call (default 30s). The load runs
+// detached from the callers' contexts, so one caller giving up does not
+// fail the others; this bound ends it if they all do.
+func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
+
+func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
+	p := n.c.cfg.Namespaces[n.name]
+	o := loadOpts{
+		ttl: n.ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
+		lock: p.Lock, loadTimeout: 30 * time.Second, lockPoll: 5 * time.Millisecond,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lockTTL <= 0 {
+		o.lockTTL = 5 * time.Second
+	}
+	if o.lockWait <= 0 {
+		o.lockWait = 3 * time.Second
+	}
+	return o
+}
+
+func (o *loadOpts) validate(op, ns, key string) error {
+	switch {
+	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0:
+		return invalidArg(op, ns, key, "negative TTL, staleness or timeout")
+	case o.jitter < 0 || o.jitter >= 1 || math.IsNaN(o.jitter):
+		return invalidArg(op, ns, key, "jitter %v outside [0, 1)", o.jitter)
+	case o.beta < 0 || math.IsNaN(o.beta) || math.IsInf(o.beta, 0):
+		return invalidArg(op, ns, key, "early-refresh beta %v", o.beta)
+	}
+	return nil
+}
+
+// freshFor applies the jitter to the TTL.
+func (o *loadOpts) freshFor() time.Duration {
+	if o.jitter == 0 {
+		return o.ttl
+	}
+	return time.Duration(float64(o.ttl) * (1 + o.jitter*(2*mrand.Float64()-1)))
+}
+
+// shouldRefresh is XFetch: refresh when now - delta*beta*ln(U) reaches the
+// expiry. delta is the measured load time, floored at 1% of the freshness
+// so that a very fast loader still refreshes ahead rather than at expiry.
+func (o *loadOpts) shouldRefresh(now time.Time, st codec.Stamp) bool {
+	if o.beta == 0 {
+		return false
+	}
+	delta := max(st.LoadTime, st.FreshFor/100)
+	u := 1 - mrand.Float64() // (0, 1]
+	return now.Add(time.Duration(float64(delta) * o.beta * -math.Log(u))).After(st.FreshUntil())
+}
+
+// lastKnown keeps this process's last known value of each loaded key, for
+// serving within MaxStale when the store cannot be reached. It is bounded
+// in entries; past the bound, new keys are not remembered.
+type lastKnown struct {
+	m     sync.Map // full key -> *knownValue
+	count atomic.Int64
+	limit int64
+}
+
+type knownValue struct {
+	v  any
+	st codec.Stamp
+}
+
+func (l *lastKnown) remember(key string, v any, st codec.Stamp) {
+	if old, ok := l.m.Load(key); ok {
+		if !old.(*knownValue).st.AsOf.Before(st.AsOf) {
+			return // already as new: the common case on a hit costs a lookup
+		}
+		l.m.Store(key, &knownValue{v, st})
+		return
+	}
+	if l.count.Load() >= l.limit {
+		return
+	}
+	if _, loaded := l.m.LoadOrStore(key, &knownValue{v, st}); !loaded {
+		l.count.Add(1)
+	}
+}
+
+func (l *lastKnown) get(key string) (*knownValue, bool) {
+	v, ok := l.m.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*knownValue), true
+}
+
+// flight is one load in progress. Every caller waits on done or on its own
+// context, so one caller giving up does not fail the others.
+type flight struct {
+	done chan struct{}
+	val  any
+	meta Meta
+	err  error
+}
+
+// flights runs at most one load per key at a time in this process.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// do starts fn for key unless a load of key is in progress, then waits for
+// it or for ctx. fn runs in its own goroutine with a context detached from
+// every caller's, bounded by timeout; a panic in it becomes a *PanicError.
+func (f *flights) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) (any, Meta, error) {
+	fl := f.start(ctx, key, timeout, fn)
+	select {
+	case <-fl.done:
+		return fl.val, fl.meta, fl.err
+	case <-ctx.Done():
+		return nil, Meta{}, ctx.Err()
+	}
+}
+
+// start returns the load in progress for key, starting one with fn if
+// there is none.
+func (f *flights) start(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) *flight {
+	f.mu.Lock()
+	if fl, ok := f.m[key]; ok {
+		f.mu.Unlock()
+		return fl
+	}
+	if f.m == nil {
+		f.m = make(map[string]*flight)
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.m[key] = fl
+	f.mu.Unlock()
+	go func() {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer func() {
+			if r := recover(); r != nil {
+				fl.val, fl.meta, fl.err = nil, Meta{}, &PanicError{Value: r, Stack: debug.Stack()}
+			}
+			cancel()
+			f.mu.Lock()
+			delete(f.m, key)
+			f.mu.Unlock()
+			close(fl.done)
+		}()
+		fl.val, fl.meta, fl.err = fn(lctx)
+	}()
+	return fl
+}
+
+// inFlight reports whether a load of key is running.
+func (f *flights) inFlight(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.m[key]
+	return ok
+}
+
+// lockKey names the lock of a stored key. Keys cannot contain spaces, so
+// no caller's key can collide with it.
+func lockKey(full string) string { return full + " lock" }
+
+// GetOrLoad returns the value of key in ns, calling load to produce it on a
+// miss and caching what load returns. Within this process, concurrent
+// misses of one key share one load call (and with WithLock, so do other
+// processes). Meta says where the value came from, how old it is, and
+// whether it is stale.
+//
+// When load fails, or the store cannot be reached, a value past its
+// freshness is returned (with Meta.Stale set) only if it is within the
+// namespace's MaxStale; otherwise the error is returned. A loader error
+// matching ErrNotFound is remembered for the negative TTL.
+func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(context.Context) (T, error), opts ...LoadOption) (T, Meta, error) {
+	const op = "get_or_load"
+	var zero T
+	full, err := ns.key(op, key)
+	if err != nil {
+		return zero, Meta{}, err
+	}
+	o := ns.loadOptions(opts)
+	if err := o.validate(op, ns.name, key); err != nil {
+		return zero, Meta{}, err
+	}
+	now := time.Now()
+	v, st, found, storeErr := readStamped[T](ctx, ns, full)
+	var stale *knownValue
+	switch {
+	case storeErr != nil:
+		if kv, ok := ns.c.known.get(full); ok {
+			if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
+				stale = &knownValue{tv, kv.st}
+			}
+		}
+	case found && st.stamped && now.Before(st.FreshUntil()):
+		ns.c.hits.Add(1)
+		if st.Negative {
+			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, ns.fail(op, key, ErrNotFound)
+		}
+		if !o.skipLocal {
+			ns.c.known.remember(full, v, st.Stamp)
+		}
+		if o.shouldRefresh(now, st.Stamp) {
+			refreshAhead(ctx, ns, full, load, o)
+		}
+		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
+	case found && !st.stamped:
+		// Written by Set: no stamp, so fresh for as long as it exists.
+		ns.c.hits.Add(1)
+		return v, Meta{Source: SourceStore}, nil
+	case found && !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
+		stale = &knownValue{v, st.Stamp}
+	}
+	ns.c.misses.Add(1)
+
+	res, meta, err := ns.c.flights.do(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
+		return loadAndStore(lctx, ns, full, storeErr == nil, false, load, o)
+	})
+	if err == nil {
+		if tv, ok := res.(T); ok || res == nil {
+			if ok {
+				meta.Age = time.Since(meta.AsOf)
+			}
+			return tv, meta, nil
+		}
+		return zero, Meta{}, ns.fail(op, key, fmt.Errorf("%w: a concurrent load of this key returned %T", ErrInvalidArgument, res))
+	}
+	if errors.Is(err, ErrNotFound) {
+		return zero, meta, ns.fail(op, key, err)
+	}
+	if stale != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		ns.c.staleServed.Add(1)
+		src := SourceStore
+		if storeErr != nil {
+			src = SourceLocal
+		}
+		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: time.Since(stale.st.AsOf), Stale: true, Err: err}, nil
+	}
+	return zero, Meta{}, ns.fail(op, key, err)
+}
+
+// flightKey separates loads of one key into different types.
+func flightKey[T any](full string) string { return full + " " + reflect.TypeFor[T]().String() }
+
+type stampInfo struct {
+	codec.Stamp
+	stamped bool
+}
+
+// readStamped reads and decodes key. A value that cannot be decoded is
+// treated as absent, so the loader replaces it; the error is counted.
+func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, stampInfo, bool, error) {
+	var v T
+	b, found, err := ns.c.store.Get(ctx, full)
+	if err != nil {
+		ns.c.errors.Add(1)
+		return v, stampInfo{}, false, err
+	}
+	if !found {
+		return v, stampInfo{}, false, nil
+	}
+	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
+	if err != nil {
+		ns.c.errors.Add(1)
+		ns.c.log.Warn("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
+		return v, stampInfo{}, false, nil
+	}
+	return v, stampInfo{st, stamped}, true, nil
+}
+
+// loadAndStore is the body of one load: check the store again (unless this
+// is an early refresh of a value known to be fresh), take the
+// cross-process lock if asked, call the loader, store its value.
+func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
+	fresh := func() (any, Meta, bool) {
+		v, st, found, err := readStamped[T](ctx, ns, full)
+		if err != nil || !found || !st.stamped || !time.Now().Before(st.FreshUntil()) {
+			return nil, Meta{}, false
+		}
+		m := Meta{Source: SourceStore, AsOf: st.AsOf}
+		if st.Negative {
+			return nil, m, true
+		}
+		return v, m, true
+	}
+	if storeUp {
+		// Another process, or a load that finished while this one queued,
+		// may have filled it.
+		if v, m, ok := fresh(); ok && !refresh {
+			if v == nil {
+				return nil, m, ErrNotFound
+			}
+			return v, m, nil
+		}
+		if o.lock {
+			token := newToken()
+			held, err := ns.c.store.SetNX(ctx, lockKey(full), token, o.lockTTL)
+			if err == nil && !held && refresh {
+				return nil, Meta{}, nil // another process is refreshing it
+			}
+			if err == nil && !held {
+				deadline := time.Now().Add(o.lockWait)
+				for time.Now().Before(deadline) {
+					select {
+					case <-ctx.Done():
+						return nil, Meta{}, ctx.Err()
+					case <-time.After(o.lockPoll):
+					}
+					if v, m, ok := fresh(); ok {
+						if v == nil {
+							return nil, m, ErrNotFound
+						}
+						return v, m, nil
+					}
+					// A holder that died leaves its lock to expire: take
+					// it then, rather than wait out the whole bound.
+					if held, _ = ns.c.store.SetNX(ctx, lockKey(full), token, o.lockTTL); held {
+						break
+					}
+				}
+				// Past the bound: load anyway rather than wait on a
+				// holder that may be gone.
+			}
+			if held {
+				defer func() {
+					rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+					defer cancel()
+					_, _ = ns.c.store.DeleteIfEqual(rctx, lockKey(full), token)
+				}()
+			}
+		}
+	}
+	start := time.Now()
+	v, err := load(ctx)
+	took := time.Since(start)
+	ns.c.loads.Add(1)
+	if err != nil {
+		ns.c.loadErrors.Add(1)
+		if errors.Is(err, ErrNotFound) && o.negTTL > 0 && storeUp {
+			st := codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
+			ns.storeStamped(ctx, full, nil, st, o.negTTL)
+		}
+		return nil, Meta{}, err
+	}
+	st := codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
+	if storeUp {
+		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
+	}
+	ns.c.known.remember(full, v, st)
+	return v, Meta{Source: SourceLoader, AsOf: start}, nil
+}
+
+// storeStamped writes a loaded value. A failed write is counted and
+// logged, never retried: a retry could land after a newer value.
+func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st codec.Stamp, ttl time.Duration) {
+	b, err := ns.codec.AppendMarshalStamped(nil, full, v, st)
+	if err == nil {
+		err = ns.c.store.Set(ctx, full, b, ttl)
+	}
+	if err != nil {
+		ns.c.errors.Add(1)
+		ns.c.log.Warn("tradecache: caching a loaded value failed", "namespace", ns.name, "error", err)
+	}
+}
+
+// refreshAhead reloads key in the background, once, unless a load of it
+// is already running. The caller has a fresh value and does not wait.
+func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, load func(context.Context) (T, error), o loadOpts) {
+	fk := flightKey[T](full) + " refresh"
+	if ns.c.flights.inFlight(fk) {
+		return
+	}
+	ns.c.refreshes.Add(1)
+	ns.c.flights.start(ctx, fk, o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
+		return loadAndStore(lctx, ns, full, true, true, load, o)
+	})
+}
+
+func newToken() []byte {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return []byte(hex.EncodeToString(b[:]))
+}

@@ -1,0 +1,503 @@
+package tradecache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+func redisCache(t *testing.T, srv *redistest.Server, cfg tradecache.Config) *tradecache.Cache {
+	t.Helper()
+	cfg.Redis = tradecache.RedisConfig{URL: "redis://" + srv.Addr}
+	c, err := tradecache.New(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// fanOut runs fn on n goroutines released at once and collects errors.
+func fanOut(n int, fn func(i int) error) []error {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func TestGetOrLoadRunsTheLoaderOncePerStampede(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := testCtx(t)
+	price := decimal.RequireFromString("150.00")
+
+	t.Run("one process, 1000 goroutines", func(t *testing.T) {
+		c := redisCache(t, srv, tradecache.Config{KeyPrefix: "one"})
+		var calls atomic.Int64
+		load := func(context.Context) (decimal.Decimal, error) {
+			calls.Add(1)
+			time.Sleep(50 * time.Millisecond)
+			return price, nil
+		}
+		errs := fanOut(1000, func(int) error {
+			v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("market_data"), "AAPL", load)
+			if err == nil && (v.StringFixed(2) != "150.00" || v.Exponent() != -2 || meta.Stale) {
+				err = fmt.Errorf("got %v %+v", v, meta)
+			}
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("loader ran %d times for 1000 concurrent misses, want 1", n)
+		}
+		// Now it is cached: no more loads, and the meta says so.
+		_, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("market_data"), "AAPL", load)
+		if err != nil || meta.Source != tradecache.SourceStore || meta.AsOf.IsZero() || calls.Load() != 1 {
+			t.Fatalf("second read: %+v, %v, %d loads", meta, err, calls.Load())
+		}
+	})
+
+	t.Run("five processes with the lock", func(t *testing.T) {
+		var calls atomic.Int64
+		load := func(context.Context) (decimal.Decimal, error) {
+			calls.Add(1)
+			time.Sleep(100 * time.Millisecond)
+			return price, nil
+		}
+		var caches []*tradecache.Cache
+		for range 5 {
+			caches = append(caches, redisCache(t, srv, tradecache.Config{KeyPrefix: "five"}))
+		}
+		errs := fanOut(1000, func(i int) error {
+			v, _, err := tradecache.GetOrLoad(ctx, caches[i%5].Namespace("market_data"), "AAPL", load,
+				tradecache.WithLock(5*time.Second, 3*time.Second))
+			if err == nil && !v.Equal(price) {
+				err = fmt.Errorf("got %v", v)
+			}
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("loader ran %d times across 5 Caches with the lock, want 1", n)
+		}
+	})
+
+	t.Run("a dead lock holder blocks only for the lock's TTL", func(t *testing.T) {
+		c := redisCache(t, srv, tradecache.Config{KeyPrefix: "dead"})
+		admin := rawClient(t, srv.Addr)
+		// A holder that crashed: its lock is there, its value never comes.
+		admin.Do(ctx, admin.B().Set().Key("dead:market_data:AAPL lock").Value("crashed").PxMilliseconds(300).Build())
+		start := time.Now()
+		v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("market_data"), "AAPL",
+			func(context.Context) (decimal.Decimal, error) { return price, nil },
+			tradecache.WithLock(300*time.Millisecond, 2*time.Second))
+		if err != nil || !v.Equal(price) || meta.Source != tradecache.SourceLoader {
+			t.Fatalf("after a dead holder: %v, %+v, %v", v, meta, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("waited %v for a lock with a 300ms TTL", d)
+		}
+	})
+}
+
+func TestGetOrLoadPanicReachesEveryWaiter(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := testCtx(t)
+	c := redisCache(t, srv, tradecache.Config{})
+	var calls atomic.Int64
+	errs := fanOut(1000, func(int) error {
+		_, _, err := tradecache.GetOrLoad(ctx, c.Namespace("risk"), "P1:VaR", func(context.Context) (int, error) {
+			calls.Add(1)
+			time.Sleep(50 * time.Millisecond)
+			panic("model blew up")
+		})
+		return err
+	})
+	for i, err := range errs {
+		var pe *tradecache.PanicError
+		if !errors.As(err, &pe) || pe.Value != "model blew up" || len(pe.Stack) == 0 {
+			t.Fatalf("waiter %d got %v, want a *PanicError", i, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("panicking loader ran %d times, want 1", n)
+	}
+	// The process lives, and the key loads normally afterwards.
+	v, _, err := tradecache.GetOrLoad(ctx, c.Namespace("risk"), "P1:VaR", func(context.Context) (int, error) { return 7, nil })
+	if err != nil || v != 7 {
+		t.Fatalf("after the panic: %v, %v", v, err)
+	}
+}
+
+func TestGetOrLoadWaitersKeepTheirOwnContexts(t *testing.T) {
+	c, err := tradecache.New(testCtx(t), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	release := make(chan struct{})
+	load := func(context.Context) (string, error) { <-release; return "v", nil }
+	impatient, cancel := context.WithCancel(context.Background())
+	results := make(chan error, 2)
+	go func() {
+		_, _, err := tradecache.GetOrLoad(impatient, c.Namespace("x"), "k", load)
+		results <- err
+	}()
+	go func() {
+		v, _, err := tradecache.GetOrLoad(context.Background(), c.Namespace("x"), "k", load)
+		if err == nil && v != "v" {
+			err = fmt.Errorf("got %q", v)
+		}
+		results <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-results; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled waiter got %v", err)
+	}
+	close(release)
+	if err := <-results; err != nil {
+		t.Fatalf("the patient waiter failed because another cancelled: %v", err)
+	}
+}
+
+func TestEarlyRefreshKeepsAHotKeyFromMissing(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := redisCache(t, srv, tradecache.Config{})
+	ctx := testCtx(t)
+	const ttl = time.Second
+	var (
+		mu    sync.Mutex
+		loads []time.Time
+	)
+	load := func(context.Context) (int64, error) {
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		loads = append(loads, time.Now())
+		return int64(len(loads)), nil
+	}
+	ns := c.Namespace("market_data")
+	if _, _, err := tradecache.GetOrLoad(ctx, ns, "hot", load, tradecache.WithTTL(ttl), tradecache.WithEarlyRefresh(1)); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now()
+	var misses, stale, reads atomic.Int64
+	stop := first.Add(10*ttl + ttl/2) // ten expiries
+	errs := fanOut(8, func(int) error {
+		for time.Now().Before(stop) {
+			_, meta, err := tradecache.GetOrLoad(ctx, ns, "hot", load, tradecache.WithTTL(ttl), tradecache.WithEarlyRefresh(1))
+			if err != nil {
+				return err
+			}
+			reads.Add(1)
+			if meta.Source == tradecache.SourceLoader {
+				misses.Add(1)
+			}
+			if meta.Stale {
+				stale.Add(1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d reads, %d loads over %v", reads.Load(), len(loads), time.Since(first).Round(time.Millisecond))
+	if misses.Load() != 0 || stale.Load() != 0 {
+		t.Fatalf("callers saw %d misses and %d stale values across 10 expiries", misses.Load(), stale.Load())
+	}
+	// At most one load per expiry window: consecutive loads are at least
+	// most of a TTL apart.
+	for i := 1; i < len(loads); i++ {
+		if gap := loads[i].Sub(loads[i-1]); gap < ttl/2 {
+			t.Fatalf("loads %d and %d only %v apart", i-1, i, gap)
+		}
+	}
+	if len(loads) < 10 || len(loads) > 13 {
+		t.Fatalf("%d loads over 10 expiries, want about 11", len(loads))
+	}
+}
+
+func TestFailSafeWhenRedisDies(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redisCache(t, srv, tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"market_data": {MaxStale: 2 * time.Second},
+	}})
+	ctx := testCtx(t)
+	ns := c.Namespace("market_data")
+	var loaderDown atomic.Bool
+	load := func(context.Context) (string, error) {
+		if loaderDown.Load() {
+			return "", errors.New("feed down")
+		}
+		return "fresh", nil
+	}
+	if _, _, err := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	loadedAt := time.Now()
+	srv.Kill()
+	loaderDown.Store(true)
+
+	// Every call returns, quickly: a stale value within 300ms + 2s, flagged,
+	// or an error; never a value past its max staleness.
+	sawStale := false
+	for time.Since(loadedAt) < 3*time.Second {
+		start := time.Now()
+		v, meta, err := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("GetOrLoad took %v with Redis dead", d)
+		}
+		age := time.Since(loadedAt)
+		switch {
+		case err == nil && v == "fresh" && age < 300*time.Millisecond && !meta.Stale:
+		case err == nil && meta.Stale:
+			sawStale = true
+			if meta.Source != tradecache.SourceLocal || meta.Err == nil || v != "fresh" {
+				t.Fatalf("stale result %q %+v", v, meta)
+			}
+			if age > 2300*time.Millisecond+50*time.Millisecond {
+				t.Fatalf("served a value %v old, past 300ms fresh + 2s max stale", age)
+			}
+		case err != nil:
+			if age < 2200*time.Millisecond {
+				t.Fatalf("error %v at %v, while a value within its max staleness existed", err, age)
+			}
+		default:
+			t.Fatalf("at %v: %q %+v %v", age, v, meta, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !sawStale {
+		t.Fatal("never served the stale value")
+	}
+	_, _, err := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+	if err == nil {
+		t.Fatal("a value past its max staleness was returned")
+	}
+
+	// Redis comes back (empty) and the feed recovers: fresh values flow
+	// without restarting anything.
+	srv.Restart(t)
+	loaderDown.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		v, meta, err := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+		if err == nil && v == "fresh" && !meta.Stale {
+			_, meta2, err2 := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+			if err2 == nil && meta2.Source == tradecache.SourceStore {
+				break // cached in the restarted Redis again
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery 5s after Redis restarted: %q %+v %v", v, meta, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestGetManyOrLoadLoadsOnlyTheMissingKeys(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("portfolio")
+		var keys []string
+		cached := map[string]any{}
+		for i := range 100 {
+			k := fmt.Sprintf("P%03d", i)
+			keys = append(keys, k)
+			if i%8 < 3 && len(cached) < 37 {
+				cached[k] = decimal.New(int64(i), -2)
+			}
+		}
+		if len(cached) != 37 {
+			t.Fatalf("setup cached %d", len(cached))
+		}
+		if err := ns.SetMany(ctx, cached, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var calls [][]string
+		load := func(_ context.Context, missing []string) (map[string]decimal.Decimal, error) {
+			calls = append(calls, append([]string(nil), missing...))
+			out := map[string]decimal.Decimal{}
+			for _, k := range missing {
+				var i int64
+				fmt.Sscanf(k, "P%d", &i)
+				out[k] = decimal.New(i, -2)
+			}
+			return out, nil
+		}
+		got, metas, err := tradecache.GetManyOrLoad(ctx, ns, keys, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 1 || len(calls[0]) != 63 {
+			t.Fatalf("loader calls %v, want one call with 63 keys", len(calls))
+		}
+		sort.Strings(calls[0])
+		for _, k := range calls[0] {
+			if _, ok := cached[k]; ok {
+				t.Fatalf("loader asked for cached key %s", k)
+			}
+		}
+		for i, k := range keys {
+			if v := got[k]; v.Exponent() != -2 || v.Coefficient().Int64() != int64(i) {
+				t.Fatalf("%s = %v", k, v)
+			}
+			want := tradecache.SourceLoader
+			if _, ok := cached[k]; ok {
+				want = tradecache.SourceStore
+			}
+			if metas[k].Source != want {
+				t.Fatalf("%s source %v, want %v", k, metas[k].Source, want)
+			}
+		}
+		// Everything is cached now: no further load.
+		if _, _, err := tradecache.GetManyOrLoad(ctx, ns, keys, load); err != nil || len(calls) != 1 {
+			t.Fatalf("second call: %v, %d loader calls", err, len(calls))
+		}
+	})
+}
+
+func TestNegativeCachingAndJitter(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("refdata")
+		var calls atomic.Int64
+		missing := func(context.Context) (string, error) {
+			calls.Add(1)
+			return "", fmt.Errorf("no such ISIN: %w", tradecache.ErrNotFound)
+		}
+		for range 3 {
+			_, _, err := tradecache.GetOrLoad(ctx, ns, "XX000", missing, tradecache.WithNegativeTTL(time.Minute))
+			if !errors.Is(err, tradecache.ErrNotFound) {
+				t.Fatalf("err = %v, want ErrNotFound", err)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Fatalf("a remembered miss still called the loader %d times", calls.Load())
+		}
+		// Without a negative TTL, a miss is not remembered.
+		for range 2 {
+			_, _, _ = tradecache.GetOrLoad(ctx, ns, "XX001", missing)
+		}
+		if calls.Load() != 3 {
+			t.Fatalf("loader calls %d, want 3", calls.Load())
+		}
+
+		// ±20% jitter spreads TTLs set together.
+		ttls := map[time.Duration]bool{}
+		for i := range 20 {
+			key := fmt.Sprintf("j%d", i)
+			if _, _, err := tradecache.GetOrLoad(ctx, ns, key, func(context.Context) (int, error) { return i, nil },
+				tradecache.WithTTL(100*time.Second), tradecache.WithJitter(0.2)); err != nil {
+				t.Fatal(err)
+			}
+			ttl, _, _ := ns.TTL(ctx, key)
+			if ttl < 79*time.Second || ttl > 121*time.Second {
+				t.Fatalf("TTL %v outside 100s ±20%%", ttl)
+			}
+			ttls[ttl.Round(time.Second)] = true
+		}
+		if len(ttls) < 5 {
+			t.Fatalf("20 jittered TTLs took only %d distinct values", len(ttls))
+		}
+		if _, _, err := tradecache.GetOrLoad(ctx, ns, "bad", func(context.Context) (int, error) { return 0, nil }, tradecache.WithJitter(1.5)); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("jitter 1.5: %v", err)
+		}
+	})
+}
+
+func TestMemoize(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		type req struct {
+			Portfolio string `json:"portfolio"`
+			Horizon   int    `json:"horizon"`
+		}
+		var calls atomic.Int64
+		varOf := tradecache.Memoize(b.cache.Namespace("risk"), func(_ context.Context, r req) (decimal.Decimal, error) {
+			calls.Add(1)
+			return decimal.New(int64(r.Horizon)*100, -2), nil
+		})
+		for range 3 {
+			v, err := varOf(ctx, req{"P1", 10})
+			if err != nil || v.StringFixed(2) != "10.00" {
+				t.Fatalf("%v %v", v, err)
+			}
+		}
+		if _, err := varOf(ctx, req{"P1", 1}); err != nil || calls.Load() != 2 {
+			t.Fatalf("distinct arguments: %d calls, %v", calls.Load(), err)
+		}
+	})
+	// Keys: stable, readable where possible, and never shared by distinct
+	// arguments.
+	type pair struct{ A, B string }
+	keys := map[string]any{}
+	for _, k := range []any{"AAPL", "i:5", 5, int64(5), true, "has space", pair{"a:b", "c"}, pair{"a", "b:c"}} {
+		var s string
+		var err error
+		switch x := k.(type) {
+		case string:
+			s, err = tradecache.MemoKey(x)
+		case int:
+			s, err = tradecache.MemoKey(x)
+		case int64:
+			s, err = tradecache.MemoKey(x)
+		case bool:
+			s, err = tradecache.MemoKey(x)
+		case pair:
+			s, err = tradecache.MemoKey(x)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, dup := keys[s]; dup && fmt.Sprint(prev) != fmt.Sprint(k) {
+			t.Fatalf("%v and %v share the key %q", prev, k, s)
+		}
+		keys[s] = k
+	}
+	for s, want := range map[string]string{"s:AAPL": "AAPL", "s:i:5": "i:5", "i:5": "5", "b:true": "true"} {
+		if fmt.Sprint(keys[s]) != want {
+			t.Fatalf("MemoKey(%s) is not %q: %v", want, s, keys)
+		}
+	}
+	// Pinned: a different key here means every memoized value would be
+	// missed after an upgrade.
+	if k, _ := tradecache.MemoKey(pair{"a", "b"}); k != "h:7ad31b153778d0dfb7735cf6871c5fbb" {
+		t.Fatalf("composite key changed: %q", k)
+	}
+}

@@ -1,0 +1,230 @@
+package tradecache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/store"
+)
+
+// memoCodec encodes composite memoization keys: uncompressed, unsealed,
+// and deterministic (MessagePack with sorted map keys and structs in field
+// order), as the wire format's golden vectors pin it.
+var memoCodec, _ = codec.New(codec.Options{CompressThreshold: -1})
+
+// MemoKey derives the cache key Memoize uses for k. It is stable across
+// processes and versions, and distinct argument values never share a key:
+//
+//   - a string that is itself a valid key of up to 200 bytes: "s:" + k;
+//   - integers and booleans: "i:" + decimal digits, "b:true" or "b:false";
+//   - anything else (structs, arrays, other strings): "h:" + the first 32
+//     hex digits (128 bits) of the SHA-256 of k's wire-format encoding.
+//
+// The prefixes keep the forms apart ("s:i:5" is the string "i:5", "i:5"
+// the number 5).
+func MemoKey[K comparable](k K) (string, error) {
+	switch x := any(k).(type) {
+	case string:
+		if len(x) <= 200 && checkKey(x, 200) == "" {
+			return "s:" + x, nil
+		}
+	case int:
+		return "i:" + strconv.FormatInt(int64(x), 10), nil
+	case int8:
+		return "i:" + strconv.FormatInt(int64(x), 10), nil
+	case int16:
+		return "i:" + strconv.FormatInt(int64(x), 10), nil
+	case int32:
+		return "i:" + strconv.FormatInt(int64(x), 10), nil
+	case int64:
+		return "i:" + strconv.FormatInt(x, 10), nil
+	case uint:
+		return "i:" + strconv.FormatUint(uint64(x), 10), nil
+	case uint8:
+		return "i:" + strconv.FormatUint(uint64(x), 10), nil
+	case uint16:
+		return "i:" + strconv.FormatUint(uint64(x), 10), nil
+	case uint32:
+		return "i:" + strconv.FormatUint(uint64(x), 10), nil
+	case uint64:
+		return "i:" + strconv.FormatUint(x, 10), nil
+	case bool:
+		return "b:" + strconv.FormatBool(x), nil
+	}
+	b, err := memoCodec.Marshal("", k)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "h:" + hex.EncodeToString(sum[:16]), nil
+}
+
+// Memoize wraps fn so that its results are cached in ns under MemoKey of
+// the argument, with GetOrLoad's stampede protection, early refresh and
+// fail-safe. It is the Go form of the replaced layer's @cache_result
+// decorator. A stale result is returned only within the namespace's
+// MaxStale; use GetOrLoad directly to see each result's Meta.
+func Memoize[K comparable, V any](ns *Namespace, fn func(context.Context, K) (V, error), opts ...LoadOption) func(context.Context, K) (V, error) {
+	return func(ctx context.Context, k K) (V, error) {
+		key, err := MemoKey(k)
+		if err != nil {
+			var zero V
+			return zero, &SerializationError{Op: "memoize", Namespace: ns.name, Type: fmt.Sprintf("%T", k), Err: err}
+		}
+		v, _, err := GetOrLoad(ctx, ns, key, func(ctx context.Context) (V, error) { return fn(ctx, k) }, opts...)
+		return v, err
+	}
+}
+
+// GetManyOrLoad returns the values of keys, calling load once with exactly
+// the keys that are missing or past their freshness, and caching what it
+// returns (keys it leaves out are remembered as not found for the negative
+// TTL, when there is one). Keys are read MaxBatchSize per round trip.
+//
+// The metas say where each value came from. When load fails, keys with a
+// value within MaxStale get it, flagged stale; the error is returned when
+// any requested key is left without a value.
+func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, load func(ctx context.Context, missing []string) (map[string]T, error), opts ...LoadOption) (map[string]T, map[string]Meta, error) {
+	const op = "get_many_or_load"
+	full, err := ns.keys(op, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := ns.loadOptions(opts)
+	if err := o.validate(op, ns.name, ""); err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	out := make(map[string]T, len(keys))
+	metas := make(map[string]Meta, len(keys))
+	stale := map[string]*knownValue{}
+	var missing, missingFull []string
+	seen := make(map[string]bool, len(keys))
+	storeUp := true
+	for lo := 0; lo < len(full); lo += ns.c.cfg.MaxBatchSize {
+		hi := min(lo+ns.c.cfg.MaxBatchSize, len(full))
+		vals, err := ns.c.store.GetMany(ctx, full[lo:hi])
+		if err != nil {
+			ns.c.errors.Add(1)
+			storeUp = false
+		}
+		for i := lo; i < hi; i++ {
+			k := keys[i]
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if err != nil {
+				if kv, ok := ns.c.known.get(full[i]); ok {
+					if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
+						stale[k] = &knownValue{tv, kv.st}
+					}
+				}
+				missing, missingFull = append(missing, k), append(missingFull, full[i])
+				continue
+			}
+			b := vals[i-lo]
+			if b != nil {
+				var v T
+				st, stamped, derr := ns.codec.UnmarshalStamped(full[i], b, &v)
+				switch {
+				case derr != nil:
+					ns.c.errors.Add(1)
+				case !stamped:
+					out[k], metas[k] = v, Meta{Source: SourceStore}
+					ns.c.hits.Add(1)
+					continue
+				case now.Before(st.FreshUntil()):
+					ns.c.hits.Add(1)
+					if !st.Negative {
+						out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+					}
+					continue
+				case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
+					stale[k] = &knownValue{v, st}
+				}
+			}
+			missing, missingFull = append(missing, k), append(missingFull, full[i])
+		}
+	}
+	if len(missing) == 0 {
+		return out, metas, nil
+	}
+	ns.c.misses.Add(uint64(len(missing)))
+
+	lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
+	defer cancel()
+	start := time.Now()
+	loaded, err := callBatch(lctx, load, missing)
+	took := time.Since(start)
+	ns.c.loads.Add(1)
+	if err != nil {
+		ns.c.loadErrors.Add(1)
+		unfilled := 0
+		for _, k := range missing {
+			if kv, ok := stale[k]; ok {
+				out[k] = kv.v.(T)
+				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: time.Since(kv.st.AsOf), Stale: true, Err: err}
+				ns.c.staleServed.Add(1)
+			} else {
+				unfilled++
+			}
+		}
+		if unfilled > 0 {
+			return out, metas, ns.fail(op, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(missing), err))
+		}
+		return out, metas, nil
+	}
+	var entries []store.Entry
+	for i, k := range missing {
+		v, ok := loaded[k]
+		var st codec.Stamp
+		var ttl time.Duration
+		var value any
+		switch {
+		case ok:
+			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
+			ttl, value = st.FreshFor+o.maxStale, v
+			out[k], metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
+			ns.c.known.remember(missingFull[i], v, st)
+		case o.negTTL > 0:
+			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
+			ttl = o.negTTL
+		default:
+			continue
+		}
+		if !storeUp {
+			continue
+		}
+		b, err := ns.codec.AppendMarshalStamped(nil, missingFull[i], value, st)
+		if err != nil {
+			return out, metas, &SerializationError{Op: op, Namespace: ns.name, Key: k, Type: fmt.Sprintf("%T", value), Err: err}
+		}
+		entries = append(entries, store.Entry{Key: missingFull[i], Value: b, TTL: ttl})
+	}
+	for lo := 0; lo < len(entries); lo += ns.c.cfg.MaxBatchSize {
+		hi := min(lo+ns.c.cfg.MaxBatchSize, len(entries))
+		if err := ns.c.store.SetMany(ctx, entries[lo:hi]); err != nil {
+			// Counted and logged, never retried (see storeStamped).
+			ns.c.errors.Add(1)
+			ns.c.log.Warn("tradecache: caching loaded values failed", "namespace", ns.name, "error", err)
+			break
+		}
+	}
+	return out, metas, nil
+}
+
+// callBatch calls a batch loader, turning a panic into a *PanicError.
+func callBatch[T any](ctx context.Context, load func(context.Context, []string) (map[string]T, error), missing []string) (m map[string]T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, &PanicError{Value: r}
+		}
+	}()
+	return load(ctx, missing)
+}
