@@ -210,3 +210,58 @@ func BenchmarkGetMany100(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkGetOrLoadHit compares GetOrLoad's hit path with a plain Get of
+// the same quote, in one run, on Redis and on the in-memory store (where
+// the layer's own cost is not hidden behind a network round trip).
+func BenchmarkGetOrLoadHit(b *testing.B) {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	// Benchmarks measure, they do not log; the TTL comes from the policy.
+	quiet := tradecache.Config{LogSlowOps: new(bool), MarketDataTTL: time.Hour}
+	cfg := quiet
+	cfg.Redis = tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}
+	onRedis, err := tradecache.New(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer onRedis.Close()
+	inMemory, err := tradecache.New(ctx, quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer inMemory.Close()
+	load := func(context.Context) (benchQuote, error) { return sampleQuote(1), nil }
+	for _, c := range []*tradecache.Cache{onRedis, inMemory} {
+		ns := c.Namespace(tradecache.NamespaceMarketData)
+		for i := range 1000 {
+			key := fmt.Sprintf("k%d", i)
+			if err := ns.Set(ctx, "plain:"+key, sampleQuote(i), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := tradecache.GetOrLoad(ctx, ns, key, load); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(c.Backend()+"/Get", func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(i int) error {
+					var q benchQuote
+					_, err := ns.Get(ctx, fmt.Sprintf("plain:k%d", i%1000), &q)
+					return err
+				})
+			})
+		})
+		b.Run(c.Backend()+"/GetOrLoad", func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(i int) error {
+					_, meta, err := tradecache.GetOrLoad(ctx, ns, fmt.Sprintf("k%d", i%1000), load)
+					if err == nil && meta.Source != tradecache.SourceStore {
+						err = fmt.Errorf("miss: %+v", meta)
+					}
+					return err
+				})
+			})
+		})
+	}
+}

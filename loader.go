@@ -118,12 +118,24 @@ func WithLock(ttl, wait time.Duration) LoadOption {
 // fail the others; this bound ends it if they all do.
 func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
 
-func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
-	p := n.c.cfg.Namespaces[n.name]
-	o := loadOpts{
-		ttl: n.ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
+// defaultLoadOpts is a namespace's get-or-load policy before per-call
+// options; Namespace computes it once.
+func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
+	return loadOpts{
+		ttl: ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
 		lock: p.Lock, loadTimeout: 30 * time.Second, lockPoll: 5 * time.Millisecond,
 	}
+}
+
+func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
+	if len(opts) == 0 {
+		return n.loadDefaults // no copy escapes to the heap on the common path
+	}
+	return n.applyOptions(opts)
+}
+
+func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
+	o := n.loadDefaults
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -313,7 +325,9 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if st.Negative {
 			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, ns.fail(op, key, ErrNotFound)
 		}
-		if !o.skipLocal {
+		if o.maxStale > 0 {
+			// Only a namespace that may serve stale values needs this
+			// process to remember them.
 			ns.c.known.remember(full, v, st.Stamp)
 		}
 		if o.shouldRefresh(now, st.Stamp) {
@@ -329,8 +343,9 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	}
 	ns.c.misses.Add(1)
 
+	lo := o // the closure outlives this call: copy, so that o stays on the stack on hits
 	res, meta, err := ns.c.flights.do(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
-		return loadAndStore(lctx, ns, full, storeErr == nil, false, load, o)
+		return loadAndStore(lctx, ns, full, storeErr == nil, false, load, lo)
 	})
 	if err == nil {
 		if tv, ok := res.(T); ok || res == nil {
@@ -462,7 +477,9 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 	if storeUp {
 		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
 	}
-	ns.c.known.remember(full, v, st)
+	if o.maxStale > 0 {
+		ns.c.known.remember(full, v, st)
+	}
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
 }
 

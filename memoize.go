@@ -191,7 +191,9 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
 			ttl, value = st.FreshFor+o.maxStale, v
 			out[k], metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
-			ns.c.known.remember(missingFull[i], v, st)
+			if o.maxStale > 0 {
+				ns.c.known.remember(missingFull[i], v, st)
+			}
 		case o.negTTL > 0:
 			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
 			ttl = o.negTTL

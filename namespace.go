@@ -31,12 +31,13 @@ import (
 // A key or namespace that breaks the grammar fails with a *KeyError
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
-	c     *Cache
-	codec *codec.Codec
-	name  string
-	base  string // "<prefix>:<name>:"
-	ttl   time.Duration
-	bad   string // why name breaks the grammar, or ""
+	c            *Cache
+	codec        *codec.Codec
+	loadDefaults loadOpts
+	name         string
+	base         string // "<prefix>:<name>:"
+	ttl          time.Duration
+	bad          string // why name breaks the grammar, or ""
 }
 
 // Namespace returns the view of namespace name. An invalid name is not
@@ -49,6 +50,7 @@ func (c *Cache) Namespace(name string) *Namespace {
 	if n.bad != "" {
 		return n // not cached: arbitrary bad names must not grow the map
 	}
+	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
 	if p, ok := c.policyFor(name); ok {
 		cd, err := c.newCodec(p)
 		if err != nil {
