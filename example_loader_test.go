@@ -1,0 +1,87 @@
+package tradecache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+)
+
+// GetOrLoad calls the loader on a miss, once however many goroutines miss
+// together, and says where each result came from.
+func ExampleGetOrLoad() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{})
+	defer cache.Close()
+
+	quotes := cache.Namespace(tradecache.NamespaceMarketData)
+	fetch := func(context.Context) (decimal.Decimal, error) { return decimal.RequireFromString("150.00"), nil }
+
+	px, meta, err := tradecache.GetOrLoad(ctx, quotes, "AAPL", fetch)
+	fmt.Println(px.StringFixed(2), meta.Source, meta.Stale, err)
+	px, meta, err = tradecache.GetOrLoad(ctx, quotes, "AAPL", fetch)
+	fmt.Println(px.StringFixed(2), meta.Source, meta.Stale, err)
+	// Output:
+	// 150.00 loader false <nil>
+	// 150.00 store false <nil>
+}
+
+// With MaxStale, a failing loader is answered with the last value, flagged
+// stale and with the error that caused it; past the bound, with the error.
+func ExampleGetOrLoad_failSafe() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"refdata": {MaxStale: 24 * time.Hour},
+	}})
+	defer cache.Close()
+	ns := cache.Namespace("refdata")
+
+	_, _, _ = tradecache.GetOrLoad(ctx, ns, "XNAS", func(context.Context) (string, error) { return "NASDAQ", nil },
+		tradecache.WithTTL(time.Millisecond))
+	time.Sleep(5 * time.Millisecond) // now past its freshness
+	name, meta, err := tradecache.GetOrLoad(ctx, ns, "XNAS", func(context.Context) (string, error) {
+		return "", errors.New("reference service down")
+	})
+	fmt.Println(name, meta.Stale, meta.Err, err)
+	// Output: NASDAQ true reference service down <nil>
+}
+
+// Memoize is the replaced layer's @cache_result decorator as a function.
+func ExampleMemoize() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{})
+	defer cache.Close()
+
+	calls := 0
+	value := tradecache.Memoize(cache.Namespace(tradecache.NamespacePortfolio), func(_ context.Context, id string) (decimal.Decimal, error) {
+		calls++
+		return decimal.RequireFromString("1250000.50"), nil
+	})
+	v1, _ := value(ctx, "P-1001")
+	v2, _ := value(ctx, "P-1001")
+	fmt.Println(v1.StringFixed(2), v2.StringFixed(2), calls)
+	// Output: 1250000.50 1250000.50 1
+}
+
+// GetManyOrLoad loads only what is missing, in one call.
+func ExampleGetManyOrLoad() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{})
+	defer cache.Close()
+	ns := cache.Namespace(tradecache.NamespaceMarketData)
+	_ = ns.Set(ctx, "AAPL", decimal.RequireFromString("150.00"), 0)
+
+	px, _, err := tradecache.GetManyOrLoad(ctx, ns, []string{"AAPL", "MSFT"},
+		func(_ context.Context, missing []string) (map[string]decimal.Decimal, error) {
+			fmt.Println("loading", missing)
+			return map[string]decimal.Decimal{"MSFT": decimal.RequireFromString("410.10")}, nil
+		})
+	fmt.Println(px["AAPL"].StringFixed(2), px["MSFT"].StringFixed(2), err)
+	// Output:
+	// loading [MSFT]
+	// 150.00 410.10 <nil>
+}
