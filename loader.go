@@ -80,7 +80,6 @@ type loadOpts struct {
 	lock                  bool
 	lockTTL, lockWait     time.Duration
 	loadTimeout, lockPoll time.Duration
-	skipLocal             bool
 }
 
 // WithTTL sets how long a loaded value stays fresh.
@@ -331,7 +330,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 			ns.c.known.remember(full, v, st.Stamp)
 		}
 		if o.shouldRefresh(now, st.Stamp) {
-			refreshAhead(ctx, ns, full, load, o)
+			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
 		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
 	case found && !st.stamped:
@@ -498,13 +497,20 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 
 // refreshAhead reloads key in the background, once, unless a load of it
 // is already running. The caller has a fresh value and does not wait.
-func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, load func(context.Context) (T, error), o loadOpts) {
+//
+// seen is the load time of the value the caller read. A refresh that
+// finished just before this one started has already replaced it; the
+// refresh then does nothing, so a window sees one load, not two.
+func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, seen time.Time, load func(context.Context) (T, error), o loadOpts) {
 	fk := flightKey[T](full) + " refresh"
 	if ns.c.flights.inFlight(fk) {
 		return
 	}
-	ns.c.refreshes.Add(1)
 	ns.c.flights.start(ctx, fk, o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
+		if _, st, found, err := readStamped[T](lctx, ns, full); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
+			return nil, Meta{}, nil
+		}
+		ns.c.refreshes.Add(1)
 		return loadAndStore(lctx, ns, full, true, true, load, o)
 	})
 }
