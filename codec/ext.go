@@ -23,21 +23,9 @@ const (
 
 func init() {
 	// Decoders keyed by ext id serve decoding into interface{} values.
-	msgpack.RegisterExtDecoder(ExtDecimal, decimal.Decimal{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
-		dec, err := readDecimalExt(d, n)
-		if err != nil {
-			return err
-		}
-		setDecimal(v, dec)
-		return nil
-	})
-	for id := ExtScaledDecimalMin; id <= ExtScaledDecimalMax; id++ {
+	for _, id := range append([]int8{ExtDecimal}, scaledIDs()...) {
 		msgpack.RegisterExtDecoder(id, decimal.Decimal{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
-			b, err := extBytes(d, n)
-			if err != nil {
-				return err
-			}
-			dec, err := parseScaledDecimal(id, b)
+			dec, err := readDecimal(d, id, n)
 			if err != nil {
 				return err
 			}
@@ -168,12 +156,28 @@ func extBytes(d *msgpack.Decoder, n int) ([]byte, error) {
 	return b, d.ReadFull(b)
 }
 
-func readDecimalExt(d *msgpack.Decoder, n int) (decimal.Decimal, error) {
+func scaledIDs() []int8 {
+	var ids []int8
+	for id := ExtScaledDecimalMin; id <= ExtScaledDecimalMax; id++ {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// readDecimal reads the payload of decimal extension id (general or
+// scaled).
+func readDecimal(d *msgpack.Decoder, id int8, n int) (decimal.Decimal, error) {
 	b, err := extBytes(d, n)
 	if err != nil {
 		return decimal.Decimal{}, err
 	}
-	return parseDecimalExt(b)
+	switch {
+	case id == ExtDecimal:
+		return parseDecimalExt(b)
+	case id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax:
+		return parseScaledDecimal(id, b)
+	}
+	return decimal.Decimal{}, fmt.Errorf("ext type %d where a decimal (ext %d or %d-%d) was expected", id, ExtDecimal, ExtScaledDecimalMin, ExtScaledDecimalMax)
 }
 
 func readTimeExt(d *msgpack.Decoder, n int) (time.Time, error) {
@@ -198,21 +202,8 @@ func decodeDecimal(d *msgpack.Decoder, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		switch {
-		case id == ExtDecimal:
-			if dec, err = readDecimalExt(d, n); err != nil {
-				return err
-			}
-		case id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax:
-			b, err := extBytes(d, n)
-			if err != nil {
-				return err
-			}
-			if dec, err = parseScaledDecimal(id, b); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("ext type %d where a decimal (ext %d or %d-%d) was expected", id, ExtDecimal, ExtScaledDecimalMin, ExtScaledDecimalMax)
+		if dec, err = readDecimal(d, id, n); err != nil {
+			return err
 		}
 	case msgpcode.IsBin(c):
 		b, err := d.DecodeBytes()
