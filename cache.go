@@ -29,6 +29,7 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/store/redisstore"
 )
@@ -43,6 +44,8 @@ type Cache struct {
 	backend   string
 	codec     *codec.Codec   // for namespaces without a policy of their own
 	keys      *codec.Keyring // nil without EncryptionKeys
+	guard     *guard.Store   // nil on the in-process store
+	health    healthChecker
 	log       *slog.Logger
 	logSlow   bool
 
@@ -107,6 +110,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	switch {
 	case o.store != nil:
 		c.store, c.backend = o.store, fmt.Sprintf("%T", o.store)
+		if _, inProcess := o.store.(*memstore.Store); !inProcess {
+			if err := c.guardStore(); err != nil {
+				return nil, err
+			}
+		}
 	case cfg.Redis.Enabled():
 		opt, err := cfg.clientOption()
 		if err != nil {
@@ -117,6 +125,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 			return nil, &OpError{Op: "connect", Err: err}
 		}
 		c.store, c.ownsStore, c.backend = s, true, "redis"
+		if err := c.guardStore(); err != nil {
+			s.Close()
+			return nil, err
+		}
 	default:
 		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes})
 		if err != nil {
@@ -125,7 +137,25 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		c.store, c.ownsStore, c.backend = s, true, "memory"
 	}
 	c.def = c.Namespace(NamespaceDefault)
+	c.startHealth()
 	return c, nil
+}
+
+// guardStore puts deadlines and a circuit breaker in front of the store.
+// The in-process store needs neither: it cannot be unreachable.
+func (c *Cache) guardStore() error {
+	g, err := guard.New(c.store, guard.Options{
+		OpTimeout:           c.cfg.OpTimeout,
+		BatchTimeout:        c.cfg.BatchTimeout,
+		ConsecutiveFailures: uint32(c.cfg.BreakerFailures),
+		OpenTimeout:         c.cfg.BreakerOpenTimeout,
+		Logger:              c.log,
+	})
+	if err != nil {
+		return err
+	}
+	c.guard, c.store = g, g
+	return nil
 }
 
 // newCodec builds the codec for a namespace policy p; zero fields take the
@@ -222,6 +252,7 @@ func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.health.stop()
 	if c.ownsStore {
 		return c.store.Close()
 	}
@@ -305,6 +336,10 @@ type Stats struct {
 	// Get-or-load: loader calls, loader failures, early refreshes started,
 	// and stale values served because a loader or the store failed.
 	Loads, LoadErrors, Refreshes, StaleServed uint64
+	// Breaker is the circuit breaker's state ("none" on the in-process
+	// store) and BreakerTransitions its transitions and fast failures.
+	Breaker            string
+	BreakerTransitions guard.Transitions
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -318,7 +353,7 @@ func (s Stats) HitRate() float64 {
 // Stats returns the Cache's counters. The ctx is for the store figures a
 // later version adds; counters never block.
 func (c *Cache) Stats(ctx context.Context) Stats {
-	return Stats{
+	st := Stats{
 		Backend: c.backend,
 		Hits:    c.hits.Load(),
 		Misses:  c.misses.Load(),
@@ -330,7 +365,13 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		LoadErrors:  c.loadErrors.Load(),
 		Refreshes:   c.refreshes.Load(),
 		StaleServed: c.staleServed.Load(),
+		Breaker:     "none",
 	}
+	if c.guard != nil {
+		st.Breaker = c.guard.BreakerState().String()
+		st.BreakerTransitions = c.guard.Transitions()
+	}
+	return st
 }
 
 // observe counts a failed store call and logs slow operations. The key is

@@ -124,6 +124,14 @@ type Config struct {
 	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
 	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
 	SlowOpThreshold   time.Duration // CACHE_SLOW_OP_THRESHOLD
+
+	// Resilience (Redis only; see package store/guard).
+
+	OpTimeout          time.Duration // CACHE_OP_TIMEOUT: bound of a single-key call; 0 means 100ms
+	BatchTimeout       time.Duration // CACHE_BATCH_TIMEOUT: bound of a batch call; 0 means 1s
+	BreakerFailures    int           // CACHE_BREAKER_FAILURES: consecutive failures that open the breaker; 0 means 5
+	BreakerOpenTimeout time.Duration // CACHE_BREAKER_OPEN_TIMEOUT: how long it stays open before probing; 0 means 1s
+	HealthInterval     time.Duration // CACHE_HEALTH_INTERVAL: background PING period; 0 means 1s
 }
 
 // NamespaceConfig is one namespace's policy. Zero fields mean the Config's
@@ -307,6 +315,11 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	boolean("EnableMetrics", "CACHE_ENABLE_METRICS", &cfg.EnableMetrics)
 	boolean("LogSlowOps", "CACHE_LOG_SLOW_OPS", &cfg.LogSlowOps)
 	duration("SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", &cfg.SlowOpThreshold)
+	duration("OpTimeout", "CACHE_OP_TIMEOUT", &cfg.OpTimeout)
+	duration("BatchTimeout", "CACHE_BATCH_TIMEOUT", &cfg.BatchTimeout)
+	integer("BreakerFailures", "CACHE_BREAKER_FAILURES", &cfg.BreakerFailures)
+	duration("BreakerOpenTimeout", "CACHE_BREAKER_OPEN_TIMEOUT", &cfg.BreakerOpenTimeout)
+	duration("HealthInterval", "CACHE_HEALTH_INTERVAL", &cfg.HealthInterval)
 
 	// A value that failed to parse is already listed; validate the rest,
 	// and an explicit zero from the environment (a batch size of 0, say)
@@ -390,6 +403,10 @@ func (c Config) Validate() error {
 		{"RiskTTL", "CACHE_RISK_TTL", c.RiskTTL},
 		{"SessionTTL", "CACHE_SESSION_TTL", c.SessionTTL},
 		{"SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", c.SlowOpThreshold},
+		{"OpTimeout", "CACHE_OP_TIMEOUT", c.OpTimeout},
+		{"BatchTimeout", "CACHE_BATCH_TIMEOUT", c.BatchTimeout},
+		{"BreakerOpenTimeout", "CACHE_BREAKER_OPEN_TIMEOUT", c.BreakerOpenTimeout},
+		{"HealthInterval", "CACHE_HEALTH_INTERVAL", c.HealthInterval},
 	} {
 		if d.v < 0 {
 			errs.add(d.field, d.env, formatSeconds(d.v), "must not be negative")
@@ -441,6 +458,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxKeyLength < 0 {
 		errs.add("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", strconv.Itoa(c.MaxKeyLength), "must be greater than 0")
+	}
+	if c.BreakerFailures < 0 {
+		errs.add("BreakerFailures", "CACHE_BREAKER_FAILURES", strconv.Itoa(c.BreakerFailures), "must not be negative")
 	}
 	if c.LocalStaleEntries < 0 {
 		errs.add("LocalStaleEntries", "", strconv.Itoa(c.LocalStaleEntries), "must not be negative")
@@ -498,6 +518,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LocalStaleEntries == 0 {
 		c.LocalStaleEntries = 10000
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = time.Second
 	}
 	if c.Redis.Port == 0 {
 		c.Redis.Port = DefaultRedisPort

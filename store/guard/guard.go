@@ -1,0 +1,361 @@
+// Package guard bounds every call to a store.Store and puts a circuit
+// breaker (github.com/sony/gobreaker/v2) in front of it.
+//
+// A trading service must keep running when its cache fails, and the two
+// ways a cache hurts it are waiting and piling on. Every call through a
+// guard therefore has a deadline, even when the caller's context has none,
+// so a black-holed Redis costs a caller at most the operation's timeout.
+// After repeated failures the breaker opens and calls fail at once with
+// store.ErrUnavailable, with no dial and no wait, so a dead Redis costs
+// microseconds and sees no connection storm. After OpenTimeout the breaker
+// lets one probe through and closes by itself when Redis answers again:
+// recovery needs no restart.
+//
+// What counts as a failure: the store being unreachable or a deadline the
+// guard set expiring. A miss is not a failure, nor is a Redis error reply
+// (OOM, NOPERM, WRONGTYPE: the server is up and answering), nor a call the
+// caller itself cancelled or gave too short a deadline.
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/tradecache/tradecache/store"
+)
+
+// Defaults used for zero Options fields. The timeouts suit a data-center
+// network, where a Redis round trip takes tens of microseconds and p99
+// stays under a millisecond.
+const (
+	DefaultOpTimeout           = 100 * time.Millisecond
+	DefaultBatchTimeout        = time.Second
+	DefaultScanTimeout         = time.Minute
+	DefaultConsecutiveFailures = 5
+	DefaultFailureRatio        = 0.5
+	DefaultMinRequests         = 20
+	DefaultInterval            = 10 * time.Second
+	DefaultOpenTimeout         = time.Second
+)
+
+// Options configures a guard. The zero value means the defaults above.
+type Options struct {
+	// OpTimeout bounds single-key calls (Get, Set, Exists, TTL, Expire,
+	// SetNX, DeleteIfEqual, Ping).
+	OpTimeout time.Duration
+	// BatchTimeout bounds GetMany, SetMany and Delete.
+	BatchTimeout time.Duration
+	// ScanTimeout bounds DeletePrefix, which walks a whole namespace.
+	ScanTimeout time.Duration
+	// ConsecutiveFailures trips the breaker after this many failures in a
+	// row.
+	ConsecutiveFailures uint32
+	// FailureRatio trips the breaker when at least this fraction of the
+	// calls in the current Interval failed, once MinRequests were made.
+	FailureRatio float64
+	MinRequests  uint32
+	// Interval is how often a closed breaker forgets its counts.
+	Interval time.Duration
+	// OpenTimeout is how long the breaker stays open before it lets a
+	// probe through.
+	OpenTimeout time.Duration
+	// DisableBreaker keeps the deadlines but never opens.
+	DisableBreaker bool
+	// OnStateChange is called after each breaker transition, after the
+	// guard has logged and counted it.
+	OnStateChange func(from, to State)
+	// Logger receives breaker transitions. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// State is a breaker state.
+type State = gobreaker.State
+
+// Breaker states.
+const (
+	StateClosed   = gobreaker.StateClosed
+	StateHalfOpen = gobreaker.StateHalfOpen
+	StateOpen     = gobreaker.StateOpen
+)
+
+// ErrOpen is returned, wrapped with store.ErrUnavailable, while the
+// breaker is open.
+var ErrOpen = errors.New("circuit breaker open")
+
+var (
+	errOpen     = fmt.Errorf("%w: %w", store.ErrUnavailable, ErrOpen)
+	errFailure  = errors.New("failure")
+	errExcluded = errors.New("excluded")
+)
+
+// Store is a guarded store.Store.
+type Store struct {
+	next                     store.Store
+	cb                       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	op, batch, scan          time.Duration
+	disabled                 bool
+	log                      *slog.Logger
+	hook                     func(from, to State)
+	opened, halfOpen, closed atomic.Uint64
+	rejected                 atomic.Uint64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps next. It rejects negative durations and a ratio outside [0, 1].
+func New(next store.Store, o Options) (*Store, error) {
+	if o.OpTimeout < 0 || o.BatchTimeout < 0 || o.ScanTimeout < 0 || o.Interval < 0 || o.OpenTimeout < 0 {
+		return nil, errors.New("guard: timeouts must not be negative")
+	}
+	if o.FailureRatio < 0 || o.FailureRatio > 1 {
+		return nil, fmt.Errorf("guard: FailureRatio %v outside [0, 1]", o.FailureRatio)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.OpTimeout, DefaultOpTimeout)
+	def(&o.BatchTimeout, DefaultBatchTimeout)
+	def(&o.ScanTimeout, DefaultScanTimeout)
+	def(&o.Interval, DefaultInterval)
+	def(&o.OpenTimeout, DefaultOpenTimeout)
+	if o.ConsecutiveFailures == 0 {
+		o.ConsecutiveFailures = DefaultConsecutiveFailures
+	}
+	if o.FailureRatio == 0 {
+		o.FailureRatio = DefaultFailureRatio
+	}
+	if o.MinRequests == 0 {
+		o.MinRequests = DefaultMinRequests
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Store{next: next, op: o.OpTimeout, batch: o.BatchTimeout, scan: o.ScanTimeout,
+		disabled: o.DisableBreaker, log: o.Logger, hook: o.OnStateChange}
+	s.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "redis",
+		MaxRequests: 1,
+		Interval:    o.Interval,
+		Timeout:     o.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= o.ConsecutiveFailures ||
+				c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
+		},
+		IsSuccessful:  func(err error) bool { return !errors.Is(err, errFailure) },
+		IsExcluded:    func(err error) bool { return errors.Is(err, errExcluded) },
+		OnStateChange: s.onStateChange,
+	})
+	return s, nil
+}
+
+func (s *Store) onStateChange(_ string, from, to State) {
+	switch to {
+	case StateOpen:
+		s.opened.Add(1)
+		s.log.Warn("tradecache: circuit breaker opened: store calls fail fast", "from", from.String())
+	case StateHalfOpen:
+		s.halfOpen.Add(1)
+		s.log.Info("tradecache: circuit breaker half-open: probing the store")
+	case StateClosed:
+		s.closed.Add(1)
+		s.log.Info("tradecache: circuit breaker closed: store recovered", "from", from.String())
+	}
+	if s.hook != nil {
+		s.hook(from, to)
+	}
+}
+
+// BreakerState returns the breaker's state.
+func (s *Store) BreakerState() State { return s.cb.State() }
+
+// Transitions counts breaker transitions since New, by target state.
+type Transitions struct {
+	Opened, HalfOpened, Closed uint64
+	// Rejected counts calls failed fast while the breaker was open.
+	Rejected uint64
+}
+
+// Transitions returns the breaker's transition counts.
+func (s *Store) Transitions() Transitions {
+	return Transitions{s.opened.Load(), s.halfOpen.Load(), s.closed.Load(), s.rejected.Load()}
+}
+
+// Unwrap returns the guarded store, for health checks that must reach it
+// even while the breaker is open.
+func (s *Store) Unwrap() store.Store { return s.next }
+
+// call is one guarded call: breaker admission, a deadline, the outcome.
+type call struct {
+	s      *Store
+	done   func(error)
+	parent context.Context
+	cancel context.CancelFunc
+}
+
+// begin admits a call and bounds its context by d.
+func (s *Store) begin(ctx context.Context, d time.Duration) (context.Context, call, error) {
+	c := call{s: s, parent: ctx}
+	if !s.disabled {
+		done, err := s.cb.Allow()
+		if err != nil {
+			s.rejected.Add(1)
+			return ctx, c, errOpen
+		}
+		c.done = done
+	}
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
+		ctx, c.cancel = context.WithTimeout(ctx, d)
+	}
+	return ctx, c, nil
+}
+
+// end reports the outcome to the breaker and returns err.
+func (c call) end(err error) error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.done != nil {
+		switch {
+		case err == nil:
+			c.done(nil)
+		case c.parent.Err() != nil:
+			c.done(errExcluded) // the caller's own cancellation or deadline
+		case errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+			c.done(errFailure)
+		default:
+			c.done(nil) // a Redis error reply: the server is up
+		}
+	}
+	if err != nil && c.parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrTimeout) {
+		err = fmt.Errorf("%w: %w", store.ErrTimeout, err)
+	}
+	return err
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return nil, false, err
+	}
+	v, found, err := s.next.Get(ctx, key)
+	return v, found, c.end(err)
+}
+
+// GetMany implements store.Store.
+func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	ctx, c, err := s.begin(ctx, s.batch)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.next.GetMany(ctx, keys)
+	return v, c.end(err)
+}
+
+// Set implements store.Store.
+func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return err
+	}
+	return c.end(s.next.Set(ctx, key, value, ttl))
+}
+
+// SetMany implements store.Store.
+func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
+	ctx, c, err := s.begin(ctx, s.batch)
+	if err != nil {
+		return err
+	}
+	return c.end(s.next.SetMany(ctx, entries))
+}
+
+// SetNX implements store.Store.
+func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.next.SetNX(ctx, key, value, ttl)
+	return ok, c.end(err)
+}
+
+// DeleteIfEqual implements store.Store.
+func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.next.DeleteIfEqual(ctx, key, value)
+	return ok, c.end(err)
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
+	ctx, c, err := s.begin(ctx, s.batch)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.next.Delete(ctx, keys...)
+	return n, c.end(err)
+}
+
+// Exists implements store.Store.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.next.Exists(ctx, key)
+	return ok, c.end(err)
+}
+
+// TTL implements store.Store.
+func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return 0, false, err
+	}
+	ttl, ok, err := s.next.TTL(ctx, key)
+	return ttl, ok, c.end(err)
+}
+
+// Expire implements store.Store.
+func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.next.Expire(ctx, key, ttl)
+	return ok, c.end(err)
+}
+
+// DeletePrefix implements store.Store.
+func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error) {
+	ctx, c, err := s.begin(ctx, s.scan)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.next.DeletePrefix(ctx, prefix, batch)
+	return n, c.end(err)
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return err
+	}
+	return c.end(s.next.Ping(ctx))
+}
+
+// Close implements store.Store: it closes the guarded store.
+func (s *Store) Close() error { return s.next.Close() }

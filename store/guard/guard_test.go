@@ -1,0 +1,157 @@
+package guard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache/internal/leaktest"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/guard"
+	"github.com/tradecache/tradecache/store/memstore"
+	"github.com/tradecache/tradecache/store/storetest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+func TestConformanceThroughTheGuard(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		m, _ := memstore.New(memstore.Options{})
+		g, err := guard.New(m, guard.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	})
+}
+
+// faulty is a memstore whose Get fails or stalls on command.
+type faulty struct {
+	store.Store
+	mode  atomic.Int32 // 0 ok, 1 unavailable, 2 stall until ctx ends, 3 redis error reply
+	calls atomic.Int64
+}
+
+var errReply = errors.New("OOM command not allowed when used memory > 'maxmemory'")
+
+func (f *faulty) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	f.calls.Add(1)
+	switch f.mode.Load() {
+	case 1:
+		return nil, false, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	case 2:
+		<-ctx.Done()
+		return nil, false, ctx.Err()
+	case 3:
+		return nil, false, errReply
+	}
+	return f.Store.Get(ctx, key)
+}
+
+func newFaulty(t *testing.T, o guard.Options) (*faulty, *guard.Store, *[]string) {
+	m, _ := memstore.New(memstore.Options{})
+	f := &faulty{Store: m}
+	var transitions []string
+	o.OnStateChange = func(from, to guard.State) { transitions = append(transitions, from.String()+"->"+to.String()) }
+	g, err := guard.New(f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, g, &transitions
+}
+
+func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
+	f, g, transitions := newFaulty(t, guard.Options{OpenTimeout: 50 * time.Millisecond})
+	ctx := context.Background()
+	f.mode.Store(1)
+	for range 5 {
+		if _, _, err := g.Get(ctx, "k"); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Get on a dead store = %v", err)
+		}
+	}
+	if g.BreakerState() != guard.StateOpen {
+		t.Fatalf("breaker %v after 5 consecutive failures", g.BreakerState())
+	}
+	before := f.calls.Load()
+	start := time.Now()
+	for range 1000 {
+		_, _, err := g.Get(ctx, "k")
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, guard.ErrOpen) {
+			t.Fatalf("open breaker returned %v", err)
+		}
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Fatalf("1000 rejected calls took %v", d)
+	}
+	if f.calls.Load() != before {
+		t.Fatal("the open breaker let calls reach the store")
+	}
+	f.mode.Store(0)
+	time.Sleep(60 * time.Millisecond)
+	if _, _, err := g.Get(ctx, "k"); err != nil {
+		t.Fatalf("probe after recovery: %v", err)
+	}
+	if g.BreakerState() != guard.StateClosed {
+		t.Fatalf("breaker %v after a successful probe", g.BreakerState())
+	}
+	want := []string{"closed->open", "open->half-open", "half-open->closed"}
+	if fmt.Sprint(*transitions) != fmt.Sprint(want) {
+		t.Fatalf("transitions %v, want %v", *transitions, want)
+	}
+	if tr := g.Transitions(); tr.Opened != 1 || tr.Closed != 1 || tr.Rejected != 1000 {
+		t.Fatalf("counts %+v", tr)
+	}
+}
+
+func TestTimeoutsBoundCallsWithoutADeadline(t *testing.T) {
+	f, g, _ := newFaulty(t, guard.Options{OpTimeout: 20 * time.Millisecond})
+	f.mode.Store(2)
+	start := time.Now()
+	_, _, err := g.Get(context.Background(), "k")
+	if !errors.Is(err, store.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stalled Get = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 20*time.Millisecond || d > 200*time.Millisecond {
+		t.Fatalf("stalled Get returned after %v, want about 20ms", d)
+	}
+}
+
+func TestWhatIsNotAFailure(t *testing.T) {
+	f, g, _ := newFaulty(t, guard.Options{})
+	ctx := context.Background()
+	for range 20 {
+		if _, found, err := g.Get(ctx, "missing"); err != nil || found {
+			t.Fatal(err)
+		}
+	}
+	f.mode.Store(3)
+	for range 20 {
+		if _, _, err := g.Get(ctx, "k"); !errors.Is(err, errReply) {
+			t.Fatalf("reply error = %v", err)
+		}
+	}
+	f.mode.Store(2)
+	for range 20 {
+		cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		_, _, err := g.Get(cctx, "k")
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("caller deadline = %v", err)
+		}
+	}
+	if g.BreakerState() != guard.StateClosed {
+		t.Fatalf("misses, error replies or callers' own deadlines opened the breaker: %v", g.BreakerState())
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	m, _ := memstore.New(memstore.Options{})
+	for _, o := range []guard.Options{{OpTimeout: -1}, {FailureRatio: 1.5}, {OpenTimeout: -time.Second}} {
+		if _, err := guard.New(m, o); err == nil {
+			t.Fatalf("New(%+v) succeeded", o)
+		}
+	}
+}
