@@ -48,6 +48,9 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
+		if said := serverSays(ctx, opt); said != "" {
+			err = fmt.Errorf("%w (the server says: %s)", err, said)
+		}
 		return nil, classify(fmt.Errorf("redisstore: connect %v: %w", opt.InitAddress, err))
 	}
 	s := &Store{client: c}
@@ -56,6 +59,33 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// serverSays dials the first address once more, without TLS, and returns
+// the error line the server greets a new connection with, if any: Redis
+// refuses a client past maxclients with "-ERR max number of clients
+// reached" and closes the connection, which the client library reports only
+// as EOF.
+func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
+	if opt.TLSConfig != nil || opt.DialCtxFn != nil || len(opt.InitAddress) == 0 {
+		return ""
+	}
+	d := net.Dialer{Timeout: 200 * time.Millisecond}
+	conn, err := d.DialContext(ctx, "tcp", opt.InitAddress[0])
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return ""
+	}
+	buf := make([]byte, 256)
+	n, _ := conn.Read(buf)
+	if line := strings.TrimSpace(string(buf[:n])); strings.HasPrefix(line, "-") {
+		return strings.TrimPrefix(line, "-")
+	}
+	return ""
 }
 
 // NewFromClient wraps an existing rueidis client, for callers that build

@@ -1,0 +1,364 @@
+package tradecache_test
+
+// Fault injection against real redis-server processes. Each test asserts
+// no wrong value, bounded latency and recovery without a restart; the
+// package's TestMain (leak_test.go) fails it if goroutines leak.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/collectors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+// faultConfig makes faults show quickly: 100ms per call, a breaker that
+// probes after 200ms.
+func faultConfig(addr string) tradecache.Config {
+	return tradecache.Config{
+		Redis:              tradecache.RedisConfig{URL: "redis://" + addr},
+		OpTimeout:          100 * time.Millisecond,
+		BreakerOpenTimeout: 200 * time.Millisecond,
+		HealthInterval:     100 * time.Millisecond,
+		LogSlowOps:         new(bool),
+	}
+}
+
+func openFaultCache(t *testing.T, addr string) *tradecache.Cache {
+	t.Helper()
+	c, err := tradecache.New(testCtx(t), faultConfig(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// valueFor is the only value ever written under key: any other value read
+// back is a wrong value.
+func valueFor(key string, gen int) string { return fmt.Sprintf("%s=%d", key, gen) }
+
+// checked does one Set and one Get of key and fails the test on a wrong
+// value or an unbounded call; store errors are returned.
+func checked(t *testing.T, c *tradecache.Cache, key string, gen int, bound time.Duration) error {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	err := c.Set(ctx, key, valueFor(key, gen), time.Minute)
+	if d := time.Since(start); d > bound {
+		t.Fatalf("Set took %v, bound %v (err %v)", d, bound, err)
+	}
+	if err != nil {
+		return err
+	}
+	var got string
+	start = time.Now()
+	found, err := c.Get(ctx, key, &got)
+	if d := time.Since(start); d > bound {
+		t.Fatalf("Get took %v, bound %v (err %v)", d, bound, err)
+	}
+	if err != nil {
+		return err
+	}
+	if found && !strings.HasPrefix(got, key+"=") {
+		t.Fatalf("wrong value: %q read under %q", got, key)
+	}
+	if found && got != valueFor(key, gen) {
+		t.Fatalf("stale write won: %q read after writing %q", got, valueFor(key, gen))
+	}
+	return nil
+}
+
+// recovers polls until a Set and Get succeed, and returns how long that
+// took; it fails the test past limit.
+func recovers(t *testing.T, c *tradecache.Cache, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for gen := 0; ; gen++ {
+		if err := checked(t, c, "probe", gen, time.Second); err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("no recovery within %v: %+v", limit, c.Stats(context.Background()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// duringFault runs checked calls for d and returns how many failed; every
+// error must be a typed unavailability or timeout.
+func duringFault(t *testing.T, c *tradecache.Cache, d time.Duration) (calls, failed int) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < d; calls++ {
+		err := checked(t, c, fmt.Sprintf("k%d", calls%10), calls, 300*time.Millisecond)
+		if err != nil {
+			failed++
+			if !errors.Is(err, tradecache.ErrUnavailable) && !errors.Is(err, tradecache.ErrTimeout) {
+				t.Fatalf("untyped error during the fault: %v", err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return calls, failed
+}
+
+func TestFaultKill9AndRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	recovers(t, c, time.Second)
+	srv.Kill()
+	calls, failed := duringFault(t, c, 500*time.Millisecond)
+	if failed != calls {
+		t.Fatalf("%d of %d calls succeeded against a dead server", calls-failed, calls)
+	}
+	st := c.Stats(context.Background())
+	if st.Breaker != "open" || st.BreakerTransitions.Rejected == 0 {
+		t.Fatalf("breaker did not open against a dead server: %+v", st)
+	}
+	// While open, a call fails in microseconds.
+	start := time.Now()
+	for range 1000 {
+		_, _ = c.Get(context.Background(), "k", new(string))
+	}
+	if d := time.Since(start) / 1000; d > time.Millisecond {
+		t.Fatalf("calls with the breaker open took %v each", d)
+	}
+	if h := c.Health(context.Background()); h.Ready || h.Reachable {
+		t.Fatalf("Health says ready with Redis dead: %+v", h)
+	}
+	srv.Restart(t)
+	took := recovers(t, c, 5*time.Second)
+	t.Logf("recovered %v after the restart; %d calls failed fast during the fault", took, failed)
+	// The restarted server is empty: old keys are misses, never old values.
+	var v string
+	if found, err := c.Get(context.Background(), "k1", &v); err != nil || found {
+		t.Fatalf("after restart k1 = %q, %v, %v", v, found, err)
+	}
+	if h := c.Health(context.Background()); !h.Reachable {
+		t.Fatalf("Health after recovery: %+v", h)
+	}
+}
+
+func TestFaultSigstopBlackHole(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	recovers(t, c, time.Second)
+	if err := syscall.Kill(srv.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := func() { _ = syscall.Kill(srv.Pid(), syscall.SIGCONT) }
+	defer cont()
+	calls, failed := duringFault(t, c, 1500*time.Millisecond)
+	if failed != calls {
+		t.Fatalf("%d calls succeeded against a stopped server", calls-failed)
+	}
+	cont()
+	took := recovers(t, c, 5*time.Second)
+	t.Logf("black hole: %d calls, all failed within bounds; recovered %v after SIGCONT", calls, took)
+	// Writes that timed out while the server was stopped must not land
+	// over newer ones: write again and read back.
+	for i := range 10 {
+		if err := checked(t, c, fmt.Sprintf("k%d", i), 1_000_000+i, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFaultClientKill(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	admin := rawClient(t, srv.Addr)
+	recovers(t, c, time.Second)
+	ctx := testCtx(t)
+	for round := range 5 {
+		if err := admin.Do(ctx, admin.B().ClientKill().TypeNormal().Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		_, failed := duringFault(t, c, 100*time.Millisecond)
+		took := recovers(t, c, 2*time.Second)
+		t.Logf("CLIENT KILL %d: %d failed calls, recovered in %v", round, failed, took)
+	}
+}
+
+func TestFaultDebugSleep(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	admin := rawClient(t, srv.Addr)
+	recovers(t, c, time.Second)
+	slept := make(chan error, 1)
+	go func() {
+		slept <- admin.Do(context.Background(), admin.B().Arbitrary("DEBUG", "SLEEP", "1").Build()).Error()
+	}()
+	time.Sleep(50 * time.Millisecond)
+	calls, failed := duringFault(t, c, 700*time.Millisecond)
+	if failed == 0 {
+		t.Fatalf("all %d calls succeeded while the server slept", calls)
+	}
+	if err := <-slept; err != nil {
+		t.Fatal(err)
+	}
+	took := recovers(t, c, 3*time.Second)
+	t.Logf("DEBUG SLEEP: %d of %d calls failed within bounds; recovered %v after", failed, calls, took)
+}
+
+func TestFaultOutOfMemory(t *testing.T) {
+	srv := redistest.Start(t, redistest.Option{"maxmemory-policy", "noeviction"})
+	c := openFaultCache(t, srv.Addr)
+	admin := rawClient(t, srv.Addr)
+	ctx := testCtx(t)
+	if err := c.Set(ctx, "before", "readable", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "1").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		err := c.Set(ctx, fmt.Sprintf("k%d", i), strings.Repeat("x", 100), time.Hour)
+		if err == nil || !strings.Contains(err.Error(), "OOM") {
+			t.Fatalf("Set over maxmemory = %v, want Redis's OOM error", err)
+		}
+		if errors.Is(err, tradecache.ErrUnavailable) {
+			t.Fatalf("OOM reported as unavailability: %v", err)
+		}
+		var got string
+		if found, err := c.Get(ctx, "before", &got); err != nil || !found || got != "readable" {
+			t.Fatalf("reads stopped under OOM: %q %v %v", got, found, err)
+		}
+	}
+	if st := c.Stats(ctx); st.Breaker != "closed" {
+		t.Fatalf("OOM replies opened the breaker: %+v", st)
+	}
+	admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
+	recovers(t, c, time.Second)
+}
+
+func TestFaultMaxClients(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	admin := rawClient(t, srv.Addr)
+	ctx := testCtx(t)
+	recovers(t, c, time.Second)
+	n, err := admin.Do(ctx, admin.B().ClientList().Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	connected := strings.Count(n, "\n")
+	if err := admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxclients", fmt.Sprint(connected)).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = tradecache.New(ctx, faultConfig(srv.Addr))
+	if err == nil || !strings.Contains(err.Error(), "max number of clients") {
+		t.Fatalf("New with maxclients exhausted = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("New took %v to fail", d)
+	}
+	// The existing Cache keeps its connections and keeps working.
+	for i := range 100 {
+		if err := checked(t, c, fmt.Sprintf("k%d", i), i, time.Second); err != nil {
+			t.Fatalf("existing cache failed with maxclients exhausted: %v", err)
+		}
+	}
+	admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxclients", "10000").Build())
+}
+
+// proxied starts an in-process toxiproxy in front of srv.
+func proxied(t *testing.T, srv *redistest.Server) *toxiproxy.Proxy {
+	t.Helper()
+	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	api.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
+	p := toxiproxy.NewProxy(api, "redis", "127.0.0.1:0", srv.Addr)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func toxic(t *testing.T, p *toxiproxy.Proxy, json string) {
+	t.Helper()
+	if _, err := p.Toxics.AddToxicJson(strings.NewReader(json)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFaultProxyLatencyAndReset(t *testing.T) {
+	srv := redistest.Start(t)
+	p := proxied(t, srv)
+	c := openFaultCache(t, p.Listen)
+	recovers(t, c, time.Second)
+
+	toxic(t, p, `{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":300}}`)
+	calls, failed := duringFault(t, c, time.Second)
+	if failed != calls {
+		t.Fatalf("%d calls succeeded through 300ms of latency with a 100ms bound", calls-failed)
+	}
+	if err := p.Toxics.RemoveToxic(context.Background(), "slow"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("latency: recovered in %v", recovers(t, c, 5*time.Second))
+
+	toxic(t, p, `{"name":"reset","type":"reset_peer","stream":"upstream","attributes":{"timeout":0}}`)
+	calls, failed = duringFault(t, c, 500*time.Millisecond)
+	if failed != calls {
+		t.Fatalf("%d calls succeeded through connection resets", calls-failed)
+	}
+	if err := p.Toxics.RemoveToxic(context.Background(), "reset"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("reset_peer: recovered in %v", recovers(t, c, 5*time.Second))
+}
+
+// A command abandoned by a cancelled ctx must not shift replies: each of
+// the next 1,000 commands on the same client gets its own reply.
+func TestFaultCancelMidCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	p := proxied(t, srv)
+	c := openFaultCache(t, p.Listen)
+	recovers(t, c, time.Second)
+	ctx := context.Background()
+	for i := range 50 {
+		if err := c.Set(ctx, fmt.Sprintf("c%d", i), valueFor(fmt.Sprintf("c%d", i), 0), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toxic(t, p, `{"name":"slow","type":"latency","stream":"downstream","attributes":{"latency":60}}`)
+	var cancelled atomic.Int64
+	for i := range 20 {
+		cctx, cancel := context.WithCancel(ctx)
+		go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+		var v string
+		if _, err := c.Get(cctx, fmt.Sprintf("c%d", i), &v); errors.Is(err, context.Canceled) {
+			cancelled.Add(1)
+		} else if err == nil && v != valueFor(fmt.Sprintf("c%d", i), 0) {
+			t.Fatalf("wrong value %q", v)
+		}
+		cancel()
+	}
+	if cancelled.Load() == 0 {
+		t.Fatal("no command was cancelled mid-flight")
+	}
+	if err := p.Toxics.RemoveToxic(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		key := fmt.Sprintf("c%d", i%50)
+		var v string
+		found, err := c.Get(ctx, key, &v)
+		if err != nil || !found || v != valueFor(key, 0) {
+			t.Fatalf("command %d after %d cancellations: %q under %s (%v, %v)", i, cancelled.Load(), v, key, found, err)
+		}
+	}
+}
