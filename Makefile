@@ -5,7 +5,9 @@ STATICCHECK_VERSION := v0.8.2
 APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack python3-zstandard python3-cryptography
 FUZZTIME            ?= 60s
 
-.PHONY: test deps check lint unit bench fuzz demo
+SOAK                ?= 2m
+
+.PHONY: test deps check lint unit bench fuzz soak demo
 
 ## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
 test: deps check unit
@@ -52,6 +54,10 @@ fuzz:
 		mkdir -p codec/testdata/fuzz/$$t; \
 		cp -n "$$($(GO) env GOCACHE)/fuzz/github.com/tradecache/tradecache/codec/$$t/"* codec/testdata/fuzz/$$t/ 2>/dev/null || true; \
 	done
+
+## soak: 50 goroutines of mixed traffic for SOAK (default 2m) while faults are injected; prints recovery times and error counts
+soak: deps
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 0 -soak-duration $(SOAK) -v .
 
 ## demo: the demo on the embedded store (or on Redis if REDIS_URL/REDIS_HOST is set)
 demo:

@@ -54,6 +54,7 @@ type Cache struct {
 	bufs       sync.Pool // *[]byte encode buffers
 
 	closed atomic.Bool
+	warned sync.Map // message -> *rateLimit
 
 	flights flights   // loads in progress (GetOrLoad)
 	known   lastKnown // last known values, for serving stale when the store is down
@@ -374,11 +375,37 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 	return st
 }
 
-// observe counts a failed store call and logs slow operations. The key is
-// hashed in the log so that no session token or account id leaks.
+// warnLimited logs a warning at most once per second per message, with
+// how many were suppressed since: during an outage every call fails, and a
+// log line per call would bury the one that matters.
+func (c *Cache) warnLimited(msg string, args ...any) {
+	v, _ := c.warned.LoadOrStore(msg, &rateLimit{})
+	rl := v.(*rateLimit)
+	now := time.Now().UnixNano()
+	last := rl.last.Load()
+	if now-last < int64(time.Second) || !rl.last.CompareAndSwap(last, now) {
+		rl.suppressed.Add(1)
+		return
+	}
+	c.log.Warn(msg, append(args, "suppressed_since_last", rl.suppressed.Swap(0))...)
+}
+
+type rateLimit struct {
+	last       atomic.Int64
+	suppressed atomic.Int64
+}
+
+// observe counts a failed store call, logs failed writes (rate-limited:
+// a write is never retried, so the log is where it is seen) and logs slow
+// operations. The key is hashed in the log so that no session token or
+// account id leaks.
 func (c *Cache) observe(op, ns, key string, start time.Time, size int, err error) {
 	if err != nil {
 		c.errors.Add(1)
+		switch op {
+		case "set", "set_many", "delete", "expire", "clear":
+			c.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
+		}
 	}
 	if !c.logSlow {
 		return

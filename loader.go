@@ -392,7 +392,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
 	if err != nil {
 		ns.c.errors.Add(1)
-		ns.c.log.Warn("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
+		ns.c.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
 		return v, stampInfo{}, false, nil
 	}
 	return v, stampInfo{st, stamped}, true, nil
@@ -491,7 +491,7 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 	}
 	if err != nil {
 		ns.c.errors.Add(1)
-		ns.c.log.Warn("tradecache: caching a loaded value failed", "namespace", ns.name, "error", err)
+		ns.c.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
 	}
 }
 

@@ -214,7 +214,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if err := ns.c.store.SetMany(ctx, entries[lo:hi]); err != nil {
 			// Counted and logged, never retried (see storeStamped).
 			ns.c.errors.Add(1)
-			ns.c.log.Warn("tradecache: caching loaded values failed", "namespace", ns.name, "error", err)
+			ns.c.warnLimited("tradecache: caching loaded values failed, not retried", "namespace", ns.name, "error", err)
 			break
 		}
 	}
