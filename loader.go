@@ -168,13 +168,14 @@ func (o *loadOpts) freshFor() time.Duration {
 }
 
 // shouldRefresh is XFetch: refresh when now - delta*beta*ln(U) reaches the
-// expiry. delta is the measured load time, floored at 1% of the freshness
-// so that a very fast loader still refreshes ahead rather than at expiry.
+// expiry. delta is the measured load time, floored at 2.5% of the freshness
+// so that a very fast loader still refreshes with time to spare (25ms for
+// a 1s TTL) rather than racing the expiry on a busy machine.
 func (o *loadOpts) shouldRefresh(now time.Time, st codec.Stamp) bool {
 	if o.beta == 0 {
 		return false
 	}
-	delta := max(st.LoadTime, st.FreshFor/100)
+	delta := max(st.LoadTime, st.FreshFor/40)
 	u := 1 - mrand.Float64() // (0, 1]
 	return now.Add(time.Duration(float64(delta) * o.beta * -math.Log(u))).After(st.FreshUntil())
 }
