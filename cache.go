@@ -18,9 +18,13 @@ package tradecache
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,8 +203,17 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	} else {
 		opt.InitAddress = []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, cfg.Redis.Port)}
 		opt.Username, opt.Password, opt.SelectDB = cfg.Redis.Username, cfg.Redis.Password, cfg.Redis.DB
-		if cfg.Redis.SSL {
-			opt.TLSConfig = tlsConfig(cfg.Redis.Host)
+		if cfg.Redis.tlsWanted() {
+			opt.TLSConfig = &tls.Config{ServerName: cfg.Redis.Host, MinVersion: tls.VersionTLS12}
+		}
+	}
+	if opt.TLSConfig != nil || cfg.Redis.tlsWanted() {
+		if opt.TLSConfig == nil { // redis:// URL with TLS files: TLS all the same
+			host, _, _ := net.SplitHostPort(opt.InitAddress[0])
+			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		if err := cfg.Redis.applyTLS(opt.TLSConfig); err != nil {
+			return opt, err
 		}
 	}
 	// rueidis multiplexes ordinary commands over a few pipelined
@@ -246,6 +259,33 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 
 // errClosed is what operations on a closed Cache return.
 var errClosed = fmt.Errorf("%w: cache closed", ErrUnavailable)
+
+// applyTLS loads the CA bundle and client certificate into c. File errors
+// come back as a *ConfigError naming the variable.
+func (r RedisConfig) applyTLS(c *tls.Config) error {
+	if r.TLSServerName != "" {
+		c.ServerName = r.TLSServerName
+	}
+	if r.TLSCAFile != "" {
+		pem, err := os.ReadFile(r.TLSCAFile)
+		if err != nil {
+			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCAFile", Env: "REDIS_TLS_CA_FILE", Value: r.TLSCAFile, Reason: err.Error()}}}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCAFile", Env: "REDIS_TLS_CA_FILE", Value: r.TLSCAFile, Reason: "no PEM certificates in it"}}}
+		}
+		c.RootCAs = pool
+	}
+	if r.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(r.TLSCertFile, r.TLSKeyFile)
+		if err != nil {
+			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCertFile", Env: "REDIS_TLS_CERT_FILE", Value: r.TLSCertFile, Reason: err.Error()}}}
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return nil
+}
 
 // Close releases the store if the Cache created it. Operations after Close
 // fail with ErrUnavailable, whoever owns the store. Close is idempotent.

@@ -69,10 +69,20 @@ type RedisConfig struct {
 	Password       string // REDIS_PASSWORD; never printed
 	SSL            bool   // REDIS_SSL
 	MaxConnections int    // REDIS_MAX_CONNECTIONS; 0 means the environment's default
+	// TLS beyond REDIS_SSL: a CA bundle to trust (REDIS_TLS_CA_FILE), a
+	// client certificate and key for mutual TLS (REDIS_TLS_CERT_FILE,
+	// REDIS_TLS_KEY_FILE), and the name to verify (REDIS_TLS_SERVER_NAME;
+	// default the host). Any of them turns TLS on.
+	TLSCAFile, TLSCertFile, TLSKeyFile, TLSServerName string
 	// MaxFlushDelay lets rueidis wait up to this long after a write for more
 	// commands to pipeline with it. Zero means DefaultMaxFlushDelay; a
 	// negative value turns the delay off.
 	MaxFlushDelay time.Duration
+}
+
+// tlsWanted reports whether any TLS setting asks for TLS.
+func (r RedisConfig) tlsWanted() bool {
+	return r.SSL || r.TLSCAFile != "" || r.TLSCertFile != "" || r.TLSServerName != ""
 }
 
 // Enabled reports whether Redis is configured at all.
@@ -116,6 +126,8 @@ type Config struct {
 	EncryptionKeys []codec.Key
 	MaxBatchSize   int   // CACHE_MAX_BATCH_SIZE, keys per round trip
 	MaxKeyLength   int   // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
+	MaxValueBytes  int   // CACHE_MAX_VALUE_BYTES, bytes of an encoded value; 0 means 16 MiB
+	MaxBatchKeys   int   // CACHE_MAX_BATCH_KEYS, keys in one batch call; 0 means 10000
 	MemoryMaxBytes int64 // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
 	// LocalStaleEntries bounds how many last known values each Cache keeps
 	// in process, to serve within MaxStale when the store is unreachable.
@@ -285,6 +297,10 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 		cfg.Redis.SSL = b
 	}
 	integer("Redis.MaxConnections", "REDIS_MAX_CONNECTIONS", &cfg.Redis.MaxConnections)
+	str("REDIS_TLS_CA_FILE", &cfg.Redis.TLSCAFile)
+	str("REDIS_TLS_CERT_FILE", &cfg.Redis.TLSCertFile)
+	str("REDIS_TLS_KEY_FILE", &cfg.Redis.TLSKeyFile)
+	str("REDIS_TLS_SERVER_NAME", &cfg.Redis.TLSServerName)
 	duration("DefaultTTL", "CACHE_DEFAULT_TTL", &cfg.DefaultTTL)
 	duration("MarketDataTTL", "CACHE_MARKET_DATA_TTL", &cfg.MarketDataTTL)
 	duration("PortfolioTTL", "CACHE_PORTFOLIO_TTL", &cfg.PortfolioTTL)
@@ -305,6 +321,8 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	integer("CompressThreshold", "CACHE_COMPRESS_THRESHOLD", &cfg.CompressThreshold)
 	integer("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", &cfg.MaxBatchSize)
 	integer("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", &cfg.MaxKeyLength)
+	integer("MaxValueBytes", "CACHE_MAX_VALUE_BYTES", &cfg.MaxValueBytes)
+	integer("MaxBatchKeys", "CACHE_MAX_BATCH_KEYS", &cfg.MaxBatchKeys)
 	if v, ok := get("CACHE_MEMORY_MAX_BYTES"); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -456,6 +474,15 @@ func (c Config) Validate() error {
 	if c.MaxBatchSize < 0 {
 		errs.add("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", strconv.Itoa(c.MaxBatchSize), "must be greater than 0")
 	}
+	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
+		errs.add("Redis.TLSCertFile", "REDIS_TLS_CERT_FILE", c.Redis.TLSCertFile, "a client certificate needs its key (REDIS_TLS_KEY_FILE) and the other way round")
+	}
+	if c.MaxValueBytes < 0 {
+		errs.add("MaxValueBytes", "CACHE_MAX_VALUE_BYTES", strconv.Itoa(c.MaxValueBytes), "must not be negative")
+	}
+	if c.MaxBatchKeys < 0 {
+		errs.add("MaxBatchKeys", "CACHE_MAX_BATCH_KEYS", strconv.Itoa(c.MaxBatchKeys), "must not be negative")
+	}
 	if c.MaxKeyLength < 0 {
 		errs.add("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", strconv.Itoa(c.MaxKeyLength), "must be greater than 0")
 	}
@@ -512,6 +539,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxKeyLength == 0 {
 		c.MaxKeyLength = DefaultMaxKeyLength
+	}
+	if c.MaxValueBytes == 0 {
+		c.MaxValueBytes = 16 << 20
+	}
+	if c.MaxBatchKeys == 0 {
+		c.MaxBatchKeys = 10000
 	}
 	if c.MemoryMaxBytes == 0 {
 		c.MemoryMaxBytes = DefaultMemoryMaxBytes

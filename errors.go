@@ -17,6 +17,15 @@ var (
 	// ErrTimeout means the operation's deadline passed before the store
 	// answered. It is the same value as store.ErrTimeout.
 	ErrTimeout = store.ErrTimeout
+	// ErrNoPermission means Redis refused a command for the configured
+	// ACL user (NOPERM). It is the same value as store.ErrNoPermission.
+	ErrNoPermission = store.ErrNoPermission
+	// ErrAuth means Redis refused the credentials (WRONGPASS, NOAUTH). It is
+	// the same value as store.ErrAuth.
+	ErrAuth = store.ErrAuth
+	// ErrTooLarge means a value or a batch is over a configured limit
+	// (MaxValueBytes, MaxBatchKeys). Nothing was sent.
+	ErrTooLarge = errors.New("tradecache: over a size limit")
 	// ErrInvalidKey means a key or namespace name breaks the key grammar
 	// (see KeyError). Nothing was sent to the store.
 	ErrInvalidKey = errors.New("tradecache: invalid key")

@@ -488,6 +488,9 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st codec.Stamp, ttl time.Duration) {
 	b, err := ns.codec.AppendMarshalStamped(nil, full, v, st)
 	if err == nil {
+		err = ns.tooLarge("get_or_load", "", len(b))
+	}
+	if err == nil {
 		err = ns.c.store.Set(ctx, full, b, ttl)
 	}
 	if err != nil {

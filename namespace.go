@@ -2,7 +2,6 @@ package tradecache
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"reflect"
 	"time"
@@ -85,6 +84,9 @@ func (n *Namespace) key(op, key string) (string, error) {
 }
 
 func (n *Namespace) keys(op string, keys []string) ([]string, error) {
+	if err := n.tooMany(op, len(keys)); err != nil {
+		return nil, err
+	}
 	full := make([]string, len(keys))
 	for i, k := range keys {
 		var err error
@@ -141,6 +143,10 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 	if err != nil {
 		n.c.bufs.Put(bp)
 		return &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
+	}
+	if err := n.tooLarge(op, key, len(b)); err != nil {
+		n.c.bufs.Put(bp)
+		return err
 	}
 	t0 := n.start()
 	err = n.c.store.Set(ctx, full, b, ttl)
@@ -282,6 +288,9 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 	if ttl, err = n.ttlFor(op, "", ttl); err != nil {
 		return err
 	}
+	if err := n.tooMany(op, len(items)); err != nil {
+		return err
+	}
 	entries := make([]store.Entry, 0, len(items))
 	ends := make([]int, 0, len(items))
 	var buf []byte
@@ -290,8 +299,12 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		if err != nil {
 			return err
 		}
+		before := len(buf)
 		if buf, err = n.codec.AppendMarshal(buf, full, v); err != nil {
 			return &SerializationError{Op: op, Namespace: n.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
+		}
+		if err := n.tooLarge(op, k, len(buf)-before); err != nil {
+			return err
 		}
 		entries = append(entries, store.Entry{Key: full, TTL: ttl})
 		ends = append(ends, len(buf))
@@ -389,6 +402,18 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	return removed, nil
 }
 
-func tlsConfig(host string) *tls.Config {
-	return &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+// tooLarge checks an encoded value against MaxValueBytes.
+func (n *Namespace) tooLarge(op, key string, size int) error {
+	if size > n.c.cfg.MaxValueBytes {
+		return &OpError{Op: op, Namespace: n.name, Key: key, Err: fmt.Errorf("%w: encoded value of %d bytes, limit %d (CACHE_MAX_VALUE_BYTES)", ErrTooLarge, size, n.c.cfg.MaxValueBytes)}
+	}
+	return nil
+}
+
+// tooMany checks a batch against MaxBatchKeys.
+func (n *Namespace) tooMany(op string, count int) error {
+	if count > n.c.cfg.MaxBatchKeys {
+		return &OpError{Op: op, Namespace: n.name, Err: fmt.Errorf("%w: %d keys in one call, limit %d (CACHE_MAX_BATCH_KEYS)", ErrTooLarge, count, n.c.cfg.MaxBatchKeys)}
+	}
+	return nil
 }

@@ -40,8 +40,8 @@ func TestSoak(t *testing.T) {
 
 	var (
 		ops, storeErrs, loaderCallerErrs, wrong atomic.Int64
-		openLatency                                    hist.Histogram
-		allLatency                                     hist.Histogram
+		openLatency                             hist.Histogram
+		allLatency                              hist.Histogram
 	)
 	deadline := time.Now().Add(*soakFor)
 	var wg sync.WaitGroup

@@ -31,6 +31,11 @@ var (
 	// ErrValueTooLarge means a value can never fit in the store (for
 	// memstore, larger than a shard's byte budget). Nothing was written.
 	ErrValueTooLarge = errors.New("tradecache: value too large for store")
+	// ErrNoPermission means Redis refused the command for this user's ACL
+	// (NOPERM): a key outside the user's pattern, or a denied command.
+	ErrNoPermission = errors.New("tradecache: no permission")
+	// ErrAuth means Redis refused the credentials (WRONGPASS, NOAUTH).
+	ErrAuth = errors.New("tradecache: authentication failed")
 )
 
 // NoExpiry is the TTL reported for a key that exists but never expires.

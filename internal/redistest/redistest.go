@@ -9,6 +9,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -32,17 +33,24 @@ type Server struct {
 	Dir    string // working directory, holding redis.log
 	bin    string
 	args   []string
+	tls    *tls.Config // for the liveness PING of a TLS-only server
 	cmd    *exec.Cmd
 	exited chan error
 }
 
-// Option adds configuration lines to the server's command line, as
-// "--name value" pairs: Option{"maxmemory", "1mb"}.
+// Option adds a configuration line to the server's command line, as
+// "--name value...": Option{"maxmemory", "1mb"}. A value with spaces is
+// split into arguments, as a config file line is.
 type Option [2]string
 
 // Start starts a redis-server and waits until it answers PING. It fails the
 // test (never skips) when redis-server is missing or does not come up.
 func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	return startWith(t, func(port int) []string { return []string{"--port", strconv.Itoa(port)} }, nil, opts)
+}
+
+func startWith(t testing.TB, listen func(port int) []string, tlsCfg *tls.Config, opts []Option) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -52,7 +60,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// A free port found by listening on :0 can be taken by someone else
 	// before redis binds it; try a few ports before giving up.
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := start(t, bin, opts)
+		s, err := start(t, bin, listen, tlsCfg, opts)
 		if err == nil {
 			return s
 		}
@@ -62,14 +70,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return nil
 }
 
-func start(t testing.TB, bin string, opts []Option) (*Server, error) {
+func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Config, opts []Option) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	dir := t.TempDir()
-	args := []string{
-		"--port", strconv.Itoa(port),
+	args := append(listen(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
@@ -77,11 +84,13 @@ func start(t testing.TB, bin string, opts []Option) (*Server, error) {
 		"--logfile", filepath.Join(dir, "redis.log"),
 		"--daemonize", "no",
 		"--enable-debug-command", "local",
-	}
+	)
 	for _, o := range opts {
-		args = append(args, "--"+o[0], o[1])
+		// A value with spaces is several arguments, as in a config file
+		// line: Option{"user", "app on >pw ~trading:* +@all"}.
+		args = append(append(args, "--"+o[0]), strings.Fields(o[1])...)
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args, tls: tlsCfg}
 	t.Cleanup(s.Kill)
 	if err := s.run(); err != nil {
 		return nil, err
@@ -108,7 +117,7 @@ func (s *Server) run() error {
 			return fmt.Errorf("redis-server exited early (%v): %s", err, s.log())
 		default:
 		}
-		if err := ping(s.Addr); err == nil {
+		if err := ping(s.Addr, s.tls); err == nil {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -162,8 +171,14 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+func ping(addr string, tlsCfg *tls.Config) error {
+	var c net.Conn
+	var err error
+	if tlsCfg != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: 200 * time.Millisecond}, "tcp", addr, tlsCfg)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	}
 	if err != nil {
 		return err
 	}

@@ -102,8 +102,17 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := rueidis.IsRedisErr(err); ok {
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		switch msg := re.Error(); {
+		case strings.HasPrefix(msg, "NOPERM"):
+			return fmt.Errorf("%w: %w", store.ErrNoPermission, err)
+		case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"):
+			return fmt.Errorf("%w: %w", store.ErrAuth, err)
+		}
 		return err
+	}
+	if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") {
+		return fmt.Errorf("%w: %w", store.ErrAuth, err) // from the handshake, not a reply
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

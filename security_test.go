@@ -1,0 +1,275 @@
+package tradecache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+func tlsCache(t *testing.T, srv *redistest.Server, r tradecache.RedisConfig) (*tradecache.Cache, error) {
+	t.Helper()
+	r.Host, r.Port = "127.0.0.1", srv.Port
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: r})
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+func roundTrip(t *testing.T, c *tradecache.Cache) {
+	t.Helper()
+	ctx := testCtx(t)
+	if err := c.Set(ctx, "tls", "over TLS", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	if ok, err := c.Get(ctx, "tls", &v); err != nil || !ok || v != "over TLS" {
+		t.Fatalf("Get over TLS: %q %v %v", v, ok, err)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	certs := redistest.MakeCerts(t)
+	srv := redistest.StartTLS(t, certs, certs.ServerCert, certs.ServerKey, false)
+
+	c, err := tlsCache(t, srv, tradecache.RedisConfig{SSL: true, TLSCAFile: certs.CA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c)
+
+	// rediss:// URLs work too.
+	ctx := testCtx(t)
+	u, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "rediss://" + srv.Addr, TLSCAFile: certs.CA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	roundTrip(t, u)
+
+	// A CA that did not sign the server's certificate.
+	_, err = tlsCache(t, srv, tradecache.RedisConfig{SSL: true, TLSCAFile: certs.OtherCA})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("wrong CA: %v, want a certificate error", err)
+	}
+	// Plaintext against the TLS port.
+	start := time.Now()
+	_, err = tlsCache(t, srv, tradecache.RedisConfig{})
+	if err == nil || !errors.Is(err, tradecache.ErrUnavailable) {
+		t.Fatalf("plaintext client on the TLS port: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("plaintext client took %v to fail", d)
+	}
+	// A missing CA file is a configuration error naming the variable.
+	_, err = tlsCache(t, srv, tradecache.RedisConfig{SSL: true, TLSCAFile: "/nonexistent/ca.pem"})
+	var ce *tradecache.ConfigError
+	if !errors.As(err, &ce) || !ce.Has("REDIS_TLS_CA_FILE") {
+		t.Fatalf("missing CA file: %v", err)
+	}
+}
+
+func TestTLSExpiredServerCertificate(t *testing.T) {
+	certs := redistest.MakeCerts(t)
+	srv := redistest.StartTLS(t, certs, certs.ExpiredCert, certs.ExpiredKey, false)
+	_, err := tlsCache(t, srv, tradecache.RedisConfig{SSL: true, TLSCAFile: certs.CA})
+	if err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired server certificate: %v, want an error saying it expired", err)
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	certs := redistest.MakeCerts(t)
+	srv := redistest.StartTLS(t, certs, certs.ServerCert, certs.ServerKey, true)
+	c, err := tlsCache(t, srv, tradecache.RedisConfig{TLSCAFile: certs.CA, TLSCertFile: certs.ClientCert, TLSKeyFile: certs.ClientKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c)
+	// Without a client certificate the server refuses the connection.
+	if _, err := tlsCache(t, srv, tradecache.RedisConfig{TLSCAFile: certs.CA}); err == nil {
+		t.Fatal("a client without a certificate connected to an mTLS server")
+	}
+	if err := (tradecache.Config{Redis: tradecache.RedisConfig{Host: "h", TLSCertFile: certs.ClientCert}}).Validate(); err == nil {
+		t.Fatal("a client certificate without its key validated")
+	}
+}
+
+// aclUser may use only keys under "trading:" and may not run the commands
+// a cache has no business running.
+const aclUser = "app on >s3cret-acl-pass ~trading:* &* +@all -keys -flushall -flushdb -config -debug -shutdown -monitor -acl"
+
+func TestACLRestrictedUserRunsEverything(t *testing.T) {
+	srv := redistest.Start(t, redistest.Option{"user", aclUser})
+	ctx := testCtx(t)
+	cfg := tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port, Username: "app", Password: "s3cret-acl-pass"}}
+	c, err := tradecache.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("portfolio")
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s as a restricted ACL user: %v", what, err)
+		}
+	}
+	must("Set", ns.Set(ctx, "P1", 1, 0))
+	_, err = ns.Get(ctx, "P1", new(int))
+	must("Get", err)
+	must("SetMany", ns.SetMany(ctx, map[string]any{"a": 1, "b": 2}, time.Minute))
+	_, err = ns.GetMany(ctx, []string{"a", "b"}, &map[string]int{})
+	must("GetMany", err)
+	_, err = ns.Exists(ctx, "a")
+	must("Exists", err)
+	_, _, err = ns.TTL(ctx, "a")
+	must("TTL", err)
+	_, err = ns.Expire(ctx, "a", time.Hour)
+	must("Expire", err)
+	_, err = ns.Delete(ctx, "a")
+	must("Delete", err)
+	_, _, err = tradecache.GetOrLoad(ctx, ns, "locked", func(context.Context) (int, error) { return 1, nil }, tradecache.WithLock(time.Second, time.Second))
+	must("GetOrLoad with lock", err)
+	_, err = c.ClearNamespace(ctx, "portfolio")
+	must("ClearNamespace", err)
+	must("Ping", c.Ping(ctx))
+	if h := c.Health(ctx); !h.Ready {
+		t.Fatalf("Health as a restricted user: %+v", h)
+	}
+
+	// Outside the prefix, the ACL answers NOPERM, typed.
+	other, err := tradecache.New(ctx, tradecache.Config{KeyPrefix: "other", Redis: cfg.Redis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	err = other.Set(ctx, "k", 1, 0)
+	if !errors.Is(err, tradecache.ErrNoPermission) {
+		t.Fatalf("write outside the ACL's key pattern = %v, want ErrNoPermission", err)
+	}
+	// A wrong password is refused at New, typed.
+	bad := cfg
+	bad.Redis.Password = "wrong"
+	if _, err := tradecache.New(ctx, bad); !errors.Is(err, tradecache.ErrAuth) {
+		t.Fatalf("wrong password = %v, want ErrAuth", err)
+	}
+}
+
+// A distinctive password, encryption key and session content must not
+// appear in any log line, error, Stats or formatted Config.
+func TestSecretsNeverLeak(t *testing.T) {
+	srv := redistest.Start(t, redistest.Option{"user", "app on >Pa55-DISTINCTIVE-pw ~trading:* &* +@all"})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	secretKey := bytes.Repeat([]byte("K"), 32)
+	cfg := tradecache.Config{
+		Redis:          tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port, Username: "app", Password: "Pa55-DISTINCTIVE-pw"},
+		EncryptionKeys: []codec.Key{{ID: "k1", Secret: secretKey}},
+		LogSlowOps:     new(bool),
+	}
+	*cfg.LogSlowOps = true
+	cfg.SlowOpThreshold = time.Nanosecond // log every operation
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, cfg, tradecache.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var capture strings.Builder
+	sessions := c.Namespace(tradecache.NamespaceSession)
+	for i := range 5 {
+		if err := sessions.Set(ctx, fmt.Sprintf("s%d", i), map[string]string{"token": "SESSION-DISTINCTIVE-token"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out map[string]string
+	_, _ = sessions.Get(ctx, "s1", &out)
+	_, err = sessions.Get(ctx, "s1", new(int)) // a decode error
+	fmt.Fprintln(&capture, err)
+	fmt.Fprintln(&capture, c.Set(ctx, "bad key", 1, 0))
+	bad := cfg
+	bad.Redis.Password = "Pa55-DISTINCTIVE-pw-but-wrong"
+	_, err = tradecache.New(ctx, bad, tradecache.WithLogger(logger))
+	fmt.Fprintln(&capture, err)
+	logger.Info("config", "cfg", cfg)
+	fmt.Fprintf(&capture, "%v %+v %#v %s\n", cfg, cfg, cfg, cfg)
+	fmt.Fprintf(&capture, "%+v\n", c.Stats(ctx))
+	fmt.Fprintf(&capture, "%+v\n", c.Health(ctx))
+	c.Close()
+	srv.Kill() // and failures while Redis is down
+	c2, _ := tradecache.New(ctx, cfg, tradecache.WithLogger(logger))
+	if c2 != nil {
+		c2.Close()
+	}
+	all := capture.String() + logs.String()
+	if !strings.Contains(logs.String(), "slow operation") {
+		t.Fatal("nothing was logged: the capture proves nothing")
+	}
+	for _, secret := range []string{"DISTINCTIVE", string(secretKey), "S0tL"} {
+		if strings.Contains(all, secret) {
+			i := strings.Index(all, secret)
+			t.Fatalf("secret %q leaked: ...%s...", secret, all[max(0, i-80):min(len(all), i+40)])
+		}
+	}
+}
+
+func TestInputLimits(t *testing.T) {
+	eachBackend(t, tradecache.Config{MaxKeyLength: 16, MaxValueBytes: 1024, MaxBatchKeys: 5, MaxDecodedSize: 4096, CompressThreshold: -1},
+		func(t *testing.T, b backend) {
+			ctx := testCtx(t)
+			// Key length.
+			if err := b.cache.Set(ctx, strings.Repeat("k", 17), 1, 0); !errors.Is(err, tradecache.ErrInvalidKey) {
+				t.Fatalf("long key: %v", err)
+			}
+			// Control characters.
+			if err := b.cache.Set(ctx, "a\x1bb", 1, 0); !errors.Is(err, tradecache.ErrInvalidKey) {
+				t.Fatalf("control character: %v", err)
+			}
+			// Value size.
+			if err := b.cache.Set(ctx, "big", strings.Repeat("x", 2000), 0); !errors.Is(err, tradecache.ErrTooLarge) {
+				t.Fatalf("2000-byte value with a 1024-byte limit: %v", err)
+			}
+			if err := b.cache.SetMany(ctx, map[string]any{"a": 1, "big": strings.Repeat("x", 2000)}, 0); !errors.Is(err, tradecache.ErrTooLarge) {
+				t.Fatalf("SetMany with one oversized value: %v", err)
+			}
+			// Batch size.
+			six := []string{"a", "b", "c", "d", "e", "f"}
+			if _, err := b.cache.GetMany(ctx, six, &map[string]int{}); !errors.Is(err, tradecache.ErrTooLarge) {
+				t.Fatalf("GetMany of 6 keys with a limit of 5: %v", err)
+			}
+			if _, err := b.cache.Delete(ctx, six...); !errors.Is(err, tradecache.ErrTooLarge) {
+				t.Fatalf("Delete of 6 keys: %v", err)
+			}
+			items := map[string]any{}
+			for _, k := range six {
+				items[k] = 1
+			}
+			if err := b.cache.SetMany(ctx, items, 0); !errors.Is(err, tradecache.ErrTooLarge) {
+				t.Fatalf("SetMany of 6 keys: %v", err)
+			}
+			if n := b.size(t); n != 0 {
+				t.Fatalf("rejected calls wrote %d keys", n)
+			}
+			// Decompressed size: a small zstd bomb planted under a key.
+			w, _ := codec.New(codec.Options{})
+			bomb, _ := w.Marshal("", strings.Repeat("z", 1<<20))
+			if err := b.setRaw(t, "trading:default:bomb", bomb); err != nil {
+				t.Fatal(err)
+			}
+			var s string
+			if _, err := b.cache.Get(ctx, "bomb", &s); !errors.Is(err, codec.ErrTooLarge) {
+				t.Fatalf("1 MiB bomb with a 4 KiB decode limit: %v", err)
+			}
+		})
+}
