@@ -149,6 +149,24 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 		t.Fatalf("Health as a restricted user: %+v", h)
 	}
 
+	// Every command the library sent is on the list docs/security.md gives.
+	admin := rawClient(t, srv.Addr)
+	info, err := admin.Do(ctx, admin.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"get": true, "set": true, "mget": true, "unlink": true, "exists": true, "pttl": true, "pexpire": true,
+		"scan": true, "ping": true, "evalsha": true, "eval": true, "client|setname": true, "client|setinfo": true, "hello": true, "cluster|slots": true,
+		"info": true} // info: this check's own
+	for _, line := range strings.Split(info, "\n") {
+		if name, ok := strings.CutPrefix(line, "cmdstat_"); ok {
+			name = name[:strings.Index(name, ":")]
+			if !allowed[name] {
+				t.Errorf("the library sent %q, which docs/security.md does not list", name)
+			}
+		}
+	}
+
 	// Outside the prefix, the ACL answers NOPERM, typed.
 	other, err := tradecache.New(ctx, tradecache.Config{KeyPrefix: "other", Redis: cfg.Redis})
 	if err != nil {

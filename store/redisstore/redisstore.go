@@ -232,7 +232,7 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 
 // deleteIfEqual compares and deletes in one step on the server. The key is
 // its only key, so it stays within one slot on a cluster.
-var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("UNLINK", KEYS[1]) end return 0`)
 
 // DeleteIfEqual implements store.Store with a Lua script (EVALSHA).
 func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
