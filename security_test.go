@@ -291,3 +291,22 @@ func TestInputLimits(t *testing.T) {
 			}
 		})
 }
+
+func TestRequirePass(t *testing.T) {
+	srv := redistest.Start(t, redistest.Option{"requirepass", "plain-pass"})
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://:plain-pass@" + srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c)
+	for _, r := range []tradecache.RedisConfig{
+		{Host: "127.0.0.1", Port: srv.Port},                     // none: NOAUTH
+		{Host: "127.0.0.1", Port: srv.Port, Password: "not-it"}, // WRONGPASS
+	} {
+		if _, err := tradecache.New(ctx, tradecache.Config{Redis: r}); !errors.Is(err, tradecache.ErrAuth) {
+			t.Fatalf("password %q: %v, want ErrAuth", r.Password, err)
+		}
+	}
+}

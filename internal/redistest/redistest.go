@@ -191,7 +191,8 @@ func ping(addr string, tlsCfg *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// PONG, or NOAUTH from a server with a password: either way it is up.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return errors.New("unexpected reply: " + strings.TrimSpace(line))
 	}
 	return nil
