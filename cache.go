@@ -52,6 +52,8 @@ type Cache struct {
 	health    healthChecker
 	log       *slog.Logger
 	logSlow   bool
+	metrics   *recorder // nil when EnableMetrics is off
+	timing    bool      // time operations: slow-op logs or metrics need it
 
 	namespaces sync.Map // name -> *Namespace
 	def        *Namespace
@@ -96,6 +98,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Cache{cfg: cfg, log: o.logger, logSlow: *cfg.LogSlowOps}
+	if *cfg.EnableMetrics {
+		c.metrics = &recorder{}
+	}
+	c.timing = c.logSlow || c.metrics != nil
 	c.known.limit = int64(cfg.LocalStaleEntries)
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
@@ -381,6 +387,24 @@ type Stats struct {
 	// store) and BreakerTransitions its transitions and fast failures.
 	Breaker            string
 	BreakerTransitions guard.Transitions
+
+	// ErrorRate is Errors over all counted operations (hits, misses, sets,
+	// deletes and errors).
+	ErrorRate float64
+	// ErrorsByKind splits Errors: unavailable, timeout, permission,
+	// serialization, other.
+	ErrorsByKind map[string]uint64
+	// Ops has latency percentiles per kind of operation (get, set, ...),
+	// when EnableMetrics is on.
+	Ops map[string]OpStats
+	// Namespaces breaks the counts down by namespace.
+	Namespaces map[string]NamespaceStats
+	// Connections is what the Redis client was configured with: pipelined
+	// connections (multiplexed by rueidis) and the blocking-command pool.
+	PipelinedConnections, BlockingPoolSize int
+	// Redis holds INFO figures; nil on the in-memory store or when INFO
+	// failed.
+	Redis *RedisInfo
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -412,8 +436,37 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		st.Breaker = c.guard.BreakerState().String()
 		st.BreakerTransitions = c.guard.Transitions()
 	}
+	if c.backend == "redis" {
+		st.BlockingPoolSize = c.cfg.Redis.MaxConnections
+		st.PipelinedConnections = 1
+		if c.cfg.Redis.MaxConnections >= 2 {
+			st.PipelinedConnections = 2
+		}
+	}
+	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
+	c.collectMetrics(ctx, &st)
 	return st
 }
+
+// LatencyBuckets returns, for operation op, how many calls took at most
+// each of bounds (cumulative, as Prometheus buckets are), the total count
+// and the sum of latencies. ok is false when metrics are off or op is not
+// an operation name.
+func (c *Cache) LatencyBuckets(op string, bounds []time.Duration) (cumulative []uint64, count uint64, sum time.Duration, ok bool) {
+	k, ok := opIndex(op)
+	if !ok || c.metrics == nil {
+		return nil, 0, 0, false
+	}
+	h := &c.metrics.lat[k]
+	cumulative = make([]uint64, len(bounds))
+	for i, b := range bounds {
+		cumulative[i] = h.CountAtMost(b)
+	}
+	return cumulative, h.Count(), h.Sum(), true
+}
+
+// OpNames lists the operation names that Stats.Ops and LatencyBuckets use.
+func OpNames() []string { return append([]string(nil), opNames[:]...) }
 
 // warnLimited logs a warning at most once per second per message, with
 // how many were suppressed since: during an outage every call fails, and a
@@ -435,22 +488,32 @@ type rateLimit struct {
 	suppressed atomic.Int64
 }
 
-// observe counts a failed store call, logs failed writes (rate-limited:
-// a write is never retried, so the log is where it is seen) and logs slow
-// operations. The key is hashed in the log so that no session token or
+// observe records a store call of n: its latency (when metrics are on),
+// a failure (counted by kind; failed writes also logged, rate-limited, since
+// a write is never retried and the log is where it is seen) and a slow
+// operation. The key is hashed in the log so that no session token or
 // account id leaks.
-func (c *Cache) observe(op, ns, key string, start time.Time, size int, err error) {
+func (c *Cache) observe(n *Namespace, op, key string, start time.Time, size int, err error) {
+	ns := n.name
+	k, _ := opIndex(op)
 	if err != nil {
-		c.errors.Add(1)
+		n.failed(k, err)
 		switch op {
 		case "set", "set_many", "delete", "expire", "clear":
 			c.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
 		}
 	}
+	if !c.timing || start.IsZero() {
+		return
+	}
+	d := time.Since(start)
+	if c.metrics != nil {
+		c.metrics.lat[k].Record(d)
+	}
 	if !c.logSlow {
 		return
 	}
-	if d := time.Since(start); d >= c.cfg.SlowOpThreshold {
+	if d >= c.cfg.SlowOpThreshold {
 		h := fnv.New64a()
 		h.Write([]byte(key))
 		c.log.Warn("tradecache: slow operation", "op", op, "namespace", ns,

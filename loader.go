@@ -321,7 +321,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 			}
 		}
 	case found && st.stamped && now.Before(st.FreshUntil()):
-		ns.c.hits.Add(1)
+		ns.hit(1)
 		if st.Negative {
 			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, ns.fail(op, key, ErrNotFound)
 		}
@@ -336,12 +336,12 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
 	case found && !st.stamped:
 		// Written by Set: no stamp, so fresh for as long as it exists.
-		ns.c.hits.Add(1)
+		ns.hit(1)
 		return v, Meta{Source: SourceStore}, nil
 	case found && !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
 		stale = &knownValue{v, st.Stamp}
 	}
-	ns.c.misses.Add(1)
+	ns.miss(1)
 
 	lo := o // the closure outlives this call: copy, so that o stays on the stack on hits
 	res, meta, err := ns.c.flights.do(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
@@ -382,9 +382,10 @@ type stampInfo struct {
 // treated as absent, so the loader replaces it; the error is counted.
 func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, stampInfo, bool, error) {
 	var v T
+	t0 := ns.start()
 	b, found, err := ns.c.store.Get(ctx, full)
+	ns.c.observe(ns, "get_or_load", "", t0, len(b), err)
 	if err != nil {
-		ns.c.errors.Add(1)
 		return v, stampInfo{}, false, err
 	}
 	if !found {
@@ -392,7 +393,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 	}
 	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
 	if err != nil {
-		ns.c.errors.Add(1)
+		ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: err})
 		ns.c.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
 		return v, stampInfo{}, false, nil
 	}
@@ -494,7 +495,7 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 		err = ns.c.store.Set(ctx, full, b, ttl)
 	}
 	if err != nil {
-		ns.c.errors.Add(1)
+		ns.failed(opSet, err)
 		ns.c.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
 	}
 }

@@ -110,7 +110,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		hi := min(lo+ns.c.cfg.MaxBatchSize, len(full))
 		vals, err := ns.c.store.GetMany(ctx, full[lo:hi])
 		if err != nil {
-			ns.c.errors.Add(1)
+			ns.failed(opGetMany, err)
 			storeUp = false
 		}
 		for i := lo; i < hi; i++ {
@@ -134,13 +134,13 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				st, stamped, derr := ns.codec.UnmarshalStamped(full[i], b, &v)
 				switch {
 				case derr != nil:
-					ns.c.errors.Add(1)
+					ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
 				case !stamped:
 					out[k], metas[k] = v, Meta{Source: SourceStore}
-					ns.c.hits.Add(1)
+					ns.hit(1)
 					continue
 				case now.Before(st.FreshUntil()):
-					ns.c.hits.Add(1)
+					ns.hit(1)
 					if !st.Negative {
 						out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
 					}
@@ -155,7 +155,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	if len(missing) == 0 {
 		return out, metas, nil
 	}
-	ns.c.misses.Add(uint64(len(missing)))
+	ns.miss(len(missing))
 
 	lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
 	defer cancel()
@@ -213,7 +213,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		hi := min(lo+ns.c.cfg.MaxBatchSize, len(entries))
 		if err := ns.c.store.SetMany(ctx, entries[lo:hi]); err != nil {
 			// Counted and logged, never retried (see storeStamped).
-			ns.c.errors.Add(1)
+			ns.failed(opSetMany, err)
 			ns.c.warnLimited("tradecache: caching loaded values failed, not retried", "namespace", ns.name, "error", err)
 			break
 		}

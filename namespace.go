@@ -31,6 +31,7 @@ import (
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
 	c            *Cache
+	counts       nsCounters
 	codec        *codec.Codec
 	loadDefaults loadOpts
 	name         string
@@ -112,7 +113,7 @@ func (n *Namespace) fail(op, key string, err error) error {
 }
 
 func (n *Namespace) start() time.Time {
-	if n.c.logSlow {
+	if n.c.timing {
 		return time.Now()
 	}
 	return time.Time{}
@@ -150,7 +151,7 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 	}
 	t0 := n.start()
 	err = n.c.store.Set(ctx, full, b, ttl)
-	n.c.observe(op, n.name, key, t0, len(b), err)
+	n.c.observe(n, op, key, t0, len(b), err)
 	if err != nil {
 		// The buffer is not reused: a store may still be writing it (a
 		// rueidis call abandoned on cancellation is sent later), and
@@ -161,7 +162,7 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 		*bp = b
 		n.c.bufs.Put(bp)
 	}
-	n.c.sets.Add(1)
+	n.wrote(1)
 	return nil
 }
 
@@ -179,19 +180,20 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 	}
 	t0 := n.start()
 	b, found, err := n.c.store.Get(ctx, full)
-	n.c.observe(op, n.name, key, t0, len(b), err)
+	n.c.observe(n, op, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
 	if !found {
-		n.c.misses.Add(1)
+		n.miss(1)
 		return false, nil
 	}
 	if err := n.codec.Unmarshal(full, b, dst); err != nil {
-		n.c.errors.Add(1)
-		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
+		serr := &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
+		n.failed(opGet, serr)
+		return false, serr
 	}
-	n.c.hits.Add(1)
+	n.hit(1)
 	return true, nil
 }
 
@@ -208,13 +210,13 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
-		n.c.observe(op, n.name, "", t0, 0, err)
+		n.c.observe(n, op, "", t0, 0, err)
 		total += d
 		if err != nil {
 			return total, n.fail(op, "", err)
 		}
 	}
-	n.c.deletes.Add(uint64(total))
+	n.deleted(total)
 	return total, nil
 }
 
@@ -227,7 +229,7 @@ func (n *Namespace) Exists(ctx context.Context, key string) (bool, error) {
 	}
 	t0 := n.start()
 	ok, err := n.c.store.Exists(ctx, full)
-	n.c.observe(op, n.name, key, t0, 0, err)
+	n.c.observe(n, op, key, t0, 0, err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -247,7 +249,7 @@ func (n *Namespace) TTL(ctx context.Context, key string) (ttl time.Duration, fou
 	}
 	t0 := n.start()
 	ttl, found, err = n.c.store.TTL(ctx, full)
-	n.c.observe(op, n.name, key, t0, 0, err)
+	n.c.observe(n, op, key, t0, 0, err)
 	if err != nil {
 		return 0, false, n.fail(op, key, err)
 	}
@@ -267,7 +269,7 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 	}
 	t0 := n.start()
 	ok, err := n.c.store.Expire(ctx, full, ttl)
-	n.c.observe(op, n.name, key, t0, 0, err)
+	n.c.observe(n, op, key, t0, 0, err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -319,11 +321,11 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
 		t0 := n.start()
 		err := n.c.store.SetMany(ctx, entries[lo:hi])
-		n.c.observe(op, n.name, "", t0, ends[hi-1], err)
+		n.c.observe(n, op, "", t0, ends[hi-1], err)
 		if err != nil {
 			return n.fail(op, "", err)
 		}
-		n.c.sets.Add(uint64(hi - lo))
+		n.wrote(hi - lo)
 	}
 	return nil
 }
@@ -355,25 +357,26 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		vals, err := n.c.store.GetMany(ctx, full[lo:hi])
-		n.c.observe(op, n.name, "", t0, 0, err)
+		n.c.observe(n, op, "", t0, 0, err)
 		if err != nil {
 			return found, n.fail(op, "", err)
 		}
 		for i, b := range vals {
 			if b == nil {
-				n.c.misses.Add(1)
+				n.miss(1)
 				continue
 			}
 			v := reflect.New(elem)
 			if err := n.codec.Unmarshal(full[lo+i], b, v.Interface()); err != nil {
-				n.c.errors.Add(1)
+				serr := &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}
+				n.failed(opGetMany, serr)
 				if firstErr == nil {
-					firstErr = &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}
+					firstErr = serr
 				}
 				continue
 			}
 			m.SetMapIndex(reflect.ValueOf(keys[lo+i]).Convert(keyType), v.Elem())
-			n.c.hits.Add(1)
+			n.hit(1)
 			found++
 		}
 	}
@@ -394,8 +397,8 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	}
 	t0 := n.start()
 	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
-	n.c.observe(op, n.name, "", t0, 0, err)
-	n.c.deletes.Add(uint64(removed))
+	n.c.observe(n, op, "", t0, 0, err)
+	n.deleted(removed)
 	if err != nil {
 		return removed, n.fail(op, "", err)
 	}

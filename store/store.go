@@ -98,3 +98,9 @@ type Store interface {
 	// ErrUnavailable.
 	Close() error
 }
+
+// InfoReader is implemented by stores that can report server figures
+// (the Redis store: INFO). Stats uses it when present.
+type InfoReader interface {
+	Info(ctx context.Context, sections ...string) (string, error)
+}

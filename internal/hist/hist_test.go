@@ -18,12 +18,28 @@ func TestQuantilesWithinBucketError(t *testing.T) {
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		want := samples[int(q*float64(len(samples)))-1]
 		got := h.Quantile(q)
-		if diff := float64(got-want) / float64(want); diff < -0.07 || diff > 0.07 {
+		if diff := float64(got-want) / float64(want); diff < -0.01 || diff > 0.01 {
 			t.Errorf("p%v = %v, exact %v (%.1f%% off)", q*100, got, want, diff*100)
 		}
 	}
 	if h.Count() != 100000 || h.Max() != samples[len(samples)-1] {
 		t.Fatalf("Count %d Max %v", h.Count(), h.Max())
+	}
+}
+
+func TestMeanAndCumulativeCounts(t *testing.T) {
+	var h Histogram
+	for _, d := range []time.Duration{10 * time.Microsecond, 20 * time.Microsecond, 30 * time.Microsecond, time.Millisecond} {
+		h.Record(d)
+	}
+	if h.Mean() != (1060*time.Microsecond)/4 || h.Sum() != 1060*time.Microsecond {
+		t.Fatalf("mean %v sum %v", h.Mean(), h.Sum())
+	}
+	if n := h.CountAtMost(25 * time.Microsecond); n != 2 {
+		t.Fatalf("CountAtMost(25µs) = %d, want 2", n)
+	}
+	if n := h.CountAtMost(time.Second); n != 4 {
+		t.Fatalf("CountAtMost(1s) = %d, want 4", n)
 	}
 }
 

@@ -401,5 +401,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return c.end(s.next.Ping(ctx))
 }
 
+// Info implements store.InfoReader when the guarded store does, bounded
+// and behind the breaker like every other call.
+func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
+	ir, ok := s.next.(store.InfoReader)
+	if !ok {
+		return "", errors.New("guard: the store reports no info")
+	}
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return "", err
+	}
+	v, err := ir.Info(ctx, sections...)
+	return v, c.end(err)
+}
+
 // Close implements store.Store: it closes the guarded store.
 func (s *Store) Close() error { return s.next.Close() }

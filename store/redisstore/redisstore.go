@@ -329,6 +329,12 @@ func escapeGlob(s string) string {
 	return b.String()
 }
 
+// Info implements store.InfoReader with INFO.
+func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
+	v, err := s.client.Do(ctx, s.client.B().Info().Section(sections...).Build()).ToString()
+	return v, classify(err)
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	return classify(s.client.Do(ctx, s.client.B().Ping().Build()).Error())
