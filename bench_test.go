@@ -265,3 +265,32 @@ func BenchmarkGetOrLoadHit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMetricsOnOff is Get at 50 goroutines with EnableMetrics on and
+// off, in one run: recording must cost little.
+func BenchmarkMetricsOnOff(b *testing.B) {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	for _, on := range []bool{false, true} {
+		cfg := tradecache.Config{EnableMetrics: &on, LogSlowOps: new(bool), Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}}
+		c, err := tradecache.New(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns := c.Namespace(tradecache.NamespaceMarketData)
+		for i := range 1000 {
+			if err := ns.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run(name, func(b *testing.B) {
+			run(b, true, func(i int) error {
+				var q benchQuote
+				_, err := ns.Get(ctx, fmt.Sprintf("k%d", i%1000), &q)
+				return err
+			})
+		})
+		c.Close()
+	}
+}

@@ -554,3 +554,56 @@ func TestCloseStopsEveryOperationButNotAGivenStore(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func TestStatsFigures(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := testCtx(t)
+	on := true
+	c, err := tradecache.New(ctx, tradecache.Config{EnableMetrics: &on, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	md := c.Namespace("md")
+	for _, k := range []string{"AAPL", "MSFT", "GOOG"} {
+		if err := md.Set(ctx, k, k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s string
+	md.Get(ctx, "AAPL", &s)
+	md.Get(ctx, "MSFT", &s)
+	md.Get(ctx, "NOPE", &s)
+	md.Get(ctx, "GOOG", new(int))
+	st := c.Stats(ctx)
+	get := st.Ops["get"]
+	if get.Count != 4 || get.P50 <= 0 || get.P50 > get.P99 || get.P99 > get.Max || get.Avg <= 0 {
+		t.Fatalf("get figures %+v", get)
+	}
+	if st.Ops["set"].Count != 3 {
+		t.Fatalf("set figures %+v", st.Ops["set"])
+	}
+	if ns := st.Namespaces["md"]; ns.Hits != 2 || ns.Misses != 1 || ns.Sets != 3 || ns.Errors != 1 || ns.HitRate() != 2.0/3 {
+		t.Fatalf("namespace figures %+v", ns)
+	}
+	if st.ErrorsByKind["serialization"] != 1 || st.ErrorRate != 1.0/7 {
+		t.Fatalf("errors %v, rate %v", st.ErrorsByKind, st.ErrorRate)
+	}
+	r := st.Redis
+	if r == nil || r.ConnectedClients < 1 || r.UsedMemory <= 0 || r.UsedMemoryHuman == "" || r.KeyspaceHits < 3 || r.KeyspaceMisses < 1 {
+		t.Fatalf("INFO figures %+v", r)
+	}
+	if st.PipelinedConnections != 2 || st.BlockingPoolSize != 10 {
+		t.Fatalf("connection figures %d %d", st.PipelinedConnections, st.BlockingPoolSize)
+	}
+	off := false
+	quiet, err := tradecache.New(ctx, tradecache.Config{EnableMetrics: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	quiet.Set(ctx, "k", 1, 0)
+	if st := quiet.Stats(ctx); st.Ops != nil || st.Sets != 1 {
+		t.Fatalf("metrics off still recorded latencies: %+v", st)
+	}
+}

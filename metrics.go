@@ -206,7 +206,3 @@ func (c *Cache) collectMetrics(ctx context.Context, st *Stats) {
 		}
 	}
 }
-
-// latencyHistogram exposes an operation's histogram to the Prometheus
-// adapter (metrics/prom) through Cache.OpHistogram.
-type latencyHistogram = hist.Histogram
