@@ -2,13 +2,16 @@
 //
 //	tradecache demo     cache a quote, a portfolio value, a risk metric and a
 //	                    session, read them back, and print the hit rate
+//	tradecache stats    [--json] the cache's and Redis's figures
+//	tradecache health   [--json] reachability, PING latency, breaker
+//	tradecache clear    --namespace N [--yes] remove one namespace's keys
 //
 // Configuration comes from the environment (REDIS_URL or REDIS_HOST and the
 // CACHE_* variables; see docs/configuration.md). With neither REDIS_URL nor
 // REDIS_HOST set, it runs on the embedded in-memory store.
 //
-// Exit codes: 0 success, 1 the command failed, 2 bad usage or
-// configuration.
+// Exit codes: 0 success; 1 the command failed (for health: the store is
+// not ready); 2 bad usage or configuration, or clear not confirmed.
 package main
 
 import (
@@ -49,6 +52,11 @@ const usage = `usage: tradecache <command> [flags]
 commands:
   demo    cache a quote, a portfolio value, a risk metric and a session,
           read them back, and print what happened and the hit rate
+  stats   [--json] hit rate, latency percentiles, errors, breaker, Redis INFO
+  health  [--json] reachability, PING latency and breaker; exit 1 if not ready
+  clear   --namespace N [--yes] remove a namespace's keys (SCAN + UNLINK)
+
+Exit codes: 0 success, 1 failure (health: not ready), 2 usage or configuration.
 
 Configuration comes from REDIS_URL or REDIS_HOST and the CACHE_* variables.
 Without REDIS_URL and REDIS_HOST the embedded in-memory store is used.`
@@ -61,6 +69,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], stdout, stderr)
+	case "health":
+		return runHealth(ctx, args[1:], stdout, stderr)
+	case "clear":
+		return runClear(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

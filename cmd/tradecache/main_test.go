@@ -101,3 +101,46 @@ func TestUnreachableRedisExitsOne(t *testing.T) {
 		t.Fatalf("unreachable Redis: err %v, exit %d", err, exitCode(err))
 	}
 }
+
+func TestOperationsCommands(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	if _, _, err := runCmd(t, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCmd(t, "stats")
+	if err != nil || !strings.Contains(out, "backend") || !strings.Contains(out, "redis") || !strings.Contains(out, "clients") {
+		t.Fatalf("stats: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "stats", "--json")
+	if err != nil || !strings.Contains(out, `"Backend": "redis"`) || !strings.Contains(out, `"UsedMemoryHuman"`) {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "health")
+	if err != nil || !strings.Contains(out, "ready true") {
+		t.Fatalf("health: %v\n%s", err, out)
+	}
+	// clear asks first; "no" clears nothing and exits 2.
+	stdin = strings.NewReader("n\n")
+	out, _, err = runCmd(t, "clear", "--namespace", "market_data")
+	if err == nil || exitCode(err) != 2 || !strings.Contains(out, "not cleared") {
+		t.Fatalf("unconfirmed clear: %v\n%s", err, out)
+	}
+	stdin = strings.NewReader("y\n")
+	out, _, err = runCmd(t, "clear", "--namespace", "market_data")
+	if err != nil || !strings.Contains(out, "removed 1 keys from namespace market_data") {
+		t.Fatalf("confirmed clear: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, "clear", "--namespace", "session", "--yes")
+	if err != nil || !strings.Contains(out, "removed 1 keys") {
+		t.Fatalf("clear --yes: %v\n%s", err, out)
+	}
+	if _, _, err := runCmd(t, "clear"); exitCode(err) != 2 {
+		t.Fatalf("clear without --namespace: %v", err)
+	}
+	srv.Kill()
+	if _, _, err := runCmd(t, "health"); err == nil || exitCode(err) != 1 {
+		t.Fatalf("health with Redis down: %v, want exit 1", err)
+	}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tradecache/tradecache"
+)
+
+// errNotReady makes `tradecache health` exit 1 when the store is not ready.
+var errNotReady = errors.New("not ready")
+
+// openCache opens the cache the environment describes.
+func openCache(ctx context.Context) (*tradecache.Cache, error) {
+	cfg, err := tradecache.ConfigFromEnv()
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return tradecache.New(cctx, cfg)
+}
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	c, err := openCache(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st := c.Stats(ctx)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "backend\t%s\n", st.Backend)
+	fmt.Fprintf(w, "breaker\t%s (opened %d, rejected %d)\n", st.Breaker, st.BreakerTransitions.Opened, st.BreakerTransitions.Rejected)
+	if r := st.Redis; r != nil {
+		fmt.Fprintf(w, "redis\tclients %d, memory %s, ops/s %d, keyspace hits %d, misses %d, evicted %d, expired %d\n",
+			r.ConnectedClients, r.UsedMemoryHuman, r.InstantaneousOpsPerSec, r.KeyspaceHits, r.KeyspaceMisses, r.EvictedKeys, r.ExpiredKeys)
+	}
+	fmt.Fprintf(w, "this process\thits %d, misses %d, hit rate %.1f%%, errors %d\n", st.Hits, st.Misses, 100*st.HitRate(), st.Errors)
+	ops := make([]string, 0, len(st.Ops))
+	for op := range st.Ops {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		o := st.Ops[op]
+		fmt.Fprintf(w, "%s\tcount %d, avg %v, p50 %v, p99 %v, max %v\n", op, o.Count, o.Avg, o.P50, o.P99, o.Max)
+	}
+	return w.Flush()
+}
+
+func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	c, err := openCache(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	h := c.Health(ctx)
+	if *asJSON {
+		if err := json.NewEncoder(stdout).Encode(h); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s: reachable %t, ping %v, breaker %s, ready %t\n", h.Backend, h.Reachable, h.PingLatency.Round(time.Microsecond), h.Breaker, h.Ready)
+		if h.LastError != "" {
+			fmt.Fprintf(stdout, "error: %s\n", h.LastError)
+		}
+	}
+	if !h.Ready {
+		return errNotReady
+	}
+	return nil
+}
+
+func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("clear", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ns := fs.String("namespace", "", "the namespace to clear (required)")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *ns == "" {
+		return usageError{"clear needs --namespace"}
+	}
+	c, err := openCache(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if !*yes {
+		fmt.Fprintf(stdout, "remove every key of namespace %q under prefix %q on %s? [y/N] ", *ns, c.Config().KeyPrefix, c.Backend())
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			fmt.Fprintln(stdout, "not cleared")
+			return usageError{"not confirmed"}
+		}
+	}
+	n, err := c.ClearNamespace(ctx, *ns)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "removed %d keys from namespace %s\n", n, *ns)
+	return nil
+}
+
+var stdin io.Reader = os.Stdin
