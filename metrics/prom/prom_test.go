@@ -2,7 +2,11 @@ package prom_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +133,45 @@ func TestCollectorThroughPromhttp(t *testing.T) {
 		for _, mf := range mfs {
 			if len(mf.GetName()) > 10 && mf.GetName()[:10] == "tradecache" {
 				t.Fatalf("%s registered on the default registry", mf.GetName())
+			}
+		}
+	}
+}
+
+// The Grafana dashboard queries only metrics this collector exposes.
+func TestDashboardUsesExposedMetrics(t *testing.T) {
+	b, err := os.ReadFile("../../docs/dashboards/tradecache.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard is not valid JSON: %v", err)
+	}
+	exposed := map[string]bool{}
+	ch := make(chan *prometheus.Desc, 64)
+	prom.NewCollector(nil).Describe(ch)
+	close(ch)
+	for d := range ch {
+		name := strings.TrimPrefix(d.String(), `Desc{fqName: "`)
+		exposed[name[:strings.Index(name, `"`)]] = true
+	}
+	re := regexp.MustCompile(`tradecache_[a-z_]+`)
+	if len(dash.Panels) < 5 {
+		t.Fatalf("%d panels", len(dash.Panels))
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range re.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")
+				if !exposed[base] {
+					t.Errorf("panel %q queries %s, which the collector does not expose", p.Title, m)
+				}
 			}
 		}
 	}
