@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/store"
@@ -52,8 +54,9 @@ type Cache struct {
 	health    healthChecker
 	log       *slog.Logger
 	logSlow   bool
-	metrics   *recorder // nil when EnableMetrics is off
-	timing    bool      // time operations: slow-op logs or metrics need it
+	metrics   *recorder  // nil when EnableMetrics is off
+	otel      *otelHooks // nil unless WithOpenTelemetry
+	timing    bool       // time operations: slow-op logs or metrics need it
 
 	namespaces sync.Map // name -> *Namespace
 	def        *Namespace
@@ -73,8 +76,10 @@ type Cache struct {
 type Option func(*options)
 
 type options struct {
-	store  store.Store
-	logger *slog.Logger
+	store          store.Store
+	logger         *slog.Logger
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
 }
 
 // WithStore makes the Cache use s instead of building a store from the
@@ -147,6 +152,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		}
 		c.store, c.ownsStore, c.backend = s, true, "memory"
 	}
+	if c.otel, err = newOtel(o.tracerProvider, o.meterProvider, c.backend); err != nil {
+		return nil, err
+	}
+	c.timing = c.timing || c.otel != nil
 	c.def = c.Namespace(NamespaceDefault)
 	c.startHealth()
 	return c, nil
@@ -493,7 +502,7 @@ type rateLimit struct {
 // a write is never retried and the log is where it is seen) and a slow
 // operation. The key is hashed in the log so that no session token or
 // account id leaks.
-func (c *Cache) observe(n *Namespace, op, key string, start time.Time, size int, err error) {
+func (c *Cache) observe(ctx context.Context, n *Namespace, op, key string, start time.Time, size int, err error) {
 	ns := n.name
 	k, _ := opIndex(op)
 	if err != nil {
@@ -509,6 +518,9 @@ func (c *Cache) observe(n *Namespace, op, key string, start time.Time, size int,
 	d := time.Since(start)
 	if c.metrics != nil {
 		c.metrics.lat[k].Record(d)
+	}
+	if c.otel != nil {
+		c.otel.record(ctx, op, ns, start, err)
 	}
 	if !c.logSlow {
 		return

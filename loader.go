@@ -384,7 +384,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 	var v T
 	t0 := ns.start()
 	b, found, err := ns.c.store.Get(ctx, full)
-	ns.c.observe(ns, "get_or_load", "", t0, len(b), err)
+	ns.c.observe(ctx, ns, "get_or_load", "", t0, len(b), err)
 	if err != nil {
 		return v, stampInfo{}, false, err
 	}
