@@ -51,7 +51,7 @@ func TestOpenTelemetry(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, a := range s.Attributes() {
-			attrs[string(a.Key)] = a.Value.Emit()
+			attrs[string(a.Key)] = a.Value.String()
 		}
 		if attrs["db.system.name"] != "redis" || attrs["tradecache.namespace"] != "session" || attrs["db.operation.name"] == "" {
 			t.Errorf("%s attributes %v", s.Name(), attrs)
