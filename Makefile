@@ -7,7 +7,7 @@ FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
 
-.PHONY: test deps check lint unit bench fuzz soak demo
+.PHONY: test deps check lint unit bench compare fuzz soak demo
 
 ## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
 test: deps check unit
@@ -45,6 +45,10 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed
+
+## compare: tradecache beside go-redis/cache, eko/gocache, go-redis AutoPipeline and raw rueidis on one redis-server (benchmarks/, its own module)
+compare: deps
+	cd benchmarks && $(GO) test -run '^$$' -bench . -benchtime 2s .
 
 ## fuzz: run each codec fuzz target for FUZZTIME (default 60s), then copy the corpus it kept into testdata to commit
 fuzz:
