@@ -120,7 +120,9 @@ func setup(b *testing.B) []client {
 				}
 				return err
 			},
-			set: func(ctx context.Context, i int) error { return md.Set(ctx, fmt.Sprintf("%d", i%keys), quote(i%keys), 0) },
+			set: func(ctx context.Context, i int) error {
+				return md.Set(ctx, fmt.Sprintf("%d", i%keys), quote(i%keys), 0)
+			},
 			getOrLoad: func(ctx context.Context, i int) error {
 				_, _, err := tradecache.GetOrLoad(ctx, md, fmt.Sprintf("gol:%d", i%keys), func(context.Context) (Quote, error) { return load(i), nil })
 				return err
@@ -154,8 +156,8 @@ func setup(b *testing.B) []client {
 		},
 		{
 			name: "go-redis-autopipeline",
-			get: func(ctx context.Context, i int) error { return ap.Get(ctx, key("raw", i)).Err() },
-			set: func(ctx context.Context, i int) error { return ap.Set(ctx, key("raw", i), enc, time.Hour).Err() },
+			get:  func(ctx context.Context, i int) error { return ap.Get(ctx, key("raw", i)).Err() },
+			set:  func(ctx context.Context, i int) error { return ap.Set(ctx, key("raw", i), enc, time.Hour).Err() },
 		},
 		{
 			name: "raw-rueidis",
