@@ -31,20 +31,27 @@ func openCache(ctx context.Context) (*tradecache.Cache, error) {
 	return tradecache.New(cctx, cfg)
 }
 
-func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+// openWithJSONFlag parses a command that takes only --json, then opens
+// the cache.
+func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io.Writer) (*tradecache.Cache, bool, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return nil, false, usageError{err.Error()}
 	}
 	c, err := openCache(ctx)
+	return c, *asJSON, err
+}
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, asJSON, err := openWithJSONFlag(ctx, "stats", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	st := c.Stats(ctx)
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
@@ -70,19 +77,13 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
-	}
-	c, err := openCache(ctx)
+	c, asJSON, err := openWithJSONFlag(ctx, "health", args, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	h := c.Health(ctx)
-	if *asJSON {
+	if asJSON {
 		if err := json.NewEncoder(stdout).Encode(h); err != nil {
 			return err
 		}
