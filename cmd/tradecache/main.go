@@ -2,6 +2,8 @@
 //
 //	tradecache demo     cache a quote, a portfolio value, a risk metric and a
 //	                    session, read them back, and print the hit rate
+//	tradecache bench    [--phase 2s] [--json] [--html FILE] latency and
+//	                    throughput against the replaced layer's targets
 //	tradecache stats    [--json] the cache's and Redis's figures
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
@@ -52,6 +54,8 @@ const usage = `usage: tradecache <command> [flags]
 commands:
   demo    cache a quote, a portfolio value, a risk metric and a session,
           read them back, and print what happened and the hit rate
+  bench   [--phase 2s] [--json] [--html FILE] the replaced layer's targets, measured,
+          beside a raw rueidis client in the same run
   stats   [--json] hit rate, latency percentiles, errors, breaker, Redis INFO
   health  [--json] reachability, PING latency and breaker; exit 1 if not ready
   clear   --namespace N [--yes] remove a namespace's keys (SCAN + UNLINK)
@@ -71,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "stats":
 		return runStats(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "clear":

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,5 +145,59 @@ func TestOperationsCommands(t *testing.T) {
 	srv.Kill()
 	if _, _, err := runCmd(t, "health"); err == nil || exitCode(err) != 1 {
 		t.Fatalf("health with Redis down: %v, want exit 1", err)
+	}
+}
+
+func TestBench(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	html := t.TempDir() + "/report.html"
+	out, _, err := runCmd(t, "bench", "--phase", "100ms", "--json", "--html", html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("bench --json is not JSON: %v\n%s", err, out)
+	}
+	phases := map[string]benchResult{}
+	for _, r := range rep.Results {
+		phases[fmt.Sprintf("%s %s %d", r.Client, r.Name, r.Clients)] = r
+		if r.Ops == 0 || r.OpsPerSec <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
+			t.Errorf("%s %s ×%d: %+v", r.Client, r.Name, r.Clients, r)
+		}
+		sum := 0.0
+		for _, b := range r.Distribution {
+			sum += b.Share
+		}
+		if sum < 0.99 || sum > 1.01 {
+			t.Errorf("%s %s: latency distribution sums to %v", r.Client, r.Name, sum)
+		}
+	}
+	for _, want := range []string{"tradecache get 1", "tradecache get 50", "tradecache set 1", "tradecache set 50",
+		"tradecache get_many(10) 1", "tradecache get_many(100) 1", "tradecache get_many(1000) 1", "raw-rueidis get 1", "raw-rueidis get 50"} {
+		if _, ok := phases[want]; !ok {
+			t.Errorf("no phase %q", want)
+		}
+	}
+	if r := phases["tradecache get_many(100) 1"]; r.PerKey <= 0 || r.KeysPerSec <= r.OpsPerSec {
+		t.Errorf("batch figures %+v", r)
+	}
+	b, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	if !strings.Contains(page, "<svg") || !strings.Contains(page, "raw-rueidis") || strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
+		t.Fatalf("HTML report: needs inline SVG charts and no network or script references")
+	}
+	// The table form names the targets and the ratio.
+	out, _, err = runCmd(t, "bench", "--phase", "50ms")
+	if err != nil || !strings.Contains(out, "ratio get ×50: tradecache / raw rueidis") || !strings.Contains(out, "avg < 1 ms") {
+		t.Fatalf("bench table: %v\n%s", err, out)
+	}
+	if _, _, err := runCmd(t, "bench", "--phase", "0s"); exitCode(err) != 2 {
+		t.Fatalf("--phase 0: %v", err)
 	}
 }

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/hist"
+)
+
+// benchResult is one measured phase of `tradecache bench`.
+type benchResult struct {
+	Name       string        `json:"name"`
+	Client     string        `json:"client"` // tradecache or raw-rueidis
+	Clients    int           `json:"clients"`
+	Batch      int           `json:"batch,omitempty"`
+	Ops        uint64        `json:"ops"`
+	OpsPerSec  float64       `json:"ops_per_sec"`
+	KeysPerSec float64       `json:"keys_per_sec"`
+	Avg        time.Duration `json:"avg_ns"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	Max        time.Duration `json:"max_ns"`
+	PerKey     time.Duration `json:"per_key_ns,omitempty"`
+	// Target is the replaced layer's target for this phase, and Met
+	// whether it was met.
+	Target string `json:"target,omitempty"`
+	Met    bool   `json:"met"`
+	// Distribution is the share of calls in each latency band, for charts.
+	Distribution []band `json:"distribution"`
+}
+
+type band struct {
+	UpTo  time.Duration `json:"up_to_ns"`
+	Share float64       `json:"share"`
+}
+
+var bandEdges = []time.Duration{25 * time.Microsecond, 50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond,
+	500 * time.Microsecond, time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, time.Second}
+
+type benchReport struct {
+	Backend string        `json:"backend"`
+	Phase   time.Duration `json:"phase_ns"`
+	Results []benchResult `json:"results"`
+}
+
+type benchQuote struct {
+	Symbol string          `json:"symbol"`
+	Bid    decimal.Decimal `json:"bid"`
+	Ask    decimal.Decimal `json:"ask"`
+	At     time.Time       `json:"at"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	phase := fs.Duration("phase", 2*time.Second, "how long each phase runs")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	htmlOut := fs.String("html", "", "also write an HTML report with latency charts to this file")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *phase <= 0 {
+		return usageError{"--phase must be positive"}
+	}
+	cfg, err := tradecache.ConfigFromEnv()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	off := false
+	cfg.LogSlowOps = &off
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	c, err := tradecache.New(cctx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ns := c.Namespace("bench")
+	q := benchQuote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.02"), At: time.Now()}
+	items := map[string]any{}
+	for i := range 1000 {
+		items[fmt.Sprintf("k%d", i)] = q
+	}
+	if err := ns.SetMany(ctx, items, time.Hour); err != nil {
+		return err
+	}
+	defer c.ClearNamespace(context.Background(), "bench")
+
+	var raw rueidis.Client
+	if c.Backend() == "redis" {
+		opt, err := rawOption(cfg)
+		if err == nil {
+			raw, err = rueidis.NewClient(opt)
+		}
+		if err != nil {
+			return fmt.Errorf("raw rueidis client: %w", err)
+		}
+		defer raw.Close()
+	}
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	type phaseSpec struct {
+		name, client, target string
+		clients, batch       int
+		meets                func(r benchResult) bool
+		op                   func(ctx context.Context, i int) error
+	}
+	get := func(ctx context.Context, i int) error {
+		var out benchQuote
+		_, err := ns.Get(ctx, keys[i%1000], &out)
+		return err
+	}
+	set := func(ctx context.Context, i int) error { return ns.Set(ctx, keys[i%1000], q, time.Hour) }
+	getTarget := func(r benchResult) bool { return r.Avg < time.Millisecond && r.P99 < 5*time.Millisecond }
+	setTarget := func(r benchResult) bool { return r.Avg < 2*time.Millisecond && r.P99 < 10*time.Millisecond }
+	phases := []phaseSpec{
+		{"get", "tradecache", "avg < 1 ms, p99 < 5 ms, > 1,000 ops/s per connection", 1, 0,
+			func(r benchResult) bool { return getTarget(r) && r.OpsPerSec > 1000 }, get},
+		{"get", "tradecache", "avg < 1 ms, p99 < 5 ms at 50 clients", 50, 0, getTarget, get},
+		{"set", "tradecache", "avg < 2 ms, p99 < 10 ms", 1, 0, setTarget, set},
+		{"set", "tradecache", "avg < 2 ms, p99 < 10 ms at 50 clients", 50, 0, setTarget, set},
+	}
+	for _, n := range []int{10, 100, 1000} {
+		n := n
+		phases = append(phases, phaseSpec{fmt.Sprintf("get_many(%d)", n), "tradecache", "< 0.1 ms per key, > 10,000 keys/s", 1, n,
+			func(r benchResult) bool { return r.PerKey < 100*time.Microsecond && r.KeysPerSec > 10000 },
+			func(ctx context.Context, i int) error {
+				out := make(map[string]benchQuote, n)
+				_, err := ns.GetMany(ctx, keys[:n], &out)
+				return err
+			}})
+	}
+	if raw != nil {
+		rawKey := func(i int) string { return fmt.Sprintf("%s:bench:k%d", c.Config().KeyPrefix, i%1000) }
+		rawGet := func(ctx context.Context, i int) error {
+			return raw.Do(ctx, raw.B().Get().Key(rawKey(i)).Build()).Error()
+		}
+		phases = append(phases,
+			phaseSpec{"get", "raw-rueidis", "", 1, 0, nil, rawGet},
+			phaseSpec{"get", "raw-rueidis", "", 50, 0, nil, rawGet},
+			phaseSpec{"get_many(100)", "raw-rueidis", "", 1, 100, nil, func(ctx context.Context, i int) error {
+				rk := make([]string, 100)
+				for j := range rk {
+					rk[j] = rawKey(j)
+				}
+				return raw.Do(ctx, raw.B().Mget().Key(rk...).Build()).Error()
+			}})
+	}
+
+	report := benchReport{Backend: c.Backend(), Phase: *phase}
+	tty := isTerminal(stderr)
+	for i, p := range phases {
+		label := fmt.Sprintf("%s %s ×%d", p.client, p.name, p.clients)
+		r := measure(ctx, *phase, p.clients, p.op, func(frac float64) {
+			if tty {
+				progress(stderr, i, len(phases), frac, label)
+			}
+		})
+		r.Name, r.Client, r.Clients, r.Batch, r.Target = p.name, p.client, p.clients, p.batch, p.target
+		if p.batch > 0 {
+			r.PerKey = r.Avg / time.Duration(p.batch)
+			r.KeysPerSec = r.OpsPerSec * float64(p.batch)
+		}
+		if p.meets != nil {
+			r.Met = p.meets(r)
+		}
+		report.Results = append(report.Results, r)
+	}
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if *htmlOut != "" {
+		if err := writeHTML(*htmlOut, report); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	return printReport(stdout, report)
+}
+
+// rawOption builds a plain rueidis client like the cache's, for the ratio.
+func rawOption(cfg tradecache.Config) (rueidis.ClientOption, error) {
+	if cfg.Redis.URL != "" {
+		opt, err := rueidis.ParseURL(cfg.Redis.URL)
+		opt.DisableCache = true
+		return opt, err
+	}
+	port := cfg.Redis.Port
+	if port == 0 {
+		port = 6379
+	}
+	return rueidis.ClientOption{InitAddress: []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, port)}, Username: cfg.Redis.Username,
+		Password: cfg.Redis.Password, SelectDB: cfg.Redis.DB, DisableCache: true}, nil
+}
+
+// measure runs op on clients goroutines for d and summarizes the calls.
+func measure(ctx context.Context, d time.Duration, clients int, op func(context.Context, int) error, tick func(float64)) benchResult {
+	var h hist.Histogram
+	var errs atomic.Uint64
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for g := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; time.Now().Before(deadline) && ctx.Err() == nil; i += clients {
+				t0 := time.Now()
+				if err := op(ctx, i); err != nil {
+					errs.Add(1)
+					continue
+				}
+				h.Record(time.Since(t0))
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-t.C:
+			tick(math.Min(1, float64(time.Since(start))/float64(d)))
+		}
+	}
+	elapsed := time.Since(start)
+	r := benchResult{Ops: h.Count(), OpsPerSec: float64(h.Count()) / elapsed.Seconds(), Avg: h.Mean(),
+		P50: h.Quantile(0.5), P99: h.Quantile(0.99), Max: h.Max()}
+	var prev uint64
+	for _, e := range bandEdges {
+		n := h.CountAtMost(e)
+		share := 0.0
+		if h.Count() > 0 {
+			share = float64(n-prev) / float64(h.Count())
+		}
+		r.Distribution = append(r.Distribution, band{UpTo: e, Share: share})
+		prev = n
+	}
+	return r
+}
+
+// isTerminal reports whether w is a terminal: the progress bar is drawn
+// only there, never into a log file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress draws a one-line progress bar on w.
+func progress(w io.Writer, phase, phases int, frac float64, label string) {
+	total := (float64(phase) + frac) / float64(phases)
+	const width = 30
+	filled := int(total * width)
+	fmt.Fprintf(w, "\r\033[K[%s%s] %3.0f%%  %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), 100*total, label)
+}
+
+func printReport(w io.Writer, r benchReport) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "backend: %s, %v per phase\n\n", r.Backend, r.Phase)
+	fmt.Fprintln(tw, "client\tphase\tclients\tops/s\tavg\tp50\tp99\tper key\tkeys/s\ttarget\t")
+	for _, x := range r.Results {
+		perKey, keysPerSec, met := "", "", ""
+		if x.Batch > 0 {
+			perKey, keysPerSec = x.PerKey.Round(100*time.Nanosecond).String(), fmt.Sprintf("%.0f", x.KeysPerSec)
+		}
+		if x.Target != "" {
+			met = "met: " + x.Target
+			if !x.Met {
+				met = "MISSED: " + x.Target
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%v\t%v\t%v\t%s\t%s\t%s\t\n", x.Client, x.Name, x.Clients, x.OpsPerSec,
+			x.Avg.Round(100*time.Nanosecond), x.P50.Round(100*time.Nanosecond), x.P99.Round(100*time.Nanosecond), perKey, keysPerSec, met)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, x := range r.Results {
+		if x.Client != "raw-rueidis" {
+			continue
+		}
+		for _, y := range r.Results {
+			if y.Client == "tradecache" && y.Name == x.Name && y.Clients == x.Clients && x.OpsPerSec > 0 {
+				fmt.Fprintf(w, "ratio %s ×%d: tradecache / raw rueidis = %.2f\n", x.Name, x.Clients, y.OpsPerSec/x.OpsPerSec)
+			}
+		}
+	}
+	return nil
+}
+
+var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+	"width": func(f float64) string { return fmt.Sprintf("%.1f", 300*f) },
+	"y":     func(i int) int { return 20 + 18*i },
+	"dur":   func(d time.Duration) string { return d.Round(100 * time.Nanosecond).String() },
+}).Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>tradecache bench</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
+table{border-collapse:collapse;margin-bottom:24px}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
+th:first-child,td:first-child{text-align:left}.miss{color:#b00}.met{color:#070}
+.chart{display:inline-block;margin:0 24px 24px 0;vertical-align:top}
+.chart h3{font-size:13px;margin:0 0 4px}svg text{font-size:11px}
+</style></head><body>
+<h1>tradecache bench</h1>
+<p>Backend: <b>{{.Backend}}</b>, {{dur .Phase}} per phase. Each row: all calls of one phase; raw rueidis measured in the same run.</p>
+<table><tr><th>client</th><th>phase</th><th>clients</th><th>ops/s</th><th>avg</th><th>p50</th><th>p99</th><th>per key</th><th>target</th></tr>
+{{range .Results}}<tr><td>{{.Client}}</td><td>{{.Name}}</td><td>{{.Clients}}</td><td>{{printf "%.0f" .OpsPerSec}}</td><td>{{dur .Avg}}</td><td>{{dur .P50}}</td><td>{{dur .P99}}</td><td>{{if .Batch}}{{dur .PerKey}}{{end}}</td>
+<td class="{{if .Met}}met{{else}}miss{{end}}">{{if .Target}}{{if .Met}}met{{else}}missed{{end}}: {{.Target}}{{end}}</td></tr>
+{{end}}</table>
+<h2>Latency distribution</h2>
+{{range .Results}}<div class="chart"><h3>{{.Client}} {{.Name}} ×{{.Clients}}</h3>
+<svg width="430" height="{{y (len .Distribution)}}" role="img" aria-label="latency distribution">
+{{range $i, $b := .Distribution}}<text x="0" y="{{y $i}}" dy="-4">≤ {{dur $b.UpTo}}</text>
+<rect x="80" y="{{y $i}}" transform="translate(0,-15)" width="{{width $b.Share}}" height="13" fill="#3b7dd8"></rect>
+<text x="390" y="{{y $i}}" dy="-4">{{pct $b.Share}}</text>
+{{end}}</svg></div>
+{{end}}
+</body></html>
+`))
+
+func writeHTML(path string, r benchReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := reportTemplate.Execute(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
