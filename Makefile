@@ -7,7 +7,7 @@ FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
 
-.PHONY: test deps check lint unit bench compare fuzz soak demo
+.PHONY: test deps check lint unit bench compare report fuzz soak demo
 
 ## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
 test: deps check unit
@@ -49,6 +49,12 @@ FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed
 ## compare: tradecache beside go-redis/cache, eko/gocache, go-redis AutoPipeline and raw rueidis on one redis-server (benchmarks/, its own module)
 compare: deps
 	cd benchmarks && $(GO) test -run '^$$' -bench . -benchtime 2s .
+
+## report: tradecache bench --html against a fresh redis-server, photographed by headless Chromium into ./build
+report: deps
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	mkdir -p build
+	$(GO) test -tags report -run '^TestReportScreenshot$$' -count=1 -v ./cmd/tradecache -report-out $(CURDIR)/build
 
 ## fuzz: run each codec fuzz target for FUZZTIME (default 60s), then copy the corpus it kept into testdata to commit
 fuzz:
