@@ -48,12 +48,21 @@ type Session struct {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 0, "run a trading workload for this long (0: the short walk-through)")
+	symbols := fs.Int("symbols", 50, "symbols the workload's feed updates")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *duration < 0 || *symbols < 10 {
+		return usageError{"--duration must not be negative and --symbols must be at least 10"}
 	}
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if *duration > 0 {
+		off := false
+		cfg.LogSlowOps = &off // the summary reports latency; do not log every slow call
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -62,6 +71,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer cache.Close()
+	if *duration > 0 {
+		return runWorkload(ctx, cache, *duration, *symbols, stdout, stderr)
+	}
 	c := cache.Config()
 	fmt.Fprintf(stdout, "tradecache demo: %s store, prefix %q, environment %s\n\n", cache.Backend(), c.KeyPrefix, c.Environment)
 

@@ -53,7 +53,8 @@ const usage = `usage: tradecache <command> [flags]
 
 commands:
   demo    cache a quote, a portfolio value, a risk metric and a session,
-          read them back, and print what happened and the hit rate
+          read them back, and print what happened and the hit rate;
+          with --duration D [--symbols N], run a trading workload for D
   bench   [--phase 2s] [--json] [--html FILE] the replaced layer's targets, measured,
           beside a raw rueidis client in the same run
   stats   [--json] hit rate, latency percentiles, errors, breaker, Redis INFO

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/tradecache/tradecache/internal/redistest"
 )
+
+var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/usage.golden")
 
 func runCmd(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
@@ -199,5 +202,44 @@ func TestBench(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, "bench", "--phase", "0s"); exitCode(err) != 2 {
 		t.Fatalf("--phase 0: %v", err)
+	}
+}
+
+func TestDemoWorkload(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	out, _, err := runCmd(t, "demo", "--duration", "1s", "--symbols", "20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"workload: 1", "on redis, 20 symbols", "quote updates", "valuations", "risk reads", "session touches", "errors 0", "get_or_load", "p99"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("workload summary lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := runCmd(t, "demo", "--symbols", "3"); exitCode(err) != 2 {
+		t.Fatalf("--symbols 3: %v", err)
+	}
+}
+
+// The usage text is stable: golden file testdata/usage.golden
+// (go test ./cmd/tradecache -run Usage -update-golden rewrites it).
+func TestUsageGolden(t *testing.T) {
+	out, _, err := runCmd(t, "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updateGolden {
+		if err := os.WriteFile("testdata/usage.golden", []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/usage.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Fatalf("usage changed:\n%s\nwant:\n%s", out, want)
 	}
 }

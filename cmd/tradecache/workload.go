@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+)
+
+// runWorkload is `tradecache demo --duration D`: a trading workload for D.
+// A market-data feed updates the symbols' quotes (each carrying its
+// sequence number); valuation and risk workers read portfolio values and
+// VaR through GetOrLoad, whose loaders read the quotes in one GetMany;
+// session workers touch sessions with a sliding TTL.
+func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symbols int, stdout, stderr io.Writer) error {
+	quotes := c.Namespace(tradecache.NamespaceMarketData)
+	portfolios := c.Namespace(tradecache.NamespacePortfolio)
+	risk := c.Namespace(tradecache.NamespaceRisk)
+	sessions := c.Namespace(tradecache.NamespaceSession)
+	syms := make([]string, symbols)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("SYM%03d", i)
+	}
+	type quote struct {
+		Symbol string          `json:"symbol"`
+		Seq    uint64          `json:"seq"`
+		Bid    decimal.Decimal `json:"bid"`
+		Ask    decimal.Decimal `json:"ask"`
+		At     time.Time       `json:"at"`
+	}
+	var seq atomic.Uint64
+	publish := func(sym string) error {
+		n := seq.Add(1)
+		px := decimal.New(15000+int64(n%500), -2)
+		return quotes.Set(ctx, sym, quote{Symbol: sym, Seq: n, Bid: px, Ask: px.Add(decimal.New(2, -2)), At: time.Now()}, 0)
+	}
+	for _, s := range syms {
+		if err := publish(s); err != nil {
+			return err
+		}
+	}
+	value := func(ctx context.Context, book []string) (decimal.Decimal, error) {
+		got := map[string]quote{}
+		if _, err := quotes.GetMany(ctx, book, &got); err != nil {
+			return decimal.Decimal{}, err
+		}
+		total := decimal.Zero
+		for _, q := range got {
+			total = total.Add(q.Bid.Mul(decimal.NewFromInt(100)))
+		}
+		return total, nil
+	}
+
+	var (
+		published, valuations, riskReads, touches, errs atomic.Int64
+		wg                                              sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	work := func(n int, fn func(i int) error) {
+		for g := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; time.Now().Before(deadline) && ctx.Err() == nil; i += n {
+					if err := fn(i); err != nil {
+						errs.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	work(2, func(i int) error { published.Add(1); return publish(syms[i%len(syms)]) })
+	work(8, func(i int) error {
+		id := fmt.Sprintf("P%02d", i%20)
+		book := syms[i%len(syms) : min(len(syms), i%len(syms)+10)]
+		valuations.Add(1)
+		_, _, err := tradecache.GetOrLoad(ctx, portfolios, id+":value", func(ctx context.Context) (decimal.Decimal, error) {
+			return value(ctx, book)
+		}, tradecache.WithTTL(time.Second), tradecache.WithEarlyRefresh(1))
+		return err
+	})
+	work(4, func(i int) error {
+		id := fmt.Sprintf("P%02d", i%20)
+		riskReads.Add(1)
+		_, _, err := tradecache.GetOrLoad(ctx, risk, id+":VaR:0.99", func(ctx context.Context) (decimal.Decimal, error) {
+			v, err := value(ctx, syms[:10])
+			return v.Mul(decimal.RequireFromString("-0.021")).Round(2), err
+		}, tradecache.WithTTL(2*time.Second))
+		return err
+	})
+	work(2, func(i int) error {
+		touches.Add(1)
+		key := fmt.Sprintf("sess-%03d", i%100)
+		ok, err := sessions.Expire(ctx, key, 0) // slide the TTL
+		if err == nil && !ok {
+			err = sessions.Set(ctx, key, map[string]string{"user": key}, 0)
+		}
+		return err
+	})
+
+	tty := isTerminal(stderr)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-tick.C:
+			if tty {
+				st := c.Stats(ctx)
+				fmt.Fprintf(stderr, "\r\033[K%5.1fs  quotes %d  valuations %d  risk %d  sessions %d  hit rate %.1f%%  errors %d",
+					time.Since(start).Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load(), 100*st.HitRate(), errs.Load())
+			}
+		}
+	}
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	st := c.Stats(ctx)
+	elapsed := time.Since(start)
+	total := published.Load() + valuations.Load() + riskReads.Load() + touches.Load()
+	fmt.Fprintf(stdout, "workload: %v on %s, %d symbols\n", elapsed.Round(time.Millisecond), c.Backend(), symbols)
+	fmt.Fprintf(stdout, "operations %d (%.0f/s): quote updates %d, valuations %d, risk reads %d, session touches %d\n",
+		total, float64(total)/elapsed.Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load())
+	fmt.Fprintf(stdout, "hit rate %.1f%%, loader calls %d, early refreshes %d, errors %d\n", 100*st.HitRate(), st.Loads, st.Refreshes, errs.Load())
+	ops := make([]string, 0, len(st.Ops))
+	for op := range st.Ops {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		o := st.Ops[op]
+		fmt.Fprintf(stdout, "  %-12s count %8d  p50 %9v  p99 %9v  max %9v\n", op, o.Count, o.P50, o.P99, o.Max)
+	}
+	return nil
+}
