@@ -65,8 +65,9 @@ type Cache struct {
 	closed atomic.Bool
 	warned sync.Map // message -> *rateLimit
 
-	flights flights   // loads in progress (GetOrLoad)
-	known   lastKnown // last known values, for serving stale when the store is down
+	flights     flights // loads in progress (GetOrLoad)
+	nearFlushes atomic.Uint64
+	known       lastKnown // last known values, for serving stale when the store is down
 
 	hits, misses, sets, deletes, errors       atomic.Uint64
 	loads, loadErrors, refreshes, staleServed atomic.Uint64
@@ -135,6 +136,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		opt, err := cfg.clientOption()
 		if err != nil {
 			return nil, err
+		}
+		if cfg.wantsNear() {
+			// Server-assisted client-side caching for the near tiers:
+			// rueidis tracks the keys read through it and passes the
+			// server's invalidations on.
+			opt.DisableCache = false
+			opt.OnInvalidations = c.onInvalidations
+			// rueidis keeps its own byte copies of tracked values per
+			// connection; the near tiers hold the decoded ones, so its
+			// share stays modest (its default is 128 MiB per connection).
+			opt.CacheSizeEachConn = 16 << 20
 		}
 		s, err := redisstore.New(ctx, opt)
 		if err != nil {
@@ -414,6 +426,12 @@ type Stats struct {
 	// Redis holds INFO figures; nil on the in-memory store or when INFO
 	// failed.
 	Redis *RedisInfo
+	// Near cache, over every namespace that has one: hits, misses,
+	// evictions, entries and approximate bytes held, and whole-tier flushes
+	// (on a lost connection).
+	NearHits, NearMisses, NearEvictions, NearFlushes uint64
+	NearEntries                                      int
+	NearBytes                                        int64
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -453,6 +471,18 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		}
 	}
 	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
+	st.NearFlushes = c.nearFlushes.Load()
+	c.namespaces.Range(func(_, v any) bool {
+		if t := v.(*Namespace).near; t != nil {
+			st.NearHits += t.hits.Load()
+			st.NearMisses += t.misses.Load()
+			st.NearEvictions += t.evict.Load()
+			e, b := t.stats()
+			st.NearEntries += e
+			st.NearBytes += b
+		}
+		return true
+	})
 	c.collectMetrics(ctx, &st)
 	return st
 }

@@ -80,6 +80,16 @@ type RedisConfig struct {
 	MaxFlushDelay time.Duration
 }
 
+// wantsNear reports whether any namespace has a near cache.
+func (c Config) wantsNear() bool {
+	for _, p := range c.Namespaces {
+		if p.Near != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // tlsWanted reports whether any TLS setting asks for TLS.
 func (r RedisConfig) tlsWanted() bool {
 	return r.SSL || r.TLSCAFile != "" || r.TLSCertFile != "" || r.TLSServerName != ""
@@ -173,6 +183,17 @@ type NamespaceConfig struct {
 	// Lock makes processes that miss one key call the loader once between
 	// them, through a short Redis lock (see WithLock).
 	Lock bool
+	// Near turns on the in-process near cache for the namespace (see
+	// GetNear). Nil means none.
+	Near *NearConfig
+}
+
+// NearConfig bounds a namespace's near cache. Zero fields mean the
+// defaults.
+type NearConfig struct {
+	MaxEntries int           // 0 means 10000
+	MaxBytes   int64         // approximate encoded bytes held; 0 means 64 MiB
+	MaxAge     time.Duration // an entry's longest life; 0 means the namespace's TTL
 }
 
 // FieldError is one bad setting inside a ConfigError.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/store"
 )
 
 // ErrNotFound is what a loader returns (or wraps) to say that the key has
@@ -39,6 +40,7 @@ const (
 	SourceStore  Source = iota + 1 // Redis, or the in-memory store
 	SourceLocal                    // this process's last known value (the store was unreachable)
 	SourceLoader                   // the loader, just now
+	SourceNear                     // the namespace's near cache, in process
 )
 
 func (s Source) String() string {
@@ -49,6 +51,8 @@ func (s Source) String() string {
 		return "local"
 	case SourceLoader:
 		return "loader"
+	case SourceNear:
+		return "near"
 	}
 	return "unknown"
 }
@@ -311,6 +315,17 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		return zero, Meta{}, err
 	}
 	now := time.Now()
+	if t := ns.near; t != nil {
+		if e, ok := t.get(key, now.UnixNano()); ok {
+			if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
+				ns.hit(1)
+				if o.shouldRefresh(now, ne.st) {
+					refreshAhead(ctx, ns, full, ne.st.AsOf, load, o)
+				}
+				return ne.v, Meta{Source: SourceNear, AsOf: ne.st.AsOf, Age: now.Sub(ne.st.AsOf)}, nil
+			}
+		}
+	}
 	v, st, found, storeErr := readStamped[T](ctx, ns, full)
 	var stale *knownValue
 	switch {
@@ -383,7 +398,25 @@ type stampInfo struct {
 func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, stampInfo, bool, error) {
 	var v T
 	t0 := ns.start()
-	b, found, err := ns.c.store.Get(ctx, full)
+	var (
+		b      []byte
+		found  bool
+		err    error
+		until  time.Time
+		epoch  uint64
+		nearOK bool
+	)
+	cr, tracked := ns.c.store.(store.CachedReader)
+	if t := ns.near; t != nil && tracked {
+		// A tracked read, so that the value can be kept in the near tier
+		// until the server says it changed.
+		key := full[len(ns.base):]
+		epoch = t.shard(key).epoch.Load()
+		b, found, until, err = cr.GetCached(ctx, full, ns.ttl)
+		nearOK = true
+	} else {
+		b, found, err = ns.c.store.Get(ctx, full)
+	}
 	ns.c.observe(ctx, ns, "get_or_load", "", t0, len(b), err)
 	if err != nil {
 		return v, stampInfo{}, false, err
@@ -397,7 +430,18 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 		ns.c.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
 		return v, stampInfo{}, false, nil
 	}
+	if nearOK && stamped {
+		exp := min(until.UnixNano(), st.FreshUntil().UnixNano())
+		ns.near.put(full[len(ns.base):], nearStamped[T]{v, st}, int64(len(b)+len(full)+64), exp, epoch)
+	}
 	return v, stampInfo{st, stamped}, true, nil
+}
+
+// nearStamped is how get-or-load keeps a value in the near tier: with its
+// stamp, so a near hit knows its freshness and age.
+type nearStamped[T any] struct {
+	v  T
+	st codec.Stamp
 }
 
 // loadAndStore is the body of one load: check the store again (unless this

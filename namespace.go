@@ -31,6 +31,7 @@ import (
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
 	c            *Cache
+	near         *nearTier // nil unless the namespace has a near cache
 	counts       nsCounters
 	codec        *codec.Codec
 	loadDefaults loadOpts
@@ -51,6 +52,11 @@ func (c *Cache) Namespace(name string) *Namespace {
 		return n // not cached: arbitrary bad names must not grow the map
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
+	if p := c.cfg.Namespaces[name]; p.Near != nil {
+		if _, tracked := c.store.(store.CachedReader); tracked && c.backend == "redis" {
+			n.near = newNearTier(*p.Near)
+		}
+	}
 	if p, ok := c.policyFor(name); ok {
 		cd, err := c.newCodec(p)
 		if err != nil {

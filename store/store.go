@@ -104,3 +104,13 @@ type Store interface {
 type InfoReader interface {
 	Info(ctx context.Context, sections ...string) (string, error)
 }
+
+// CachedReader is implemented by stores with server-assisted client-side
+// caching (the Redis store: RESP3 CLIENT TRACKING through rueidis DoCache).
+// A key read with GetCached is tracked: when any client changes it, the
+// server sends an invalidation, which reaches the cache's near tier.
+type CachedReader interface {
+	// GetCached returns the value and the time the client-side copy stops
+	// being valid: the sooner of the key's own expiry and ttl from now.
+	GetCached(ctx context.Context, key string, ttl time.Duration) (value []byte, found bool, validUntil time.Time, err error)
+}

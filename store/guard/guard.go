@@ -401,6 +401,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return c.end(s.next.Ping(ctx))
 }
 
+// GetCached implements store.CachedReader when the guarded store does.
+func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
+	cr, ok := s.next.(store.CachedReader)
+	if !ok {
+		v, found, err := s.Get(ctx, key)
+		return v, found, time.Now(), err // valid for no time: nothing tracks it
+	}
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return nil, false, time.Time{}, err
+	}
+	v, found, until, err := cr.GetCached(ctx, key, ttl)
+	return v, found, until, c.end(err)
+}
+
 // Info implements store.InfoReader when the guarded store does, bounded
 // and behind the breaker like every other call.
 func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {

@@ -166,6 +166,31 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
+// GetCached implements store.CachedReader with rueidis DoCache: the read
+// is served from rueidis's per-connection cache when it can be, and the key
+// is tracked so that the server invalidates it on change. The client must
+// have been created without DisableCache.
+func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
+	res := s.client.DoCache(ctx, s.client.B().Get().Key(key).Cache(), ttl)
+	until := time.Now().Add(ttl)
+	if pxat := res.CachePXAT(); pxat > 0 {
+		if t := time.UnixMilli(pxat); t.Before(until) {
+			until = t
+		}
+	}
+	v, err := res.AsBytes()
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return nil, false, until, nil
+		}
+		return nil, false, until, classify(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, until, nil
+}
+
 // GetMany implements store.Store with one MGET.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {

@@ -1,0 +1,233 @@
+package tradecache
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/tradecache/tradecache/store"
+)
+
+// The near cache is an in-process tier of decoded values in front of
+// Redis, opt-in per namespace (NamespaceConfig.Near).
+//
+// Invalidation uses Redis's server-assisted client-side caching: a near
+// miss reads through rueidis DoCache, which registers the key with CLIENT
+// TRACKING on that connection, so any client's write to it makes the
+// server push an invalidation, and the entry is dropped. Default
+// (per-key) tracking was chosen over BCAST prefix tracking: the server
+// then notifies only keys this process actually holds, not every write
+// under a hot namespace, which for market data would be every tick. When
+// a connection is lost, rueidis reports it and the whole tier is flushed:
+// a value is never served once its invalidation could have been missed.
+// Entries also expire at the value's own TTL (and at MaxAge), so a value
+// outlives neither.
+//
+// Values are shared, not copied: GetNear returns the cached value itself
+// (copying T by value, but slices, maps and pointers inside it are the
+// cached ones). Treat them as immutable. Copying would cost an encode or a
+// deep copy per hit, and a hit is meant to cost tens of nanoseconds
+// (BenchmarkNearHit).
+
+const nearShards = 16
+
+type nearTier struct {
+	shards              [nearShards]nearShard
+	seed                maphash.Seed
+	maxEntries          int   // per shard
+	maxBytes            int64 // per shard
+	maxAge              time.Duration
+	hits, misses, evict atomic.Uint64
+}
+
+type nearShard struct {
+	mu    sync.RWMutex
+	m     map[string]*nearEntry
+	bytes int64
+	epoch atomic.Uint64 // bumped by every invalidation in the shard
+	_     [24]byte
+}
+
+type nearEntry struct {
+	v    any
+	size int64
+	exp  int64 // unix nanoseconds
+}
+
+func newNearTier(c NearConfig) *nearTier {
+	if c.MaxEntries <= 0 {
+		c.MaxEntries = 10000
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 64 << 20
+	}
+	t := &nearTier{seed: maphash.MakeSeed(), maxEntries: max(1, c.MaxEntries/nearShards), maxBytes: max(1, c.MaxBytes/nearShards), maxAge: c.MaxAge}
+	for i := range t.shards {
+		t.shards[i].m = make(map[string]*nearEntry)
+	}
+	return t
+}
+
+func (t *nearTier) shard(key string) *nearShard {
+	return &t.shards[maphash.String(t.seed, key)%nearShards]
+}
+
+func (t *nearTier) get(key string, now int64) (any, bool) {
+	sh := t.shard(key)
+	sh.mu.RLock()
+	e := sh.m[key]
+	sh.mu.RUnlock()
+	if e == nil || now >= e.exp {
+		t.misses.Add(1)
+		return nil, false
+	}
+	t.hits.Add(1)
+	return e.v, true
+}
+
+// put stores v unless an invalidation of the shard happened since epoch
+// (the read that produced v may predate it).
+func (t *nearTier) put(key string, v any, size int64, exp int64, epoch uint64) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.epoch.Load() != epoch {
+		return
+	}
+	if old := sh.m[key]; old != nil {
+		sh.bytes -= old.size
+	}
+	for len(sh.m) >= t.maxEntries || sh.bytes+size > t.maxBytes && len(sh.m) > 0 {
+		for k, e := range sh.m { // map order: an arbitrary victim
+			delete(sh.m, k)
+			sh.bytes -= e.size
+			t.evict.Add(1)
+			break
+		}
+	}
+	sh.m[key] = &nearEntry{v: v, size: size, exp: exp}
+	sh.bytes += size
+}
+
+func (t *nearTier) invalidate(key string) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	sh.epoch.Add(1)
+	if e := sh.m[key]; e != nil {
+		delete(sh.m, key)
+		sh.bytes -= e.size
+	}
+	sh.mu.Unlock()
+}
+
+func (t *nearTier) flush() {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		sh.epoch.Add(1)
+		clear(sh.m)
+		sh.bytes = 0
+		sh.mu.Unlock()
+	}
+}
+
+func (t *nearTier) stats() (entries int, bytes int64) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		entries += len(sh.m)
+		bytes += sh.bytes
+		sh.mu.RUnlock()
+	}
+	return entries, bytes
+}
+
+// onInvalidations receives the server's invalidations from rueidis: keys,
+// or nil when every tracked key is invalid (connection lost, FLUSHALL).
+func (c *Cache) onInvalidations(keys []rueidis.RedisMessage) {
+	if keys == nil {
+		c.namespaces.Range(func(_, v any) bool {
+			if n := v.(*Namespace); n.near != nil {
+				n.near.flush()
+			}
+			return true
+		})
+		c.nearFlushes.Add(1)
+		return
+	}
+	prefix := c.cfg.KeyPrefix + ":"
+	for _, m := range keys {
+		full, err := m.ToString()
+		if err != nil || !strings.HasPrefix(full, prefix) {
+			continue
+		}
+		nsName, key, ok := strings.Cut(full[len(prefix):], ":")
+		if !ok {
+			continue
+		}
+		if v, ok := c.namespaces.Load(nsName); ok {
+			if n := v.(*Namespace); n.near != nil {
+				n.near.invalidate(key)
+			}
+		}
+	}
+}
+
+// GetNear reads key through ns's near cache: a decoded value held in
+// process when there is one, else a tracked read from Redis whose decoded
+// value is kept until any client changes the key (see the package's near
+// cache notes above: values are shared and must not be modified). found
+// is false for a missing key. On a namespace without a near tier, or on
+// the in-memory store, it is a plain Get.
+func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, error) {
+	var zero T
+	t := ns.near
+	if t != nil && !ns.c.closed.Load() {
+		if v, ok := t.get(key, time.Now().UnixNano()); ok {
+			if tv, ok := v.(T); ok {
+				return tv, true, nil
+			}
+		}
+	}
+	const op = "get"
+	full, err := ns.key(op, key)
+	if err != nil {
+		return zero, false, err
+	}
+	cr, tracked := ns.c.store.(store.CachedReader)
+	if t == nil || !tracked {
+		var v T
+		found, err := ns.Get(ctx, key, &v)
+		return v, found, err
+	}
+	ttl := t.maxAge
+	if ttl <= 0 || ttl > ns.ttl {
+		ttl = ns.ttl
+	}
+	epoch := t.shard(key).epoch.Load()
+	t0 := ns.start()
+	b, found, until, err := cr.GetCached(ctx, full, ttl)
+	ns.c.observe(ctx, ns, op, key, t0, len(b), err)
+	if err != nil {
+		return zero, false, ns.fail(op, key, err)
+	}
+	if !found {
+		ns.miss(1)
+		return zero, false, nil
+	}
+	var v T
+	if err := ns.codec.Unmarshal(full, b, &v); err != nil {
+		serr := &SerializationError{Op: op, Namespace: ns.name, Key: key, Type: fmt.Sprintf("%T", v), Err: err}
+		ns.failed(opGet, serr)
+		return zero, false, serr
+	}
+	ns.hit(1)
+	t.put(key, v, int64(len(b)+len(key)+64), until.UnixNano(), epoch)
+	return v, true, nil
+}

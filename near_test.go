@@ -1,0 +1,235 @@
+package tradecache_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+func nearCache(t testing.TB, addr string) *tradecache.Cache {
+	t.Helper()
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{
+		LogSlowOps: &off,
+		Redis:      tradecache.RedisConfig{URL: "redis://" + addr},
+		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestNearCacheSeesOtherInstancesWrites(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := nearCache(t, srv.Addr), nearCache(t, srv.Addr)
+	ctx := testCtx(t)
+	mdA, mdB := a.Namespace("md"), b.Namespace("md")
+	if err := mdA.Set(ctx, "AAPL", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var lags []time.Duration
+	for i := 1; i <= 1000; i++ {
+		if v, found, err := tradecache.GetNear[int](ctx, mdB, "AAPL"); err != nil || !found || v != i-1 {
+			t.Fatalf("B before write %d: %v %v %v", i, v, found, err)
+		}
+		if err := mdA.Set(ctx, "AAPL", i, 0); err != nil {
+			t.Fatal(err)
+		}
+		written := time.Now()
+		for {
+			v, _, err := tradecache.GetNear[int](ctx, mdB, "AAPL")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v == i {
+				lags = append(lags, time.Since(written))
+				break
+			}
+			if v != i-1 {
+				t.Fatalf("B read %d, neither the old %d nor the new %d", v, i-1, i)
+			}
+			if time.Since(written) > time.Second {
+				t.Fatalf("write %d invisible on B after 1s", i)
+			}
+		}
+	}
+	slices.Sort(lags)
+	p99, worst := lags[len(lags)*99/100], lags[len(lags)-1]
+	t.Logf("write on A visible on B's near cache: p50 %v, p99 %v, max %v over 1000 writes", lags[len(lags)/2], p99, worst)
+	if worst > 100*time.Millisecond {
+		t.Fatalf("a write took %v to reach B", worst)
+	}
+	st := b.Stats(ctx)
+	if st.NearHits == 0 || st.NearEntries != 1 {
+		t.Fatalf("near stats %+v", st)
+	}
+}
+
+func TestNearCacheFlushedWhenConnectionsAreCut(t *testing.T) {
+	srv := redistest.Start(t)
+	b := nearCache(t, srv.Addr)
+	admin := rawClient(t, srv.Addr)
+	ctx := testCtx(t)
+	md := b.Namespace("md")
+	if err := md.Set(ctx, "MSFT", "old", 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // cached now
+		if v, _, err := tradecache.GetNear[string](ctx, md, "MSFT"); err != nil || v != "old" {
+			t.Fatalf("%q %v", v, err)
+		}
+	}
+	before := b.Stats(ctx).NearFlushes
+	if err := admin.Do(ctx, admin.B().ClientKill().TypeNormal().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for b.Stats(ctx).NearFlushes == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the near tier was not flushed after its connections were cut")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Written while B had no connection: no invalidation can reach B.
+	if err := admin.Do(ctx, admin.B().Set().Key("trading:md:MSFT").Value(rueidis.BinaryString(mustEnvelope(t, "new"))).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := tradecache.GetNear[string](ctx, md, "MSFT"); err != nil || v != "new" {
+		t.Fatalf("after CLIENT KILL B served %q (%v), want the new value", v, err)
+	}
+}
+
+// BenchmarkNearHit is a decoded near-cache hit at 1 and 50 goroutines,
+// beside rueidis DoCache (bytes, not decoded) in the same run.
+func BenchmarkNearHit(b *testing.B) {
+	srv := redistest.Start(b)
+	c := nearCache(b, srv.Addr)
+	ctx := context.Background()
+	md := c.Namespace("md")
+	for i := range 100 {
+		if err := md.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), 0); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := tradecache.GetNear[benchQuote](ctx, md, fmt.Sprintf("k%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	rawKeys := make([]string, 100)
+	for i := range rawKeys {
+		rawKeys[i] = "trading:md:" + keys[i]
+		raw.DoCache(ctx, raw.B().Get().Key(rawKeys[i]).Cache(), time.Hour)
+	}
+	b.Run("tradecache-GetNear", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				_, found, err := tradecache.GetNear[benchQuote](ctx, md, keys[i%100])
+				if err == nil && !found {
+					err = fmt.Errorf("miss")
+				}
+				return err
+			})
+		})
+	})
+	// Without the per-call clock reads and histogram of run(), which cost
+	// about as much as the hit itself.
+	b.Run("tradecache-GetNear-untimed", func(b *testing.B) {
+		b.Run("serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, _, err := tradecache.GetNear[benchQuote](ctx, md, keys[i%100]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if _, _, err := tradecache.GetNear[benchQuote](ctx, md, keys[i%100]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mhits/s")
+		})
+	})
+	b.Run("rueidis-DoCache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				return raw.DoCache(ctx, raw.B().Get().Key(rawKeys[i%100]).Cache(), time.Hour).Error()
+			})
+		})
+	})
+}
+
+// mustEnvelope encodes v as the cache would store it.
+func mustEnvelope(t *testing.T, v any) []byte {
+	t.Helper()
+	cd, err := codec.New(codec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cd.Marshal("", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGetOrLoadUsesTheNearCache(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := nearCache(t, srv.Addr), nearCache(t, srv.Addr)
+	ctx := testCtx(t)
+	loads := 0
+	load := func(context.Context) (string, error) { loads++; return fmt.Sprintf("v%d", loads), nil }
+	if v, m, err := tradecache.GetOrLoad(ctx, b.Namespace("md"), "X", load); err != nil || v != "v1" || m.Source != tradecache.SourceLoader {
+		t.Fatalf("first: %q %+v %v", v, m, err)
+	}
+	if _, m, _ := tradecache.GetOrLoad(ctx, b.Namespace("md"), "X", load); m.Source != tradecache.SourceStore {
+		t.Fatalf("second read should come from Redis (and fill the near tier): %+v", m)
+	}
+	v, m, err := tradecache.GetOrLoad(ctx, b.Namespace("md"), "X", load)
+	if err != nil || v != "v1" || m.Source != tradecache.SourceNear || m.AsOf.IsZero() {
+		t.Fatalf("third read should be a near hit with its stamp: %q %+v %v", v, m, err)
+	}
+	// Another instance changes it: B's near copy is invalidated.
+	if _, err := a.Namespace("md").Delete(ctx, "X"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		v, m, err = tradecache.GetOrLoad(ctx, b.Namespace("md"), "X", load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Source == tradecache.SourceLoader {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B kept serving %q from %v after A deleted the key", v, m.Source)
+		}
+	}
+	if v != "v2" || loads != 2 {
+		t.Fatalf("after invalidation: %q, %d loads", v, loads)
+	}
+}
