@@ -474,10 +474,10 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 	st.NearFlushes = c.nearFlushes.Load()
 	c.namespaces.Range(func(_, v any) bool {
 		if t := v.(*Namespace).near; t != nil {
-			st.NearHits += t.hits.Load()
-			st.NearMisses += t.misses.Load()
+			h, m, e, b := t.stats()
+			st.NearHits += h
+			st.NearMisses += m
 			st.NearEvictions += t.evict.Load()
-			e, b := t.stats()
 			st.NearEntries += e
 			st.NearBytes += b
 		}

@@ -160,8 +160,9 @@ func BenchmarkNearHit(b *testing.B) {
 				}
 			}
 		})
-		b.Run("parallel", func(b *testing.B) {
+		b.Run("parallel50", func(b *testing.B) {
 			b.ReportAllocs()
+			b.SetParallelism(25) // 50 goroutines on 2 cores
 			b.RunParallel(func(pb *testing.PB) {
 				for i := 0; pb.Next(); i++ {
 					if _, _, err := tradecache.GetNear[benchQuote](ctx, md, keys[i%100]); err != nil {
