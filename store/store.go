@@ -88,6 +88,15 @@ type Store interface {
 	// must never remove a lock another process took after this one's
 	// expired.
 	DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error)
+	// SetIfNewer stores value under key only if version is greater than
+	// the version recorded under verKey (none counts as lower), and then
+	// records version there; both get ttl. It is atomic, so a late or
+	// out-of-order writer can never replace newer data, and it reports
+	// whether the write was applied.
+	SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error)
+	// GetEx returns the value under key and, if it exists, sets its TTL to
+	// ttl in the same step (GETEX): a sliding expiry in one round trip.
+	GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error)
 	// DeletePrefix removes every key that starts with prefix, batch keys
 	// at a time, and returns how many it removed. The Redis store uses SCAN
 	// MATCH and UNLINK; it never uses KEYS, FLUSHDB or FLUSHALL.

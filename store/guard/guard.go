@@ -342,6 +342,26 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bo
 	return ok, c.end(err)
 }
 
+// SetIfNewer implements store.Store.
+func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.next.SetIfNewer(ctx, key, verKey, value, version, ttl)
+	return ok, c.end(err)
+}
+
+// GetEx implements store.Store.
+func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
+	ctx, c, err := s.begin(ctx, s.op)
+	if err != nil {
+		return nil, false, err
+	}
+	v, found, err := s.next.GetEx(ctx, key, ttl)
+	return v, found, c.end(err)
+}
+
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	ctx, c, err := s.begin(ctx, s.batch)

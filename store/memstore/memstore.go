@@ -58,6 +58,8 @@ type Store struct {
 	now    func() time.Time
 	closed atomic.Bool
 
+	versioned sync.Mutex // serializes SetIfNewer
+
 	evictions atomic.Int64
 }
 
@@ -330,6 +332,54 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bo
 	}
 	sh.remove(e)
 	return true, nil
+}
+
+// SetIfNewer implements store.Store. The two keys may live in different
+// shards, so versioned writes take a store-wide lock among themselves.
+func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, fmt.Errorf("memstore: SetIfNewer needs a positive TTL, got %v", ttl)
+	}
+	s.versioned.Lock()
+	defer s.versioned.Unlock()
+	cur, found, err := s.Get(ctx, verKey)
+	if err != nil {
+		return false, err
+	}
+	enc := fmt.Appendf(nil, "%020d", version)
+	if found && string(cur) >= string(enc) {
+		return false, nil
+	}
+	if err := s.Set(ctx, key, value, ttl); err != nil {
+		return false, err
+	}
+	return true, s.Set(ctx, verKey, enc, ttl)
+}
+
+// GetEx implements store.Store.
+func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	if ttl <= 0 {
+		return nil, false, fmt.Errorf("memstore: GetEx needs a positive TTL, got %v", ttl)
+	}
+	now := s.nowNano()
+	sh := s.shardFor(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.lookup(key, now)
+	if e == nil {
+		return nil, false, nil
+	}
+	e.expireAt = expireAt(now, ttl)
+	sh.touch(e)
+	v := make([]byte, len(e.value))
+	copy(v, e.value)
+	return v, true, nil
 }
 
 // Delete implements store.Store.

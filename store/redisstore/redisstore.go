@@ -265,6 +265,44 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bo
 	return n == 1, classify(err)
 }
 
+// setIfNewer compares versions as 20-digit zero-padded strings, so any
+// uint64 compares exactly (Lua numbers are doubles). Both keys must hash to
+// one slot on a cluster.
+var setIfNewer = rueidis.NewLuaScript(`
+local cur = redis.call("GET", KEYS[2])
+if cur and cur >= ARGV[2] then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
+redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
+return 1`)
+
+// SetIfNewer implements store.Store with one Lua script.
+func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("redisstore: SetIfNewer needs a positive TTL, got %v", ttl)
+	}
+	n, err := setIfNewer.Exec(ctx, s.client, []string{key, verKey},
+		[]string{rueidis.BinaryString(value), fmt.Sprintf("%020d", version), fmt.Sprint(pxMillis(ttl))}).AsInt64()
+	return n == 1, classify(err)
+}
+
+// GetEx implements store.Store with GETEX PX.
+func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
+	if ttl <= 0 {
+		return nil, false, fmt.Errorf("redisstore: GetEx needs a positive TTL, got %v", ttl)
+	}
+	v, err := s.client.Do(ctx, s.client.B().Getex().Key(key).PxMilliseconds(pxMillis(ttl)).Build()).AsBytes()
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return nil, false, nil
+		}
+		return nil, false, classify(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
 // Delete implements store.Store with UNLINK, which frees large values off
 // Redis's main thread.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {

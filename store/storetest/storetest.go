@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"GetMany", testGetMany},
 		{"SetMany", testSetMany},
 		{"SetNXAndDeleteIfEqual", testLock},
+		{"SetIfNewer", testSetIfNewer},
+		{"GetEx", testGetEx},
 		{"DeletePrefix", testDeletePrefix},
 		{"DeletePrefixIsLiteral", testDeletePrefixLiteral},
 		{"Concurrent", testConcurrent},
@@ -300,6 +302,43 @@ func testLock(t *testing.T, s store.Store, p string) {
 	waitGone(t, s, p+"short")
 	if ok, err := s.SetNX(ctx(t), p+"short", []byte("t2"), time.Minute); err != nil || !ok {
 		t.Fatalf("SetNX after the lock expired = %v, %v", ok, err)
+	}
+}
+
+func testSetIfNewer(t *testing.T, s store.Store, p string) {
+	k, vk := p+"q", p+"q ver"
+	for _, c := range []struct {
+		version uint64
+		applied bool
+	}{{5, true}, {3, false}, {5, false}, {6, true}, {1 << 63, true}, {1<<63 - 1, false}} {
+		ok, err := s.SetIfNewer(ctx(t), k, vk, []byte(fmt.Sprint(c.version)), c.version, time.Minute)
+		must(t, err)
+		if ok != c.applied {
+			t.Fatalf("SetIfNewer(version %d) applied=%v, want %v", c.version, ok, c.applied)
+		}
+	}
+	if got := mustGet(t, s, k); string(got) != fmt.Sprint(uint64(1<<63)) {
+		t.Fatalf("stored %q, want the highest version's value", got)
+	}
+	if ttl, _, _ := s.TTL(ctx(t), k); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("TTL %v", ttl)
+	}
+	if _, err := s.SetIfNewer(ctx(t), k, vk, []byte("x"), 9, 0); err == nil {
+		t.Fatal("SetIfNewer without a TTL succeeded")
+	}
+}
+
+func testGetEx(t *testing.T, s store.Store, p string) {
+	must(t, s.Set(ctx(t), p+"s", []byte("v"), 2*time.Second))
+	v, ok, err := s.GetEx(ctx(t), p+"s", time.Hour)
+	if err != nil || !ok || string(v) != "v" {
+		t.Fatalf("GetEx = %q %v %v", v, ok, err)
+	}
+	if ttl, _, _ := s.TTL(ctx(t), p+"s"); ttl < 59*time.Minute {
+		t.Fatalf("TTL after GetEx(1h) = %v", ttl)
+	}
+	if _, ok, err := s.GetEx(ctx(t), p+"missing", time.Hour); err != nil || ok {
+		t.Fatalf("GetEx(missing) = %v %v", ok, err)
 	}
 }
 

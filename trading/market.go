@@ -1,0 +1,158 @@
+// Package trading is the trading layer over a tradecache.Cache: market
+// data with version-guarded writes, sessions with a sliding TTL and a
+// hard lifetime, and cache warming. It uses only the Cache's API and never
+// reaches Redis directly.
+package trading
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+)
+
+// Kind is a kind of market data.
+type Kind string
+
+// The kinds of market data.
+const (
+	KindQuote Kind = "quote"
+	KindTrade Kind = "trade"
+	KindBar   Kind = "bar"
+	KindBook  Kind = "book"
+)
+
+// Quote is a top-of-book quote. Prices and sizes are exact decimals.
+type Quote struct {
+	Symbol  string          `json:"symbol"`
+	Bid     decimal.Decimal `json:"bid"`
+	Ask     decimal.Decimal `json:"ask"`
+	BidSize decimal.Decimal `json:"bid_size"`
+	AskSize decimal.Decimal `json:"ask_size"`
+	Seq     uint64          `json:"seq"`
+	At      time.Time       `json:"at"`
+}
+
+// Trade is one print.
+type Trade struct {
+	Symbol string          `json:"symbol"`
+	Price  decimal.Decimal `json:"price"`
+	Size   decimal.Decimal `json:"size"`
+	Seq    uint64          `json:"seq"`
+	At     time.Time       `json:"at"`
+}
+
+// Bar is an OHLCV bar.
+type Bar struct {
+	Symbol   string          `json:"symbol"`
+	Interval string          `json:"interval"`
+	Open     decimal.Decimal `json:"open"`
+	High     decimal.Decimal `json:"high"`
+	Low      decimal.Decimal `json:"low"`
+	Close    decimal.Decimal `json:"close"`
+	Volume   decimal.Decimal `json:"volume"`
+	Start    time.Time       `json:"start"`
+	Seq      uint64          `json:"seq"`
+}
+
+// Level is one price level of a book.
+type Level struct {
+	Price decimal.Decimal `json:"price"`
+	Size  decimal.Decimal `json:"size"`
+}
+
+// Book is an order-book snapshot.
+type Book struct {
+	Symbol string    `json:"symbol"`
+	Bids   []Level   `json:"bids"`
+	Asks   []Level   `json:"asks"`
+	Seq    uint64    `json:"seq"`
+	At     time.Time `json:"at"`
+}
+
+// ErrNoSequence is returned for market data whose sequence number is 0:
+// without one, a write cannot be ordered against others.
+var ErrNoSequence = errors.New("trading: market data needs a sequence number (or exchange timestamp) above 0")
+
+// Market caches market data in the market_data namespace under
+// "<symbol>:<kind>", with the namespace's TTL policy.
+type Market struct {
+	ns *tradecache.Namespace
+}
+
+// NewMarket returns the market-data view of c.
+func NewMarket(c *tradecache.Cache) *Market {
+	return &Market{ns: c.Namespace(tradecache.NamespaceMarketData)}
+}
+
+func key(symbol string, kind Kind) string { return symbol + ":" + string(kind) }
+
+// CacheMarketData stores data for symbol if seq is newer than what is
+// stored (an exchange timestamp in nanoseconds serves as well as a sequence
+// number), and reports whether it was applied: a late or out-of-order
+// publisher never overwrites newer data. The check and the write are one
+// atomic step on the server.
+func (m *Market) CacheMarketData(ctx context.Context, symbol string, kind Kind, seq uint64, data any) (applied bool, err error) {
+	if seq == 0 {
+		return false, ErrNoSequence
+	}
+	switch kind {
+	case KindQuote, KindTrade, KindBar, KindBook:
+	default:
+		return false, fmt.Errorf("trading: unknown market data kind %q: %w", kind, tradecache.ErrInvalidArgument)
+	}
+	return m.ns.SetIfNewer(ctx, key(symbol, kind), data, seq, 0)
+}
+
+// CacheQuote stores q under its symbol, guarded by q.Seq.
+func (m *Market) CacheQuote(ctx context.Context, q Quote) (bool, error) {
+	return m.CacheMarketData(ctx, q.Symbol, KindQuote, q.Seq, q)
+}
+
+func get[T any](ctx context.Context, m *Market, symbol string, kind Kind) (T, bool, error) {
+	var v T
+	found, err := m.ns.Get(ctx, key(symbol, kind), &v)
+	return v, found, err
+}
+
+// Quote returns symbol's latest quote.
+func (m *Market) Quote(ctx context.Context, symbol string) (Quote, bool, error) {
+	return get[Quote](ctx, m, symbol, KindQuote)
+}
+
+// Trade returns symbol's latest trade.
+func (m *Market) Trade(ctx context.Context, symbol string) (Trade, bool, error) {
+	return get[Trade](ctx, m, symbol, KindTrade)
+}
+
+// Bar returns symbol's latest bar.
+func (m *Market) Bar(ctx context.Context, symbol string) (Bar, bool, error) {
+	return get[Bar](ctx, m, symbol, KindBar)
+}
+
+// Book returns symbol's latest order-book snapshot.
+func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
+	return get[Book](ctx, m, symbol, KindBook)
+}
+
+// Quotes returns the latest quotes of symbols in one round trip (one MGET
+// per MaxBatchSize symbols); symbols without a quote are left out.
+func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote, error) {
+	keys := make([]string, len(symbols))
+	for i, s := range symbols {
+		keys[i] = key(s, KindQuote)
+	}
+	byKey := map[string]Quote{}
+	if _, err := m.ns.GetMany(ctx, keys, &byKey); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Quote, len(byKey))
+	for _, q := range byKey {
+		out[q.Symbol] = q
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+package trading_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/leaktest"
+	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/trading"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+func redisCache(t *testing.T) *tradecache.Cache {
+	t.Helper()
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestOutOfOrderWritesNeverGoBack(t *testing.T) {
+	c := redisCache(t)
+	m := trading.NewMarket(c)
+	ctx := context.Background()
+	symbols := []string{"AAPL", "MSFT", "GOOG", "AMZN", "NVDA"}
+	const updates = 10000
+	seqs := rand.Perm(updates) // shuffled: every publisher is late or early at random
+	var next atomic.Int64
+	var applied atomic.Int64
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	var backwards atomic.Int64
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			last := map[string]uint64{}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				qs, err := m.Quotes(ctx, symbols)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for s, q := range qs {
+					if q.Seq < last[s] {
+						backwards.Add(1)
+					}
+					last[s] = q.Seq
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for range 8 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= updates {
+					return
+				}
+				seq := uint64(seqs[i]) + 1
+				sym := symbols[seq%uint64(len(symbols))]
+				ok, err := m.CacheQuote(ctx, trading.Quote{Symbol: sym, Seq: seq, Bid: decimal.New(int64(seq), -2), At: time.Now()})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					applied.Add(1)
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	if backwards.Load() != 0 {
+		t.Fatalf("readers saw a version go backwards %d times", backwards.Load())
+	}
+	for i, s := range symbols {
+		q, ok, err := m.Quote(ctx, s)
+		// The highest sequence for symbol i is the largest seq ≤ updates with seq % 5 == i.
+		want := uint64(updates)
+		for want%uint64(len(symbols)) != uint64(i) {
+			want--
+		}
+		if err != nil || !ok || q.Seq != want || !q.Bid.Equal(decimal.New(int64(want), -2)) {
+			t.Fatalf("%s: stored seq %d (%v %v), want the highest, %d", s, q.Seq, ok, err, want)
+		}
+	}
+	if applied.Load() >= updates || applied.Load() < int64(len(symbols)) {
+		t.Fatalf("%d of %d writes applied: out-of-order writes must be refused", applied.Load(), updates)
+	}
+	t.Logf("%d of %d shuffled writes applied; 0 reads went backwards", applied.Load(), updates)
+	if _, err := m.CacheMarketData(ctx, "AAPL", trading.KindQuote, 0, trading.Quote{}); !errors.Is(err, trading.ErrNoSequence) {
+		t.Fatalf("seq 0: %v", err)
+	}
+	if _, err := m.CacheMarketData(ctx, "AAPL", "tick", 1, trading.Quote{}); !errors.Is(err, tradecache.ErrInvalidArgument) {
+		t.Fatalf("unknown kind: %v", err)
+	}
+}
+
+func TestMarketDataKinds(t *testing.T) {
+	c := redisCache(t)
+	m := trading.NewMarket(c)
+	ctx := context.Background()
+	d := decimal.RequireFromString
+	if ok, err := m.CacheMarketData(ctx, "AAPL", trading.KindBar, 10, trading.Bar{Symbol: "AAPL", Interval: "1m", Open: d("150.00"), Close: d("150.10"), Seq: 10}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 7, trading.Trade{Symbol: "AAPL", Price: d("150.05"), Size: d("100"), Seq: 7}); !ok {
+		t.Fatal("trade not applied")
+	}
+	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindBook, 3, trading.Book{Symbol: "AAPL", Bids: []trading.Level{{Price: d("149.99"), Size: d("300")}}, Seq: 3}); !ok {
+		t.Fatal("book not applied")
+	}
+	bar, ok, err := m.Bar(ctx, "AAPL")
+	if err != nil || !ok || bar.Open.StringFixed(2) != "150.00" || bar.Open.Exponent() != -2 {
+		t.Fatalf("bar %+v %v %v", bar, ok, err)
+	}
+	tr, _, _ := m.Trade(ctx, "AAPL")
+	bk, _, _ := m.Book(ctx, "AAPL")
+	if tr.Price.StringFixed(2) != "150.05" || len(bk.Bids) != 1 || bk.Bids[0].Price.StringFixed(2) != "149.99" {
+		t.Fatalf("trade %+v book %+v", tr, bk)
+	}
+	// Kinds are versioned independently.
+	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 5, trading.Trade{Seq: 5}); ok {
+		t.Fatal("an older trade was applied")
+	}
+}
+
+func TestSessionsSlideAndEnd(t *testing.T) {
+	c := redisCache(t)
+	ctx := context.Background()
+	s, err := trading.NewSessions(c, 300*time.Millisecond, 800*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, trading.Session{ID: "tok-1", User: "trader-7"}); err != nil {
+		t.Fatal(err)
+	}
+	// Touching every 150 ms keeps it alive past the 300 ms idle window...
+	start := time.Now()
+	for time.Since(start) < 600*time.Millisecond {
+		time.Sleep(150 * time.Millisecond)
+		if _, ok, err := s.Touch(ctx, "tok-1"); err != nil || !ok {
+			t.Fatalf("session lost at %v although touched: %v", time.Since(start), err)
+		}
+	}
+	// ...but not past the 800 ms maximum lifetime.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, ok, err := s.Touch(ctx, "tok-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Since(start) > 900*time.Millisecond+100*time.Millisecond || time.Now().After(deadline) {
+			t.Fatalf("session alive %v after creation, past its 800 ms maximum lifetime", time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if time.Since(start) < 750*time.Millisecond {
+		t.Fatalf("session ended after %v, before its maximum lifetime", time.Since(start))
+	}
+	// Without touches it ends after the idle window.
+	if err := s.Create(ctx, trading.Session{ID: "tok-2", User: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(450 * time.Millisecond)
+	if _, ok, _ := s.Get(ctx, "tok-2"); ok {
+		t.Fatal("an idle session outlived its idle window")
+	}
+}
+
+func TestWarm(t *testing.T) {
+	c := redisCache(t)
+	ctx := context.Background()
+	ns := c.Namespace("refdata")
+	var keys []string
+	for i := range 100 {
+		keys = append(keys, fmt.Sprintf("ISIN%03d", i))
+	}
+	if err := ns.Set(ctx, "ISIN000", "already", 0); err != nil {
+		t.Fatal(err)
+	}
+	var progress []int
+	var running, peak atomic.Int64
+	sum, err := trading.Warm(ctx, ns, keys, func(ctx context.Context, key string) (string, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		if key[len(key)-1] == '7' {
+			return "", fmt.Errorf("no reference data for %s", key)
+		}
+		return "data:" + key, nil
+	}, trading.WarmOptions{Concurrency: 4, SkipExisting: true, Progress: func(done, total int) { progress = append(progress, done) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Loaded != 89 || sum.Failed != 10 || sum.Skipped != 1 || len(sum.Errors) != 10 || sum.Duration <= 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if len(progress) != 100 || progress[99] != 100 || peak.Load() > 4 {
+		t.Fatalf("%d progress calls (last %v), peak concurrency %d", len(progress), progress[len(progress)-1], peak.Load())
+	}
+	var v string
+	if ok, _ := ns.Get(ctx, "ISIN001", &v); !ok || v != "data:ISIN001" {
+		t.Fatalf("warmed value %q", v)
+	}
+	if ok, _ := ns.Get(ctx, "ISIN000", &v); !ok || v != "already" {
+		t.Fatal("SkipExisting reloaded an existing key")
+	}
+}

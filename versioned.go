@@ -1,0 +1,78 @@
+package tradecache
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// versionKey names the key that records a versioned value's version. Keys
+// cannot contain spaces, so it cannot collide with a caller's key.
+func versionKey(full string) string { return full + " ver" }
+
+// SetIfNewer stores value under key only if version is greater than the
+// version of what is stored (nothing stored counts as lower), atomically
+// on the server, and reports whether the write was applied. A late or
+// out-of-order publisher therefore never overwrites newer data. ttl 0
+// means the namespace's policy.
+func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, version uint64, ttl time.Duration) (applied bool, err error) {
+	const op = "set"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
+		return false, err
+	}
+	b, err := n.codec.AppendMarshal(nil, full, value)
+	if err != nil {
+		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
+	}
+	if err := n.tooLarge(op, key, len(b)); err != nil {
+		return false, err
+	}
+	t0 := n.start()
+	applied, err = n.c.store.SetIfNewer(ctx, full, versionKey(full), b, version, ttl)
+	n.c.observe(ctx, n, op, key, t0, len(b), err)
+	if err != nil {
+		return false, n.fail(op, key, err)
+	}
+	if applied {
+		n.wrote(1)
+	}
+	return applied, nil
+}
+
+// Touch reads key into dst and, if it exists, resets its TTL to ttl in
+// the same round trip (GETEX): a sliding expiry. ttl 0 means the
+// namespace's policy.
+func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Duration) (found bool, err error) {
+	const op = "get"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	if err := checkDst(op, n.name, key, dst); err != nil {
+		return false, err
+	}
+	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
+		return false, err
+	}
+	t0 := n.start()
+	b, found, err := n.c.store.GetEx(ctx, full, ttl)
+	n.c.observe(ctx, n, op, key, t0, len(b), err)
+	if err != nil {
+		return false, n.fail(op, key, err)
+	}
+	if !found {
+		n.miss(1)
+		return false, nil
+	}
+	if err := n.codec.Unmarshal(full, b, dst); err != nil {
+		serr := &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
+		n.failed(opGet, serr)
+		return false, serr
+	}
+	n.hit(1)
+	return true, nil
+}
