@@ -237,3 +237,76 @@ func TestWarm(t *testing.T) {
 		t.Fatal("SkipExisting reloaded an existing key")
 	}
 }
+
+func TestPortfolioInvalidationIsExact(t *testing.T) {
+	c := redisCache(t)
+	ctx := context.Background()
+	p := trading.NewPortfolios(c)
+	d := decimal.RequireFromString
+	cache := func(id string, deps ...string) {
+		g, err := p.Generation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, p.CachePortfolioCalculation(ctx, id, "value", d("1000000.50"), g))
+		must(t, p.CachePortfolioCalculation(ctx, id, "pnl", d("-1234.56"), g))
+		must(t, p.CacheRiskCalculation(ctx, id, "VaR", d("-23456.78"), g))
+		must(t, p.CacheRiskCalculation(ctx, id, "delta", d("0.45"), g, trading.DependsOn(deps...)))
+	}
+	cache("P1", "AAPL")
+	cache("P2", "MSFT")
+	read := func(id string) trading.Snapshot {
+		s, err := p.Read(ctx, id, []string{"value", "pnl"}, []string{"VaR", "delta"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := read("P1"); len(s.Values) != 4 || len(s.Stale) != 0 || s.Values["value"].StringFixed(2) != "1000000.50" {
+		t.Fatalf("fresh snapshot %+v", s)
+	}
+	// A position change in P1 invalidates all of P1 and nothing of P2.
+	must(t, p.InvalidatePortfolio(ctx, "P1"))
+	if s := read("P1"); len(s.Values) != 0 || fmt.Sprint(s.Stale) != "[VaR delta pnl value]" {
+		t.Fatalf("P1 after its invalidation %+v", s)
+	}
+	if s := read("P2"); len(s.Values) != 4 {
+		t.Fatalf("P2 touched by P1's invalidation: %+v", s)
+	}
+	// A quote change invalidates exactly the calculations that depend on it.
+	must(t, p.InvalidateSymbol(ctx, "MSFT"))
+	if s := read("P2"); len(s.Values) != 3 || fmt.Sprint(s.Stale) != "[delta]" {
+		t.Fatalf("P2 after MSFT moved %+v", s)
+	}
+	if v, ok, err := p.PortfolioCalculation(ctx, "P2", "value"); err != nil || !ok || !v.Equal(d("1000000.5")) {
+		t.Fatalf("P2 value %v %v %v", v, ok, err)
+	}
+}
+
+// A position changes between two calculations' writes: the snapshot must
+// not present the older one as current beside the newer one.
+func TestMixedSnapshotIsDetected(t *testing.T) {
+	c := redisCache(t)
+	ctx := context.Background()
+	p := trading.NewPortfolios(c)
+	d := decimal.RequireFromString
+	g1, err := p.Generation(ctx, "P9")
+	must(t, err)
+	must(t, p.CachePortfolioCalculation(ctx, "P9", "value", d("100.00"), g1)) // computed before the change
+	must(t, p.InvalidatePortfolio(ctx, "P9"))                                // the position changes
+	g2, err := p.Generation(ctx, "P9")
+	must(t, err)
+	must(t, p.CacheRiskCalculation(ctx, "P9", "VaR", d("-7.00"), g2)) // computed after it
+	s, err := p.Read(ctx, "P9", []string{"value"}, []string{"VaR"})
+	must(t, err)
+	if _, mixed := s.Values["value"]; mixed || fmt.Sprint(s.Stale) != "[value]" || !s.Values["VaR"].Equal(d("-7")) {
+		t.Fatalf("snapshot mixed generations without saying so: %+v", s)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
