@@ -50,8 +50,8 @@ type calcRecord[T any] struct {
 	At         time.Time         `json:"at"`
 }
 
-func genKey(portfolio string) string { return portfolio + ":gen" }
-func symbolGenKey(symbol string) string { return "sym:" + symbol + ":gen" }
+func genKey(portfolio string) string        { return portfolio + ":gen" }
+func symbolGenKey(symbol string) string     { return "sym:" + symbol + ":gen" }
 func calcKey(portfolio, calc string) string { return portfolio + ":calc:" + calc }
 
 // genTTL keeps generation tokens well beyond any calculation's TTL.

@@ -293,7 +293,7 @@ func TestMixedSnapshotIsDetected(t *testing.T) {
 	g1, err := p.Generation(ctx, "P9")
 	must(t, err)
 	must(t, p.CachePortfolioCalculation(ctx, "P9", "value", d("100.00"), g1)) // computed before the change
-	must(t, p.InvalidatePortfolio(ctx, "P9"))                                // the position changes
+	must(t, p.InvalidatePortfolio(ctx, "P9"))                                 // the position changes
 	g2, err := p.Generation(ctx, "P9")
 	must(t, err)
 	must(t, p.CacheRiskCalculation(ctx, "P9", "VaR", d("-7.00"), g2)) // computed after it
