@@ -13,6 +13,7 @@ package tradecache_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func run(b *testing.B, parallel bool, op func(i int) error) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	if parallel {
-		b.SetParallelism(max(1, 50/testingProcs()))
+		b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
@@ -119,7 +120,6 @@ func run(b *testing.B, parallel bool, op func(i int) error) {
 	b.ReportMetric(float64(h.Quantile(0.99))/1e3, "p99-µs")
 }
 
-func testingProcs() int { return max(1, runtimeGOMAXPROCS()) }
 
 func modes(b *testing.B, fn func(b *testing.B, parallel bool)) {
 	b.Run("serial", func(b *testing.B) { fn(b, false) })
