@@ -120,7 +120,6 @@ func run(b *testing.B, parallel bool, op func(i int) error) {
 	b.ReportMetric(float64(h.Quantile(0.99))/1e3, "p99-µs")
 }
 
-
 func modes(b *testing.B, fn func(b *testing.B, parallel bool)) {
 	b.Run("serial", func(b *testing.B) { fn(b, false) })
 	b.Run("parallel50", func(b *testing.B) { fn(b, true) })

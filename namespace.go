@@ -186,6 +186,13 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 	}
 	t0 := n.start()
 	b, found, err := n.c.store.Get(ctx, full)
+	return n.finishRead(ctx, op, key, full, t0, b, found, err, dst)
+}
+
+// finishRead completes a single-key read: it records the store call, then
+// decodes a found value into dst and counts the hit, the miss or the
+// serialization error.
+func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 time.Time, b []byte, found bool, err error, dst any) (bool, error) {
 	n.c.observe(ctx, n, op, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)

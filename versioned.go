@@ -60,19 +60,5 @@ func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Dur
 	}
 	t0 := n.start()
 	b, found, err := n.c.store.GetEx(ctx, full, ttl)
-	n.c.observe(ctx, n, op, key, t0, len(b), err)
-	if err != nil {
-		return false, n.fail(op, key, err)
-	}
-	if !found {
-		n.miss(1)
-		return false, nil
-	}
-	if err := n.codec.Unmarshal(full, b, dst); err != nil {
-		serr := &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
-		n.failed(opGet, serr)
-		return false, serr
-	}
-	n.hit(1)
-	return true, nil
+	return n.finishRead(ctx, op, key, full, t0, b, found, err, dst)
 }
