@@ -7,8 +7,11 @@ import (
 )
 
 // versionKey names the key that records a versioned value's version. Keys
-// cannot contain spaces, so it cannot collide with a caller's key.
-func versionKey(full string) string { return full + " ver" }
+// cannot contain spaces, so it cannot collide with a caller's key; and the
+// value key, hashed whole, is this key's hash tag, so on a Redis Cluster
+// both land in one slot, as the version-guard script needs (unless the
+// caller's key carries braces of its own).
+func versionKey(full string) string { return "{" + full + "} ver" }
 
 // SetIfNewer stores value under key only if version is greater than the
 // version of what is stored (nothing stored counts as lower), atomically
