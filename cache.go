@@ -532,13 +532,12 @@ type rateLimit struct {
 // a write is never retried and the log is where it is seen) and a slow
 // operation. The key is hashed in the log so that no session token or
 // account id leaks.
-func (c *Cache) observe(ctx context.Context, n *Namespace, op, key string, start time.Time, size int, err error) {
-	ns := n.name
-	k, _ := opIndex(op)
+func (c *Cache) observe(ctx context.Context, n *Namespace, k opKind, key string, start time.Time, size int, err error) {
+	ns, op := n.name, opNames[k]
 	if err != nil {
 		n.failed(k, err)
-		switch op {
-		case "set", "set_many", "delete", "expire", "clear":
+		switch k {
+		case opSet, opSetMany, opDelete, opExpire, opClear:
 			c.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
 		}
 	}

@@ -417,7 +417,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 	} else {
 		b, found, err = ns.c.store.Get(ctx, full)
 	}
-	ns.c.observe(ctx, ns, "get_or_load", "", t0, len(b), err)
+	ns.c.observe(ctx, ns, opGetOrLoad, "", t0, len(b), err)
 	if err != nil {
 		return v, stampInfo{}, false, err
 	}

@@ -157,7 +157,7 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 	}
 	t0 := n.start()
 	err = n.c.store.Set(ctx, full, b, ttl)
-	n.c.observe(ctx, n, op, key, t0, len(b), err)
+	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
 	if err != nil {
 		// The buffer is not reused: a store may still be writing it (a
 		// rueidis call abandoned on cancellation is sent later), and
@@ -193,7 +193,7 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 // decodes a found value into dst and counts the hit, the miss or the
 // serialization error.
 func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 time.Time, b []byte, found bool, err error, dst any) (bool, error) {
-	n.c.observe(ctx, n, op, key, t0, len(b), err)
+	n.c.observe(ctx, n, opGet, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -223,7 +223,7 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
-		n.c.observe(ctx, n, op, "", t0, 0, err)
+		n.c.observe(ctx, n, opDelete, "", t0, 0, err)
 		total += d
 		if err != nil {
 			return total, n.fail(op, "", err)
@@ -242,7 +242,7 @@ func (n *Namespace) Exists(ctx context.Context, key string) (bool, error) {
 	}
 	t0 := n.start()
 	ok, err := n.c.store.Exists(ctx, full)
-	n.c.observe(ctx, n, op, key, t0, 0, err)
+	n.c.observe(ctx, n, opExists, key, t0, 0, err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -262,7 +262,7 @@ func (n *Namespace) TTL(ctx context.Context, key string) (ttl time.Duration, fou
 	}
 	t0 := n.start()
 	ttl, found, err = n.c.store.TTL(ctx, full)
-	n.c.observe(ctx, n, op, key, t0, 0, err)
+	n.c.observe(ctx, n, opTTL, key, t0, 0, err)
 	if err != nil {
 		return 0, false, n.fail(op, key, err)
 	}
@@ -282,7 +282,7 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 	}
 	t0 := n.start()
 	ok, err := n.c.store.Expire(ctx, full, ttl)
-	n.c.observe(ctx, n, op, key, t0, 0, err)
+	n.c.observe(ctx, n, opExpire, key, t0, 0, err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -334,7 +334,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
 		t0 := n.start()
 		err := n.c.store.SetMany(ctx, entries[lo:hi])
-		n.c.observe(ctx, n, op, "", t0, ends[hi-1], err)
+		n.c.observe(ctx, n, opSetMany, "", t0, ends[hi-1], err)
 		if err != nil {
 			return n.fail(op, "", err)
 		}
@@ -370,7 +370,7 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		vals, err := n.c.store.GetMany(ctx, full[lo:hi])
-		n.c.observe(ctx, n, op, "", t0, 0, err)
+		n.c.observe(ctx, n, opGetMany, "", t0, 0, err)
 		if err != nil {
 			return found, n.fail(op, "", err)
 		}
@@ -410,7 +410,7 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	}
 	t0 := n.start()
 	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
-	n.c.observe(ctx, n, op, "", t0, 0, err)
+	n.c.observe(ctx, n, opClear, "", t0, 0, err)
 	n.deleted(removed)
 	if err != nil {
 		return removed, n.fail(op, "", err)

@@ -219,7 +219,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 	epoch := t.shard(key).epoch.Load()
 	t0 := ns.start()
 	b, found, until, err := cr.GetCached(ctx, full, ttl)
-	ns.c.observe(ctx, ns, op, key, t0, len(b), err)
+	ns.c.observe(ctx, ns, opGet, key, t0, len(b), err)
 	if err != nil {
 		return zero, false, ns.fail(op, key, err)
 	}

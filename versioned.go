@@ -36,7 +36,7 @@ func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, versi
 	}
 	t0 := n.start()
 	applied, err = n.c.store.SetIfNewer(ctx, full, versionKey(full), b, version, ttl)
-	n.c.observe(ctx, n, op, key, t0, len(b), err)
+	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
