@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/tradecache/tradecache/internal/keyslot"
 )
 
 // versionKey names the key that records a versioned value's version. Keys
-// cannot contain spaces, so it cannot collide with a caller's key; and the
-// value key, hashed whole, is this key's hash tag, so on a Redis Cluster
-// both land in one slot, as the version-guard script needs (unless the
-// caller's key carries braces of its own).
-func versionKey(full string) string { return "{" + full + "} ver" }
+// cannot contain spaces, so it cannot collide with a caller's key. On a
+// Redis Cluster the version-guard script touches both keys, so the version
+// key must share the value key's slot: a value key without braces becomes
+// the version key's hash tag ("{trading:market_data:AAPL} ver"), and one
+// with a hash tag of its own keeps it (keyslot.Companion).
+func versionKey(full string) string { return keyslot.Companion(full, " ver") }
 
 // SetIfNewer stores value under key only if version is greater than the
 // version of what is stored (nothing stored counts as lower), atomically

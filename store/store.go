@@ -62,8 +62,9 @@ type Store interface {
 	// Get returns the value under key. A missing or expired key is not an
 	// error: found is false.
 	Get(ctx context.Context, key string) (value []byte, found bool, err error)
-	// GetMany returns one slot per key, in order, in a single round trip.
-	// A missing key's slot is nil; an existing empty value is non-nil.
+	// GetMany returns one slot per key, in order, in a single round trip
+	// (on a Redis Cluster, one round trip per node, in parallel). A missing
+	// key's slot is nil; an existing empty value is non-nil.
 	GetMany(ctx context.Context, keys []string) ([][]byte, error)
 	// Set stores value under key. ttl <= 0 means no expiry.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
@@ -92,14 +93,16 @@ type Store interface {
 	// the version recorded under verKey (none counts as lower), and then
 	// records version there; both get ttl. It is atomic, so a late or
 	// out-of-order writer can never replace newer data, and it reports
-	// whether the write was applied.
+	// whether the write was applied. On a Redis Cluster verKey must hash
+	// to key's slot (internal/keyslot.Companion names such a key).
 	SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error)
 	// GetEx returns the value under key and, if it exists, sets its TTL to
 	// ttl in the same step (GETEX): a sliding expiry in one round trip.
 	GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error)
 	// DeletePrefix removes every key that starts with prefix, batch keys
 	// at a time, and returns how many it removed. The Redis store uses SCAN
-	// MATCH and UNLINK; it never uses KEYS, FLUSHDB or FLUSHALL.
+	// MATCH and UNLINK (on every master of a cluster); it never uses KEYS,
+	// FLUSHDB or FLUSHALL.
 	DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error

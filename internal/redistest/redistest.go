@@ -84,6 +84,9 @@ func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Conf
 		"--logfile", filepath.Join(dir, "redis.log"),
 		"--daemonize", "no",
 		"--enable-debug-command", "local",
+		// A replica's first sync would otherwise wait 5s for more
+		// replicas to share one diskless transfer.
+		"--repl-diskless-sync-delay", "0",
 	)
 	for _, o := range opts {
 		// A value with spaces is several arguments, as in a config file
@@ -157,6 +160,27 @@ func (s *Server) log() string {
 	}
 	return string(b)
 }
+
+// Alive reports whether the process is running.
+func (s *Server) Alive() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop pauses the process with SIGSTOP, a black hole to its peers, until
+// Continue.
+func (s *Server) Stop() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Continue resumes a stopped process.
+func (s *Server) Continue() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Pid returns the server's process id.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }

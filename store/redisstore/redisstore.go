@@ -8,8 +8,13 @@
 // shared/DESIGN.md). Every tradecache batch is a single rueidis round trip:
 // GetMany is one MGET and SetMany one pipelined DoMulti of SET PX commands.
 //
-// This version supports a standalone server (with TLS, AUTH and SELECT
-// through rueidis.ClientOption); Sentinel and Cluster come later.
+// One constructor serves every topology, as rueidis.NewClient does: a
+// standalone server, a Sentinel group (ClientOption.Sentinel.MasterSet) or
+// a Redis Cluster (found by asking the first address for CLUSTER SLOTS).
+// On a cluster a multi-key command must stay within one hash slot, so
+// GetMany sends one MGET per slot and Delete one UNLINK per slot, all in
+// one DoMulti that rueidis splits by node and runs on every node's
+// connection at once; DeletePrefix scans every master in parallel.
 //
 // Errors are classified so the layers above can act on them without parsing
 // strings: connection failures match store.ErrUnavailable, deadlines match
@@ -24,18 +29,29 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/store"
 )
 
 // Store is a store.Store over a rueidis client.
 type Store struct {
-	client rueidis.Client
+	client  rueidis.Client
+	cluster bool // multi-key commands must be split by hash slot
+	// closed is checked by every call: rueidis v1.0.79's cluster client
+	// answers a GET after Close with a nil reply, a miss, rather than
+	// ErrClosing.
+	closed atomic.Bool
 }
+
+// errClosed is what calls after Close return.
+var errClosed = fmt.Errorf("%w: redisstore: %w", store.ErrUnavailable, rueidis.ErrClosing)
 
 var _ store.Store = (*Store)(nil)
 
@@ -53,7 +69,7 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		}
 		return nil, classify(fmt.Errorf("redisstore: connect %v: %w", opt.InitAddress, err))
 	}
-	s := &Store{client: c}
+	s := NewFromClient(c)
 	if err := s.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -90,7 +106,13 @@ func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
 
 // NewFromClient wraps an existing rueidis client, for callers that build
 // their own (to add hooks, say). Close closes it.
-func NewFromClient(c rueidis.Client) *Store { return &Store{client: c} }
+func NewFromClient(c rueidis.Client) *Store {
+	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
+}
+
+// Mode reports the topology the client found: standalone, sentinel or
+// cluster.
+func (s *Store) Mode() string { return string(s.client.Mode()) }
 
 // Client returns the underlying rueidis client, for commands tradecache does
 // not wrap. Commands sent through it bypass tradecache's key validation.
@@ -153,6 +175,9 @@ func (s *Store) setCmd(key string, value []byte, ttl time.Duration) rueidis.Comp
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, errClosed
+	}
 	v, err := s.client.Do(ctx, s.client.B().Get().Key(key).Build()).AsBytes()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
@@ -171,6 +196,9 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // is tracked so that the server invalidates it on change. The client must
 // have been created without DisableCache.
 func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
+	if s.closed.Load() {
+		return nil, false, time.Time{}, errClosed
+	}
 	res := s.client.DoCache(ctx, s.client.B().Get().Key(key).Cache(), ttl)
 	until := time.Now().Add(ttl)
 	if pxat := res.CachePXAT(); pxat > 0 {
@@ -191,42 +219,112 @@ func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([
 	return v, true, until, nil
 }
 
-// GetMany implements store.Store with one MGET.
+// GetMany implements store.Store with one MGET, or on a cluster one MGET
+// per hash slot.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
 	if len(keys) == 0 {
 		return nil, nil
+	}
+	if s.cluster {
+		return s.getManyBySlot(ctx, keys)
 	}
 	arr, err := s.client.Do(ctx, s.client.B().Mget().Key(keys...).Build()).ToArray()
 	if err != nil {
 		return nil, classify(err)
 	}
-	if len(arr) != len(keys) {
-		return nil, fmt.Errorf("redisstore: MGET of %d keys returned %d replies", len(keys), len(arr))
+	out := make([][]byte, len(keys))
+	return out, fillMget(out, nil, arr)
+}
+
+// getManyBySlot groups keys by hash slot, sends one MGET per slot in a
+// single DoMulti (which rueidis pipelines to every node at once), and puts
+// the replies back in the caller's order. One failed slot fails the call:
+// a partial batch would be indistinguishable from misses.
+func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, error) {
+	groups, order := bySlot(keys)
+	cmds := make(rueidis.Commands, len(order))
+	for j, sl := range order {
+		idx := groups[sl]
+		ks := make([]string, len(idx))
+		for i, k := range idx {
+			ks[i] = keys[k]
+		}
+		cmds[j] = s.client.B().Mget().Key(ks...).Build()
 	}
 	out := make([][]byte, len(keys))
+	for j, r := range s.client.DoMulti(ctx, cmds...) {
+		arr, err := r.ToArray()
+		if err != nil {
+			return nil, classify(err)
+		}
+		if err := fillMget(out, groups[order[j]], arr); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// bySlot groups the indexes of keys by hash slot; order lists the slots in
+// the order they first appear.
+func bySlot(keys []string) (groups map[uint16][]int, order []uint16) {
+	groups = make(map[uint16][]int, len(keys))
+	for i, k := range keys {
+		sl := keyslot.Of(k)
+		g, ok := groups[sl]
+		if !ok {
+			order = append(order, sl)
+		}
+		groups[sl] = append(g, i)
+	}
+	return groups, order
+}
+
+// fillMget copies an MGET reply into out: reply i goes to out[idx[i]], or
+// to out[i] when idx is nil.
+func fillMget(out [][]byte, idx []int, arr []rueidis.RedisMessage) error {
+	want := len(out)
+	if idx != nil {
+		want = len(idx)
+	}
+	if len(arr) != want {
+		return fmt.Errorf("redisstore: MGET of %d keys returned %d replies", want, len(arr))
+	}
 	for i := range arr {
 		if arr[i].IsNil() {
 			continue
 		}
 		b, err := arr[i].AsBytes()
 		if err != nil {
-			return nil, classify(err)
+			return classify(err)
 		}
 		if b == nil {
 			b = []byte{}
 		}
-		out[i] = b
+		if idx != nil {
+			out[idx[i]] = b
+		} else {
+			out[i] = b
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // Set implements store.Store.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if s.closed.Load() {
+		return errClosed
+	}
 	return classify(s.client.Do(ctx, s.setCmd(key, value, ttl)).Error())
 }
 
 // SetMany implements store.Store with one pipelined DoMulti.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
+	if s.closed.Load() {
+		return errClosed
+	}
 	if len(entries) == 0 {
 		return nil
 	}
@@ -245,6 +343,9 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 
 // SetNX implements store.Store with SET NX PX.
 func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
 	if ttl <= 0 {
 		return false, fmt.Errorf("redisstore: SetNX needs a positive TTL, got %v", ttl)
 	}
@@ -261,6 +362,9 @@ var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[
 
 // DeleteIfEqual implements store.Store with a Lua script (EVALSHA).
 func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
 	n, err := deleteIfEqual.Exec(ctx, s.client, []string{key}, []string{rueidis.BinaryString(value)}).AsInt64()
 	return n == 1, classify(err)
 }
@@ -277,6 +381,9 @@ return 1`)
 
 // SetIfNewer implements store.Store with one Lua script.
 func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
 	if ttl <= 0 {
 		return false, fmt.Errorf("redisstore: SetIfNewer needs a positive TTL, got %v", ttl)
 	}
@@ -287,6 +394,9 @@ func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte
 
 // GetEx implements store.Store with GETEX PX.
 func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, errClosed
+	}
 	if ttl <= 0 {
 		return nil, false, fmt.Errorf("redisstore: GetEx needs a positive TTL, got %v", ttl)
 	}
@@ -306,21 +416,54 @@ func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byt
 // Delete implements store.Store with UNLINK, which frees large values off
 // Redis's main thread.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	n, err := s.client.Do(ctx, s.client.B().Unlink().Key(keys...).Build()).AsInt64()
-	return n, classify(err)
+	if !s.cluster {
+		n, err := s.client.Do(ctx, s.client.B().Unlink().Key(keys...).Build()).AsInt64()
+		return n, classify(err)
+	}
+	groups, order := bySlot(keys)
+	cmds := make(rueidis.Commands, len(order))
+	for j, sl := range order {
+		idx := groups[sl]
+		ks := make([]string, len(idx))
+		for i, k := range idx {
+			ks[i] = keys[k]
+		}
+		cmds[j] = s.client.B().Unlink().Key(ks...).Build()
+	}
+	var (
+		total int64
+		first error
+	)
+	for _, r := range s.client.DoMulti(ctx, cmds...) {
+		n, err := r.AsInt64()
+		total += n
+		if err != nil && first == nil {
+			first = classify(err)
+		}
+	}
+	return total, first
 }
 
 // Exists implements store.Store.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
 	n, err := s.client.Do(ctx, s.client.B().Exists().Key(key).Build()).AsInt64()
 	return n > 0, classify(err)
 }
 
 // TTL implements store.Store with PTTL.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	if s.closed.Load() {
+		return 0, false, errClosed
+	}
 	ms, err := s.client.Do(ctx, s.client.B().Pttl().Key(key).Build()).AsInt64()
 	if err != nil {
 		return 0, false, classify(err)
@@ -337,6 +480,9 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 
 // Expire implements store.Store with PEXPIRE.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if s.closed.Load() {
+		return false, errClosed
+	}
 	if ttl <= 0 {
 		return false, fmt.Errorf("redisstore: Expire needs a positive TTL, got %v", ttl)
 	}
@@ -346,18 +492,78 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 
 // DeletePrefix implements store.Store: SCAN MATCH prefix* COUNT batch, and
 // one UNLINK per page of keys found. SCAN does not block the server the way
-// KEYS does, and UNLINK frees memory in the background.
+// KEYS does, and UNLINK frees memory in the background. On a cluster every
+// master holds part of the keyspace, so each is scanned, in parallel; a
+// slot that is migrating while the scan runs can hide keys from it.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
 	if batch <= 0 {
 		batch = 1000
 	}
 	pattern := escapeGlob(prefix) + "*"
+	if !s.cluster {
+		return s.scanDelete(ctx, s.client, pattern, batch)
+	}
+	masters, err := s.masters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int64
+		first error
+	)
+	for _, node := range masters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := s.scanDelete(ctx, node, pattern, batch)
+			mu.Lock()
+			total += n
+			if err != nil && first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return total, first
+}
+
+// masters returns a client for every cluster node whose ROLE is master.
+// rueidis's node list also holds replicas when reads go to them, and a
+// failed-over master can linger in it as a replica.
+func (s *Store) masters(ctx context.Context) ([]rueidis.Client, error) {
+	var out []rueidis.Client
+	for addr, node := range s.client.Nodes() {
+		role, err := node.Do(ctx, node.B().Role().Build()).ToArray()
+		if err != nil {
+			return nil, classify(fmt.Errorf("redisstore: ROLE of %s: %w", addr, err))
+		}
+		if len(role) > 0 {
+			if r, _ := role[0].ToString(); r == "master" {
+				out = append(out, node)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: redisstore: no cluster master answered", store.ErrUnavailable)
+	}
+	return out, nil
+}
+
+// scanDelete runs the SCAN loop on node and deletes what it finds through
+// the store's own client, which routes each key to its slot's master.
+func (s *Store) scanDelete(ctx context.Context, node rueidis.Client, pattern string, batch int) (int64, error) {
 	var (
 		cursor uint64
 		total  int64
 	)
 	for {
-		entry, err := s.client.Do(ctx, s.client.B().Scan().Cursor(cursor).Match(pattern).Count(int64(batch)).Build()).AsScanEntry()
+		entry, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(int64(batch)).Build()).AsScanEntry()
 		if err != nil {
 			return total, classify(err)
 		}
@@ -394,17 +600,24 @@ func escapeGlob(s string) string {
 
 // Info implements store.InfoReader with INFO.
 func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
+	if s.closed.Load() {
+		return "", errClosed
+	}
 	v, err := s.client.Do(ctx, s.client.B().Info().Section(sections...).Build()).ToString()
 	return v, classify(err)
 }
 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
 	return classify(s.client.Do(ctx, s.client.B().Ping().Build()).Error())
 }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.client.Close()
 	return nil
 }

@@ -17,18 +17,54 @@ import (
 
 func newStore(t *testing.T, addr string) *redisstore.Store {
 	t.Helper()
+	return newStoreWith(t, rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+}
+
+func newStoreWith(t *testing.T, opt rueidis.ClientOption) *redisstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := redisstore.New(ctx, rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	s, err := redisstore.New(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
+// The conformance suite runs on each topology: one server, a Sentinel
+// group, and a six-node Redis Cluster.
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, srv.Addr) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := newStore(t, srv.Addr)
+		if s.Mode() != "standalone" {
+			t.Fatalf("mode %s, want standalone", s.Mode())
+		}
+		return s
+	})
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	g := redistest.StartSentinel(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := newStoreWith(t, rueidis.ClientOption{InitAddress: g.Addrs(), DisableCache: true,
+			Sentinel: rueidis.SentinelOption{MasterSet: redistest.MasterName}})
+		if s.Mode() != "sentinel" {
+			t.Fatalf("mode %s, want sentinel", s.Mode())
+		}
+		return s
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	c := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := newStoreWith(t, rueidis.ClientOption{InitAddress: c.Addrs()[:1], DisableCache: true})
+		if s.Mode() != "cluster" {
+			t.Fatalf("mode %s, want cluster", s.Mode())
+		}
+		return s
+	})
 }
 
 func TestNewFailsFastWhenNothingListens(t *testing.T) {

@@ -306,7 +306,9 @@ func testLock(t *testing.T, s store.Store, p string) {
 }
 
 func testSetIfNewer(t *testing.T, s store.Store, p string) {
-	k, vk := p+"q", p+"q ver"
+	// The key's hash tag puts both keys in one cluster slot, as the
+	// interface requires.
+	k, vk := p+"{q}", p+"{q} ver"
 	for _, c := range []struct {
 		version uint64
 		applied bool

@@ -1,0 +1,224 @@
+package redistest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cluster is a running Redis Cluster of three masters, each with one
+// replica, on loopback ports.
+type Cluster struct {
+	// Nodes holds the six servers. At start Nodes[0..2] are masters of
+	// slots 0-5460, 5461-10922 and 10923-16383, and Nodes[i+3] replicates
+	// Nodes[i]; a failover changes that, so ask Master for the present.
+	Nodes []*Server
+	ids   []string
+}
+
+// StartCluster starts six cluster-enabled servers, joins them into a
+// cluster with CLUSTER ADDSLOTSRANGE, MEET and REPLICATE (what redis-cli
+// --cluster create does, without its fixed sleeps), and waits until every
+// node reports cluster_state:ok and every replica is in sync. Extra
+// options apply to every node.
+func StartCluster(t testing.TB, opts ...Option) *Cluster {
+	t.Helper()
+	opts = append([]Option{
+		{"cluster-enabled", "yes"},
+		{"cluster-config-file", "nodes.conf"},
+		{"cluster-node-timeout", "2000"},
+	}, opts...)
+	c := &Cluster{}
+	for range 6 {
+		c.Nodes = append(c.Nodes, Start(t, opts...))
+	}
+	for i, n := range c.Nodes {
+		id, err := DoString(n.Addr, "CLUSTER", "MYID")
+		if err != nil {
+			t.Fatalf("redistest: CLUSTER MYID on %s: %v (is cluster-enabled supported?)", n.Addr, err)
+		}
+		c.ids = append(c.ids, id)
+		// Distinct epochs skip the collision resolution that would
+		// otherwise run before the cluster settles.
+		c.mustDo(t, n, "CLUSTER", "SET-CONFIG-EPOCH", strconv.Itoa(i+1))
+	}
+	ranges := [][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}}
+	for i, r := range ranges {
+		c.mustDo(t, c.Nodes[i], "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(r[0]), strconv.Itoa(r[1]))
+	}
+	for _, n := range c.Nodes[1:] {
+		c.mustDo(t, n, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.Nodes[0].Port))
+	}
+	// A replica can only follow a master it already knows of.
+	if err := waitFor(20*time.Second, func() error { return c.allKnowAll() }); err != nil {
+		t.Fatalf("redistest: cluster nodes did not meet: %v", err)
+	}
+	for i := 3; i < 6; i++ {
+		c.mustDo(t, c.Nodes[i], "CLUSTER", "REPLICATE", c.ids[i-3])
+	}
+	c.WaitHealthy(t, 30*time.Second)
+	return c
+}
+
+func (c *Cluster) mustDo(t testing.TB, n *Server, args ...string) {
+	t.Helper()
+	if _, err := Do(n.Addr, args...); err != nil {
+		t.Fatalf("redistest: %s on %s: %v", strings.Join(args, " "), n.Addr, err)
+	}
+}
+
+func (c *Cluster) allKnowAll() error {
+	for _, n := range c.Nodes {
+		nodes, err := DoString(n.Addr, "CLUSTER", "NODES")
+		if err != nil {
+			return err
+		}
+		if got := strings.Count(strings.TrimSpace(nodes), "\n") + 1; got != len(c.Nodes) {
+			return fmt.Errorf("%s knows %d nodes", n.Addr, got)
+		}
+		if strings.Contains(nodes, "handshake") || strings.Contains(nodes, "noaddr") {
+			return fmt.Errorf("%s: handshakes pending", n.Addr)
+		}
+	}
+	return nil
+}
+
+// Addrs returns every node's address, for rueidis's InitAddress or
+// REDIS_CLUSTER_ADDRS.
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.Addr
+	}
+	return out
+}
+
+// WaitHealthy waits until every live node reports cluster_state:ok with
+// all 16384 slots served and every replica's link to its master is up.
+func (c *Cluster) WaitHealthy(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if err := waitFor(timeout, c.healthy); err != nil {
+		t.Fatalf("redistest: cluster not healthy after %v: %v", timeout, err)
+	}
+}
+
+func (c *Cluster) healthy() error {
+	for _, n := range c.Nodes {
+		if !n.Alive() {
+			continue
+		}
+		info, err := DoString(n.Addr, "CLUSTER", "INFO")
+		if err != nil {
+			return err
+		}
+		if InfoField(info, "cluster_state") != "ok" || InfoField(info, "cluster_slots_ok") != "16384" {
+			return fmt.Errorf("%s: state %s, slots ok %s", n.Addr, InfoField(info, "cluster_state"), InfoField(info, "cluster_slots_ok"))
+		}
+		repl, err := DoString(n.Addr, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if InfoField(repl, "role") == "slave" && InfoField(repl, "master_link_status") != "up" {
+			return fmt.Errorf("%s: replica link %s", n.Addr, InfoField(repl, "master_link_status"))
+		}
+	}
+	return nil
+}
+
+// Master returns the node that a live node says serves slot now.
+func (c *Cluster) Master(t testing.TB, slot uint16) *Server {
+	t.Helper()
+	for _, n := range c.Nodes {
+		if !n.Alive() {
+			continue
+		}
+		addr, err := c.masterAddr(n, slot)
+		if err != nil {
+			continue
+		}
+		for _, m := range c.Nodes {
+			if m.Addr == addr {
+				return m
+			}
+		}
+	}
+	t.Fatalf("redistest: no live node knows the master of slot %d", slot)
+	return nil
+}
+
+// MasterAddr asks node n which address serves slot, from CLUSTER SLOTS.
+func (c *Cluster) masterAddr(n *Server, slot uint16) (string, error) {
+	v, err := Do(n.Addr, "CLUSTER", "SLOTS")
+	if err != nil {
+		return "", err
+	}
+	ranges, _ := v.([]any)
+	for _, r := range ranges {
+		f, _ := r.([]any)
+		if len(f) < 3 {
+			continue
+		}
+		lo, _ := f[0].(int64)
+		hi, _ := f[1].(int64)
+		if int64(slot) < lo || int64(slot) > hi {
+			continue
+		}
+		m, _ := f[2].([]any)
+		if len(m) < 2 {
+			continue
+		}
+		host, _ := m[0].(string)
+		port, _ := m[1].(int64)
+		return fmt.Sprintf("%s:%d", host, port), nil
+	}
+	return "", fmt.Errorf("slot %d not served", slot)
+}
+
+// WaitMaster waits until every live node agrees that slot is served by a
+// master other than old, and returns it.
+func (c *Cluster) WaitMaster(t testing.TB, slot uint16, old *Server, timeout time.Duration) *Server {
+	t.Helper()
+	var addr string
+	err := waitFor(timeout, func() error {
+		addr = ""
+		for _, n := range c.Nodes {
+			if !n.Alive() {
+				continue
+			}
+			a, err := c.masterAddr(n, slot)
+			if err != nil {
+				return err
+			}
+			if a == old.Addr {
+				return fmt.Errorf("%s still names %s", n.Addr, a)
+			}
+			if addr != "" && a != addr {
+				return fmt.Errorf("nodes disagree: %s and %s", addr, a)
+			}
+			addr = a
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("redistest: slot %d has no new master after %v: %v", slot, timeout, err)
+	}
+	for _, m := range c.Nodes {
+		if m.Addr == addr {
+			return m
+		}
+	}
+	t.Fatalf("redistest: slot %d moved to unknown node %s", slot, addr)
+	return nil
+}
+
+// ID returns node n's cluster node id.
+func (c *Cluster) ID(n *Server) string {
+	for i, m := range c.Nodes {
+		if m == n {
+			return c.ids[i]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,190 @@
+package redistest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SentinelInstallHint is what a test prints when sentinel mode is missing.
+const SentinelInstallHint = "redis-sentinel not found in PATH: run `make test` (it installs it), or `apt-get update && apt-get install -y redis-sentinel`"
+
+// MasterName is the name the sentinels monitor the master under.
+const MasterName = "mymaster"
+
+// SentinelGroup is a master, one replica and three sentinels that monitor
+// the master with quorum 2, a 1s down-after and a 3s failover timeout.
+type SentinelGroup struct {
+	Master, Replica *Server // the roles at start; a failover swaps them
+	Sentinels       []*Server
+}
+
+// StartSentinel starts the group and waits until the replica is in sync
+// and every sentinel knows the replica and the two other sentinels, so a
+// failover can be authorized as soon as the test causes one. opts apply
+// to the master and the replica.
+func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
+	t.Helper()
+	if _, err := exec.LookPath("redis-sentinel"); err != nil {
+		t.Fatal(SentinelInstallHint)
+	}
+	g := &SentinelGroup{Master: Start(t, opts...)}
+	g.Replica = Start(t, append([]Option{{"replicaof", "127.0.0.1 " + strconv.Itoa(g.Master.Port)}}, opts...)...)
+	if err := waitFor(10*time.Second, func() error {
+		info, err := DoString(g.Replica.Addr, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if s := InfoField(info, "master_link_status"); s != "up" {
+			return fmt.Errorf("replica link %s", s)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("redistest: replica did not sync: %v", err)
+	}
+	for range 3 {
+		g.Sentinels = append(g.Sentinels, startSentinel(t, g.Master.Port))
+	}
+	// Sentinels find each other and the replica through hello messages
+	// every 2s.
+	if err := waitFor(20*time.Second, func() error {
+		for _, s := range g.Sentinels {
+			v, err := Do(s.Addr, "SENTINEL", "MASTER", MasterName)
+			if err != nil {
+				return err
+			}
+			f := pairs(v)
+			if f["num-other-sentinels"] != "2" || f["num-slaves"] != "1" {
+				return fmt.Errorf("%s: %s other sentinels, %s replicas", s.Addr, f["num-other-sentinels"], f["num-slaves"])
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("redistest: sentinels did not settle: %v", err)
+	}
+	return g
+}
+
+func startSentinel(t testing.TB, masterPort int) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(InstallHint)
+	}
+	var lastErr error
+	for range 5 {
+		port, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "sentinel.conf")
+		text := fmt.Sprintf(`port %d
+bind 127.0.0.1
+dir %s
+logfile %s
+sentinel monitor %s 127.0.0.1 %d 2
+sentinel down-after-milliseconds %s 1000
+sentinel failover-timeout %s 3000
+`, port, dir, filepath.Join(dir, "redis.log"), MasterName, masterPort, MasterName, MasterName)
+		// The sentinel rewrites its config file, so it must be writable.
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: []string{conf, "--sentinel"}}
+		t.Cleanup(s.Kill)
+		if lastErr = s.run(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("redistest: could not start a sentinel: %v", lastErr)
+	return nil
+}
+
+// Addrs returns the sentinels' addresses, for REDIS_SENTINEL_ADDRS.
+func (g *SentinelGroup) Addrs() []string {
+	out := make([]string, len(g.Sentinels))
+	for i, s := range g.Sentinels {
+		out[i] = s.Addr
+	}
+	return out
+}
+
+// MasterAddr returns the master's address as the first live sentinel
+// reports it.
+func (g *SentinelGroup) MasterAddr() (string, error) {
+	var lastErr error
+	for _, s := range g.Sentinels {
+		v, err := Do(s.Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if a, ok := v.([]any); ok && len(a) == 2 {
+			return net.JoinHostPort(fmt.Sprint(a[0]), fmt.Sprint(a[1])), nil
+		}
+	}
+	return "", fmt.Errorf("no sentinel answered: %v", lastErr)
+}
+
+// WaitFailover waits until every sentinel names a master other than old,
+// and returns that server.
+func (g *SentinelGroup) WaitFailover(t testing.TB, old *Server, timeout time.Duration) *Server {
+	t.Helper()
+	var addr string
+	err := waitFor(timeout, func() error {
+		addr = ""
+		for _, s := range g.Sentinels {
+			v, err := Do(s.Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
+			if err != nil {
+				return err
+			}
+			a, _ := v.([]any)
+			if len(a) != 2 {
+				return fmt.Errorf("%s: reply %v", s.Addr, v)
+			}
+			got := net.JoinHostPort(fmt.Sprint(a[0]), fmt.Sprint(a[1]))
+			if got == old.Addr {
+				return fmt.Errorf("%s still names %s", s.Addr, got)
+			}
+			addr = got
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("redistest: no failover after %v: %v", timeout, err)
+	}
+	for _, s := range []*Server{g.Master, g.Replica} {
+		if s.Addr == addr {
+			return s
+		}
+	}
+	t.Fatalf("redistest: sentinels name unknown master %s", addr)
+	return nil
+}
+
+// pairs turns a flat [name, value, ...] reply into a map.
+func pairs(v any) map[string]string {
+	out := map[string]string{}
+	a, _ := v.([]any)
+	for i := 0; i+1 < len(a); i += 2 {
+		out[fmt.Sprint(a[i])] = fmt.Sprint(a[i+1])
+	}
+	return out
+}
+
+// Role returns the "role" field of INFO replication on addr: "master" or
+// "slave".
+func Role(addr string) (string, error) {
+	info, err := DoString(addr, "INFO", "replication")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(InfoField(info, "role")), nil
+}
