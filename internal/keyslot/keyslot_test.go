@@ -9,15 +9,15 @@ import (
 // on redis-server 7.0.15.
 func TestOfMatchesRedis(t *testing.T) {
 	for key, want := range map[string]uint16{
-		"123456789":           0x31C3 & (Slots - 1), // the spec's CRC16 check value
-		"foo":                 12182,
-		"bar":                 5061,
+		"123456789":            0x31C3 & (Slots - 1), // the spec's CRC16 check value
+		"foo":                  12182,
+		"bar":                  5061,
 		"{user1000}.following": 3443,
 		"{user1000}.followers": 3443,
-		"foo{}{bar}":          8363, // "{}" is no tag: the whole key
-		"foo{{bar}}zap":       4015, // the tag is "{bar"
-		"foo{bar}{zap}":       5061, // the first tag, "bar"
-		"":                    0,
+		"foo{}{bar}":           8363, // "{}" is no tag: the whole key
+		"foo{{bar}}zap":        4015, // the tag is "{bar"
+		"foo{bar}{zap}":        5061, // the first tag, "bar"
+		"":                     0,
 	} {
 		if got := Of(key); got != want {
 			t.Errorf("Of(%q) = %d, want %d", key, got, want)
