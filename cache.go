@@ -25,6 +25,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,10 +230,24 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 			return opt, &ConfigError{Fields: []FieldError{{Field: "Redis.URL", Env: "REDIS_URL", Value: redactURL(cfg.Redis.URL), Reason: err.Error()}}}
 		}
 	} else {
-		opt.InitAddress = []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, cfg.Redis.Port)}
+		host := cfg.Redis.Host
+		switch {
+		case len(cfg.Redis.ClusterAddrs) > 0:
+			opt.InitAddress = append([]string(nil), cfg.Redis.ClusterAddrs...)
+		case len(cfg.Redis.SentinelAddrs) > 0:
+			opt.InitAddress = append([]string(nil), cfg.Redis.SentinelAddrs...)
+			opt.Sentinel.MasterSet = cfg.Redis.SentinelMaster
+			opt.Sentinel.Username, opt.Sentinel.Password = cfg.Redis.SentinelUsername, cfg.Redis.SentinelPassword
+		default:
+			opt.InitAddress = []string{net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(cfg.Redis.Port))}
+			opt.Standalone.ReplicaAddress = append([]string(nil), cfg.Redis.ReplicaAddrs...)
+		}
+		if host == "" || len(cfg.Redis.topology()) > 0 {
+			host, _, _ = net.SplitHostPort(opt.InitAddress[0])
+		}
 		opt.Username, opt.Password, opt.SelectDB = cfg.Redis.Username, cfg.Redis.Password, cfg.Redis.DB
 		if cfg.Redis.tlsWanted() {
-			opt.TLSConfig = &tls.Config{ServerName: cfg.Redis.Host, MinVersion: tls.VersionTLS12}
+			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		}
 	}
 	if opt.TLSConfig != nil || cfg.Redis.tlsWanted() {
@@ -242,6 +258,22 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 		if err := cfg.Redis.applyTLS(opt.TLSConfig); err != nil {
 			return opt, err
 		}
+		if opt.Sentinel.MasterSet != "" {
+			opt.Sentinel.TLSConfig = opt.TLSConfig.Clone() // sentinels and data nodes share one CA
+		}
+	}
+	if opt.Sentinel.MasterSet != "" {
+		// Sentinel tracking is otherwise driven only by +switch-master
+		// events; a periodic check against the sentinels recovers from a
+		// missed one (rueidis recommends a few seconds).
+		opt.Sentinel.TopologyRefreshInterval = 2 * time.Second
+		opt.Sentinel.Dialer.Timeout = time.Second
+	}
+	if send := cfg.replicaReads(); send != nil {
+		opt.SendToReplicas = send
+	} else if len(opt.Standalone.ReplicaAddress) > 0 {
+		// rueidis insists on a policy when replicas are listed.
+		opt.SendToReplicas = func(rueidis.Completed) bool { return false }
 	}
 	// rueidis multiplexes ordinary commands over a few pipelined
 	// connections; MaxConnections bounds the pool used for blocking
@@ -282,6 +314,49 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	opt.DisableCache = true
 	opt.ClientName = "tradecache"
 	return opt, nil
+}
+
+// replicaReads returns the rueidis policy that sends the read-only
+// commands of replica-read namespaces to replicas, or nil when no
+// namespace reads from replicas. It looks at the command's first key,
+// "prefix:namespace:...", so that lock, version and write commands, and
+// every other namespace, stay on the primary.
+func (cfg Config) replicaReads() func(rueidis.Completed) bool {
+	all := false
+	set := map[string]bool{}
+	for _, ns := range cfg.Redis.ReplicaReads {
+		if ns == "*" {
+			all = true
+		}
+		set[ns] = true
+	}
+	for ns, p := range cfg.Namespaces {
+		if p.ReadFromReplica {
+			set[ns] = true
+		}
+	}
+	if !all && len(set) == 0 {
+		return nil
+	}
+	prefix := cfg.withDefaults().KeyPrefix + ":"
+	return func(cmd rueidis.Completed) bool {
+		if !cmd.IsReadOnly() {
+			return false
+		}
+		args := cmd.Commands()
+		if len(args) < 2 {
+			return false
+		}
+		rest, ok := strings.CutPrefix(args[1], prefix)
+		if !ok {
+			return false
+		}
+		if all {
+			return true
+		}
+		ns, _, ok := strings.Cut(rest, ":")
+		return ok && set[ns]
+	}
 }
 
 // errClosed is what operations on a closed Cache return.

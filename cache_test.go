@@ -109,10 +109,88 @@ func redisBackend(t *testing.T, cfg tradecache.Config) backend {
 	}
 }
 
-// eachBackend runs fn against the in-memory store and a real redis-server.
+// topologies are the cluster and Sentinel group that the shared cases
+// share; TestMain stops them.
+var topologies redistest.Shared
+
+// clientBackend is a backend whose raw view goes through rc, a rueidis
+// client of the same topology, and whose size is dbsize.
+func clientBackend(t *testing.T, name string, cfg tradecache.Config, rc rueidis.Client, dbsize func(t *testing.T) int64) backend {
+	c, err := tradecache.New(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return backend{
+		name:  name,
+		cache: c,
+		raw: func(t *testing.T, key string) ([]byte, bool) {
+			b, err := rc.Do(context.Background(), rc.B().Get().Key(key).Build()).AsBytes()
+			if rueidis.IsRedisNil(err) {
+				return nil, false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, true
+		},
+		size: dbsize,
+		setRaw: func(t *testing.T, key string, v []byte) error {
+			return rc.Do(context.Background(), rc.B().Set().Key(key).Value(rueidis.BinaryString(v)).Build()).Error()
+		},
+	}
+}
+
+// clusterBackend runs on the shared six-node cluster, emptied first.
+func clusterBackend(t *testing.T, cfg tradecache.Config) backend {
+	cl := topologies.Cluster(t)
+	cl.FlushAll(t)
+	cfg.Redis = tradecache.RedisConfig{ClusterAddrs: cl.Addrs()[:2]}
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cl.Addrs(), DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Close)
+	return clientBackend(t, "cluster", cfg, rc, func(t *testing.T) int64 {
+		var n int64
+		for _, m := range cl.Masters() {
+			v, err := redistest.Do(m, "DBSIZE")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += v.(int64)
+		}
+		return n
+	})
+}
+
+// sentinelBackend runs on the shared Sentinel group, emptied first.
+func sentinelBackend(t *testing.T, cfg tradecache.Config) backend {
+	g := topologies.Sentinel(t)
+	g.FlushAll(t)
+	cfg.Redis = tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName}
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: g.Addrs(), DisableCache: true,
+		Sentinel: rueidis.SentinelOption{MasterSet: redistest.MasterName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rc.Close)
+	return clientBackend(t, "sentinel", cfg, rc, func(t *testing.T) int64 {
+		n, err := rc.Do(context.Background(), rc.B().Dbsize().Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
+}
+
+// eachBackend runs fn against the in-memory store and real Redis on each
+// topology: one server, a Sentinel group and a Redis Cluster.
 func eachBackend(t *testing.T, cfg tradecache.Config, fn func(t *testing.T, b backend)) {
 	t.Run("memory", func(t *testing.T) { fn(t, memBackend(t, cfg)) })
 	t.Run("redis", func(t *testing.T) { fn(t, redisBackend(t, cfg)) })
+	t.Run("sentinel", func(t *testing.T) { fn(t, sentinelBackend(t, cfg)) })
+	t.Run("cluster", func(t *testing.T) { fn(t, clusterBackend(t, cfg)) })
 }
 
 func TestDecimalsKeepTheirString(t *testing.T) {

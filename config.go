@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
 	"os"
 	"sort"
@@ -78,6 +79,51 @@ type RedisConfig struct {
 	// commands to pipeline with it. Zero means DefaultMaxFlushDelay; a
 	// negative value turns the delay off.
 	MaxFlushDelay time.Duration
+
+	// Topology. One client constructor serves all of them, as rueidis's
+	// does; at most one of URL, ClusterAddrs and SentinelAddrs may be set,
+	// and when one is, Host and Port are ignored.
+
+	// ClusterAddrs (REDIS_CLUSTER_ADDRS, "host:port,host:port") are seed
+	// nodes of a Redis Cluster; the client learns the rest from CLUSTER
+	// SLOTS and follows MOVED and ASK redirects. A cluster has only
+	// database 0, so DB must be 0.
+	ClusterAddrs []string
+	// SentinelAddrs (REDIS_SENTINEL_ADDRS) are Sentinel addresses, and
+	// SentinelMaster (REDIS_SENTINEL_MASTER) the name of the master set
+	// they monitor. The client writes only to the master the sentinels
+	// name, and moves when they fail it over. Username and Password are
+	// the data nodes' credentials; SentinelUsername and SentinelPassword
+	// (REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD) the sentinels'.
+	SentinelAddrs                      []string
+	SentinelMaster                     string
+	SentinelUsername, SentinelPassword string
+	// ReplicaAddrs (REDIS_REPLICA_ADDRS) are read replicas of a standalone
+	// primary (Host:Port), such as a cloud provider's reader endpoint. They
+	// must not be promotable; use Sentinel when they are.
+	ReplicaAddrs []string
+	// ReplicaReads (REDIS_READ_FROM_REPLICAS, "market_data,reference" or
+	// "*") lists the namespaces whose plain reads (Get, GetMany, Exists,
+	// TTL, and get-or-load's read) go to a replica on a Cluster, a Sentinel
+	// group or a primary with ReplicaAddrs. See NamespaceConfig.ReadFromReplica
+	// and docs/operations.md for the staleness this implies.
+	ReplicaReads []string
+}
+
+// topology lists the environment variables of the topology settings that
+// are set; more than one is a conflict.
+func (r RedisConfig) topology() []string {
+	var set []string
+	if r.URL != "" {
+		set = append(set, "REDIS_URL")
+	}
+	if len(r.ClusterAddrs) > 0 {
+		set = append(set, "REDIS_CLUSTER_ADDRS")
+	}
+	if len(r.SentinelAddrs) > 0 {
+		set = append(set, "REDIS_SENTINEL_ADDRS")
+	}
+	return set
 }
 
 // wantsNear reports whether any namespace has a near cache.
@@ -96,7 +142,9 @@ func (r RedisConfig) tlsWanted() bool {
 }
 
 // Enabled reports whether Redis is configured at all.
-func (r RedisConfig) Enabled() bool { return r.URL != "" || r.Host != "" }
+func (r RedisConfig) Enabled() bool {
+	return r.URL != "" || r.Host != "" || len(r.ClusterAddrs) > 0 || len(r.SentinelAddrs) > 0
+}
 
 // Config holds every setting of the cache. The zero value is valid: it
 // means the development environment's defaults on the in-memory store.
@@ -186,6 +234,10 @@ type NamespaceConfig struct {
 	// Near turns on the in-process near cache for the namespace (see
 	// GetNear). Nil means none.
 	Near *NearConfig
+	// ReadFromReplica sends the namespace's plain reads to a replica, as
+	// RedisConfig.ReplicaReads does, for data that tolerates replication
+	// lag (quotes, reference data) and is read far more than written.
+	ReadFromReplica bool
 }
 
 // NearConfig bounds a namespace's near cache. Zero fields mean the
@@ -322,6 +374,22 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	str("REDIS_TLS_CERT_FILE", &cfg.Redis.TLSCertFile)
 	str("REDIS_TLS_KEY_FILE", &cfg.Redis.TLSKeyFile)
 	str("REDIS_TLS_SERVER_NAME", &cfg.Redis.TLSServerName)
+	list := func(env string, dst *[]string) {
+		if v, ok := get(env); ok {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					*dst = append(*dst, part)
+				}
+			}
+		}
+	}
+	list("REDIS_CLUSTER_ADDRS", &cfg.Redis.ClusterAddrs)
+	list("REDIS_SENTINEL_ADDRS", &cfg.Redis.SentinelAddrs)
+	str("REDIS_SENTINEL_MASTER", &cfg.Redis.SentinelMaster)
+	str("REDIS_SENTINEL_USERNAME", &cfg.Redis.SentinelUsername)
+	str("REDIS_SENTINEL_PASSWORD", &cfg.Redis.SentinelPassword)
+	list("REDIS_REPLICA_ADDRS", &cfg.Redis.ReplicaAddrs)
+	list("REDIS_READ_FROM_REPLICAS", &cfg.Redis.ReplicaReads)
 	duration("DefaultTTL", "CACHE_DEFAULT_TTL", &cfg.DefaultTTL)
 	duration("MarketDataTTL", "CACHE_MARKET_DATA_TTL", &cfg.MarketDataTTL)
 	duration("PortfolioTTL", "CACHE_PORTFOLIO_TTL", &cfg.PortfolioTTL)
@@ -423,6 +491,40 @@ func (c Config) Validate() error {
 			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "no host")
 		}
 	}
+	if set := c.Redis.topology(); len(set) > 1 {
+		errs.add("Redis."+map[string]string{"REDIS_URL": "URL", "REDIS_CLUSTER_ADDRS": "ClusterAddrs", "REDIS_SENTINEL_ADDRS": "SentinelAddrs"}[set[1]], set[1], "", "conflicts with "+strings.Join(set[:1], ", ")+": set one topology")
+	}
+	for _, a := range []struct {
+		field, env string
+		addrs      []string
+	}{
+		{"Redis.ClusterAddrs", "REDIS_CLUSTER_ADDRS", c.Redis.ClusterAddrs},
+		{"Redis.SentinelAddrs", "REDIS_SENTINEL_ADDRS", c.Redis.SentinelAddrs},
+		{"Redis.ReplicaAddrs", "REDIS_REPLICA_ADDRS", c.Redis.ReplicaAddrs},
+	} {
+		for _, addr := range a.addrs {
+			if reason := checkAddr(addr); reason != "" {
+				errs.add(a.field, a.env, addr, reason)
+			}
+		}
+	}
+	switch {
+	case len(c.Redis.SentinelAddrs) > 0 && c.Redis.SentinelMaster == "":
+		errs.add("Redis.SentinelMaster", "REDIS_SENTINEL_MASTER", "", "REDIS_SENTINEL_ADDRS needs the master set's name")
+	case len(c.Redis.SentinelAddrs) == 0 && c.Redis.SentinelMaster != "":
+		errs.add("Redis.SentinelMaster", "REDIS_SENTINEL_MASTER", c.Redis.SentinelMaster, "set without REDIS_SENTINEL_ADDRS")
+	}
+	if len(c.Redis.ClusterAddrs) > 0 && c.Redis.DB != 0 {
+		errs.add("Redis.DB", "REDIS_DB", strconv.Itoa(c.Redis.DB), "a Redis Cluster has only database 0")
+	}
+	if len(c.Redis.ReplicaAddrs) > 0 && (c.Redis.Host == "" || len(c.Redis.topology()) > 0) {
+		errs.add("Redis.ReplicaAddrs", "REDIS_REPLICA_ADDRS", strings.Join(c.Redis.ReplicaAddrs, ","), "replicas of a standalone primary need REDIS_HOST, and no URL, cluster or sentinel setting")
+	}
+	for _, ns := range c.Redis.ReplicaReads {
+		if ns != "*" && checkName(ns) != "" {
+			errs.add("Redis.ReplicaReads", "REDIS_READ_FROM_REPLICAS", ns, "not a namespace name or *: "+checkName(ns))
+		}
+	}
 	if c.Redis.Port < 0 || c.Redis.Port > 65535 {
 		errs.add("Redis.Port", "REDIS_PORT", strconv.Itoa(c.Redis.Port), "port out of range 1-65535")
 	}
@@ -517,6 +619,21 @@ func (c Config) Validate() error {
 		errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", strconv.FormatInt(c.MemoryMaxBytes, 10), "must not be negative")
 	}
 	return errs.orNil()
+}
+
+// checkAddr validates a host:port and returns why it is bad, or "".
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "not host:port"
+	}
+	if host == "" {
+		return "no host"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "port out of range 1-65535"
+	}
+	return ""
 }
 
 func formatSeconds(d time.Duration) string {
@@ -653,8 +770,13 @@ func (r RedisConfig) String() string {
 	if u != "" {
 		u = redactURL(u)
 	}
-	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d MaxFlushDelay:%s}",
-		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections, r.MaxFlushDelay)
+	spw := ""
+	if r.SentinelPassword != "" {
+		spw = redacted
+	}
+	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d MaxFlushDelay:%s ClusterAddrs:%q SentinelAddrs:%q SentinelMaster:%q SentinelUsername:%q SentinelPassword:%q ReplicaAddrs:%q ReplicaReads:%q}",
+		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections, r.MaxFlushDelay,
+		r.ClusterAddrs, r.SentinelAddrs, r.SentinelMaster, r.SentinelUsername, spw, r.ReplicaAddrs, r.ReplicaReads)
 }
 
 // GoString serves %#v, with the password redacted.
@@ -676,6 +798,11 @@ func (c Config) LogValue() slog.Value {
 			slog.String("username", c.Redis.Username),
 			slog.String("password", pw),
 			slog.Bool("ssl", c.Redis.SSL),
+			slog.Any("cluster_addrs", c.Redis.ClusterAddrs),
+			slog.Any("sentinel_addrs", c.Redis.SentinelAddrs),
+			slog.String("sentinel_master", c.Redis.SentinelMaster),
+			slog.Any("replica_addrs", c.Redis.ReplicaAddrs),
+			slog.Any("replica_reads", c.Redis.ReplicaReads),
 			slog.Int("max_connections", c.Redis.MaxConnections)),
 		slog.Duration("default_ttl", c.DefaultTTL),
 		slog.String("key_prefix", c.KeyPrefix),

@@ -6,5 +6,6 @@ import (
 	"github.com/tradecache/tradecache/internal/leaktest"
 )
 
-// TestMain fails the package if any test leaves a goroutine running.
-func TestMain(m *testing.M) { leaktest.Main(m) }
+// TestMain stops the shared cluster and Sentinel group, then fails the
+// package if any test left a goroutine running.
+func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }

@@ -18,10 +18,16 @@ import (
 // Grace is how long goroutines may take to finish after the tests.
 const Grace = 5 * time.Second
 
-// Main runs the tests, then fails the binary if goroutines outlive Grace.
-// Use it as TestMain: func TestMain(m *testing.M) { leaktest.Main(m) }.
-func Main(m *testing.M) {
+// Main runs the tests, then the after functions (which stop what the
+// tests shared, such as redistest.Shared), then fails the binary if
+// goroutines outlive Grace. Use it as TestMain:
+//
+//	func TestMain(m *testing.M) { leaktest.Main(m) }
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if code == 0 {
 		deadline := time.Now().Add(Grace)
 		err := goleak.Find()
