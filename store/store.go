@@ -126,3 +126,12 @@ type CachedReader interface {
 	// being valid: the sooner of the key's own expiry and ttl from now.
 	GetCached(ctx context.Context, key string, ttl time.Duration) (value []byte, found bool, validUntil time.Time, err error)
 }
+
+// Partitioner is implemented by a store whose parts fail separately, such
+// as a Redis Cluster, so that package guard can keep a circuit breaker per
+// part. Partitions returns how many parts there are (1 or less means one
+// breaker for all), a name for each part's breaker, and the part of a
+// key, in [0, n).
+type Partitioner interface {
+	Partitions() (n int, name func(part int) string, part func(key string) int)
+}

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -176,29 +177,34 @@ func (c *Cluster) masterAddr(n *Server, slot uint16) (string, error) {
 	return "", fmt.Errorf("slot %d not served", slot)
 }
 
+// Agreed returns the master that every live node names for slot, and
+// whether they all answered and agree.
+func (c *Cluster) Agreed(slot uint16) (string, bool) {
+	addr := ""
+	for _, n := range c.Nodes {
+		if !n.Alive() {
+			continue
+		}
+		a, err := c.masterAddr(n, slot)
+		if err != nil || addr != "" && a != addr {
+			return "", false
+		}
+		addr = a
+	}
+	return addr, addr != ""
+}
+
 // WaitMaster waits until every live node agrees that slot is served by a
 // master other than old, and returns it.
 func (c *Cluster) WaitMaster(t testing.TB, slot uint16, old *Server, timeout time.Duration) *Server {
 	t.Helper()
 	var addr string
 	err := waitFor(timeout, func() error {
-		addr = ""
-		for _, n := range c.Nodes {
-			if !n.Alive() {
-				continue
-			}
-			a, err := c.masterAddr(n, slot)
-			if err != nil {
-				return err
-			}
-			if a == old.Addr {
-				return fmt.Errorf("%s still names %s", n.Addr, a)
-			}
-			if addr != "" && a != addr {
-				return fmt.Errorf("nodes disagree: %s and %s", addr, a)
-			}
-			addr = a
+		a, ok := c.Agreed(slot)
+		if !ok || a == old.Addr {
+			return fmt.Errorf("no agreed new master (last: %q)", a)
 		}
+		addr = a
 		return nil
 	})
 	if err != nil {
@@ -221,4 +227,83 @@ func (c *Cluster) ID(n *Server) string {
 		}
 	}
 	return ""
+}
+
+// BeginMigration starts moving slot from node src to node dst, as a
+// reshard does: dst is set IMPORTING and src MIGRATING. Until
+// FinishMigration, clients get -ASK for the slot's keys that have moved
+// (and for keys that do not exist on src), and -TRYAGAIN for multi-key
+// commands whose keys are split between the two.
+func (c *Cluster) BeginMigration(t testing.TB, slot uint16, src, dst *Server) {
+	t.Helper()
+	s := strconv.Itoa(int(slot))
+	c.mustDo(t, dst, "CLUSTER", "SETSLOT", s, "IMPORTING", c.ID(src))
+	c.mustDo(t, src, "CLUSTER", "SETSLOT", s, "MIGRATING", c.ID(dst))
+}
+
+// MigrateKeys moves up to n of slot's keys from src to dst with MIGRATE
+// and returns how many it moved.
+func (c *Cluster) MigrateKeys(t testing.TB, slot uint16, src, dst *Server, n int) int {
+	t.Helper()
+	v, err := Do(src.Addr, "CLUSTER", "GETKEYSINSLOT", strconv.Itoa(int(slot)), strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("redistest: GETKEYSINSLOT on %s: %v", src.Addr, err)
+	}
+	keys, _ := v.([]any)
+	if len(keys) == 0 {
+		return 0
+	}
+	args := []string{"MIGRATE", "127.0.0.1", strconv.Itoa(dst.Port), "", "0", "5000", "KEYS"}
+	for _, k := range keys {
+		args = append(args, fmt.Sprint(k))
+	}
+	if _, err := Do(src.Addr, args...); err != nil {
+		t.Fatalf("redistest: MIGRATE from %s: %v", src.Addr, err)
+	}
+	return len(keys)
+}
+
+// FinishMigration moves slot's remaining keys and assigns the slot to dst
+// on every master, ending the migration.
+func (c *Cluster) FinishMigration(t testing.TB, slot uint16, src, dst *Server) {
+	t.Helper()
+	for c.MigrateKeys(t, slot, src, dst, 100) > 0 {
+	}
+	s := strconv.Itoa(int(slot))
+	// The destination first, so the slot always has an owner that
+	// accepts its keys (the order redis-cli uses).
+	c.mustDo(t, dst, "CLUSTER", "SETSLOT", s, "NODE", c.ID(dst))
+	c.mustDo(t, src, "CLUSTER", "SETSLOT", s, "NODE", c.ID(dst))
+	for _, a := range c.Masters() {
+		for _, n := range c.Nodes {
+			if n.Addr == a && n != src && n != dst {
+				c.mustDo(t, n, "CLUSTER", "SETSLOT", s, "NODE", c.ID(dst))
+			}
+		}
+	}
+}
+
+// Reshard moves n slots from src to dst with `redis-cli --cluster
+// reshard`, the tool operators use, and waits for the cluster to settle.
+func (c *Cluster) Reshard(t testing.TB, src, dst *Server, n int) {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Fatal("redis-cli not found in PATH: run `make test` (it installs it), or `apt-get update && apt-get install -y redis-tools`")
+	}
+	out, err := exec.Command(cli, "--cluster", "reshard", src.Addr,
+		"--cluster-from", c.ID(src), "--cluster-to", c.ID(dst),
+		"--cluster-slots", strconv.Itoa(n), "--cluster-yes",
+		"--cluster-pipeline", "20").CombinedOutput()
+	if err != nil {
+		t.Fatalf("redistest: redis-cli --cluster reshard: %v\n%s", err, tail(out, 2000))
+	}
+	c.WaitHealthy(t, 30*time.Second)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }

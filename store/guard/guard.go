@@ -11,6 +11,13 @@
 // lets one probe through and closes by itself when Redis answers again:
 // recovery needs no restart.
 //
+// A store that fails in parts, such as a Redis Cluster whose shards live
+// and die separately, implements store.Partitioner, and the guard then
+// keeps one breaker per partition for single-key calls, beside one for
+// calls that span partitions. A dead shard's keys then fail fast while the
+// healthy shards' keys are still served; with one breaker for everything,
+// the dead shard's failures would open it and fail every call.
+//
 // What counts as a failure: the store being unreachable or a deadline the
 // guard set expiring. A miss is not a failure, nor is a Redis error reply
 // (OOM, NOPERM, WRONGTYPE: the server is up and answering), nor a call the
@@ -67,8 +74,12 @@ type Options struct {
 	OpenTimeout time.Duration
 	// DisableBreaker keeps the deadlines but never opens.
 	DisableBreaker bool
-	// OnStateChange is called after each breaker transition, after the
-	// guard has logged and counted it.
+	// OnStateChange is called after each transition of the breaker for
+	// calls that span partitions (the only breaker of an unpartitioned
+	// store), after the guard has logged and counted it. Partition
+	// breakers' transitions are counted in Transitions and logged at
+	// debug level; the first to open and the last to close are logged at
+	// warn and info.
 	OnStateChange func(from, to State)
 	// Logger receives breaker transitions. Nil means slog.Default().
 	Logger *slog.Logger
@@ -129,9 +140,14 @@ func (s *sharedDeadline) get() context.Context {
 
 // Store is a guarded store.Store.
 type Store struct {
-	next                     store.Store
-	sharedOp, sharedBatch    *sharedDeadline
-	cb                       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	next                  store.Store
+	sharedOp, sharedBatch *sharedDeadline
+	cb                    *gobreaker.TwoStepCircuitBreaker[struct{}] // calls spanning partitions
+	// parts are the partition breakers, and part maps a key to one; both
+	// are nil for an unpartitioned store.
+	parts                    []*gobreaker.TwoStepCircuitBreaker[struct{}]
+	part                     func(key string) int
+	partsOpen                atomic.Int32 // partition breakers not closed
 	op, batch, scan          time.Duration
 	disabled                 bool
 	log                      *slog.Logger
@@ -175,20 +191,57 @@ func New(next store.Store, o Options) (*Store, error) {
 	s := &Store{next: next, op: o.OpTimeout, batch: o.BatchTimeout, scan: o.ScanTimeout,
 		disabled: o.DisableBreaker, log: o.Logger, hook: o.OnStateChange,
 		sharedOp: newShared(o.OpTimeout), sharedBatch: newShared(o.BatchTimeout)}
-	s.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "redis",
-		MaxRequests: 1,
-		Interval:    o.Interval,
-		Timeout:     o.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.ConsecutiveFailures >= o.ConsecutiveFailures ||
-				c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
-		},
-		IsSuccessful:  func(err error) bool { return !errors.Is(err, errFailure) },
-		IsExcluded:    func(err error) bool { return errors.Is(err, errExcluded) },
-		OnStateChange: s.onStateChange,
-	})
+	settings := func(name string, onChange func(string, State, State)) gobreaker.Settings {
+		return gobreaker.Settings{
+			Name:        name,
+			MaxRequests: 1,
+			Interval:    o.Interval,
+			Timeout:     o.OpenTimeout,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				return c.ConsecutiveFailures >= o.ConsecutiveFailures ||
+					c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
+			},
+			IsSuccessful:  func(err error) bool { return !errors.Is(err, errFailure) },
+			IsExcluded:    func(err error) bool { return errors.Is(err, errExcluded) },
+			OnStateChange: onChange,
+		}
+	}
+	s.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](settings("redis", s.onStateChange))
+	if p, ok := next.(store.Partitioner); ok {
+		if n, name, part := p.Partitions(); n > 1 {
+			s.part = part
+			s.parts = make([]*gobreaker.TwoStepCircuitBreaker[struct{}], n)
+			for i := range s.parts {
+				s.parts[i] = gobreaker.NewTwoStepCircuitBreaker[struct{}](settings(name(i), s.onPartChange))
+			}
+		}
+	}
 	return s, nil
+}
+
+// onPartChange counts a partition breaker's transition and logs the first
+// partition to leave closed and the last to return, so that a dead shard
+// of many partitions logs two lines, not one per partition per probe.
+func (s *Store) onPartChange(name string, from, to State) {
+	switch to {
+	case StateOpen:
+		s.opened.Add(1)
+	case StateHalfOpen:
+		s.halfOpen.Add(1)
+	case StateClosed:
+		s.closed.Add(1)
+	}
+	s.log.Debug("tradecache: circuit breaker transition", "breaker", name, "from", from.String(), "to", to.String())
+	switch {
+	case from == StateClosed:
+		if s.partsOpen.Add(1) == 1 {
+			s.log.Warn("tradecache: circuit breaker opened for part of the store: its calls fail fast", "breaker", name)
+		}
+	case to == StateClosed:
+		if s.partsOpen.Add(-1) == 0 {
+			s.log.Info("tradecache: circuit breakers closed: every part of the store recovered", "last", name)
+		}
+	}
 }
 
 func (s *Store) onStateChange(_ string, from, to State) {
@@ -208,8 +261,29 @@ func (s *Store) onStateChange(_ string, from, to State) {
 	}
 }
 
-// BreakerState returns the breaker's state.
-func (s *Store) BreakerState() State { return s.cb.State() }
+// BreakerState returns the breaker's state; with partitions, the most open
+// of them all (open, then half-open, then closed), so that readiness
+// reports a dead shard.
+func (s *Store) BreakerState() State {
+	st := s.cb.State()
+	for _, p := range s.parts {
+		if ps := p.State(); ps == StateOpen || ps == StateHalfOpen && st == StateClosed {
+			st = ps
+		}
+	}
+	return st
+}
+
+// OpenPartitions returns how many partition breakers are not closed, and
+// how many there are (0 for an unpartitioned store).
+func (s *Store) OpenPartitions() (open, total int) {
+	for _, p := range s.parts {
+		if p.State() != StateClosed {
+			open++
+		}
+	}
+	return open, len(s.parts)
+}
 
 // Transitions counts breaker transitions since New, by target state.
 type Transitions struct {
@@ -235,11 +309,38 @@ type call struct {
 	cancel context.CancelFunc
 }
 
-// begin admits a call and bounds its context by d.
+// begin admits a call that spans partitions and bounds its context by d.
 func (s *Store) begin(ctx context.Context, d time.Duration) (context.Context, call, error) {
+	return s.beginOn(ctx, d, s.cb)
+}
+
+// beginKey admits a call on key, through key's partition breaker.
+func (s *Store) beginKey(ctx context.Context, d time.Duration, key string) (context.Context, call, error) {
+	if s.part == nil {
+		return s.beginOn(ctx, d, s.cb)
+	}
+	return s.beginOn(ctx, d, s.parts[s.part(key)])
+}
+
+// beginKeys admits a batch through its keys' partition breaker when they
+// all share one, and through the spanning breaker otherwise.
+func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(int) string) (context.Context, call, error) {
+	if s.part == nil || n == 0 {
+		return s.beginOn(ctx, d, s.cb)
+	}
+	p := s.part(key(0))
+	for i := 1; i < n; i++ {
+		if s.part(key(i)) != p {
+			return s.beginOn(ctx, d, s.cb)
+		}
+	}
+	return s.beginOn(ctx, d, s.parts[p])
+}
+
+func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *gobreaker.TwoStepCircuitBreaker[struct{}]) (context.Context, call, error) {
 	c := call{s: s, parent: ctx}
 	if !s.disabled {
-		done, err := s.cb.Allow()
+		done, err := cb.Allow()
 		if err != nil {
 			s.rejected.Add(1)
 			return ctx, c, errOpen
@@ -286,7 +387,7 @@ func (c call) end(err error) error {
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -296,7 +397,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // GetMany implements store.Store.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
-	ctx, c, err := s.begin(ctx, s.batch)
+	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +407,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 
 // Set implements store.Store.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return err
 	}
@@ -315,7 +416,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // SetMany implements store.Store.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
-	ctx, c, err := s.begin(ctx, s.batch)
+	ctx, c, err := s.beginKeys(ctx, s.batch, len(entries), func(i int) string { return entries[i].Key })
 	if err != nil {
 		return err
 	}
@@ -324,7 +425,7 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 
 // SetNX implements store.Store.
 func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return false, err
 	}
@@ -334,7 +435,7 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 
 // DeleteIfEqual implements store.Store.
 func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return false, err
 	}
@@ -344,7 +445,7 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bo
 
 // SetIfNewer implements store.Store.
 func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return false, err
 	}
@@ -354,7 +455,7 @@ func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte
 
 // GetEx implements store.Store.
 func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -364,7 +465,7 @@ func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byt
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
-	ctx, c, err := s.begin(ctx, s.batch)
+	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
 	if err != nil {
 		return 0, err
 	}
@@ -374,7 +475,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 
 // Exists implements store.Store.
 func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return false, err
 	}
@@ -384,7 +485,7 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 
 // TTL implements store.Store.
 func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return 0, false, err
 	}
@@ -394,7 +495,7 @@ func (s *Store) TTL(ctx context.Context, key string) (time.Duration, bool, error
 
 // Expire implements store.Store.
 func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return false, err
 	}
@@ -428,7 +529,7 @@ func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([
 		v, found, err := s.Get(ctx, key)
 		return v, found, time.Now(), err // valid for no time: nothing tracks it
 	}
-	ctx, c, err := s.begin(ctx, s.op)
+	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return nil, false, time.Time{}, err
 	}

@@ -110,6 +110,26 @@ func NewFromClient(c rueidis.Client) *Store {
 	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
 }
 
+// slotGroups is how many circuit-breaker partitions a cluster's slots are
+// split into: 128 groups of 128 slots. Groups rather than shards because
+// the slot-to-shard map changes under failover and resharding, and a fixed
+// split needs no map: a shard of a three-master cluster spans about 43
+// groups, and a group that straddles two shards trips when its failing
+// part does.
+const slotGroups = 128
+
+// Partitions implements store.Partitioner: one partition per group of
+// slots on a cluster, and none otherwise.
+func (s *Store) Partitions() (int, func(int) string, func(string) int) {
+	if !s.cluster {
+		return 1, nil, nil
+	}
+	const per = keyslot.Slots / slotGroups
+	return slotGroups,
+		func(i int) string { return fmt.Sprintf("redis slots %d-%d", i*per, (i+1)*per-1) },
+		func(key string) int { return int(keyslot.Of(key)) / per }
+}
+
 // Mode reports the topology the client found: standalone, sentinel or
 // cluster.
 func (s *Store) Mode() string { return string(s.client.Mode()) }
@@ -607,12 +627,36 @@ func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
 	return v, classify(err)
 }
 
-// Ping implements store.Store.
+// Ping implements store.Store. On a cluster a PING reaches one node and
+// says nothing of the others, so Ping asks the nodes in turn for CLUSTER
+// INFO until one answers, and fails with store.ErrUnavailable unless it
+// reports cluster_state:ok, which needs every slot served.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	return classify(s.client.Do(ctx, s.client.B().Ping().Build()).Error())
+	if !s.cluster {
+		return classify(s.client.Do(ctx, s.client.B().Ping().Build()).Error())
+	}
+	var lastErr error
+	for addr, node := range s.client.Nodes() {
+		info, err := node.Do(ctx, node.B().ClusterInfo().Build()).ToString()
+		if err != nil {
+			lastErr = classify(fmt.Errorf("redisstore: CLUSTER INFO on %s: %w", addr, err))
+			if ctx.Err() != nil {
+				return lastErr
+			}
+			continue
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("%w: redisstore: %s reports the cluster is not ok (not every slot is served)", store.ErrUnavailable, addr)
+		}
+		return nil
+	}
+	if lastErr == nil {
+		lastErr = fmt.Errorf("%w: redisstore: no cluster node known", store.ErrUnavailable)
+	}
+	return lastErr
 }
 
 // Close implements store.Store.

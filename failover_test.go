@@ -1,0 +1,262 @@
+package tradecache_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/keyslot"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+// opRecord is one operation of a load run.
+type opRecord struct {
+	at      time.Time
+	took    time.Duration
+	group   int // which set of keys (shard) the key belongs to
+	write   bool
+	err     error
+	wrong   bool // a read returned a value never written for the key
+	regress bool // a read returned an older value than the last acknowledged write
+}
+
+// load writes increasing sequence numbers to keys and reads them back,
+// from workers that each own a share of the keys, until stop is closed.
+// group says which shard a key belongs to. A read may miss or return an
+// older value (a failed-over replica can lack the last writes Redis
+// acknowledged asynchronously), but never a number greater than the last
+// one written to the key: that would be a wrong value.
+type load struct {
+	mu   sync.Mutex
+	recs []opRecord
+}
+
+func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, keys []string, group func(string) int, workers int, stop <-chan struct{}) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seq := map[string]int64{}
+			acked := map[string]int64{}
+			var local []opRecord
+			flush := func() {
+				l.mu.Lock()
+				l.recs = append(l.recs, local...)
+				l.mu.Unlock()
+				local = local[:0]
+			}
+			defer flush()
+			for i := w; ; i += workers {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := keys[i%len(keys)]
+				g := group(k)
+				seq[k]++
+				t0 := time.Now()
+				err := ns.Set(ctx, k, seq[k], time.Minute)
+				local = append(local, opRecord{at: t0, took: time.Since(t0), group: g, write: true, err: err})
+				if err == nil {
+					acked[k] = seq[k]
+				}
+				var got int64
+				t0 = time.Now()
+				ok, err := ns.Get(ctx, k, &got)
+				r := opRecord{at: t0, took: time.Since(t0), group: g, err: err}
+				if ok && err == nil {
+					r.wrong = got > seq[k] || got < 1
+					r.regress = got < acked[k]
+				}
+				local = append(local, r)
+				if len(local) >= 64 {
+					flush()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// summary describes the records of group g from `from` on.
+type summary struct {
+	ops, errs, wrong, regress int
+	maxTook                   time.Duration
+	firstErr                  error
+	lastErrAt                 time.Time
+	maxGap                    time.Duration // longest time without a successful write
+}
+
+func (l *load) summarize(g int, from time.Time) summary {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var s summary
+	var okWrites []time.Time
+	for _, r := range l.recs {
+		if r.group != g || r.at.Before(from) {
+			continue
+		}
+		s.ops++
+		s.maxTook = max(s.maxTook, r.took)
+		if r.wrong {
+			s.wrong++
+		}
+		if r.regress {
+			s.regress++
+		}
+		if r.err != nil {
+			s.errs++
+			if s.firstErr == nil {
+				s.firstErr = r.err
+			}
+			if r.at.After(s.lastErrAt) {
+				s.lastErrAt = r.at
+			}
+		} else if r.write {
+			okWrites = append(okWrites, r.at)
+		}
+	}
+	sort.Slice(okWrites, func(i, j int) bool { return okWrites[i].Before(okWrites[j]) })
+	prev := from
+	for _, at := range okWrites {
+		s.maxGap = max(s.maxGap, at.Sub(prev))
+		prev = at
+	}
+	return s
+}
+
+// errKinds counts group g's errors from `from` on by their last words.
+func (l *load) errKinds(g int, from time.Time) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range l.recs {
+		if r.group == g && r.err != nil && !r.at.Before(from) {
+			msg := r.err.Error()
+			if i := strings.LastIndex(msg, ": "); i >= 0 {
+				msg = msg[i+2:]
+			}
+			out[msg]++
+		}
+	}
+	return out
+}
+
+// firstWriteAfter returns when writes of group g succeeded again after t
+// and kept succeeding: the first successful write after the last failure.
+func (l *load) resumedAt(g int, after time.Time) (time.Time, bool) {
+	s := l.summarize(g, after)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first time.Time
+	for _, r := range l.recs {
+		if r.group == g && r.write && r.err == nil && r.at.After(after) && r.at.After(s.lastErrAt) && (first.IsZero() || r.at.Before(first)) {
+			first = r.at
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// TestFailoverClusterMasterKill kills one master of a six-node cluster
+// with SIGKILL under load. Writes to its slots must resume once its
+// replica is promoted, with no wrong value and every call bounded. The
+// other shards' calls fail only where the server itself refuses them: by
+// default a cluster answers CLUSTERDOWN everywhere between marking the
+// master failed and promoting its replica; with
+// cluster-require-full-coverage no, the healthy shards must see no error
+// at all (the per-shard breakers keep the dead shard's failures to it).
+func TestFailoverClusterMasterKill(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 || len(kinds) == 1 && kinds["CLUSTERDOWN The cluster is down"] > 0 })
+	})
+	t.Run("partial-coverage", func(t *testing.T) {
+		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 },
+			redistest.Option{"cluster-require-full-coverage", "no"})
+	})
+}
+
+func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redistest.Option) {
+	cl := redistest.StartCluster(t, opts...)
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
+		Redis: tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("fo")
+	victim := cl.Nodes[0] // slots 0-5460
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	group := func(k string) int {
+		if keyslot.Of("trading:fo:"+k) <= 5460 {
+			return 0
+		}
+		return 1
+	}
+	var l load
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { l.run(ctx, t, ns, keys, group, 6, stop); close(done) }()
+	time.Sleep(500 * time.Millisecond)
+
+	killed := time.Now()
+	victim.Kill()
+	var promoted atomic.Int64 // until every node names the new master
+	go func() {
+		for time.Since(killed) < 20*time.Second {
+			if a, ok := cl.Agreed(0); ok && a != victim.Addr {
+				promoted.Store(int64(time.Since(killed)))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	// Run until the victim's slots have taken writes for 2s in a row.
+	deadline := killed.Add(25 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > 2*time.Second {
+			break
+		}
+	}
+	close(stop)
+	<-done
+	if promoted.Load() == 0 {
+		cl.WaitMaster(t, 0, victim, 5*time.Second)
+		t.Fatal("the nodes agreed on a new master only after the writes resumed: the measure is wrong")
+	}
+
+	before := l.summarize(0, time.Time{})
+	victimS, otherS := l.summarize(0, killed), l.summarize(1, killed)
+	resumed, ok := l.resumedAt(0, killed)
+	if !ok {
+		t.Fatalf("writes to the killed master's slots never resumed: %d ops, %d errors (first %v)", victimS.ops, victimS.errs, victimS.firstErr)
+	}
+	t.Logf("replica promoted %.2fs after SIGKILL; victim-slot writes resumed after %.2fs (%d errors, first: %v); other shards: %d ops, %d errors, longest gap without a write %v; slowest call %v; reads older than the last acknowledged write: %d",
+		time.Duration(promoted.Load()).Seconds(), resumed.Sub(killed).Seconds(), victimS.errs, victimS.firstErr,
+		otherS.ops, otherS.errs, otherS.maxGap.Round(time.Millisecond), max(victimS.maxTook, otherS.maxTook).Round(time.Millisecond), victimS.regress+otherS.regress)
+	if kinds := l.errKinds(1, killed); !othersOK(kinds) {
+		t.Fatalf("the healthy shards saw errors the server did not cause: %v", kinds)
+	}
+	if before.wrong+otherS.wrong > 0 {
+		t.Fatalf("%d reads returned a value never written", before.wrong+otherS.wrong)
+	}
+	if d := resumed.Sub(killed); d > 15*time.Second {
+		t.Fatalf("writes resumed %v after the kill, want within 15s", d)
+	}
+	if took := max(victimS.maxTook, otherS.maxTook); took > time.Second {
+		t.Fatalf("a call took %v during the failover, want at most 1s", took)
+	}
+}
