@@ -2,6 +2,7 @@ package tradecache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -258,5 +259,119 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 	}
 	if took := max(victimS.maxTook, otherS.maxTook); took > time.Second {
 		t.Fatalf("a call took %v during the failover, want at most 1s", took)
+	}
+}
+
+// TestFailoverSentinelMasterKill kills the Sentinel group's master with
+// SIGKILL under load: writes must resume on the promoted replica. The old
+// master then comes back, empty and writable, as a crashed server does:
+// until the sentinels demote it, it must not receive a single write.
+func TestFailoverSentinelMasterKill(t *testing.T) {
+	g := redistest.StartSentinel(t)
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
+		Redis: tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("fo")
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+	}
+	var l load
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { l.run(ctx, t, ns, keys, func(string) int { return 0 }, 6, stop); close(done) }()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+		<-done
+	}()
+	time.Sleep(500 * time.Millisecond)
+
+	old := g.Master
+	killed := time.Now()
+	old.Kill()
+	var agreedAfter atomic.Int64 // until every sentinel names the new master
+	go func() {
+		for time.Since(killed) < 15*time.Second {
+			if a, ok := g.AgreedMaster(); ok && a != old.Addr {
+				agreedAfter.Store(int64(time.Since(killed)))
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	deadline := killed.Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > time.Second {
+			break
+		}
+	}
+	resumed, ok := l.resumedAt(0, killed)
+	if !ok {
+		s := l.summarize(0, killed)
+		t.Fatalf("writes never resumed after the master was killed: %d ops, %d errors (first %v)", s.ops, s.errs, s.firstErr)
+	}
+	promoted := g.WaitFailover(t, old, 10*time.Second)
+	agreed := time.Duration(agreedAfter.Load())
+
+	// The old master restarts empty and, until the sentinels notice it,
+	// believes it is a master.
+	old.Restart(t)
+	restarted := time.Now()
+	var masterChecks int
+	for time.Since(restarted) < 4*time.Second {
+		role1, err1 := redistest.Role(old.Addr)
+		keyspace, err2 := redistest.DoString(old.Addr, "INFO", "keyspace")
+		stats, err3 := redistest.DoString(old.Addr, "INFO", "commandstats")
+		role2, err4 := redistest.Role(old.Addr)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			t.Fatal(err)
+		}
+		if role1 != "master" || role2 != "master" {
+			break // demoted: from now on it replicates the new master
+		}
+		masterChecks++
+		if db := redistest.InfoField(keyspace, "db0"); db != "" {
+			t.Fatalf("the restarted old master received writes while it was an empty master: db0 %s", db)
+		}
+		for _, cmd := range []string{"set", "evalsha", "eval", "unlink", "pexpire", "getex"} {
+			if f := redistest.InfoField(stats, "cmdstat_"+cmd); f != "" {
+				t.Fatalf("the restarted old master was sent %s: %s", strings.ToUpper(cmd), f)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if masterChecks < 10 {
+		t.Fatalf("the old master was a master for only %d checks: the no-write check proved nothing", masterChecks)
+	}
+	s := l.summarize(0, time.Time{})
+	after := l.summarize(0, restarted)
+	t.Logf("sentinels agreed on %s %.2fs after SIGKILL; writes resumed after %.2fs (%d errors, first: %v); the restarted old master stayed an empty master through %d checks over %v; %d ops after the restart, %d errors; slowest call %v; reads older than the last acknowledged write: %d",
+		promoted.Addr, agreed.Seconds(), resumed.Sub(killed).Seconds(), s.errs, s.firstErr, masterChecks, time.Since(restarted).Round(time.Millisecond),
+		after.ops, after.errs, s.maxTook.Round(time.Millisecond), s.regress)
+	if s.wrong > 0 {
+		t.Fatalf("%d reads returned a value never written", s.wrong)
+	}
+	if after.errs > 0 {
+		t.Fatalf("%d calls failed after the old master came back (first: %v)", after.errs, after.firstErr)
+	}
+	if d := resumed.Sub(killed); d > 15*time.Second {
+		t.Fatalf("writes resumed %v after the kill, want within 15s", d)
+	}
+	if s.maxTook > time.Second {
+		t.Fatalf("a call took %v during the failover, want at most 1s", s.maxTook)
+	}
+	if n, err := redistest.Do(promoted.Addr, "DBSIZE"); err != nil || n.(int64) == 0 {
+		t.Fatalf("the new master holds %v keys (%v)", n, err)
 	}
 }

@@ -133,28 +133,42 @@ func (g *SentinelGroup) MasterAddr() (string, error) {
 	return "", fmt.Errorf("no sentinel answered: %v", lastErr)
 }
 
+// AgreedMaster returns the master every live sentinel names, and whether
+// they all answered and agree.
+func (g *SentinelGroup) AgreedMaster() (string, bool) {
+	addr := ""
+	for _, s := range g.Sentinels {
+		if !s.Alive() {
+			continue
+		}
+		v, err := Do(s.Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
+		if err != nil {
+			return "", false
+		}
+		a, _ := v.([]any)
+		if len(a) != 2 {
+			return "", false
+		}
+		got := net.JoinHostPort(fmt.Sprint(a[0]), fmt.Sprint(a[1]))
+		if addr != "" && got != addr {
+			return "", false
+		}
+		addr = got
+	}
+	return addr, addr != ""
+}
+
 // WaitFailover waits until every sentinel names a master other than old,
 // and returns that server.
 func (g *SentinelGroup) WaitFailover(t testing.TB, old *Server, timeout time.Duration) *Server {
 	t.Helper()
 	var addr string
 	err := waitFor(timeout, func() error {
-		addr = ""
-		for _, s := range g.Sentinels {
-			v, err := Do(s.Addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MasterName)
-			if err != nil {
-				return err
-			}
-			a, _ := v.([]any)
-			if len(a) != 2 {
-				return fmt.Errorf("%s: reply %v", s.Addr, v)
-			}
-			got := net.JoinHostPort(fmt.Sprint(a[0]), fmt.Sprint(a[1]))
-			if got == old.Addr {
-				return fmt.Errorf("%s still names %s", s.Addr, got)
-			}
-			addr = got
+		a, ok := g.AgreedMaster()
+		if !ok || a == old.Addr {
+			return fmt.Errorf("no agreed new master (last: %q)", a)
 		}
+		addr = a
 		return nil
 	})
 	if err != nil {
