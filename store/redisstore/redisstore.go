@@ -261,8 +261,10 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 
 // getManyBySlot groups keys by hash slot, sends one MGET per slot in a
 // single DoMulti (which rueidis pipelines to every node at once), and puts
-// the replies back in the caller's order. One failed slot fails the call:
-// a partial batch would be indistinguishable from misses.
+// the replies back in the caller's order. A slot in mid-migration answers
+// a multi-key MGET with TRYAGAIN; its keys are then read one GET each. Any
+// other failed slot fails the call: a partial batch would be
+// indistinguishable from misses.
 func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, error) {
 	groups, order := bySlot(keys)
 	cmds := make(rueidis.Commands, len(order))
@@ -276,13 +278,44 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 	}
 	out := make([][]byte, len(keys))
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
+		idx := groups[order[j]]
 		arr, err := r.ToArray()
+		if isTryAgain(err) {
+			// The slot is being migrated and its keys are split between
+			// two nodes: read them one by one, which ASK redirects serve.
+			arr, err = s.getEach(ctx, keys, idx)
+		}
 		if err != nil {
 			return nil, classify(err)
 		}
-		if err := fillMget(out, groups[order[j]], arr); err != nil {
+		if err := fillMget(out, idx, arr); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// isTryAgain reports a TRYAGAIN reply: a multi-key command on a slot whose
+// keys are split by a migration in progress.
+func isTryAgain(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsTryAgain()
+}
+
+// getEach reads keys[idx...] with one GET each, in one DoMulti, and returns
+// the replies as an MGET would.
+func (s *Store) getEach(ctx context.Context, keys []string, idx []int) ([]rueidis.RedisMessage, error) {
+	cmds := make(rueidis.Commands, len(idx))
+	for i, k := range idx {
+		cmds[i] = s.client.B().Get().Key(keys[k]).Build()
+	}
+	out := make([]rueidis.RedisMessage, len(idx))
+	for i, r := range s.client.DoMulti(ctx, cmds...) {
+		m, err := r.ToMessage()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return nil, err
+		}
+		out[i] = m
 	}
 	return out, nil
 }
@@ -460,14 +493,35 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 		total int64
 		first error
 	)
-	for _, r := range s.client.DoMulti(ctx, cmds...) {
+	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		n, err := r.AsInt64()
+		if isTryAgain(err) {
+			// A slot split by a migration: one UNLINK per key instead.
+			n, err = s.unlinkEach(ctx, keys, groups[order[j]])
+		}
 		total += n
 		if err != nil && first == nil {
 			first = classify(err)
 		}
 	}
 	return total, first
+}
+
+// unlinkEach removes keys[idx...] with one UNLINK each.
+func (s *Store) unlinkEach(ctx context.Context, keys []string, idx []int) (int64, error) {
+	cmds := make(rueidis.Commands, len(idx))
+	for i, k := range idx {
+		cmds[i] = s.client.B().Unlink().Key(keys[k]).Build()
+	}
+	var total int64
+	for _, r := range s.client.DoMulti(ctx, cmds...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // Exists implements store.Store.
