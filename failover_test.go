@@ -177,7 +177,9 @@ func (l *load) resumedAt(g int, after time.Time) (time.Time, bool) {
 // at all (the per-shard breakers keep the dead shard's failures to it).
 func TestFailoverClusterMasterKill(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
-		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 || len(kinds) == 1 && kinds["CLUSTERDOWN The cluster is down"] > 0 })
+		clusterKill(t, func(kinds map[string]int) bool {
+			return len(kinds) == 0 || len(kinds) == 1 && kinds["CLUSTERDOWN The cluster is down"] > 0
+		})
 	})
 	t.Run("partial-coverage", func(t *testing.T) {
 		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 },
