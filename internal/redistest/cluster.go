@@ -30,6 +30,10 @@ func StartCluster(t testing.TB, opts ...Option) *Cluster {
 		{"cluster-enabled", "yes"},
 		{"cluster-config-file", "nodes.conf"},
 		{"cluster-node-timeout", "2000"},
+		// A fresh replica's offset stays 0, and CLUSTER SLOTS leaves it
+		// out, until the master's first replication PING; the default
+		// period is 10s.
+		{"repl-ping-replica-period", "1"},
 	}, opts...)
 	c := &Cluster{}
 	for range 6 {
@@ -124,6 +128,41 @@ func (c *Cluster) healthy() error {
 		if InfoField(repl, "role") == "slave" && InfoField(repl, "master_link_status") != "up" {
 			return fmt.Errorf("%s: replica link %s", n.Addr, InfoField(repl, "master_link_status"))
 		}
+		// CLUSTER SLOTS lists a replica only once the others have heard,
+		// by gossip, of a replication offset from it; until then clients
+		// that read from replicas find none.
+		if err := c.replicasListed(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replicasListed checks that node n's CLUSTER SLOTS names a replica for
+// every slot range whose master has a live replica.
+func (c *Cluster) replicasListed(n *Server) error {
+	live := 0
+	for _, m := range c.Nodes {
+		if m.Alive() {
+			live++
+		}
+	}
+	v, err := Do(n.Addr, "CLUSTER", "SLOTS")
+	if err != nil {
+		return err
+	}
+	ranges, _ := v.([]any)
+	listed := map[string]bool{}
+	for _, r := range ranges {
+		f, _ := r.([]any)
+		for _, node := range f[2:] {
+			if m, _ := node.([]any); len(m) >= 2 {
+				listed[fmt.Sprintf("%v:%v", m[0], m[1])] = true
+			}
+		}
+	}
+	if len(listed) < live {
+		return fmt.Errorf("%s lists %d of %d live nodes in CLUSTER SLOTS", n.Addr, len(listed), live)
 	}
 	return nil
 }

@@ -62,6 +62,11 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 	if len(opt.InitAddress) == 0 {
 		return nil, errors.New("redisstore: ClientOption.InitAddress is empty")
 	}
+	if opt.SendToReplicas != nil && len(opt.InitAddress) > 1 && opt.Sentinel.MasterSet == "" {
+		if masters, ok := seedMasters(ctx, opt); ok {
+			opt.InitAddress = masters
+		}
+	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		if said := serverSays(ctx, opt); said != "" {
@@ -75,6 +80,38 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// seedMasters works around rueidis v1.0.79 on a cluster with replica
+// reads: it keeps the connections it made to the seed addresses, made
+// without READONLY, and uses them for the replicas among the seeds, which
+// then answer every read with MOVED (measured here: all replica reads of a
+// six-seed cluster went to the masters). Seeding it with masters only
+// avoids that. It asks a throwaway client which seeds are masters, and
+// reports false when that fails or the store is not a cluster, so that the
+// caller keeps the seeds it was given.
+func seedMasters(ctx context.Context, opt rueidis.ClientOption) ([]string, bool) {
+	probe := opt
+	probe.SendToReplicas, probe.DisableCache = nil, true
+	c, err := rueidis.NewClient(probe)
+	if err != nil {
+		return nil, false
+	}
+	defer c.Close()
+	if c.Mode() != rueidis.ClientModeCluster {
+		return nil, false
+	}
+	var out []string
+	for addr, node := range c.Nodes() {
+		role, err := node.Do(ctx, node.B().Role().Build()).ToArray()
+		if err != nil || len(role) == 0 {
+			continue
+		}
+		if r, _ := role[0].ToString(); r == "master" {
+			out = append(out, addr)
+		}
+	}
+	return out, len(out) > 0
 }
 
 // serverSays dials the first address once more, without TLS, and returns
