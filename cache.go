@@ -50,6 +50,7 @@ type Cache struct {
 	store     store.Store
 	ownsStore bool
 	backend   string
+	topology  string         // rueidis's mode for Redis: standalone, sentinel or cluster
 	codec     *codec.Codec   // for namespaces without a policy of their own
 	keys      *codec.Keyring // nil without EncryptionKeys
 	guard     *guard.Store   // nil on the in-process store
@@ -154,7 +155,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		if err != nil {
 			return nil, &OpError{Op: "connect", Err: err}
 		}
-		c.store, c.ownsStore, c.backend = s, true, "redis"
+		c.store, c.ownsStore, c.backend, c.topology = s, true, "redis", s.Mode()
 		if err := c.guardStore(); err != nil {
 			s.Close()
 			return nil, err
@@ -417,6 +418,10 @@ func (c *Cache) Config() Config { return c.cfg }
 // store given with WithStore.
 func (c *Cache) Backend() string { return c.backend }
 
+// Topology names the Redis deployment the client found: "standalone",
+// "sentinel" or "cluster"; "" for other stores.
+func (c *Cache) Topology() string { return c.topology }
+
 // Ping checks that the store answers.
 func (c *Cache) Ping(ctx context.Context) error {
 	if c.closed.Load() {
@@ -478,12 +483,13 @@ func (c *Cache) ClearNamespace(ctx context.Context, ns string) (int64, error) {
 
 // Stats are the Cache's counters since New.
 type Stats struct {
-	Backend string
-	Hits    uint64
-	Misses  uint64
-	Sets    uint64
-	Deletes uint64
-	Errors  uint64
+	Backend  string
+	Topology string // standalone, sentinel or cluster, for Redis
+	Hits     uint64
+	Misses   uint64
+	Sets     uint64
+	Deletes  uint64
+	Errors   uint64
 	// Get-or-load: loader calls, loader failures, early refreshes started,
 	// and stale values served because a loader or the store failed.
 	Loads, LoadErrors, Refreshes, StaleServed uint64
@@ -529,12 +535,13 @@ func (s Stats) HitRate() float64 {
 // later version adds; counters never block.
 func (c *Cache) Stats(ctx context.Context) Stats {
 	st := Stats{
-		Backend: c.backend,
-		Hits:    c.hits.Load(),
-		Misses:  c.misses.Load(),
-		Sets:    c.sets.Load(),
-		Deletes: c.deletes.Load(),
-		Errors:  c.errors.Load(),
+		Backend:  c.backend,
+		Topology: c.topology,
+		Hits:     c.hits.Load(),
+		Misses:   c.misses.Load(),
+		Sets:     c.sets.Load(),
+		Deletes:  c.deletes.Load(),
+		Errors:   c.errors.Load(),
 
 		Loads:       c.loads.Load(),
 		LoadErrors:  c.loadErrors.Load(),

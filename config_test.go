@@ -203,3 +203,88 @@ func TestClientOptionFromURL(t *testing.T) {
 		t.Fatalf("clientOption = %+v", opt)
 	}
 }
+
+func TestTopologyFromEnv(t *testing.T) {
+	cfg, err := configFrom(env(map[string]string{
+		"REDIS_SENTINEL_ADDRS": "10.0.0.1:26379, 10.0.0.2:26379,10.0.0.3:26379", "REDIS_SENTINEL_MASTER": "cache",
+		"REDIS_SENTINEL_USERNAME": "sentinel-user", "REDIS_SENTINEL_PASSWORD": "sentinel-secret",
+		"REDIS_PASSWORD": "data-secret", "REDIS_READ_FROM_REPLICAS": "market_data, reference",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Redis
+	if !r.Enabled() || len(r.SentinelAddrs) != 3 || r.SentinelAddrs[1] != "10.0.0.2:26379" || r.SentinelMaster != "cache" ||
+		r.SentinelUsername != "sentinel-user" || r.SentinelPassword != "sentinel-secret" || len(r.ReplicaReads) != 2 || r.ReplicaReads[1] != "reference" {
+		t.Fatalf("Redis = %#v", r)
+	}
+	if s := fmt.Sprintf("%v %#v", cfg, cfg); strings.Contains(s, "sentinel-secret") || strings.Contains(s, "data-secret") {
+		t.Fatalf("a password leaked: %s", s)
+	}
+	opt, err := cfg.withDefaults().clientOption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Sentinel.MasterSet != "cache" || opt.Sentinel.Password != "sentinel-secret" || opt.Password != "data-secret" ||
+		len(opt.InitAddress) != 3 || opt.SendToReplicas == nil || opt.Sentinel.TopologyRefreshInterval <= 0 {
+		t.Fatalf("sentinel clientOption = %+v", opt)
+	}
+
+	cfg, err = configFrom(env(map[string]string{"REDIS_CLUSTER_ADDRS": "10.0.1.1:7000,10.0.1.2:7000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err = cfg.withDefaults().clientOption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opt.InitAddress) != 2 || opt.Sentinel.MasterSet != "" || opt.ClusterOption.ShardsRefreshInterval != time.Second || opt.SendToReplicas != nil {
+		t.Fatalf("cluster clientOption = %+v", opt)
+	}
+
+	cfg, err = configFrom(env(map[string]string{"REDIS_HOST": "primary", "REDIS_REPLICA_ADDRS": "reader:6379"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ = cfg.withDefaults().clientOption()
+	if opt.InitAddress[0] != "primary:6379" || len(opt.Standalone.ReplicaAddress) != 1 || opt.SendToReplicas == nil {
+		t.Fatalf("primary-with-replicas clientOption = %+v", opt)
+	}
+}
+
+func TestTopologyErrors(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string // the variable the error must name
+	}{
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "a:1", "REDIS_SENTINEL_ADDRS": "b:2", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_ADDRS"},
+		{map[string]string{"REDIS_URL": "redis://a:1", "REDIS_CLUSTER_ADDRS": "a:1"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_SENTINEL_ADDRS": "b:2"}, "REDIS_SENTINEL_MASTER"},
+		{map[string]string{"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_MASTER"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "a:1,no-port"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "a:99999"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "a:1", "REDIS_DB": "2"}, "REDIS_DB"},
+		{map[string]string{"REDIS_REPLICA_ADDRS": "r:1"}, "REDIS_REPLICA_ADDRS"},
+		{map[string]string{"REDIS_CLUSTER_ADDRS": "a:1", "REDIS_REPLICA_ADDRS": "r:1"}, "REDIS_REPLICA_ADDRS"},
+		{map[string]string{"REDIS_HOST": "h", "REDIS_READ_FROM_REPLICAS": "market data"}, "REDIS_READ_FROM_REPLICAS"},
+	} {
+		_, err := configFrom(env(c.env))
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !ce.Has(c.want) {
+			t.Errorf("%v: error %v, want one naming %s", c.env, err, c.want)
+		}
+	}
+}
+
+// The URL forms rueidis parses: extra addresses make a cluster's seeds,
+// and master_set makes them sentinels.
+func TestTopologyURLForms(t *testing.T) {
+	opt, err := Config{Redis: RedisConfig{URL: "redis://10.0.1.1:7000?addr=10.0.1.2:7000&addr=10.0.1.3:7000"}}.withDefaults().clientOption()
+	if err != nil || len(opt.InitAddress) != 3 || opt.ClusterOption.ShardsRefreshInterval != time.Second {
+		t.Fatalf("cluster URL: %+v, %v", opt, err)
+	}
+	opt, err = Config{Redis: RedisConfig{URL: "redis://:pw@10.0.0.1:26379?addr=10.0.0.2:26379&master_set=cache"}}.withDefaults().clientOption()
+	if err != nil || len(opt.InitAddress) != 2 || opt.Sentinel.MasterSet != "cache" || opt.Sentinel.TopologyRefreshInterval <= 0 {
+		t.Fatalf("sentinel URL: %+v, %v", opt, err)
+	}
+}

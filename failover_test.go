@@ -54,13 +54,18 @@ func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, 
 				local = local[:0]
 			}
 			defer flush()
-			for i := w; ; i += workers {
+			// Each key has one writer, so its sequence numbers only grow.
+			var own []string
+			for i := w; i < len(keys); i += workers {
+				own = append(own, keys[i])
+			}
+			for i := 0; ; i++ {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				k := keys[i%len(keys)]
+				k := own[i%len(own)]
 				g := group(k)
 				seq[k]++
 				t0 := time.Now()

@@ -210,8 +210,16 @@ func rawOption(cfg tradecache.Config) (rueidis.ClientOption, error) {
 	if port == 0 {
 		port = 6379
 	}
-	return rueidis.ClientOption{InitAddress: []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, port)}, Username: cfg.Redis.Username,
-		Password: cfg.Redis.Password, SelectDB: cfg.Redis.DB, DisableCache: true}, nil
+	opt := rueidis.ClientOption{InitAddress: []string{fmt.Sprintf("%s:%d", cfg.Redis.Host, port)}, Username: cfg.Redis.Username,
+		Password: cfg.Redis.Password, SelectDB: cfg.Redis.DB, DisableCache: true}
+	switch {
+	case len(cfg.Redis.ClusterAddrs) > 0:
+		opt.InitAddress = cfg.Redis.ClusterAddrs
+	case len(cfg.Redis.SentinelAddrs) > 0:
+		opt.InitAddress = cfg.Redis.SentinelAddrs
+		opt.Sentinel = rueidis.SentinelOption{MasterSet: cfg.Redis.SentinelMaster, Username: cfg.Redis.SentinelUsername, Password: cfg.Redis.SentinelPassword}
+	}
+	return opt, nil
 }
 
 // measure runs op on clients goroutines for d and summarizes the calls.

@@ -57,7 +57,11 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(st)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "backend\t%s\n", st.Backend)
+	if st.Topology != "" {
+		fmt.Fprintf(w, "backend\t%s (%s)\n", st.Backend, st.Topology)
+	} else {
+		fmt.Fprintf(w, "backend\t%s\n", st.Backend)
+	}
 	fmt.Fprintf(w, "breaker\t%s (opened %d, rejected %d)\n", st.Breaker, st.BreakerTransitions.Opened, st.BreakerTransitions.Rejected)
 	if r := st.Redis; r != nil {
 		fmt.Fprintf(w, "redis\tclients %d, memory %s, ops/s %d, keyspace hits %d, misses %d, evicted %d, expired %d\n",

@@ -1,0 +1,77 @@
+package tradecache_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+// TestEveryTopologyFromURLAndEnv connects to each deployment through each
+// way of naming it (the environment variables and the URL forms) and
+// checks that one constructor found the right topology and that a round
+// trip, a batch across slots and a namespace clear work on it.
+func TestEveryTopologyFromURLAndEnv(t *testing.T) {
+	cl := topologies.Cluster(t)
+	g := topologies.Sentinel(t)
+	one := redistest.Start(t)
+	ca, sa := cl.Addrs(), g.Addrs()
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"standalone env", map[string]string{"REDIS_HOST": "127.0.0.1", "REDIS_PORT": fmt.Sprint(one.Port)}, "standalone"},
+		{"standalone URL", map[string]string{"REDIS_URL": "redis://" + one.Addr + "/0"}, "standalone"},
+		{"cluster env", map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(ca[:3], ",")}, "cluster"},
+		{"cluster URL", map[string]string{"REDIS_URL": "redis://" + ca[0] + "?addr=" + ca[1] + "&addr=" + ca[2]}, "cluster"},
+		{"sentinel env", map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(sa, ","), "REDIS_SENTINEL_MASTER": redistest.MasterName}, "sentinel"},
+		{"sentinel URL", map[string]string{"REDIS_URL": "redis://" + sa[0] + "?addr=" + sa[1] + "&master_set=" + redistest.MasterName}, "sentinel"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			t.Setenv("CACHE_ENVIRONMENT", "testing")
+			cfg, err := tradecache.ConfigFromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testCtx(t)
+			cache, err := tradecache.New(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cache.Close()
+			if got := cache.Topology(); got != c.want {
+				t.Fatalf("Topology() = %q, want %q", got, c.want)
+			}
+			ns := cache.Namespace("topo")
+			items := map[string]any{}
+			keys := []string{}
+			for i := range 40 {
+				k := fmt.Sprintf("%s-%d", strings.ReplaceAll(c.name, " ", "-"), i)
+				items[k], keys = i, append(keys, k)
+			}
+			if err := ns.SetMany(ctx, items, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			if n, err := ns.GetMany(ctx, keys, &got); err != nil || n != 40 || got[keys[39]] != 39 {
+				t.Fatalf("GetMany = %d, %v, %v", n, err, got[keys[39]])
+			}
+			if n, err := ns.Clear(ctx); err != nil || n < 40 {
+				t.Fatalf("Clear = %d, %v; want at least 40", n, err)
+			}
+			if n, err := ns.GetMany(ctx, keys, &map[string]int{}); err != nil || n != 0 {
+				t.Fatalf("GetMany after Clear = %d, %v", n, err)
+			}
+			if st := cache.Stats(ctx); st.Topology != c.want {
+				t.Fatalf("Stats().Topology = %q", st.Topology)
+			}
+		})
+	}
+}
