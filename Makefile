@@ -7,7 +7,7 @@ FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
 
-.PHONY: test deps check lint unit bench compare report fuzz soak demo
+.PHONY: test deps check lint unit bench compare report fuzz soak demo test-valkey valkey-deps
 
 ## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
 test: deps check unit
@@ -72,3 +72,21 @@ soak: deps
 ## demo: the demo on the embedded store (or on Redis if REDIS_URL/REDIS_HOST is set)
 demo:
 	$(GO) run ./cmd/tradecache demo
+
+## test-valkey: install Valkey 8 from bookworm-backports if missing, then run every suite (standalone, Sentinel, cluster, failover, reshard) against valkey-server
+test-valkey: valkey-deps
+	REDISTEST_SERVER=valkey-server $(GO) test -count=1 -v -run '^TestServerIsTheOneAskedFor$$' ./internal/redistest
+	REDISTEST_SERVER=valkey-server $(GO) test -count=1 -timeout 9m ./...
+
+## valkey-deps: apt-get install valkey-server valkey-tools valkey-sentinel from bookworm-backports where missing
+valkey-deps:
+	@if ! command -v valkey-server >/dev/null 2>&1 || ! command -v valkey-cli >/dev/null 2>&1 || ! command -v valkey-sentinel >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+			printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | \
+				$$SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null; \
+		fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq -t bookworm-backports valkey-server valkey-tools valkey-sentinel >/dev/null || \
+		{ echo "could not install Valkey from bookworm-backports; install valkey-server, valkey-tools and valkey-sentinel by hand"; exit 1; }; \
+	fi

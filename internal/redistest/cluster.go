@@ -326,10 +326,7 @@ func (c *Cluster) FinishMigration(t testing.TB, slot uint16, src, dst *Server) {
 // reshard`, the tool operators use, and waits for the cluster to settle.
 func (c *Cluster) Reshard(t testing.TB, src, dst *Server, n int) {
 	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Fatal("redis-cli not found in PATH: run `make test` (it installs it), or `apt-get update && apt-get install -y redis-tools`")
-	}
+	cli := lookPath(t, tool("cli"))
 	out, err := exec.Command(cli, "--cluster", "reshard", src.Addr,
 		"--cluster-from", c.ID(src), "--cluster-to", c.ID(dst),
 		"--cluster-slots", strconv.Itoa(n), "--cluster-yes",

@@ -26,6 +26,46 @@ import (
 // InstallHint is what a test prints when redis-server is missing.
 const InstallHint = "redis-server not found in PATH: run `make test` (it installs it), or `apt-get update && apt-get install -y redis-server redis-tools redis-sentinel`"
 
+// ServerEnv names the environment variable that picks another server
+// binary, such as valkey-server (`make test-valkey` sets it). The
+// companion tools are found by name: valkey-cli, valkey-sentinel.
+const ServerEnv = "REDISTEST_SERVER"
+
+// ServerBinary returns the server binary the harness runs: $REDISTEST_SERVER,
+// or redis-server.
+func ServerBinary() string {
+	if b := os.Getenv(ServerEnv); b != "" {
+		return b
+	}
+	return "redis-server"
+}
+
+// tool returns the companion binary of the server in use: "cli" gives
+// redis-cli or valkey-cli.
+func tool(name string) string {
+	return strings.TrimSuffix(ServerBinary(), "-server") + "-" + name
+}
+
+// lookPath finds bin, failing the test with how to install it.
+func lookPath(t testing.TB, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err == nil {
+		return p
+	}
+	switch {
+	case strings.HasPrefix(bin, "valkey"):
+		t.Fatalf("%s not found in PATH: run `make test-valkey` (it installs valkey-server, valkey-tools and valkey-sentinel from bookworm-backports)", bin)
+	case bin == "redis-sentinel":
+		t.Fatal(SentinelInstallHint)
+	case bin == "redis-cli":
+		t.Fatal("redis-cli not found in PATH: run `make test` (it installs it), or `apt-get update && apt-get install -y redis-tools`")
+	default:
+		t.Fatal(InstallHint)
+	}
+	return ""
+}
+
 // Server is one running redis-server.
 type Server struct {
 	Addr   string // 127.0.0.1:port
@@ -52,10 +92,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 
 func startWith(t testing.TB, listen func(port int) []string, tlsCfg *tls.Config, opts []Option) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal(InstallHint)
-	}
+	bin := lookPath(t, ServerBinary())
 	var lastErr error
 	// A free port found by listening on :0 can be taken by someone else
 	// before redis binds it; try a few ports before giving up.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,9 +30,7 @@ type SentinelGroup struct {
 // to the master and the replica.
 func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 	t.Helper()
-	if _, err := exec.LookPath("redis-sentinel"); err != nil {
-		t.Fatal(SentinelInstallHint)
-	}
+	lookPath(t, tool("sentinel"))
 	g := &SentinelGroup{Master: Start(t, opts...)}
 	g.Replica = Start(t, append([]Option{{"replicaof", "127.0.0.1 " + strconv.Itoa(g.Master.Port)}}, opts...)...)
 	if err := waitFor(10*time.Second, func() error {
@@ -73,10 +70,7 @@ func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 
 func startSentinel(t testing.TB, masterPort int) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal(InstallHint)
-	}
+	bin := lookPath(t, ServerBinary())
 	var lastErr error
 	for range 5 {
 		port, err := FreePort()

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,4 +33,27 @@ func TestStartSentinel(t *testing.T) {
 	if err != nil || addr != g.Master.Addr {
 		t.Fatalf("sentinels name %q (%v), want %s", addr, err, g.Master.Addr)
 	}
+}
+
+// TestServerIsTheOneAskedFor makes `make test-valkey` prove it ran Valkey:
+// with REDISTEST_SERVER=valkey-server, the servers must say they are
+// Valkey.
+func TestServerIsTheOneAskedFor(t *testing.T) {
+	s := Start(t)
+	info, err := DoString(s.Addr, "INFO", "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "redis"
+	if strings.HasPrefix(ServerBinary(), "valkey") {
+		want = "valkey"
+	}
+	name := InfoField(info, "server_name") // Valkey reports it; Redis 7.0 does not
+	if name == "" {
+		name = "redis"
+	}
+	if name != want {
+		t.Fatalf("%s runs %q, want %q", ServerBinary(), name, want)
+	}
+	t.Logf("%s: %s %s", ServerBinary(), name, InfoField(info, name+"_version"))
 }
