@@ -156,7 +156,7 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	allowed := map[string]bool{"get": true, "set": true, "mget": true, "unlink": true, "exists": true, "pttl": true, "pexpire": true,
-		"scan": true, "ping": true, "evalsha": true, "eval": true, "client|setname": true, "client|setinfo": true, "hello": true, "cluster|slots": true,
+		"scan": true, "ping": true, "evalsha": true, "eval": true, "client|setname": true, "client|setinfo": true, "hello": true, "cluster|slots": true, "cluster|shards": true,
 		"info": true} // info: this check's own
 	for _, line := range strings.Split(info, "\n") {
 		if name, ok := strings.CutPrefix(line, "cmdstat_"); ok {
