@@ -108,3 +108,31 @@ func ExampleCache_ClearNamespace() {
 	fmt.Println(n, left)
 	// Output: 2 true
 }
+
+// One Config field picks the topology: ClusterAddrs for a Redis Cluster,
+// SentinelAddrs with SentinelMaster for Sentinel, Host (with ReplicaAddrs
+// for read replicas) for one primary. Validate names every conflict before
+// anything connects.
+func ExampleRedisConfig_topology() {
+	cfg := tradecache.Config{
+		Redis: tradecache.RedisConfig{
+			ClusterAddrs:  []string{"10.0.1.1:7000", "10.0.1.2:7000"},
+			SentinelAddrs: []string{"10.0.0.1:26379"}, // a second topology: an error
+			DB:            3,                          // a cluster has only database 0
+		},
+		// Quotes tolerate replication lag; read them from replicas.
+		Namespaces: map[string]tradecache.NamespaceConfig{
+			tradecache.NamespaceMarketData: {ReadFromReplica: true},
+		},
+	}
+	var ce *tradecache.ConfigError
+	if errors.As(cfg.Validate(), &ce) {
+		for _, f := range ce.Fields {
+			fmt.Println(f.Env+":", f.Reason)
+		}
+	}
+	// Output:
+	// REDIS_SENTINEL_ADDRS: conflicts with REDIS_CLUSTER_ADDRS: set one topology
+	// REDIS_SENTINEL_MASTER: REDIS_SENTINEL_ADDRS needs the master set's name
+	// REDIS_DB: a Redis Cluster has only database 0
+}

@@ -24,3 +24,27 @@ func Example() {
 	defer cache.Close()
 	_ = cache.Set(ctx, "k", "v", 0)
 }
+
+// The same constructor reaches a Redis Cluster (any seed nodes) or a
+// Sentinel group (the sentinels, and the master set's name); Mode says
+// which it found. On a cluster, GetMany and Delete split their keys by hash
+// slot and DeletePrefix scans every master.
+func Example_topologies() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cluster, err := redisstore.New(ctx, rueidis.ClientOption{
+		InitAddress: []string{"10.0.1.1:7000", "10.0.1.2:7000"},
+	})
+	if err == nil {
+		defer cluster.Close()
+		_ = cluster.Mode() // "cluster"
+	}
+	sentinel, err := redisstore.New(ctx, rueidis.ClientOption{
+		InitAddress: []string{"10.0.0.1:26379", "10.0.0.2:26379"},
+		Sentinel:    rueidis.SentinelOption{MasterSet: "mymaster"},
+	})
+	if err == nil {
+		defer sentinel.Close()
+		_ = sentinel.Mode() // "sentinel"
+	}
+}
