@@ -293,3 +293,77 @@ func BenchmarkMetricsOnOff(b *testing.B) {
 		c.Close()
 	}
 }
+
+// BenchmarkCluster measures Get and a 100-key GetMany on a six-node
+// cluster, beside a raw rueidis cluster client: its GET, and its MGet
+// helper, which like tradecache's GetMany splits the keys by slot.
+//
+//	go test -run '^$' -bench BenchmarkCluster -benchtime 2s .
+func BenchmarkCluster(b *testing.B) {
+	cl := redistest.StartCluster(b)
+	ctx := context.Background()
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cl.Addrs(), DisableCache: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	cd, _ := codec.New(codec.Options{})
+	q, _ := cd.Marshal("", sampleQuote(0))
+	quotes := c.Namespace(tradecache.NamespaceMarketData)
+	keys, rawKeys := make([]string, 100), make([]string, 100)
+	for i := range 1000 {
+		if err := quotes.Set(ctx, fmt.Sprintf("k%d", i), sampleQuote(i), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := raw.Do(ctx, raw.B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build()).Error(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i*7%1000)
+		rawKeys[i] = "raw:" + keys[i]
+	}
+	b.Run("Get/raw-rueidis", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				return raw.Do(ctx, raw.B().Get().Key(rawKeys[i%100]).Build()).Error()
+			})
+		})
+	})
+	b.Run("Get/tradecache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				var v benchQuote
+				_, err := quotes.Get(ctx, keys[i%100], &v)
+				return err
+			})
+		})
+	})
+	b.Run("GetMany100/raw-rueidis-MGet", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(int) error {
+				_, err := rueidis.MGet(raw, ctx, rawKeys)
+				return err
+			})
+			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
+		})
+	})
+	b.Run("GetMany100/tradecache", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(int) error {
+				out := make(map[string]benchQuote, 100)
+				n, err := quotes.GetMany(ctx, keys, &out)
+				if err == nil && n != 100 {
+					err = fmt.Errorf("GetMany found %d of 100", n)
+				}
+				return err
+			})
+			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "keys/s")
+		})
+	})
+}

