@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store/redisstore"
 )
 
 // TestEveryTopologyFromURLAndEnv connects to each deployment through each
@@ -74,4 +78,66 @@ func TestEveryTopologyFromURLAndEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClusterBatchesGroupBySlot checks how a batch reaches a cluster:
+// each GetMany of 100 keys is one DoMulti at the client (rueidis sends each
+// node's share on its own connection, at once), and the masters between
+// them see one MGET per distinct slot: grouped by slot, never a CROSSSLOT
+// MGET, never a GET per key.
+func TestClusterBatchesGroupBySlot(t *testing.T) {
+	cl := topologies.Cluster(t)
+	cl.FlushAll(t)
+	ctx := testCtx(t)
+	rc, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cl.Addrs(), DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &countingClient{Client: rc}
+	c, err := tradecache.New(ctx, tradecache.Config{HealthInterval: time.Hour}, tradecache.WithStore(redisstore.NewFromClient(cc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("slots")
+	items := map[string]any{}
+	keys := make([]string, 0, 1000)
+	for i := range 1000 {
+		k := fmt.Sprintf("k%d", i)
+		if i < 100 {
+			k = fmt.Sprintf("{desk}:k%d", i) // 100 keys under one hash tag: one slot
+		}
+		items[k], keys = i, append(keys, k)
+	}
+	if err := ns.SetMany(ctx, items, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cl.Masters() {
+		if _, err := redistest.Do(a, "CONFIG", "RESETSTAT"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc.calls.Store(0)
+	got := map[string]int{}
+	if n, err := ns.GetMany(ctx, keys, &got); err != nil || n != 1000 {
+		t.Fatalf("GetMany = %d, %v", n, err)
+	}
+	wantMgets := int64(0)
+	for lo := 0; lo < len(keys); lo += 100 {
+		batch := map[uint16]bool{}
+		for _, k := range keys[lo : lo+100] {
+			batch[keyslot.Of("trading:slots:"+k)] = true
+		}
+		wantMgets += int64(len(batch))
+	}
+	if calls := cc.calls.Load(); calls != 10 {
+		t.Fatalf("GetMany of 1000 keys made %d client calls, want 10 (one DoMulti per batch of 100)", calls)
+	}
+	if got := sum(t, cl.Masters(), "mget"); got != wantMgets {
+		t.Fatalf("the masters saw %d MGETs, want %d (one per slot per batch; the hash-tagged batch is 1)", got, wantMgets)
+	}
+	if gets := sum(t, cl.Masters(), "get"); gets != 0 {
+		t.Fatalf("the masters saw %d GETs: batches must not fall back to single keys outside a migration", gets)
+	}
+	t.Logf("1000 keys in 10 batches: %d MGETs across %d masters (the hash-tagged batch: 1)", wantMgets, len(cl.Masters()))
 }
