@@ -231,10 +231,14 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	// Run until the victim's slots have taken writes for 2s in a row.
+	// Run until the victim's slots have taken writes for 2s in a row,
+	// noting the most slot groups Health saw open meanwhile.
+	maxOpen, parts := 0, 0
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
+		h := c.Health(ctx)
+		maxOpen, parts = max(maxOpen, h.OpenParts), h.Parts
 		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > 2*time.Second {
 			break
 		}
@@ -255,6 +259,12 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 	t.Logf("replica promoted %.2fs after SIGKILL; victim-slot writes resumed after %.2fs (%d errors, first: %v); other shards: %d ops, %d errors, longest gap without a write %v; slowest call %v; reads older than the last acknowledged write: %d",
 		time.Duration(promoted.Load()).Seconds(), resumed.Sub(killed).Seconds(), victimS.errs, victimS.firstErr,
 		otherS.ops, otherS.errs, otherS.maxGap.Round(time.Millisecond), max(victimS.maxTook, otherS.maxTook).Round(time.Millisecond), victimS.regress+otherS.regress)
+	t.Logf("Health: at most %d of %d slot-group breakers open during the failover", maxOpen, parts)
+	// The dead master held 5461 slots, about 43 groups of 128 (44 with
+	// the one it shares).
+	if parts != 128 || maxOpen == 0 || maxOpen > 45 {
+		t.Fatalf("Health reported %d of %d slot groups open at most; want some, and no more than the dead shard's 44", maxOpen, parts)
+	}
 	if kinds := l.errKinds(1, killed); !othersOK(kinds) {
 		t.Fatalf("the healthy shards saw errors the server did not cause: %v", kinds)
 	}

@@ -21,6 +21,11 @@ type Health struct {
 	// Breaker is "closed", "half-open" or "open"; "none" on the in-process
 	// store.
 	Breaker string `json:"breaker"`
+	// OpenParts and Parts count a cluster's slot-group breakers that are
+	// not closed, and all of them (0 elsewhere). Breaker is "open" while
+	// any part is: one dead shard is enough to say the cache is degraded.
+	OpenParts int `json:"open_parts,omitempty"`
+	Parts     int `json:"parts,omitempty"`
 	// Ready is Reachable with the breaker closed: the cache serves from the
 	// store.
 	Ready     bool      `json:"ready"`
@@ -83,6 +88,7 @@ func (c *Cache) checkHealth(ctx context.Context) Health {
 	if c.guard != nil {
 		target = c.guard.Unwrap()
 		h.Breaker = c.guard.BreakerState().String()
+		h.OpenParts, h.Parts = c.guard.OpenPartitions()
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	err := target.Ping(pctx)
@@ -143,6 +149,7 @@ func (c *Cache) HealthHandler() http.Handler {
 		cur := *h
 		if c.guard != nil {
 			cur.Breaker = c.guard.BreakerState().String()
+			cur.OpenParts, cur.Parts = c.guard.OpenPartitions()
 			cur.Ready = cur.Reachable && cur.Breaker == "closed"
 		}
 		code := http.StatusOK

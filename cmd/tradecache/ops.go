@@ -92,7 +92,11 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "%s: reachable %t, ping %v, breaker %s, ready %t\n", h.Backend, h.Reachable, h.PingLatency.Round(time.Microsecond), h.Breaker, h.Ready)
+		breaker := h.Breaker
+		if h.Parts > 0 {
+			breaker = fmt.Sprintf("%s (%d of %d slot groups open)", h.Breaker, h.OpenParts, h.Parts)
+		}
+		fmt.Fprintf(stdout, "%s: reachable %t, ping %v, breaker %s, ready %t\n", h.Backend, h.Reachable, h.PingLatency.Round(time.Microsecond), breaker, h.Ready)
 		if h.LastError != "" {
 			fmt.Fprintf(stdout, "error: %s\n", h.LastError)
 		}

@@ -155,3 +155,56 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// shardedFaulty is a store in four parts, by the key's first byte; the
+// parts in dead fail as unreachable.
+type shardedFaulty struct {
+	store.Store
+	dead  map[int]bool
+	calls atomic.Int64
+}
+
+func (s *shardedFaulty) Partitions() (int, func(int) string, func(string) int) {
+	return 4, func(i int) string { return fmt.Sprint("part ", i) }, func(k string) int { return int(k[0]) % 4 }
+}
+
+func (s *shardedFaulty) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	s.calls.Add(1)
+	if s.dead[int(key[0])%4] {
+		return nil, false, fmt.Errorf("%w: shard down", store.ErrUnavailable)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// A partitioned store gets a breaker per part: one dead part fails fast
+// while the others are served, and the guard reports the worst state.
+func TestPartitionBreakersIsolateADeadPart(t *testing.T) {
+	m, _ := memstore.New(memstore.Options{})
+	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}} // keys starting with 'a' (97 % 4 == 1)
+	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 200 {
+		_, _, errA := g.Get(ctx, "a"+fmt.Sprint(i))
+		_, _, errB := g.Get(ctx, "b"+fmt.Sprint(i)) // 98 % 4 == 2: alive
+		if !errors.Is(errA, store.ErrUnavailable) {
+			t.Fatalf("dead part: %v", errA)
+		}
+		if errB != nil {
+			t.Fatalf("call %d to a live part failed: %v", i, errB)
+		}
+	}
+	if open, total := g.OpenPartitions(); open != 1 || total != 4 {
+		t.Fatalf("OpenPartitions = %d of %d, want 1 of 4", open, total)
+	}
+	if g.BreakerState() != guard.StateOpen {
+		t.Fatalf("BreakerState = %v with a part open, want open", g.BreakerState())
+	}
+	// The dead part's breaker opened after 5 failures: the rest of its
+	// calls never reached the store.
+	if n := s.calls.Load(); n != 200+5 {
+		t.Fatalf("the store saw %d calls, want 205 (200 live, 5 before the dead part's breaker opened)", n)
+	}
+}
