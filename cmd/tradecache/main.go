@@ -8,9 +8,10 @@
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
 //
-// Configuration comes from the environment (REDIS_URL or REDIS_HOST and the
-// CACHE_* variables; see docs/configuration.md). With neither REDIS_URL nor
-// REDIS_HOST set, it runs on the embedded in-memory store.
+// Configuration comes from the environment (REDIS_URL, REDIS_HOST,
+// REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS, and the CACHE_* variables;
+// see docs/configuration.md). With none of them set, it runs on the
+// embedded in-memory store.
 //
 // Exit codes: 0 success; 1 the command failed (for health: the store is
 // not ready); 2 bad usage or configuration, or clear not confirmed.
@@ -63,8 +64,10 @@ commands:
 
 Exit codes: 0 success, 1 failure (health: not ready), 2 usage or configuration.
 
-Configuration comes from REDIS_URL or REDIS_HOST and the CACHE_* variables.
-Without REDIS_URL and REDIS_HOST the embedded in-memory store is used.`
+Configuration comes from REDIS_URL, REDIS_HOST, REDIS_CLUSTER_ADDRS or
+REDIS_SENTINEL_ADDRS (with REDIS_SENTINEL_MASTER) and the CACHE_* variables
+(docs/configuration.md). Without any of them the embedded in-memory store is
+used.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -24,7 +24,8 @@ func runCmd(t *testing.T, args ...string) (string, string, error) {
 }
 
 func clearRedisEnv(t *testing.T) {
-	for _, v := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "CACHE_ENVIRONMENT", "CACHE_KEY_PREFIX"} {
+	for _, v := range []string{"REDIS_URL", "REDIS_HOST", "REDIS_PORT", "CACHE_ENVIRONMENT", "CACHE_KEY_PREFIX",
+		"REDIS_CLUSTER_ADDRS", "REDIS_SENTINEL_ADDRS", "REDIS_SENTINEL_MASTER", "REDIS_READ_FROM_REPLICAS"} {
 		t.Setenv(v, "")
 	}
 }
@@ -241,5 +242,46 @@ func TestUsageGolden(t *testing.T) {
 	}
 	if out != string(want) {
 		t.Fatalf("usage changed:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// The CLI runs on a cluster and on Sentinel from the same variables the
+// library reads, and says which topology it found.
+func TestCommandsOnClusterAndSentinel(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	g := redistest.StartSentinel(t)
+	for _, c := range []struct {
+		name, topology string
+		env            map[string]string
+	}{
+		{"cluster", "cluster", map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(cl.Addrs(), ",")}},
+		{"sentinel", "sentinel", map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(g.Addrs(), ","), "REDIS_SENTINEL_MASTER": redistest.MasterName}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clearRedisEnv(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			out, _, err := runCmd(t, "demo")
+			if err != nil {
+				t.Fatalf("demo: %v\n%s", err, out)
+			}
+			checkDemoOutput(t, out, "redis")
+			out, _, err = runCmd(t, "stats")
+			if err != nil || !strings.Contains(out, "redis ("+c.topology+")") {
+				t.Fatalf("stats: %v\n%s", err, out)
+			}
+			out, _, err = runCmd(t, "health")
+			if err != nil || !strings.Contains(out, "ready true") {
+				t.Fatalf("health: %v\n%s", err, out)
+			}
+			if c.topology == "cluster" && !strings.Contains(out, "0 of 128 slot groups open") {
+				t.Fatalf("health on a cluster does not report its slot groups:\n%s", out)
+			}
+			out, _, err = runCmd(t, "clear", "--namespace", "market_data", "--yes")
+			if err != nil || !strings.Contains(out, "removed") {
+				t.Fatalf("clear: %v\n%s", err, out)
+			}
+		})
 	}
 }
