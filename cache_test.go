@@ -77,36 +77,14 @@ func rawClient(t *testing.T, addr string) rueidis.Client {
 func redisBackend(t *testing.T, cfg tradecache.Config) backend {
 	srv := redistest.Start(t)
 	cfg.Redis = tradecache.RedisConfig{URL: "redis://" + srv.Addr}
-	c, err := tradecache.New(testCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	rc := rawClient(t, srv.Addr)
-	return backend{
-		name:  "redis",
-		cache: c,
-		raw: func(t *testing.T, key string) ([]byte, bool) {
-			b, err := rc.Do(context.Background(), rc.B().Get().Key(key).Build()).AsBytes()
-			if rueidis.IsRedisNil(err) {
-				return nil, false
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b, true
-		},
-		size: func(t *testing.T) int64 {
-			n, err := rc.Do(context.Background(), rc.B().Dbsize().Build()).AsInt64()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		},
-		setRaw: func(t *testing.T, key string, v []byte) error {
-			return rc.Do(context.Background(), rc.B().Set().Key(key).Value(rueidis.BinaryString(v)).Build()).Error()
-		},
-	}
+	return clientBackend(t, "redis", cfg, rc, func(t *testing.T) int64 {
+		n, err := rc.Do(context.Background(), rc.B().Dbsize().Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	})
 }
 
 // topologies are the cluster and Sentinel group that the shared cases

@@ -16,6 +16,17 @@ import (
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
+// topologyCache is a quiet Cache on rc, closed when the test ends.
+func topologyCache(t *testing.T, rc tradecache.RedisConfig) *tradecache.Cache {
+	t.Helper()
+	c, err := tradecache.New(testCtx(t), tradecache.Config{Environment: tradecache.Testing, Redis: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // opRecord is one operation of a load run.
 type opRecord struct {
 	at      time.Time
@@ -195,12 +206,7 @@ func TestFailoverClusterMasterKill(t *testing.T) {
 func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redistest.Option) {
 	cl := redistest.StartCluster(t, opts...)
 	ctx := testCtx(t)
-	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
-		Redis: tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := topologyCache(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()})
 	ns := c.Namespace("fo")
 	victim := cl.Nodes[0] // slots 0-5460
 	keys := make([]string, 300)
@@ -286,12 +292,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 func TestFailoverSentinelMasterKill(t *testing.T) {
 	g := redistest.StartSentinel(t)
 	ctx := testCtx(t)
-	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
-		Redis: tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := topologyCache(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName})
 	ns := c.Namespace("fo")
 	keys := make([]string, 100)
 	for i := range keys {

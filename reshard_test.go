@@ -21,13 +21,7 @@ import (
 func TestClusterReshardUnderLoad(t *testing.T) {
 	cl := redistest.StartCluster(t)
 	ctx := testCtx(t)
-	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
-		Redis: tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ns := c.Namespace("rs")
+	ns := topologyCache(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}).Namespace("rs")
 
 	t.Run("MOVED", func(t *testing.T) {
 		keys := make([]string, 3000)

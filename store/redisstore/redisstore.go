@@ -303,16 +303,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // other failed slot fails the call: a partial batch would be
 // indistinguishable from misses.
 func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, error) {
-	groups, order := bySlot(keys)
-	cmds := make(rueidis.Commands, len(order))
-	for j, sl := range order {
-		idx := groups[sl]
-		ks := make([]string, len(idx))
-		for i, k := range idx {
-			ks[i] = keys[k]
-		}
-		cmds[j] = s.client.B().Mget().Key(ks...).Build()
-	}
+	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Mget().Key(ks...).Build() })
 	out := make([][]byte, len(keys))
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		idx := groups[order[j]]
@@ -355,6 +346,22 @@ func (s *Store) getEach(ctx context.Context, keys []string, idx []int) ([]rueidi
 		out[i] = m
 	}
 	return out, nil
+}
+
+// slotCommands groups keys by hash slot and builds one multi-key command
+// per slot with build, in the order of bySlot.
+func slotCommands(keys []string, build func([]string) rueidis.Completed) (map[uint16][]int, []uint16, rueidis.Commands) {
+	groups, order := bySlot(keys)
+	cmds := make(rueidis.Commands, len(order))
+	for j, sl := range order {
+		idx := groups[sl]
+		ks := make([]string, len(idx))
+		for i, k := range idx {
+			ks[i] = keys[k]
+		}
+		cmds[j] = build(ks)
+	}
+	return groups, order, cmds
 }
 
 // bySlot groups the indexes of keys by hash slot; order lists the slots in
@@ -516,16 +523,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 		n, err := s.client.Do(ctx, s.client.B().Unlink().Key(keys...).Build()).AsInt64()
 		return n, classify(err)
 	}
-	groups, order := bySlot(keys)
-	cmds := make(rueidis.Commands, len(order))
-	for j, sl := range order {
-		idx := groups[sl]
-		ks := make([]string, len(idx))
-		for i, k := range idx {
-			ks[i] = keys[k]
-		}
-		cmds[j] = s.client.B().Unlink().Key(ks...).Build()
-	}
+	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Unlink().Key(ks...).Build() })
 	var (
 		total int64
 		first error
