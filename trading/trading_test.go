@@ -18,290 +18,318 @@ import (
 	"github.com/tradecache/tradecache/trading"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m) }
+// topologies are the cluster and Sentinel group the tests share.
+var topologies redistest.Shared
 
-func redisCache(t *testing.T) *tradecache.Cache {
-	t.Helper()
-	srv := redistest.Start(t)
-	off := false
-	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
+func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }
+
+// eachTopology runs fn on a Cache over one redis-server, a Sentinel group
+// and a Redis Cluster (the last two shared, and emptied first): the
+// version-guarded writes must keep a value and its version key in one
+// slot, and dependency invalidation must reach every shard.
+func eachTopology(t *testing.T, fn func(t *testing.T, c *tradecache.Cache)) {
+	for _, name := range []string{"standalone", "sentinel", "cluster"} {
+		t.Run(name, func(t *testing.T) {
+			var rc tradecache.RedisConfig
+			switch name {
+			case "standalone":
+				rc.URL = "redis://" + redistest.Start(t).Addr
+			case "sentinel":
+				g := topologies.Sentinel(t)
+				g.FlushAll(t)
+				rc.SentinelAddrs, rc.SentinelMaster = g.Addrs(), redistest.MasterName
+			case "cluster":
+				cl := topologies.Cluster(t)
+				cl.FlushAll(t)
+				rc.ClusterAddrs = cl.Addrs()
+			}
+			off := false
+			c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, Redis: rc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			fn(t, c)
+		})
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func TestOutOfOrderWritesNeverGoBack(t *testing.T) {
-	c := redisCache(t)
-	m := trading.NewMarket(c)
-	ctx := context.Background()
-	symbols := []string{"AAPL", "MSFT", "GOOG", "AMZN", "NVDA"}
-	const updates = 10000
-	seqs := rand.Perm(updates) // shuffled: every publisher is late or early at random
-	var next atomic.Int64
-	var applied atomic.Int64
-	stop := make(chan struct{})
-	var readers sync.WaitGroup
-	var backwards atomic.Int64
-	for range 4 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			last := map[string]uint64{}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				qs, err := m.Quotes(ctx, symbols)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				for s, q := range qs {
-					if q.Seq < last[s] {
-						backwards.Add(1)
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		m := trading.NewMarket(c)
+		ctx := context.Background()
+		symbols := []string{"AAPL", "MSFT", "GOOG", "AMZN", "NVDA"}
+		const updates = 10000
+		seqs := rand.Perm(updates) // shuffled: every publisher is late or early at random
+		var next atomic.Int64
+		var applied atomic.Int64
+		stop := make(chan struct{})
+		var readers sync.WaitGroup
+		var backwards atomic.Int64
+		for range 4 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				last := map[string]uint64{}
+				for {
+					select {
+					case <-stop:
+						return
+					default:
 					}
-					last[s] = q.Seq
+					qs, err := m.Quotes(ctx, symbols)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for s, q := range qs {
+						if q.Seq < last[s] {
+							backwards.Add(1)
+						}
+						last[s] = q.Seq
+					}
 				}
-			}
-		}()
-	}
-	var writers sync.WaitGroup
-	for range 8 {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= updates {
-					return
-				}
-				seq := uint64(seqs[i]) + 1
-				sym := symbols[seq%uint64(len(symbols))]
-				ok, err := m.CacheQuote(ctx, trading.Quote{Symbol: sym, Seq: seq, Bid: decimal.New(int64(seq), -2), At: time.Now()})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					applied.Add(1)
-				}
-			}
-		}()
-	}
-	writers.Wait()
-	close(stop)
-	readers.Wait()
-	if backwards.Load() != 0 {
-		t.Fatalf("readers saw a version go backwards %d times", backwards.Load())
-	}
-	for i, s := range symbols {
-		q, ok, err := m.Quote(ctx, s)
-		// The highest sequence for symbol i is the largest seq ≤ updates with seq % 5 == i.
-		want := uint64(updates)
-		for want%uint64(len(symbols)) != uint64(i) {
-			want--
+			}()
 		}
-		if err != nil || !ok || q.Seq != want || !q.Bid.Equal(decimal.New(int64(want), -2)) {
-			t.Fatalf("%s: stored seq %d (%v %v), want the highest, %d", s, q.Seq, ok, err, want)
+		var writers sync.WaitGroup
+		for range 8 {
+			writers.Add(1)
+			go func() {
+				defer writers.Done()
+				for {
+					i := next.Add(1) - 1
+					if i >= updates {
+						return
+					}
+					seq := uint64(seqs[i]) + 1
+					sym := symbols[seq%uint64(len(symbols))]
+					ok, err := m.CacheQuote(ctx, trading.Quote{Symbol: sym, Seq: seq, Bid: decimal.New(int64(seq), -2), At: time.Now()})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ok {
+						applied.Add(1)
+					}
+				}
+			}()
 		}
-	}
-	if applied.Load() >= updates || applied.Load() < int64(len(symbols)) {
-		t.Fatalf("%d of %d writes applied: out-of-order writes must be refused", applied.Load(), updates)
-	}
-	t.Logf("%d of %d shuffled writes applied; 0 reads went backwards", applied.Load(), updates)
-	if _, err := m.CacheMarketData(ctx, "AAPL", trading.KindQuote, 0, trading.Quote{}); !errors.Is(err, trading.ErrNoSequence) {
-		t.Fatalf("seq 0: %v", err)
-	}
-	if _, err := m.CacheMarketData(ctx, "AAPL", "tick", 1, trading.Quote{}); !errors.Is(err, tradecache.ErrInvalidArgument) {
-		t.Fatalf("unknown kind: %v", err)
-	}
+		writers.Wait()
+		close(stop)
+		readers.Wait()
+		if backwards.Load() != 0 {
+			t.Fatalf("readers saw a version go backwards %d times", backwards.Load())
+		}
+		for i, s := range symbols {
+			q, ok, err := m.Quote(ctx, s)
+			// The highest sequence for symbol i is the largest seq ≤ updates with seq % 5 == i.
+			want := uint64(updates)
+			for want%uint64(len(symbols)) != uint64(i) {
+				want--
+			}
+			if err != nil || !ok || q.Seq != want || !q.Bid.Equal(decimal.New(int64(want), -2)) {
+				t.Fatalf("%s: stored seq %d (%v %v), want the highest, %d", s, q.Seq, ok, err, want)
+			}
+		}
+		if applied.Load() >= updates || applied.Load() < int64(len(symbols)) {
+			t.Fatalf("%d of %d writes applied: out-of-order writes must be refused", applied.Load(), updates)
+		}
+		t.Logf("%d of %d shuffled writes applied; 0 reads went backwards", applied.Load(), updates)
+		if _, err := m.CacheMarketData(ctx, "AAPL", trading.KindQuote, 0, trading.Quote{}); !errors.Is(err, trading.ErrNoSequence) {
+			t.Fatalf("seq 0: %v", err)
+		}
+		if _, err := m.CacheMarketData(ctx, "AAPL", "tick", 1, trading.Quote{}); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("unknown kind: %v", err)
+		}
+	})
 }
 
 func TestMarketDataKinds(t *testing.T) {
-	c := redisCache(t)
-	m := trading.NewMarket(c)
-	ctx := context.Background()
-	d := decimal.RequireFromString
-	if ok, err := m.CacheMarketData(ctx, "AAPL", trading.KindBar, 10, trading.Bar{Symbol: "AAPL", Interval: "1m", Open: d("150.00"), Close: d("150.10"), Seq: 10}); err != nil || !ok {
-		t.Fatal(ok, err)
-	}
-	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 7, trading.Trade{Symbol: "AAPL", Price: d("150.05"), Size: d("100"), Seq: 7}); !ok {
-		t.Fatal("trade not applied")
-	}
-	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindBook, 3, trading.Book{Symbol: "AAPL", Bids: []trading.Level{{Price: d("149.99"), Size: d("300")}}, Seq: 3}); !ok {
-		t.Fatal("book not applied")
-	}
-	bar, ok, err := m.Bar(ctx, "AAPL")
-	if err != nil || !ok || bar.Open.StringFixed(2) != "150.00" || bar.Open.Exponent() != -2 {
-		t.Fatalf("bar %+v %v %v", bar, ok, err)
-	}
-	tr, _, _ := m.Trade(ctx, "AAPL")
-	bk, _, _ := m.Book(ctx, "AAPL")
-	if tr.Price.StringFixed(2) != "150.05" || len(bk.Bids) != 1 || bk.Bids[0].Price.StringFixed(2) != "149.99" {
-		t.Fatalf("trade %+v book %+v", tr, bk)
-	}
-	// Kinds are versioned independently.
-	if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 5, trading.Trade{Seq: 5}); ok {
-		t.Fatal("an older trade was applied")
-	}
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		m := trading.NewMarket(c)
+		ctx := context.Background()
+		d := decimal.RequireFromString
+		if ok, err := m.CacheMarketData(ctx, "AAPL", trading.KindBar, 10, trading.Bar{Symbol: "AAPL", Interval: "1m", Open: d("150.00"), Close: d("150.10"), Seq: 10}); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 7, trading.Trade{Symbol: "AAPL", Price: d("150.05"), Size: d("100"), Seq: 7}); !ok {
+			t.Fatal("trade not applied")
+		}
+		if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindBook, 3, trading.Book{Symbol: "AAPL", Bids: []trading.Level{{Price: d("149.99"), Size: d("300")}}, Seq: 3}); !ok {
+			t.Fatal("book not applied")
+		}
+		bar, ok, err := m.Bar(ctx, "AAPL")
+		if err != nil || !ok || bar.Open.StringFixed(2) != "150.00" || bar.Open.Exponent() != -2 {
+			t.Fatalf("bar %+v %v %v", bar, ok, err)
+		}
+		tr, _, _ := m.Trade(ctx, "AAPL")
+		bk, _, _ := m.Book(ctx, "AAPL")
+		if tr.Price.StringFixed(2) != "150.05" || len(bk.Bids) != 1 || bk.Bids[0].Price.StringFixed(2) != "149.99" {
+			t.Fatalf("trade %+v book %+v", tr, bk)
+		}
+		// Kinds are versioned independently.
+		if ok, _ := m.CacheMarketData(ctx, "AAPL", trading.KindTrade, 5, trading.Trade{Seq: 5}); ok {
+			t.Fatal("an older trade was applied")
+		}
+	})
 }
 
 func TestSessionsSlideAndEnd(t *testing.T) {
-	c := redisCache(t)
-	ctx := context.Background()
-	s, err := trading.NewSessions(c, 300*time.Millisecond, 800*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Create(ctx, trading.Session{ID: "tok-1", User: "trader-7"}); err != nil {
-		t.Fatal(err)
-	}
-	// Touching every 150 ms keeps it alive past the 300 ms idle window...
-	start := time.Now()
-	for time.Since(start) < 600*time.Millisecond {
-		time.Sleep(150 * time.Millisecond)
-		if _, ok, err := s.Touch(ctx, "tok-1"); err != nil || !ok {
-			t.Fatalf("session lost at %v although touched: %v", time.Since(start), err)
-		}
-	}
-	// ...but not past the 800 ms maximum lifetime.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		_, ok, err := s.Touch(ctx, "tok-1")
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		ctx := context.Background()
+		s, err := trading.NewSessions(c, 300*time.Millisecond, 800*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ok {
-			break
+		if err := s.Create(ctx, trading.Session{ID: "tok-1", User: "trader-7"}); err != nil {
+			t.Fatal(err)
 		}
-		if time.Since(start) > 900*time.Millisecond+100*time.Millisecond || time.Now().After(deadline) {
-			t.Fatalf("session alive %v after creation, past its 800 ms maximum lifetime", time.Since(start))
+		// Touching every 150 ms keeps it alive past the 300 ms idle window...
+		start := time.Now()
+		for time.Since(start) < 600*time.Millisecond {
+			time.Sleep(150 * time.Millisecond)
+			if _, ok, err := s.Touch(ctx, "tok-1"); err != nil || !ok {
+				t.Fatalf("session lost at %v although touched: %v", time.Since(start), err)
+			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if time.Since(start) < 750*time.Millisecond {
-		t.Fatalf("session ended after %v, before its maximum lifetime", time.Since(start))
-	}
-	// Without touches it ends after the idle window.
-	if err := s.Create(ctx, trading.Session{ID: "tok-2", User: "u"}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(450 * time.Millisecond)
-	if _, ok, _ := s.Get(ctx, "tok-2"); ok {
-		t.Fatal("an idle session outlived its idle window")
-	}
+		// ...but not past the 800 ms maximum lifetime.
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			_, ok, err := s.Touch(ctx, "tok-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			if time.Since(start) > 900*time.Millisecond+100*time.Millisecond || time.Now().After(deadline) {
+				t.Fatalf("session alive %v after creation, past its 800 ms maximum lifetime", time.Since(start))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if time.Since(start) < 750*time.Millisecond {
+			t.Fatalf("session ended after %v, before its maximum lifetime", time.Since(start))
+		}
+		// Without touches it ends after the idle window.
+		if err := s.Create(ctx, trading.Session{ID: "tok-2", User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(450 * time.Millisecond)
+		if _, ok, _ := s.Get(ctx, "tok-2"); ok {
+			t.Fatal("an idle session outlived its idle window")
+		}
+	})
 }
 
 func TestWarm(t *testing.T) {
-	c := redisCache(t)
-	ctx := context.Background()
-	ns := c.Namespace("refdata")
-	var keys []string
-	for i := range 100 {
-		keys = append(keys, fmt.Sprintf("ISIN%03d", i))
-	}
-	if err := ns.Set(ctx, "ISIN000", "already", 0); err != nil {
-		t.Fatal(err)
-	}
-	var progress []int
-	var running, peak atomic.Int64
-	sum, err := trading.Warm(ctx, ns, keys, func(ctx context.Context, key string) (string, error) {
-		n := running.Add(1)
-		defer running.Add(-1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		ctx := context.Background()
+		ns := c.Namespace("refdata")
+		var keys []string
+		for i := range 100 {
+			keys = append(keys, fmt.Sprintf("ISIN%03d", i))
 		}
-		time.Sleep(2 * time.Millisecond)
-		if key[len(key)-1] == '7' {
-			return "", fmt.Errorf("no reference data for %s", key)
+		if err := ns.Set(ctx, "ISIN000", "already", 0); err != nil {
+			t.Fatal(err)
 		}
-		return "data:" + key, nil
-	}, trading.WarmOptions{Concurrency: 4, SkipExisting: true, Progress: func(done, total int) { progress = append(progress, done) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.Loaded != 89 || sum.Failed != 10 || sum.Skipped != 1 || len(sum.Errors) != 10 || sum.Duration <= 0 {
-		t.Fatalf("summary %+v", sum)
-	}
-	if len(progress) != 100 || progress[99] != 100 || peak.Load() > 4 {
-		t.Fatalf("%d progress calls (last %v), peak concurrency %d", len(progress), progress[len(progress)-1], peak.Load())
-	}
-	var v string
-	if ok, _ := ns.Get(ctx, "ISIN001", &v); !ok || v != "data:ISIN001" {
-		t.Fatalf("warmed value %q", v)
-	}
-	if ok, _ := ns.Get(ctx, "ISIN000", &v); !ok || v != "already" {
-		t.Fatal("SkipExisting reloaded an existing key")
-	}
+		var progress []int
+		var running, peak atomic.Int64
+		sum, err := trading.Warm(ctx, ns, keys, func(ctx context.Context, key string) (string, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(2 * time.Millisecond)
+			if key[len(key)-1] == '7' {
+				return "", fmt.Errorf("no reference data for %s", key)
+			}
+			return "data:" + key, nil
+		}, trading.WarmOptions{Concurrency: 4, SkipExisting: true, Progress: func(done, total int) { progress = append(progress, done) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Loaded != 89 || sum.Failed != 10 || sum.Skipped != 1 || len(sum.Errors) != 10 || sum.Duration <= 0 {
+			t.Fatalf("summary %+v", sum)
+		}
+		if len(progress) != 100 || progress[99] != 100 || peak.Load() > 4 {
+			t.Fatalf("%d progress calls (last %v), peak concurrency %d", len(progress), progress[len(progress)-1], peak.Load())
+		}
+		var v string
+		if ok, _ := ns.Get(ctx, "ISIN001", &v); !ok || v != "data:ISIN001" {
+			t.Fatalf("warmed value %q", v)
+		}
+		if ok, _ := ns.Get(ctx, "ISIN000", &v); !ok || v != "already" {
+			t.Fatal("SkipExisting reloaded an existing key")
+		}
+	})
 }
 
 func TestPortfolioInvalidationIsExact(t *testing.T) {
-	c := redisCache(t)
-	ctx := context.Background()
-	p := trading.NewPortfolios(c)
-	d := decimal.RequireFromString
-	cache := func(id string, deps ...string) {
-		g, err := p.Generation(ctx, id)
-		if err != nil {
-			t.Fatal(err)
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		ctx := context.Background()
+		p := trading.NewPortfolios(c)
+		d := decimal.RequireFromString
+		cache := func(id string, deps ...string) {
+			g, err := p.Generation(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, p.CachePortfolioCalculation(ctx, id, "value", d("1000000.50"), g))
+			must(t, p.CachePortfolioCalculation(ctx, id, "pnl", d("-1234.56"), g))
+			must(t, p.CacheRiskCalculation(ctx, id, "VaR", d("-23456.78"), g))
+			must(t, p.CacheRiskCalculation(ctx, id, "delta", d("0.45"), g, trading.DependsOn(deps...)))
 		}
-		must(t, p.CachePortfolioCalculation(ctx, id, "value", d("1000000.50"), g))
-		must(t, p.CachePortfolioCalculation(ctx, id, "pnl", d("-1234.56"), g))
-		must(t, p.CacheRiskCalculation(ctx, id, "VaR", d("-23456.78"), g))
-		must(t, p.CacheRiskCalculation(ctx, id, "delta", d("0.45"), g, trading.DependsOn(deps...)))
-	}
-	cache("P1", "AAPL")
-	cache("P2", "MSFT")
-	read := func(id string) trading.Snapshot {
-		s, err := p.Read(ctx, id, []string{"value", "pnl"}, []string{"VaR", "delta"})
-		if err != nil {
-			t.Fatal(err)
+		cache("P1", "AAPL")
+		cache("P2", "MSFT")
+		read := func(id string) trading.Snapshot {
+			s, err := p.Read(ctx, id, []string{"value", "pnl"}, []string{"VaR", "delta"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
 		}
-		return s
-	}
-	if s := read("P1"); len(s.Values) != 4 || len(s.Stale) != 0 || s.Values["value"].StringFixed(2) != "1000000.50" {
-		t.Fatalf("fresh snapshot %+v", s)
-	}
-	// A position change in P1 invalidates all of P1 and nothing of P2.
-	must(t, p.InvalidatePortfolio(ctx, "P1"))
-	if s := read("P1"); len(s.Values) != 0 || fmt.Sprint(s.Stale) != "[VaR delta pnl value]" {
-		t.Fatalf("P1 after its invalidation %+v", s)
-	}
-	if s := read("P2"); len(s.Values) != 4 {
-		t.Fatalf("P2 touched by P1's invalidation: %+v", s)
-	}
-	// A quote change invalidates exactly the calculations that depend on it.
-	must(t, p.InvalidateSymbol(ctx, "MSFT"))
-	if s := read("P2"); len(s.Values) != 3 || fmt.Sprint(s.Stale) != "[delta]" {
-		t.Fatalf("P2 after MSFT moved %+v", s)
-	}
-	if v, ok, err := p.PortfolioCalculation(ctx, "P2", "value"); err != nil || !ok || !v.Equal(d("1000000.5")) {
-		t.Fatalf("P2 value %v %v %v", v, ok, err)
-	}
+		if s := read("P1"); len(s.Values) != 4 || len(s.Stale) != 0 || s.Values["value"].StringFixed(2) != "1000000.50" {
+			t.Fatalf("fresh snapshot %+v", s)
+		}
+		// A position change in P1 invalidates all of P1 and nothing of P2.
+		must(t, p.InvalidatePortfolio(ctx, "P1"))
+		if s := read("P1"); len(s.Values) != 0 || fmt.Sprint(s.Stale) != "[VaR delta pnl value]" {
+			t.Fatalf("P1 after its invalidation %+v", s)
+		}
+		if s := read("P2"); len(s.Values) != 4 {
+			t.Fatalf("P2 touched by P1's invalidation: %+v", s)
+		}
+		// A quote change invalidates exactly the calculations that depend on it.
+		must(t, p.InvalidateSymbol(ctx, "MSFT"))
+		if s := read("P2"); len(s.Values) != 3 || fmt.Sprint(s.Stale) != "[delta]" {
+			t.Fatalf("P2 after MSFT moved %+v", s)
+		}
+		if v, ok, err := p.PortfolioCalculation(ctx, "P2", "value"); err != nil || !ok || !v.Equal(d("1000000.5")) {
+			t.Fatalf("P2 value %v %v %v", v, ok, err)
+		}
+	})
 }
 
 // A position changes between two calculations' writes: the snapshot must
 // not present the older one as current beside the newer one.
 func TestMixedSnapshotIsDetected(t *testing.T) {
-	c := redisCache(t)
-	ctx := context.Background()
-	p := trading.NewPortfolios(c)
-	d := decimal.RequireFromString
-	g1, err := p.Generation(ctx, "P9")
-	must(t, err)
-	must(t, p.CachePortfolioCalculation(ctx, "P9", "value", d("100.00"), g1)) // computed before the change
-	must(t, p.InvalidatePortfolio(ctx, "P9"))                                 // the position changes
-	g2, err := p.Generation(ctx, "P9")
-	must(t, err)
-	must(t, p.CacheRiskCalculation(ctx, "P9", "VaR", d("-7.00"), g2)) // computed after it
-	s, err := p.Read(ctx, "P9", []string{"value"}, []string{"VaR"})
-	must(t, err)
-	if _, mixed := s.Values["value"]; mixed || fmt.Sprint(s.Stale) != "[value]" || !s.Values["VaR"].Equal(d("-7")) {
-		t.Fatalf("snapshot mixed generations without saying so: %+v", s)
-	}
+	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
+		ctx := context.Background()
+		p := trading.NewPortfolios(c)
+		d := decimal.RequireFromString
+		g1, err := p.Generation(ctx, "P9")
+		must(t, err)
+		must(t, p.CachePortfolioCalculation(ctx, "P9", "value", d("100.00"), g1)) // computed before the change
+		must(t, p.InvalidatePortfolio(ctx, "P9"))                                 // the position changes
+		g2, err := p.Generation(ctx, "P9")
+		must(t, err)
+		must(t, p.CacheRiskCalculation(ctx, "P9", "VaR", d("-7.00"), g2)) // computed after it
+		s, err := p.Read(ctx, "P9", []string{"value"}, []string{"VaR"})
+		must(t, err)
+		if _, mixed := s.Values["value"]; mixed || fmt.Sprint(s.Stale) != "[value]" || !s.Values["VaR"].Equal(d("-7")) {
+			t.Fatalf("snapshot mixed generations without saying so: %+v", s)
+		}
+	})
 }
 
 func must(t *testing.T, err error) {
