@@ -663,3 +663,35 @@ func TestStatsFigures(t *testing.T) {
 		t.Fatalf("metrics off still recorded latencies: %+v", st)
 	}
 }
+
+// Regression: a versioned value's version key must live under the
+// namespace's prefix, so that ClearNamespace removes it with the value
+// (it did not while the version key began with a brace), and a key whose
+// braces form no hash tag is refused before anything is written.
+func TestClearNamespaceRemovesVersionKeys(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("md")
+		for i, k := range []string{"AAPL", "{MSFT}:bid", "a}b"} {
+			if ok, err := ns.SetIfNewer(ctx, k, i, 5, time.Minute); err != nil || !ok {
+				t.Fatalf("SetIfNewer(%s) = %v, %v", k, ok, err)
+			}
+		}
+		if got := b.size(t); got != 6 {
+			t.Fatalf("%d keys stored, want 6 (3 values and their versions)", got)
+		}
+		if _, err := ns.SetIfNewer(ctx, "{open", 1, 5, time.Minute); !errors.Is(err, tradecache.ErrInvalidKey) {
+			t.Fatalf("SetIfNewer({open) = %v, want ErrInvalidKey", err)
+		}
+		if n, err := ns.Clear(ctx); err != nil || n != 6 {
+			t.Fatalf("Clear = %d, %v; want 6", n, err)
+		}
+		if got := b.size(t); got != 0 {
+			t.Fatalf("%d keys left after Clear", got)
+		}
+		// With the versions gone, an old version applies again.
+		if ok, err := ns.SetIfNewer(ctx, "AAPL", 0, 1, time.Minute); err != nil || !ok {
+			t.Fatalf("SetIfNewer after Clear = %v, %v", ok, err)
+		}
+	})
+}

@@ -142,6 +142,8 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 	must("Delete", err)
 	_, _, err = tradecache.GetOrLoad(ctx, ns, "locked", func(context.Context) (int, error) { return 1, nil }, tradecache.WithLock(time.Second, time.Second))
 	must("GetOrLoad with lock", err)
+	_, err = c.Namespace("portfolio").SetIfNewer(ctx, "q", 1, 3, time.Minute)
+	must("SetIfNewer", err) // its version key must fall under the user's key pattern too
 	_, err = c.ClearNamespace(ctx, "portfolio")
 	must("ClearNamespace", err)
 	must("Ping", c.Ping(ctx))
@@ -309,4 +311,92 @@ func TestRequirePass(t *testing.T) {
 			t.Fatalf("password %q: %v, want ErrAuth", r.Password, err)
 		}
 	}
+}
+
+// TestAuthOnClusterAndSentinel runs the cache with credentials on the
+// scaled-out topologies: a cluster whose nodes have the recommended
+// restricted ACL user (docs/security.md), and a Sentinel group whose data
+// nodes and sentinels each require their own password. Wrong credentials
+// fail New with ErrAuth; a key outside the user's prefix with
+// ErrNoPermission.
+func TestAuthOnClusterAndSentinel(t *testing.T) {
+	const acl = "app on >app-secret ~trading:* &* +@all -keys -flushall -flushdb -config -debug -shutdown -monitor -acl"
+	exercise := func(t *testing.T, c *tradecache.Cache) {
+		ctx := testCtx(t)
+		ns := c.Namespace("auth")
+		items := map[string]any{}
+		keys := []string{}
+		for i := range 50 {
+			k := fmt.Sprintf("k%d", i)
+			items[k], keys = i, append(keys, k)
+		}
+		if err := ns.SetMany(ctx, items, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := ns.GetMany(ctx, keys, &map[string]int{}); err != nil || n != 50 {
+			t.Fatalf("GetMany = %d, %v", n, err)
+		}
+		if applied, err := ns.SetIfNewer(ctx, "q", 1, 7, time.Minute); err != nil || !applied {
+			t.Fatalf("SetIfNewer = %v, %v", applied, err)
+		}
+		if _, _, err := tradecache.GetOrLoad(ctx, ns, "locked", func(context.Context) (int, error) { return 1, nil }, tradecache.WithLock(time.Second, time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := ns.Clear(ctx); err != nil || n < 50 {
+			t.Fatalf("Clear = %d, %v", n, err)
+		}
+		if h := c.Health(ctx); !h.Ready {
+			t.Fatalf("Health = %+v", h)
+		}
+	}
+	newCache := func(t *testing.T, cfg tradecache.Config) (*tradecache.Cache, error) {
+		cfg.Environment = tradecache.Testing
+		c, err := tradecache.New(testCtx(t), cfg)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		return c, err
+	}
+
+	t.Run("cluster ACL user", func(t *testing.T) {
+		cl := redistest.StartCluster(t, redistest.Option{"user", acl})
+		rc := tradecache.RedisConfig{ClusterAddrs: cl.Addrs(), Username: "app", Password: "app-secret"}
+		c, err := newCache(t, tradecache.Config{Redis: rc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exercise(t, c)
+		other, err := newCache(t, tradecache.Config{Redis: rc, KeyPrefix: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Set(testCtx(t), "k", 1, time.Minute); !errors.Is(err, tradecache.ErrNoPermission) {
+			t.Fatalf("a write outside the user's prefix = %v, want ErrNoPermission", err)
+		}
+		rc.Password = "wrong"
+		if _, err := newCache(t, tradecache.Config{Redis: rc}); !errors.Is(err, tradecache.ErrAuth) {
+			t.Fatalf("a wrong password on a cluster = %v, want ErrAuth", err)
+		}
+	})
+
+	t.Run("sentinel passwords", func(t *testing.T) {
+		g := redistest.StartSentinelAuth(t, "data-secret", "sentinel-secret")
+		rc := tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName,
+			Password: "data-secret", SentinelPassword: "sentinel-secret"}
+		c, err := newCache(t, tradecache.Config{Redis: rc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exercise(t, c)
+		bad := rc
+		bad.Password = "wrong"
+		if _, err := newCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
+			t.Fatalf("a wrong data password = %v, want ErrAuth", err)
+		}
+		bad = rc
+		bad.SentinelPassword = "wrong"
+		if _, err := newCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
+			t.Fatalf("a wrong sentinel password = %v, want ErrAuth", err)
+		}
+	})
 }

@@ -8,13 +8,21 @@ import (
 	"github.com/tradecache/tradecache/internal/keyslot"
 )
 
-// versionKey names the key that records a versioned value's version. Keys
-// cannot contain spaces, so it cannot collide with a caller's key. On a
-// Redis Cluster the version-guard script touches both keys, so the version
-// key must share the value key's slot: a value key without braces becomes
-// the version key's hash tag ("{trading:market_data:AAPL} ver"), and one
-// with a hash tag of its own keeps it (keyslot.Companion).
-func versionKey(full string) string { return keyslot.Companion(full, " ver") }
+// versionKey names the key that records a versioned value's version, or
+// returns "" for a key whose braces form no hash tag. Keys cannot contain
+// spaces, so it cannot collide with a caller's key. It begins with the
+// value key, so a prefix-restricted ACL user may touch it and
+// ClearNamespace removes it; and it hashes to the value key's slot, as the
+// version-guard script needs on a Redis Cluster: "trading:market_data:AAPL
+// ver{4nt}", where 4nt hashes to AAPL's slot, or the value key's own tag
+// ("trading:market_data:{AAPL}:bid ver").
+func versionKey(full string) string {
+	k, ok := keyslot.Companion(full, " ver")
+	if !ok {
+		return ""
+	}
+	return k
+}
 
 // SetIfNewer stores value under key only if version is greater than the
 // version of what is stored (nothing stored counts as lower), atomically
@@ -30,6 +38,10 @@ func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, versi
 	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
 		return false, err
 	}
+	verKey := versionKey(full)
+	if verKey == "" {
+		return false, &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "has braces that form no hash tag: a versioned key's braces must enclose a tag, as in {AAPL}:bid, so that its version can share its cluster slot"}
+	}
 	b, err := n.codec.AppendMarshal(nil, full, value)
 	if err != nil {
 		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
@@ -38,7 +50,7 @@ func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, versi
 		return false, err
 	}
 	t0 := n.start()
-	applied, err = n.c.store.SetIfNewer(ctx, full, versionKey(full), b, version, ttl)
+	applied, err = n.c.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
 	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)

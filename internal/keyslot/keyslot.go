@@ -7,7 +7,10 @@
 // first '{' and the first '}' after it, when that text is not empty.
 package keyslot
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // Slots is the number of hash slots in a Redis Cluster.
 const Slots = 16384
@@ -39,28 +42,24 @@ func Tag(key string) (string, bool) {
 	return "", false
 }
 
-// Companion returns a key that ends with suffix and hashes to the same slot
-// as key, for data that a script must read or write together with key.
+// Companion returns a key for data that a script must touch together with
+// key: it begins with key followed by suffix (so that prefix-based ACL key
+// patterns and SCAN MATCH cover it as they cover key), and it hashes to
+// key's slot. suffix must not contain braces.
 //
-// A key with a hash tag keeps it (suffix appended); a key without braces is
-// wrapped whole in a tag. A key whose braces form no tag (a lone '}', say)
-// cannot be wrapped safely, so it gets the shortest tag known to hash to its
-// slot, from a table built on first use.
-func Companion(key, suffix string) string {
+// A key with a hash tag keeps it: key+suffix. A key without braces gets
+// the shortest tag known to hash to its slot appended, from a table built
+// on first use: key+suffix+"{tag}". A key with braces that form no tag
+// (a lone '{', or "{}" first) hashes whole, and nothing appended to it can
+// share its slot: ok is false.
+func Companion(key, suffix string) (companion string, ok bool) {
 	if _, ok := Tag(key); ok {
-		return key + suffix
+		return key + suffix, true
 	}
-	hasClose := false
-	for i := 0; i < len(key); i++ {
-		if key[i] == '}' {
-			hasClose = true
-			break
-		}
+	if strings.IndexByte(key, '{') >= 0 {
+		return "", false
 	}
-	if !hasClose {
-		return "{" + key + "}" + suffix
-	}
-	return "{" + tagFor(Of(key)) + "}" + key + suffix
+	return key + suffix + "{" + tagFor(Of(key)) + "}", true
 }
 
 var (

@@ -292,7 +292,11 @@ func (c *Cluster) MigrateKeys(t testing.TB, slot uint16, src, dst *Server, n int
 	if len(keys) == 0 {
 		return 0
 	}
-	args := []string{"MIGRATE", "127.0.0.1", strconv.Itoa(dst.Port), "", "0", "5000", "KEYS"}
+	args := []string{"MIGRATE", "127.0.0.1", strconv.Itoa(dst.Port), "", "0", "5000"}
+	if pw, ok := passwords.Load(dst.Addr); ok {
+		args = append(args, "AUTH", pw.(string))
+	}
+	args = append(args, "KEYS")
 	for _, k := range keys {
 		args = append(args, fmt.Sprint(k))
 	}
@@ -327,10 +331,14 @@ func (c *Cluster) FinishMigration(t testing.TB, slot uint16, src, dst *Server) {
 func (c *Cluster) Reshard(t testing.TB, src, dst *Server, n int) {
 	t.Helper()
 	cli := lookPath(t, tool("cli"))
-	out, err := exec.Command(cli, "--cluster", "reshard", src.Addr,
+	args := []string{"--cluster", "reshard", src.Addr,
 		"--cluster-from", c.ID(src), "--cluster-to", c.ID(dst),
 		"--cluster-slots", strconv.Itoa(n), "--cluster-yes",
-		"--cluster-pipeline", "20").CombinedOutput()
+		"--cluster-pipeline", "20"}
+	if pw, ok := passwords.Load(src.Addr); ok {
+		args = append(args, "-a", pw.(string), "--no-auth-warning")
+	}
+	out, err := exec.Command(cli, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redistest: redis-cli --cluster reshard: %v\n%s", err, tail(out, 2000))
 	}

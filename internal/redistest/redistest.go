@@ -131,6 +131,11 @@ func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Conf
 		args = append(append(args, "--"+o[0]), strings.Fields(o[1])...)
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args, tls: tlsCfg}
+	for _, o := range opts {
+		if o[0] == "requirepass" {
+			setPassword(s.Addr, o[1]) // so that Do authenticates to it
+		}
+	}
 	t.Cleanup(s.Kill)
 	if err := s.run(); err != nil {
 		return nil, err

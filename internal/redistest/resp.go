@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,10 +17,17 @@ type ReplyError string
 
 func (e ReplyError) Error() string { return string(e) }
 
+// passwords holds the requirepass of servers the harness started with one,
+// by address, so that Do can authenticate.
+var passwords sync.Map
+
+func setPassword(addr, pw string) { passwords.Store(addr, pw) }
+
 // Do sends one command to addr on a new connection and returns the reply:
 // a string (simple or bulk), an int64, nil, a []any, or a ReplyError.
 // The harness uses it to drive servers (CLUSTER MEET, SENTINEL ..., DEBUG
 // SLEEP) without going through the client library the tests are testing.
+// It sends AUTH first to a server started with requirepass.
 func Do(addr string, args ...string) (any, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -27,15 +35,23 @@ func Do(addr string, args ...string) (any, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	r := bufio.NewReader(c)
+	if pw, ok := passwords.Load(addr); ok {
+		if err := send(c, "AUTH", pw.(string)); err != nil {
+			return nil, err
+		}
+		v, err := readReply(r)
+		if err != nil {
+			return nil, err
+		}
+		if re, ok := v.(ReplyError); ok {
+			return nil, re
+		}
 	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
+	if err := send(c, args...); err != nil {
 		return nil, err
 	}
-	v, err := readReply(bufio.NewReader(c))
+	v, err := readReply(r)
 	if err != nil {
 		return nil, err
 	}
@@ -43,6 +59,16 @@ func Do(addr string, args ...string) (any, error) {
 		return nil, re
 	}
 	return v, nil
+}
+
+func send(w io.Writer, args ...string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // DoString is Do for a reply that is a string (INFO, CLUSTER NODES).

@@ -30,6 +30,17 @@ type SentinelGroup struct {
 // to the master and the replica.
 func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 	t.Helper()
+	return StartSentinelAuth(t, "", "", opts...)
+}
+
+// StartSentinelAuth is StartSentinel with passwords: dataPass on the master
+// and replica (requirepass and masterauth; the sentinels get auth-pass),
+// and sentinelPass on the sentinels themselves. Either may be empty.
+func StartSentinelAuth(t testing.TB, dataPass, sentinelPass string, opts ...Option) *SentinelGroup {
+	t.Helper()
+	if dataPass != "" {
+		opts = append([]Option{{"requirepass", dataPass}, {"masterauth", dataPass}}, opts...)
+	}
 	lookPath(t, tool("sentinel"))
 	g := &SentinelGroup{Master: Start(t, opts...)}
 	g.Replica = Start(t, append([]Option{{"replicaof", "127.0.0.1 " + strconv.Itoa(g.Master.Port)}}, opts...)...)
@@ -46,7 +57,7 @@ func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 		t.Fatalf("redistest: replica did not sync: %v", err)
 	}
 	for range 3 {
-		g.Sentinels = append(g.Sentinels, startSentinel(t, g.Master.Port))
+		g.Sentinels = append(g.Sentinels, startSentinel(t, g.Master.Port, dataPass, sentinelPass))
 	}
 	// Sentinels find each other and the replica through hello messages
 	// every 2s.
@@ -68,7 +79,7 @@ func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 	return g
 }
 
-func startSentinel(t testing.TB, masterPort int) *Server {
+func startSentinel(t testing.TB, masterPort int, dataPass, sentinelPass string) *Server {
 	t.Helper()
 	bin := lookPath(t, ServerBinary())
 	var lastErr error
@@ -87,11 +98,20 @@ sentinel monitor %s 127.0.0.1 %d 2
 sentinel down-after-milliseconds %s 1000
 sentinel failover-timeout %s 3000
 `, port, dir, filepath.Join(dir, "redis.log"), MasterName, masterPort, MasterName, MasterName)
+		if dataPass != "" {
+			text += fmt.Sprintf("sentinel auth-pass %s %s\n", MasterName, dataPass)
+		}
+		if sentinelPass != "" {
+			text += fmt.Sprintf("requirepass %s\n", sentinelPass)
+		}
 		// The sentinel rewrites its config file, so it must be writable.
 		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: []string{conf, "--sentinel"}}
+		if sentinelPass != "" {
+			setPassword(s.Addr, sentinelPass)
+		}
 		t.Cleanup(s.Kill)
 		if lastErr = s.run(); lastErr == nil {
 			return s
