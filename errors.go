@@ -74,6 +74,26 @@ func (e *OpError) Error() string { return describe(e.Op, e.Namespace, e.Key) + "
 // Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
 
+// PartialError is returned by GetMany when part of the store could not be
+// read (a Redis Cluster shard down or its breaker open) while the rest
+// was: the values of the other keys are in the destination, and Keys lists
+// the caller's keys that were not read, which are neither hits nor misses.
+// Err wraps ErrUnavailable or ErrTimeout, so errors.Is(err, ErrUnavailable)
+// holds for a partial result as for a total failure.
+type PartialError struct {
+	Op        string
+	Namespace string
+	Keys      []string
+	Err       error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%s: %d keys not read: %v", describe(e.Op, e.Namespace, ""), len(e.Keys), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // KeyError is returned, before anything is sent, for a key or namespace
 // that breaks the key grammar documented on Namespace. It matches
 // ErrInvalidKey.

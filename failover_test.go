@@ -195,15 +195,15 @@ func TestFailoverClusterMasterKill(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		clusterKill(t, func(kinds map[string]int) bool {
 			return len(kinds) == 0 || len(kinds) == 1 && kinds["CLUSTERDOWN The cluster is down"] > 0
-		})
+		}, false)
 	})
 	t.Run("partial-coverage", func(t *testing.T) {
-		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 },
+		clusterKill(t, func(kinds map[string]int) bool { return len(kinds) == 0 }, true,
 			redistest.Option{"cluster-require-full-coverage", "no"})
 	})
 }
 
-func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redistest.Option) {
+func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial bool, opts ...redistest.Option) {
 	cl := redistest.StartCluster(t, opts...)
 	ctx := testCtx(t)
 	c := topologyCache(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()})
@@ -240,11 +240,35 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 	// Run until the victim's slots have taken writes for 2s in a row,
 	// noting the most slot groups Health saw open meanwhile.
 	maxOpen, parts := 0, 0
+	var batches struct{ whole, partial, failed int }
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 		h := c.Health(ctx)
 		maxOpen, parts = max(maxOpen, h.OpenParts), h.Parts
+		// A batch across every shard: while the victim is down it must
+		// return the other shards' keys and name exactly the victim's.
+		got := map[string]int64{}
+		n, err := ns.GetMany(ctx, keys, &got)
+		var pe *tradecache.PartialError
+		switch {
+		case err == nil && n == len(keys):
+			batches.whole++
+		case errors.As(err, &pe):
+			batches.partial++
+			for _, k := range pe.Keys {
+				if group(k) != 0 {
+					t.Fatalf("a partial GetMany failed %s, which is not on the killed master", k)
+				}
+			}
+			if n+len(pe.Keys) != len(keys) || !errors.Is(err, tradecache.ErrUnavailable) {
+				t.Fatalf("partial GetMany: %d found + %d failed of %d keys (%v)", n, len(pe.Keys), len(keys), err)
+			}
+		case err != nil:
+			batches.failed++
+		default:
+			t.Fatalf("GetMany found %d of %d keys without an error", n, len(keys))
+		}
 		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > 2*time.Second {
 			break
 		}
@@ -265,7 +289,11 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, opts ...redis
 	t.Logf("replica promoted %.2fs after SIGKILL; victim-slot writes resumed after %.2fs (%d errors, first: %v); other shards: %d ops, %d errors, longest gap without a write %v; slowest call %v; reads older than the last acknowledged write: %d",
 		time.Duration(promoted.Load()).Seconds(), resumed.Sub(killed).Seconds(), victimS.errs, victimS.firstErr,
 		otherS.ops, otherS.errs, otherS.maxGap.Round(time.Millisecond), max(victimS.maxTook, otherS.maxTook).Round(time.Millisecond), victimS.regress+otherS.regress)
-	t.Logf("Health: at most %d of %d slot-group breakers open during the failover", maxOpen, parts)
+	t.Logf("Health: at most %d of %d slot-group breakers open during the failover; GetMany of all %d keys every 100ms: %d whole, %d partial (the killed shard's keys named, the rest returned), %d failed",
+		maxOpen, parts, len(keys), batches.whole, batches.partial, batches.failed)
+	if wantPartial && batches.partial == 0 {
+		t.Fatal("no GetMany returned a partial result while a shard was down")
+	}
 	// The dead master held 5461 slots, about 43 groups of 128 (44 with
 	// the one it shares).
 	if parts != 128 || maxOpen == 0 || maxOpen > 45 {

@@ -13,7 +13,10 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/memstore"
 )
 
 func redisCache(t *testing.T, srv *redistest.Server, cfg tradecache.Config) *tradecache.Cache {
@@ -502,4 +505,94 @@ func TestMemoize(t *testing.T) {
 	if k, _ := tradecache.MemoKey(pair{"a", "b"}); k != "h:7ad31b153778d0dfb7735cf6871c5fbb" {
 		t.Fatalf("composite key changed: %q", k)
 	}
+}
+
+// halfDead is an in-memory store in two parts, by the key's last byte; the
+// odd part is down, as a dead cluster shard is.
+type halfDead struct{ store.Store }
+
+func (h halfDead) Partitions() (int, func(int) string, func(string) int) {
+	return 2, func(i int) string { return fmt.Sprint(i) }, func(k string) int { return int(k[len(k)-1]) % 2 }
+}
+
+func (h halfDead) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	out, err := h.Store.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	pe := &store.PartialError{Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
+	for i, k := range keys {
+		if int(k[len(k)-1])%2 == 1 {
+			pe.Failed, out[i] = append(pe.Failed, i), nil
+		}
+	}
+	if len(pe.Failed) == 0 {
+		return out, nil
+	}
+	return out, pe
+}
+
+// With part of the store down, GetMany returns what it could read and
+// names the rest, and GetManyOrLoad loads only the keys it could not read
+// (or that were missing), never the ones a live part served.
+func TestPartialResultsWhenAPartIsDown(t *testing.T) {
+	m, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := tradecache.New(testCtx(t), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(halfDead{m}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	ns := c.Namespace("q")
+	keys := []string{"k0", "k1", "k2", "k3", "k4"} // k1, k3 on the dead part; k4 never stored
+	for _, k := range keys[:4] {
+		if err := m.Set(ctx, "trading:q:"+k, mustEncode(t, k), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{}
+	n, err := ns.GetMany(ctx, keys, &got)
+	var pe *tradecache.PartialError
+	if !errors.As(err, &pe) || !errors.Is(err, tradecache.ErrUnavailable) || fmt.Sprint(pe.Keys) != "[k1 k3]" {
+		t.Fatalf("GetMany = %d, %v; want a PartialError naming k1 and k3", n, err)
+	}
+	if n != 2 || got["k0"] != "k0" || got["k2"] != "k2" || len(got) != 2 {
+		t.Fatalf("GetMany found %d: %v", n, got)
+	}
+	var asked []string
+	vals, metas, err := tradecache.GetManyOrLoad(ctx, ns, keys, func(_ context.Context, missing []string) (map[string]string, error) {
+		asked = missing
+		out := map[string]string{}
+		for _, k := range missing {
+			out[k] = "loaded " + k
+		}
+		return out, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(asked) != "[k1 k3 k4]" {
+		t.Fatalf("the loader was asked for %v, want the unread k1, k3 and the missing k4", asked)
+	}
+	if vals["k0"] != "k0" || metas["k0"].Source != tradecache.SourceStore || vals["k3"] != "loaded k3" || metas["k3"].Source != tradecache.SourceLoader {
+		t.Fatalf("values %v, metas %v", vals, metas)
+	}
+}
+
+// mustEncode encodes v as the Cache would store it.
+func mustEncode(t *testing.T, v any) []byte {
+	t.Helper()
+	cd, err := codec.New(codec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cd.Marshal("", v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -109,9 +110,13 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	for lo := 0; lo < len(full); lo += ns.c.cfg.MaxBatchSize {
 		hi := min(lo+ns.c.cfg.MaxBatchSize, len(full))
 		vals, err := ns.c.store.GetMany(ctx, full[lo:hi])
+		var pe *store.PartialError
 		if err != nil {
 			ns.failed(opGetMany, err)
 			storeUp = false
+			if !errors.As(err, &pe) {
+				pe = nil
+			}
 		}
 		for i := lo; i < hi; i++ {
 			k := keys[i]
@@ -119,7 +124,9 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				continue
 			}
 			seen[k] = true
-			if err != nil {
+			// A key not read (all of them, or the failed part of a
+			// partial result) is loaded, or served stale from memory.
+			if err != nil && (pe == nil || pe.Has(i-lo)) {
 				if kv, ok := ns.c.known.get(full[i]); ok {
 					if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 						stale[k] = &knownValue{tv, kv.st}

@@ -2,6 +2,7 @@ package tradecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -366,15 +367,24 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 	keyType := m.Type().Key()
 	found := 0
 	var firstErr error
+	var partial *PartialError
 	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		vals, err := n.c.store.GetMany(ctx, full[lo:hi])
 		n.c.observe(ctx, n, opGetMany, "", t0, 0, err)
-		if err != nil {
+		var pe *store.PartialError
+		if err != nil && !errors.As(err, &pe) {
 			return found, n.fail(op, "", err)
 		}
 		for i, b := range vals {
+			if pe != nil && pe.Has(i) {
+				if partial == nil {
+					partial = &PartialError{Op: op, Namespace: n.name, Err: pe.Err}
+				}
+				partial.Keys = append(partial.Keys, keys[lo+i])
+				continue
+			}
 			if b == nil {
 				n.miss(1)
 				continue
@@ -392,6 +402,9 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 			n.hit(1)
 			found++
 		}
+	}
+	if partial != nil {
+		return found, partial
 	}
 	return found, firstErr
 }

@@ -16,6 +16,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -64,7 +66,8 @@ type Store interface {
 	Get(ctx context.Context, key string) (value []byte, found bool, err error)
 	// GetMany returns one slot per key, in order, in a single round trip
 	// (on a Redis Cluster, one round trip per node, in parallel). A missing
-	// key's slot is nil; an existing empty value is non-nil.
+	// key's slot is nil; an existing empty value is non-nil. A store in
+	// parts may return the values it could read with a *PartialError.
 	GetMany(ctx context.Context, keys []string) ([][]byte, error)
 	// Set stores value under key. ttl <= 0 means no expiry.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
@@ -134,4 +137,29 @@ type CachedReader interface {
 // key, in [0, n).
 type Partitioner interface {
 	Partitions() (n int, name func(part int) string, part func(key string) int)
+}
+
+// PartialError is returned by GetMany when some of its keys could not be
+// read, because the part of the store that holds them (a Redis Cluster
+// shard) is down, while the others were: the values of the others are
+// returned beside it, and Failed lists the indexes, into the keys asked
+// for, of those that were not read. Err says why and wraps ErrUnavailable
+// or ErrTimeout, so errors.Is sees through a PartialError. When no key at
+// all could be read, GetMany returns the plain error instead.
+type PartialError struct {
+	Failed []int // ascending
+	Err    error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%d keys not read: %v", len(e.Failed), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// Has reports whether key index i was not read.
+func (e *PartialError) Has(i int) bool {
+	_, found := slices.BinarySearch(e.Failed, i)
+	return found
 }

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -343,19 +344,28 @@ func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *gobreaker.TwoS
 		}
 		c.done = done
 	}
+	ctx, c.cancel = s.bound(ctx, d)
+	return ctx, c, nil
+}
+
+func noCancel() {}
+
+// bound returns ctx bounded by d: ctx itself when its own deadline is
+// sooner, a shared epoch deadline when it can never be cancelled, or a
+// context.WithTimeout.
+func (s *Store) bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
-		return ctx, c, nil // the caller's deadline is the tighter bound
+		return ctx, noCancel // the caller's deadline is the tighter bound
 	}
 	if ctx.Done() == nil {
 		switch d {
 		case s.op:
-			return s.sharedOp.get(), c, nil
+			return s.sharedOp.get(), noCancel
 		case s.batch:
-			return s.sharedBatch.get(), c, nil
+			return s.sharedBatch.get(), noCancel
 		}
 	}
-	ctx, c.cancel = context.WithTimeout(ctx, d)
-	return ctx, c, nil
+	return context.WithTimeout(ctx, d)
 }
 
 // end reports the outcome to the breaker and returns err.
@@ -364,18 +374,30 @@ func (c call) end(err error) error {
 		c.cancel()
 	}
 	if c.done != nil {
-		switch {
-		case err == nil:
-			c.done(nil)
-		case c.parent.Err() != nil:
-			c.done(errExcluded) // the caller's own cancellation or deadline
-		case errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
-			c.done(errFailure)
-		default:
-			c.done(nil) // a Redis error reply: the server is up
-		}
+		c.done(outcome(c.parent, err))
 	}
-	if err != nil && c.parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrTimeout) {
+	return asTimeout(c.parent, err)
+}
+
+// outcome is what a call's error means to its breaker: nil for a success
+// or a Redis error reply (the server is up), errExcluded for the caller's
+// own cancellation or deadline, errFailure for an unreachable store or a
+// deadline the guard set.
+func outcome(parent context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil:
+		return errExcluded
+	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		return errFailure
+	}
+	return nil
+}
+
+// asTimeout marks a deadline the guard set as store.ErrTimeout.
+func asTimeout(parent context.Context, err error) error {
+	if err != nil && parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, store.ErrTimeout) {
 		err = fmt.Errorf("%w: %w", store.ErrTimeout, err)
 	}
 	return err
@@ -391,14 +413,100 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, found, c.end(err)
 }
 
-// GetMany implements store.Store.
+// GetMany implements store.Store. On a partitioned store, the keys of
+// partitions whose breaker is open are not sent, the others are, in one
+// call, and each partition's breaker learns its own keys' outcome; what was
+// read comes back with a *store.PartialError naming what was not.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if s.part != nil && len(keys) > 1 && !s.disabled {
+		return s.getManyParts(ctx, keys)
+	}
 	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
 	if err != nil {
 		return nil, err
 	}
 	v, err := s.next.GetMany(ctx, keys)
 	return v, c.end(err)
+}
+
+func (s *Store) getManyParts(parent context.Context, keys []string) ([][]byte, error) {
+	type admission struct {
+		done   func(error)
+		failed bool // a key of the partition was not read
+	}
+	adm := make(map[int]*admission, min(len(keys), len(s.parts)))
+	parts := make([]int, len(keys))
+	send := make([]string, 0, len(keys))
+	sendIdx := make([]int, 0, len(keys))
+	var rejected []int
+	for i, k := range keys {
+		p := s.part(k)
+		parts[i] = p
+		a, seen := adm[p]
+		if !seen {
+			if done, err := s.parts[p].Allow(); err == nil {
+				a = &admission{done: done}
+			} else {
+				s.rejected.Add(1)
+			}
+			adm[p] = a
+		}
+		if a == nil {
+			rejected = append(rejected, i)
+			continue
+		}
+		send, sendIdx = append(send, k), append(sendIdx, i)
+	}
+	out := make([][]byte, len(keys))
+	failed := rejected
+	var cause error = errOpen
+	if len(send) > 0 {
+		ctx, cancel := s.bound(parent, s.batch)
+		vals, err := s.next.GetMany(ctx, send)
+		cancel()
+		var pe *store.PartialError
+		switch {
+		case err == nil:
+			for j, v := range vals {
+				out[sendIdx[j]] = v
+			}
+		case errors.As(err, &pe):
+			for j, v := range vals {
+				if pe.Has(j) {
+					failed = append(failed, sendIdx[j])
+					adm[parts[sendIdx[j]]].failed = true
+				} else {
+					out[sendIdx[j]] = v
+				}
+			}
+			cause = pe.Err
+		default:
+			failed = append(failed, sendIdx...)
+			for _, i := range sendIdx {
+				adm[parts[i]].failed = true
+			}
+			cause = err
+		}
+		for _, a := range adm {
+			if a == nil {
+				continue
+			}
+			if a.failed {
+				a.done(outcome(parent, cause))
+			} else {
+				a.done(nil)
+			}
+		}
+	}
+	cause = asTimeout(parent, cause)
+	switch {
+	case len(failed) == 0:
+		return out, nil
+	case len(failed) == len(keys):
+		return nil, cause
+	}
+	slices.Sort(failed)
+	return out, &store.PartialError{Failed: failed, Err: cause}
 }
 
 // Set implements store.Store.

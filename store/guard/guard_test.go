@@ -208,3 +208,69 @@ func TestPartitionBreakersIsolateADeadPart(t *testing.T) {
 		t.Fatalf("the store saw %d calls, want 205 (200 live, 5 before the dead part's breaker opened)", n)
 	}
 }
+
+// GetMany on shardedFaulty fails the keys of dead parts the way the Redis
+// cluster store does: the others' values, and a PartialError.
+func (s *shardedFaulty) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	s.calls.Add(1)
+	out, err := s.Store.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var failed []int
+	for i, k := range keys {
+		if s.dead[int(k[0])%4] {
+			failed = append(failed, i)
+			out[i] = nil
+		}
+	}
+	switch {
+	case len(failed) == len(keys):
+		return nil, fmt.Errorf("%w: shard down", store.ErrUnavailable)
+	case len(failed) > 0:
+		return out, &store.PartialError{Failed: failed, Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
+	}
+	return out, nil
+}
+
+// A batch across parts: the live parts' values come back with a
+// PartialError naming the dead part's keys; once that part's breaker is
+// open its keys are not even sent, and a batch of only its keys fails
+// whole and fast.
+func TestPartialGetManyAcrossParts(t *testing.T) {
+	m, _ := memstore.New(memstore.Options{})
+	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
+	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := []string{"a1", "b1", "a2", "c1"} // parts 1, 2, 1, 3
+	for _, k := range []string{"b1", "c1"} {
+		if err := m.Set(ctx, k, []byte(k), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 10 {
+		vals, err := g.GetMany(ctx, keys)
+		var pe *store.PartialError
+		if !errors.As(err, &pe) || !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("round %d: GetMany = %v, want a PartialError wrapping ErrUnavailable", round, err)
+		}
+		if fmt.Sprint(pe.Failed) != "[0 2]" || string(vals[1]) != "b1" || string(vals[3]) != "c1" || vals[0] != nil {
+			t.Fatalf("round %d: failed %v, values %q", round, pe.Failed, vals)
+		}
+	}
+	if open, _ := g.OpenPartitions(); open != 1 {
+		t.Fatalf("%d parts open, want the dead one", open)
+	}
+	// The dead part's breaker opened after 5 failed batches: the other 5
+	// rounds sent only the live keys, and the store never saw a dead key.
+	before := s.calls.Load()
+	if _, err := g.GetMany(ctx, []string{"a1", "a2"}); !errors.Is(err, guard.ErrOpen) {
+		t.Fatalf("a batch of only the dead part's keys = %v, want ErrOpen", err)
+	}
+	if s.calls.Load() != before {
+		t.Fatal("a batch of only an open part's keys reached the store")
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,12 +300,16 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // getManyBySlot groups keys by hash slot, sends one MGET per slot in a
 // single DoMulti (which rueidis pipelines to every node at once), and puts
 // the replies back in the caller's order. A slot in mid-migration answers
-// a multi-key MGET with TRYAGAIN; its keys are then read one GET each. Any
-// other failed slot fails the call: a partial batch would be
-// indistinguishable from misses.
+// a multi-key MGET with TRYAGAIN; its keys are then read one GET each. When
+// other slots fail (a shard down), the keys of the slots that answered are
+// returned with a *store.PartialError naming the others, never as misses.
 func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, error) {
 	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Mget().Key(ks...).Build() })
 	out := make([][]byte, len(keys))
+	var (
+		failed []int
+		first  error
+	)
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		idx := groups[order[j]]
 		arr, err := r.ToArray()
@@ -313,14 +318,27 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 			// two nodes: read them one by one, which ASK redirects serve.
 			arr, err = s.getEach(ctx, keys, idx)
 		}
-		if err != nil {
-			return nil, classify(err)
+		if err == nil {
+			err = fillMget(out, idx, arr)
 		}
-		if err := fillMget(out, idx, arr); err != nil {
-			return nil, err
+		if err != nil {
+			failed = append(failed, idx...)
+			if first == nil {
+				first = classify(err)
+			}
 		}
 	}
-	return out, nil
+	switch {
+	case len(failed) == 0:
+		return out, nil
+	case len(failed) == len(keys):
+		return nil, first
+	}
+	slices.Sort(failed)
+	for _, i := range failed {
+		out[i] = nil
+	}
+	return out, &store.PartialError{Failed: failed, Err: first}
 }
 
 // isTryAgain reports a TRYAGAIN reply: a multi-key command on a slot whose
