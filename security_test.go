@@ -321,52 +321,15 @@ func TestRequirePass(t *testing.T) {
 // ErrNoPermission.
 func TestAuthOnClusterAndSentinel(t *testing.T) {
 	const acl = "app on >app-secret ~trading:* &* +@all -keys -flushall -flushdb -config -debug -shutdown -monitor -acl"
-	exercise := func(t *testing.T, c *tradecache.Cache) {
-		ctx := testCtx(t)
-		ns := c.Namespace("auth")
-		items := map[string]any{}
-		keys := []string{}
-		for i := range 50 {
-			k := fmt.Sprintf("k%d", i)
-			items[k], keys = i, append(keys, k)
-		}
-		if err := ns.SetMany(ctx, items, time.Minute); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := ns.GetMany(ctx, keys, &map[string]int{}); err != nil || n != 50 {
-			t.Fatalf("GetMany = %d, %v", n, err)
-		}
-		if applied, err := ns.SetIfNewer(ctx, "q", 1, 7, time.Minute); err != nil || !applied {
-			t.Fatalf("SetIfNewer = %v, %v", applied, err)
-		}
-		if _, _, err := tradecache.GetOrLoad(ctx, ns, "locked", func(context.Context) (int, error) { return 1, nil }, tradecache.WithLock(time.Second, time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := ns.Clear(ctx); err != nil || n < 50 {
-			t.Fatalf("Clear = %d, %v", n, err)
-		}
-		if h := c.Health(ctx); !h.Ready {
-			t.Fatalf("Health = %+v", h)
-		}
-	}
-	newCache := func(t *testing.T, cfg tradecache.Config) (*tradecache.Cache, error) {
-		cfg.Environment = tradecache.Testing
-		c, err := tradecache.New(testCtx(t), cfg)
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-		return c, err
-	}
-
 	t.Run("cluster ACL user", func(t *testing.T) {
 		cl := redistest.StartCluster(t, redistest.Option{"user", acl})
 		rc := tradecache.RedisConfig{ClusterAddrs: cl.Addrs(), Username: "app", Password: "app-secret"}
-		c, err := newCache(t, tradecache.Config{Redis: rc})
+		c, err := newTestCache(t, tradecache.Config{Redis: rc})
 		if err != nil {
 			t.Fatal(err)
 		}
-		exercise(t, c)
-		other, err := newCache(t, tradecache.Config{Redis: rc, KeyPrefix: "other"})
+		exerciseTopology(t, c)
+		other, err := newTestCache(t, tradecache.Config{Redis: rc, KeyPrefix: "other"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,29 +337,104 @@ func TestAuthOnClusterAndSentinel(t *testing.T) {
 			t.Fatalf("a write outside the user's prefix = %v, want ErrNoPermission", err)
 		}
 		rc.Password = "wrong"
-		if _, err := newCache(t, tradecache.Config{Redis: rc}); !errors.Is(err, tradecache.ErrAuth) {
+		if _, err := newTestCache(t, tradecache.Config{Redis: rc}); !errors.Is(err, tradecache.ErrAuth) {
 			t.Fatalf("a wrong password on a cluster = %v, want ErrAuth", err)
 		}
 	})
 
 	t.Run("sentinel passwords", func(t *testing.T) {
-		g := redistest.StartSentinelAuth(t, "data-secret", "sentinel-secret")
+		g := redistest.StartSentinelWith(t, redistest.SentinelOptions{DataPass: "data-secret", SentinelPass: "sentinel-secret"})
 		rc := tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName,
 			Password: "data-secret", SentinelPassword: "sentinel-secret"}
-		c, err := newCache(t, tradecache.Config{Redis: rc})
+		c, err := newTestCache(t, tradecache.Config{Redis: rc})
 		if err != nil {
 			t.Fatal(err)
 		}
-		exercise(t, c)
+		exerciseTopology(t, c)
 		bad := rc
 		bad.Password = "wrong"
-		if _, err := newCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
+		if _, err := newTestCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
 			t.Fatalf("a wrong data password = %v, want ErrAuth", err)
 		}
 		bad = rc
 		bad.SentinelPassword = "wrong"
-		if _, err := newCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
+		if _, err := newTestCache(t, tradecache.Config{Redis: bad}); !errors.Is(err, tradecache.ErrAuth) {
 			t.Fatalf("a wrong sentinel password = %v, want ErrAuth", err)
 		}
+	})
+}
+
+// exerciseTopology runs every kind of call a secured deployment must
+// allow: batches, the version guard, a locked load, a clear, health.
+func exerciseTopology(t *testing.T, c *tradecache.Cache) {
+	ctx := testCtx(t)
+	ns := c.Namespace("auth")
+	items := map[string]any{}
+	keys := []string{}
+	for i := range 50 {
+		k := fmt.Sprintf("k%d", i)
+		items[k], keys = i, append(keys, k)
+	}
+	if err := ns.SetMany(ctx, items, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ns.GetMany(ctx, keys, &map[string]int{}); err != nil || n != 50 {
+		t.Fatalf("GetMany = %d, %v", n, err)
+	}
+	if applied, err := ns.SetIfNewer(ctx, "q", 1, 7, time.Minute); err != nil || !applied {
+		t.Fatalf("SetIfNewer = %v, %v", applied, err)
+	}
+	if _, _, err := tradecache.GetOrLoad(ctx, ns, "locked", func(context.Context) (int, error) { return 1, nil }, tradecache.WithLock(time.Second, time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ns.Clear(ctx); err != nil || n < 50 {
+		t.Fatalf("Clear = %d, %v", n, err)
+	}
+	if h := c.Health(ctx); !h.Ready {
+		t.Fatalf("Health = %+v", h)
+	}
+}
+
+// newTestCache is tradecache.New in the testing environment, closed when
+// the test ends.
+func newTestCache(t *testing.T, cfg tradecache.Config) (*tradecache.Cache, error) {
+	cfg.Environment = tradecache.Testing
+	c, err := tradecache.New(testCtx(t), cfg)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+// TestTLSOnClusterAndSentinel runs the cache over TLS-only deployments: a
+// cluster whose client port, replication and bus all use TLS, and a
+// Sentinel group whose data nodes and sentinels listen only on TLS. The
+// CA comes from REDIS_TLS_CA_FILE's field; a client without TLS, or one
+// that trusts another CA, is refused.
+func TestTLSOnClusterAndSentinel(t *testing.T) {
+	certs := redistest.MakeCerts(t)
+	check := func(t *testing.T, rc tradecache.RedisConfig) {
+		rc.TLSCAFile = certs.CA
+		c, err := newTestCache(t, tradecache.Config{Redis: rc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exerciseTopology(t, c)
+		rc.TLSCAFile = certs.OtherCA
+		if _, err := newTestCache(t, tradecache.Config{Redis: rc}); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("trusting another CA = %v, want a certificate error", err)
+		}
+		rc.TLSCAFile = ""
+		if _, err := newTestCache(t, tradecache.Config{Redis: rc}); err == nil {
+			t.Fatal("a plaintext client connected to a TLS-only deployment")
+		}
+	}
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.StartCluster(t, redistest.TLSOptions(certs)...)
+		check(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()})
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		g := redistest.StartSentinelWith(t, redistest.SentinelOptions{Certs: certs})
+		check(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName})
 	})
 }

@@ -34,6 +34,9 @@ func StartCluster(t testing.TB, opts ...Option) *Cluster {
 		// out, until the master's first replication PING; the default
 		// period is 10s.
 		{"repl-ping-replica-period", "1"},
+		// The bus would otherwise be the port plus 10000, which is past
+		// 65535 for a fifth of the ephemeral ports.
+		{"cluster-port", FreePortVar},
 	}, opts...)
 	c := &Cluster{}
 	for range 6 {
@@ -53,8 +56,14 @@ func StartCluster(t testing.TB, opts ...Option) *Cluster {
 	for i, r := range ranges {
 		c.mustDo(t, c.Nodes[i], "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(r[0]), strconv.Itoa(r[1]))
 	}
+	// The bus listens on its own port (cluster-port), which MEET must name.
+	v, err := Do(c.Nodes[0].Addr, "CONFIG", "GET", "cluster-port")
+	bus, _ := v.([]any)
+	if err != nil || len(bus) != 2 {
+		t.Fatalf("redistest: CONFIG GET cluster-port on %s: %v %v", c.Nodes[0].Addr, v, err)
+	}
 	for _, n := range c.Nodes[1:] {
-		c.mustDo(t, n, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.Nodes[0].Port))
+		c.mustDo(t, n, "CLUSTER", "MEET", "127.0.0.1", strconv.Itoa(c.Nodes[0].Port), fmt.Sprint(bus[1]))
 	}
 	// A replica can only follow a master it already knows of.
 	if err := waitFor(20*time.Second, func() error { return c.allKnowAll() }); err != nil {

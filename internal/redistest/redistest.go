@@ -78,6 +78,13 @@ type Server struct {
 	exited chan error
 }
 
+// PortVar in an Option's value stands for the server's own port, and
+// FreePortVar for another free port: Option{"cluster-port", FreePortVar}.
+const (
+	PortVar     = "$PORT"
+	FreePortVar = "$FREEPORT"
+)
+
 // Option adds a configuration line to the server's command line, as
 // "--name value...": Option{"maxmemory", "1mb"}. A value with spaces is
 // split into arguments, as a config file line is.
@@ -126,14 +133,26 @@ func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Conf
 		"--repl-diskless-sync-delay", "0",
 	)
 	for _, o := range opts {
+		v := strings.ReplaceAll(o[1], PortVar, strconv.Itoa(port))
+		if strings.Contains(v, FreePortVar) {
+			free, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			v = strings.ReplaceAll(v, FreePortVar, strconv.Itoa(free))
+		}
 		// A value with spaces is several arguments, as in a config file
 		// line: Option{"user", "app on >pw ~trading:* +@all"}.
-		args = append(append(args, "--"+o[0]), strings.Fields(o[1])...)
+		args = append(append(args, "--"+o[0]), strings.Fields(v)...)
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args, tls: tlsCfg}
 	for _, o := range opts {
-		if o[0] == "requirepass" {
+		switch o[0] {
+		case "requirepass":
 			setPassword(s.Addr, o[1]) // so that Do authenticates to it
+		case "tls-port":
+			s.tls = harnessTLS
+			tlsAddrs.Store(s.Addr, true) // so that Do speaks TLS to it
 		}
 	}
 	t.Cleanup(s.Kill)

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,13 @@ func setPassword(addr, pw string) { passwords.Store(addr, pw) }
 // SLEEP) without going through the client library the tests are testing.
 // It sends AUTH first to a server started with requirepass.
 func Do(addr string, args ...string) (any, error) {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	var c net.Conn
+	var err error
+	if _, ok := tlsAddrs.Load(addr); ok {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, harnessTLS)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}

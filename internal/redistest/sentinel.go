@@ -30,18 +30,30 @@ type SentinelGroup struct {
 // to the master and the replica.
 func StartSentinel(t testing.TB, opts ...Option) *SentinelGroup {
 	t.Helper()
-	return StartSentinelAuth(t, "", "", opts...)
+	return StartSentinelWith(t, SentinelOptions{}, opts...)
 }
 
-// StartSentinelAuth is StartSentinel with passwords: dataPass on the master
-// and replica (requirepass and masterauth; the sentinels get auth-pass),
-// and sentinelPass on the sentinels themselves. Either may be empty.
-func StartSentinelAuth(t testing.TB, dataPass, sentinelPass string, opts ...Option) *SentinelGroup {
+// SentinelOptions secure a Sentinel group. Zero fields mean none.
+type SentinelOptions struct {
+	// DataPass is the master's and replica's requirepass (and masterauth);
+	// the sentinels get it as auth-pass.
+	DataPass string
+	// SentinelPass is the sentinels' own requirepass.
+	SentinelPass string
+	// Certs makes every server and sentinel TLS-only (TLSOptions).
+	Certs *Certs
+}
+
+// StartSentinelWith is StartSentinel with passwords or TLS.
+func StartSentinelWith(t testing.TB, so SentinelOptions, opts ...Option) *SentinelGroup {
 	t.Helper()
-	if dataPass != "" {
-		opts = append([]Option{{"requirepass", dataPass}, {"masterauth", dataPass}}, opts...)
-	}
 	lookPath(t, tool("sentinel"))
+	if so.DataPass != "" {
+		opts = append([]Option{{"requirepass", so.DataPass}, {"masterauth", so.DataPass}}, opts...)
+	}
+	if so.Certs != nil {
+		opts = append(TLSOptions(so.Certs), opts...)
+	}
 	g := &SentinelGroup{Master: Start(t, opts...)}
 	g.Replica = Start(t, append([]Option{{"replicaof", "127.0.0.1 " + strconv.Itoa(g.Master.Port)}}, opts...)...)
 	if err := waitFor(10*time.Second, func() error {
@@ -57,7 +69,7 @@ func StartSentinelAuth(t testing.TB, dataPass, sentinelPass string, opts ...Opti
 		t.Fatalf("redistest: replica did not sync: %v", err)
 	}
 	for range 3 {
-		g.Sentinels = append(g.Sentinels, startSentinel(t, g.Master.Port, dataPass, sentinelPass))
+		g.Sentinels = append(g.Sentinels, startSentinel(t, g.Master.Port, so))
 	}
 	// Sentinels find each other and the replica through hello messages
 	// every 2s.
@@ -79,7 +91,7 @@ func StartSentinelAuth(t testing.TB, dataPass, sentinelPass string, opts ...Opti
 	return g
 }
 
-func startSentinel(t testing.TB, masterPort int, dataPass, sentinelPass string) *Server {
+func startSentinel(t testing.TB, masterPort int, so SentinelOptions) *Server {
 	t.Helper()
 	bin := lookPath(t, ServerBinary())
 	var lastErr error
@@ -90,27 +102,36 @@ func startSentinel(t testing.TB, masterPort int, dataPass, sentinelPass string) 
 		}
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "sentinel.conf")
-		text := fmt.Sprintf(`port %d
+		listen := fmt.Sprintf("port %d", port)
+		if c := so.Certs; c != nil {
+			listen = fmt.Sprintf("port 0\ntls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients no\ntls-replication yes",
+				port, c.ServerCert, c.ServerKey, c.CA)
+		}
+		text := fmt.Sprintf(`%s
 bind 127.0.0.1
 dir %s
 logfile %s
 sentinel monitor %s 127.0.0.1 %d 2
 sentinel down-after-milliseconds %s 1000
 sentinel failover-timeout %s 3000
-`, port, dir, filepath.Join(dir, "redis.log"), MasterName, masterPort, MasterName, MasterName)
-		if dataPass != "" {
-			text += fmt.Sprintf("sentinel auth-pass %s %s\n", MasterName, dataPass)
+`, listen, dir, filepath.Join(dir, "redis.log"), MasterName, masterPort, MasterName, MasterName)
+		if so.DataPass != "" {
+			text += fmt.Sprintf("sentinel auth-pass %s %s\n", MasterName, so.DataPass)
 		}
-		if sentinelPass != "" {
-			text += fmt.Sprintf("requirepass %s\n", sentinelPass)
+		if so.SentinelPass != "" {
+			text += fmt.Sprintf("requirepass %s\n", so.SentinelPass)
 		}
 		// The sentinel rewrites its config file, so it must be writable.
 		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: []string{conf, "--sentinel"}}
-		if sentinelPass != "" {
-			setPassword(s.Addr, sentinelPass)
+		if so.SentinelPass != "" {
+			setPassword(s.Addr, so.SentinelPass)
+		}
+		if so.Certs != nil {
+			s.tls = harnessTLS
+			tlsAddrs.Store(s.Addr, true)
 		}
 		t.Cleanup(s.Kill)
 		if lastErr = s.run(); lastErr == nil {

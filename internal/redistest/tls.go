@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -113,4 +114,27 @@ func StartTLS(t testing.TB, certs *Certs, cert, key string, mutual bool, opts ..
 		return []string{"--port", "0", "--tls-port", strconv.Itoa(port), "--tls-cert-file", cert, "--tls-key-file", key,
 			"--tls-ca-cert-file", certs.CA, "--tls-auth-clients", auth}
 	}, ping, opts)
+}
+
+// harnessTLS is how the harness itself speaks to TLS servers: it checks
+// liveness and drives them, it does not test trust.
+var harnessTLS = &tls.Config{InsecureSkipVerify: true}
+
+// tlsAddrs holds the addresses of TLS-only servers the harness started.
+var tlsAddrs sync.Map
+
+// TLSOptions make a server TLS-only, serving certs' server certificate:
+// its port becomes a TLS port, replication and the cluster bus use TLS
+// too, and client certificates are not required. For StartCluster and
+// StartSentinelWith's data nodes.
+func TLSOptions(certs *Certs) []Option {
+	return []Option{
+		{"port", "0"}, {"tls-port", PortVar},
+		{"tls-cert-file", certs.ServerCert}, {"tls-key-file", certs.ServerKey}, {"tls-ca-cert-file", certs.CA},
+		// The server certificate is for servers only (ExtKeyUsage
+		// ServerAuth); a node dialing a peer's bus or its master presents
+		// the client certificate instead.
+		{"tls-client-cert-file", certs.ClientCert}, {"tls-client-key-file", certs.ClientKey},
+		{"tls-auth-clients", "no"}, {"tls-replication", "yes"}, {"tls-cluster", "yes"},
+	}
 }
