@@ -6,6 +6,7 @@ APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack p
 FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
+SOAK_TOPOLOGY       ?= standalone
 
 .PHONY: test deps check lint unit bench compare report fuzz soak demo test-valkey valkey-deps
 
@@ -65,9 +66,9 @@ fuzz:
 		cp -n "$$($(GO) env GOCACHE)/fuzz/github.com/tradecache/tradecache/codec/$$t/"* codec/testdata/fuzz/$$t/ 2>/dev/null || true; \
 	done
 
-## soak: 50 goroutines of mixed traffic for SOAK (default 2m) while faults are injected; prints recovery times and error counts
+## soak: 50 goroutines of mixed traffic for SOAK (default 2m) while faults are injected; prints recovery times and error counts (SOAK_TOPOLOGY=cluster: on a six-node cluster)
 soak: deps
-	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 0 -soak-duration $(SOAK) -v .
+	$(GO) test -tags soak -run '^TestSoak$(if $(filter cluster,$(SOAK_TOPOLOGY)),Cluster,)$$' -count=1 -timeout 0 -soak-duration $(SOAK) -v .
 
 ## demo: the demo on the embedded store (or on Redis if REDIS_URL/REDIS_HOST is set)
 demo:
