@@ -160,6 +160,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				for j := range rk {
 					rk[j] = rawKey(j)
 				}
+				if raw.Mode() == rueidis.ClientModeCluster {
+					_, err := rueidis.MGet(raw, ctx, rk) // one MGET per slot, as the cache does
+					return err
+				}
 				return raw.Do(ctx, raw.B().Mget().Key(rk...).Build()).Error()
 			}})
 	}

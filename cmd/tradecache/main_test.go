@@ -282,6 +282,11 @@ func TestCommandsOnClusterAndSentinel(t *testing.T) {
 			if err != nil || !strings.Contains(out, "removed") {
 				t.Fatalf("clear: %v\n%s", err, out)
 			}
+			// bench's raw rueidis client follows the same topology.
+			out, _, err = runCmd(t, "bench", "--phase", "50ms")
+			if err != nil || !strings.Contains(out, "raw") {
+				t.Fatalf("bench: %v\n%s", err, out)
+			}
 		})
 	}
 }
