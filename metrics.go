@@ -134,8 +134,11 @@ func ratio(a, b uint64) float64 {
 	return float64(a) / float64(b)
 }
 
-// RedisInfo holds figures from the server's INFO.
+// RedisInfo holds figures from the server's INFO; on a cluster, the sums
+// over its masters.
 type RedisInfo struct {
+	Nodes int // servers the figures add up
+
 	ConnectedClients       int64
 	UsedMemory             int64
 	UsedMemoryHuman        string
@@ -160,12 +163,31 @@ func parseInfo(text string) RedisInfo {
 			continue
 		}
 		if p, ok := ints[k]; ok {
-			*p, _ = strconv.ParseInt(v, 10, 64)
+			n, _ := strconv.ParseInt(v, 10, 64)
+			*p += n // one server's INFO, or several concatenated
 		} else if k == "used_memory_human" {
 			r.UsedMemoryHuman = v
+			r.Nodes++
 		}
 	}
+	if r.Nodes > 1 {
+		r.UsedMemoryHuman = humanBytes(r.UsedMemory)
+	}
 	return r
+}
+
+// humanBytes writes n as INFO's used_memory_human does: 1.50M.
+func humanBytes(n int64) string {
+	const units = "BKMGTP"
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	return strconv.FormatFloat(f, 'f', 2, 64) + units[i:i+1]
 }
 
 // collectMetrics fills the per-operation, per-namespace and INFO parts of

@@ -73,8 +73,13 @@ func TestEveryTopologyFromURLAndEnv(t *testing.T) {
 			if n, err := ns.GetMany(ctx, keys, &map[string]int{}); err != nil || n != 0 {
 				t.Fatalf("GetMany after Clear = %d, %v", n, err)
 			}
-			if st := cache.Stats(ctx); st.Topology != c.want {
+			st := cache.Stats(ctx)
+			if st.Topology != c.want {
 				t.Fatalf("Stats().Topology = %q", st.Topology)
+			}
+			// A cluster's INFO figures are the sums over its masters.
+			if nodes := map[string]int{"cluster": 3}[c.want]; st.Redis == nil || st.Redis.Nodes != max(nodes, 1) || st.Redis.ConnectedClients == 0 {
+				t.Fatalf("Stats().Redis = %+v, want figures from %d server(s)", st.Redis, max(nodes, 1))
 			}
 		})
 	}

@@ -725,13 +725,30 @@ func escapeGlob(s string) string {
 	return b.String()
 }
 
-// Info implements store.InfoReader with INFO.
+// Info implements store.InfoReader with INFO. On a cluster it returns
+// every master's INFO, one after the other, for the caller to add up.
 func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
 	if s.closed.Load() {
 		return "", errClosed
 	}
-	v, err := s.client.Do(ctx, s.client.B().Info().Section(sections...).Build()).ToString()
-	return v, classify(err)
+	if !s.cluster {
+		v, err := s.client.Do(ctx, s.client.B().Info().Section(sections...).Build()).ToString()
+		return v, classify(err)
+	}
+	masters, err := s.masters(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, node := range masters {
+		v, err := node.Do(ctx, node.B().Info().Section(sections...).Build()).ToString()
+		if err != nil {
+			return "", classify(err)
+		}
+		b.WriteString(v)
+		b.WriteString("\r\n")
+	}
+	return b.String(), nil
 }
 
 // Ping implements store.Store. On a cluster a PING reaches one node and
