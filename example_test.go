@@ -136,3 +136,25 @@ func ExampleRedisConfig_topology() {
 	// REDIS_SENTINEL_MASTER: REDIS_SENTINEL_ADDRS needs the master set's name
 	// REDIS_DB: a Redis Cluster has only database 0
 }
+
+// On a Redis Cluster with a shard down, GetMany returns what the other
+// shards hold and names the keys it could not read; they are neither hits
+// nor misses, so load or skip them rather than treat them as absent.
+func ExamplePartialError() {
+	ctx := context.Background()
+	cache, err := tradecache.New(ctx, tradecache.Config{}) // a cluster: Redis.ClusterAddrs
+	if err != nil {
+		return
+	}
+	defer cache.Close()
+	quotes := cache.Namespace(tradecache.NamespaceMarketData)
+	got := map[string]string{}
+	_, err = quotes.GetMany(ctx, []string{"AAPL", "MSFT", "NVDA"}, &got)
+	var partial *tradecache.PartialError
+	switch {
+	case errors.As(err, &partial):
+		fmt.Println("not read, shard down:", partial.Keys) // got holds the rest
+	case err != nil:
+		fmt.Println("nothing read:", err)
+	}
+}
