@@ -407,7 +407,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 		nearOK bool
 	)
 	cr, tracked := ns.c.store.(store.CachedReader)
-	if t := ns.near; t != nil && tracked {
+	if t := ns.near; t != nil && tracked && t.settled(full[len(ns.base):], time.Now().UnixNano()) {
 		// A tracked read, so that the value can be kept in the near tier
 		// until the server says it changed.
 		key := full[len(ns.base):]
@@ -537,6 +537,7 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 	}
 	if err == nil {
 		err = ns.c.store.Set(ctx, full, b, ttl)
+		ns.wroteNear(full[len(ns.base):])
 	}
 	if err != nil {
 		ns.failed(opSet, err)

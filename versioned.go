@@ -51,6 +51,7 @@ func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, versi
 	}
 	t0 := n.start()
 	applied, err = n.c.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
+	n.wroteNear(key)
 	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
 	if err != nil {
 		return false, n.fail(op, key, err)
