@@ -13,7 +13,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
-	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -550,7 +549,7 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 	ns := c.Namespace("q")
 	keys := []string{"k0", "k1", "k2", "k3", "k4"} // k1, k3 on the dead part; k4 never stored
 	for _, k := range keys[:4] {
-		if err := m.Set(ctx, "trading:q:"+k, mustEncode(t, k), time.Minute); err != nil {
+		if err := m.Set(ctx, "trading:q:"+k, mustEnvelope(t, k), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -581,18 +580,4 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 	if vals["k0"] != "k0" || metas["k0"].Source != tradecache.SourceStore || vals["k3"] != "loaded k3" || metas["k3"].Source != tradecache.SourceLoader {
 		t.Fatalf("values %v, metas %v", vals, metas)
 	}
-}
-
-// mustEncode encodes v as the Cache would store it.
-func mustEncode(t *testing.T, v any) []byte {
-	t.Helper()
-	cd, err := codec.New(codec.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := cd.Marshal("", v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -140,12 +140,18 @@ func (t *nearTier) put(key string, v any, size int64, exp int64, epoch uint64) {
 func (t *nearTier) invalidate(key string) {
 	sh := t.shard(key)
 	sh.mu.Lock()
+	sh.drop(key)
+	sh.mu.Unlock()
+}
+
+// drop removes key and moves the epoch, so that reads in flight cannot
+// put theirs back. The caller holds sh.mu.
+func (sh *nearShard) drop(key string) {
 	sh.epoch.Add(1)
 	if e := sh.m[key]; e != nil {
 		delete(sh.m, key)
 		sh.bytes -= e.size
 	}
-	sh.mu.Unlock()
 }
 
 // wrote records that this process wrote key: the entry goes, reads still
@@ -154,11 +160,7 @@ func (t *nearTier) invalidate(key string) {
 func (t *nearTier) wrote(key string, now int64) {
 	sh := t.shard(key)
 	sh.mu.Lock()
-	sh.epoch.Add(1)
-	if e := sh.m[key]; e != nil {
-		delete(sh.m, key)
-		sh.bytes -= e.size
-	}
+	sh.drop(key)
 	sh.pending[key] = now + int64(ownWriteWindow)
 	for k, until := range sh.pending { // keep the map small: drop one lapsed entry per write
 		if until <= now {

@@ -44,17 +44,16 @@ func Do(addr string, args ...string) (any, error) {
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	r := bufio.NewReader(c)
 	if pw, ok := passwords.Load(addr); ok {
-		if err := send(c, "AUTH", pw.(string)); err != nil {
+		if _, err := roundTrip(c, r, "AUTH", pw.(string)); err != nil {
 			return nil, err
-		}
-		v, err := readReply(r)
-		if err != nil {
-			return nil, err
-		}
-		if re, ok := v.(ReplyError); ok {
-			return nil, re
 		}
 	}
+	return roundTrip(c, r, args...)
+}
+
+// roundTrip sends one command and reads its reply, an error reply as a
+// ReplyError.
+func roundTrip(c net.Conn, r *bufio.Reader, args ...string) (any, error) {
 	if err := send(c, args...); err != nil {
 		return nil, err
 	}
