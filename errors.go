@@ -78,8 +78,9 @@ func (e *OpError) Unwrap() error { return e.Err }
 // read (a Redis Cluster shard down or its breaker open) while the rest
 // was: the values of the other keys are in the destination, and Keys lists
 // the caller's keys that were not read, which are neither hits nor misses.
-// Err wraps ErrUnavailable or ErrTimeout, so errors.Is(err, ErrUnavailable)
-// holds for a partial result as for a total failure.
+// Err is the first failure: ErrUnavailable or ErrTimeout when a shard
+// could not be reached or its breaker is open, or the server's own error
+// reply (a cluster answers CLUSTERDOWN while it marks a master failed).
 type PartialError struct {
 	Op        string
 	Namespace string

@@ -143,9 +143,11 @@ type Partitioner interface {
 // read, because the part of the store that holds them (a Redis Cluster
 // shard) is down, while the others were: the values of the others are
 // returned beside it, and Failed lists the indexes, into the keys asked
-// for, of those that were not read. Err says why and wraps ErrUnavailable
-// or ErrTimeout, so errors.Is sees through a PartialError. When no key at
-// all could be read, GetMany returns the plain error instead.
+// for, of those that were not read. Err is the first failure (it wraps
+// ErrUnavailable or ErrTimeout when a node could not be reached, or is the
+// server's error reply), and errors.Is and errors.As see through a
+// PartialError to it. When no key at all could be read, GetMany returns
+// the plain error instead.
 type PartialError struct {
 	Failed []int // ascending
 	Err    error
