@@ -78,6 +78,7 @@ func (e *OpError) Unwrap() error { return e.Err }
 // read (a Redis Cluster shard down or its breaker open) while the rest
 // was: the values of the other keys are in the destination, and Keys lists
 // the caller's keys that were not read, which are neither hits nor misses.
+// SetMany returns one when some items were written and Keys were not.
 // Err is the first failure: ErrUnavailable or ErrTimeout when a shard
 // could not be reached or its breaker is open, or the server's own error
 // reply (a cluster answers CLUSTERDOWN while it marks a master failed).

@@ -240,7 +240,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// Run until the victim's slots have taken writes for 2s in a row,
 	// noting the most slot groups Health saw open meanwhile.
 	maxOpen, parts := 0, 0
-	var batches struct{ whole, partial, failed int }
+	var batches, writes struct{ whole, partial, failed int }
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -276,6 +276,28 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		default:
 			t.Fatalf("GetMany found %d of %d keys without an error", n, len(keys))
 		}
+		// And a batch write across every shard, in a namespace of its own.
+		items := make(map[string]any, len(keys))
+		for _, k := range keys {
+			items[k] = 1
+		}
+		werr := c.Namespace("fo-batch").SetMany(ctx, items, time.Minute)
+		var wpe *tradecache.PartialError
+		switch {
+		case werr == nil:
+			writes.whole++
+		case errors.As(werr, &wpe):
+			writes.partial++
+			if !strings.Contains(wpe.Err.Error(), "CLUSTERDOWN") {
+				for _, k := range wpe.Keys {
+					if sl := keyslot.Of("trading:fo-batch:" + k); sl > 5460 && sl/128 != 5460/128 {
+						t.Fatalf("a partial SetMany failed %s (slot %d), which is not on the killed master: %v", k, sl, werr)
+					}
+				}
+			}
+		default:
+			writes.failed++
+		}
 		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > 2*time.Second {
 			break
 		}
@@ -298,8 +320,9 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		otherS.ops, otherS.errs, otherS.maxGap.Round(time.Millisecond), max(victimS.maxTook, otherS.maxTook).Round(time.Millisecond), victimS.regress+otherS.regress)
 	t.Logf("Health: at most %d of %d slot-group breakers open during the failover; GetMany of all %d keys every 100ms: %d whole, %d partial (the killed shard's keys named, the rest returned), %d failed",
 		maxOpen, parts, len(keys), batches.whole, batches.partial, batches.failed)
-	if wantPartial && batches.partial == 0 {
-		t.Fatal("no GetMany returned a partial result while a shard was down")
+	t.Logf("SetMany of all %d keys every 100ms: %d whole, %d partial, %d failed", len(keys), writes.whole, writes.partial, writes.failed)
+	if wantPartial && (batches.partial == 0 || writes.partial == 0) {
+		t.Fatal("no GetMany or SetMany returned a partial result while a shard was down")
 	}
 	// The dead master held 5461 slots, about 43 groups of 128 (44 with
 	// the one it shares).

@@ -297,7 +297,8 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 // checks every key and encodes every value before sending anything, so a
 // bad key or an unencodable value writes nothing. Items are sent in batches
 // of MaxBatchSize, one round trip each; a store failure part way leaves the
-// earlier batches written.
+// earlier batches written. On a cluster with a shard down, the other
+// shards' items are written and a *PartialError names the rest.
 func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
 	const op = "set_many"
 	if n.c.closed.Load() {
@@ -334,16 +335,33 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		entries[i].Value = buf[start:ends[i]]
 		start = ends[i]
 	}
+	var partial *PartialError
 	for lo := 0; lo < len(entries); lo += n.c.cfg.MaxBatchSize {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
 		t0 := n.start()
 		err := n.c.store.SetMany(ctx, entries[lo:hi])
 		n.wroteNearEntries(entries[lo:hi])
 		n.c.observe(ctx, n, opSetMany, "", t0, ends[hi-1], err)
-		if err != nil {
+		var pe *store.PartialError
+		switch {
+		case errors.As(err, &pe):
+			// A shard down: the others' entries were written; name the
+			// rest and go on with the next batch.
+			if partial == nil {
+				partial = &PartialError{Op: op, Namespace: n.name, Err: pe.Err}
+			}
+			for _, i := range pe.Failed {
+				partial.Keys = append(partial.Keys, entries[lo+i].Key[len(n.base):])
+			}
+			n.wrote(hi - lo - len(pe.Failed))
+			continue
+		case err != nil:
 			return n.fail(op, "", err)
 		}
 		n.wrote(hi - lo)
+	}
+	if partial != nil {
+		return partial
 	}
 	return nil
 }

@@ -71,7 +71,9 @@ type Store interface {
 	GetMany(ctx context.Context, keys []string) ([][]byte, error)
 	// Set stores value under key. ttl <= 0 means no expiry.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// SetMany stores every entry in a single round trip (pipelined).
+	// SetMany stores every entry in a single round trip (pipelined). When
+	// some entries fail and others are written it may return a
+	// *PartialError naming the failed ones.
 	SetMany(ctx context.Context, entries []Entry) error
 	// Delete removes the keys and returns how many existed.
 	Delete(ctx context.Context, keys ...string) (int64, error)
@@ -143,7 +145,8 @@ type Partitioner interface {
 // read, because the part of the store that holds them (a Redis Cluster
 // shard) is down, while the others were: the values of the others are
 // returned beside it, and Failed lists the indexes, into the keys asked
-// for, of those that were not read. Err is the first failure (it wraps
+// for, of those that were not read. SetMany returns one when some entries
+// were written and others not; Failed then indexes the entries. Err is the first failure (it wraps
 // ErrUnavailable or ErrTimeout when a node could not be reached, or is the
 // server's error reply), and errors.Is and errors.As see through a
 // PartialError to it. When no key at all could be read, GetMany returns

@@ -419,7 +419,25 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // read comes back with a *store.PartialError naming what was not.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if s.part != nil && len(keys) > 1 && !s.disabled {
-		return s.getManyParts(ctx, keys)
+		out := make([][]byte, len(keys))
+		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
+			ks := keys
+			if len(idx) < len(keys) {
+				ks = make([]string, len(idx))
+				for j, i := range idx {
+					ks[j] = keys[i]
+				}
+			}
+			vals, err := s.next.GetMany(ctx, ks)
+			for j, v := range vals {
+				out[idx[j]] = v
+			}
+			return err
+		})
+		if err != nil && !isPartial(err) {
+			return nil, err
+		}
+		return out, err
 	}
 	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
 	if err != nil {
@@ -429,25 +447,46 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	return v, c.end(err)
 }
 
-func (s *Store) getManyParts(parent context.Context, keys []string) ([][]byte, error) {
-	if s.partsOpen.Load() == 0 {
-		return s.getManyAllClosed(parent, keys)
-	}
+func isPartial(err error) bool {
+	var pe *store.PartialError
+	return errors.As(err, &pe)
+}
+
+// spread runs a batch of n keys on a partitioned store. While every
+// partition breaker is closed the whole batch goes out at once, without
+// admitting each partition (gobreaker allocates per admission, about 55
+// per 100-key batch on a three-shard cluster), and only the partitions of
+// keys that failed are told, which is what trips them. Once any is open,
+// keys of partitions that are not admitted are not sent, and each admitted
+// partition learns its own keys' outcome.
+//
+// send gets the indexes of the keys to send and returns nil, a
+// *store.PartialError whose Failed indexes are positions in idx, or an
+// error that failed them all. spread returns nil, a *store.PartialError in
+// batch indexes, or the error of a batch none of which succeeded.
+func (s *Store) spread(parent context.Context, n int, key func(int) string, send func(ctx context.Context, idx []int) error) error {
 	const (
 		unseen = iota
 		admitted
 		rejected
-		admittedFailed // admitted, and a key of it was not read
+		admittedFailed // admitted, and a key of it failed
 	)
-	state := make([]uint8, len(s.parts))
-	dones := make([]func(error), len(s.parts))
-	parts := make([]int, len(keys))
-	send := make([]string, 0, len(keys))
-	sendIdx := make([]int, 0, len(keys))
+	allClosed := s.partsOpen.Load() == 0
+	var state []uint8
+	var dones []func(error)
+	parts := make([]int, n)
+	idx := make([]int, 0, n)
 	var failed []int
-	for i, k := range keys {
-		p := s.part(k)
+	if !allClosed {
+		state, dones = make([]uint8, len(s.parts)), make([]func(error), len(s.parts))
+	}
+	for i := range n {
+		p := s.part(key(i))
 		parts[i] = p
+		if allClosed {
+			idx = append(idx, i)
+			continue
+		}
 		if state[p] == unseen {
 			if done, err := s.parts[p].Allow(); err == nil {
 				state[p], dones[p] = admitted, done
@@ -460,88 +499,58 @@ func (s *Store) getManyParts(parent context.Context, keys []string) ([][]byte, e
 			failed = append(failed, i)
 			continue
 		}
-		send, sendIdx = append(send, k), append(sendIdx, i)
+		idx = append(idx, i)
 	}
-	out := make([][]byte, len(keys))
 	var cause error = errOpen
-	if len(send) > 0 {
+	if len(idx) > 0 {
 		ctx, cancel := s.bound(parent, s.batch)
-		vals, err := s.next.GetMany(ctx, send)
+		err := send(ctx, idx)
 		cancel()
+		var bad []int // positions in idx
 		var pe *store.PartialError
 		switch {
 		case err == nil:
-			for j, v := range vals {
-				out[sendIdx[j]] = v
-			}
 		case errors.As(err, &pe):
-			for j, v := range vals {
-				if pe.Has(j) {
-					failed = append(failed, sendIdx[j])
-					state[parts[sendIdx[j]]] = admittedFailed
-				} else {
-					out[sendIdx[j]] = v
+			bad, cause = pe.Failed, pe.Err
+		default:
+			bad, cause = make([]int, len(idx)), err
+			for j := range bad {
+				bad[j] = j
+			}
+		}
+		fail := outcome(parent, cause)
+		told := map[int]bool{}
+		for _, j := range bad {
+			i := idx[j]
+			failed = append(failed, i)
+			switch p := parts[i]; {
+			case !allClosed:
+				state[p] = admittedFailed
+			case !told[p]:
+				told[p] = true
+				if done, aerr := s.parts[p].Allow(); aerr == nil {
+					done(fail)
 				}
 			}
-			cause = pe.Err
-		default:
-			failed = append(failed, sendIdx...)
-			for _, i := range sendIdx {
-				state[parts[i]] = admittedFailed
-			}
-			cause = err
 		}
 		for p, st := range state {
 			switch st {
 			case admitted:
 				dones[p](nil)
 			case admittedFailed:
-				dones[p](outcome(parent, cause))
+				dones[p](fail)
 			}
 		}
 	}
 	cause = asTimeout(parent, cause)
 	switch {
 	case len(failed) == 0:
-		return out, nil
-	case len(failed) == len(keys):
-		return nil, cause
+		return nil
+	case len(failed) == n:
+		return cause
 	}
 	slices.Sort(failed)
-	return out, &store.PartialError{Failed: failed, Err: cause}
-}
-
-// getManyAllClosed is getManyParts while every partition breaker is
-// closed: the batch goes out whole without admitting each partition
-// (gobreaker allocates per admission, about 55 per 100-key batch on a
-// three-shard cluster), and only the partitions of keys that were not read
-// are told of the failure, which is what trips them.
-func (s *Store) getManyAllClosed(parent context.Context, keys []string) ([][]byte, error) {
-	ctx, cancel := s.bound(parent, s.batch)
-	vals, err := s.next.GetMany(ctx, keys)
-	cancel()
-	if err == nil {
-		return vals, nil
-	}
-	fail := outcome(parent, err)
-	var pe *store.PartialError
-	partial := errors.As(err, &pe)
-	told := make(map[int]bool)
-	for i, k := range keys {
-		if partial && !pe.Has(i) {
-			continue
-		}
-		if p := s.part(k); !told[p] {
-			told[p] = true
-			if done, aerr := s.parts[p].Allow(); aerr == nil {
-				done(fail)
-			}
-		}
-	}
-	if partial {
-		return vals, &store.PartialError{Failed: pe.Failed, Err: asTimeout(parent, pe.Err)}
-	}
-	return nil, asTimeout(parent, err)
+	return &store.PartialError{Failed: failed, Err: cause}
 }
 
 // Set implements store.Store.
@@ -553,8 +562,22 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return c.end(s.next.Set(ctx, key, value, ttl))
 }
 
-// SetMany implements store.Store.
+// SetMany implements store.Store; on a partitioned store as GetMany does:
+// entries of partitions whose breaker is open are not sent, and a batch
+// that failed in part returns a *store.PartialError naming those entries.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
+	if s.part != nil && len(entries) > 1 && !s.disabled {
+		return s.spread(ctx, len(entries), func(i int) string { return entries[i].Key }, func(ctx context.Context, idx []int) error {
+			es := entries
+			if len(idx) < len(entries) {
+				es = make([]store.Entry, len(idx))
+				for j, i := range idx {
+					es[j] = entries[i]
+				}
+			}
+			return s.next.SetMany(ctx, es)
+		})
+	}
 	ctx, c, err := s.beginKeys(ctx, s.batch, len(entries), func(i int) string { return entries[i].Key })
 	if err != nil {
 		return err

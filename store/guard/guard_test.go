@@ -274,3 +274,59 @@ func TestPartialGetManyAcrossParts(t *testing.T) {
 		t.Fatal("a batch of only an open part's keys reached the store")
 	}
 }
+
+// SetMany on shardedFaulty fails the dead parts' entries and writes the
+// others, as the Redis cluster store does.
+func (s *shardedFaulty) SetMany(ctx context.Context, entries []store.Entry) error {
+	s.calls.Add(1)
+	var live []store.Entry
+	var failed []int
+	for i, e := range entries {
+		if s.dead[int(e.Key[0])%4] {
+			failed = append(failed, i)
+		} else {
+			live = append(live, e)
+		}
+	}
+	if err := s.Store.SetMany(ctx, live); err != nil {
+		return err
+	}
+	switch {
+	case len(failed) == len(entries):
+		return fmt.Errorf("%w: shard down", store.ErrUnavailable)
+	case len(failed) > 0:
+		return &store.PartialError{Failed: failed, Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
+	}
+	return nil
+}
+
+// A batch write across parts: the live parts' entries are written and a
+// PartialError names the dead part's; once that part's breaker is open its
+// entries are not sent at all.
+func TestPartialSetManyAcrossParts(t *testing.T) {
+	m, _ := memstore.New(memstore.Options{})
+	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
+	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	entries := []store.Entry{{Key: "a1", Value: []byte("x")}, {Key: "b1", Value: []byte("y")}, {Key: "a2", Value: []byte("z")}}
+	for round := range 8 {
+		err := g.SetMany(ctx, entries)
+		var pe *store.PartialError
+		if !errors.As(err, &pe) || fmt.Sprint(pe.Failed) != "[0 2]" || !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("round %d: SetMany = %v, want a PartialError naming entries 0 and 2", round, err)
+		}
+	}
+	if v, ok, _ := m.Get(ctx, "b1"); !ok || string(v) != "y" {
+		t.Fatal("the live part's entry was not written")
+	}
+	before := s.calls.Load()
+	if err := g.SetMany(ctx, []store.Entry{entries[0], entries[2]}); !errors.Is(err, guard.ErrOpen) {
+		t.Fatalf("a batch of only the open part's entries = %v, want ErrOpen", err)
+	}
+	if s.calls.Load() != before {
+		t.Fatal("entries of an open part reached the store")
+	}
+}

@@ -435,7 +435,9 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return classify(s.client.Do(ctx, s.setCmd(key, value, ttl)).Error())
 }
 
-// SetMany implements store.Store with one pipelined DoMulti.
+// SetMany implements store.Store with one pipelined DoMulti (on a cluster,
+// split by node and sent to all at once). When only some entries fail, it
+// returns a *store.PartialError naming them.
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	if s.closed.Load() {
 		return errClosed
@@ -447,13 +449,27 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	for i, e := range entries {
 		cmds[i] = s.setCmd(e.Key, e.Value, e.TTL)
 	}
-	var first error
-	for _, r := range s.client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil && first == nil {
-			first = classify(err)
+	var (
+		failed []int
+		first  error
+	)
+	for i, r := range s.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			failed = append(failed, i)
+			if first == nil {
+				first = classify(err)
+			}
 		}
 	}
-	return first
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(failed) == len(entries):
+		return first
+	}
+	// Some entries were written (on a cluster, the live shards' share):
+	// say which were not.
+	return &store.PartialError{Failed: failed, Err: first}
 }
 
 // SetNX implements store.Store with SET NX PX.
