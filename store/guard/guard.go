@@ -13,10 +13,13 @@
 //
 // A store that fails in parts, such as a Redis Cluster whose shards live
 // and die separately, implements store.Partitioner, and the guard then
-// keeps one breaker per partition for single-key calls, beside one for
-// calls that span partitions. A dead shard's keys then fail fast while the
-// healthy shards' keys are still served; with one breaker for everything,
-// the dead shard's failures would open it and fail every call.
+// keeps one breaker per partition for single-key calls and for the keys of
+// GetMany and SetMany (a batch sends only the keys whose partition admits
+// them and returns a *store.PartialError for the rest), beside one for the
+// calls that span partitions as a whole (Delete of many keys, DeletePrefix,
+// Ping, Info). A dead shard's keys then fail fast while the healthy
+// shards' keys are still served; with one breaker for everything, the dead
+// shard's failures would open it and fail every call.
 //
 // What counts as a failure: the store being unreachable or a deadline the
 // guard set expiring. A miss is not a failure, nor is a Redis error reply
