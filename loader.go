@@ -503,6 +503,15 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 					defer cancel()
 					_, _ = ns.c.store.DeleteIfEqual(rctx, lockKey(full), token)
 				}()
+				// The previous holder may have stored the value and let
+				// go between this process's last look and its taking the
+				// lock: look once more before loading again.
+				if v, m, ok := fresh(); ok && !refresh {
+					if v == nil {
+						return nil, m, ErrNotFound
+					}
+					return v, m, nil
+				}
 			}
 		}
 	}

@@ -581,3 +581,60 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 		t.Fatalf("values %v, metas %v", vals, metas)
 	}
 }
+
+// gatedLocks holds every SetNX (a lock attempt) until gate is closed, and
+// says when one is waiting.
+type gatedLocks struct {
+	store.Store
+	waiting chan struct{}
+	gate    chan struct{}
+}
+
+func (g gatedLocks) SetNX(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	g.waiting <- struct{}{}
+	<-g.gate
+	return g.Store.SetNX(ctx, key, value, ttl)
+}
+
+// Regression: a process that missed, then took the lock only after
+// another had loaded, stored and released it, loaded a second time. It
+// must look again once it holds the lock (a stampede test caught two loads
+// across five processes under -race).
+func TestLockTakenAfterAnotherLoadedDoesNotLoadAgain(t *testing.T) {
+	m, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := testCtx(t)
+	a, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	g := gatedLocks{Store: m, waiting: make(chan struct{}, 1), gate: make(chan struct{})}
+	b, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var loads atomic.Int64
+	load := func(context.Context) (int, error) { loads.Add(1); return 7, nil }
+	lock := tradecache.WithLock(time.Second, time.Second)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := tradecache.GetOrLoad(ctx, b.Namespace("q"), "k", load, lock)
+		done <- err
+	}()
+	<-g.waiting // B missed and is about to try the lock
+	if v, _, err := tradecache.GetOrLoad(ctx, a.Namespace("q"), "k", load, lock); err != nil || v != 7 {
+		t.Fatalf("A: %d, %v", v, err)
+	}
+	close(g.gate) // A has loaded, stored and released: now B takes the lock
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("loaded %d times: the process that took the lock after the value was stored loaded it again", n)
+	}
+}
