@@ -270,7 +270,10 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 		opt.Sentinel.TopologyRefreshInterval = 2 * time.Second
 		opt.Sentinel.Dialer.Timeout = time.Second
 	}
-	if len(cfg.Redis.ClusterAddrs) > 0 || len(opt.InitAddress) > 1 && opt.Sentinel.MasterSet == "" {
+	// Several seed addresses without a master set can only be a cluster
+	// (a single address may be one too; rueidis finds out on connecting).
+	cluster := len(cfg.Redis.ClusterAddrs) > 0 || len(opt.InitAddress) > 1 && opt.Sentinel.MasterSet == ""
+	if cluster {
 		// rueidis refreshes a cluster's slot map when a command fails, but
 		// while a dead shard's breaker is open few commands reach it; a
 		// periodic CLUSTER SLOTS finds the promoted replica within a
@@ -295,15 +298,12 @@ func (cfg Config) clientOption() (rueidis.ClientOption, error) {
 	// waits for a reply anyway.
 	opt.BlockingPoolSize = cfg.Redis.MaxConnections
 	opt.PipelineMultiplex = 0
-	if cfg.Redis.MaxConnections >= 2 {
+	// On a cluster the load is already spread over a connection per node;
+	// a second one each thinned every pipeline out (measured with
+	// BenchmarkCluster at 50 goroutines: 7.4µs per Get with two
+	// connections per node, 5.8µs with one).
+	if cfg.Redis.MaxConnections >= 2 && !cluster {
 		opt.PipelineMultiplex = 1
-	}
-	if opt.ClusterOption.ShardsRefreshInterval > 0 {
-		// On a cluster the load is already spread over a connection per
-		// node; a second one each thinned every pipeline out (measured
-		// with BenchmarkCluster at 50 goroutines: 7.4µs per Get with two
-		// connections per node, 5.8µs with one).
-		opt.PipelineMultiplex = 0
 	}
 	switch {
 	case cfg.Redis.MaxFlushDelay > 0:

@@ -161,13 +161,19 @@ func (t *nearTier) wrote(key string, now int64) {
 	sh := t.shard(key)
 	sh.mu.Lock()
 	sh.drop(key)
-	sh.pending[key] = now + int64(ownWriteWindow)
-	for k, until := range sh.pending { // keep the map small: drop one lapsed entry per write
+	// Keep the map small without scanning it under the lock: each write
+	// looks at a couple of entries (map order is random) and drops those
+	// that lapsed, which keeps it near the keys written in the window.
+	looked := 0
+	for k, until := range sh.pending {
 		if until <= now {
 			delete(sh.pending, k)
+		}
+		if looked++; looked == 2 {
 			break
 		}
 	}
+	sh.pending[key] = now + int64(ownWriteWindow)
 	sh.mu.Unlock()
 }
 

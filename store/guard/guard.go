@@ -424,12 +424,14 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if s.part != nil && len(keys) > 1 && !s.disabled {
 		out := make([][]byte, len(keys))
 		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
-			ks := keys
-			if len(idx) < len(keys) {
-				ks = make([]string, len(idx))
-				for j, i := range idx {
-					ks[j] = keys[i]
-				}
+			if idx == nil {
+				vals, err := s.next.GetMany(ctx, keys)
+				copy(out, vals)
+				return err
+			}
+			ks := make([]string, len(idx))
+			for j, i := range idx {
+				ks[j] = keys[i]
 			}
 			vals, err := s.next.GetMany(ctx, ks)
 			for j, v := range vals {
@@ -456,17 +458,18 @@ func isPartial(err error) bool {
 }
 
 // spread runs a batch of n keys on a partitioned store. While every
-// partition breaker is closed the whole batch goes out at once, without
-// admitting each partition (gobreaker allocates per admission, about 55
-// per 100-key batch on a three-shard cluster), and only the partitions of
-// keys that failed are told, which is what trips them. Once any is open,
-// keys of partitions that are not admitted are not sent, and each admitted
-// partition learns its own keys' outcome.
+// partition breaker is closed the whole batch goes out at once, with no
+// admission and no hashing of its keys (gobreaker allocates per admission,
+// about 55 per 100-key batch on a three-shard cluster), and only the
+// partitions of keys that failed are told, which is what trips them. Once
+// any is open, keys of partitions that do not admit them are not sent, and
+// each admitted partition learns its own keys' outcome.
 //
-// send gets the indexes of the keys to send and returns nil, a
-// *store.PartialError whose Failed indexes are positions in idx, or an
-// error that failed them all. spread returns nil, a *store.PartialError in
-// batch indexes, or the error of a batch none of which succeeded.
+// send gets the indexes of the keys to send, nil meaning all of them, and
+// returns nil, a *store.PartialError whose Failed indexes are positions in
+// what it sent, or an error that failed it all. spread returns nil, a
+// *store.PartialError in batch indexes, or the error of a batch none of
+// which succeeded.
 func (s *Store) spread(parent context.Context, n int, key func(int) string, send func(ctx context.Context, idx []int) error) error {
 	const (
 		unseen = iota
@@ -474,62 +477,72 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 		rejected
 		admittedFailed // admitted, and a key of it failed
 	)
-	allClosed := s.partsOpen.Load() == 0
-	var state []uint8
-	var dones []func(error)
-	parts := make([]int, n)
-	idx := make([]int, 0, n)
-	var failed []int
-	if !allClosed {
+	var (
+		idx    []int   // what is sent; nil: everything
+		state  []uint8 // by partition, once any is open
+		dones  []func(error)
+		failed []int
+	)
+	if s.partsOpen.Load() != 0 {
 		state, dones = make([]uint8, len(s.parts)), make([]func(error), len(s.parts))
-	}
-	for i := range n {
-		p := s.part(key(i))
-		parts[i] = p
-		if allClosed {
-			idx = append(idx, i)
-			continue
-		}
-		if state[p] == unseen {
-			if done, err := s.parts[p].Allow(); err == nil {
-				state[p], dones[p] = admitted, done
-			} else {
-				state[p] = rejected
-				s.rejected.Add(1)
+		idx = make([]int, 0, n)
+		for i := range n {
+			p := s.part(key(i))
+			if state[p] == unseen {
+				if done, err := s.parts[p].Allow(); err == nil {
+					state[p], dones[p] = admitted, done
+				} else {
+					state[p] = rejected
+					s.rejected.Add(1)
+				}
 			}
+			if state[p] == rejected {
+				failed = append(failed, i)
+				continue
+			}
+			idx = append(idx, i)
 		}
-		if state[p] == rejected {
-			failed = append(failed, i)
-			continue
+	}
+	at := func(j int) int { // the batch index of the j-th key sent
+		if idx == nil {
+			return j
 		}
-		idx = append(idx, i)
+		return idx[j]
+	}
+	sent := len(idx)
+	if idx == nil {
+		sent = n
 	}
 	var cause error = errOpen
-	if len(idx) > 0 {
+	if sent > 0 {
 		ctx, cancel := s.bound(parent, s.batch)
 		err := send(ctx, idx)
 		cancel()
-		var bad []int // positions in idx
+		var bad []int // positions in what was sent
 		var pe *store.PartialError
 		switch {
 		case err == nil:
 		case errors.As(err, &pe):
 			bad, cause = pe.Failed, pe.Err
 		default:
-			bad, cause = make([]int, len(idx)), err
+			bad, cause = make([]int, sent), err
 			for j := range bad {
 				bad[j] = j
 			}
 		}
 		fail := outcome(parent, cause)
-		told := map[int]bool{}
+		var told map[int]bool // all-closed partitions told of a failure
 		for _, j := range bad {
-			i := idx[j]
+			i := at(j)
 			failed = append(failed, i)
-			switch p := parts[i]; {
-			case !allClosed:
+			p := s.part(key(i))
+			switch {
+			case state != nil:
 				state[p] = admittedFailed
 			case !told[p]:
+				if told == nil {
+					told = map[int]bool{}
+				}
 				told[p] = true
 				if done, aerr := s.parts[p].Allow(); aerr == nil {
 					done(fail)
@@ -571,12 +584,12 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	if s.part != nil && len(entries) > 1 && !s.disabled {
 		return s.spread(ctx, len(entries), func(i int) string { return entries[i].Key }, func(ctx context.Context, idx []int) error {
-			es := entries
-			if len(idx) < len(entries) {
-				es = make([]store.Entry, len(idx))
-				for j, i := range idx {
-					es[j] = entries[i]
-				}
+			if idx == nil {
+				return s.next.SetMany(ctx, entries)
+			}
+			es := make([]store.Entry, len(idx))
+			for j, i := range idx {
+				es[j] = entries[i]
 			}
 			return s.next.SetMany(ctx, es)
 		})

@@ -217,20 +217,33 @@ func (s *shardedFaulty) GetMany(ctx context.Context, keys []string) ([][]byte, e
 	if err != nil {
 		return nil, err
 	}
+	failed, ferr := s.failures(len(keys), func(i int) string { return keys[i] })
+	for _, i := range failed {
+		out[i] = nil
+	}
+	if len(failed) == len(keys) {
+		return nil, ferr
+	}
+	return out, ferr
+}
+
+// failures lists which of n keys live on dead parts and returns what the
+// Redis cluster store would: nil, a PartialError, or an error for all.
+func (s *shardedFaulty) failures(n int, key func(int) string) ([]int, error) {
 	var failed []int
-	for i, k := range keys {
-		if s.dead[int(k[0])%4] {
+	for i := range n {
+		if s.dead[int(key(i)[0])%4] {
 			failed = append(failed, i)
-			out[i] = nil
 		}
 	}
+	down := fmt.Errorf("%w: shard down", store.ErrUnavailable)
 	switch {
-	case len(failed) == len(keys):
-		return nil, fmt.Errorf("%w: shard down", store.ErrUnavailable)
-	case len(failed) > 0:
-		return out, &store.PartialError{Failed: failed, Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
+	case len(failed) == 0:
+		return nil, nil
+	case len(failed) == n:
+		return failed, down
 	}
-	return out, nil
+	return failed, &store.PartialError{Failed: failed, Err: down}
 }
 
 // A batch across parts: the live parts' values come back with a
@@ -280,24 +293,16 @@ func TestPartialGetManyAcrossParts(t *testing.T) {
 func (s *shardedFaulty) SetMany(ctx context.Context, entries []store.Entry) error {
 	s.calls.Add(1)
 	var live []store.Entry
-	var failed []int
-	for i, e := range entries {
-		if s.dead[int(e.Key[0])%4] {
-			failed = append(failed, i)
-		} else {
+	for _, e := range entries {
+		if !s.dead[int(e.Key[0])%4] {
 			live = append(live, e)
 		}
 	}
 	if err := s.Store.SetMany(ctx, live); err != nil {
 		return err
 	}
-	switch {
-	case len(failed) == len(entries):
-		return fmt.Errorf("%w: shard down", store.ErrUnavailable)
-	case len(failed) > 0:
-		return &store.PartialError{Failed: failed, Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
-	}
-	return nil
+	_, err := s.failures(len(entries), func(i int) string { return entries[i].Key })
+	return err
 }
 
 // A batch write across parts: the live parts' entries are written and a

@@ -236,7 +236,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if s.closed.Load() {
 		return nil, false, errClosed
 	}
-	v, err := s.client.Do(ctx, s.client.B().Get().Key(key).Build()).AsBytes()
+	return bytesReply(s.client.Do(ctx, s.client.B().Get().Key(key).Build()))
+}
+
+// bytesReply reads a GET-like reply: nil is a miss, an existing empty
+// value is non-nil.
+func bytesReply(r rueidis.RedisResult) ([]byte, bool, error) {
+	v, err := r.AsBytes()
 	if err != nil {
 		if rueidis.IsRedisNil(err) {
 			return nil, false, nil
@@ -264,17 +270,8 @@ func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([
 			until = t
 		}
 	}
-	v, err := res.AsBytes()
-	if err != nil {
-		if rueidis.IsRedisNil(err) {
-			return nil, false, until, nil
-		}
-		return nil, false, until, classify(err)
-	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, true, until, nil
+	v, found, err := bytesReply(res)
+	return v, found, until, err
 }
 
 // GetMany implements store.Store with one MGET, or on a cluster one MGET
@@ -531,17 +528,7 @@ func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byt
 	if ttl <= 0 {
 		return nil, false, fmt.Errorf("redisstore: GetEx needs a positive TTL, got %v", ttl)
 	}
-	v, err := s.client.Do(ctx, s.client.B().Getex().Key(key).PxMilliseconds(pxMillis(ttl)).Build()).AsBytes()
-	if err != nil {
-		if rueidis.IsRedisNil(err) {
-			return nil, false, nil
-		}
-		return nil, false, classify(err)
-	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, true, nil
+	return bytesReply(s.client.Do(ctx, s.client.B().Getex().Key(key).PxMilliseconds(pxMillis(ttl)).Build()))
 }
 
 // Delete implements store.Store with UNLINK, which frees large values off
