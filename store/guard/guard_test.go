@@ -164,6 +164,19 @@ type shardedFaulty struct {
 	calls atomic.Int64
 }
 
+// newSharded guards a shardedFaulty whose part 1 (keys starting with 'a',
+// 97 % 4 == 1) is dead; breakers stay open once opened.
+func newSharded(t *testing.T) (*memstore.Store, *shardedFaulty, *guard.Store) {
+	t.Helper()
+	m, _ := memstore.New(memstore.Options{})
+	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
+	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s, g
+}
+
 func (s *shardedFaulty) Partitions() (int, func(int) string, func(string) int) {
 	return 4, func(i int) string { return fmt.Sprint("part ", i) }, func(k string) int { return int(k[0]) % 4 }
 }
@@ -179,12 +192,7 @@ func (s *shardedFaulty) Get(ctx context.Context, key string) ([]byte, bool, erro
 // A partitioned store gets a breaker per part: one dead part fails fast
 // while the others are served, and the guard reports the worst state.
 func TestPartitionBreakersIsolateADeadPart(t *testing.T) {
-	m, _ := memstore.New(memstore.Options{})
-	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}} // keys starting with 'a' (97 % 4 == 1)
-	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, g := newSharded(t)
 	ctx := context.Background()
 	for i := range 200 {
 		_, _, errA := g.Get(ctx, "a"+fmt.Sprint(i))
@@ -251,12 +259,7 @@ func (s *shardedFaulty) failures(n int, key func(int) string) ([]int, error) {
 // open its keys are not even sent, and a batch of only its keys fails
 // whole and fast.
 func TestPartialGetManyAcrossParts(t *testing.T) {
-	m, _ := memstore.New(memstore.Options{})
-	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
-	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, s, g := newSharded(t)
 	ctx := context.Background()
 	keys := []string{"a1", "b1", "a2", "c1"} // parts 1, 2, 1, 3
 	for _, k := range []string{"b1", "c1"} {
@@ -309,12 +312,7 @@ func (s *shardedFaulty) SetMany(ctx context.Context, entries []store.Entry) erro
 // PartialError names the dead part's; once that part's breaker is open its
 // entries are not sent at all.
 func TestPartialSetManyAcrossParts(t *testing.T) {
-	m, _ := memstore.New(memstore.Options{})
-	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
-	g, err := guard.New(s, guard.Options{OpenTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, s, g := newSharded(t)
 	ctx := context.Background()
 	entries := []store.Entry{{Key: "a1", Value: []byte("x")}, {Key: "b1", Value: []byte("y")}, {Key: "a2", Value: []byte("z")}}
 	for round := range 8 {
