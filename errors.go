@@ -3,13 +3,15 @@ package tradecache
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tradecache/tradecache/store"
 )
 
 // Sentinel errors. Test for them with errors.Is; every error the Cache
-// returns wraps at most one of them.
+// returns wraps at most one of them, except a *PartialError whose keys
+// failed for different reasons, which wraps each.
 var (
 	// ErrUnavailable means the backing store could not be reached, or the
 	// Cache was closed. It is the same value as store.ErrUnavailable.
@@ -79,22 +81,45 @@ func (e *OpError) Unwrap() error { return e.Err }
 // was: the values of the other keys are in the destination, and Keys lists
 // the caller's keys that were not read, which are neither hits nor misses.
 // SetMany returns one when some items were written and Keys were not.
-// Err is the first failure: ErrUnavailable or ErrTimeout when a shard
-// could not be reached or its breaker is open, or the server's own error
-// reply (a cluster answers CLUSTERDOWN while it marks a master failed).
+//
+// Errs[i] is why Keys[i] failed: ErrUnavailable or ErrTimeout when its
+// shard could not be reached or its breaker is open, or the server's own
+// error reply. One batch can fail for both reasons at once: a cluster
+// answers CLUSTERDOWN on every shard between marking a master failed and
+// promoting its replica. errors.Is and errors.As see each distinct cause.
 type PartialError struct {
 	Op        string
 	Namespace string
 	Keys      []string
-	Err       error
+	Errs      []error // Errs[i] is the cause of Keys[i]
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("%s: %d keys not read: %v", describe(e.Op, e.Namespace, ""), len(e.Keys), e.Err)
+	verb := "not read"
+	if e.Op == "set_many" {
+		verb = "not written"
+	}
+	return fmt.Sprintf("%s: %d keys %s: %s", describe(e.Op, e.Namespace, ""), len(e.Keys), verb, store.Summarize(e.Errs))
 }
 
-// Unwrap returns the cause.
-func (e *PartialError) Unwrap() error { return e.Err }
+// Unwrap returns the distinct causes.
+func (e *PartialError) Unwrap() []error {
+	causes, _ := store.Tally(e.Errs)
+	return causes
+}
+
+// KeyErr returns why key failed, or nil if it is not in Keys.
+func (e *PartialError) KeyErr(key string) error {
+	if i := slices.Index(e.Keys, key); i >= 0 {
+		return e.Errs[i]
+	}
+	return nil
+}
+
+// add names key as failed for cause.
+func (e *PartialError) add(key string, cause error) {
+	e.Keys, e.Errs = append(e.Keys, key), append(e.Errs, cause)
+}
 
 // KeyError is returned, before anything is sent, for a key or namespace
 // that breaks the key grammar documented on Namespace. It matches

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -519,10 +520,11 @@ func (h halfDead) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	pe := &store.PartialError{Err: fmt.Errorf("%w: shard down", store.ErrUnavailable)}
+	down := fmt.Errorf("%w: shard down", store.ErrUnavailable)
+	pe := &store.PartialError{}
 	for i, k := range keys {
 		if int(k[len(k)-1])%2 == 1 {
-			pe.Failed, out[i] = append(pe.Failed, i), nil
+			pe.Failed, pe.Errs, out[i] = append(pe.Failed, i), append(pe.Errs, down), nil
 		}
 	}
 	if len(pe.Failed) == 0 {
@@ -558,6 +560,12 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 	var pe *tradecache.PartialError
 	if !errors.As(err, &pe) || !errors.Is(err, tradecache.ErrUnavailable) || fmt.Sprint(pe.Keys) != "[k1 k3]" {
 		t.Fatalf("GetMany = %d, %v; want a PartialError naming k1 and k3", n, err)
+	}
+	if !errors.Is(pe.KeyErr("k3"), tradecache.ErrUnavailable) || pe.KeyErr("k0") != nil {
+		t.Fatalf("KeyErr(k3) = %v, KeyErr(k0) = %v", pe.KeyErr("k3"), pe.KeyErr("k0"))
+	}
+	if want := "get_many q: 2 keys not read: tradecache: store unavailable: shard down (2)"; !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("message %q, want it to end %q", err, want)
 	}
 	if n != 2 || got["k0"] != "k0" || got["k2"] != "k2" || len(got) != 2 {
 		t.Fatalf("GetMany found %d: %v", n, got)

@@ -348,10 +348,10 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 			// A shard down: the others' entries were written; name the
 			// rest and go on with the next batch.
 			if partial == nil {
-				partial = &PartialError{Op: op, Namespace: n.name, Err: pe.Err}
+				partial = &PartialError{Op: op, Namespace: n.name}
 			}
-			for _, i := range pe.Failed {
-				partial.Keys = append(partial.Keys, entries[lo+i].Key[len(n.base):])
+			for j, i := range pe.Failed {
+				partial.add(entries[lo+i].Key[len(n.base):], pe.Errs[j])
 			}
 			n.wrote(hi - lo - len(pe.Failed))
 			continue
@@ -400,11 +400,11 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 			return found, n.fail(op, "", err)
 		}
 		for i, b := range vals {
-			if pe != nil && pe.Has(i) {
+			if cause := pe.Cause(i); cause != nil {
 				if partial == nil {
-					partial = &PartialError{Op: op, Namespace: n.name, Err: pe.Err}
+					partial = &PartialError{Op: op, Namespace: n.name}
 				}
-				partial.Keys = append(partial.Keys, keys[lo+i])
+				partial.add(keys[lo+i], cause)
 				continue
 			}
 			if b == nil {

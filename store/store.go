@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -146,25 +148,99 @@ type Partitioner interface {
 // shard) is down, while the others were: the values of the others are
 // returned beside it, and Failed lists the indexes, into the keys asked
 // for, of those that were not read. SetMany returns one when some entries
-// were written and others not; Failed then indexes the entries. Err is the first failure (it wraps
-// ErrUnavailable or ErrTimeout when a node could not be reached, or is the
-// server's error reply), and errors.Is and errors.As see through a
-// PartialError to it. When no key at all could be read, GetMany returns
-// the plain error instead.
+// were written and others not; Failed then indexes the entries.
+//
+// Errs[i] is why entry Failed[i] failed: an error wrapping ErrUnavailable
+// or ErrTimeout when its node could not be reached, or the server's own
+// reply (a cluster answers CLUSTERDOWN on every shard while it marks a
+// master failed, so one batch can fail for two reasons). errors.Is and
+// errors.As see through a PartialError to each distinct cause. When no key
+// at all could be read, GetMany returns the plain error instead.
 type PartialError struct {
-	Failed []int // ascending
-	Err    error
+	Failed []int   // ascending
+	Errs   []error // Errs[i] is the cause of Failed[i]
+}
+
+// NewPartialError returns a PartialError for entries failed[i] with causes
+// errs[i], in any order; it sorts them by index.
+func NewPartialError(failed []int, errs []error) *PartialError {
+	if len(failed) != len(errs) {
+		panic(fmt.Sprintf("store: NewPartialError with %d indexes and %d causes", len(failed), len(errs)))
+	}
+	e := &PartialError{Failed: failed, Errs: errs}
+	if !slices.IsSorted(failed) {
+		sort.Sort(byIndex{e})
+	}
+	return e
+}
+
+type byIndex struct{ *PartialError }
+
+func (b byIndex) Len() int           { return len(b.Failed) }
+func (b byIndex) Less(i, j int) bool { return b.Failed[i] < b.Failed[j] }
+func (b byIndex) Swap(i, j int) {
+	b.Failed[i], b.Failed[j] = b.Failed[j], b.Failed[i]
+	b.Errs[i], b.Errs[j] = b.Errs[j], b.Errs[i]
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("%d keys not read: %v", len(e.Failed), e.Err)
+	return fmt.Sprintf("%d entries failed: %s", len(e.Failed), Summarize(e.Errs))
 }
 
-// Unwrap returns the cause.
-func (e *PartialError) Unwrap() error { return e.Err }
+// Unwrap returns the distinct causes, for errors.Is and errors.As.
+func (e *PartialError) Unwrap() []error {
+	causes, _ := Tally(e.Errs)
+	return causes
+}
 
-// Has reports whether key index i was not read.
+// Has reports whether entry i failed.
 func (e *PartialError) Has(i int) bool {
+	if e == nil {
+		return false
+	}
 	_, found := slices.BinarySearch(e.Failed, i)
 	return found
+}
+
+// Cause returns why entry i failed, or nil if it did not. A nil
+// *PartialError has no failed entries.
+func (e *PartialError) Cause(i int) error {
+	if e == nil {
+		return nil
+	}
+	if j, found := slices.BinarySearch(e.Failed, i); found {
+		return e.Errs[j]
+	}
+	return nil
+}
+
+// Tally returns the distinct errors of errs, in the order they first
+// appear, and how many times each appears. Errors with the same message
+// count as one: a shard's failure reaches every key of it as a separate
+// but identical reply.
+func Tally(errs []error) (causes []error, counts []int) {
+	var msgs []string
+	for _, err := range errs {
+		msg := err.Error()
+		i := slices.Index(msgs, msg)
+		if i < 0 {
+			causes, counts, msgs = append(causes, err), append(counts, 0), append(msgs, msg)
+			i = len(causes) - 1
+		}
+		counts[i]++
+	}
+	return causes, counts
+}
+
+// Summarize describes errs by distinct cause: "cause (N)", joined by "; ".
+func Summarize(errs []error) string {
+	causes, counts := Tally(errs)
+	var b strings.Builder
+	for i, c := range causes {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%v (%d)", c, counts[i])
+	}
+	return b.String()
 }

@@ -481,7 +481,8 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 		idx    []int   // what is sent; nil: everything
 		state  []uint8 // by partition, once any is open
 		dones  []func(error)
-		failed []int
+		failed []int   // batch indexes
+		causes []error // causes[i] is why failed[i] failed
 	)
 	if s.partsOpen.Load() != 0 {
 		state, dones = make([]uint8, len(s.parts)), make([]func(error), len(s.parts))
@@ -497,7 +498,7 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 				}
 			}
 			if state[p] == rejected {
-				failed = append(failed, i)
+				failed, causes = append(failed, i), append(causes, errOpen)
 				continue
 			}
 			idx = append(idx, i)
@@ -513,28 +514,38 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 	if idx == nil {
 		sent = n
 	}
-	var cause error = errOpen
 	if sent > 0 {
 		ctx, cancel := s.bound(parent, s.batch)
 		err := send(ctx, idx)
 		cancel()
-		var bad []int // positions in what was sent
-		var pe *store.PartialError
+		var (
+			bad  []int // positions in what was sent
+			why  func(j int) error
+			pe   *store.PartialError
+			told map[int]bool // all-closed partitions told of a failure
+		)
 		switch {
 		case err == nil:
 		case errors.As(err, &pe):
-			bad, cause = pe.Failed, pe.Err
+			bad, why = pe.Failed, func(j int) error { return asTimeout(parent, pe.Errs[j]) }
 		default:
-			bad, cause = make([]int, sent), err
+			err = asTimeout(parent, err)
+			bad, why = make([]int, sent), func(int) error { return err }
 			for j := range bad {
 				bad[j] = j
 			}
 		}
-		fail := outcome(parent, cause)
-		var told map[int]bool // all-closed partitions told of a failure
-		for _, j := range bad {
-			i := at(j)
-			failed = append(failed, i)
+		// Each partition learns the outcome of its own keys: a healthy
+		// shard's keys that failed with the server's reply (CLUSTERDOWN)
+		// in a batch where a dead shard's could not be sent must not trip
+		// the healthy shard's breaker.
+		for b, j := range bad {
+			i, cause := at(j), why(b)
+			failed, causes = append(failed, i), append(causes, cause)
+			fail := outcome(parent, cause)
+			if fail == nil {
+				continue
+			}
 			p := s.part(key(i))
 			switch {
 			case state != nil:
@@ -554,19 +565,19 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 			case admitted:
 				dones[p](nil)
 			case admittedFailed:
-				dones[p](fail)
+				// Excluded (the caller's own context ended) or a failure.
+				dones[p](outcome(parent, errFailure))
 			}
 		}
 	}
-	cause = asTimeout(parent, cause)
 	switch {
 	case len(failed) == 0:
 		return nil
 	case len(failed) == n:
-		return cause
+		// Nothing succeeded: the batch's error is its first key's cause.
+		return causes[slices.Index(failed, slices.Min(failed))]
 	}
-	slices.Sort(failed)
-	return &store.PartialError{Failed: failed, Err: cause}
+	return store.NewPartialError(failed, causes)
 }
 
 // Set implements store.Store.

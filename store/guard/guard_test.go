@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,12 +158,15 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 // shardedFaulty is a store in four parts, by the key's first byte; the
-// parts in dead fail as unreachable.
+// parts in dead fail as unreachable, those in refusing answer with a
+// server error reply, as a cluster's healthy shards answer CLUSTERDOWN.
 type shardedFaulty struct {
 	store.Store
-	dead  map[int]bool
-	calls atomic.Int64
+	dead, refusing map[int]bool
+	calls          atomic.Int64
 }
+
+var errClusterDown = errors.New("CLUSTERDOWN The cluster is down")
 
 // newSharded guards a shardedFaulty whose part 1 (keys starting with 'a',
 // 97 % 4 == 1) is dead; breakers stay open once opened.
@@ -238,20 +242,25 @@ func (s *shardedFaulty) GetMany(ctx context.Context, keys []string) ([][]byte, e
 // failures lists which of n keys live on dead parts and returns what the
 // Redis cluster store would: nil, a PartialError, or an error for all.
 func (s *shardedFaulty) failures(n int, key func(int) string) ([]int, error) {
-	var failed []int
+	var (
+		failed []int
+		causes []error
+	)
 	for i := range n {
-		if s.dead[int(key(i)[0])%4] {
-			failed = append(failed, i)
+		switch p := int(key(i)[0]) % 4; {
+		case s.dead[p]:
+			failed, causes = append(failed, i), append(causes, fmt.Errorf("%w: shard down", store.ErrUnavailable))
+		case s.refusing[p]:
+			failed, causes = append(failed, i), append(causes, errClusterDown)
 		}
 	}
-	down := fmt.Errorf("%w: shard down", store.ErrUnavailable)
 	switch {
 	case len(failed) == 0:
 		return nil, nil
 	case len(failed) == n:
-		return failed, down
+		return failed, causes[0]
 	}
-	return failed, &store.PartialError{Failed: failed, Err: down}
+	return failed, store.NewPartialError(failed, causes)
 }
 
 // A batch across parts: the live parts' values come back with a
@@ -297,7 +306,7 @@ func (s *shardedFaulty) SetMany(ctx context.Context, entries []store.Entry) erro
 	s.calls.Add(1)
 	var live []store.Entry
 	for _, e := range entries {
-		if !s.dead[int(e.Key[0])%4] {
+		if p := int(e.Key[0]) % 4; !s.dead[p] && !s.refusing[p] {
 			live = append(live, e)
 		}
 	}
@@ -331,5 +340,50 @@ func TestPartialSetManyAcrossParts(t *testing.T) {
 	}
 	if s.calls.Load() != before {
 		t.Fatal("entries of an open part reached the store")
+	}
+}
+
+// One batch failing for two reasons, as on a cluster whose master just
+// died: the dead shard's keys cannot be reached and a healthy shard's are
+// refused by the server (CLUSTERDOWN). Each key keeps its own cause, and
+// only the unreachable part's breaker opens: a server's reply is not the
+// healthy part's failure, whichever key failed first.
+func TestPartialBatchKeepsEachKeysCause(t *testing.T) {
+	_, s, g := newSharded(t)
+	s.refusing = map[int]bool{2: true} // 'b'
+	ctx := context.Background()
+	keys := []string{"a1", "b1", "c1", "b2", "a2"} // parts 1, 2, 3, 2, 1
+	for round := range 20 {
+		_, err := g.GetMany(ctx, keys)
+		var pe *store.PartialError
+		if !errors.As(err, &pe) || fmt.Sprint(pe.Failed) != "[0 1 3 4]" {
+			t.Fatalf("round %d: GetMany = %v, want a PartialError naming entries 0, 1, 3 and 4", round, err)
+		}
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, errClusterDown) {
+			t.Fatalf("round %d: %v does not match both causes", round, err)
+		}
+		for _, i := range []int{1, 3} {
+			if c := pe.Cause(i); c != errClusterDown {
+				t.Fatalf("round %d: entry %d's cause = %v, want the server's reply", round, i, c)
+			}
+		}
+		for _, i := range []int{0, 4} {
+			if c := pe.Cause(i); !errors.Is(c, store.ErrUnavailable) {
+				t.Fatalf("round %d: entry %d's cause = %v, want unavailable", round, i, c)
+			}
+		}
+		if pe.Cause(2) != nil {
+			t.Fatalf("round %d: entry 2 was read but has a cause", round)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "CLUSTERDOWN The cluster is down (2)") || !(strings.Contains(msg, "shard down (2)") || strings.Contains(msg, "circuit breaker open (2)")) || !strings.HasPrefix(msg, "4 entries failed: ") {
+			t.Fatalf("round %d: message %q does not count each cause", round, msg)
+		}
+		werr := g.SetMany(ctx, []store.Entry{{Key: "b3"}, {Key: "a3"}, {Key: "c3"}})
+		if !errors.As(werr, &pe) || fmt.Sprint(pe.Failed) != "[0 1]" || pe.Cause(0) != errClusterDown || !errors.Is(pe.Cause(1), store.ErrUnavailable) {
+			t.Fatalf("round %d: SetMany = %v, want entries 0 (refused) and 1 (unreachable)", round, werr)
+		}
+	}
+	if open, _ := g.OpenPartitions(); open != 1 {
+		t.Fatalf("%d parts open, want only the unreachable one", open)
 	}
 }

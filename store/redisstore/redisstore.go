@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,7 +304,7 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 	out := make([][]byte, len(keys))
 	var (
 		failed []int
-		first  error
+		causes []error
 	)
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		idx := groups[order[j]]
@@ -319,9 +318,10 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 			err = fillMget(out, idx, arr)
 		}
 		if err != nil {
+			err = classify(err)
 			failed = append(failed, idx...)
-			if first == nil {
-				first = classify(err)
+			for range idx {
+				causes = append(causes, err)
 			}
 		}
 	}
@@ -329,13 +329,12 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 	case len(failed) == 0:
 		return out, nil
 	case len(failed) == len(keys):
-		return nil, first
+		return nil, causes[0]
 	}
-	slices.Sort(failed)
 	for _, i := range failed {
 		out[i] = nil
 	}
-	return out, &store.PartialError{Failed: failed, Err: first}
+	return out, store.NewPartialError(failed, causes)
 }
 
 // isTryAgain reports a TRYAGAIN reply: a multi-key command on a slot whose
@@ -448,25 +447,22 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	}
 	var (
 		failed []int
-		first  error
+		causes []error
 	)
 	for i, r := range s.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
-			failed = append(failed, i)
-			if first == nil {
-				first = classify(err)
-			}
+			failed, causes = append(failed, i), append(causes, classify(err))
 		}
 	}
 	switch {
 	case len(failed) == 0:
 		return nil
 	case len(failed) == len(entries):
-		return first
+		return causes[0]
 	}
 	// Some entries were written (on a cluster, the live shards' share):
-	// say which were not.
-	return &store.PartialError{Failed: failed, Err: first}
+	// say which were not, and why.
+	return store.NewPartialError(failed, causes)
 }
 
 // SetNX implements store.Store with SET NX PX.
