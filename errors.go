@@ -80,7 +80,9 @@ func (e *OpError) Unwrap() error { return e.Err }
 // read (a Redis Cluster shard down or its breaker open) while the rest
 // was: the values of the other keys are in the destination, and Keys lists
 // the caller's keys that were not read, which are neither hits nor misses.
-// SetMany returns one when some items were written and Keys were not.
+// SetMany returns one when some items were written and Keys were not,
+// and Delete when some keys were removed and Keys, which may still exist,
+// were not.
 //
 // Errs[i] is why Keys[i] failed: ErrUnavailable or ErrTimeout when its
 // shard could not be reached or its breaker is open, or the server's own
@@ -96,8 +98,11 @@ type PartialError struct {
 
 func (e *PartialError) Error() string {
 	verb := "not read"
-	if e.Op == "set_many" {
+	switch e.Op {
+	case "set_many":
 		verb = "not written"
+	case "delete":
+		verb = "not deleted"
 	}
 	return fmt.Sprintf("%s: %d keys %s: %s", describe(e.Op, e.Namespace, ""), len(e.Keys), verb, store.Summarize(e.Errs))
 }

@@ -260,7 +260,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// Run until the victim's slots have taken writes for 2s in a row,
 	// noting the most slot groups Health saw open meanwhile.
 	maxOpen, parts := 0, 0
-	var batches, writes struct{ whole, partial, failed int }
+	var batches, writes, deletes struct{ whole, partial, failed int }
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -301,6 +301,22 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		default:
 			writes.failed++
 		}
+		// And a Delete of the same keys: the live shards' keys are gone,
+		// the dead shard's are named.
+		dn, derr := c.Namespace("fo-batch").Delete(ctx, keys...)
+		var dpe *tradecache.PartialError
+		switch {
+		case derr == nil:
+			deletes.whole++
+		case errors.As(derr, &dpe):
+			deletes.partial++
+			onKilledShard(t, dpe)
+			if werr == nil && dn != int64(len(keys)-len(dpe.Keys)) {
+				t.Fatalf("a partial Delete after a whole SetMany removed %d keys and named %d of %d", dn, len(dpe.Keys), len(keys))
+			}
+		default:
+			deletes.failed++
+		}
 		if at, ok := l.resumedAt(0, killed); ok && time.Since(at) > 2*time.Second {
 			break
 		}
@@ -323,9 +339,10 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		otherS.ops, otherS.errs, otherS.maxGap.Round(time.Millisecond), max(victimS.maxTook, otherS.maxTook).Round(time.Millisecond), victimS.regress+otherS.regress)
 	t.Logf("Health: at most %d of %d slot-group breakers open during the failover; GetMany of all %d keys every 100ms: %d whole, %d partial (the killed shard's keys named, the rest returned), %d failed",
 		maxOpen, parts, len(keys), batches.whole, batches.partial, batches.failed)
-	t.Logf("SetMany of all %d keys every 100ms: %d whole, %d partial, %d failed", len(keys), writes.whole, writes.partial, writes.failed)
-	if wantPartial && (batches.partial == 0 || writes.partial == 0) {
-		t.Fatal("no GetMany or SetMany returned a partial result while a shard was down")
+	t.Logf("SetMany of all %d keys every 100ms: %d whole, %d partial, %d failed; Delete of them: %d whole, %d partial, %d failed",
+		len(keys), writes.whole, writes.partial, writes.failed, deletes.whole, deletes.partial, deletes.failed)
+	if wantPartial && (batches.partial == 0 || writes.partial == 0 || deletes.partial == 0) {
+		t.Fatal("no GetMany, SetMany or Delete returned a partial result while a shard was down")
 	}
 	// The dead master held 5461 slots, about 43 groups of 128 (44 with
 	// the one it shares).

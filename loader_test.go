@@ -30,6 +30,36 @@ func redisCache(t *testing.T, srv *redistest.Server, cfg tradecache.Config) *tra
 	return c
 }
 
+// allMissed returns a wait for loaders: it returns once the caches have
+// counted n misses, which each GetOrLoad call does just before it joins
+// or starts a load, and then a little longer. Without it, a loaded
+// machine (-race, other packages' tests) can bring a caller of a fan-out
+// later than a short load lasts; a caller that arrives after a load has
+// finished rightly starts another (a panicking one, say), which is not the
+// stampede these tests are about.
+func allMissed(n uint64, caches ...*tradecache.Cache) func() {
+	return func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			var missed uint64
+			for _, c := range caches {
+				missed += c.Stats(context.Background()).Misses
+			}
+			if missed >= n {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stampedeConfig bounds store calls loosely: a reply slowed past the
+// default 100ms by a loaded machine is a timeout, and a load that follows
+// a failed read rightly does not store its value (the store looked down),
+// so later callers load again. These tests are about stampedes.
+func stampedeConfig(prefix string) tradecache.Config {
+	return tradecache.Config{KeyPrefix: prefix, OpTimeout: 5 * time.Second}
+}
+
 // fanOut runs fn on n goroutines released at once and collects errors.
 func fanOut(n int, fn func(i int) error) []error {
 	var wg sync.WaitGroup
@@ -54,11 +84,12 @@ func TestGetOrLoadRunsTheLoaderOncePerStampede(t *testing.T) {
 	price := decimal.RequireFromString("150.00")
 
 	t.Run("one process, 1000 goroutines", func(t *testing.T) {
-		c := redisCache(t, srv, tradecache.Config{KeyPrefix: "one"})
+		c := redisCache(t, srv, stampedeConfig("one"))
 		var calls atomic.Int64
+		wait := allMissed(1000, c)
 		load := func(context.Context) (decimal.Decimal, error) {
 			calls.Add(1)
-			time.Sleep(50 * time.Millisecond)
+			wait()
 			return price, nil
 		}
 		errs := fanOut(1000, func(int) error {
@@ -85,14 +116,15 @@ func TestGetOrLoadRunsTheLoaderOncePerStampede(t *testing.T) {
 
 	t.Run("five processes with the lock", func(t *testing.T) {
 		var calls atomic.Int64
-		load := func(context.Context) (decimal.Decimal, error) {
-			calls.Add(1)
-			time.Sleep(100 * time.Millisecond)
-			return price, nil
-		}
 		var caches []*tradecache.Cache
 		for range 5 {
-			caches = append(caches, redisCache(t, srv, tradecache.Config{KeyPrefix: "five"}))
+			caches = append(caches, redisCache(t, srv, stampedeConfig("five")))
+		}
+		wait := allMissed(1000, caches...)
+		load := func(context.Context) (decimal.Decimal, error) {
+			calls.Add(1)
+			wait()
+			return price, nil
 		}
 		errs := fanOut(1000, func(i int) error {
 			v, _, err := tradecache.GetOrLoad(ctx, caches[i%5].Namespace("market_data"), "AAPL", load,
@@ -133,12 +165,13 @@ func TestGetOrLoadRunsTheLoaderOncePerStampede(t *testing.T) {
 func TestGetOrLoadPanicReachesEveryWaiter(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := testCtx(t)
-	c := redisCache(t, srv, tradecache.Config{})
+	c := redisCache(t, srv, stampedeConfig(""))
 	var calls atomic.Int64
+	wait := allMissed(1000, c)
 	errs := fanOut(1000, func(int) error {
 		_, _, err := tradecache.GetOrLoad(ctx, c.Namespace("risk"), "P1:VaR", func(context.Context) (int, error) {
 			calls.Add(1)
-			time.Sleep(50 * time.Millisecond)
+			wait()
 			panic("model blew up")
 		})
 		return err
@@ -533,6 +566,24 @@ func (h halfDead) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	return out, pe
 }
 
+func (h halfDead) Delete(ctx context.Context, keys ...string) (int64, error) {
+	down := fmt.Errorf("%w: shard down", store.ErrUnavailable)
+	pe := &store.PartialError{}
+	var live []string
+	for i, k := range keys {
+		if int(k[len(k)-1])%2 == 1 {
+			pe.Failed, pe.Errs = append(pe.Failed, i), append(pe.Errs, down)
+		} else {
+			live = append(live, k)
+		}
+	}
+	n, err := h.Store.Delete(ctx, live...)
+	if err != nil || len(pe.Failed) == 0 {
+		return n, err
+	}
+	return n, pe
+}
+
 // With part of the store down, GetMany returns what it could read and
 // names the rest, and GetManyOrLoad loads only the keys it could not read
 // (or that were missing), never the ones a live part served.
@@ -587,6 +638,18 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 	}
 	if vals["k0"] != "k0" || metas["k0"].Source != tradecache.SourceStore || vals["k3"] != "loaded k3" || metas["k3"].Source != tradecache.SourceLoader {
 		t.Fatalf("values %v, metas %v", vals, metas)
+	}
+	// Delete removes the live part's keys and names the others, which
+	// may still exist.
+	n64, err := ns.Delete(ctx, keys...)
+	if !errors.As(err, &pe) || fmt.Sprint(pe.Keys) != "[k1 k3]" || n64 != 2 || !strings.Contains(err.Error(), "2 keys not deleted") {
+		t.Fatalf("Delete = %d, %v; want 2 (k0, k2) and a PartialError naming k1 and k3", n64, err)
+	}
+	if ok, _ := ns.Exists(ctx, "k0"); ok {
+		t.Fatal("k0 survived the Delete")
+	}
+	if ok, _ := ns.Exists(ctx, "k1"); !ok {
+		t.Fatal("k1, on the dead part, is gone")
 	}
 }
 

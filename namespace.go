@@ -213,14 +213,19 @@ func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 tim
 }
 
 // Delete removes keys and returns how many existed. Keys are sent in
-// batches of MaxBatchSize.
+// batches of MaxBatchSize. On a cluster with a shard down, the other
+// shards' keys are removed and a *PartialError names the rest, which may
+// still exist; the count is of the keys removed.
 func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 	const op = "delete"
 	full, err := n.keys(op, keys)
 	if err != nil {
 		return 0, err
 	}
-	var total int64
+	var (
+		total   int64
+		partial *PartialError
+	)
 	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
 		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
 		t0 := n.start()
@@ -228,11 +233,26 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 		n.wroteNear(keys[lo:hi]...)
 		n.c.observe(ctx, n, opDelete, "", t0, 0, err)
 		total += d
-		if err != nil {
+		var pe *store.PartialError
+		switch {
+		case errors.As(err, &pe):
+			// A shard down: the others' keys are gone; name the rest,
+			// which may still exist, and go on with the next batch.
+			if partial == nil {
+				partial = &PartialError{Op: op, Namespace: n.name}
+			}
+			for j, i := range pe.Failed {
+				partial.add(keys[lo+i], pe.Errs[j])
+			}
+		case err != nil:
+			n.deleted(total)
 			return total, n.fail(op, "", err)
 		}
 	}
 	n.deleted(total)
+	if partial != nil {
+		return total, partial
+	}
 	return total, nil
 }
 

@@ -77,7 +77,10 @@ type Store interface {
 	// some entries fail and others are written it may return a
 	// *PartialError naming the failed ones.
 	SetMany(ctx context.Context, entries []Entry) error
-	// Delete removes the keys and returns how many existed.
+	// Delete removes the keys and returns how many existed. When some
+	// keys' deletes fail and others succeed it may return the count of
+	// those that did with a *PartialError naming the others, which may
+	// still exist.
 	Delete(ctx context.Context, keys ...string) (int64, error)
 	// Exists reports whether key exists and has not expired.
 	Exists(ctx context.Context, key string) (bool, error)
@@ -148,7 +151,8 @@ type Partitioner interface {
 // shard) is down, while the others were: the values of the others are
 // returned beside it, and Failed lists the indexes, into the keys asked
 // for, of those that were not read. SetMany returns one when some entries
-// were written and others not; Failed then indexes the entries.
+// were written and others not, and Delete when some keys were removed and
+// others not; Failed then indexes the entries or keys.
 //
 // Errs[i] is why entry Failed[i] failed: an error wrapping ErrUnavailable
 // or ErrTimeout when its node could not be reached, or the server's own

@@ -653,7 +653,27 @@ func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byt
 }
 
 // Delete implements store.Store.
+//
+// On a partitioned store, as GetMany does: keys of partitions whose breaker
+// is open are not sent, and a *store.PartialError names every key not
+// deleted.
 func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
+	if s.part != nil && len(keys) > 1 && !s.disabled {
+		var total int64
+		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
+			ks := keys
+			if idx != nil {
+				ks = make([]string, len(idx))
+				for j, i := range idx {
+					ks[j] = keys[i]
+				}
+			}
+			n, err := s.next.Delete(ctx, ks...)
+			total = n
+			return err
+		})
+		return total, err
+	}
 	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
 	if err != nil {
 		return 0, err

@@ -387,3 +387,52 @@ func TestPartialBatchKeepsEachKeysCause(t *testing.T) {
 		t.Fatalf("%d parts open, want only the unreachable one", open)
 	}
 }
+
+// Delete on shardedFaulty removes the live parts' keys and fails the
+// others, as the Redis cluster store does.
+func (s *shardedFaulty) Delete(ctx context.Context, keys ...string) (int64, error) {
+	s.calls.Add(1)
+	var live []string
+	for _, k := range keys {
+		if p := int(k[0]) % 4; !s.dead[p] && !s.refusing[p] {
+			live = append(live, k)
+		}
+	}
+	n, err := s.Store.Delete(ctx, live...)
+	if err != nil {
+		return n, err
+	}
+	_, err = s.failures(len(keys), func(i int) string { return keys[i] })
+	return n, err
+}
+
+// A multi-key Delete across parts removes the live parts' keys, counts
+// them, and names the dead part's, which may still exist; once that part's
+// breaker is open its keys are not sent.
+func TestPartialDeleteAcrossParts(t *testing.T) {
+	m, s, g := newSharded(t)
+	ctx := context.Background()
+	keys := []string{"a1", "b1", "a2", "c1"}
+	for round := range 8 {
+		for _, k := range keys[1:] {
+			if err := m.Set(ctx, k, []byte(k), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := g.Delete(ctx, keys...)
+		var pe *store.PartialError
+		if !errors.As(err, &pe) || fmt.Sprint(pe.Failed) != "[0 2]" || !errors.Is(err, store.ErrUnavailable) || n != 2 {
+			t.Fatalf("round %d: Delete = %d, %v; want 2 and a PartialError naming keys 0 and 2", round, n, err)
+		}
+		if _, ok, _ := m.Get(ctx, "b1"); ok {
+			t.Fatalf("round %d: a live part's key survived", round)
+		}
+	}
+	before := s.calls.Load()
+	if _, err := g.Delete(ctx, "a1", "a2"); !errors.Is(err, guard.ErrOpen) {
+		t.Fatalf("a Delete of only the open part's keys = %v, want ErrOpen", err)
+	}
+	if s.calls.Load() != before {
+		t.Fatal("keys of an open part reached the store")
+	}
+}

@@ -542,21 +542,35 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	}
 	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Unlink().Key(ks...).Build() })
 	var (
-		total int64
-		first error
+		total  int64
+		failed []int
+		causes []error
 	)
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
+		idx := groups[order[j]]
 		n, err := r.AsInt64()
 		if isTryAgain(err) {
 			// A slot split by a migration: one UNLINK per key instead.
-			n, err = s.unlinkEach(ctx, keys, groups[order[j]])
+			n, err = s.unlinkEach(ctx, keys, idx)
 		}
 		total += n
-		if err != nil && first == nil {
-			first = classify(err)
+		if err != nil {
+			// A slot's keys fail together (unlinkEach stops at the
+			// first failure, so some of them may be gone: they count).
+			err = classify(err)
+			failed = append(failed, idx...)
+			for range idx {
+				causes = append(causes, err)
+			}
 		}
 	}
-	return total, first
+	switch {
+	case len(failed) == 0:
+		return total, nil
+	case len(failed) == len(keys):
+		return total, causes[0]
+	}
+	return total, store.NewPartialError(failed, causes)
 }
 
 // unlinkEach removes keys[idx...] with one UNLINK each.
