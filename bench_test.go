@@ -51,6 +51,7 @@ type benchEnv struct {
 	raws  []benchRaw // rueidis with its defaults, and with tradecache's settings
 	cache *tradecache.Cache
 	quote []byte // the encoded quote, as raw clients store it
+	addr  string // the server's
 }
 
 func setupBench(b *testing.B) *benchEnv {
@@ -86,7 +87,7 @@ func setupBench(b *testing.B) *benchEnv {
 		}
 		raws[0].Do(ctx, raws[0].B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build())
 	}
-	return &benchEnv{raws: raws, cache: c, quote: q}
+	return &benchEnv{raws: raws, cache: c, quote: q, addr: srv.Addr}
 }
 
 // run times op serially or at 50 goroutines and reports p99.
@@ -196,6 +197,28 @@ func BenchmarkGetMany100(b *testing.B) {
 		})
 	}
 	b.Run("tradecache", func(b *testing.B) { benchGetMany(b, quotes, keys) })
+	// The same batch through a near tier (market data's intended setup):
+	// held quotes are served decoded, without a round trip.
+	near, err := tradecache.New(ctx, tradecache.Config{LogSlowOps: new(bool),
+		Redis:      tradecache.RedisConfig{URL: "redis://" + e.addr},
+		Namespaces: map[string]tradecache.NamespaceConfig{tradecache.NamespaceMarketData: {Near: &tradecache.NearConfig{}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer near.Close()
+	nearQuotes := near.Namespace(tradecache.NamespaceMarketData)
+	b.Run("tradecache-near", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(int) error {
+				out, err := tradecache.GetManyNear[benchQuote](ctx, nearQuotes, keys)
+				if err == nil && len(out) != len(keys) {
+					err = fmt.Errorf("GetManyNear found %d of %d", len(out), len(keys))
+				}
+				return err
+			})
+			b.ReportMetric(float64(b.N*len(keys))/b.Elapsed().Seconds(), "keys/s")
+		})
+	})
 }
 
 // BenchmarkGetOrLoadHit compares GetOrLoad's hit path with a plain Get of

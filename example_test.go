@@ -153,7 +153,11 @@ func ExamplePartialError() {
 	var partial *tradecache.PartialError
 	switch {
 	case errors.As(err, &partial):
-		fmt.Println("not read, shard down:", partial.Keys) // got holds the rest
+		// got holds the rest; each key not read has its own cause
+		// (unreachable, timed out, or the server's CLUSTERDOWN).
+		for i, k := range partial.Keys {
+			fmt.Println("not read:", k, partial.Errs[i])
+		}
 	case err != nil:
 		fmt.Println("nothing read:", err)
 	}

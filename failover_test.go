@@ -239,6 +239,15 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		}
 		return 1
 	}
+	// A second instance reads a fixed batch through its near tier.
+	nearC := nearCacheOn(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}, false)
+	ones := make(map[string]any, len(keys))
+	for _, k := range keys {
+		ones[k] = 1
+	}
+	if err := c.Namespace("md").SetMany(ctx, ones, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	var l load
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -260,7 +269,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// Run until the victim's slots have taken writes for 2s in a row,
 	// noting the most slot groups Health saw open meanwhile.
 	maxOpen, parts := 0, 0
-	var batches, writes, deletes struct{ whole, partial, failed int }
+	var batches, nears, writes, deletes struct{ whole, partial, failed int }
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -284,6 +293,26 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			batches.failed++
 		default:
 			t.Fatalf("GetMany found %d of %d keys without an error", n, len(keys))
+		}
+		// The same through the near tier: held values, or read again with
+		// the dead shard's keys named (a lost connection flushes the tier).
+		ngot, nerr := tradecache.GetManyNear[int](ctx, nearC.Namespace("md"), keys)
+		switch {
+		case nerr == nil:
+			nears.whole++
+		case errors.As(nerr, &pe):
+			nears.partial++
+			onKilledShard(t, pe)
+			if len(ngot)+len(pe.Keys) != len(keys) {
+				t.Fatalf("partial GetManyNear: %d found + %d failed of %d keys (%v)", len(ngot), len(pe.Keys), len(keys), nerr)
+			}
+		default:
+			nears.failed++
+		}
+		for k, v := range ngot {
+			if v != 1 {
+				t.Fatalf("GetManyNear read %s = %d, never written", k, v)
+			}
 		}
 		// And a batch write across every shard, in a namespace of its own.
 		items := make(map[string]any, len(keys))
@@ -341,8 +370,9 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		maxOpen, parts, len(keys), batches.whole, batches.partial, batches.failed)
 	t.Logf("SetMany of all %d keys every 100ms: %d whole, %d partial, %d failed; Delete of them: %d whole, %d partial, %d failed",
 		len(keys), writes.whole, writes.partial, writes.failed, deletes.whole, deletes.partial, deletes.failed)
-	if wantPartial && (batches.partial == 0 || writes.partial == 0 || deletes.partial == 0) {
-		t.Fatal("no GetMany, SetMany or Delete returned a partial result while a shard was down")
+	t.Logf("GetManyNear of the %d keys on another instance every 100ms: %d whole, %d partial, %d failed", len(keys), nears.whole, nears.partial, nears.failed)
+	if wantPartial && (batches.partial == 0 || nears.partial == 0 || writes.partial == 0 || deletes.partial == 0) {
+		t.Fatal("no GetMany, GetManyNear, SetMany or Delete returned a partial result while a shard was down")
 	}
 	// The dead master held 5461 slots, about 43 groups of 128 (44 with
 	// the one it shares).

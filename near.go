@@ -2,6 +2,7 @@ package tradecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"strings"
@@ -324,4 +325,141 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 	ns.hit(1)
 	t.put(key, v, int64(len(b)+len(key)+64), until.UnixNano(), epoch)
 	return v, true, nil
+}
+
+// GetManyNear is GetMany through ns's near cache, as GetNear is Get: keys
+// held in process are served from it, and the rest are read with tracked
+// reads, MaxBatchSize keys per round trip, and kept until any client
+// changes them. Missing keys are absent from the map. Values are shared
+// and must not be modified (see GetNear).
+//
+// Errors are GetMany's: keys not read, on a cluster with a shard down,
+// are named by a *PartialError beside the values that were; a value that
+// cannot be decoded gives a *SerializationError after every other value
+// has been decoded. On a namespace without a near tier, or on the
+// in-memory store, it is a plain GetMany.
+func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[string]T, error) {
+	const op = "get_many"
+	out := make(map[string]T, len(keys))
+	t := ns.near
+	cr, tracked := ns.c.store.(store.CachedReader)
+	if t == nil || !tracked {
+		_, err := ns.GetMany(ctx, keys, &out)
+		return out, err
+	}
+	if err := ns.tooMany(op, len(keys)); err != nil {
+		return nil, err
+	}
+	if ns.c.closed.Load() {
+		return nil, ns.fail(op, "", errClosed)
+	}
+	now := time.Now().UnixNano()
+	var rest, plain []string // near misses: read tracked, or plainly (this process wrote them just now)
+	for _, k := range keys {
+		if v, ok := t.get(k, now); ok {
+			if tv, ok := v.(T); ok {
+				out[k] = tv
+				continue
+			}
+		}
+		if _, err := ns.key(op, k); err != nil {
+			return nil, err // before anything is sent
+		}
+		if t.settled(k, now) {
+			rest = append(rest, k)
+		} else {
+			plain = append(plain, k)
+		}
+	}
+	var (
+		partial *PartialError
+		serr    error
+		read    = len(out) // hits, then keys read from the store
+	)
+	notRead := func(k string, cause error) {
+		if partial == nil {
+			partial = &PartialError{Op: op, Namespace: ns.name}
+		}
+		partial.add(k, cause)
+	}
+	if len(plain) > 0 {
+		got := make(map[string]T, len(plain))
+		_, err := ns.GetMany(ctx, plain, &got)
+		var pe *PartialError
+		var se *SerializationError
+		switch {
+		case errors.As(err, &pe):
+			for i, k := range pe.Keys {
+				notRead(k, pe.Errs[i])
+			}
+		case errors.As(err, &se):
+			serr = se
+		case err != nil:
+			for _, k := range plain {
+				notRead(k, errors.Unwrap(err))
+			}
+		}
+		for k, v := range got {
+			out[k] = v
+		}
+		read += len(plain)
+		if partial != nil {
+			read -= len(partial.Keys) // only plain keys can have failed yet
+		}
+	}
+	ttl := t.maxAge
+	if ttl <= 0 || ttl > ns.ttl {
+		ttl = ns.ttl
+	}
+	full := make([]string, 0, min(len(rest), ns.c.cfg.MaxBatchSize))
+	epochs := make([]uint64, 0, cap(full))
+	for lo := 0; lo < len(rest); lo += ns.c.cfg.MaxBatchSize {
+		batch := rest[lo:min(lo+ns.c.cfg.MaxBatchSize, len(rest))]
+		full, epochs = full[:0], epochs[:0]
+		for _, k := range batch {
+			full = append(full, ns.base+k)
+			epochs = append(epochs, t.shard(k).epoch.Load())
+		}
+		t0 := ns.start()
+		vals, untils, err := cr.GetManyCached(ctx, full, ttl)
+		ns.c.observe(ctx, ns, opGetMany, "", t0, 0, err)
+		var pe *store.PartialError
+		if err != nil && !errors.As(err, &pe) {
+			for _, k := range batch {
+				notRead(k, err)
+			}
+			continue
+		}
+		for i, b := range vals {
+			k := batch[i]
+			if cause := pe.Cause(i); cause != nil {
+				notRead(k, cause)
+				continue
+			}
+			read++
+			if b == nil {
+				ns.miss(1)
+				continue
+			}
+			var v T
+			if err := ns.codec.Unmarshal(full[i], b, &v); err != nil {
+				e := &SerializationError{Op: op, Namespace: ns.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
+				ns.failed(opGetMany, e)
+				if serr == nil {
+					serr = e
+				}
+				continue
+			}
+			ns.hit(1)
+			out[k] = v
+			t.put(k, v, int64(len(b)+len(k)+64), untils[i].UnixNano(), epochs[i])
+		}
+	}
+	switch {
+	case partial != nil && read == 0:
+		return out, ns.fail(op, "", partial.Errs[0])
+	case partial != nil:
+		return out, partial
+	}
+	return out, serr
 }

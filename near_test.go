@@ -2,6 +2,7 @@ package tradecache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -343,5 +344,140 @@ func TestNearCacheReadsOwnWritesAtOnce(t *testing.T) {
 	}
 	if hits := c.Stats(ctx).NearHits - before; hits < 2 {
 		t.Fatalf("%d near hits after the write window, want at least 2 of 3 reads", hits)
+	}
+}
+
+// GetManyNear serves a batch from the near tier once read, on every
+// topology: the second read of the batch sends nothing to Redis, another
+// instance's writes and deletes reach it, this instance's own writes are
+// read back at once, and bad input fails before anything is sent.
+func TestGetManyNear(t *testing.T) {
+	t.Run("standalone", func(t *testing.T) {
+		srv := redistest.Start(t)
+		testGetManyNear(t, tradecache.RedisConfig{URL: "redis://" + srv.Addr}, []string{srv.Addr})
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		g := topologies.Sentinel(t)
+		testGetManyNear(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName}, []string{g.Master.Addr, g.Replica.Addr})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := topologies.Cluster(t)
+		testGetManyNear(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}, cl.Addrs())
+	})
+}
+
+func testGetManyNear(t *testing.T, rc tradecache.RedisConfig, nodes []string) {
+	a, b := nearCacheOn(t, rc, false), nearCacheOn(t, rc, false)
+	ctx := testCtx(t)
+	mdA, mdB := a.Namespace("md"), b.Namespace("md")
+	var keys []string
+	for i := range 12 { // gm10 and gm11 are never written
+		keys = append(keys, fmt.Sprintf("gm%d", i))
+	}
+	for i, k := range keys[:10] {
+		if err := mdA.Set(ctx, k, i, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(got map[string]int, w map[string]int) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("GetManyNear = %v, want %v", got, w)
+		}
+	}
+	all := map[string]int{}
+	for i, k := range keys[:10] {
+		all[k] = i
+	}
+	got, err := tradecache.GetManyNear[int](ctx, mdB, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(got, all)
+	// Read again: every value from the near tier, no GET sent.
+	gets, hits := sum(t, nodes, "get"), b.Stats(ctx).NearHits
+	for range 3 {
+		if got, err = tradecache.GetManyNear[int](ctx, mdB, keys[:10]); err != nil {
+			t.Fatal(err)
+		}
+		want(got, all)
+	}
+	if n := sum(t, nodes, "get") - gets; n != 0 {
+		t.Fatalf("batches served from the near tier sent %d GETs", n)
+	}
+	if h := b.Stats(ctx).NearHits - hits; h != 30 {
+		t.Fatalf("%d near hits for 3 batches of 10 held keys, want 30", h)
+	}
+	// Another instance changes one key and deletes another: B sees both
+	// once the server's invalidations land, and never a third value.
+	if err := mdA.Set(ctx, "gm3", 33, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mdA.Delete(ctx, "gm5"); err != nil {
+		t.Fatal(err)
+	}
+	all["gm3"] = 33
+	delete(all, "gm5")
+	for deadline := time.Now().Add(time.Second); ; {
+		got, err = tradecache.GetManyNear[int](ctx, mdB, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) == fmt.Sprint(all) {
+			break
+		}
+		if v := got["gm3"]; v != 3 && v != 33 {
+			t.Fatalf("gm3 read as %d, neither the old 3 nor the new 33", v)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("another instance's writes invisible after 1s: %v", got)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// B's own writes are read back at once.
+	if err := mdB.Set(ctx, "gm7", 77, 0); err != nil {
+		t.Fatal(err)
+	}
+	all["gm7"] = 77
+	if got, err = tradecache.GetManyNear[int](ctx, mdB, keys); err != nil {
+		t.Fatal(err)
+	}
+	want(got, all)
+	// Bad input: a typed error, nothing sent.
+	gets = sum(t, nodes, "get")
+	var ke *tradecache.KeyError
+	if _, err := tradecache.GetManyNear[int](ctx, mdB, []string{"gm0", "bad key", "gm99"}); !errors.As(err, &ke) {
+		t.Fatalf("a key with a space = %v, want a *KeyError", err)
+	}
+	if n := sum(t, nodes, "get") - gets; n != 0 {
+		t.Fatalf("a batch with a bad key sent %d GETs", n)
+	}
+	// A value that does not decode: a SerializationError, the others read.
+	if err := mdA.Set(ctx, "gm10", "not an int", 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err = tradecache.GetManyNear[int](ctx, mdB, keys)
+	var se *tradecache.SerializationError
+	if !errors.As(err, &se) || se.Key != "gm10" {
+		t.Fatalf("an undecodable value = %v, want a *SerializationError for gm10", err)
+	}
+	want(got, all)
+}
+
+// Without a near tier (or on the in-memory store) GetManyNear is GetMany.
+func TestGetManyNearWithoutANearTier(t *testing.T) {
+	c, err := tradecache.New(testCtx(t), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	md := c.Namespace("md")
+	if err := md.Set(ctx, "a", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tradecache.GetManyNear[int](ctx, md, []string{"a", "b"})
+	if err != nil || fmt.Sprint(got) != "map[a:1]" {
+		t.Fatalf("GetManyNear = %v, %v", got, err)
 	}
 }

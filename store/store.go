@@ -135,6 +135,11 @@ type CachedReader interface {
 	// GetCached returns the value and the time the client-side copy stops
 	// being valid: the sooner of the key's own expiry and ttl from now.
 	GetCached(ctx context.Context, key string, ttl time.Duration) (value []byte, found bool, validUntil time.Time, err error)
+	// GetManyCached is GetCached for many keys in one round trip (on a
+	// Redis Cluster, one per node, in parallel): one slot per key as
+	// GetMany returns them, and when each copy stops being valid. Like
+	// GetMany it may return what it read with a *PartialError.
+	GetManyCached(ctx context.Context, keys []string, ttl time.Duration) (values [][]byte, validUntil []time.Time, err error)
 }
 
 // Partitioner is implemented by a store whose parts fail separately, such

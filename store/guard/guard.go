@@ -746,6 +746,49 @@ func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([
 	return v, found, until, c.end(err)
 }
 
+// GetManyCached implements store.CachedReader when the guarded store
+// does, bounded and breaker-guarded as GetMany is (per partition on a
+// partitioned store).
+func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
+	cr, ok := s.next.(store.CachedReader)
+	if !ok {
+		vals, err := s.GetMany(ctx, keys)
+		return vals, make([]time.Time, len(vals)), err // valid for no time
+	}
+	if s.part != nil && len(keys) > 1 && !s.disabled {
+		out := make([][]byte, len(keys))
+		untils := make([]time.Time, len(keys))
+		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
+			ks := keys
+			if idx != nil {
+				ks = make([]string, len(idx))
+				for j, i := range idx {
+					ks[j] = keys[i]
+				}
+			}
+			vals, us, err := cr.GetManyCached(ctx, ks, ttl)
+			for j := range vals {
+				i := j
+				if idx != nil {
+					i = idx[j]
+				}
+				out[i], untils[i] = vals[j], us[j]
+			}
+			return err
+		})
+		if err != nil && !isPartial(err) {
+			return nil, nil, err
+		}
+		return out, untils, err
+	}
+	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, untils, err := cr.GetManyCached(ctx, keys, ttl)
+	return vals, untils, c.end(err)
+}
+
 // Info implements store.InfoReader when the guarded store does, bounded
 // and behind the breaker like every other call.
 func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {

@@ -273,6 +273,51 @@ func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([
 	return v, found, until, err
 }
 
+// GetManyCached implements store.CachedReader with rueidis DoMultiCache:
+// one tracked GET per key, pipelined (client-side caching tracks GET, not
+// MGET), served from rueidis's per-connection cache where it can be. On a
+// cluster rueidis sends each node its share at once; the keys of nodes
+// that fail are returned with a *store.PartialError, never as misses.
+func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
+	if s.closed.Load() {
+		return nil, nil, errClosed
+	}
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	cmds := make([]rueidis.CacheableTTL, len(keys))
+	for i, k := range keys {
+		cmds[i] = rueidis.CT(s.client.B().Get().Key(k).Cache(), ttl)
+	}
+	out := make([][]byte, len(keys))
+	untils := make([]time.Time, len(keys))
+	until := time.Now().Add(ttl)
+	var (
+		failed []int
+		causes []error
+	)
+	for i, r := range s.client.DoMultiCache(ctx, cmds...) {
+		v, _, err := bytesReply(r)
+		if err != nil {
+			failed, causes = append(failed, i), append(causes, err)
+			continue
+		}
+		out[i], untils[i] = v, until
+		if pxat := r.CachePXAT(); pxat > 0 {
+			if t := time.UnixMilli(pxat); t.Before(until) {
+				untils[i] = t
+			}
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return out, untils, nil
+	case len(failed) == len(keys):
+		return nil, nil, causes[0]
+	}
+	return out, untils, store.NewPartialError(failed, causes)
+}
+
 // GetMany implements store.Store with one MGET, or on a cluster one MGET
 // per hash slot.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
