@@ -115,6 +115,18 @@ func (n *Namespace) ttlFor(op, key string, ttl time.Duration) (time.Duration, er
 	return ttl, nil
 }
 
+// partial adds the entries a store's *PartialError lists to p (made if
+// nil), key(i) being the caller's key of entry i, and returns it.
+func (n *Namespace) partial(p *PartialError, op string, pe *store.PartialError, key func(i int) string) *PartialError {
+	if p == nil {
+		p = &PartialError{Op: op, Namespace: n.name}
+	}
+	for j, i := range pe.Failed {
+		p.add(key(i), pe.Errs[j])
+	}
+	return p
+}
+
 func (n *Namespace) fail(op, key string, err error) error {
 	return &OpError{Op: op, Namespace: n.name, Key: key, Err: err}
 }
@@ -238,12 +250,7 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 		case errors.As(err, &pe):
 			// A shard down: the others' keys are gone; name the rest,
 			// which may still exist, and go on with the next batch.
-			if partial == nil {
-				partial = &PartialError{Op: op, Namespace: n.name}
-			}
-			for j, i := range pe.Failed {
-				partial.add(keys[lo+i], pe.Errs[j])
-			}
+			partial = n.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
 		case err != nil:
 			n.deleted(total)
 			return total, n.fail(op, "", err)
@@ -367,12 +374,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		case errors.As(err, &pe):
 			// A shard down: the others' entries were written; name the
 			// rest and go on with the next batch.
-			if partial == nil {
-				partial = &PartialError{Op: op, Namespace: n.name}
-			}
-			for j, i := range pe.Failed {
-				partial.add(entries[lo+i].Key[len(n.base):], pe.Errs[j])
-			}
+			partial = n.partial(partial, op, pe, func(i int) string { return entries[lo+i].Key[len(n.base):] })
 			n.wrote(hi - lo - len(pe.Failed))
 			continue
 		case err != nil:

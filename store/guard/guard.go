@@ -424,18 +424,9 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if s.part != nil && len(keys) > 1 && !s.disabled {
 		out := make([][]byte, len(keys))
 		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
-			if idx == nil {
-				vals, err := s.next.GetMany(ctx, keys)
-				copy(out, vals)
-				return err
-			}
-			ks := make([]string, len(idx))
-			for j, i := range idx {
-				ks[j] = keys[i]
-			}
-			vals, err := s.next.GetMany(ctx, ks)
+			vals, err := s.next.GetMany(ctx, pick(keys, idx))
 			for j, v := range vals {
-				out[idx[j]] = v
+				out[at(idx, j)] = v
 			}
 			return err
 		})
@@ -450,6 +441,27 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	v, err := s.next.GetMany(ctx, keys)
 	return v, c.end(err)
+}
+
+// pick returns the elements of xs that spread sends: xs[idx...], or all
+// of xs when idx is nil.
+func pick[E any](xs []E, idx []int) []E {
+	if idx == nil {
+		return xs
+	}
+	out := make([]E, len(idx))
+	for j, i := range idx {
+		out[j] = xs[i]
+	}
+	return out
+}
+
+// at returns the batch index of the j-th element spread sent.
+func at(idx []int, j int) int {
+	if idx == nil {
+		return j
+	}
+	return idx[j]
 }
 
 func isPartial(err error) bool {
@@ -504,12 +516,6 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 			idx = append(idx, i)
 		}
 	}
-	at := func(j int) int { // the batch index of the j-th key sent
-		if idx == nil {
-			return j
-		}
-		return idx[j]
-	}
 	sent := len(idx)
 	if idx == nil {
 		sent = n
@@ -540,7 +546,7 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 		// in a batch where a dead shard's could not be sent must not trip
 		// the healthy shard's breaker.
 		for b, j := range bad {
-			i, cause := at(j), why(b)
+			i, cause := at(idx, j), why(b)
 			failed, causes = append(failed, i), append(causes, cause)
 			fail := outcome(parent, cause)
 			if fail == nil {
@@ -595,14 +601,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	if s.part != nil && len(entries) > 1 && !s.disabled {
 		return s.spread(ctx, len(entries), func(i int) string { return entries[i].Key }, func(ctx context.Context, idx []int) error {
-			if idx == nil {
-				return s.next.SetMany(ctx, entries)
-			}
-			es := make([]store.Entry, len(idx))
-			for j, i := range idx {
-				es[j] = entries[i]
-			}
-			return s.next.SetMany(ctx, es)
+			return s.next.SetMany(ctx, pick(entries, idx))
 		})
 	}
 	ctx, c, err := s.beginKeys(ctx, s.batch, len(entries), func(i int) string { return entries[i].Key })
@@ -661,14 +660,7 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	if s.part != nil && len(keys) > 1 && !s.disabled {
 		var total int64
 		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
-			ks := keys
-			if idx != nil {
-				ks = make([]string, len(idx))
-				for j, i := range idx {
-					ks[j] = keys[i]
-				}
-			}
-			n, err := s.next.Delete(ctx, ks...)
+			n, err := s.next.Delete(ctx, pick(keys, idx)...)
 			total = n
 			return err
 		})
@@ -759,20 +751,9 @@ func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Durat
 		out := make([][]byte, len(keys))
 		untils := make([]time.Time, len(keys))
 		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
-			ks := keys
-			if idx != nil {
-				ks = make([]string, len(idx))
-				for j, i := range idx {
-					ks[j] = keys[i]
-				}
-			}
-			vals, us, err := cr.GetManyCached(ctx, ks, ttl)
+			vals, us, err := cr.GetManyCached(ctx, pick(keys, idx), ttl)
 			for j := range vals {
-				i := j
-				if idx != nil {
-					i = idx[j]
-				}
-				out[i], untils[i] = vals[j], us[j]
+				out[at(idx, j)], untils[at(idx, j)] = vals[j], us[j]
 			}
 			return err
 		})

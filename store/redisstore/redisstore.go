@@ -292,14 +292,11 @@ func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Durat
 	out := make([][]byte, len(keys))
 	untils := make([]time.Time, len(keys))
 	until := time.Now().Add(ttl)
-	var (
-		failed []int
-		causes []error
-	)
+	var f failures
 	for i, r := range s.client.DoMultiCache(ctx, cmds...) {
 		v, _, err := bytesReply(r)
 		if err != nil {
-			failed, causes = append(failed, i), append(causes, err)
+			f.add(err, i)
 			continue
 		}
 		out[i], untils[i] = v, until
@@ -309,13 +306,11 @@ func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Durat
 			}
 		}
 	}
-	switch {
-	case len(failed) == 0:
-		return out, untils, nil
-	case len(failed) == len(keys):
-		return nil, nil, causes[0]
+	err := f.err(len(keys))
+	if err != nil && len(f.failed) == len(keys) {
+		return nil, nil, err
 	}
-	return out, untils, store.NewPartialError(failed, causes)
+	return out, untils, err
 }
 
 // GetMany implements store.Store with one MGET, or on a cluster one MGET
@@ -347,10 +342,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, error) {
 	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Mget().Key(ks...).Build() })
 	out := make([][]byte, len(keys))
-	var (
-		failed []int
-		causes []error
-	)
+	var f failures
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		idx := groups[order[j]]
 		arr, err := r.ToArray()
@@ -363,23 +355,45 @@ func (s *Store) getManyBySlot(ctx context.Context, keys []string) ([][]byte, err
 			err = fillMget(out, idx, arr)
 		}
 		if err != nil {
-			err = classify(err)
-			failed = append(failed, idx...)
-			for range idx {
-				causes = append(causes, err)
-			}
+			f.add(classify(err), idx...)
 		}
 	}
+	err := f.err(len(keys))
 	switch {
-	case len(failed) == 0:
+	case err == nil:
 		return out, nil
-	case len(failed) == len(keys):
-		return nil, causes[0]
+	case len(f.failed) == len(keys):
+		return nil, err
 	}
-	for _, i := range failed {
+	for _, i := range f.failed {
 		out[i] = nil
 	}
-	return out, store.NewPartialError(failed, causes)
+	return out, err
+}
+
+// failures collects which entries of a batch failed and why, and turns
+// them into the batch's error: nil, the first cause when every entry
+// failed, or a *store.PartialError.
+type failures struct {
+	failed []int
+	causes []error
+}
+
+func (f *failures) add(err error, idx ...int) {
+	f.failed = append(f.failed, idx...)
+	for range idx {
+		f.causes = append(f.causes, err)
+	}
+}
+
+func (f *failures) err(n int) error {
+	switch {
+	case len(f.failed) == 0:
+		return nil
+	case len(f.failed) == n:
+		return f.causes[0]
+	}
+	return store.NewPartialError(f.failed, f.causes)
 }
 
 // isTryAgain reports a TRYAGAIN reply: a multi-key command on a slot whose
@@ -490,24 +504,15 @@ func (s *Store) SetMany(ctx context.Context, entries []store.Entry) error {
 	for i, e := range entries {
 		cmds[i] = s.setCmd(e.Key, e.Value, e.TTL)
 	}
-	var (
-		failed []int
-		causes []error
-	)
+	// Some entries may be written (on a cluster, the live shards' share)
+	// and others not: say which, and why.
+	var f failures
 	for i, r := range s.client.DoMulti(ctx, cmds...) {
 		if err := r.Error(); err != nil {
-			failed, causes = append(failed, i), append(causes, classify(err))
+			f.add(classify(err), i)
 		}
 	}
-	switch {
-	case len(failed) == 0:
-		return nil
-	case len(failed) == len(entries):
-		return causes[0]
-	}
-	// Some entries were written (on a cluster, the live shards' share):
-	// say which were not, and why.
-	return store.NewPartialError(failed, causes)
+	return f.err(len(entries))
 }
 
 // SetNX implements store.Store with SET NX PX.
@@ -587,9 +592,8 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 	}
 	groups, order, cmds := slotCommands(keys, func(ks []string) rueidis.Completed { return s.client.B().Unlink().Key(ks...).Build() })
 	var (
-		total  int64
-		failed []int
-		causes []error
+		total int64
+		f     failures
 	)
 	for j, r := range s.client.DoMulti(ctx, cmds...) {
 		idx := groups[order[j]]
@@ -602,20 +606,10 @@ func (s *Store) Delete(ctx context.Context, keys ...string) (int64, error) {
 		if err != nil {
 			// A slot's keys fail together (unlinkEach stops at the
 			// first failure, so some of them may be gone: they count).
-			err = classify(err)
-			failed = append(failed, idx...)
-			for range idx {
-				causes = append(causes, err)
-			}
+			f.add(classify(err), idx...)
 		}
 	}
-	switch {
-	case len(failed) == 0:
-		return total, nil
-	case len(failed) == len(keys):
-		return total, causes[0]
-	}
-	return total, store.NewPartialError(failed, causes)
+	return total, f.err(len(keys))
 }
 
 // unlinkEach removes keys[idx...] with one UNLINK each.
