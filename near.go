@@ -347,11 +347,11 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		_, err := ns.GetMany(ctx, keys, &out)
 		return out, err
 	}
-	if err := ns.tooMany(op, len(keys)); err != nil {
-		return nil, err
-	}
 	if ns.c.closed.Load() {
 		return nil, ns.fail(op, "", errClosed)
+	}
+	if err := ns.tooMany(op, len(keys)); err != nil {
+		return nil, err
 	}
 	now := time.Now().UnixNano()
 	var rest, plain []string // near misses: read tracked, or plainly (this process wrote them just now)

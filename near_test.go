@@ -452,16 +452,27 @@ func testGetManyNear(t *testing.T, rc tradecache.RedisConfig, nodes []string) {
 	if n := sum(t, nodes, "get") - gets; n != 0 {
 		t.Fatalf("a batch with a bad key sent %d GETs", n)
 	}
-	// A value that does not decode: a SerializationError, the others read.
+	// A value that does not decode: a SerializationError, the others read
+	// (once A's write reaches B: B's earlier miss of gm10 is tracked too).
 	if err := mdA.Set(ctx, "gm10", "not an int", 0); err != nil {
 		t.Fatal(err)
 	}
-	got, err = tradecache.GetManyNear[int](ctx, mdB, keys)
-	var se *tradecache.SerializationError
-	if !errors.As(err, &se) || se.Key != "gm10" {
-		t.Fatalf("an undecodable value = %v, want a *SerializationError for gm10", err)
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		got, err = tradecache.GetManyNear[int](ctx, mdB, keys)
+		want(got, all)
+		var se *tradecache.SerializationError
+		if errors.As(err, &se) && se.Key == "gm10" {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("an undecodable value = %v, want a *SerializationError for gm10 within 1s", err)
+		}
 	}
-	want(got, all)
+	// A closed Cache serves nothing, not even what its near tier held.
+	b.Close()
+	if got, err := tradecache.GetManyNear[int](ctx, mdB, keys[:2]); !errors.Is(err, tradecache.ErrUnavailable) || len(got) != 0 {
+		t.Fatalf("after Close: %v, %v; want ErrUnavailable", got, err)
+	}
 }
 
 // Without a near tier (or on the in-memory store) GetManyNear is GetMany.
