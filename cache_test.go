@@ -695,3 +695,50 @@ func TestClearNamespaceRemovesVersionKeys(t *testing.T) {
 		}
 	})
 }
+
+// GetMany decodes every value into a fresh zero value: nothing of one key's
+// value may show through in another's (a field the next encoding omits, a
+// map the next one does not mention), whatever the map's key type.
+func TestGetManyValuesDoNotBleed(t *testing.T) {
+	type sparse struct {
+		A int               `msgpack:"a,omitempty"`
+		B string            `msgpack:"b"`
+		M map[string]int    `msgpack:"m,omitempty"`
+		S []decimal.Decimal `msgpack:"s,omitempty"`
+	}
+	type symbol string
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("bleed")
+		in := map[string]any{
+			"k1": sparse{A: 5, B: "x", M: map[string]int{"a": 1}, S: []decimal.Decimal{decimal.RequireFromString("1.50")}},
+			"k2": sparse{B: "y"},
+			"k3": sparse{B: "z", M: map[string]int{"b": 2}},
+		}
+		if err := ns.SetMany(ctx, in, 0); err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{"k1", "k2", "k3"}
+		got := map[symbol]sparse{}
+		if n, err := ns.GetMany(ctx, keys, &got); err != nil || n != 3 {
+			t.Fatalf("GetMany = %d, %v", n, err)
+		}
+		if g := got["k2"]; g.A != 0 || g.M != nil || g.S != nil || g.B != "y" {
+			t.Fatalf("k2 = %+v: k1's fields showed through", g)
+		}
+		if g := got["k3"]; fmt.Sprint(g.M) != "map[b:2]" || g.A != 0 || g.S != nil {
+			t.Fatalf("k3 = %+v: another value's fields showed through", g)
+		}
+		if g := got["k1"]; g.A != 5 || fmt.Sprint(g.M) != "map[a:1]" || len(g.S) != 1 || g.S[0].String() != "1.5" {
+			t.Fatalf("k1 = %+v", g)
+		}
+		// The same order reversed, into pointers.
+		ptrs := map[string]*sparse{}
+		if _, err := ns.GetMany(ctx, []string{"k3", "k2", "k1"}, &ptrs); err != nil {
+			t.Fatal(err)
+		}
+		if ptrs["k2"].M != nil || ptrs["k1"] == ptrs["k3"] || ptrs["k1"].M["a"] != 1 || ptrs["k3"].M["a"] != 0 {
+			t.Fatalf("pointers: k1 %+v, k2 %+v, k3 %+v", ptrs["k1"], ptrs["k2"], ptrs["k3"])
+		}
+	})
+}

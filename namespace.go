@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
@@ -79,16 +80,25 @@ func (n *Namespace) Name() string { return n.name }
 func (n *Namespace) DefaultTTL() time.Duration { return n.ttl }
 
 func (n *Namespace) key(op, key string) (string, error) {
-	if n.c.closed.Load() {
-		return "", n.fail(op, key, errClosed)
-	}
-	if n.bad != "" {
-		return "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "namespace " + n.bad}
-	}
-	if reason := checkKey(key, n.c.cfg.MaxKeyLength); reason != "" {
-		return "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: reason}
+	if err := n.check(op, key); err != nil {
+		return "", err
 	}
 	return n.base + key, nil
+}
+
+// check reports why key cannot be used now: the Cache is closed, or the
+// namespace or key breaks the grammar.
+func (n *Namespace) check(op, key string) error {
+	if n.c.closed.Load() {
+		return n.fail(op, key, errClosed)
+	}
+	if n.bad != "" {
+		return &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "namespace " + n.bad}
+	}
+	if reason := checkKey(key, n.c.cfg.MaxKeyLength); reason != "" {
+		return &KeyError{Op: op, Namespace: n.name, Key: key, Reason: reason}
+	}
+	return nil
 }
 
 func (n *Namespace) keys(op string, keys []string) ([]string, error) {
@@ -101,6 +111,40 @@ func (n *Namespace) keys(op string, keys []string) ([]string, error) {
 		if full[i], err = n.key(op, k); err != nil {
 			return nil, err
 		}
+	}
+	return full, nil
+}
+
+var stringType = reflect.TypeFor[string]()
+
+// callKeys is keys for a call that keeps none of them once it returns: the
+// full keys are slices of one string, one allocation instead of one per
+// key. Any one of them kept would keep them all alive, so a key that is
+// retained (as get-or-load remembers keys for fail-safe) must come from
+// keys instead.
+func (n *Namespace) callKeys(op string, keys []string) ([]string, error) {
+	if err := n.tooMany(op, len(keys)); err != nil {
+		return nil, err
+	}
+	size := 0
+	for _, k := range keys {
+		if err := n.check(op, k); err != nil {
+			return nil, err
+		}
+		size += len(n.base) + len(k)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, k := range keys {
+		b.WriteString(n.base)
+		b.WriteString(k)
+	}
+	all := b.String()
+	full := make([]string, len(keys))
+	off := 0
+	for i, k := range keys {
+		end := off + len(n.base) + len(k)
+		full[i], off = all[off:end], end
 	}
 	return full, nil
 }
@@ -230,7 +274,7 @@ func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 tim
 // still exist; the count is of the keys removed.
 func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 	const op = "delete"
-	full, err := n.keys(op, keys)
+	full, err := n.callKeys(op, keys)
 	if err != nil {
 		return 0, err
 	}
@@ -395,7 +439,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 // other value has been decoded.
 func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, error) {
 	const op = "get_many"
-	full, err := n.keys(op, keys)
+	full, err := n.callKeys(op, keys)
 	if err != nil {
 		return 0, err
 	}
@@ -409,6 +453,9 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 	}
 	elem := m.Type().Elem()
 	keyType := m.Type().Key()
+	// One decode target, zeroed before each value and copied into the map
+	// (a zeroed target holds no slice or map for the decoder to reuse).
+	v := reflect.New(elem)
 	found := 0
 	var firstErr error
 	var partial *PartialError
@@ -433,7 +480,7 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 				n.miss(1)
 				continue
 			}
-			v := reflect.New(elem)
+			v.Elem().SetZero()
 			if err := n.codec.Unmarshal(full[lo+i], b, v.Interface()); err != nil {
 				serr := &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}
 				n.failed(opGetMany, serr)
@@ -442,7 +489,11 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 				}
 				continue
 			}
-			m.SetMapIndex(reflect.ValueOf(keys[lo+i]).Convert(keyType), v.Elem())
+			mk := reflect.ValueOf(&keys[lo+i]).Elem() // no copy of the string into an interface
+			if keyType != stringType {
+				mk = mk.Convert(keyType)
+			}
+			m.SetMapIndex(mk, v.Elem())
 			n.hit(1)
 			found++
 		}

@@ -362,7 +362,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 				continue
 			}
 		}
-		if _, err := ns.key(op, k); err != nil {
+		if err := ns.check(op, k); err != nil {
 			return nil, err // before anything is sent
 		}
 		if t.settled(k, now) {
