@@ -142,6 +142,23 @@ func BenchmarkGet(b *testing.B) {
 			})
 		})
 	}
+	// The fastest raw client doing the same job: GET, then decode the
+	// quote with the same codec. What tradecache costs beyond it is its
+	// own (key checks, breaker, deadline, counters).
+	cd, _ := codec.New(codec.Options{})
+	tuned := e.raws[len(e.raws)-1]
+	b.Run(tuned.name+"+decode", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				bs, err := tuned.Do(ctx, tuned.B().Get().Key(fmt.Sprintf("raw:k%d", i%1000)).Build()).AsBytes()
+				if err != nil {
+					return err
+				}
+				var q benchQuote
+				return cd.Unmarshal("", bs, &q)
+			})
+		})
+	})
 	b.Run("tradecache", func(b *testing.B) {
 		modes(b, func(b *testing.B, p bool) {
 			run(b, p, func(i int) error {
