@@ -507,7 +507,9 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 // Clear removes every key of the namespace and returns how many it removed.
 // On Redis it walks the namespace with SCAN MATCH and removes each page with
 // UNLINK, MaxBatchSize keys at a time; it never uses KEYS, FLUSHDB or
-// FLUSHALL, so it neither blocks Redis nor touches other namespaces.
+// FLUSHALL, so it neither blocks Redis nor touches other namespaces. On a
+// cluster it scans every master, then sweeps again the slots that a
+// reshard moved while it scanned.
 func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	const op = "clear"
 	if n.c.closed.Load() {

@@ -28,8 +28,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -48,6 +48,9 @@ type Store struct {
 	// answers a GET after Close with a nil reply, a miss, rather than
 	// ErrClosing.
 	closed atomic.Bool
+	// scanHook, when set (by tests), is called as each master's scan of
+	// a cluster DeletePrefix starts and ends.
+	scanHook func(addr string, start bool)
 }
 
 // errClosed is what calls after Close return.
@@ -672,8 +675,9 @@ func (s *Store) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 // DeletePrefix implements store.Store: SCAN MATCH prefix* COUNT batch, and
 // one UNLINK per page of keys found. SCAN does not block the server the way
 // KEYS does, and UNLINK frees memory in the background. On a cluster every
-// master holds part of the keyspace, so each is scanned, in parallel; a
-// slot that is migrating while the scan runs can hide keys from it.
+// master holds part of the keyspace, so each is scanned, in parallel, and
+// the slots that moved while they were scanned are swept again (see
+// clearCluster).
 func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error) {
 	if s.closed.Load() {
 		return 0, errClosed
@@ -685,52 +689,35 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int
 	if !s.cluster {
 		return s.scanDelete(ctx, s.client, pattern, batch)
 	}
-	masters, err := s.masters(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total int64
-		first error
-	)
-	for _, node := range masters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := s.scanDelete(ctx, node, pattern, batch)
-			mu.Lock()
-			total += n
-			if err != nil && first == nil {
-				first = err
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return total, first
+	return s.clearCluster(ctx, prefix, pattern, batch)
 }
 
-// masters returns a client for every cluster node whose ROLE is master.
+// node is a cluster node's address and its client.
+type node struct {
+	addr string
+	rueidis.Client
+}
+
+// masters returns every cluster node whose ROLE is master, by address.
 // rueidis's node list also holds replicas when reads go to them, and a
 // failed-over master can linger in it as a replica.
-func (s *Store) masters(ctx context.Context) ([]rueidis.Client, error) {
-	var out []rueidis.Client
-	for addr, node := range s.client.Nodes() {
-		role, err := node.Do(ctx, node.B().Role().Build()).ToArray()
+func (s *Store) masters(ctx context.Context) ([]node, error) {
+	var out []node
+	for addr, c := range s.client.Nodes() {
+		role, err := c.Do(ctx, c.B().Role().Build()).ToArray()
 		if err != nil {
 			return nil, classify(fmt.Errorf("redisstore: ROLE of %s: %w", addr, err))
 		}
 		if len(role) > 0 {
 			if r, _ := role[0].ToString(); r == "master" {
-				out = append(out, node)
+				out = append(out, node{addr, c})
 			}
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: redisstore: no cluster master answered", store.ErrUnavailable)
 	}
+	slices.SortFunc(out, func(a, b node) int { return strings.Compare(a.addr, b.addr) })
 	return out, nil
 }
 
@@ -792,8 +779,8 @@ func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	for _, node := range masters {
-		v, err := node.Do(ctx, node.B().Info().Section(sections...).Build()).ToString()
+	for _, m := range masters {
+		v, err := m.Do(ctx, m.B().Info().Section(sections...).Build()).ToString()
 		if err != nil {
 			return "", classify(err)
 		}
