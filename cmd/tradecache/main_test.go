@@ -275,7 +275,7 @@ func TestCommandsOnClusterAndSentinel(t *testing.T) {
 			if err != nil || !strings.Contains(out, "ready true") {
 				t.Fatalf("health: %v\n%s", err, out)
 			}
-			if c.topology == "cluster" && !strings.Contains(out, "0 of 128 slot groups open") {
+			if c.topology == "cluster" && !strings.Contains(out, "0 of 129 slot groups open") {
 				t.Fatalf("health on a cluster does not report its slot groups:\n%s", out)
 			}
 			out, _, err = runCmd(t, "clear", "--namespace", "market_data", "--yes")

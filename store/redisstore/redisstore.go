@@ -48,6 +48,9 @@ type Store struct {
 	// answers a GET after Close with a nil reply, a miss, rather than
 	// ErrClosing.
 	closed atomic.Bool
+	// groups are the circuit-breaker partitions of a cluster's slots;
+	// nil means fixed groups (see Partitions).
+	groups *slotGroups
 	// scanHook, when set (by tests), is called as each master's scan of
 	// a cluster DeletePrefix starts and ends.
 	scanHook func(addr string, start bool)
@@ -81,6 +84,9 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if s.cluster {
+		s.groups = readSlotGroups(ctx, c)
 	}
 	return s, nil
 }
@@ -148,26 +154,6 @@ func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
 // their own (to add hooks, say). Close closes it.
 func NewFromClient(c rueidis.Client) *Store {
 	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
-}
-
-// slotGroups is how many circuit-breaker partitions a cluster's slots are
-// split into: 128 groups of 128 slots. Groups rather than shards because
-// the slot-to-shard map changes under failover and resharding, and a fixed
-// split needs no map: a shard of a three-master cluster spans about 43
-// groups, and a group that straddles two shards trips when its failing
-// part does.
-const slotGroups = 128
-
-// Partitions implements store.Partitioner: one partition per group of
-// slots on a cluster, and none otherwise.
-func (s *Store) Partitions() (int, func(int) string, func(string) int) {
-	if !s.cluster {
-		return 1, nil, nil
-	}
-	const per = keyslot.Slots / slotGroups
-	return slotGroups,
-		func(i int) string { return fmt.Sprintf("redis slots %d-%d", i*per, (i+1)*per-1) },
-		func(key string) int { return int(keyslot.Of(key)) / per }
 }
 
 // Mode reports the topology the client found: standalone, sentinel or
