@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"strings"
@@ -144,6 +145,37 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			func(ctx context.Context, i int) error {
 				out := make(map[string]benchQuote, n)
 				_, err := ns.GetMany(ctx, keys[:n], &out)
+				return err
+			}})
+	}
+	if c.Backend() == "redis" {
+		// The same reads through a near tier, on a Cache of their own so
+		// that the phases above run as configured.
+		ncfg := cfg
+		ncfg.Namespaces = maps.Clone(cfg.Namespaces)
+		if ncfg.Namespaces == nil {
+			ncfg.Namespaces = map[string]tradecache.NamespaceConfig{}
+		}
+		pol := ncfg.Namespaces["bench"]
+		pol.Near = &tradecache.NearConfig{}
+		ncfg.Namespaces["bench"] = pol
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		nc, err := tradecache.New(nctx, ncfg)
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		near := nc.Namespace("bench")
+		getNear := func(ctx context.Context, i int) error {
+			_, _, err := tradecache.GetNear[benchQuote](ctx, near, keys[i%1000])
+			return err
+		}
+		phases = append(phases,
+			phaseSpec{"get_near", "tradecache", "", 1, 0, nil, getNear},
+			phaseSpec{"get_near", "tradecache", "", 50, 0, nil, getNear},
+			phaseSpec{"get_many_near(100)", "tradecache", "", 1, 100, nil, func(ctx context.Context, i int) error {
+				_, err := tradecache.GetManyNear[benchQuote](ctx, near, keys[:100])
 				return err
 			}})
 	}

@@ -180,7 +180,8 @@ func TestBench(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"tradecache get 1", "tradecache get 50", "tradecache set 1", "tradecache set 50",
-		"tradecache get_many(10) 1", "tradecache get_many(100) 1", "tradecache get_many(1000) 1", "raw-rueidis get 1", "raw-rueidis get 50"} {
+		"tradecache get_many(10) 1", "tradecache get_many(100) 1", "tradecache get_many(1000) 1", "raw-rueidis get 1", "raw-rueidis get 50",
+		"tradecache get_near 1", "tradecache get_near 50", "tradecache get_many_near(100) 1"} {
 		if _, ok := phases[want]; !ok {
 			t.Errorf("no phase %q", want)
 		}
