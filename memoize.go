@@ -82,10 +82,40 @@ func Memoize[K comparable, V any](ns *Namespace, fn func(context.Context, K) (V,
 	}
 }
 
+// readBatch reads full keys for GetManyOrLoad: with tracked reads when
+// the namespace has a near tier (t) and this process wrote none of them in
+// the own-write window, returning when each copy stops being valid and the
+// near shards' epochs from before the read; otherwise with a plain
+// GetMany, and untils nil.
+func readBatch(ctx context.Context, ns *Namespace, t *nearTier, cr store.CachedReader, full []string) (vals [][]byte, untils []time.Time, epochs []uint64, err error) {
+	if t != nil {
+		now := time.Now().UnixNano()
+		epochs = make([]uint64, len(full))
+		for i, f := range full {
+			k := f[len(ns.base):]
+			if !t.settled(k, now) {
+				epochs = nil
+				break
+			}
+			epochs[i] = t.shard(k).epoch.Load()
+		}
+		if epochs != nil {
+			vals, untils, err = cr.GetManyCached(ctx, full, ns.ttl)
+			return vals, untils, epochs, err
+		}
+	}
+	vals, err = ns.c.store.GetMany(ctx, full)
+	return vals, nil, nil, err
+}
+
 // GetManyOrLoad returns the values of keys, calling load once with exactly
 // the keys that are missing or past their freshness, and caching what it
 // returns (keys it leaves out are remembered as not found for the negative
 // TTL, when there is one). Keys are read MaxBatchSize per round trip.
+//
+// On a namespace with a near tier, fresh values held in process are
+// served from it (SourceNear) and the others are read tracked and kept, as
+// GetOrLoad does.
 //
 // The metas say where each value came from. When load fails, keys with a
 // value within MaxStale get it, flagged stale; the error is returned when
@@ -105,11 +135,39 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	metas := make(map[string]Meta, len(keys))
 	stale := map[string]*knownValue{}
 	var missing, missingFull []string
-	seen := make(map[string]bool, len(keys))
 	storeUp := true
-	for lo := 0; lo < len(full); lo += ns.c.cfg.MaxBatchSize {
-		hi := min(lo+ns.c.cfg.MaxBatchSize, len(full))
-		vals, err := ns.c.store.GetMany(ctx, full[lo:hi])
+	// The keys to read: each once, and none that the near tier holds fresh.
+	t := ns.near
+	cr, tracked := ns.c.store.(store.CachedReader)
+	if !tracked {
+		t = nil
+	}
+	seen := make(map[string]bool, len(keys))
+	idx := make([]int, 0, len(keys))
+	for i, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if t != nil {
+			if e, ok := t.get(k, now.UnixNano()); ok {
+				if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
+					ns.hit(1)
+					out[k], metas[k] = ne.v, Meta{Source: SourceNear, AsOf: ne.st.AsOf, Age: now.Sub(ne.st.AsOf)}
+					continue
+				}
+			}
+		}
+		idx = append(idx, i)
+	}
+	bfull := make([]string, 0, min(len(idx), ns.c.cfg.MaxBatchSize))
+	for lo := 0; lo < len(idx); lo += ns.c.cfg.MaxBatchSize {
+		batch := idx[lo:min(lo+ns.c.cfg.MaxBatchSize, len(idx))]
+		bfull = bfull[:0]
+		for _, i := range batch {
+			bfull = append(bfull, full[i])
+		}
+		vals, untils, epochs, err := readBatch(ctx, ns, t, cr, bfull)
 		var pe *store.PartialError
 		if err != nil {
 			ns.failed(opGetMany, err)
@@ -118,15 +176,11 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				pe = nil
 			}
 		}
-		for i := lo; i < hi; i++ {
+		for j, i := range batch {
 			k := keys[i]
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
 			// A key not read (all of them, or the failed part of a
 			// partial result) is loaded, or served stale from memory.
-			if err != nil && (pe == nil || pe.Has(i-lo)) {
+			if err != nil && (pe == nil || pe.Has(j)) {
 				if kv, ok := ns.c.known.get(full[i]); ok {
 					if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 						stale[k] = &knownValue{tv, kv.st}
@@ -135,7 +189,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				missing, missingFull = append(missing, k), append(missingFull, full[i])
 				continue
 			}
-			b := vals[i-lo]
+			b := vals[j]
 			if b != nil {
 				var v T
 				st, stamped, derr := ns.codec.UnmarshalStamped(full[i], b, &v)
@@ -150,6 +204,10 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 					ns.hit(1)
 					if !st.Negative {
 						out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+						if untils != nil { // a tracked read: keep it near until it changes
+							exp := min(untils[j].UnixNano(), st.FreshUntil().UnixNano())
+							t.put(k, nearStamped[T]{v, st}, int64(len(b)+len(full[i])+64), exp, epochs[j])
+						}
 					}
 					continue
 				case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):

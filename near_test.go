@@ -492,3 +492,73 @@ func TestGetManyNearWithoutANearTier(t *testing.T) {
 		t.Fatalf("GetManyNear = %v, %v", got, err)
 	}
 }
+
+// GetManyOrLoad uses the near tier as GetOrLoad does: fresh values held in
+// process are served without a round trip (SourceNear), the rest are read
+// tracked and kept, and another instance's change reaches it.
+func TestGetManyOrLoadUsesTheNearCache(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := nearCache(t, srv.Addr), nearCache(t, srv.Addr)
+	ctx := testCtx(t)
+	md := b.Namespace("md")
+	keys := []string{"X1", "X2", "X3"}
+	loads := 0
+	load := func(_ context.Context, missing []string) (map[string]string, error) {
+		loads++
+		out := map[string]string{}
+		for _, k := range missing {
+			out[k] = fmt.Sprintf("%s-v%d", k, loads)
+		}
+		return out, nil
+	}
+	sources := func(metas map[string]tradecache.Meta) string {
+		var s []string
+		for _, k := range keys {
+			s = append(s, metas[k].Source.String())
+		}
+		return fmt.Sprint(s)
+	}
+	vals, metas, err := tradecache.GetManyOrLoad(ctx, md, keys, load)
+	if err != nil || loads != 1 || vals["X2"] != "X2-v1" || metas["X1"].Source != tradecache.SourceLoader {
+		t.Fatalf("first: %v %v %v (%d loads)", vals, metas, err, loads)
+	}
+	// B wrote them (the load): for the own-write window its reads are
+	// plain; then a tracked read keeps them, and then they are near hits.
+	var got string
+	for i := 0; i < 500 && got != fmt.Sprint([]string{"near", "near", "near"}); i++ {
+		if vals, metas, err = tradecache.GetManyOrLoad(ctx, md, keys, load); err != nil {
+			t.Fatal(err)
+		}
+		got = sources(metas)
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got != fmt.Sprint([]string{"near", "near", "near"}) || loads != 1 || vals["X3"] != "X3-v1" || metas["X3"].AsOf.IsZero() {
+		t.Fatalf("later reads should be near hits with their stamps: %s %v (%d loads)", got, vals, loads)
+	}
+	gets := sum(t, []string{srv.Addr}, "get") + sum(t, []string{srv.Addr}, "mget")
+	if _, metas, err = tradecache.GetManyOrLoad(ctx, md, keys, load); err != nil || sources(metas) != got {
+		t.Fatalf("near hits: %v %v", metas, err)
+	}
+	if n := sum(t, []string{srv.Addr}, "get") + sum(t, []string{srv.Addr}, "mget") - gets; n != 0 {
+		t.Fatalf("a batch held in the near tier sent %d reads", n)
+	}
+	// Another instance deletes one: B loads it again, and only it.
+	if _, err := a.Namespace("md").Delete(ctx, "X2"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		vals, metas, err = tradecache.GetManyOrLoad(ctx, md, keys, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if metas["X2"].Source == tradecache.SourceLoader {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B kept serving X2 from %v after A deleted it", metas["X2"].Source)
+		}
+	}
+	if vals["X2"] != "X2-v2" || vals["X1"] != "X1-v1" || loads != 2 {
+		t.Fatalf("after invalidation: %v (%d loads)", vals, loads)
+	}
+}
