@@ -113,10 +113,11 @@ func (m *Market) CacheQuote(ctx context.Context, q Quote) (bool, error) {
 	return m.CacheMarketData(ctx, q.Symbol, KindQuote, q.Seq, q)
 }
 
+// get reads through the namespace's near tier when it has one (a plain
+// Get otherwise): quotes, trades and bars are values whose decimals are
+// immutable, so sharing the held copy between callers is safe.
 func get[T any](ctx context.Context, m *Market, symbol string, kind Kind) (T, bool, error) {
-	var v T
-	found, err := m.ns.Get(ctx, key(symbol, kind), &v)
-	return v, found, err
+	return tradecache.GetNear[T](ctx, m.ns, key(symbol, kind))
 }
 
 // Quote returns symbol's latest quote.
@@ -134,20 +135,25 @@ func (m *Market) Bar(ctx context.Context, symbol string) (Bar, bool, error) {
 	return get[Bar](ctx, m, symbol, KindBar)
 }
 
-// Book returns symbol's latest order-book snapshot.
+// Book returns symbol's latest order-book snapshot. It never reads
+// through the near tier: a held book's level slices would be shared with
+// every caller, and one that changed them would change the cache's copy.
 func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
-	return get[Book](ctx, m, symbol, KindBook)
+	var b Book
+	found, err := m.ns.Get(ctx, key(symbol, KindBook), &b)
+	return b, found, err
 }
 
 // Quotes returns the latest quotes of symbols in one round trip (one MGET
-// per MaxBatchSize symbols); symbols without a quote are left out.
+// per MaxBatchSize symbols, or, with a near tier, only for the quotes it
+// does not hold); symbols without a quote are left out.
 func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote, error) {
 	keys := make([]string, len(symbols))
 	for i, s := range symbols {
 		keys[i] = key(s, KindQuote)
 	}
-	byKey := map[string]Quote{}
-	if _, err := m.ns.GetMany(ctx, keys, &byKey); err != nil {
+	byKey, err := tradecache.GetManyNear[Quote](ctx, m.ns, keys)
+	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]Quote, len(byKey))

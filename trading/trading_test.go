@@ -338,3 +338,131 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Quotes read through a near tier on another instance than the writers'
+// never go backwards either, converge on the highest version once the
+// writes stop, and are mostly served in process. A Book never comes from
+// the near tier.
+func TestNearQuotesNeverGoBack(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	newCache := func(near bool) *tradecache.Cache {
+		// Bounded loosely: under -race the readers' near hits compete with
+		// the writers for two cores, and a write that times out would not
+		// be the subject of this test.
+		cfg := tradecache.Config{LogSlowOps: &off, OpTimeout: 5 * time.Second, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+		if near {
+			cfg.Namespaces = map[string]tradecache.NamespaceConfig{tradecache.NamespaceMarketData: {Near: &tradecache.NearConfig{}}}
+		}
+		c, err := tradecache.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	writer, reader := trading.NewMarket(newCache(false)), newCache(true)
+	rm := trading.NewMarket(reader)
+	ctx := context.Background()
+	symbols := []string{"AAPL", "MSFT", "GOOG"}
+	const updates = 3000
+	seqs := rand.Perm(updates)
+	var next, backwards atomic.Int64
+	stop := make(chan struct{})
+	var readers, writers sync.WaitGroup
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			last := map[string]uint64{}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var qs map[string]trading.Quote
+				var err error
+				if r%2 == 0 {
+					qs, err = rm.Quotes(ctx, symbols)
+				} else {
+					qs = map[string]trading.Quote{}
+					for _, s := range symbols {
+						q, ok, qerr := rm.Quote(ctx, s)
+						if ok {
+							qs[s] = q
+						}
+						err = errors.Join(err, qerr)
+					}
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for s, q := range qs {
+					if q.Seq < last[s] {
+						backwards.Add(1)
+					}
+					last[s] = q.Seq
+				}
+				time.Sleep(50 * time.Microsecond) // leave the writers some CPU
+			}
+		}()
+	}
+	for range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= updates {
+					return
+				}
+				seq := uint64(seqs[i]) + 1
+				if _, err := writer.CacheQuote(ctx, trading.Quote{Symbol: symbols[seq%3], Seq: seq, Bid: decimal.New(int64(seq), -2)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	if backwards.Load() != 0 {
+		t.Fatalf("near readers saw a version go backwards %d times", backwards.Load())
+	}
+	for i, s := range symbols {
+		want := uint64(updates)
+		for want%3 != uint64(i) {
+			want--
+		}
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+			q, ok, err := rm.Quote(ctx, s)
+			if err == nil && ok && q.Seq == want && q.Bid.Equal(decimal.New(int64(want), -2)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				stored, _, _ := writer.Quote(ctx, s)
+				t.Fatalf("%s: the near reader still has seq %d (%v %v) 1s after the last write; want %d (Redis has %d)", s, q.Seq, ok, err, want, stored.Seq)
+			}
+		}
+	}
+	st := reader.Stats(ctx)
+	if st.NearHits == 0 {
+		t.Fatalf("no near hits: %+v", st)
+	}
+	// A book is read from Redis every time.
+	if _, err := writer.CacheMarketData(ctx, "AAPL", trading.KindBook, 1, trading.Book{Symbol: "AAPL", Bids: []trading.Level{{}}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if b, ok, err := rm.Book(ctx, "AAPL"); err != nil || !ok || len(b.Bids) != 1 {
+			t.Fatalf("Book = %+v %v %v", b, ok, err)
+		}
+	}
+	if n := reader.Stats(ctx).NearEntries; n != len(symbols) {
+		t.Fatalf("%d near entries, want the %d quotes and no book", n, len(symbols))
+	}
+	t.Logf("near hits %d, misses %d over the run; 0 reads went backwards", st.NearHits, st.NearMisses)
+}
