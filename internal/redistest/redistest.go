@@ -146,15 +146,16 @@ func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Conf
 		args = append(append(args, "--"+o[0]), strings.Fields(v)...)
 	}
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: args, tls: tlsCfg}
+	pw, tlsOnly := "", false
 	for _, o := range opts {
 		switch o[0] {
 		case "requirepass":
-			setPassword(s.Addr, o[1]) // so that Do authenticates to it
+			pw = o[1] // so that Do authenticates to it
 		case "tls-port":
-			s.tls = harnessTLS
-			tlsAddrs.Store(s.Addr, true) // so that Do speaks TLS to it
+			s.tls, tlsOnly = harnessTLS, true // so that Do speaks TLS to it
 		}
 	}
+	register(s.Addr, pw, tlsOnly)
 	t.Cleanup(s.Kill)
 	if err := s.run(); err != nil {
 		return nil, err

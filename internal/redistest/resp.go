@@ -22,7 +22,23 @@ func (e ReplyError) Error() string { return string(e) }
 // by address, so that Do can authenticate.
 var passwords sync.Map
 
-func setPassword(addr, pw string) { passwords.Store(addr, pw) }
+// register records how Do must talk to the server now started at addr:
+// its password ("" for none) and whether it speaks only TLS. Every start
+// calls it, so that a port the kernel hands out again does not inherit an
+// earlier server's settings: a plain node on a port a TLS node had used
+// was once sent a TLS handshake, and StartCluster timed out on it.
+func register(addr, pw string, tlsOnly bool) {
+	if pw != "" {
+		passwords.Store(addr, pw)
+	} else {
+		passwords.Delete(addr)
+	}
+	if tlsOnly {
+		tlsAddrs.Store(addr, true)
+	} else {
+		tlsAddrs.Delete(addr)
+	}
+}
 
 // Do sends one command to addr on a new connection and returns the reply:
 // a string (simple or bulk), an int64, nil, a []any, or a ReplyError.

@@ -126,13 +126,10 @@ sentinel failover-timeout %s 3000
 			t.Fatal(err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, Dir: dir, bin: bin, args: []string{conf, "--sentinel"}}
-		if so.SentinelPass != "" {
-			setPassword(s.Addr, so.SentinelPass)
-		}
 		if so.Certs != nil {
 			s.tls = harnessTLS
-			tlsAddrs.Store(s.Addr, true)
 		}
+		register(s.Addr, so.SentinelPass, s.tls != nil)
 		t.Cleanup(s.Kill)
 		if lastErr = s.run(); lastErr == nil {
 			return s

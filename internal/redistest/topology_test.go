@@ -57,3 +57,19 @@ func TestServerIsTheOneAskedFor(t *testing.T) {
 	}
 	t.Logf("%s: %s %s", ServerBinary(), name, InfoField(info, name+"_version"))
 }
+
+// A port the kernel hands out again must not keep an earlier server's
+// settings: Do spoke TLS (and sent AUTH) to a plain server that got the
+// port of a TLS one, and StartCluster timed out on it. register, which
+// every start calls, replaces them.
+func TestRegisterReplacesAnEarlierServersSettings(t *testing.T) {
+	s := Start(t)
+	register(s.Addr, "stale-password", true) // what a TLS server with a password left behind
+	if _, err := Do(s.Addr, "PING"); err == nil {
+		t.Fatal("the stale settings were not used: this test proves nothing")
+	}
+	register(s.Addr, "", false) // what starting the plain server records
+	if v, err := Do(s.Addr, "PING"); err != nil || v != "PONG" {
+		t.Fatalf("PING after register = %v, %v", v, err)
+	}
+}
