@@ -54,71 +54,90 @@ func eachTopology(t *testing.T, fn func(t *testing.T, c *tradecache.Cache)) {
 	}
 }
 
+// publish writes quotes with sequence numbers 1..updates, shuffled (every
+// publisher is late or early at random), quote seq for symbol
+// symbols[seq%len(symbols)], from n goroutines, and returns how many the
+// version guard applied.
+func publish(t *testing.T, m *trading.Market, symbols []string, updates, n int) int64 {
+	seqs := rand.Perm(updates)
+	var next, applied atomic.Int64
+	var writers sync.WaitGroup
+	for range n {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(updates) {
+					return
+				}
+				seq := uint64(seqs[i]) + 1
+				sym := symbols[seq%uint64(len(symbols))]
+				ok, err := m.CacheQuote(context.Background(), trading.Quote{Symbol: sym, Seq: seq, Bid: decimal.New(int64(seq), -2), At: time.Now()})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					applied.Add(1)
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	return applied.Load()
+}
+
+// watch runs n readers, reader r calling read(r) in a loop, and returns a
+// stop that ends them and says how many times a symbol's sequence went
+// backwards between two reads of one reader.
+func watch(t *testing.T, n int, read func(r int) (map[string]trading.Quote, error)) (stop func() int64) {
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	var backwards atomic.Int64
+	for r := range n {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			last := map[string]uint64{}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				qs, err := read(r)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for s, q := range qs {
+					if q.Seq < last[s] {
+						backwards.Add(1)
+					}
+					last[s] = q.Seq
+				}
+				time.Sleep(50 * time.Microsecond) // leave the writers some CPU
+			}
+		}()
+	}
+	return func() int64 {
+		close(done)
+		readers.Wait()
+		return backwards.Load()
+	}
+}
+
 func TestOutOfOrderWritesNeverGoBack(t *testing.T) {
 	eachTopology(t, func(t *testing.T, c *tradecache.Cache) {
 		m := trading.NewMarket(c)
 		ctx := context.Background()
 		symbols := []string{"AAPL", "MSFT", "GOOG", "AMZN", "NVDA"}
 		const updates = 10000
-		seqs := rand.Perm(updates) // shuffled: every publisher is late or early at random
-		var next atomic.Int64
-		var applied atomic.Int64
-		stop := make(chan struct{})
-		var readers sync.WaitGroup
-		var backwards atomic.Int64
-		for range 4 {
-			readers.Add(1)
-			go func() {
-				defer readers.Done()
-				last := map[string]uint64{}
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					qs, err := m.Quotes(ctx, symbols)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					for s, q := range qs {
-						if q.Seq < last[s] {
-							backwards.Add(1)
-						}
-						last[s] = q.Seq
-					}
-				}
-			}()
-		}
-		var writers sync.WaitGroup
-		for range 8 {
-			writers.Add(1)
-			go func() {
-				defer writers.Done()
-				for {
-					i := next.Add(1) - 1
-					if i >= updates {
-						return
-					}
-					seq := uint64(seqs[i]) + 1
-					sym := symbols[seq%uint64(len(symbols))]
-					ok, err := m.CacheQuote(ctx, trading.Quote{Symbol: sym, Seq: seq, Bid: decimal.New(int64(seq), -2), At: time.Now()})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if ok {
-						applied.Add(1)
-					}
-				}
-			}()
-		}
-		writers.Wait()
-		close(stop)
-		readers.Wait()
-		if backwards.Load() != 0 {
-			t.Fatalf("readers saw a version go backwards %d times", backwards.Load())
+		stop := watch(t, 4, func(int) (map[string]trading.Quote, error) { return m.Quotes(ctx, symbols) })
+		applied := publish(t, m, symbols, updates, 8)
+		if n := stop(); n != 0 {
+			t.Fatalf("readers saw a version go backwards %d times", n)
 		}
 		for i, s := range symbols {
 			q, ok, err := m.Quote(ctx, s)
@@ -131,10 +150,10 @@ func TestOutOfOrderWritesNeverGoBack(t *testing.T) {
 				t.Fatalf("%s: stored seq %d (%v %v), want the highest, %d", s, q.Seq, ok, err, want)
 			}
 		}
-		if applied.Load() >= updates || applied.Load() < int64(len(symbols)) {
-			t.Fatalf("%d of %d writes applied: out-of-order writes must be refused", applied.Load(), updates)
+		if applied >= updates || applied < int64(len(symbols)) {
+			t.Fatalf("%d of %d writes applied: out-of-order writes must be refused", applied, updates)
 		}
-		t.Logf("%d of %d shuffled writes applied; 0 reads went backwards", applied.Load(), updates)
+		t.Logf("%d of %d shuffled writes applied; 0 reads went backwards", applied, updates)
 		if _, err := m.CacheMarketData(ctx, "AAPL", trading.KindQuote, 0, trading.Quote{}); !errors.Is(err, trading.ErrNoSequence) {
 			t.Fatalf("seq 0: %v", err)
 		}
@@ -366,71 +385,24 @@ func TestNearQuotesNeverGoBack(t *testing.T) {
 	ctx := context.Background()
 	symbols := []string{"AAPL", "MSFT", "GOOG"}
 	const updates = 3000
-	seqs := rand.Perm(updates)
-	var next, backwards atomic.Int64
-	stop := make(chan struct{})
-	var readers, writers sync.WaitGroup
-	for r := range 4 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			last := map[string]uint64{}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var qs map[string]trading.Quote
-				var err error
-				if r%2 == 0 {
-					qs, err = rm.Quotes(ctx, symbols)
-				} else {
-					qs = map[string]trading.Quote{}
-					for _, s := range symbols {
-						q, ok, qerr := rm.Quote(ctx, s)
-						if ok {
-							qs[s] = q
-						}
-						err = errors.Join(err, qerr)
-					}
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				for s, q := range qs {
-					if q.Seq < last[s] {
-						backwards.Add(1)
-					}
-					last[s] = q.Seq
-				}
-				time.Sleep(50 * time.Microsecond) // leave the writers some CPU
+	stop := watch(t, 4, func(r int) (map[string]trading.Quote, error) {
+		if r%2 == 0 {
+			return rm.Quotes(ctx, symbols)
+		}
+		qs := map[string]trading.Quote{}
+		var err error
+		for _, s := range symbols {
+			q, ok, qerr := rm.Quote(ctx, s)
+			if ok {
+				qs[s] = q
 			}
-		}()
-	}
-	for range 4 {
-		writers.Add(1)
-		go func() {
-			defer writers.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= updates {
-					return
-				}
-				seq := uint64(seqs[i]) + 1
-				if _, err := writer.CacheQuote(ctx, trading.Quote{Symbol: symbols[seq%3], Seq: seq, Bid: decimal.New(int64(seq), -2)}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	writers.Wait()
-	close(stop)
-	readers.Wait()
-	if backwards.Load() != 0 {
-		t.Fatalf("near readers saw a version go backwards %d times", backwards.Load())
+			err = errors.Join(err, qerr)
+		}
+		return qs, err
+	})
+	publish(t, writer, symbols, updates, 4)
+	if n := stop(); n != 0 {
+		t.Fatalf("near readers saw a version go backwards %d times", n)
 	}
 	for i, s := range symbols {
 		want := uint64(updates)
