@@ -82,32 +82,6 @@ func Memoize[K comparable, V any](ns *Namespace, fn func(context.Context, K) (V,
 	}
 }
 
-// readBatch reads full keys for GetManyOrLoad: with tracked reads when
-// the namespace has a near tier (t) and this process wrote none of them in
-// the own-write window, returning when each copy stops being valid and the
-// near shards' epochs from before the read; otherwise with a plain
-// GetMany, and untils nil.
-func readBatch(ctx context.Context, ns *Namespace, t *nearTier, cr store.CachedReader, full []string) (vals [][]byte, untils []time.Time, epochs []uint64, err error) {
-	if t != nil {
-		now := time.Now().UnixNano()
-		epochs = make([]uint64, len(full))
-		for i, f := range full {
-			k := f[len(ns.base):]
-			if !t.settled(k, now) {
-				epochs = nil
-				break
-			}
-			epochs[i] = t.shard(k).epoch.Load()
-		}
-		if epochs != nil {
-			vals, untils, err = cr.GetManyCached(ctx, full, ns.ttl)
-			return vals, untils, epochs, err
-		}
-	}
-	vals, err = ns.c.store.GetMany(ctx, full)
-	return vals, nil, nil, err
-}
-
 // GetManyOrLoad returns the values of keys, calling load once with exactly
 // the keys that are missing or past their freshness, and caching what it
 // returns (keys it leaves out are remembered as not found for the negative
@@ -140,7 +114,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	t := ns.near
 	cr, tracked := ns.c.store.(store.CachedReader)
 	if !tracked {
-		t = nil
+		t, cr = nil, nil
 	}
 	seen := make(map[string]bool, len(keys))
 	idx := make([]int, 0, len(keys))
@@ -167,7 +141,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		for _, i := range batch {
 			bfull = append(bfull, full[i])
 		}
-		vals, untils, epochs, err := readBatch(ctx, ns, t, cr, bfull)
+		vals, untils, epochs, err := readBatch(ctx, ns, cr, bfull, ns.ttl)
 		var pe *store.PartialError
 		if err != nil {
 			ns.failed(opGetMany, err)

@@ -468,12 +468,11 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 		if err != nil && !errors.As(err, &pe) {
 			return found, n.fail(op, "", err)
 		}
+		if pe != nil {
+			partial = n.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
+		}
 		for i, b := range vals {
-			if cause := pe.Cause(i); cause != nil {
-				if partial == nil {
-					partial = &PartialError{Op: op, Namespace: n.name}
-				}
-				partial.add(keys[lo+i], cause)
+			if pe.Has(i) {
 				continue
 			}
 			if b == nil {

@@ -219,6 +219,41 @@ func (n *Namespace) wroteNearEntries(entries []store.Entry) {
 	}
 }
 
+// readTTL bounds how long a tracked read's copy is valid: the namespace's
+// TTL, or MaxAge when that is shorter.
+func (t *nearTier) readTTL(nsTTL time.Duration) time.Duration {
+	if t.maxAge > 0 && t.maxAge < nsTTL {
+		return t.maxAge
+	}
+	return nsTTL
+}
+
+// readBatch reads full keys of ns with tracked reads when ns has a near
+// tier and this process wrote none of them in the own-write window,
+// returning when each copy stops being valid (ttl at most) and the near
+// shards' epochs from before the read; otherwise with a plain GetMany,
+// and untils nil.
+func readBatch(ctx context.Context, ns *Namespace, cr store.CachedReader, full []string, ttl time.Duration) (vals [][]byte, untils []time.Time, epochs []uint64, err error) {
+	if t := ns.near; t != nil && cr != nil {
+		now := time.Now().UnixNano()
+		epochs = make([]uint64, len(full))
+		for i, f := range full {
+			k := f[len(ns.base):]
+			if !t.settled(k, now) {
+				epochs = nil
+				break
+			}
+			epochs[i] = t.shard(k).epoch.Load()
+		}
+		if epochs != nil {
+			vals, untils, err = cr.GetManyCached(ctx, full, ttl)
+			return vals, untils, epochs, err
+		}
+	}
+	vals, err = ns.c.store.GetMany(ctx, full)
+	return vals, nil, nil, err
+}
+
 func (t *nearTier) flush() {
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -301,10 +336,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 		found, err := ns.Get(ctx, key, &v)
 		return v, found, err
 	}
-	ttl := t.maxAge
-	if ttl <= 0 || ttl > ns.ttl {
-		ttl = ns.ttl
-	}
+	ttl := t.readTTL(ns.ttl)
 	epoch := t.shard(key).epoch.Load()
 	t0 := ns.start()
 	b, found, until, err := cr.GetCached(ctx, full, ttl)
@@ -354,7 +386,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		return nil, err
 	}
 	now := time.Now().UnixNano()
-	var rest, plain []string // near misses: read tracked, or plainly (this process wrote them just now)
+	var rest []string // near misses
 	for _, k := range keys {
 		if v, ok := t.get(k, now); ok {
 			if tv, ok := v.(T); ok {
@@ -365,77 +397,38 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		if err := ns.check(op, k); err != nil {
 			return nil, err // before anything is sent
 		}
-		if t.settled(k, now) {
-			rest = append(rest, k)
-		} else {
-			plain = append(plain, k)
-		}
+		rest = append(rest, k)
 	}
 	var (
 		partial *PartialError
 		serr    error
 		read    = len(out) // hits, then keys read from the store
 	)
-	notRead := func(k string, cause error) {
-		if partial == nil {
-			partial = &PartialError{Op: op, Namespace: ns.name}
-		}
-		partial.add(k, cause)
-	}
-	if len(plain) > 0 {
-		got := make(map[string]T, len(plain))
-		_, err := ns.GetMany(ctx, plain, &got)
-		var pe *PartialError
-		var se *SerializationError
-		switch {
-		case errors.As(err, &pe):
-			for i, k := range pe.Keys {
-				notRead(k, pe.Errs[i])
-			}
-		case errors.As(err, &se):
-			serr = se
-		case err != nil:
-			for _, k := range plain {
-				notRead(k, errors.Unwrap(err))
-			}
-		}
-		for k, v := range got {
-			out[k] = v
-		}
-		read += len(plain)
-		if partial != nil {
-			read -= len(partial.Keys) // only plain keys can have failed yet
-		}
-	}
-	ttl := t.maxAge
-	if ttl <= 0 || ttl > ns.ttl {
-		ttl = ns.ttl
-	}
 	full := make([]string, 0, min(len(rest), ns.c.cfg.MaxBatchSize))
-	epochs := make([]uint64, 0, cap(full))
 	for lo := 0; lo < len(rest); lo += ns.c.cfg.MaxBatchSize {
 		batch := rest[lo:min(lo+ns.c.cfg.MaxBatchSize, len(rest))]
-		full, epochs = full[:0], epochs[:0]
+		full = full[:0]
 		for _, k := range batch {
 			full = append(full, ns.base+k)
-			epochs = append(epochs, t.shard(k).epoch.Load())
 		}
 		t0 := ns.start()
-		vals, untils, err := cr.GetManyCached(ctx, full, ttl)
+		vals, untils, epochs, err := readBatch(ctx, ns, cr, full, t.readTTL(ns.ttl))
 		ns.c.observe(ctx, ns, opGetMany, "", t0, 0, err)
 		var pe *store.PartialError
 		if err != nil && !errors.As(err, &pe) {
-			for _, k := range batch {
-				notRead(k, err)
+			pe = &store.PartialError{Failed: make([]int, len(batch)), Errs: make([]error, len(batch))}
+			for i := range batch {
+				pe.Failed[i], pe.Errs[i] = i, err
 			}
-			continue
+		}
+		if pe != nil {
+			partial = ns.partial(partial, op, pe, func(i int) string { return batch[i] })
 		}
 		for i, b := range vals {
-			k := batch[i]
-			if cause := pe.Cause(i); cause != nil {
-				notRead(k, cause)
+			if pe.Has(i) {
 				continue
 			}
+			k := batch[i]
 			read++
 			if b == nil {
 				ns.miss(1)
@@ -452,7 +445,9 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 			}
 			ns.hit(1)
 			out[k] = v
-			t.put(k, v, int64(len(b)+len(k)+64), untils[i].UnixNano(), epochs[i])
+			if untils != nil { // a tracked read: keep it until it changes
+				t.put(k, v, int64(len(b)+len(k)+64), untils[i].UnixNano(), epochs[i])
+			}
 		}
 	}
 	switch {

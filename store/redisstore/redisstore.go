@@ -110,17 +110,15 @@ func seedMasters(ctx context.Context, opt rueidis.ClientOption) ([]string, bool)
 	if c.Mode() != rueidis.ClientModeCluster {
 		return nil, false
 	}
-	var out []string
-	for addr, node := range c.Nodes() {
-		role, err := node.Do(ctx, node.B().Role().Build()).ToArray()
-		if err != nil || len(role) == 0 {
-			continue
-		}
-		if r, _ := role[0].ToString(); r == "master" {
-			out = append(out, addr)
-		}
+	masters, err := mastersOf(ctx, c)
+	if err != nil {
+		return nil, false
 	}
-	return out, len(out) > 0
+	out := make([]string, len(masters))
+	for i, m := range masters {
+		out[i] = m.addr
+	}
+	return out, true
 }
 
 // serverSays dials the first address once more, without TLS, and returns
@@ -687,9 +685,12 @@ type node struct {
 // masters returns every cluster node whose ROLE is master, by address.
 // rueidis's node list also holds replicas when reads go to them, and a
 // failed-over master can linger in it as a replica.
-func (s *Store) masters(ctx context.Context) ([]node, error) {
+func (s *Store) masters(ctx context.Context) ([]node, error) { return mastersOf(ctx, s.client) }
+
+// mastersOf is masters for any cluster client.
+func mastersOf(ctx context.Context, client rueidis.Client) ([]node, error) {
 	var out []node
-	for addr, c := range s.client.Nodes() {
+	for addr, c := range client.Nodes() {
 		role, err := c.Do(ctx, c.B().Role().Build()).ToArray()
 		if err != nil {
 			return nil, classify(fmt.Errorf("redisstore: ROLE of %s: %w", addr, err))

@@ -15,11 +15,6 @@ import (
 	"github.com/tradecache/tradecache/store/storetest"
 )
 
-func newStore(t *testing.T, addr string) *redisstore.Store {
-	t.Helper()
-	return newStoreWith(t, rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-}
-
 func newStoreWith(t *testing.T, opt rueidis.ClientOption) *redisstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -35,33 +30,27 @@ func newStoreWith(t *testing.T, opt rueidis.ClientOption) *redisstore.Store {
 // group, and a six-node Redis Cluster.
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s := newStore(t, srv.Addr)
-		if s.Mode() != "standalone" {
-			t.Fatalf("mode %s, want standalone", s.Mode())
-		}
-		return s
-	})
+	conformance(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true}, "standalone")
 }
 
 func TestConformanceSentinel(t *testing.T) {
 	g := redistest.StartSentinel(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s := newStoreWith(t, rueidis.ClientOption{InitAddress: g.Addrs(), DisableCache: true,
-			Sentinel: rueidis.SentinelOption{MasterSet: redistest.MasterName}})
-		if s.Mode() != "sentinel" {
-			t.Fatalf("mode %s, want sentinel", s.Mode())
-		}
-		return s
-	})
+	conformance(t, rueidis.ClientOption{InitAddress: g.Addrs(), DisableCache: true,
+		Sentinel: rueidis.SentinelOption{MasterSet: redistest.MasterName}}, "sentinel")
 }
 
 func TestConformanceCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
+	conformance(t, rueidis.ClientOption{InitAddress: c.Addrs()[:1], DisableCache: true}, "cluster")
+}
+
+// conformance runs the suite on stores made with opt, each of which must
+// have found the topology mode.
+func conformance(t *testing.T, opt rueidis.ClientOption, mode string) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := newStoreWith(t, rueidis.ClientOption{InitAddress: c.Addrs()[:1], DisableCache: true})
-		if s.Mode() != "cluster" {
-			t.Fatalf("mode %s, want cluster", s.Mode())
+		s := newStoreWith(t, opt)
+		if s.Mode() != mode {
+			t.Fatalf("mode %s, want %s", s.Mode(), mode)
 		}
 		return s
 	})
