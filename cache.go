@@ -18,20 +18,17 @@ package tradecache
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"net"
-	"os"
+	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -50,7 +47,8 @@ type Cache struct {
 	store     store.Store
 	ownsStore bool
 	backend   string
-	topology  string         // rueidis's mode for Redis: standalone, sentinel or cluster
+	topology  string // for Redis: standalone, sentinel or cluster
+	desc      store.Description
 	codec     *codec.Codec   // for namespaces without a policy of their own
 	keys      *codec.Keyring // nil without EncryptionKeys
 	guard     *guard.Store   // nil on the in-process store
@@ -130,32 +128,34 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	switch {
 	case o.store != nil:
 		c.store, c.backend = o.store, fmt.Sprintf("%T", o.store)
+		if d, ok := o.store.(store.Describer); ok {
+			c.desc = d.Describe()
+			c.topology = c.desc.Topology
+		}
 		if _, inProcess := o.store.(*memstore.Store); !inProcess {
 			if err := c.guardStore(); err != nil {
 				return nil, err
 			}
 		}
 	case cfg.Redis.Enabled():
-		opt, err := cfg.clientOption()
-		if err != nil {
-			return nil, err
-		}
+		ro := cfg.redisOptions()
 		if cfg.wantsNear() {
-			// Server-assisted client-side caching for the near tiers:
-			// rueidis tracks the keys read through it and passes the
+			// Server-assisted client-side caching for the near tiers: the
+			// store tracks the keys read through it and passes the
 			// server's invalidations on.
-			opt.DisableCache = false
-			opt.OnInvalidations = c.onInvalidations
-			// rueidis keeps its own byte copies of tracked values per
-			// connection; the near tiers hold the decoded ones, so its
-			// share stays modest (its default is 128 MiB per connection).
-			opt.CacheSizeEachConn = 16 << 20
+			ro.OnInvalidations = c.onInvalidations
 		}
-		s, err := redisstore.New(ctx, opt)
+		s, err := redisstore.Open(ctx, ro)
 		if err != nil {
+			var oe *redisstore.OptionError
+			if errors.As(err, &oe) {
+				return nil, optionError(cfg, oe)
+			}
 			return nil, &OpError{Op: "connect", Err: err}
 		}
-		c.store, c.ownsStore, c.backend, c.topology = s, true, "redis", s.Mode()
+		c.store, c.ownsStore = s, true
+		c.desc = s.(store.Describer).Describe()
+		c.backend, c.topology = c.desc.Backend, c.desc.Topology
 		if err := c.guardStore(); err != nil {
 			s.Close()
 			return nil, err
@@ -165,7 +165,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.store, c.ownsStore, c.backend = s, true, "memory"
+		c.store, c.ownsStore = s, true
+		c.desc = s.Describe()
+		c.backend = c.desc.Backend
 	}
 	if c.otel, err = newOtel(o.tracerProvider, o.meterProvider, c.backend); err != nil {
 		return nil, err
@@ -189,7 +191,7 @@ func (c *Cache) guardStore() error {
 	if err != nil {
 		return err
 	}
-	c.guard, c.store = g, g
+	c.guard, c.store = g, g.Exposed()
 	return nil
 }
 
@@ -222,127 +224,50 @@ func (c *Cache) policyFor(name string) (NamespaceConfig, bool) {
 	return p, ok
 }
 
-// clientOption turns the Redis settings into rueidis options.
-func (cfg Config) clientOption() (rueidis.ClientOption, error) {
-	var opt rueidis.ClientOption
-	if cfg.Redis.URL != "" {
-		var err error
-		if opt, err = rueidis.ParseURL(cfg.Redis.URL); err != nil {
-			return opt, &ConfigError{Fields: []FieldError{{Field: "Redis.URL", Env: "REDIS_URL", Value: redactURL(cfg.Redis.URL), Reason: err.Error()}}}
-		}
-	} else {
-		host := cfg.Redis.Host
-		switch {
-		case len(cfg.Redis.ClusterAddrs) > 0:
-			opt.InitAddress = append([]string(nil), cfg.Redis.ClusterAddrs...)
-		case len(cfg.Redis.SentinelAddrs) > 0:
-			opt.InitAddress = append([]string(nil), cfg.Redis.SentinelAddrs...)
-			opt.Sentinel.MasterSet = cfg.Redis.SentinelMaster
-			opt.Sentinel.Username, opt.Sentinel.Password = cfg.Redis.SentinelUsername, cfg.Redis.SentinelPassword
-		default:
-			opt.InitAddress = []string{net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(cfg.Redis.Port))}
-			opt.Standalone.ReplicaAddress = append([]string(nil), cfg.Redis.ReplicaAddrs...)
-		}
-		if host == "" || len(cfg.Redis.topology()) > 0 {
-			host, _, _ = net.SplitHostPort(opt.InitAddress[0])
-		}
-		opt.Username, opt.Password, opt.SelectDB = cfg.Redis.Username, cfg.Redis.Password, cfg.Redis.DB
-		if cfg.Redis.tlsWanted() {
-			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		}
+// redisOptions maps the Redis settings onto the Redis store's options.
+func (cfg Config) redisOptions() redisstore.Options {
+	r := cfg.Redis
+	o := redisstore.Options{
+		URL: r.URL, ClusterAddrs: r.ClusterAddrs, SentinelAddrs: r.SentinelAddrs, SentinelMaster: r.SentinelMaster,
+		SentinelUsername: r.SentinelUsername, SentinelPassword: r.SentinelPassword, ReplicaAddrs: r.ReplicaAddrs,
+		Username: r.Username, Password: r.Password, DB: r.DB,
+		TLS: r.SSL, TLSServerName: r.TLSServerName, TLSCAFile: r.TLSCAFile, TLSCertFile: r.TLSCertFile, TLSKeyFile: r.TLSKeyFile,
+		MaxConnections: r.MaxConnections, MaxFlushDelay: r.MaxFlushDelay,
+		ReplicaReadPrefixes: cfg.replicaReadPrefixes(),
 	}
-	if opt.TLSConfig != nil || cfg.Redis.tlsWanted() {
-		if opt.TLSConfig == nil { // redis:// URL with TLS files: TLS all the same
-			host, _, _ := net.SplitHostPort(opt.InitAddress[0])
-			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		}
-		if err := cfg.Redis.applyTLS(opt.TLSConfig); err != nil {
-			return opt, err
-		}
-		if opt.Sentinel.MasterSet != "" {
-			opt.Sentinel.TLSConfig = opt.TLSConfig.Clone() // sentinels and data nodes share one CA
-		}
+	if r.URL == "" && len(r.topology()) == 0 {
+		o.Addr = net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
 	}
-	if opt.Sentinel.MasterSet != "" {
-		// Sentinel tracking is otherwise driven only by +switch-master
-		// events; a periodic check against the sentinels recovers from a
-		// missed one (rueidis recommends a few seconds).
-		opt.Sentinel.TopologyRefreshInterval = 2 * time.Second
-		opt.Sentinel.Dialer.Timeout = time.Second
-	}
-	// Several seed addresses without a master set can only be a cluster
-	// (a single address may be one too; rueidis finds out on connecting).
-	cluster := len(cfg.Redis.ClusterAddrs) > 0 || len(opt.InitAddress) > 1 && opt.Sentinel.MasterSet == ""
-	if cluster {
-		// rueidis refreshes a cluster's slot map when a command fails, but
-		// while a dead shard's breaker is open few commands reach it; a
-		// periodic CLUSTER SLOTS finds the promoted replica within a
-		// second regardless (measured: writes resumed 1.4s after the
-		// promotion without it).
-		opt.ClusterOption.ShardsRefreshInterval = time.Second
-	}
-	if send := cfg.replicaReads(); send != nil {
-		opt.SendToReplicas = send
-	} else if len(opt.Standalone.ReplicaAddress) > 0 {
-		// rueidis insists on a policy when replicas are listed.
-		opt.SendToReplicas = func(rueidis.Completed) bool { return false }
-	}
-	// rueidis multiplexes ordinary commands over a few pipelined
-	// connections; MaxConnections bounds the pool used for blocking
-	// commands. Two pipelined connections and a 20µs flush delay were the
-	// fastest settings measured here at 50 goroutines (4.4µs/op and p99
-	// 0.63ms for a decoded quote, against 5.7µs and 0.72ms for raw rueidis
-	// with its defaults; see bench_test.go): the delay lets each write
-	// carry more commands, which saves syscalls on a CPU-bound box, and
-	// costs a serial caller nothing measurable because its next command
-	// waits for a reply anyway.
-	opt.BlockingPoolSize = cfg.Redis.MaxConnections
-	opt.PipelineMultiplex = 0
-	// On a cluster the load is already spread over a connection per node;
-	// a second one each thinned every pipeline out (measured with
-	// BenchmarkCluster at 50 goroutines: 7.4µs per Get with two
-	// connections per node, 5.8µs with one).
-	if cfg.Redis.MaxConnections >= 2 && !cluster {
-		opt.PipelineMultiplex = 1
-	}
-	switch {
-	case cfg.Redis.MaxFlushDelay > 0:
-		opt.MaxFlushDelay = cfg.Redis.MaxFlushDelay
-	case cfg.Redis.MaxFlushDelay == 0:
-		opt.MaxFlushDelay = DefaultMaxFlushDelay
-	}
-	// rueidis retries read-only commands on network errors with backoff
-	// until the ctx ends, so a GET against a dead Redis would hang for the
-	// caller's whole deadline. A cache must answer quickly instead (and let
-	// get-or-load fall back to its loader or a stale value): one quick
-	// retry covers a connection that was reset and redials at once.
-	opt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
-		if attempts > 1 {
-			return -1
-		}
-		return time.Millisecond
-	}
-	if opt.Dialer.Timeout == 0 {
-		opt.Dialer.Timeout = time.Second // a data-center dial; rueidis's default is 5s
-	}
-	// The cache does not use rueidis's client-side caching yet; turning it
-	// off skips CLIENT TRACKING on every connection.
-	opt.DisableCache = true
-	opt.ClientName = "tradecache"
-	return opt, nil
+	return o
 }
 
-// replicaReads returns the rueidis policy that sends the read-only
-// commands of replica-read namespaces to replicas, or nil when no
-// namespace reads from replicas. It looks at the command's first key,
-// "prefix:namespace:...", so that lock, version and write commands, and
-// every other namespace, stay on the primary.
-func (cfg Config) replicaReads() func(rueidis.Completed) bool {
-	all := false
+// optionError turns the Redis store's complaint about an option into a
+// *ConfigError naming the setting and its variable.
+func optionError(cfg Config, oe *redisstore.OptionError) error {
+	fe := FieldError{Field: "Redis." + oe.Field, Reason: oe.Reason}
+	switch oe.Field {
+	case "URL":
+		fe.Env, fe.Value = "REDIS_URL", redactURL(cfg.Redis.URL)
+	case "TLSCAFile":
+		fe.Env, fe.Value = "REDIS_TLS_CA_FILE", cfg.Redis.TLSCAFile
+	case "TLSCertFile":
+		fe.Env, fe.Value = "REDIS_TLS_CERT_FILE", cfg.Redis.TLSCertFile
+	case "Addr":
+		fe.Field, fe.Env = "Redis.Host", "REDIS_HOST"
+	}
+	return &ConfigError{Fields: []FieldError{fe}}
+}
+
+// replicaReadPrefixes lists the key prefixes whose reads go to replicas:
+// the replica-read namespaces' ("prefix:namespace:"), or the whole
+// prefix for "*"; nil when no namespace reads from replicas. Lock, version
+// and write commands are never sent to replicas, whatever their key.
+func (cfg Config) replicaReadPrefixes() []string {
+	prefix := cfg.withDefaults().KeyPrefix + ":"
 	set := map[string]bool{}
 	for _, ns := range cfg.Redis.ReplicaReads {
 		if ns == "*" {
-			all = true
+			return []string{prefix}
 		}
 		set[ns] = true
 	}
@@ -351,59 +276,16 @@ func (cfg Config) replicaReads() func(rueidis.Completed) bool {
 			set[ns] = true
 		}
 	}
-	if !all && len(set) == 0 {
-		return nil
+	var out []string
+	for ns := range set {
+		out = append(out, prefix+ns+":")
 	}
-	prefix := cfg.withDefaults().KeyPrefix + ":"
-	return func(cmd rueidis.Completed) bool {
-		if !cmd.IsReadOnly() {
-			return false
-		}
-		args := cmd.Commands()
-		if len(args) < 2 {
-			return false
-		}
-		rest, ok := strings.CutPrefix(args[1], prefix)
-		if !ok {
-			return false
-		}
-		if all {
-			return true
-		}
-		ns, _, ok := strings.Cut(rest, ":")
-		return ok && set[ns]
-	}
+	sort.Strings(out)
+	return out
 }
 
 // errClosed is what operations on a closed Cache return.
 var errClosed = fmt.Errorf("%w: cache closed", ErrUnavailable)
-
-// applyTLS loads the CA bundle and client certificate into c. File errors
-// come back as a *ConfigError naming the variable.
-func (r RedisConfig) applyTLS(c *tls.Config) error {
-	if r.TLSServerName != "" {
-		c.ServerName = r.TLSServerName
-	}
-	if r.TLSCAFile != "" {
-		pem, err := os.ReadFile(r.TLSCAFile)
-		if err != nil {
-			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCAFile", Env: "REDIS_TLS_CA_FILE", Value: r.TLSCAFile, Reason: err.Error()}}}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCAFile", Env: "REDIS_TLS_CA_FILE", Value: r.TLSCAFile, Reason: "no PEM certificates in it"}}}
-		}
-		c.RootCAs = pool
-	}
-	if r.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(r.TLSCertFile, r.TLSKeyFile)
-		if err != nil {
-			return &ConfigError{Fields: []FieldError{{Field: "Redis.TLSCertFile", Env: "REDIS_TLS_CERT_FILE", Value: r.TLSCertFile, Reason: err.Error()}}}
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return nil
-}
 
 // Close releases the store if the Cache created it. Operations after Close
 // fail with ErrUnavailable, whoever owns the store. Close is idempotent.
@@ -516,8 +398,8 @@ type Stats struct {
 	Ops map[string]OpStats
 	// Namespaces breaks the counts down by namespace.
 	Namespaces map[string]NamespaceStats
-	// Connections is what the Redis client was configured with: pipelined
-	// connections (multiplexed by rueidis) and the blocking-command pool.
+	// Connections is what the store reports of its client: pipelined
+	// connections (per node on a cluster) and the blocking-command pool.
 	PipelinedConnections, BlockingPoolSize int
 	// Redis holds INFO figures; nil on the in-memory store or when INFO
 	// failed.
@@ -560,13 +442,7 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		st.Breaker = c.guard.BreakerState().String()
 		st.BreakerTransitions = c.guard.Transitions()
 	}
-	if c.backend == "redis" {
-		st.BlockingPoolSize = c.cfg.Redis.MaxConnections
-		st.PipelinedConnections = 1
-		if c.cfg.Redis.MaxConnections >= 2 {
-			st.PipelinedConnections = 2
-		}
-	}
+	st.PipelinedConnections, st.BlockingPoolSize = c.desc.PipelinedConnections, c.desc.BlockingPoolSize
 	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
 	st.NearFlushes = c.nearFlushes.Load()
 	c.namespaces.Range(func(_, v any) bool {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/store/redisstore"
 )
 
 // Environment names a deployment environment. Each gets its own defaults
@@ -44,7 +45,7 @@ const (
 	DefaultRedisPort         = 6379
 	DefaultMaxKeyLength      = 512
 	DefaultMemoryMaxBytes    = 256 << 20
-	DefaultMaxFlushDelay     = 20 * time.Microsecond
+	DefaultMaxFlushDelay     = redisstore.DefaultMaxFlushDelay
 )
 
 // The namespaces whose TTL policies the configuration names.

@@ -188,7 +188,7 @@ func TestTTLFor(t *testing.T) {
 }
 
 func TestClientOptionFromURL(t *testing.T) {
-	opt, err := Config{Redis: RedisConfig{URL: "rediss://app:pw@cache.internal:6390/2", MaxConnections: 8}}.withDefaults().clientOption()
+	opt, err := Config{Redis: RedisConfig{URL: "rediss://app:pw@cache.internal:6390/2", MaxConnections: 8}}.withDefaults().redisOptions().ClientOption()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestClientOptionFromURL(t *testing.T) {
 	if opt.PipelineMultiplex != 1 || opt.BlockingPoolSize != 8 || opt.MaxFlushDelay != DefaultMaxFlushDelay {
 		t.Fatalf("multiplex %d, pool %d, flush delay %v", opt.PipelineMultiplex, opt.BlockingPoolSize, opt.MaxFlushDelay)
 	}
-	opt, _ = Config{Redis: RedisConfig{Host: "h", SSL: true, MaxConnections: 1, MaxFlushDelay: -1}}.withDefaults().clientOption()
+	opt, _ = Config{Redis: RedisConfig{Host: "h", SSL: true, MaxConnections: 1, MaxFlushDelay: -1}}.withDefaults().redisOptions().ClientOption()
 	if opt.InitAddress[0] != "h:6379" || opt.TLSConfig == nil || opt.TLSConfig.ServerName != "h" || opt.PipelineMultiplex != 0 || opt.MaxFlushDelay != 0 {
 		t.Fatalf("clientOption = %+v", opt)
 	}
@@ -221,7 +221,7 @@ func TestTopologyFromEnv(t *testing.T) {
 	if s := fmt.Sprintf("%v %#v", cfg, cfg); strings.Contains(s, "sentinel-secret") || strings.Contains(s, "data-secret") {
 		t.Fatalf("a password leaked: %s", s)
 	}
-	opt, err := cfg.withDefaults().clientOption()
+	opt, err := cfg.withDefaults().redisOptions().ClientOption()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestTopologyFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt, err = cfg.withDefaults().clientOption()
+	opt, err = cfg.withDefaults().redisOptions().ClientOption()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestTopologyFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt, _ = cfg.withDefaults().clientOption()
+	opt, _ = cfg.withDefaults().redisOptions().ClientOption()
 	if opt.InitAddress[0] != "primary:6379" || len(opt.Standalone.ReplicaAddress) != 1 || opt.SendToReplicas == nil {
 		t.Fatalf("primary-with-replicas clientOption = %+v", opt)
 	}
@@ -279,11 +279,11 @@ func TestTopologyErrors(t *testing.T) {
 // The URL forms rueidis parses: extra addresses make a cluster's seeds,
 // and master_set makes them sentinels.
 func TestTopologyURLForms(t *testing.T) {
-	opt, err := Config{Redis: RedisConfig{URL: "redis://10.0.1.1:7000?addr=10.0.1.2:7000&addr=10.0.1.3:7000"}}.withDefaults().clientOption()
+	opt, err := Config{Redis: RedisConfig{URL: "redis://10.0.1.1:7000?addr=10.0.1.2:7000&addr=10.0.1.3:7000"}}.withDefaults().redisOptions().ClientOption()
 	if err != nil || len(opt.InitAddress) != 3 || opt.ClusterOption.ShardsRefreshInterval != time.Second {
 		t.Fatalf("cluster URL: %+v, %v", opt, err)
 	}
-	opt, err = Config{Redis: RedisConfig{URL: "redis://:pw@10.0.0.1:26379?addr=10.0.0.2:26379&master_set=cache"}}.withDefaults().clientOption()
+	opt, err = Config{Redis: RedisConfig{URL: "redis://:pw@10.0.0.1:26379?addr=10.0.0.2:26379&master_set=cache"}}.withDefaults().redisOptions().ClientOption()
 	if err != nil || len(opt.InitAddress) != 2 || opt.Sentinel.MasterSet != "cache" || opt.Sentinel.TopologyRefreshInterval <= 0 {
 		t.Fatalf("sentinel URL: %+v, %v", opt, err)
 	}

@@ -55,7 +55,7 @@ func (c *Cache) Namespace(name string) *Namespace {
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
 	if p := c.cfg.Namespaces[name]; p.Near != nil {
-		if _, tracked := c.store.(store.CachedReader); tracked && c.backend == "redis" {
+		if _, tracked := c.store.(store.CachedReader); tracked {
 			n.near = newNearTier(*p.Near)
 		}
 	}

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -278,9 +276,10 @@ func (t *nearTier) stats() (hits, misses uint64, entries int, bytes int64) {
 	return hits, misses, entries, bytes
 }
 
-// onInvalidations receives the server's invalidations from rueidis: keys,
-// or nil when every tracked key is invalid (connection lost, FLUSHALL).
-func (c *Cache) onInvalidations(keys []rueidis.RedisMessage) {
+// onInvalidations receives the server's invalidations from the store:
+// keys, or nil when every tracked key is invalid (connection lost,
+// FLUSHALL).
+func (c *Cache) onInvalidations(keys []string) {
 	if keys == nil {
 		c.namespaces.Range(func(_, v any) bool {
 			if n := v.(*Namespace); n.near != nil {
@@ -292,9 +291,8 @@ func (c *Cache) onInvalidations(keys []rueidis.RedisMessage) {
 		return
 	}
 	prefix := c.cfg.KeyPrefix + ":"
-	for _, m := range keys {
-		full, err := m.ToString()
-		if err != nil || !strings.HasPrefix(full, prefix) {
+	for _, full := range keys {
+		if !strings.HasPrefix(full, prefix) {
 			continue
 		}
 		nsName, key, ok := strings.Cut(full[len(prefix):], ":")

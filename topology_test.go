@@ -53,6 +53,13 @@ func TestEveryTopologyFromURLAndEnv(t *testing.T) {
 			if got := cache.Topology(); got != c.want {
 				t.Fatalf("Topology() = %q, want %q", got, c.want)
 			}
+			// The store reports its own connections: a cluster client keeps
+			// one pipeline per node whatever REDIS_MAX_CONNECTIONS says (the
+			// Cache once worked out 2 for it by itself).
+			wantPipes := map[string]int{"standalone": 2, "sentinel": 2, "cluster": 1}[c.want]
+			if st := cache.Stats(ctx); st.PipelinedConnections != wantPipes || st.BlockingPoolSize != cfg.Redis.MaxConnections {
+				t.Fatalf("Stats connections: %d pipelined, pool %d; want %d, %d", st.PipelinedConnections, st.BlockingPoolSize, wantPipes, cfg.Redis.MaxConnections)
+			}
 			ns := cache.Namespace("topo")
 			items := map[string]any{}
 			keys := []string{}

@@ -127,6 +127,25 @@ type InfoReader interface {
 	Info(ctx context.Context, sections ...string) (string, error)
 }
 
+// Describer is implemented by stores that can say what they are, for a
+// Cache's Stats and Health: a store knows its own connections better than
+// any layer above it could work them out.
+type Describer interface {
+	Describe() Description
+}
+
+// Description is what a Describer reports.
+type Description struct {
+	Backend  string // "redis", "memory", ...
+	Topology string // for Redis: standalone, sentinel or cluster
+	// PipelinedConnections is how many connections carry ordinary
+	// commands, per node when PerNode (a cluster); BlockingPoolSize bounds
+	// the pool for blocking commands. Both 0 for an in-process store.
+	PipelinedConnections int
+	PerNode              bool
+	BlockingPoolSize     int
+}
+
 // CachedReader is implemented by stores with server-assisted client-side
 // caching (the Redis store: RESP3 CLIENT TRACKING through rueidis DoCache).
 // A key read with GetCached is tracked: when any client changes it, the

@@ -301,6 +301,15 @@ func (s *Store) Transitions() Transitions {
 	return Transitions{s.opened.Load(), s.halfOpen.Load(), s.closed.Load(), s.rejected.Load()}
 }
 
+// Describe implements store.Describer: the guarded store's description,
+// or its Go type as the backend when it has none.
+func (s *Store) Describe() store.Description {
+	if d, ok := s.next.(store.Describer); ok {
+		return d.Describe()
+	}
+	return store.Description{Backend: fmt.Sprintf("%T", s.next)}
+}
+
 // Unwrap returns the guarded store, for health checks that must reach it
 // even while the breaker is open.
 func (s *Store) Unwrap() store.Store { return s.next }
@@ -721,68 +730,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	return c.end(s.next.Ping(ctx))
-}
-
-// GetCached implements store.CachedReader when the guarded store does.
-func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
-	cr, ok := s.next.(store.CachedReader)
-	if !ok {
-		v, found, err := s.Get(ctx, key)
-		return v, found, time.Now(), err // valid for no time: nothing tracks it
-	}
-	ctx, c, err := s.beginKey(ctx, s.op, key)
-	if err != nil {
-		return nil, false, time.Time{}, err
-	}
-	v, found, until, err := cr.GetCached(ctx, key, ttl)
-	return v, found, until, c.end(err)
-}
-
-// GetManyCached implements store.CachedReader when the guarded store
-// does, bounded and breaker-guarded as GetMany is (per partition on a
-// partitioned store).
-func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
-	cr, ok := s.next.(store.CachedReader)
-	if !ok {
-		vals, err := s.GetMany(ctx, keys)
-		return vals, make([]time.Time, len(vals)), err // valid for no time
-	}
-	if s.part != nil && len(keys) > 1 && !s.disabled {
-		out := make([][]byte, len(keys))
-		untils := make([]time.Time, len(keys))
-		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
-			vals, us, err := cr.GetManyCached(ctx, pick(keys, idx), ttl)
-			for j := range vals {
-				out[at(idx, j)], untils[at(idx, j)] = vals[j], us[j]
-			}
-			return err
-		})
-		if err != nil && !isPartial(err) {
-			return nil, nil, err
-		}
-		return out, untils, err
-	}
-	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
-	if err != nil {
-		return nil, nil, err
-	}
-	vals, untils, err := cr.GetManyCached(ctx, keys, ttl)
-	return vals, untils, c.end(err)
-}
-
-// Info implements store.InfoReader when the guarded store does, bounded
-// and behind the breaker like every other call.
-func (s *Store) Info(ctx context.Context, sections ...string) (string, error) {
-	ir, ok := s.next.(store.InfoReader)
-	if !ok {
-		return "", errors.New("guard: the store reports no info")
-	}
-	ctx, c, err := s.begin(ctx, s.op)
-	if err != nil {
-		return "", err
-	}
-	v, err := ir.Info(ctx, sections...)
-	return v, c.end(err)
 }
 
 // Close implements store.Store: it closes the guarded store.

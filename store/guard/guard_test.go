@@ -436,3 +436,83 @@ func TestPartialDeleteAcrossParts(t *testing.T) {
 		t.Fatal("keys of an open part reached the store")
 	}
 }
+
+// The guard offers the optional interfaces exactly when the store it wraps
+// has them, so that nothing above it needs to ask which backend it is.
+func TestExposedOffersOnlyWhatTheStoreHas(t *testing.T) {
+	mem, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name         string
+		next         store.Store
+		cached, info bool
+	}{
+		{"plain", mem, false, false},
+		{"cached", cachedOnly{mem}, true, false},
+		{"info", infoOnly{mem}, false, true},
+		{"both", cachedAndInfo{mem}, true, true},
+	} {
+		g, err := guard.New(c.next, guard.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := g.Exposed()
+		_, cached := s.(store.CachedReader)
+		_, info := s.(store.InfoReader)
+		if cached != c.cached || info != c.info {
+			t.Errorf("%s: CachedReader %v, InfoReader %v; want %v, %v", c.name, cached, info, c.cached, c.info)
+		}
+		if d := s.(store.Describer).Describe(); d.Backend != "memory" {
+			t.Errorf("%s: Describe = %+v, want the wrapped store's", c.name, d)
+		}
+		ctx := context.Background()
+		if err := s.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if cr, ok := s.(store.CachedReader); ok {
+			if v, found, _, err := cr.GetCached(ctx, "k", time.Second); err != nil || !found || string(v) != "v" {
+				t.Errorf("%s: GetCached = %q, %v, %v", c.name, v, found, err)
+			}
+			if vs, _, err := cr.GetManyCached(ctx, []string{"k", "none"}, time.Second); err != nil || string(vs[0]) != "v" || vs[1] != nil {
+				t.Errorf("%s: GetManyCached = %q, %v", c.name, vs, err)
+			}
+		}
+		if ir, ok := s.(store.InfoReader); ok {
+			if v, err := ir.Info(ctx); err != nil || v != "info" {
+				t.Errorf("%s: Info = %q, %v", c.name, v, err)
+			}
+		}
+	}
+}
+
+// cachedOnly and the others give a memstore the optional interfaces, the
+// cached reads answering as plain ones.
+type cachedOnly struct{ *memstore.Store }
+
+func (s cachedOnly) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
+	v, found, err := s.Get(ctx, key)
+	return v, found, time.Now().Add(ttl), err
+}
+
+func (s cachedOnly) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
+	vs, err := s.GetMany(ctx, keys)
+	return vs, make([]time.Time, len(vs)), err
+}
+
+type infoOnly struct{ *memstore.Store }
+
+func (infoOnly) Info(context.Context, ...string) (string, error) { return "info", nil }
+
+type cachedAndInfo struct{ *memstore.Store }
+
+func (s cachedAndInfo) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
+	return cachedOnly(s).GetCached(ctx, key, ttl)
+}
+
+func (s cachedAndInfo) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
+	return cachedOnly(s).GetManyCached(ctx, keys, ttl)
+}
+
+func (cachedAndInfo) Info(context.Context, ...string) (string, error) { return "info", nil }

@@ -491,6 +491,9 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int
 	return n, nil
 }
 
+// Describe implements store.Describer.
+func (s *Store) Describe() store.Description { return store.Description{Backend: "memory"} }
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.check(ctx) }
 

@@ -54,6 +54,7 @@ type Store struct {
 	// scanHook, when set (by tests), is called as each master's scan of
 	// a cluster DeletePrefix starts and ends.
 	scanHook func(addr string, start bool)
+	desc     store.Description
 }
 
 // errClosed is what calls after Close return.
@@ -81,6 +82,7 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		return nil, classify(fmt.Errorf("redisstore: connect %v: %w", opt.InitAddress, err))
 	}
 	s := NewFromClient(c)
+	s.desc = describe(c, opt)
 	if err := s.Ping(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -151,8 +153,11 @@ func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
 // NewFromClient wraps an existing rueidis client, for callers that build
 // their own (to add hooks, say). Close closes it.
 func NewFromClient(c rueidis.Client) *Store {
-	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster}
+	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster, desc: store.Description{Backend: "redis", Topology: string(c.Mode())}}
 }
+
+// Describe implements store.Describer.
+func (s *Store) Describe() store.Description { return s.desc }
 
 // Mode reports the topology the client found: standalone, sentinel or
 // cluster.
@@ -239,65 +244,6 @@ func bytesReply(r rueidis.RedisResult) ([]byte, bool, error) {
 		v = []byte{}
 	}
 	return v, true, nil
-}
-
-// GetCached implements store.CachedReader with rueidis DoCache: the read
-// is served from rueidis's per-connection cache when it can be, and the key
-// is tracked so that the server invalidates it on change. The client must
-// have been created without DisableCache.
-func (s *Store) GetCached(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, time.Time, error) {
-	if s.closed.Load() {
-		return nil, false, time.Time{}, errClosed
-	}
-	res := s.client.DoCache(ctx, s.client.B().Get().Key(key).Cache(), ttl)
-	until := time.Now().Add(ttl)
-	if pxat := res.CachePXAT(); pxat > 0 {
-		if t := time.UnixMilli(pxat); t.Before(until) {
-			until = t
-		}
-	}
-	v, found, err := bytesReply(res)
-	return v, found, until, err
-}
-
-// GetManyCached implements store.CachedReader with rueidis DoMultiCache:
-// one tracked GET per key, pipelined (client-side caching tracks GET, not
-// MGET), served from rueidis's per-connection cache where it can be. On a
-// cluster rueidis sends each node its share at once; the keys of nodes
-// that fail are returned with a *store.PartialError, never as misses.
-func (s *Store) GetManyCached(ctx context.Context, keys []string, ttl time.Duration) ([][]byte, []time.Time, error) {
-	if s.closed.Load() {
-		return nil, nil, errClosed
-	}
-	if len(keys) == 0 {
-		return nil, nil, nil
-	}
-	cmds := make([]rueidis.CacheableTTL, len(keys))
-	for i, k := range keys {
-		cmds[i] = rueidis.CT(s.client.B().Get().Key(k).Cache(), ttl)
-	}
-	out := make([][]byte, len(keys))
-	untils := make([]time.Time, len(keys))
-	until := time.Now().Add(ttl)
-	var f failures
-	for i, r := range s.client.DoMultiCache(ctx, cmds...) {
-		v, _, err := bytesReply(r)
-		if err != nil {
-			f.add(err, i)
-			continue
-		}
-		out[i], untils[i] = v, until
-		if pxat := r.CachePXAT(); pxat > 0 {
-			if t := time.UnixMilli(pxat); t.Before(until) {
-				untils[i] = t
-			}
-		}
-	}
-	err := f.err(len(keys))
-	if err != nil && len(f.failed) == len(keys) {
-		return nil, nil, err
-	}
-	return out, untils, err
 }
 
 // GetMany implements store.Store with one MGET, or on a cluster one MGET
