@@ -49,9 +49,10 @@ type Cache struct {
 	backend   string
 	topology  string // for Redis: standalone, sentinel or cluster
 	desc      store.Description
-	codec     *codec.Codec   // for namespaces without a policy of their own
-	keys      *codec.Keyring // nil without EncryptionKeys
-	guard     *guard.Store   // nil on the in-process store
+	codec     *codec.Codec       // for namespaces without a policy of their own
+	keys      *codec.Keyring     // nil without EncryptionKeys
+	guard     *guard.Store       // nil on the in-process store
+	cached    store.CachedReader // the store's tracked reads; nil when it has none
 	health    healthChecker
 	log       *slog.Logger
 	logSlow   bool
@@ -169,6 +170,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		c.desc = s.Describe()
 		c.backend = c.desc.Backend
 	}
+	c.cached, _ = c.store.(store.CachedReader)
 	if c.otel, err = newOtel(o.tracerProvider, o.meterProvider, c.backend); err != nil {
 		return nil, err
 	}
@@ -316,7 +318,7 @@ func (c *Cache) Ping(ctx context.Context) error {
 	if c.closed.Load() {
 		return &OpError{Op: "ping", Err: errClosed}
 	}
-	if err := c.store.Ping(ctx); err != nil {
+	if err := c.ping(ctx); err != nil {
 		return &OpError{Op: "ping", Err: err}
 	}
 	return nil

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
-	"github.com/tradecache/tradecache/store"
 )
 
 // ErrNotFound is what a loader returns (or wraps) to say that the key has
@@ -289,9 +288,6 @@ func (f *flights) inFlight(key string) bool {
 	return ok
 }
 
-// lockKey names the lock of a stored key. Keys cannot contain spaces, so
-// no caller's key can collide with it.
-func lockKey(full string) string { return full + " lock" }
 
 // GetOrLoad returns the value of key in ns, calling load to produce it on a
 // miss and caching what load returns. Within this process, concurrent
@@ -315,16 +311,12 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		return zero, Meta{}, err
 	}
 	now := time.Now()
-	if t := ns.near; t != nil {
-		if e, ok := t.get(key, now.UnixNano()); ok {
-			if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
-				ns.hit(1)
-				if o.shouldRefresh(now, ne.st) {
-					refreshAhead(ctx, ns, full, ne.st.AsOf, load, o)
-				}
-				return ne.v, Meta{Source: SourceNear, AsOf: ne.st.AsOf, Age: now.Sub(ne.st.AsOf)}, nil
-			}
+	if v, st, ok := nearFresh[T](ns, key, now); ok {
+		ns.hit(1)
+		if o.shouldRefresh(now, st) {
+			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
+		return v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
 	}
 	v, st, found, storeErr := readStamped[T](ctx, ns, full)
 	var stale *knownValue
@@ -393,36 +385,15 @@ type stampInfo struct {
 	stamped bool
 }
 
-// readStamped reads and decodes key. A value that cannot be decoded is
+// readStamped reads and decodes key, tracked when ns has a near tier, and
+// keeps a fresh stamped value near. A value that cannot be decoded is
 // treated as absent, so the loader replaces it; the error is counted.
 func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, stampInfo, bool, error) {
 	var v T
-	t0 := ns.start()
-	var (
-		b      []byte
-		found  bool
-		err    error
-		until  time.Time
-		epoch  uint64
-		nearOK bool
-	)
-	cr, tracked := ns.c.store.(store.CachedReader)
-	if t := ns.near; t != nil && tracked && t.settled(full[len(ns.base):], time.Now().UnixNano()) {
-		// A tracked read, so that the value can be kept in the near tier
-		// until the server says it changed.
-		key := full[len(ns.base):]
-		epoch = t.shard(key).epoch.Load()
-		b, found, until, err = cr.GetCached(ctx, full, ns.ttl)
-		nearOK = true
-	} else {
-		b, found, err = ns.c.store.Get(ctx, full)
-	}
-	ns.c.observe(ctx, ns, opGetOrLoad, "", t0, len(b), err)
-	if err != nil {
+	key := full[len(ns.base):]
+	b, found, kp, err := ns.read(ctx, opGetOrLoad, key, full, true)
+	if err != nil || !found {
 		return v, stampInfo{}, false, err
-	}
-	if !found {
-		return v, stampInfo{}, false, nil
 	}
 	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
 	if err != nil {
@@ -430,11 +401,24 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 		ns.c.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
 		return v, stampInfo{}, false, nil
 	}
-	if nearOK && stamped {
-		exp := min(until.UnixNano(), st.FreshUntil().UnixNano())
-		ns.near.put(full[len(ns.base):], nearStamped[T]{v, st}, int64(len(b)+len(full)+64), exp, epoch)
+	if stamped {
+		ns.keepNear(key, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
 	}
 	return v, stampInfo{st, stamped}, true, nil
+}
+
+// nearFresh returns key's value from ns's near tier when get-or-load kept
+// it there and it is still fresh (a remembered miss is not a value).
+func nearFresh[T any](ns *Namespace, key string, now time.Time) (T, codec.Stamp, bool) {
+	if ns.near != nil {
+		if e, ok := ns.near.get(key, now.UnixNano()); ok {
+			if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
+				return ne.v, ne.st, true
+			}
+		}
+	}
+	var zero T
+	return zero, codec.Stamp{}, false
 }
 
 // nearStamped is how get-or-load keeps a value in the near tier: with its
@@ -470,7 +454,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		}
 		if o.lock {
 			token := newToken()
-			held, err := ns.c.store.SetNX(ctx, lockKey(full), token, o.lockTTL)
+			held, err := ns.lock(ctx, full, token, o.lockTTL)
 			if err == nil && !held && refresh {
 				return nil, Meta{}, nil // another process is refreshing it
 			}
@@ -490,7 +474,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 					}
 					// A holder that died leaves its lock to expire: take
 					// it then, rather than wait out the whole bound.
-					if held, _ = ns.c.store.SetNX(ctx, lockKey(full), token, o.lockTTL); held {
+					if held, _ = ns.lock(ctx, full, token, o.lockTTL); held {
 						break
 					}
 				}
@@ -501,7 +485,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 				defer func() {
 					rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 					defer cancel()
-					_, _ = ns.c.store.DeleteIfEqual(rctx, lockKey(full), token)
+					ns.unlock(rctx, full, token)
 				}()
 				// The previous holder may have stored the value and let
 				// go between this process's last look and its taking the
@@ -540,18 +524,16 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 // storeStamped writes a loaded value. A failed write is counted and
 // logged, never retried: a retry could land after a newer value.
 func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st codec.Stamp, ttl time.Duration) {
-	b, err := ns.codec.AppendMarshalStamped(nil, full, v, st)
-	if err == nil {
-		err = ns.tooLarge("get_or_load", "", len(b))
-	}
-	if err == nil {
-		err = ns.c.store.Set(ctx, full, b, ttl)
-		ns.wroteNear(full[len(ns.base):])
-	}
+	const op = "get_or_load"
+	key := full[len(ns.base):]
+	b, err := ns.encode(nil, op, key, full, v, &st)
 	if err != nil {
 		ns.failed(opSet, err)
 		ns.c.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
+		return
 	}
+	// A failed write is counted and logged by the path.
+	_ = ns.write(ctx, opSet, key, full, b, ttl)
 }
 
 // refreshAhead reloads key in the background, once, unless a load of it

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -109,88 +108,59 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	metas := make(map[string]Meta, len(keys))
 	stale := map[string]*knownValue{}
 	var missing, missingFull []string
-	storeUp := true
 	// The keys to read: each once, and none that the near tier holds fresh.
-	t := ns.near
-	cr, tracked := ns.c.store.(store.CachedReader)
-	if !tracked {
-		t, cr = nil, nil
-	}
 	seen := make(map[string]bool, len(keys))
-	idx := make([]int, 0, len(keys))
+	var rkeys, rfull []string
 	for i, k := range keys {
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		if t != nil {
-			if e, ok := t.get(k, now.UnixNano()); ok {
-				if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
-					ns.hit(1)
-					out[k], metas[k] = ne.v, Meta{Source: SourceNear, AsOf: ne.st.AsOf, Age: now.Sub(ne.st.AsOf)}
-					continue
-				}
-			}
+		if v, st, ok := nearFresh[T](ns, k, now); ok {
+			ns.hit(1)
+			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+			continue
 		}
-		idx = append(idx, i)
+		rkeys, rfull = append(rkeys, k), append(rfull, full[i])
 	}
-	bfull := make([]string, 0, min(len(idx), ns.c.cfg.MaxBatchSize))
-	for lo := 0; lo < len(idx); lo += ns.c.cfg.MaxBatchSize {
-		batch := idx[lo:min(lo+ns.c.cfg.MaxBatchSize, len(idx))]
-		bfull = bfull[:0]
-		for _, i := range batch {
-			bfull = append(bfull, full[i])
-		}
-		vals, untils, epochs, err := readBatch(ctx, ns, cr, bfull, ns.ttl)
-		var pe *store.PartialError
+	storeUp := true
+	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, b []byte, kp nearKeep, err error) {
+		k := rkeys[i]
 		if err != nil {
-			ns.failed(opGetMany, err)
+			// Not read (a shard down, or the store): loaded, or served
+			// stale from this process's memory.
 			storeUp = false
-			if !errors.As(err, &pe) {
-				pe = nil
-			}
-		}
-		for j, i := range batch {
-			k := keys[i]
-			// A key not read (all of them, or the failed part of a
-			// partial result) is loaded, or served stale from memory.
-			if err != nil && (pe == nil || pe.Has(j)) {
-				if kv, ok := ns.c.known.get(full[i]); ok {
-					if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
-						stale[k] = &knownValue{tv, kv.st}
-					}
-				}
-				missing, missingFull = append(missing, k), append(missingFull, full[i])
-				continue
-			}
-			b := vals[j]
-			if b != nil {
-				var v T
-				st, stamped, derr := ns.codec.UnmarshalStamped(full[i], b, &v)
-				switch {
-				case derr != nil:
-					ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
-				case !stamped:
-					out[k], metas[k] = v, Meta{Source: SourceStore}
-					ns.hit(1)
-					continue
-				case now.Before(st.FreshUntil()):
-					ns.hit(1)
-					if !st.Negative {
-						out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
-						if untils != nil { // a tracked read: keep it near until it changes
-							exp := min(untils[j].UnixNano(), st.FreshUntil().UnixNano())
-							t.put(k, nearStamped[T]{v, st}, int64(len(b)+len(full[i])+64), exp, epochs[j])
-						}
-					}
-					continue
-				case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
-					stale[k] = &knownValue{v, st}
+			if kv, ok := ns.c.known.get(rfull[i]); ok {
+				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
+					stale[k] = &knownValue{tv, kv.st}
 				}
 			}
-			missing, missingFull = append(missing, k), append(missingFull, full[i])
+			missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+			return
 		}
-	}
+		if b != nil {
+			var v T
+			st, stamped, derr := ns.codec.UnmarshalStamped(rfull[i], b, &v)
+			switch {
+			case derr != nil:
+				ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
+			case !stamped:
+				out[k], metas[k] = v, Meta{Source: SourceStore}
+				ns.hit(1)
+				return
+			case now.Before(st.FreshUntil()):
+				ns.hit(1)
+				if !st.Negative {
+					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+					ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+				}
+				return
+			case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
+				stale[k] = &knownValue{v, st}
+			}
+		}
+		missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+	})
 	if len(missing) == 0 {
 		return out, metas, nil
 	}
@@ -242,23 +212,15 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if !storeUp {
 			continue
 		}
-		b, err := ns.codec.AppendMarshalStamped(nil, missingFull[i], value, st)
+		b, err := ns.encode(nil, op, k, missingFull[i], value, &st)
 		if err != nil {
-			return out, metas, &SerializationError{Op: op, Namespace: ns.name, Key: k, Type: fmt.Sprintf("%T", value), Err: err}
+			return out, metas, err
 		}
 		entries = append(entries, store.Entry{Key: missingFull[i], Value: b, TTL: ttl})
 	}
-	for lo := 0; lo < len(entries); lo += ns.c.cfg.MaxBatchSize {
-		hi := min(lo+ns.c.cfg.MaxBatchSize, len(entries))
-		err := ns.c.store.SetMany(ctx, entries[lo:hi])
-		ns.wroteNearEntries(entries[lo:hi])
-		if err != nil {
-			// Counted and logged, never retried (see storeStamped).
-			ns.failed(opSetMany, err)
-			ns.c.warnLimited("tradecache: caching loaded values failed, not retried", "namespace", ns.name, "error", err)
-			break
-		}
-	}
+	// A failed write is counted and logged (by the path), never retried:
+	// a retry could land after a newer value.
+	_, _ = ns.writeMany(ctx, op, entries, func(i int) string { return entries[i].Key[len(ns.base):] })
 	return out, metas, nil
 }
 

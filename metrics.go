@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/internal/hist"
-	"github.com/tradecache/tradecache/store"
 )
 
 // opKind indexes per-operation statistics. Operations are a fixed, small
@@ -219,12 +218,10 @@ func (c *Cache) collectMetrics(ctx context.Context, st *Stats) {
 			}
 		}
 	}
-	if ir, ok := c.store.(store.InfoReader); ok {
-		ictx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		if text, err := ir.Info(ictx); err == nil {
-			info := parseInfo(text)
-			st.Redis = &info
-		}
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if text, ok := c.info(ictx); ok {
+		info := parseInfo(text)
+		st.Redis = &info
 	}
 }

@@ -2,7 +2,6 @@ package tradecache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -33,7 +32,8 @@ import (
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
 	c            *Cache
-	near         *nearTier // nil unless the namespace has a near cache
+	near         *nearTier     // nil unless the namespace has a near cache over a store that tracks
+	nearTTL      time.Duration // how long a tracked read's copy may be kept: the TTL, or MaxAge if shorter
 	counts       nsCounters
 	codec        *codec.Codec
 	loadDefaults loadOpts
@@ -54,10 +54,9 @@ func (c *Cache) Namespace(name string) *Namespace {
 		return n // not cached: arbitrary bad names must not grow the map
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
-	if p := c.cfg.Namespaces[name]; p.Near != nil {
-		if _, tracked := c.store.(store.CachedReader); tracked {
-			n.near = newNearTier(*p.Near)
-		}
+	if p := c.cfg.Namespaces[name]; p.Near != nil && c.cached != nil {
+		n.near = newNearTier(*p.Near)
+		n.nearTTL = n.near.readTTL(n.ttl)
 	}
 	if p, ok := c.policyFor(name); ok {
 		cd, err := c.newCodec(p)
@@ -159,18 +158,6 @@ func (n *Namespace) ttlFor(op, key string, ttl time.Duration) (time.Duration, er
 	return ttl, nil
 }
 
-// partial adds the entries a store's *PartialError lists to p (made if
-// nil), key(i) being the caller's key of entry i, and returns it.
-func (n *Namespace) partial(p *PartialError, op string, pe *store.PartialError, key func(i int) string) *PartialError {
-	if p == nil {
-		p = &PartialError{Op: op, Namespace: n.name}
-	}
-	for j, i := range pe.Failed {
-		p.add(key(i), pe.Errs[j])
-	}
-	return p
-}
-
 func (n *Namespace) fail(op, key string, err error) error {
 	return &OpError{Op: op, Namespace: n.name, Key: key, Err: err}
 }
@@ -203,20 +190,12 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 		return err
 	}
 	bp := n.c.bufs.Get().(*[]byte)
-	b, err := n.codec.AppendMarshal((*bp)[:0], full, value)
+	b, err := n.encode((*bp)[:0], op, key, full, value, nil)
 	if err != nil {
-		n.c.bufs.Put(bp)
-		return &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
-	}
-	if err := n.tooLarge(op, key, len(b)); err != nil {
 		n.c.bufs.Put(bp)
 		return err
 	}
-	t0 := n.start()
-	err = n.c.store.Set(ctx, full, b, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
-	if err != nil {
+	if err := n.write(ctx, opSet, key, full, b, ttl); err != nil {
 		// The buffer is not reused: a store may still be writing it (a
 		// rueidis call abandoned on cancellation is sent later), and
 		// reusing it could put another value's bytes under this key.
@@ -242,16 +221,13 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 	if err := checkDst(op, n.name, key, dst); err != nil {
 		return false, err
 	}
-	t0 := n.start()
-	b, found, err := n.c.store.Get(ctx, full)
-	return n.finishRead(ctx, op, key, full, t0, b, found, err, dst)
+	b, found, _, err := n.read(ctx, opGet, key, full, false)
+	return n.finishRead(op, key, full, b, found, err, dst)
 }
 
-// finishRead completes a single-key read: it records the store call, then
-// decodes a found value into dst and counts the hit, the miss or the
-// serialization error.
-func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 time.Time, b []byte, found bool, err error, dst any) (bool, error) {
-	n.c.observe(ctx, n, opGet, key, t0, len(b), err)
+// finishRead completes a single-key read: it decodes a found value into
+// dst and counts the hit, the miss or the serialization error.
+func (n *Namespace) finishRead(op, key, full string, b []byte, found bool, err error, dst any) (bool, error) {
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -259,10 +235,8 @@ func (n *Namespace) finishRead(ctx context.Context, op, key, full string, t0 tim
 		n.miss(1)
 		return false, nil
 	}
-	if err := n.codec.Unmarshal(full, b, dst); err != nil {
-		serr := &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
-		n.failed(opGet, serr)
-		return false, serr
+	if err := n.decode(opGet, op, key, full, b, dst); err != nil {
+		return false, err
 	}
 	n.hit(1)
 	return true, nil
@@ -278,33 +252,9 @@ func (n *Namespace) Delete(ctx context.Context, keys ...string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var (
-		total   int64
-		partial *PartialError
-	)
-	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
-		t0 := n.start()
-		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
-		n.wroteNear(keys[lo:hi]...)
-		n.c.observe(ctx, n, opDelete, "", t0, 0, err)
-		total += d
-		var pe *store.PartialError
-		switch {
-		case errors.As(err, &pe):
-			// A shard down: the others' keys are gone; name the rest,
-			// which may still exist, and go on with the next batch.
-			partial = n.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
-		case err != nil:
-			n.deleted(total)
-			return total, n.fail(op, "", err)
-		}
-	}
-	n.deleted(total)
-	if partial != nil {
-		return total, partial
-	}
-	return total, nil
+	removed, err := n.remove(ctx, op, keys, full)
+	n.deleted(removed)
+	return removed, err
 }
 
 // Exists reports whether key exists.
@@ -314,9 +264,7 @@ func (n *Namespace) Exists(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	t0 := n.start()
-	ok, err := n.c.store.Exists(ctx, full)
-	n.c.observe(ctx, n, opExists, key, t0, 0, err)
+	ok, err := n.exists(ctx, key, full)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -334,9 +282,7 @@ func (n *Namespace) TTL(ctx context.Context, key string) (ttl time.Duration, fou
 	if err != nil {
 		return 0, false, err
 	}
-	t0 := n.start()
-	ttl, found, err = n.c.store.TTL(ctx, full)
-	n.c.observe(ctx, n, opTTL, key, t0, 0, err)
+	ttl, found, err = n.ttlOf(ctx, key, full)
 	if err != nil {
 		return 0, false, n.fail(op, key, err)
 	}
@@ -354,10 +300,7 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
 		return false, err
 	}
-	t0 := n.start()
-	ok, err := n.c.store.Expire(ctx, full, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, opExpire, key, t0, 0, err)
+	ok, err := n.expire(ctx, key, full, ttl)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -390,11 +333,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		if err != nil {
 			return err
 		}
-		before := len(buf)
-		if buf, err = n.codec.AppendMarshal(buf, full, v); err != nil {
-			return &SerializationError{Op: op, Namespace: n.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
-		}
-		if err := n.tooLarge(op, k, len(buf)-before); err != nil {
+		if buf, err = n.encode(buf, op, k, full, v, nil); err != nil {
 			return err
 		}
 		entries = append(entries, store.Entry{Key: full, TTL: ttl})
@@ -406,30 +345,9 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		entries[i].Value = buf[start:ends[i]]
 		start = ends[i]
 	}
-	var partial *PartialError
-	for lo := 0; lo < len(entries); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
-		t0 := n.start()
-		err := n.c.store.SetMany(ctx, entries[lo:hi])
-		n.wroteNearEntries(entries[lo:hi])
-		n.c.observe(ctx, n, opSetMany, "", t0, ends[hi-1], err)
-		var pe *store.PartialError
-		switch {
-		case errors.As(err, &pe):
-			// A shard down: the others' entries were written; name the
-			// rest and go on with the next batch.
-			partial = n.partial(partial, op, pe, func(i int) string { return entries[lo+i].Key[len(n.base):] })
-			n.wrote(hi - lo - len(pe.Failed))
-			continue
-		case err != nil:
-			return n.fail(op, "", err)
-		}
-		n.wrote(hi - lo)
-	}
-	if partial != nil {
-		return partial
-	}
-	return nil
+	written, err := n.writeMany(ctx, op, entries, func(i int) string { return entries[i].Key[len(n.base):] })
+	n.wrote(written)
+	return err
 }
 
 // GetMany reads keys into the map that dst points to (a *map[string]T;
@@ -437,6 +355,11 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 // out of the map. Keys are read in batches of MaxBatchSize, one MGET each.
 // A value that cannot be decoded returns a *SerializationError after every
 // other value has been decoded.
+//
+// Keys that could not be read (a cluster shard down, or the store failing
+// after earlier batches were read; the batches after a failed one are not
+// sent) are named by a *PartialError beside the values that were; when
+// none could be read the error is an *OpError.
 func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, error) {
 	const op = "get_many"
 	full, err := n.callKeys(op, keys)
@@ -451,54 +374,37 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 	if m.IsNil() {
 		m.Set(reflect.MakeMapWithSize(m.Type(), len(keys)))
 	}
-	elem := m.Type().Elem()
 	keyType := m.Type().Key()
 	// One decode target, zeroed before each value and copied into the map
 	// (a zeroed target holds no slice or map for the decoder to reuse).
-	v := reflect.New(elem)
+	v := reflect.New(m.Type().Elem())
 	found := 0
 	var firstErr error
-	var partial *PartialError
-	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
-		t0 := n.start()
-		vals, err := n.c.store.GetMany(ctx, full[lo:hi])
-		n.c.observe(ctx, n, opGetMany, "", t0, 0, err)
-		var pe *store.PartialError
-		if err != nil && !errors.As(err, &pe) {
-			return found, n.fail(op, "", err)
+	read, partial := n.readMany(ctx, op, keys, full, false, func(i int, b []byte, _ nearKeep, err error) {
+		switch {
+		case err != nil:
+			return
+		case b == nil:
+			n.miss(1)
+			return
 		}
-		if pe != nil {
-			partial = n.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
+		v.Elem().SetZero()
+		if err := n.decode(opGetMany, op, keys[i], full[i], b, v.Interface()); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			return
 		}
-		for i, b := range vals {
-			if pe.Has(i) {
-				continue
-			}
-			if b == nil {
-				n.miss(1)
-				continue
-			}
-			v.Elem().SetZero()
-			if err := n.codec.Unmarshal(full[lo+i], b, v.Interface()); err != nil {
-				serr := &SerializationError{Op: op, Namespace: n.name, Key: keys[lo+i], Type: elem.String(), Err: err}
-				n.failed(opGetMany, serr)
-				if firstErr == nil {
-					firstErr = serr
-				}
-				continue
-			}
-			mk := reflect.ValueOf(&keys[lo+i]).Elem() // no copy of the string into an interface
-			if keyType != stringType {
-				mk = mk.Convert(keyType)
-			}
-			m.SetMapIndex(mk, v.Elem())
-			n.hit(1)
-			found++
+		mk := reflect.ValueOf(&keys[i]).Elem() // no copy of the string into an interface
+		if keyType != stringType {
+			mk = mk.Convert(keyType)
 		}
-	}
-	if partial != nil {
-		return found, partial
+		m.SetMapIndex(mk, v.Elem())
+		n.hit(1)
+		found++
+	})
+	if err := n.batchErr(op, partial, read); err != nil {
+		return found, err
 	}
 	return found, firstErr
 }
@@ -517,12 +423,7 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	if n.bad != "" {
 		return 0, &KeyError{Op: op, Namespace: n.name, Reason: "namespace " + n.bad}
 	}
-	t0 := n.start()
-	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
-	if n.near != nil {
-		n.near.wroteAll(time.Now().UnixNano())
-	}
-	n.c.observe(ctx, n, opClear, "", t0, 0, err)
+	removed, err := n.clearAll(ctx)
 	n.deleted(removed)
 	if err != nil {
 		return removed, n.fail(op, "", err)

@@ -2,15 +2,12 @@ package tradecache
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/tradecache/tradecache/store"
 )
 
 // The near cache is an in-process tier of decoded values in front of
@@ -136,6 +133,10 @@ func (t *nearTier) put(key string, v any, size int64, exp int64, epoch uint64) {
 	sh.bytes += size
 }
 
+// epoch is key's shard epoch: a read that saw it may keep its value only
+// if no invalidation of the shard has happened since.
+func (t *nearTier) epoch(key string) uint64 { return t.shard(key).epoch.Load() }
+
 func (t *nearTier) invalidate(key string) {
 	sh := t.shard(key)
 	sh.mu.Lock()
@@ -206,16 +207,6 @@ func (n *Namespace) wroteNear(keys ...string) {
 	}
 }
 
-// wroteNearEntries is wroteNear for a batch of stored entries.
-func (n *Namespace) wroteNearEntries(entries []store.Entry) {
-	if n.near == nil {
-		return
-	}
-	now := time.Now().UnixNano()
-	for _, e := range entries {
-		n.near.wrote(e.Key[len(n.base):], now)
-	}
-}
 
 // readTTL bounds how long a tracked read's copy is valid: the namespace's
 // TTL, or MaxAge when that is shorter.
@@ -226,31 +217,6 @@ func (t *nearTier) readTTL(nsTTL time.Duration) time.Duration {
 	return nsTTL
 }
 
-// readBatch reads full keys of ns with tracked reads when ns has a near
-// tier and this process wrote none of them in the own-write window,
-// returning when each copy stops being valid (ttl at most) and the near
-// shards' epochs from before the read; otherwise with a plain GetMany,
-// and untils nil.
-func readBatch(ctx context.Context, ns *Namespace, cr store.CachedReader, full []string, ttl time.Duration) (vals [][]byte, untils []time.Time, epochs []uint64, err error) {
-	if t := ns.near; t != nil && cr != nil {
-		now := time.Now().UnixNano()
-		epochs = make([]uint64, len(full))
-		for i, f := range full {
-			k := f[len(ns.base):]
-			if !t.settled(k, now) {
-				epochs = nil
-				break
-			}
-			epochs[i] = t.shard(k).epoch.Load()
-		}
-		if epochs != nil {
-			vals, untils, err = cr.GetManyCached(ctx, full, ttl)
-			return vals, untils, epochs, err
-		}
-	}
-	vals, err = ns.c.store.GetMany(ctx, full)
-	return vals, nil, nil, err
-}
 
 func (t *nearTier) flush() {
 	for i := range t.shards {
@@ -315,9 +281,8 @@ func (c *Cache) onInvalidations(keys []string) {
 // the in-memory store, it is a plain Get.
 func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, error) {
 	var zero T
-	t := ns.near
-	if t != nil && !ns.c.closed.Load() {
-		if v, ok := t.get(key, time.Now().UnixNano()); ok {
+	if ns.near != nil && !ns.c.closed.Load() {
+		if v, ok := ns.near.get(key, time.Now().UnixNano()); ok {
 			if tv, ok := v.(T); ok {
 				return tv, true, nil
 			}
@@ -328,17 +293,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 	if err != nil {
 		return zero, false, err
 	}
-	cr, tracked := ns.c.store.(store.CachedReader)
-	if t == nil || !tracked || !t.settled(key, time.Now().UnixNano()) {
-		var v T
-		found, err := ns.Get(ctx, key, &v)
-		return v, found, err
-	}
-	ttl := t.readTTL(ns.ttl)
-	epoch := t.shard(key).epoch.Load()
-	t0 := ns.start()
-	b, found, until, err := cr.GetCached(ctx, full, ttl)
-	ns.c.observe(ctx, ns, opGet, key, t0, len(b), err)
+	b, found, kp, err := ns.read(ctx, opGet, key, full, true)
 	if err != nil {
 		return zero, false, ns.fail(op, key, err)
 	}
@@ -347,13 +302,11 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 		return zero, false, nil
 	}
 	var v T
-	if err := ns.codec.Unmarshal(full, b, &v); err != nil {
-		serr := &SerializationError{Op: op, Namespace: ns.name, Key: key, Type: fmt.Sprintf("%T", v), Err: err}
-		ns.failed(opGet, serr)
-		return zero, false, serr
+	if err := ns.decode(opGet, op, key, full, b, &v); err != nil {
+		return zero, false, err
 	}
 	ns.hit(1)
-	t.put(key, v, int64(len(b)+len(key)+64), until.UnixNano(), epoch)
+	ns.keepNear(key, v, len(b), kp, kp.until)
 	return v, true, nil
 }
 
@@ -371,9 +324,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[string]T, error) {
 	const op = "get_many"
 	out := make(map[string]T, len(keys))
-	t := ns.near
-	cr, tracked := ns.c.store.(store.CachedReader)
-	if t == nil || !tracked {
+	if ns.near == nil {
 		_, err := ns.GetMany(ctx, keys, &out)
 		return out, err
 	}
@@ -384,9 +335,9 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		return nil, err
 	}
 	now := time.Now().UnixNano()
-	var rest []string // near misses
+	var rest, full []string // near misses
 	for _, k := range keys {
-		if v, ok := t.get(k, now); ok {
+		if v, ok := ns.near.get(k, now); ok {
 			if tv, ok := v.(T); ok {
 				out[k] = tv
 				continue
@@ -395,64 +346,31 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		if err := ns.check(op, k); err != nil {
 			return nil, err // before anything is sent
 		}
-		rest = append(rest, k)
+		rest, full = append(rest, k), append(full, ns.base+k)
 	}
-	var (
-		partial *PartialError
-		serr    error
-		read    = len(out) // hits, then keys read from the store
-	)
-	full := make([]string, 0, min(len(rest), ns.c.cfg.MaxBatchSize))
-	for lo := 0; lo < len(rest); lo += ns.c.cfg.MaxBatchSize {
-		batch := rest[lo:min(lo+ns.c.cfg.MaxBatchSize, len(rest))]
-		full = full[:0]
-		for _, k := range batch {
-			full = append(full, ns.base+k)
+	var serr error
+	held := len(out)
+	read, partial := ns.readMany(ctx, op, rest, full, true, func(i int, b []byte, kp nearKeep, err error) {
+		switch {
+		case err != nil:
+			return
+		case b == nil:
+			ns.miss(1)
+			return
 		}
-		t0 := ns.start()
-		vals, untils, epochs, err := readBatch(ctx, ns, cr, full, t.readTTL(ns.ttl))
-		ns.c.observe(ctx, ns, opGetMany, "", t0, 0, err)
-		var pe *store.PartialError
-		if err != nil && !errors.As(err, &pe) {
-			pe = &store.PartialError{Failed: make([]int, len(batch)), Errs: make([]error, len(batch))}
-			for i := range batch {
-				pe.Failed[i], pe.Errs[i] = i, err
+		var v T
+		if err := ns.decode(opGetMany, op, rest[i], full[i], b, &v); err != nil {
+			if serr == nil {
+				serr = err
 			}
+			return
 		}
-		if pe != nil {
-			partial = ns.partial(partial, op, pe, func(i int) string { return batch[i] })
-		}
-		for i, b := range vals {
-			if pe.Has(i) {
-				continue
-			}
-			k := batch[i]
-			read++
-			if b == nil {
-				ns.miss(1)
-				continue
-			}
-			var v T
-			if err := ns.codec.Unmarshal(full[i], b, &v); err != nil {
-				e := &SerializationError{Op: op, Namespace: ns.name, Key: k, Type: fmt.Sprintf("%T", v), Err: err}
-				ns.failed(opGetMany, e)
-				if serr == nil {
-					serr = e
-				}
-				continue
-			}
-			ns.hit(1)
-			out[k] = v
-			if untils != nil { // a tracked read: keep it until it changes
-				t.put(k, v, int64(len(b)+len(k)+64), untils[i].UnixNano(), epochs[i])
-			}
-		}
-	}
-	switch {
-	case partial != nil && read == 0:
-		return out, ns.fail(op, "", partial.Errs[0])
-	case partial != nil:
-		return out, partial
+		ns.hit(1)
+		out[rest[i]] = v
+		ns.keepNear(rest[i], v, len(b), kp, kp.until)
+	})
+	if err := ns.batchErr(op, partial, held+read); err != nil {
+		return out, err
 	}
 	return out, serr
 }

@@ -57,8 +57,8 @@ func TestEveryTopologyFromURLAndEnv(t *testing.T) {
 			// one pipeline per node whatever REDIS_MAX_CONNECTIONS says (the
 			// Cache once worked out 2 for it by itself).
 			wantPipes := map[string]int{"standalone": 2, "sentinel": 2, "cluster": 1}[c.want]
-			if st := cache.Stats(ctx); st.PipelinedConnections != wantPipes || st.BlockingPoolSize != cfg.Redis.MaxConnections {
-				t.Fatalf("Stats connections: %d pipelined, pool %d; want %d, %d", st.PipelinedConnections, st.BlockingPoolSize, wantPipes, cfg.Redis.MaxConnections)
+			if st := cache.Stats(ctx); st.PipelinedConnections != wantPipes || st.BlockingPoolSize != cache.Config().Redis.MaxConnections {
+				t.Fatalf("Stats connections: %d pipelined, pool %d; want %d, %d", st.PipelinedConnections, st.BlockingPoolSize, wantPipes, cache.Config().Redis.MaxConnections)
 			}
 			ns := cache.Namespace("topo")
 			items := map[string]any{}

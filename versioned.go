@@ -2,7 +2,6 @@ package tradecache
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/tradecache/tradecache/internal/keyslot"
@@ -42,17 +41,11 @@ func (n *Namespace) SetIfNewer(ctx context.Context, key string, value any, versi
 	if verKey == "" {
 		return false, &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "has braces that form no hash tag: a versioned key's braces must enclose a tag, as in {AAPL}:bid, so that its version can share its cluster slot"}
 	}
-	b, err := n.codec.AppendMarshal(nil, full, value)
+	b, err := n.encode(nil, op, key, full, value, nil)
 	if err != nil {
-		return false, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
-	}
-	if err := n.tooLarge(op, key, len(b)); err != nil {
 		return false, err
 	}
-	t0 := n.start()
-	applied, err = n.c.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
+	applied, err = n.setIfNewer(ctx, key, full, verKey, b, version, ttl)
 	if err != nil {
 		return false, n.fail(op, key, err)
 	}
@@ -77,7 +70,6 @@ func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Dur
 	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
 		return false, err
 	}
-	t0 := n.start()
-	b, found, err := n.c.store.GetEx(ctx, full, ttl)
-	return n.finishRead(ctx, op, key, full, t0, b, found, err, dst)
+	b, found, err := n.getEx(ctx, key, full, ttl)
+	return n.finishRead(op, key, full, b, found, err, dst)
 }
