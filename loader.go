@@ -288,7 +288,6 @@ func (f *flights) inFlight(key string) bool {
 	return ok
 }
 
-
 // GetOrLoad returns the value of key in ns, calling load to produce it on a
 // miss and caching what load returns. Within this process, concurrent
 // misses of one key share one load call (and with WithLock, so do other

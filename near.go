@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // The near cache is an in-process tier of decoded values in front of
@@ -207,7 +206,6 @@ func (n *Namespace) wroteNear(keys ...string) {
 	}
 }
 
-
 // readTTL bounds how long a tracked read's copy is valid: the namespace's
 // TTL, or MaxAge when that is shorter.
 func (t *nearTier) readTTL(nsTTL time.Duration) time.Duration {
@@ -216,7 +214,6 @@ func (t *nearTier) readTTL(nsTTL time.Duration) time.Duration {
 	}
 	return nsTTL
 }
-
 
 func (t *nearTier) flush() {
 	for i := range t.shards {
