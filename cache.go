@@ -1,19 +1,3 @@
-// Package tradecache is a caching layer over Redis for trading systems:
-// market data, portfolio and risk calculations, and user sessions.
-//
-// A Cache encodes values with an exact, versioned codec (decimals keep
-// their scale, times keep their zone), stores them under namespaced keys
-// with per-namespace TTL policies, and runs on Redis (through rueidis) or on
-// an embedded in-memory store with the same behaviour.
-//
-// Data flows one way: caller → Cache (keys, TTL policy, stats) → codec
-// (bytes) → store (Redis or memory). Nothing below the Cache knows about
-// trading, and nothing above it talks to Redis directly.
-//
-//	cache, err := tradecache.New(ctx, tradecache.Config{})  // in-memory
-//	quotes := cache.Namespace(tradecache.NamespaceMarketData)
-//	err = quotes.Set(ctx, "AAPL", quote, 0)                   // TTL from the policy
-//	found, err := quotes.Get(ctx, "AAPL", &quote)
 package tradecache
 
 import (
@@ -33,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/flight"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -67,9 +52,9 @@ type Cache struct {
 	closed atomic.Bool
 	warned sync.Map // message -> *rateLimit
 
-	flights     flights // loads in progress (GetOrLoad)
+	flights     flight.Group[loaded] // loads in progress (get-or-load)
 	nearFlushes atomic.Uint64
-	known       lastKnown // last known values, for serving stale when the store is down
+	known       flight.Known[knownValue] // last known values, for serving stale when the store is down
 
 	hits, misses, sets, deletes, errors       atomic.Uint64
 	loads, loadErrors, refreshes, staleServed atomic.Uint64
@@ -110,7 +95,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		c.metrics = &recorder{}
 	}
 	c.timing = c.logSlow || c.metrics != nil
-	c.known.limit = int64(cfg.LocalStaleEntries)
+	c.known.Limit = int64(cfg.LocalStaleEntries)
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
 		if err != nil {
@@ -449,10 +434,10 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 	st.NearFlushes = c.nearFlushes.Load()
 	c.namespaces.Range(func(_, v any) bool {
 		if t := v.(*Namespace).near; t != nil {
-			h, m, e, b := t.stats()
+			h, m, e, b := t.Stats()
 			st.NearHits += h
 			st.NearMisses += m
-			st.NearEvictions += t.evict.Load()
+			st.NearEvictions += t.Evictions()
 			st.NearEntries += e
 			st.NearBytes += b
 		}

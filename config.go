@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/store/redisstore"
 )
 
@@ -244,9 +245,26 @@ type NamespaceConfig struct {
 // NearConfig bounds a namespace's near cache. Zero fields mean the
 // defaults.
 type NearConfig struct {
-	MaxEntries int           // 0 means 10000
-	MaxBytes   int64         // approximate encoded bytes held; 0 means 64 MiB
+	MaxEntries int           // 0 means DefaultNearMaxEntries
+	MaxBytes   int64         // approximate encoded bytes held; 0 means DefaultNearMaxBytes
 	MaxAge     time.Duration // an entry's longest life; 0 means the namespace's TTL
+}
+
+// The near tier's bounds when NearConfig leaves them 0.
+const (
+	DefaultNearMaxEntries = 10000
+	DefaultNearMaxBytes   = 64 << 20
+)
+
+// tier builds the near tier c describes.
+func (c NearConfig) tier() *near.Tier {
+	if c.MaxEntries <= 0 {
+		c.MaxEntries = DefaultNearMaxEntries
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = DefaultNearMaxBytes
+	}
+	return near.New(c.MaxEntries, c.MaxBytes, c.MaxAge)
 }
 
 // FieldError is one bad setting inside a ConfigError.

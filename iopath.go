@@ -30,7 +30,7 @@ type nearKeep struct {
 // (which it has only over a store that tracks), and this process has not
 // written key within the own-write window.
 func (n *Namespace) trackable(key string, now int64) bool {
-	return n.near != nil && n.near.settled(key, now)
+	return n.near != nil && n.near.Settled(key, now)
 }
 
 // read reads one key, tracked when track is set and the key is trackable,
@@ -38,7 +38,7 @@ func (n *Namespace) trackable(key string, now int64) bool {
 func (n *Namespace) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
 	t0 := n.start()
 	if track && n.trackable(key, time.Now().UnixNano()) {
-		kp = nearKeep{epoch: n.near.epoch(key), ok: true}
+		kp = nearKeep{epoch: n.near.Epoch(key), ok: true}
 		var until time.Time
 		b, found, until, err = n.c.cached.GetCached(ctx, full, n.nearTTL)
 		kp.until = until.UnixNano()
@@ -54,7 +54,7 @@ func (n *Namespace) read(ctx context.Context, k opKind, key, full string, track 
 // keeps nothing.
 func (n *Namespace) keepNear(key string, v any, encoded int, kp nearKeep, exp int64) {
 	if kp.ok {
-		n.near.put(key, v, int64(encoded+len(key)+64), min(kp.until, exp), kp.epoch)
+		n.near.Put(key, v, int64(encoded+len(key)+64), min(kp.until, exp), kp.epoch)
 	}
 }
 
@@ -134,7 +134,7 @@ func (n *Namespace) readBatch(ctx context.Context, keys, full []string, track bo
 				kps = nil
 				break
 			}
-			kps[i] = nearKeep{epoch: n.near.epoch(k), ok: true}
+			kps[i] = nearKeep{epoch: n.near.Epoch(k), ok: true}
 		}
 	}
 	if kps != nil {
@@ -283,7 +283,7 @@ func (n *Namespace) clearAll(ctx context.Context) (int64, error) {
 	t0 := n.start()
 	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
 	if n.near != nil {
-		n.near.wroteAll(time.Now().UnixNano())
+		n.near.WroteAll(time.Now().UnixNano())
 	}
 	n.c.observe(ctx, n, opClear, "", t0, 0, err)
 	return removed, err

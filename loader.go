@@ -9,12 +9,10 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"reflect"
-	"runtime/debug"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/flight"
 )
 
 // ErrNotFound is what a loader returns (or wraps) to say that the key has
@@ -23,13 +21,9 @@ import (
 var ErrNotFound = errors.New("tradecache: not found")
 
 // PanicError is returned to every caller waiting on a load whose loader
-// panicked. The process lives on.
-type PanicError struct {
-	Value any    // what the loader panicked with
-	Stack []byte // the loader's stack at the panic
-}
-
-func (e *PanicError) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
+// panicked, with what it panicked with (Value) and its stack (Stack). The
+// process lives on.
+type PanicError = flight.PanicError
 
 // Source says where a GetOrLoad result came from.
 type Source uint8
@@ -183,109 +177,29 @@ func (o *loadOpts) shouldRefresh(now time.Time, st codec.Stamp) bool {
 	return now.Add(time.Duration(float64(delta) * o.beta * -math.Log(u))).After(st.FreshUntil())
 }
 
-// lastKnown keeps this process's last known value of each loaded key, for
-// serving within MaxStale when the store cannot be reached. It is bounded
-// in entries; past the bound, new keys are not remembered.
-type lastKnown struct {
-	m     sync.Map // full key -> *knownValue
-	count atomic.Int64
-	limit int64
-}
-
+// knownValue is a value this process last knew a key to have, with its
+// stamp: what get-or-load serves within MaxStale when the store cannot be
+// reached (Cache.known holds them).
 type knownValue struct {
 	v  any
 	st codec.Stamp
 }
 
-func (l *lastKnown) remember(key string, v any, st codec.Stamp) {
-	if old, ok := l.m.Load(key); ok {
-		if !old.(*knownValue).st.AsOf.Before(st.AsOf) {
-			return // already as new: the common case on a hit costs a lookup
-		}
-		l.m.Store(key, &knownValue{v, st})
-		return
-	}
-	if l.count.Load() >= l.limit {
-		return
-	}
-	if _, loaded := l.m.LoadOrStore(key, &knownValue{v, st}); !loaded {
-		l.count.Add(1)
-	}
-}
-
-func (l *lastKnown) get(key string) (*knownValue, bool) {
-	v, ok := l.m.Load(key)
-	if !ok {
-		return nil, false
-	}
-	return v.(*knownValue), true
-}
-
-// flight is one load in progress. Every caller waits on done or on its own
-// context, so one caller giving up does not fail the others.
-type flight struct {
-	done chan struct{}
-	val  any
+// loaded is the outcome of one load that every caller waiting on it
+// shares (Cache.flights runs them).
+type loaded struct {
+	v    any
 	meta Meta
-	err  error
 }
 
-// flights runs at most one load per key at a time in this process.
-type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
-}
-
-// do starts fn for key unless a load of key is in progress, then waits for
-// it or for ctx. fn runs in its own goroutine with a context detached from
-// every caller's, bounded by timeout; a panic in it becomes a *PanicError.
-func (f *flights) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) (any, Meta, error) {
-	fl := f.start(ctx, key, timeout, fn)
-	select {
-	case <-fl.done:
-		return fl.val, fl.meta, fl.err
-	case <-ctx.Done():
-		return nil, Meta{}, ctx.Err()
-	}
-}
-
-// start returns the load in progress for key, starting one with fn if
-// there is none.
-func (f *flights) start(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) *flight {
-	f.mu.Lock()
-	if fl, ok := f.m[key]; ok {
-		f.mu.Unlock()
-		return fl
-	}
-	if f.m == nil {
-		f.m = make(map[string]*flight)
-	}
-	fl := &flight{done: make(chan struct{})}
-	f.m[key] = fl
-	f.mu.Unlock()
-	go func() {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		defer func() {
-			if r := recover(); r != nil {
-				fl.val, fl.meta, fl.err = nil, Meta{}, &PanicError{Value: r, Stack: debug.Stack()}
-			}
-			cancel()
-			f.mu.Lock()
-			delete(f.m, key)
-			f.mu.Unlock()
-			close(fl.done)
-		}()
-		fl.val, fl.meta, fl.err = fn(lctx)
-	}()
-	return fl
-}
-
-// inFlight reports whether a load of key is running.
-func (f *flights) inFlight(key string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.m[key]
-	return ok
+// loadShared runs fn as key's one load in this process, or waits on the
+// load of key already running.
+func (ns *Namespace) loadShared(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) (any, Meta, error) {
+	r, err := ns.c.flights.Do(ctx, key, timeout, func(lctx context.Context) (loaded, error) {
+		v, m, err := fn(lctx)
+		return loaded{v, m}, err
+	})
+	return r.v, r.meta, err
 }
 
 // GetOrLoad returns the value of key in ns, calling load to produce it on a
@@ -321,7 +235,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	var stale *knownValue
 	switch {
 	case storeErr != nil:
-		if kv, ok := ns.c.known.get(full); ok {
+		if kv, ok := ns.c.known.Get(full); ok {
 			if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 				stale = &knownValue{tv, kv.st}
 			}
@@ -334,7 +248,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if o.maxStale > 0 {
 			// Only a namespace that may serve stale values needs this
 			// process to remember them.
-			ns.c.known.remember(full, v, st.Stamp)
+			ns.c.known.Remember(full, knownValue{v, st.Stamp}, st.AsOf)
 		}
 		if o.shouldRefresh(now, st.Stamp) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
@@ -350,7 +264,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	ns.miss(1)
 
 	lo := o // the closure outlives this call: copy, so that o stays on the stack on hits
-	res, meta, err := ns.c.flights.do(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
+	res, meta, err := ns.loadShared(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
 		return loadAndStore(lctx, ns, full, storeErr == nil, false, load, lo)
 	})
 	if err == nil {
@@ -410,7 +324,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 // it there and it is still fresh (a remembered miss is not a value).
 func nearFresh[T any](ns *Namespace, key string, now time.Time) (T, codec.Stamp, bool) {
 	if ns.near != nil {
-		if e, ok := ns.near.get(key, now.UnixNano()); ok {
+		if e, ok := ns.near.Get(key, now.UnixNano()); ok {
 			if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
 				return ne.v, ne.st, true
 			}
@@ -515,7 +429,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
 	}
 	if o.maxStale > 0 {
-		ns.c.known.remember(full, v, st)
+		ns.c.known.Remember(full, knownValue{v, st}, st.AsOf)
 	}
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
 }
@@ -543,15 +457,16 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 // refresh then does nothing, so a window sees one load, not two.
 func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, seen time.Time, load func(context.Context) (T, error), o loadOpts) {
 	fk := flightKey[T](full) + " refresh"
-	if ns.c.flights.inFlight(fk) {
+	if ns.c.flights.InFlight(fk) {
 		return
 	}
-	ns.c.flights.start(ctx, fk, o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
+	ns.c.flights.Go(ctx, fk, o.loadTimeout, func(lctx context.Context) (loaded, error) {
 		if _, st, found, err := readStamped[T](lctx, ns, full); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
-			return nil, Meta{}, nil
+			return loaded{}, nil
 		}
 		ns.c.refreshes.Add(1)
-		return loadAndStore(lctx, ns, full, true, true, load, o)
+		v, m, err := loadAndStore(lctx, ns, full, true, true, load, o)
+		return loaded{v, m}, err
 	})
 }
 

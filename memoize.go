@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/flight"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -130,7 +131,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			// Not read (a shard down, or the store): loaded, or served
 			// stale from this process's memory.
 			storeUp = false
-			if kv, ok := ns.c.known.get(rfull[i]); ok {
+			if kv, ok := ns.c.known.Get(rfull[i]); ok {
 				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 					stale[k] = &knownValue{tv, kv.st}
 				}
@@ -201,7 +202,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			ttl, value = st.FreshFor+o.maxStale, v
 			out[k], metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
 			if o.maxStale > 0 {
-				ns.c.known.remember(missingFull[i], v, st)
+				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf)
 			}
 		case o.negTTL > 0:
 			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
@@ -226,10 +227,6 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 
 // callBatch calls a batch loader, turning a panic into a *PanicError.
 func callBatch[T any](ctx context.Context, load func(context.Context, []string) (map[string]T, error), missing []string) (m map[string]T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			m, err = nil, &PanicError{Value: r}
-		}
-	}()
+	defer flight.Recover(&err)
 	return load(ctx, missing)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -32,7 +33,7 @@ import (
 // (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
 type Namespace struct {
 	c            *Cache
-	near         *nearTier     // nil unless the namespace has a near cache over a store that tracks
+	near         *near.Tier    // nil unless the namespace has a near cache over a store that tracks
 	nearTTL      time.Duration // how long a tracked read's copy may be kept: the TTL, or MaxAge if shorter
 	counts       nsCounters
 	codec        *codec.Codec
@@ -55,8 +56,8 @@ func (c *Cache) Namespace(name string) *Namespace {
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
 	if p := c.cfg.Namespaces[name]; p.Near != nil && c.cached != nil {
-		n.near = newNearTier(*p.Near)
-		n.nearTTL = n.near.readTTL(n.ttl)
+		n.near = p.Near.tier()
+		n.nearTTL = n.near.ReadTTL(n.ttl)
 	}
 	if p, ok := c.policyFor(name); ok {
 		cd, err := c.newCodec(p)

@@ -1,0 +1,148 @@
+// Package flight runs at most one load per key at a time in a process and
+// keeps the last value each key was known to have.
+//
+// A load runs in a goroutine of its own, with a context detached from every
+// caller's and bounded by a timeout, so that one caller giving up does not
+// fail the others waiting on the same load; a panic in it reaches every
+// waiter as a *PanicError and the process lives on. The package knows
+// nothing of caches: results and values are the caller's own types.
+package flight
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PanicError is what every caller waiting on a load gets when the load
+// panicked.
+type PanicError struct {
+	Value any    // what the load panicked with
+	Stack []byte // the load's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
+
+// Recover turns a panic into a *PanicError in *err. Use it as
+// defer flight.Recover(&err) in a function that calls foreign code.
+func Recover(err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
+	}
+}
+
+// call is one load in progress.
+type call[R any] struct {
+	done chan struct{}
+	res  R
+	err  error
+}
+
+// Group runs at most one load per key at a time. The zero value is ready.
+type Group[R any] struct {
+	mu sync.Mutex
+	m  map[string]*call[R]
+}
+
+// Do starts fn for key unless a load of key is in progress, then waits for
+// it or for ctx, whichever ends first. fn runs with a context detached from
+// ctx and bounded by timeout.
+func (g *Group[R]) Do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (R, error)) (R, error) {
+	c := g.start(ctx, key, timeout, fn)
+	select {
+	case <-c.done:
+		return c.res, c.err
+	case <-ctx.Done():
+		var zero R
+		return zero, ctx.Err()
+	}
+}
+
+// Go starts fn for key in the background unless a load of key is in
+// progress, and does not wait.
+func (g *Group[R]) Go(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (R, error)) {
+	g.start(ctx, key, timeout, fn)
+}
+
+// InFlight reports whether a load of key is running.
+func (g *Group[R]) InFlight(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.m[key]
+	return ok
+}
+
+func (g *Group[R]) start(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (R, error)) *call[R] {
+	g.mu.Lock()
+	if c, ok := g.m[key]; ok {
+		g.mu.Unlock()
+		return c
+	}
+	if g.m == nil {
+		g.m = make(map[string]*call[R])
+	}
+	c := &call[R]{done: make(chan struct{})}
+	g.m[key] = c
+	g.mu.Unlock()
+	go func() {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer func() {
+			if r := recover(); r != nil {
+				var zero R
+				c.res, c.err = zero, &PanicError{Value: r, Stack: debug.Stack()}
+			}
+			cancel()
+			g.mu.Lock()
+			delete(g.m, key)
+			g.mu.Unlock()
+			close(c.done)
+		}()
+		c.res, c.err = fn(lctx)
+	}()
+	return c
+}
+
+// Known keeps the last known value of each key, for serving within a
+// staleness bound when the store cannot be reached. It holds at most Limit
+// keys; past that, new keys are not remembered (the ones it has still
+// update). The zero value remembers nothing until Limit is set.
+type Known[V any] struct {
+	Limit int64
+	m     sync.Map // key -> *known[V]
+	count atomic.Int64
+}
+
+type known[V any] struct {
+	v    V
+	asOf time.Time
+}
+
+// Remember records v, as of asOf, for key, unless what is held is as new.
+func (k *Known[V]) Remember(key string, v V, asOf time.Time) {
+	if old, ok := k.m.Load(key); ok {
+		if !old.(*known[V]).asOf.Before(asOf) {
+			return // already as new: the common case on a hit costs a lookup
+		}
+		k.m.Store(key, &known[V]{v, asOf})
+		return
+	}
+	if k.count.Load() >= k.Limit {
+		return
+	}
+	if _, loaded := k.m.LoadOrStore(key, &known[V]{v, asOf}); !loaded {
+		k.count.Add(1)
+	}
+}
+
+// Get returns key's last known value.
+func (k *Known[V]) Get(key string) (V, bool) {
+	v, ok := k.m.Load(key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(*known[V]).v, true
+}

@@ -1,0 +1,142 @@
+package flight_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache/internal/flight"
+	"github.com/tradecache/tradecache/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// Callers of one key share one load; a caller that gives up returns at
+// once without failing the others.
+func TestDoSharesOneLoad(t *testing.T) {
+	var g flight.Group[int]
+	var calls atomic.Int32
+	release := make(chan struct{})
+	fn := func(context.Context) (int, error) {
+		calls.Add(1)
+		<-release
+		return 42, nil
+	}
+	var wg sync.WaitGroup
+	results := make([]int, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = g.Do(context.Background(), "k", time.Minute, fn)
+		}()
+	}
+	for !g.InFlight("k") {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Do(ctx, "k", time.Minute, fn); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled caller got %v", err)
+	}
+	close(release)
+	wg.Wait()
+	for _, r := range results {
+		if r != 42 {
+			t.Fatalf("results %v", results)
+		}
+	}
+	// Goroutines that arrive after the first call has its flight share it;
+	// the count may exceed 1 only if a caller arrived after the load ended.
+	if n := calls.Load(); n < 1 || n > 10 {
+		t.Fatalf("%d loads", n)
+	}
+	if g.InFlight("k") {
+		t.Fatal("a finished load is still in flight")
+	}
+}
+
+// A load runs detached from its first caller, bounded by its own timeout.
+func TestLoadIsDetachedAndBounded(t *testing.T) {
+	var g flight.Group[int]
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	g.Go(ctx, "k", 50*time.Millisecond, func(lctx context.Context) (int, error) {
+		cancel() // the caller going away does not end the load...
+		if lctx.Err() != nil {
+			got <- errors.New("the load saw its caller's cancellation")
+			return 0, nil
+		}
+		<-lctx.Done() // ...its own timeout does
+		got <- lctx.Err()
+		return 0, nil
+	})
+	if err := <-got; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+// A panic reaches every waiter as a *PanicError with the stack.
+func TestPanicReachesEveryWaiter(t *testing.T) {
+	var g flight.Group[int]
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = g.Do(context.Background(), "k", time.Minute, func(context.Context) (int, error) {
+				<-release
+				panic("boom")
+			})
+		}()
+	}
+	for !g.InFlight("k") {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	for _, err := range errs {
+		var pe *flight.PanicError
+		if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
+			t.Fatalf("waiter got %v", err)
+		}
+	}
+	var err error
+	func() {
+		defer flight.Recover(&err)
+		panic("again")
+	}()
+	if pe := (*flight.PanicError)(nil); !errors.As(err, &pe) || pe.Value != "again" {
+		t.Fatalf("Recover gave %v", err)
+	}
+}
+
+// Known keeps the newest value per key and at most Limit keys.
+func TestKnownKeepsTheNewestWithinItsLimit(t *testing.T) {
+	k := flight.Known[string]{Limit: 2}
+	t0 := time.Unix(1000, 0)
+	k.Remember("a", "a1", t0)
+	k.Remember("a", "old", t0.Add(-time.Second))
+	if v, _ := k.Get("a"); v != "a1" {
+		t.Fatalf("an older value replaced a newer one: %q", v)
+	}
+	k.Remember("a", "a2", t0.Add(time.Second))
+	k.Remember("b", "b1", t0)
+	k.Remember("c", "c1", t0)
+	if v, _ := k.Get("a"); v != "a2" {
+		t.Fatalf("a = %q", v)
+	}
+	if _, ok := k.Get("c"); ok {
+		t.Fatal("a key past the limit was remembered")
+	}
+	var none flight.Known[int]
+	none.Remember("x", 1, t0)
+	if _, ok := none.Get("x"); ok {
+		t.Fatal("the zero Known remembered a value")
+	}
+}
