@@ -2,11 +2,11 @@ package tradecache
 
 import (
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/near"
+	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/store/redisstore"
 )
 
@@ -47,6 +48,19 @@ const (
 	DefaultMaxKeyLength      = 512
 	DefaultMemoryMaxBytes    = 256 << 20
 	DefaultMaxFlushDelay     = redisstore.DefaultMaxFlushDelay
+)
+
+// Defaults that are not the replaced layer's (those are in config.go).
+const (
+	DefaultMaxValueBytes     = 16 << 20
+	DefaultMaxBatchKeys      = 10000
+	DefaultLocalStaleEntries = 10000
+	DefaultHealthInterval    = time.Second
+	DefaultMaxDecodedSize    = codec.DefaultMaxDecodedSize
+	DefaultOpTimeout         = guard.DefaultOpTimeout
+	DefaultBatchTimeout      = guard.DefaultBatchTimeout
+	DefaultBreakerFailures   = guard.DefaultConsecutiveFailures
+	DefaultBreakerOpen       = guard.DefaultOpenTimeout
 )
 
 // The namespaces whose TTL policies the configuration names.
@@ -186,12 +200,12 @@ type Config struct {
 	EncryptionKeys []codec.Key
 	MaxBatchSize   int   // CACHE_MAX_BATCH_SIZE, keys per round trip
 	MaxKeyLength   int   // CACHE_MAX_KEY_LENGTH, bytes of the caller's key
-	MaxValueBytes  int   // CACHE_MAX_VALUE_BYTES, bytes of an encoded value; 0 means 16 MiB
-	MaxBatchKeys   int   // CACHE_MAX_BATCH_KEYS, keys in one batch call; 0 means 10000
+	MaxValueBytes  int   // CACHE_MAX_VALUE_BYTES, bytes of an encoded value; 0 means DefaultMaxValueBytes
+	MaxBatchKeys   int   // CACHE_MAX_BATCH_KEYS, keys in one batch call; 0 means DefaultMaxBatchKeys
 	MemoryMaxBytes int64 // CACHE_MEMORY_MAX_BYTES, the in-memory store's budget
 	// LocalStaleEntries bounds how many last known values each Cache keeps
 	// in process, to serve within MaxStale when the store is unreachable.
-	// Zero means 10000.
+	// Zero means DefaultLocalStaleEntries.
 	LocalStaleEntries int
 	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
 	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
@@ -331,138 +345,32 @@ func ConfigFromEnv() (Config, error) {
 func configFrom(lookup func(string) (string, bool)) (Config, error) {
 	var cfg Config
 	errs := &ConfigError{}
-	get := func(env string) (string, bool) {
-		v, ok := lookup(env)
-		v = strings.TrimSpace(v)
-		return v, ok && v != ""
-	}
-	str := func(env string, dst *string) {
-		if v, ok := get(env); ok {
-			*dst = v
+	for _, st := range settings {
+		if st.Env == "" {
+			continue
+		}
+		v, ok := lookup(st.Env)
+		if v = strings.TrimSpace(v); !ok || v == "" {
+			continue
+		}
+		shown := v
+		if st.Secret {
+			shown = redacted
+		}
+		if reason := parse(fieldOf(&cfg, st.Field), v); reason != "" {
+			errs.add(st.Field, st.Env, shown, reason)
+			continue
+		}
+		// An explicit zero from the environment (a batch size of 0, say)
+		// is an error rather than "use the default".
+		if n, err := strconv.ParseFloat(v, 64); st.positive && err == nil && n == 0 {
+			errs.add(st.Field, st.Env, shown, "must be greater than 0")
 		}
 	}
-	integer := func(field, env string, dst *int) {
-		if v, ok := get(env); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs.add(field, env, v, "not an integer")
-				return
-			}
-			*dst = n
-		}
-	}
-	boolean := func(field, env string, dst **bool) {
-		if v, ok := get(env); ok {
-			b, err := parseBool(v)
-			if err != nil {
-				errs.add(field, env, v, "not a boolean (true/false, 1/0, yes/no, on/off)")
-				return
-			}
-			*dst = &b
-		}
-	}
-	duration := func(field, env string, dst *time.Duration) {
-		if v, ok := get(env); ok {
-			d, err := parseDuration(v)
-			if err != nil {
-				errs.add(field, env, v, "not a duration (seconds such as 3600 or 0.1, or a Go duration such as 250ms)")
-				return
-			}
-			*dst = d
-		}
-	}
-
-	if v, ok := get("CACHE_ENVIRONMENT"); ok {
-		cfg.Environment = Environment(strings.ToLower(v))
-	}
-	str("REDIS_URL", &cfg.Redis.URL)
-	str("REDIS_HOST", &cfg.Redis.Host)
-	integer("Redis.Port", "REDIS_PORT", &cfg.Redis.Port)
-	integer("Redis.DB", "REDIS_DB", &cfg.Redis.DB)
-	str("REDIS_USERNAME", &cfg.Redis.Username)
-	str("REDIS_PASSWORD", &cfg.Redis.Password)
-	if v, ok := get("REDIS_SSL"); ok {
-		b, err := parseBool(v)
-		if err != nil {
-			errs.add("Redis.SSL", "REDIS_SSL", v, "not a boolean (true/false, 1/0, yes/no, on/off)")
-		}
-		cfg.Redis.SSL = b
-	}
-	integer("Redis.MaxConnections", "REDIS_MAX_CONNECTIONS", &cfg.Redis.MaxConnections)
-	str("REDIS_TLS_CA_FILE", &cfg.Redis.TLSCAFile)
-	str("REDIS_TLS_CERT_FILE", &cfg.Redis.TLSCertFile)
-	str("REDIS_TLS_KEY_FILE", &cfg.Redis.TLSKeyFile)
-	str("REDIS_TLS_SERVER_NAME", &cfg.Redis.TLSServerName)
-	list := func(env string, dst *[]string) {
-		if v, ok := get(env); ok {
-			for _, part := range strings.Split(v, ",") {
-				if part = strings.TrimSpace(part); part != "" {
-					*dst = append(*dst, part)
-				}
-			}
-		}
-	}
-	list("REDIS_CLUSTER_ADDRS", &cfg.Redis.ClusterAddrs)
-	list("REDIS_SENTINEL_ADDRS", &cfg.Redis.SentinelAddrs)
-	str("REDIS_SENTINEL_MASTER", &cfg.Redis.SentinelMaster)
-	str("REDIS_SENTINEL_USERNAME", &cfg.Redis.SentinelUsername)
-	str("REDIS_SENTINEL_PASSWORD", &cfg.Redis.SentinelPassword)
-	list("REDIS_REPLICA_ADDRS", &cfg.Redis.ReplicaAddrs)
-	list("REDIS_READ_FROM_REPLICAS", &cfg.Redis.ReplicaReads)
-	duration("DefaultTTL", "CACHE_DEFAULT_TTL", &cfg.DefaultTTL)
-	duration("MarketDataTTL", "CACHE_MARKET_DATA_TTL", &cfg.MarketDataTTL)
-	duration("PortfolioTTL", "CACHE_PORTFOLIO_TTL", &cfg.PortfolioTTL)
-	duration("RiskTTL", "CACHE_RISK_TTL", &cfg.RiskTTL)
-	duration("SessionTTL", "CACHE_SESSION_TTL", &cfg.SessionTTL)
-	str("CACHE_KEY_PREFIX", &cfg.KeyPrefix)
-	if v, ok := get("CACHE_COMPRESSION"); ok {
-		cfg.Compression = codec.Compression(strings.ToLower(v))
-	}
-	integer("MaxDecodedSize", "CACHE_MAX_DECODED_SIZE", &cfg.MaxDecodedSize)
-	if v, ok := get("CACHE_ENCRYPTION_KEYS"); ok {
-		keys, err := codec.ParseKeys(v)
-		if err != nil {
-			errs.add("EncryptionKeys", "CACHE_ENCRYPTION_KEYS", redacted, err.Error())
-		}
-		cfg.EncryptionKeys = keys
-	}
-	integer("CompressThreshold", "CACHE_COMPRESS_THRESHOLD", &cfg.CompressThreshold)
-	integer("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", &cfg.MaxBatchSize)
-	integer("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", &cfg.MaxKeyLength)
-	integer("MaxValueBytes", "CACHE_MAX_VALUE_BYTES", &cfg.MaxValueBytes)
-	integer("MaxBatchKeys", "CACHE_MAX_BATCH_KEYS", &cfg.MaxBatchKeys)
-	if v, ok := get("CACHE_MEMORY_MAX_BYTES"); ok {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", v, "not an integer")
-		}
-		cfg.MemoryMaxBytes = n
-	}
-	boolean("EnableMetrics", "CACHE_ENABLE_METRICS", &cfg.EnableMetrics)
-	boolean("LogSlowOps", "CACHE_LOG_SLOW_OPS", &cfg.LogSlowOps)
-	duration("SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", &cfg.SlowOpThreshold)
-	duration("OpTimeout", "CACHE_OP_TIMEOUT", &cfg.OpTimeout)
-	duration("BatchTimeout", "CACHE_BATCH_TIMEOUT", &cfg.BatchTimeout)
-	integer("BreakerFailures", "CACHE_BREAKER_FAILURES", &cfg.BreakerFailures)
-	duration("BreakerOpenTimeout", "CACHE_BREAKER_OPEN_TIMEOUT", &cfg.BreakerOpenTimeout)
-	duration("HealthInterval", "CACHE_HEALTH_INTERVAL", &cfg.HealthInterval)
-
-	// A value that failed to parse is already listed; validate the rest,
-	// and an explicit zero from the environment (a batch size of 0, say)
-	// is an error rather than "use the default".
-	explicitZero := func(field, env string) {
-		if v, ok := get(env); ok && !errs.Has(env) {
-			if n, err := strconv.ParseFloat(v, 64); err == nil && n == 0 {
-				errs.add(field, env, v, "must be greater than 0")
-			}
-		}
-	}
-	explicitZero("MaxBatchSize", "CACHE_MAX_BATCH_SIZE")
-	explicitZero("MaxKeyLength", "CACHE_MAX_KEY_LENGTH")
-	explicitZero("Redis.Port", "REDIS_PORT")
+	// A value that failed to parse is already listed; validate the rest.
 	if ve, ok := cfg.Validate().(*ConfigError); ok {
 		for _, f := range ve.Fields {
-			if !errs.Has(f.Env) {
+			if f.Env == "" || !errs.Has(f.Env) {
 				errs.Fields = append(errs.Fields, f)
 			}
 		}
@@ -494,38 +402,17 @@ func parseDuration(v string) (time.Duration, error) {
 // every bad field, or nil. Zero values are valid: they mean defaults.
 func (c Config) Validate() error {
 	errs := &ConfigError{}
-	switch c.Environment {
-	case "", Development, Testing, Staging, Production:
-	default:
-		errs.add("Environment", "CACHE_ENVIRONMENT", string(c.Environment), "unknown environment (want development, testing, staging or production)")
-	}
-	if c.Redis.URL != "" {
-		u, err := url.Parse(c.Redis.URL)
-		switch {
-		case err != nil:
-			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "not a URL")
-		case u.Scheme != "redis" && u.Scheme != "rediss":
-			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "scheme must be redis:// or rediss://")
-		case u.Host == "":
-			errs.add("Redis.URL", "REDIS_URL", redactURL(c.Redis.URL), "no host")
+	for _, st := range settings {
+		if st.check == nil || fieldOf(&c, st.Field).IsZero() {
+			continue
+		}
+		if reason := st.check(c); reason != "" {
+			errs.add(st.Field, st.Env, st.value(&c), reason)
 		}
 	}
+	// Checks that relate settings to each other.
 	if set := c.Redis.topology(); len(set) > 1 {
 		errs.add("Redis."+map[string]string{"REDIS_URL": "URL", "REDIS_CLUSTER_ADDRS": "ClusterAddrs", "REDIS_SENTINEL_ADDRS": "SentinelAddrs"}[set[1]], set[1], "", "conflicts with "+strings.Join(set[:1], ", ")+": set one topology")
-	}
-	for _, a := range []struct {
-		field, env string
-		addrs      []string
-	}{
-		{"Redis.ClusterAddrs", "REDIS_CLUSTER_ADDRS", c.Redis.ClusterAddrs},
-		{"Redis.SentinelAddrs", "REDIS_SENTINEL_ADDRS", c.Redis.SentinelAddrs},
-		{"Redis.ReplicaAddrs", "REDIS_REPLICA_ADDRS", c.Redis.ReplicaAddrs},
-	} {
-		for _, addr := range a.addrs {
-			if reason := checkAddr(addr); reason != "" {
-				errs.add(a.field, a.env, addr, reason)
-			}
-		}
 	}
 	switch {
 	case len(c.Redis.SentinelAddrs) > 0 && c.Redis.SentinelMaster == "":
@@ -539,51 +426,8 @@ func (c Config) Validate() error {
 	if len(c.Redis.ReplicaAddrs) > 0 && (c.Redis.Host == "" || len(c.Redis.topology()) > 0) {
 		errs.add("Redis.ReplicaAddrs", "REDIS_REPLICA_ADDRS", strings.Join(c.Redis.ReplicaAddrs, ","), "replicas of a standalone primary need REDIS_HOST, and no URL, cluster or sentinel setting")
 	}
-	for _, ns := range c.Redis.ReplicaReads {
-		if ns != "*" && checkName(ns) != "" {
-			errs.add("Redis.ReplicaReads", "REDIS_READ_FROM_REPLICAS", ns, "not a namespace name or *: "+checkName(ns))
-		}
-	}
-	if c.Redis.Port < 0 || c.Redis.Port > 65535 {
-		errs.add("Redis.Port", "REDIS_PORT", strconv.Itoa(c.Redis.Port), "port out of range 1-65535")
-	}
-	if c.Redis.DB < 0 {
-		errs.add("Redis.DB", "REDIS_DB", strconv.Itoa(c.Redis.DB), "must not be negative")
-	}
-	if c.Redis.MaxConnections < 0 {
-		errs.add("Redis.MaxConnections", "REDIS_MAX_CONNECTIONS", strconv.Itoa(c.Redis.MaxConnections), "must not be negative")
-	}
-	for _, d := range []struct {
-		field, env string
-		v          time.Duration
-	}{
-		{"DefaultTTL", "CACHE_DEFAULT_TTL", c.DefaultTTL},
-		{"MarketDataTTL", "CACHE_MARKET_DATA_TTL", c.MarketDataTTL},
-		{"PortfolioTTL", "CACHE_PORTFOLIO_TTL", c.PortfolioTTL},
-		{"RiskTTL", "CACHE_RISK_TTL", c.RiskTTL},
-		{"SessionTTL", "CACHE_SESSION_TTL", c.SessionTTL},
-		{"SlowOpThreshold", "CACHE_SLOW_OP_THRESHOLD", c.SlowOpThreshold},
-		{"OpTimeout", "CACHE_OP_TIMEOUT", c.OpTimeout},
-		{"BatchTimeout", "CACHE_BATCH_TIMEOUT", c.BatchTimeout},
-		{"BreakerOpenTimeout", "CACHE_BREAKER_OPEN_TIMEOUT", c.BreakerOpenTimeout},
-		{"HealthInterval", "CACHE_HEALTH_INTERVAL", c.HealthInterval},
-	} {
-		if d.v < 0 {
-			errs.add(d.field, d.env, formatSeconds(d.v), "must not be negative")
-		}
-	}
-	switch c.Compression {
-	case "", codec.CompressionZstd, codec.CompressionS2, codec.CompressionNone:
-	default:
-		errs.add("Compression", "CACHE_COMPRESSION", string(c.Compression), "unknown compression (want zstd, s2 or none)")
-	}
-	if c.MaxDecodedSize < 0 {
-		errs.add("MaxDecodedSize", "CACHE_MAX_DECODED_SIZE", strconv.Itoa(c.MaxDecodedSize), "must not be negative")
-	}
-	if len(c.EncryptionKeys) > 0 && !errs.Has("CACHE_ENCRYPTION_KEYS") {
-		if _, err := codec.NewKeyring(c.EncryptionKeys...); err != nil {
-			errs.add("EncryptionKeys", "CACHE_ENCRYPTION_KEYS", redacted, err.Error())
-		}
+	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
+		errs.add("Redis.TLSCertFile", "REDIS_TLS_CERT_FILE", c.Redis.TLSCertFile, "a client certificate needs its key (REDIS_TLS_KEY_FILE) and the other way round")
 	}
 	names := make([]string, 0, len(c.Namespaces))
 	for ns := range c.Namespaces {
@@ -607,35 +451,6 @@ func (c Config) Validate() error {
 		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
 			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
 		}
-	}
-	if c.KeyPrefix != "" {
-		if reason := checkName(c.KeyPrefix); reason != "" {
-			errs.add("KeyPrefix", "CACHE_KEY_PREFIX", c.KeyPrefix, reason)
-		}
-	}
-	if c.MaxBatchSize < 0 {
-		errs.add("MaxBatchSize", "CACHE_MAX_BATCH_SIZE", strconv.Itoa(c.MaxBatchSize), "must be greater than 0")
-	}
-	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
-		errs.add("Redis.TLSCertFile", "REDIS_TLS_CERT_FILE", c.Redis.TLSCertFile, "a client certificate needs its key (REDIS_TLS_KEY_FILE) and the other way round")
-	}
-	if c.MaxValueBytes < 0 {
-		errs.add("MaxValueBytes", "CACHE_MAX_VALUE_BYTES", strconv.Itoa(c.MaxValueBytes), "must not be negative")
-	}
-	if c.MaxBatchKeys < 0 {
-		errs.add("MaxBatchKeys", "CACHE_MAX_BATCH_KEYS", strconv.Itoa(c.MaxBatchKeys), "must not be negative")
-	}
-	if c.MaxKeyLength < 0 {
-		errs.add("MaxKeyLength", "CACHE_MAX_KEY_LENGTH", strconv.Itoa(c.MaxKeyLength), "must be greater than 0")
-	}
-	if c.BreakerFailures < 0 {
-		errs.add("BreakerFailures", "CACHE_BREAKER_FAILURES", strconv.Itoa(c.BreakerFailures), "must not be negative")
-	}
-	if c.LocalStaleEntries < 0 {
-		errs.add("LocalStaleEntries", "", strconv.Itoa(c.LocalStaleEntries), "must not be negative")
-	}
-	if c.MemoryMaxBytes < 0 {
-		errs.add("MemoryMaxBytes", "CACHE_MEMORY_MAX_BYTES", strconv.FormatInt(c.MemoryMaxBytes, 10), "must not be negative")
 	}
 	return errs.orNil()
 }
@@ -668,62 +483,16 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
-// withDefaults returns the configuration with every zero field replaced by
-// its default.
+// withDefaults returns the configuration with every zero field that has a
+// default (a row of the settings table with one) set to it.
 func (c Config) withDefaults() Config {
 	if c.Environment == "" {
 		c.Environment = Development
 	}
-	setDur := func(d *time.Duration, def time.Duration) {
-		if *d == 0 {
-			*d = def
+	for _, st := range settings {
+		if f := fieldOf(&c, st.Field); st.def != nil && f.IsZero() {
+			f.Set(reflect.ValueOf(st.def(c.Environment)).Convert(f.Type()))
 		}
-	}
-	setDur(&c.DefaultTTL, DefaultTTL)
-	setDur(&c.MarketDataTTL, DefaultMarketDataTTL)
-	setDur(&c.PortfolioTTL, DefaultPortfolioTTL)
-	setDur(&c.RiskTTL, DefaultRiskTTL)
-	setDur(&c.SessionTTL, DefaultSessionTTL)
-	setDur(&c.SlowOpThreshold, DefaultSlowOpThreshold)
-	if c.KeyPrefix == "" {
-		c.KeyPrefix = DefaultKeyPrefix
-	}
-	if c.CompressThreshold == 0 {
-		c.CompressThreshold = DefaultCompressThreshold
-	}
-	if c.MaxBatchSize == 0 {
-		c.MaxBatchSize = DefaultMaxBatchSize
-	}
-	if c.MaxKeyLength == 0 {
-		c.MaxKeyLength = DefaultMaxKeyLength
-	}
-	if c.MaxValueBytes == 0 {
-		c.MaxValueBytes = 16 << 20
-	}
-	if c.MaxBatchKeys == 0 {
-		c.MaxBatchKeys = 10000
-	}
-	if c.MemoryMaxBytes == 0 {
-		c.MemoryMaxBytes = DefaultMemoryMaxBytes
-	}
-	if c.LocalStaleEntries == 0 {
-		c.LocalStaleEntries = 10000
-	}
-	if c.HealthInterval == 0 {
-		c.HealthInterval = time.Second
-	}
-	if c.Redis.Port == 0 {
-		c.Redis.Port = DefaultRedisPort
-	}
-	quiet := c.Environment == Testing
-	if c.EnableMetrics == nil {
-		c.EnableMetrics = ptr(!quiet)
-	}
-	if c.LogSlowOps == nil {
-		c.LogSlowOps = ptr(!quiet)
-	}
-	if c.Redis.MaxConnections == 0 {
-		c.Redis.MaxConnections = map[Environment]int{Development: 10, Testing: 10, Staging: 50, Production: 100}[c.Environment]
 	}
 	return c
 }
@@ -751,18 +520,6 @@ func (c Config) TTLFor(ns string) time.Duration {
 	return c.DefaultTTL
 }
 
-// String describes the configuration with the password redacted. It also
-// serves %v and %+v.
-func (c Config) String() string {
-	return fmt.Sprintf("Config{Environment:%s Redis:%s DefaultTTL:%s MarketDataTTL:%s PortfolioTTL:%s RiskTTL:%s SessionTTL:%s KeyPrefix:%q Compression:%q CompressThreshold:%d MaxDecodedSize:%d EncryptionKeys:%s MaxBatchSize:%d MaxKeyLength:%d EnableMetrics:%s LogSlowOps:%s SlowOpThreshold:%s}",
-		c.Environment, c.Redis, c.DefaultTTL, c.MarketDataTTL, c.PortfolioTTL, c.RiskTTL, c.SessionTTL,
-		c.KeyPrefix, c.Compression, c.CompressThreshold, c.MaxDecodedSize, keyIDs(c.EncryptionKeys), c.MaxBatchSize, c.MaxKeyLength,
-		fmtBool(c.EnableMetrics), fmtBool(c.LogSlowOps), c.SlowOpThreshold)
-}
-
-// GoString serves %#v, with the password redacted.
-func (c Config) GoString() string { return "tradecache." + c.String() }
-
 // keyIDs lists key ids only: secrets are never printed.
 func keyIDs(keys []codec.Key) string {
 	ids := make([]string, len(keys))
@@ -777,58 +534,4 @@ func fmtBool(b *bool) string {
 		return "default"
 	}
 	return strconv.FormatBool(*b)
-}
-
-// String describes the Redis settings with the password redacted.
-func (r RedisConfig) String() string {
-	pw := ""
-	if r.Password != "" {
-		pw = redacted
-	}
-	u := r.URL
-	if u != "" {
-		u = redactURL(u)
-	}
-	spw := ""
-	if r.SentinelPassword != "" {
-		spw = redacted
-	}
-	return fmt.Sprintf("{URL:%q Host:%q Port:%d DB:%d Username:%q Password:%q SSL:%t MaxConnections:%d MaxFlushDelay:%s ClusterAddrs:%q SentinelAddrs:%q SentinelMaster:%q SentinelUsername:%q SentinelPassword:%q ReplicaAddrs:%q ReplicaReads:%q}",
-		u, r.Host, r.Port, r.DB, r.Username, pw, r.SSL, r.MaxConnections, r.MaxFlushDelay,
-		r.ClusterAddrs, r.SentinelAddrs, r.SentinelMaster, r.SentinelUsername, spw, r.ReplicaAddrs, r.ReplicaReads)
-}
-
-// GoString serves %#v, with the password redacted.
-func (r RedisConfig) GoString() string { return "tradecache.RedisConfig" + r.String() }
-
-// LogValue makes slog print the configuration with the password redacted.
-func (c Config) LogValue() slog.Value {
-	pw := ""
-	if c.Redis.Password != "" {
-		pw = redacted
-	}
-	return slog.GroupValue(
-		slog.String("environment", string(c.Environment)),
-		slog.Group("redis",
-			slog.String("url", redactURL(c.Redis.URL)),
-			slog.String("host", c.Redis.Host),
-			slog.Int("port", c.Redis.Port),
-			slog.Int("db", c.Redis.DB),
-			slog.String("username", c.Redis.Username),
-			slog.String("password", pw),
-			slog.Bool("ssl", c.Redis.SSL),
-			slog.Any("cluster_addrs", c.Redis.ClusterAddrs),
-			slog.Any("sentinel_addrs", c.Redis.SentinelAddrs),
-			slog.String("sentinel_master", c.Redis.SentinelMaster),
-			slog.Any("replica_addrs", c.Redis.ReplicaAddrs),
-			slog.Any("replica_reads", c.Redis.ReplicaReads),
-			slog.Int("max_connections", c.Redis.MaxConnections)),
-		slog.Duration("default_ttl", c.DefaultTTL),
-		slog.String("key_prefix", c.KeyPrefix),
-		slog.String("compression", string(c.Compression)),
-		slog.Int("compress_threshold", c.CompressThreshold),
-		slog.String("encryption_key_ids", keyIDs(c.EncryptionKeys)),
-		slog.Int("max_batch_size", c.MaxBatchSize),
-		slog.Duration("slow_op_threshold", c.SlowOpThreshold),
-	)
 }

@@ -79,6 +79,17 @@ type loadOpts struct {
 	loadTimeout, lockPoll time.Duration
 }
 
+// Get-or-load's defaults for what LoadOptions leave unset.
+const (
+	DefaultLoadTimeout = 30 * time.Second // WithLoadTimeout
+	DefaultLockTTL     = 5 * time.Second  // WithLock's ttl
+	DefaultLockWait    = 3 * time.Second  // WithLock's wait
+)
+
+// lockPoll is how often a process waiting on another's lock looks for
+// the value it is loading.
+const lockPoll = 5 * time.Millisecond
+
 // WithTTL sets how long a loaded value stays fresh.
 func WithTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.ttl = d } }
 
@@ -104,14 +115,15 @@ func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.be
 // between them: the first takes a short Redis lock (SET NX PX with a random
 // token, released by compare-and-delete), the others poll for its value
 // for up to wait and then call the loader themselves. A holder that dies
-// blocks the key for at most ttl. Zero durations mean 5s and 3s.
+// blocks the key for at most ttl. Zero durations mean DefaultLockTTL and
+// DefaultLockWait.
 func WithLock(ttl, wait time.Duration) LoadOption {
 	return func(o *loadOpts) { o.lock, o.lockTTL, o.lockWait = true, ttl, wait }
 }
 
-// WithLoadTimeout bounds the loader call (default 30s). The load runs
-// detached from the callers' contexts, so one caller giving up does not
-// fail the others; this bound ends it if they all do.
+// WithLoadTimeout bounds the loader call (default DefaultLoadTimeout).
+// The load runs detached from the callers' contexts, so one caller giving
+// up does not fail the others; this bound ends it if they all do.
 func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
 
 // defaultLoadOpts is a namespace's get-or-load policy before per-call
@@ -119,7 +131,7 @@ func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
 	return loadOpts{
 		ttl: ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
-		lock: p.Lock, loadTimeout: 30 * time.Second, lockPoll: 5 * time.Millisecond,
+		lock: p.Lock, loadTimeout: DefaultLoadTimeout, lockPoll: lockPoll,
 	}
 }
 
@@ -136,10 +148,10 @@ func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
 		opt(&o)
 	}
 	if o.lockTTL <= 0 {
-		o.lockTTL = 5 * time.Second
+		o.lockTTL = DefaultLockTTL
 	}
 	if o.lockWait <= 0 {
-		o.lockWait = 3 * time.Second
+		o.lockWait = DefaultLockWait
 	}
 	return o
 }
