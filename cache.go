@@ -407,8 +407,10 @@ func (s Stats) HitRate() float64 {
 	return float64(s.Hits) / float64(s.Hits+s.Misses)
 }
 
-// Stats returns the Cache's counters. The ctx is for the store figures a
-// later version adds; counters never block.
+// Stats returns the Cache's counters and, on a store that reports them
+// (Redis), the server's INFO figures in Redis. Reading INFO is a round
+// trip, bounded by ctx and by one second (on a cluster, one per master);
+// the counters themselves are read without blocking.
 func (c *Cache) Stats(ctx context.Context) Stats {
 	st := Stats{
 		Backend:  c.backend,

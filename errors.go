@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tradecache/tradecache/internal/flight"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -172,3 +173,13 @@ func (e *SerializationError) Unwrap() error { return e.Err }
 func invalidArg(op, ns, key, format string, args ...any) error {
 	return &OpError{Op: op, Namespace: ns, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)}
 }
+
+// ErrNotFound is what a loader returns (or wraps) to say that the key has
+// no value. GetOrLoad then remembers the miss for the namespace's negative
+// TTL, when it has one, and returns an error matching ErrNotFound.
+var ErrNotFound = errors.New("tradecache: not found")
+
+// PanicError is returned to every caller waiting on a load whose loader
+// panicked, with what it panicked with (Value) and its stack (Stack). The
+// process lives on.
+type PanicError = flight.PanicError

@@ -243,6 +243,25 @@ func (n *Namespace) finishRead(op, key, full string, b []byte, found bool, err e
 	return true, nil
 }
 
+// Touch reads key into dst and, if it exists, resets its TTL to ttl in
+// the same round trip (GETEX): a sliding expiry. ttl 0 means the
+// namespace's policy.
+func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Duration) (found bool, err error) {
+	const op = "get"
+	full, err := n.key(op, key)
+	if err != nil {
+		return false, err
+	}
+	if err := checkDst(op, n.name, key, dst); err != nil {
+		return false, err
+	}
+	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
+		return false, err
+	}
+	b, found, err := n.getEx(ctx, key, full, ttl)
+	return n.finishRead(op, key, full, b, found, err, dst)
+}
+
 // Delete removes keys and returns how many existed. Keys are sent in
 // batches of MaxBatchSize. On a cluster with a shard down, the other
 // shards' keys are removed and a *PartialError names the rest, which may

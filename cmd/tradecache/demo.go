@@ -11,17 +11,15 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/trading"
 )
 
-// Quote is the demo's market-data value: prices are exact decimals and the
-// exchange timestamp keeps its zone.
-type Quote struct {
-	Symbol string          `json:"symbol"`
-	Bid    decimal.Decimal `json:"bid"`
-	Ask    decimal.Decimal `json:"ask"`
-	Size   decimal.Decimal `json:"size"`
-	At     time.Time       `json:"at"`
-}
+// The demo's values are the trading package's (trading.Quote,
+// trading.Session) where it has one: prices are exact decimals and the
+// exchange timestamp keeps its zone. The trading package keeps
+// calculation results as decimals behind its generation tokens, so the
+// walk-through's plain Set/Get of a valuation and a risk figure use the
+// two small types below.
 
 // Valuation is a portfolio calculation result.
 type Valuation struct {
@@ -36,13 +34,6 @@ type Risk struct {
 	Metric     string          `json:"metric"`
 	Value      decimal.Decimal `json:"value"`
 	Confidence decimal.Decimal `json:"confidence"`
-}
-
-// Session is a user session.
-type Session struct {
-	User    string    `json:"user"`
-	Desk    string    `json:"desk"`
-	Created time.Time `json:"created"`
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,21 +73,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ny = time.FixedZone("EST", -5*3600)
 	}
 	now := time.Now().In(ny)
-	quote := Quote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.02"),
-		Size: decimal.RequireFromString("300"), At: now}
+	quote := trading.Quote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.02"),
+		BidSize: decimal.RequireFromString("300"), AskSize: decimal.RequireFromString("200"), Seq: 1, At: now}
 	val := Valuation{Portfolio: "P-1001", Value: decimal.RequireFromString("1250000.50"), Currency: "USD", AsOf: now}
 	risk := Risk{Metric: "VaR", Value: decimal.RequireFromString("-23456.78"), Confidence: decimal.RequireFromString("0.99")}
-	sess := Session{User: "trader-7", Desk: "equities", Created: now}
+	sess := trading.Session{ID: "sess-3f9a", User: "trader-7", Data: map[string]string{"desk": "equities"}, CreatedAt: now}
 
 	steps := []struct {
 		ns, key string
 		value   any
 		dst     any
 	}{
-		{tradecache.NamespaceMarketData, "AAPL", quote, new(Quote)},
+		{tradecache.NamespaceMarketData, "AAPL", quote, new(trading.Quote)},
 		{tradecache.NamespacePortfolio, "P-1001:value", val, new(Valuation)},
 		{tradecache.NamespaceRisk, "P-1001:VaR:0.99", risk, new(Risk)},
-		{tradecache.NamespaceSession, "sess-3f9a", sess, new(Session)},
+		{tradecache.NamespaceSession, sess.ID, sess, new(trading.Session)},
 	}
 	for _, s := range steps {
 		ns := cache.Namespace(s.ns)
@@ -122,12 +113,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	// Exactness checks the demo can show a person.
-	got := steps[0].dst.(*Quote)
+	got := steps[0].dst.(*trading.Quote)
 	fmt.Fprintf(stdout, "\nbid written %s, read back %s (scale kept); quote time zone %s\n",
 		quote.Bid.StringFixed(2), got.Bid.StringFixed(-got.Bid.Exponent()), got.At.Format("MST -07:00"))
 
 	// A read of a key nobody wrote is a miss, not an error.
-	var missing Quote
+	var missing trading.Quote
 	if found, err := cache.Namespace(tradecache.NamespaceMarketData).Get(ctx, "MSFT", &missing); err != nil {
 		return err
 	} else if found {
@@ -143,14 +134,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func describe(v any) string {
 	switch v := v.(type) {
-	case *Quote:
-		return fmt.Sprintf("bid %s ask %s size %s at %s", v.Bid.StringFixed(-v.Bid.Exponent()), v.Ask.StringFixed(-v.Ask.Exponent()), v.Size, v.At.Format(time.RFC3339Nano))
+	case *trading.Quote:
+		return fmt.Sprintf("bid %s ask %s size %s/%s at %s", v.Bid.StringFixed(-v.Bid.Exponent()), v.Ask.StringFixed(-v.Ask.Exponent()), v.BidSize, v.AskSize, v.At.Format(time.RFC3339Nano))
 	case *Valuation:
 		return fmt.Sprintf("value %s %s", v.Value.StringFixed(-v.Value.Exponent()), v.Currency)
 	case *Risk:
 		return fmt.Sprintf("%s %s at %s", v.Metric, v.Value.StringFixed(-v.Value.Exponent()), v.Confidence)
-	case *Session:
-		return fmt.Sprintf("user %s desk %s", v.User, v.Desk)
+	case *trading.Session:
+		return fmt.Sprintf("user %s desk %s", v.User, v.Data["desk"])
 	}
 	return fmt.Sprint(v)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/trading"
 )
 
 // runWorkload is `tradecache demo --duration D`: a trading workload for D.
@@ -28,18 +29,11 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	for i := range syms {
 		syms[i] = fmt.Sprintf("SYM%03d", i)
 	}
-	type quote struct {
-		Symbol string          `json:"symbol"`
-		Seq    uint64          `json:"seq"`
-		Bid    decimal.Decimal `json:"bid"`
-		Ask    decimal.Decimal `json:"ask"`
-		At     time.Time       `json:"at"`
-	}
 	var seq atomic.Uint64
 	publish := func(sym string) error {
 		n := seq.Add(1)
 		px := decimal.New(15000+int64(n%500), -2)
-		return quotes.Set(ctx, sym, quote{Symbol: sym, Seq: n, Bid: px, Ask: px.Add(decimal.New(2, -2)), At: time.Now()}, 0)
+		return quotes.Set(ctx, sym, trading.Quote{Symbol: sym, Seq: n, Bid: px, Ask: px.Add(decimal.New(2, -2)), At: time.Now()}, 0)
 	}
 	for _, s := range syms {
 		if err := publish(s); err != nil {
@@ -47,7 +41,7 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		}
 	}
 	value := func(ctx context.Context, book []string) (decimal.Decimal, error) {
-		got := map[string]quote{}
+		got := map[string]trading.Quote{}
 		if _, err := quotes.GetMany(ctx, book, &got); err != nil {
 			return decimal.Decimal{}, err
 		}

@@ -1,0 +1,160 @@
+package tradecache
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/flight"
+	"github.com/tradecache/tradecache/store"
+)
+
+// GetManyOrLoad returns the values of keys, calling load once with exactly
+// the keys that are missing or past their freshness, and caching what it
+// returns (keys it leaves out are remembered as not found for the negative
+// TTL, when there is one). Keys are read MaxBatchSize per round trip.
+//
+// On a namespace with a near tier, fresh values held in process are
+// served from it (SourceNear) and the others are read tracked and kept, as
+// GetOrLoad does.
+//
+// The metas say where each value came from. When load fails, keys with a
+// value within MaxStale get it, flagged stale; the error is returned when
+// any requested key is left without a value.
+func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, load func(ctx context.Context, missing []string) (map[string]T, error), opts ...LoadOption) (map[string]T, map[string]Meta, error) {
+	const op = "get_many_or_load"
+	full, err := ns.keys(op, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := ns.loadOptions(opts)
+	if err := o.validate(op, ns.name, ""); err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	out := make(map[string]T, len(keys))
+	metas := make(map[string]Meta, len(keys))
+	stale := map[string]*knownValue{}
+	var missing, missingFull []string
+	// The keys to read: each once, and none that the near tier holds fresh.
+	seen := make(map[string]bool, len(keys))
+	var rkeys, rfull []string
+	for i, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if v, st, ok := nearFresh[T](ns, k, now); ok {
+			ns.hit(1)
+			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+			continue
+		}
+		rkeys, rfull = append(rkeys, k), append(rfull, full[i])
+	}
+	storeUp := true
+	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, b []byte, kp nearKeep, err error) {
+		k := rkeys[i]
+		if err != nil {
+			// Not read (a shard down, or the store): loaded, or served
+			// stale from this process's memory.
+			storeUp = false
+			if kv, ok := ns.c.known.Get(rfull[i]); ok {
+				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
+					stale[k] = &knownValue{tv, kv.st}
+				}
+			}
+			missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+			return
+		}
+		if b != nil {
+			var v T
+			st, stamped, derr := ns.codec.UnmarshalStamped(rfull[i], b, &v)
+			switch {
+			case derr != nil:
+				ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
+			case !stamped:
+				out[k], metas[k] = v, Meta{Source: SourceStore}
+				ns.hit(1)
+				return
+			case now.Before(st.FreshUntil()):
+				ns.hit(1)
+				if !st.Negative {
+					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+					ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+				}
+				return
+			case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
+				stale[k] = &knownValue{v, st}
+			}
+		}
+		missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+	})
+	if len(missing) == 0 {
+		return out, metas, nil
+	}
+	ns.miss(len(missing))
+
+	lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
+	defer cancel()
+	start := time.Now()
+	loaded, err := callBatch(lctx, load, missing)
+	took := time.Since(start)
+	ns.c.loads.Add(1)
+	if err != nil {
+		ns.c.loadErrors.Add(1)
+		unfilled := 0
+		for _, k := range missing {
+			if kv, ok := stale[k]; ok {
+				out[k] = kv.v.(T)
+				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: time.Since(kv.st.AsOf), Stale: true, Err: err}
+				ns.c.staleServed.Add(1)
+			} else {
+				unfilled++
+			}
+		}
+		if unfilled > 0 {
+			return out, metas, ns.fail(op, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(missing), err))
+		}
+		return out, metas, nil
+	}
+	var entries []store.Entry
+	for i, k := range missing {
+		v, ok := loaded[k]
+		var st codec.Stamp
+		var ttl time.Duration
+		var value any
+		switch {
+		case ok:
+			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
+			ttl, value = st.FreshFor+o.maxStale, v
+			out[k], metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
+			if o.maxStale > 0 {
+				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf)
+			}
+		case o.negTTL > 0:
+			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
+			ttl = o.negTTL
+		default:
+			continue
+		}
+		if !storeUp {
+			continue
+		}
+		b, err := ns.encode(nil, op, k, missingFull[i], value, &st)
+		if err != nil {
+			return out, metas, err
+		}
+		entries = append(entries, store.Entry{Key: missingFull[i], Value: b, TTL: ttl})
+	}
+	// A failed write is counted and logged (by the path), never retried:
+	// a retry could land after a newer value.
+	_, _ = ns.writeMany(ctx, op, entries, func(i int) string { return entries[i].Key[len(ns.base):] })
+	return out, metas, nil
+}
+
+// callBatch calls a batch loader, turning a panic into a *PanicError.
+func callBatch[T any](ctx context.Context, load func(context.Context, []string) (map[string]T, error), missing []string) (m map[string]T, err error) {
+	defer flight.Recover(&err)
+	return load(ctx, missing)
+}

@@ -1,0 +1,183 @@
+package tradecache
+
+import (
+	"math"
+	mrand "math/rand/v2"
+	"time"
+
+	"github.com/tradecache/tradecache/codec"
+)
+
+// Source says where a GetOrLoad result came from.
+type Source uint8
+
+// The sources of a result.
+const (
+	// SourceStore: read from the store (Redis, or the in-memory store)
+	// in this call.
+	SourceStore Source = iota + 1
+	// SourceLocal: this process's memory of a value it loaded or read
+	// earlier, served only because the store could not be reached, and
+	// so always with Meta.Stale set. Nothing invalidates it; MaxStale
+	// bounds its age.
+	SourceLocal
+	// SourceLoader: the loader, in this call or in the load it joined.
+	SourceLoader
+	// SourceNear: the namespace's near tier, a fresh value held in
+	// process and dropped as soon as the server reports a change to its
+	// key (tracked reads), served without a round trip. Never stale.
+	SourceNear
+)
+
+func (s Source) String() string {
+	switch s {
+	case SourceStore:
+		return "store"
+	case SourceLocal:
+		return "local"
+	case SourceLoader:
+		return "loader"
+	case SourceNear:
+		return "near"
+	}
+	return "unknown"
+}
+
+// Meta describes a GetOrLoad result. It costs no extra round trip: the age
+// comes from the stamp stored with the value.
+type Meta struct {
+	Source Source
+	// AsOf is when the value was loaded; zero for a value written by Set,
+	// which carries no stamp.
+	AsOf time.Time
+	// Age is how old the value was when it was returned.
+	Age time.Duration
+	// Stale is true when the value is past its freshness and was served
+	// only because the loader or the store failed; Err says which. A stale
+	// value is never older than the namespace's MaxStale past its
+	// freshness, and is never returned without this flag.
+	Stale bool
+	Err   error
+}
+
+// LoadOption adjusts one GetOrLoad, GetManyOrLoad or Memoize call. Unset
+// options take the namespace's NamespaceConfig.
+type LoadOption func(*loadOpts)
+
+type loadOpts struct {
+	ttl, maxStale, negTTL time.Duration
+	jitter, beta          float64
+	lock                  bool
+	lockTTL, lockWait     time.Duration
+	loadTimeout, lockPoll time.Duration
+}
+
+// Get-or-load's defaults for what LoadOptions leave unset.
+const (
+	DefaultLoadTimeout = 30 * time.Second // WithLoadTimeout
+	DefaultLockTTL     = 5 * time.Second  // WithLock's ttl
+	DefaultLockWait    = 3 * time.Second  // WithLock's wait
+)
+
+// lockPoll is how often a process waiting on another's lock looks for
+// the value it is loading.
+const lockPoll = 5 * time.Millisecond
+
+// WithTTL sets how long a loaded value stays fresh.
+func WithTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.ttl = d } }
+
+// WithJitter spreads the TTL by ±frac (0.1 is ±10%), so keys loaded
+// together do not all expire together.
+func WithJitter(frac float64) LoadOption { return func(o *loadOpts) { o.jitter = frac } }
+
+// WithMaxStale lets a value be served, flagged stale, for up to d past its
+// freshness when the loader or the store fails.
+func WithMaxStale(d time.Duration) LoadOption { return func(o *loadOpts) { o.maxStale = d } }
+
+// WithNegativeTTL remembers a loader's ErrNotFound for d.
+func WithNegativeTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.negTTL = d } }
+
+// WithEarlyRefresh turns on probabilistic early refresh (XFetch) with
+// weight beta (1 is the paper's default; larger refreshes earlier; 0 is
+// off): a read of a fresh value reloads it in the background with a
+// probability that rises as expiry nears and as loads get slower, so hot
+// keys are reloaded before they expire and never miss.
+func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.beta = beta } }
+
+// WithLock makes processes that miss the same key call the loader once
+// between them: the first takes a short Redis lock (SET NX PX with a random
+// token, released by compare-and-delete), the others poll for its value
+// for up to wait and then call the loader themselves. A holder that dies
+// blocks the key for at most ttl. Zero durations mean DefaultLockTTL and
+// DefaultLockWait.
+func WithLock(ttl, wait time.Duration) LoadOption {
+	return func(o *loadOpts) { o.lock, o.lockTTL, o.lockWait = true, ttl, wait }
+}
+
+// WithLoadTimeout bounds the loader call (default DefaultLoadTimeout).
+// The load runs detached from the callers' contexts, so one caller giving
+// up does not fail the others; this bound ends it if they all do.
+func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
+
+// defaultLoadOpts is a namespace's get-or-load policy before per-call
+// options; Namespace computes it once.
+func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
+	return loadOpts{
+		ttl: ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
+		lock: p.Lock, loadTimeout: DefaultLoadTimeout, lockPoll: lockPoll,
+	}
+}
+
+func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
+	if len(opts) == 0 {
+		return n.loadDefaults // no copy escapes to the heap on the common path
+	}
+	return n.applyOptions(opts)
+}
+
+func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
+	o := n.loadDefaults
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lockTTL <= 0 {
+		o.lockTTL = DefaultLockTTL
+	}
+	if o.lockWait <= 0 {
+		o.lockWait = DefaultLockWait
+	}
+	return o
+}
+
+func (o *loadOpts) validate(op, ns, key string) error {
+	switch {
+	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0:
+		return invalidArg(op, ns, key, "negative TTL, staleness or timeout")
+	case o.jitter < 0 || o.jitter >= 1 || math.IsNaN(o.jitter):
+		return invalidArg(op, ns, key, "jitter %v outside [0, 1)", o.jitter)
+	case o.beta < 0 || math.IsNaN(o.beta) || math.IsInf(o.beta, 0):
+		return invalidArg(op, ns, key, "early-refresh beta %v", o.beta)
+	}
+	return nil
+}
+
+// freshFor applies the jitter to the TTL.
+func (o *loadOpts) freshFor() time.Duration {
+	if o.jitter == 0 {
+		return o.ttl
+	}
+	return time.Duration(float64(o.ttl) * (1 + o.jitter*(2*mrand.Float64()-1)))
+}
+
+// shouldRefresh is XFetch: refresh when now - delta*beta*ln(U) reaches the
+// expiry. delta is the measured load time, floored at 2.5% of the freshness
+// so that a very fast loader still refreshes with time to spare (25ms for
+// a 1s TTL) rather than racing the expiry on a busy machine.
+func (o *loadOpts) shouldRefresh(now time.Time, st codec.Stamp) bool {
+	if o.beta == 0 {
+		return false
+	}
+	delta := max(st.LoadTime, st.FreshFor/40)
+	u := 1 - mrand.Float64() // (0, 1]
+	return now.Add(time.Duration(float64(delta) * o.beta * -math.Log(u))).After(st.FreshUntil())
+}
