@@ -29,6 +29,7 @@ import (
 // Namespace for the others.
 type Cache struct {
 	cfg       Config // with defaults applied
+	clock     Clock
 	store     store.Store
 	ownsStore bool
 	backend   string
@@ -66,6 +67,7 @@ type Option func(*options)
 type options struct {
 	store          store.Store
 	logger         *slog.Logger
+	clock          Clock
 	tracerProvider trace.TracerProvider
 	meterProvider  metric.MeterProvider
 }
@@ -90,7 +92,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		opt(&o)
 	}
 	cfg = cfg.withDefaults()
-	c := &Cache{cfg: cfg, log: o.logger, logSlow: *cfg.LogSlowOps}
+	c := &Cache{cfg: cfg, log: o.logger, logSlow: *cfg.LogSlowOps, clock: o.clock}
+	if c.clock == nil {
+		c.clock = systemClock{}
+	}
 	if *cfg.EnableMetrics {
 		c.metrics = &recorder{}
 	}
@@ -147,7 +152,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 			return nil, err
 		}
 	default:
-		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes})
+		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes, Now: c.clock.Now})
 		if err != nil {
 			return nil, err
 		}

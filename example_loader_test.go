@@ -85,3 +85,32 @@ func ExampleGetManyOrLoad() {
 	// loading [MSFT]
 	// 150.00 410.10 <nil>
 }
+
+// steppedClock is a Clock the caller moves.
+type steppedClock struct{ t time.Time }
+
+func (c *steppedClock) Now() time.Time { return c.t }
+
+// A Cache reads freshness and staleness off its Clock, so a test moves
+// time instead of sleeping.
+func ExampleWithClock() {
+	ctx := context.Background()
+	clk := &steppedClock{t: time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)}
+	cache, _ := tradecache.New(ctx, tradecache.Config{}, tradecache.WithClock(clk))
+	defer cache.Close()
+	ns := cache.Namespace("refdata")
+	load := func(context.Context) (string, error) { return "NASDAQ", nil }
+
+	_, meta, _ := tradecache.GetOrLoad(ctx, ns, "XNAS", load, tradecache.WithTTL(time.Minute))
+	fmt.Println(meta.Source)
+	clk.t = clk.t.Add(59 * time.Second)
+	_, meta, _ = tradecache.GetOrLoad(ctx, ns, "XNAS", load, tradecache.WithTTL(time.Minute))
+	fmt.Println(meta.Source, meta.Age)
+	clk.t = clk.t.Add(time.Second)
+	_, meta, _ = tradecache.GetOrLoad(ctx, ns, "XNAS", load, tradecache.WithTTL(time.Minute))
+	fmt.Println(meta.Source)
+	// Output:
+	// loader
+	// store 59s
+	// loader
+}

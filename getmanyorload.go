@@ -32,7 +32,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	if err := o.validate(op, ns.name, ""); err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
+	now := ns.c.now()
 	out := make(map[string]T, len(keys))
 	metas := make(map[string]Meta, len(keys))
 	stale := map[string]*knownValue{}
@@ -97,9 +97,9 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 
 	lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
 	defer cancel()
-	start := time.Now()
+	start, t0 := ns.c.now(), time.Now()
 	loaded, err := callBatch(lctx, load, missing)
-	took := time.Since(start)
+	took := time.Since(t0) // a duration: the system clock's
 	ns.c.loads.Add(1)
 	if err != nil {
 		ns.c.loadErrors.Add(1)
@@ -107,7 +107,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		for _, k := range missing {
 			if kv, ok := stale[k]; ok {
 				out[k] = kv.v.(T)
-				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: time.Since(kv.st.AsOf), Stale: true, Err: err}
+				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: ns.c.now().Sub(kv.st.AsOf), Stale: true, Err: err}
 				ns.c.staleServed.Add(1)
 			} else {
 				unfilled++

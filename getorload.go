@@ -58,7 +58,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	if err := o.validate(op, ns.name, key); err != nil {
 		return zero, Meta{}, err
 	}
-	now := time.Now()
+	now := ns.c.now()
 	if v, st, ok := nearFresh[T](ns, key, now); ok {
 		ns.hit(1)
 		if o.shouldRefresh(now, st) {
@@ -105,7 +105,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	if err == nil {
 		if tv, ok := res.(T); ok || res == nil {
 			if ok {
-				meta.Age = time.Since(meta.AsOf)
+				meta.Age = ns.c.now().Sub(meta.AsOf)
 			}
 			return tv, meta, nil
 		}
@@ -120,7 +120,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if storeErr != nil {
 			src = SourceLocal
 		}
-		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: time.Since(stale.st.AsOf), Stale: true, Err: err}, nil
+		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: ns.c.now().Sub(stale.st.AsOf), Stale: true, Err: err}, nil
 	}
 	return zero, Meta{}, ns.fail(op, key, err)
 }
@@ -182,7 +182,7 @@ type nearStamped[T any] struct {
 func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
 	fresh := func() (any, Meta, bool) {
 		v, st, found, err := readStamped[T](ctx, ns, full)
-		if err != nil || !found || !st.stamped || !time.Now().Before(st.FreshUntil()) {
+		if err != nil || !found || !st.stamped || !ns.c.now().Before(st.FreshUntil()) {
 			return nil, Meta{}, false
 		}
 		m := Meta{Source: SourceStore, AsOf: st.AsOf}
@@ -247,9 +247,9 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 			}
 		}
 	}
-	start := time.Now()
+	start, t0 := ns.c.now(), time.Now()
 	v, err := load(ctx)
-	took := time.Since(start)
+	took := time.Since(t0) // a duration: the system clock's
 	ns.c.loads.Add(1)
 	if err != nil {
 		ns.c.loadErrors.Add(1)

@@ -37,16 +37,22 @@ func (n *Namespace) trackable(key string, now int64) bool {
 // and observes the call as k.
 func (n *Namespace) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
 	t0 := n.start()
-	if track && n.trackable(key, time.Now().UnixNano()) {
+	if track && n.trackable(key, n.c.now().UnixNano()) {
 		kp = nearKeep{epoch: n.near.Epoch(key), ok: true}
 		var until time.Time
 		b, found, until, err = n.c.cached.GetCached(ctx, full, n.nearTTL)
-		kp.until = until.UnixNano()
+		kp.until = n.onClock(until)
 	} else {
 		b, found, err = n.c.store.Get(ctx, full)
 	}
 	n.c.observe(ctx, n, k, key, t0, len(b), err)
 	return b, found, kp, err
+}
+
+// onClock turns a time the store gave by the system clock into the
+// Cache's clock, in unix nanoseconds: what counts is how far ahead it is.
+func (n *Namespace) onClock(t time.Time) int64 {
+	return n.c.now().Add(time.Until(t)).UnixNano()
 }
 
 // keepNear keeps v, decoded from a tracked read described by kp, in the
@@ -127,7 +133,7 @@ func (n *Namespace) batchErr(op string, p *PartialError, served int) error {
 func (n *Namespace) readBatch(ctx context.Context, keys, full []string, track bool) (vals [][]byte, kps []nearKeep, err error) {
 	t0 := n.start()
 	if track && n.near != nil {
-		now := time.Now().UnixNano()
+		now := n.c.now().UnixNano()
 		kps = make([]nearKeep, len(keys))
 		for i, k := range keys {
 			if !n.trackable(k, now) {
@@ -141,7 +147,7 @@ func (n *Namespace) readBatch(ctx context.Context, keys, full []string, track bo
 		var untils []time.Time
 		vals, untils, err = n.c.cached.GetManyCached(ctx, full, n.nearTTL)
 		for i := range untils {
-			kps[i].until = untils[i].UnixNano()
+			kps[i].until = n.onClock(untils[i])
 		}
 	} else {
 		vals, err = n.c.store.GetMany(ctx, full)
@@ -283,7 +289,7 @@ func (n *Namespace) clearAll(ctx context.Context) (int64, error) {
 	t0 := n.start()
 	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
 	if n.near != nil {
-		n.near.WroteAll(time.Now().UnixNano())
+		n.near.WroteAll(n.c.now().UnixNano())
 	}
 	n.c.observe(ctx, n, opClear, "", t0, 0, err)
 	return removed, err

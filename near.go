@@ -3,7 +3,6 @@ package tradecache
 import (
 	"context"
 	"strings"
-	"time"
 )
 
 // wroteNear tells n's near tier, if any, that this process wrote keys.
@@ -11,7 +10,7 @@ func (n *Namespace) wroteNear(keys ...string) {
 	if n.near == nil {
 		return
 	}
-	now := time.Now().UnixNano()
+	now := n.c.now().UnixNano()
 	for _, k := range keys {
 		n.near.Wrote(k, now)
 	}
@@ -57,7 +56,7 @@ func (c *Cache) onInvalidations(keys []string) {
 func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, error) {
 	var zero T
 	if ns.near != nil && !ns.c.closed.Load() {
-		if v, ok := ns.near.Get(key, time.Now().UnixNano()); ok {
+		if v, ok := ns.near.Get(key, ns.c.now().UnixNano()); ok {
 			if tv, ok := v.(T); ok {
 				return tv, true, nil
 			}
@@ -109,7 +108,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 	if err := ns.tooMany(op, len(keys)); err != nil {
 		return nil, err
 	}
-	now := time.Now().UnixNano()
+	now := ns.c.now().UnixNano()
 	var rest, full []string // near misses
 	for _, k := range keys {
 		if v, ok := ns.near.Get(k, now); ok {

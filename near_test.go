@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -22,14 +23,14 @@ func nearCache(t testing.TB, addr string) *tradecache.Cache {
 
 // nearCacheOn is a Cache whose "md" namespace has a near cache, on any
 // topology, optionally reading that namespace from replicas.
-func nearCacheOn(t testing.TB, rc tradecache.RedisConfig, fromReplica bool) *tradecache.Cache {
+func nearCacheOn(t testing.TB, rc tradecache.RedisConfig, fromReplica bool, opts ...tradecache.Option) *tradecache.Cache {
 	t.Helper()
 	off := false
 	c, err := tradecache.New(context.Background(), tradecache.Config{
 		LogSlowOps: &off,
 		Redis:      rc,
 		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour, ReadFromReplica: fromReplica}},
-	})
+	}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,8 @@ func TestGetOrLoadUsesTheNearCache(t *testing.T) {
 // tracked path until the invalidation has surely landed.
 func TestNearCacheReadsOwnWritesAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
-	c := nearCache(t, srv.Addr)
+	clk := clock.New(time.Now())
+	c := nearCacheOn(t, tradecache.RedisConfig{URL: "redis://" + srv.Addr}, false, tradecache.WithClock(clk))
 	ctx := testCtx(t)
 	md := c.Namespace("md")
 	for i := range 1000 {
@@ -335,8 +337,19 @@ func TestNearCacheReadsOwnWritesAtOnce(t *testing.T) {
 	if err := md.Set(ctx, "MSFT", 7, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Within the window a read is plain and keeps nothing; past it, the
+	// value is kept and served from the near tier.
 	before := c.Stats(ctx).NearHits
+	for range 3 {
+		if v, _, err := tradecache.GetNear[int](ctx, md, "MSFT"); err != nil || v != 7 {
+			t.Fatalf("MSFT = %d, %v", v, err)
+		}
+	}
+	if hits := c.Stats(ctx).NearHits - before; hits != 0 {
+		t.Fatalf("%d near hits within the own-write window", hits)
+	}
+	clk.Advance(300 * time.Millisecond)
+	before = c.Stats(ctx).NearHits
 	for range 3 {
 		if v, _, err := tradecache.GetNear[int](ctx, md, "MSFT"); err != nil || v != 7 {
 			t.Fatalf("MSFT = %d, %v", v, err)
