@@ -19,9 +19,3 @@ type Clock interface {
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
-
-// WithClock makes the Cache read the time from c.
-func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
-
-// now is the Cache's time.
-func (c *Cache) now() time.Time { return c.clock.Now() }

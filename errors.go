@@ -1,6 +1,7 @@
 package tradecache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -183,3 +184,30 @@ var ErrNotFound = errors.New("tradecache: not found")
 // panicked, with what it panicked with (Value) and its stack (Stack). The
 // process lives on.
 type PanicError = flight.PanicError
+
+// Error kinds counted in Stats.ErrorsByKind.
+const (
+	errUnavailable = iota
+	errTimeout
+	errPermission
+	errSerialization
+	errOther
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{"unavailable", "timeout", "permission", "serialization", "other"}
+
+func errKind(err error) int {
+	var se *SerializationError
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return errTimeout
+	case errors.Is(err, ErrUnavailable):
+		return errUnavailable
+	case errors.Is(err, ErrNoPermission), errors.Is(err, ErrAuth):
+		return errPermission
+	case errors.As(err, &se):
+		return errSerialization
+	}
+	return errOther
+}

@@ -12,19 +12,25 @@ import (
 	"github.com/tradecache/tradecache/codec"
 )
 
-// knownValue is a value this process last knew a key to have, with its
-// stamp: what get-or-load serves within MaxStale when the store cannot be
-// reached (Cache.known holds them).
-type knownValue struct {
-	v  any
-	st codec.Stamp
+func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
+	if len(opts) == 0 {
+		return n.loadDefaults // no copy escapes to the heap on the common path
+	}
+	return n.applyOptions(opts)
 }
 
-// loaded is the outcome of one load that every caller waiting on it
-// shares (Cache.flights runs them).
-type loaded struct {
-	v    any
-	meta Meta
+func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
+	o := n.loadDefaults
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lockTTL <= 0 {
+		o.lockTTL = DefaultLockTTL
+	}
+	if o.lockWait <= 0 {
+		o.lockWait = DefaultLockWait
+	}
+	return o
 }
 
 // loadShared runs fn as key's one load in this process, or waits on the
@@ -146,7 +152,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
 	if err != nil {
 		ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: err})
-		ns.c.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
+		ns.obs.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
 		return v, stampInfo{}, false, nil
 	}
 	if stamped {
@@ -277,7 +283,7 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 	b, err := ns.encode(nil, op, key, full, v, &st)
 	if err != nil {
 		ns.failed(opSet, err)
-		ns.c.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
+		ns.obs.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
 		return
 	}
 	// A failed write is counted and logged by the path.

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/guard"
 )
 
 // The one I/O path. Every call the layer makes to its store is made in this
@@ -17,6 +19,38 @@ import (
 // writes, the mapping of store.PartialError onto PartialError, and the
 // observation of latency, failures and spans. The public operations check
 // keys and arguments, encode and decode, and call these.
+
+// backend is the store below a Cache and what goes with it: what the
+// store offers, the clock, the observer, and the bounds every path keeps.
+// The Cache and every namespace's path share one.
+type backend struct {
+	store    store.Store
+	cached   store.CachedReader // the store's tracked reads; nil when it has none
+	guard    *guard.Store       // deadlines and breakers; nil on the in-process store
+	owns     bool               // the Cache made the store, and closes it
+	kind     string             // what Cache.Backend says
+	topology string             // for Redis: standalone, sentinel or cluster
+	desc     store.Description
+	clock    Clock
+	obs      *observer
+	batch    int // MaxBatchSize: keys per round trip
+	maxValue int // MaxValueBytes
+}
+
+// now is the Cache's time.
+func (b *backend) now() time.Time { return b.clock.Now() }
+
+// ioPath is one namespace's path to the store: every call the namespace
+// makes to the store goes through its methods.
+type ioPath struct {
+	*backend
+	near    *near.Tier    // nil unless the namespace has a near cache over a store that tracks
+	nearTTL time.Duration // how long a tracked read's copy may be kept: the TTL, or MaxAge if shorter
+	codec   *codec.Codec
+	name    string
+	base    string // "<prefix>:<name>:"
+	counts  nsCounters
+}
 
 // nearKeep is what a tracked read tells its caller for keeping the decoded
 // value in the near tier.
@@ -29,38 +63,38 @@ type nearKeep struct {
 // trackable reports whether key may be read tracked now: n has a near tier
 // (which it has only over a store that tracks), and this process has not
 // written key within the own-write window.
-func (n *Namespace) trackable(key string, now int64) bool {
-	return n.near != nil && n.near.Settled(key, now)
+func (p *ioPath) trackable(key string, now int64) bool {
+	return p.near != nil && p.near.Settled(key, now)
 }
 
 // read reads one key, tracked when track is set and the key is trackable,
 // and observes the call as k.
-func (n *Namespace) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
-	t0 := n.start()
-	if track && n.trackable(key, n.c.now().UnixNano()) {
-		kp = nearKeep{epoch: n.near.Epoch(key), ok: true}
+func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
+	t0 := p.start()
+	if track && p.trackable(key, p.now().UnixNano()) {
+		kp = nearKeep{epoch: p.near.Epoch(key), ok: true}
 		var until time.Time
-		b, found, until, err = n.c.cached.GetCached(ctx, full, n.nearTTL)
-		kp.until = n.onClock(until)
+		b, found, until, err = p.cached.GetCached(ctx, full, p.nearTTL)
+		kp.until = p.onClock(until)
 	} else {
-		b, found, err = n.c.store.Get(ctx, full)
+		b, found, err = p.store.Get(ctx, full)
 	}
-	n.c.observe(ctx, n, k, key, t0, len(b), err)
+	p.observe(ctx, k, key, t0, len(b), err)
 	return b, found, kp, err
 }
 
 // onClock turns a time the store gave by the system clock into the
 // Cache's clock, in unix nanoseconds: what counts is how far ahead it is.
-func (n *Namespace) onClock(t time.Time) int64 {
-	return n.c.now().Add(time.Until(t)).UnixNano()
+func (p *ioPath) onClock(t time.Time) int64 {
+	return p.now().Add(time.Until(t)).UnixNano()
 }
 
 // keepNear keeps v, decoded from a tracked read described by kp, in the
 // near tier until exp (unix nanoseconds) at the latest. An untracked read
 // keeps nothing.
-func (n *Namespace) keepNear(key string, v any, encoded int, kp nearKeep, exp int64) {
+func (p *ioPath) keepNear(key string, v any, encoded int, kp nearKeep, exp int64) {
 	if kp.ok {
-		n.near.Put(key, v, int64(encoded+len(key)+64), min(kp.until, exp), kp.epoch)
+		p.near.Put(key, v, int64(encoded+len(key)+64), min(kp.until, exp), kp.epoch)
 	}
 }
 
@@ -75,10 +109,10 @@ func (n *Namespace) keepNear(key string, v any, encoded int, kp nearKeep, exp in
 //
 // It returns how many keys were read, and a *PartialError naming the
 // others, or nil; batchErr makes the call's error of it.
-func (n *Namespace) readMany(ctx context.Context, op string, keys, full []string, track bool, got func(i int, b []byte, kp nearKeep, err error)) (read int, partial *PartialError) {
+func (p *ioPath) readMany(ctx context.Context, op string, keys, full []string, track bool, got func(i int, b []byte, kp nearKeep, err error)) (read int, partial *PartialError) {
 	var cut error // a whole batch's failure
-	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
+	for lo := 0; lo < len(full); lo += p.batch {
+		hi := min(lo+p.batch, len(full))
 		var (
 			vals [][]byte
 			kps  []nearKeep
@@ -86,7 +120,7 @@ func (n *Namespace) readMany(ctx context.Context, op string, keys, full []string
 		)
 		if cut == nil {
 			var err error
-			vals, kps, err = n.readBatch(ctx, keys[lo:hi], full[lo:hi], track)
+			vals, kps, err = p.readBatch(ctx, keys[lo:hi], full[lo:hi], track)
 			if err != nil && !errors.As(err, &pe) {
 				cut = err
 			}
@@ -98,7 +132,7 @@ func (n *Namespace) readMany(ctx context.Context, op string, keys, full []string
 			}
 			if cause != nil {
 				if partial == nil {
-					partial = &PartialError{Op: op, Namespace: n.name}
+					partial = &PartialError{Op: op, Namespace: p.name}
 				}
 				partial.add(keys[i], cause)
 				got(i, nil, nearKeep{}, cause)
@@ -116,51 +150,51 @@ func (n *Namespace) readMany(ctx context.Context, op string, keys, full []string
 }
 
 // batchErr is the error of a batch read that served served keys and could
-// not read those p names: nil when p is nil, p when anything was served,
-// and an *OpError with p's first cause when nothing was.
-func (n *Namespace) batchErr(op string, p *PartialError, served int) error {
+// not read those pe names: nil when pe is nil, pe when anything was
+// served, and an *OpError with pe's first cause when nothing was.
+func (p *ioPath) batchErr(op string, pe *PartialError, served int) error {
 	switch {
-	case p == nil:
+	case pe == nil:
 		return nil
 	case served == 0:
-		return n.fail(op, "", p.Errs[0])
+		return p.fail(op, "", pe.Errs[0])
 	}
-	return p
+	return pe
 }
 
 // readBatch reads one batch: tracked, with how each value may be kept,
 // when asked and every key is trackable; plain otherwise, kps nil.
-func (n *Namespace) readBatch(ctx context.Context, keys, full []string, track bool) (vals [][]byte, kps []nearKeep, err error) {
-	t0 := n.start()
-	if track && n.near != nil {
-		now := n.c.now().UnixNano()
+func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool) (vals [][]byte, kps []nearKeep, err error) {
+	t0 := p.start()
+	if track && p.near != nil {
+		now := p.now().UnixNano()
 		kps = make([]nearKeep, len(keys))
 		for i, k := range keys {
-			if !n.trackable(k, now) {
+			if !p.trackable(k, now) {
 				kps = nil
 				break
 			}
-			kps[i] = nearKeep{epoch: n.near.Epoch(k), ok: true}
+			kps[i] = nearKeep{epoch: p.near.Epoch(k), ok: true}
 		}
 	}
 	if kps != nil {
 		var untils []time.Time
-		vals, untils, err = n.c.cached.GetManyCached(ctx, full, n.nearTTL)
+		vals, untils, err = p.cached.GetManyCached(ctx, full, p.nearTTL)
 		for i := range untils {
-			kps[i].until = n.onClock(untils[i])
+			kps[i].until = p.onClock(untils[i])
 		}
 	} else {
-		vals, err = n.c.store.GetMany(ctx, full)
+		vals, err = p.store.GetMany(ctx, full)
 	}
-	n.c.observe(ctx, n, opGetMany, "", t0, 0, err)
+	p.observe(ctx, opGetMany, "", t0, 0, err)
 	return vals, kps, err
 }
 
 // getEx reads key and resets its TTL in one round trip.
-func (n *Namespace) getEx(ctx context.Context, key, full string, ttl time.Duration) ([]byte, bool, error) {
-	t0 := n.start()
-	b, found, err := n.c.store.GetEx(ctx, full, ttl)
-	n.c.observe(ctx, n, opGet, key, t0, len(b), err)
+func (p *ioPath) getEx(ctx context.Context, key, full string, ttl time.Duration) ([]byte, bool, error) {
+	t0 := p.start()
+	b, found, err := p.store.GetEx(ctx, full, ttl)
+	p.observe(ctx, opGet, key, t0, len(b), err)
 	return b, found, err
 }
 
@@ -168,11 +202,11 @@ func (n *Namespace) getEx(ctx context.Context, key, full string, ttl time.Durati
 // process's near tier forgets key and reads it untracked for the
 // own-write window: a write that failed, or timed out, may still have
 // been applied.
-func (n *Namespace) write(ctx context.Context, k opKind, key, full string, b []byte, ttl time.Duration) error {
-	t0 := n.start()
-	err := n.c.store.Set(ctx, full, b, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, k, key, t0, len(b), err)
+func (p *ioPath) write(ctx context.Context, k opKind, key, full string, b []byte, ttl time.Duration) error {
+	t0 := p.start()
+	err := p.store.Set(ctx, full, b, ttl)
+	p.wroteNear(key)
+	p.observe(ctx, k, key, t0, len(b), err)
 	return err
 }
 
@@ -180,28 +214,28 @@ func (n *Namespace) write(ctx context.Context, k opKind, key, full string, b []b
 // many were written, with a *PartialError naming the keys that were not
 // (a shard down), or an *OpError when a batch failed whole (the batches
 // after it are not sent). key(i) is entry i's caller key.
-func (n *Namespace) writeMany(ctx context.Context, op string, entries []store.Entry, key func(i int) string) (int, error) {
+func (p *ioPath) writeMany(ctx context.Context, op string, entries []store.Entry, key func(i int) string) (int, error) {
 	var (
 		partial *PartialError
 		written int
 	)
-	for lo := 0; lo < len(entries); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(entries))
-		t0 := n.start()
-		err := n.c.store.SetMany(ctx, entries[lo:hi])
+	for lo := 0; lo < len(entries); lo += p.batch {
+		hi := min(lo+p.batch, len(entries))
+		t0 := p.start()
+		err := p.store.SetMany(ctx, entries[lo:hi])
 		for i := lo; i < hi; i++ {
-			n.wroteNear(key(i))
+			p.wroteNear(key(i))
 		}
-		n.c.observe(ctx, n, opSetMany, "", t0, len(entries[hi-1].Value), err)
+		p.observe(ctx, opSetMany, "", t0, len(entries[hi-1].Value), err)
 		var pe *store.PartialError
 		switch {
 		case errors.As(err, &pe):
 			// A shard down: the others' entries were written; name the
 			// rest and go on with the next batch.
-			partial = n.partial(partial, op, pe, func(i int) string { return key(lo + i) })
+			partial = p.partial(partial, op, pe, func(i int) string { return key(lo + i) })
 			written += hi - lo - len(pe.Failed)
 		case err != nil:
-			return written, n.fail(op, "", err)
+			return written, p.fail(op, "", err)
 		default:
 			written += hi - lo
 		}
@@ -215,24 +249,24 @@ func (n *Namespace) writeMany(ctx context.Context, op string, entries []store.En
 // remove deletes keys MaxBatchSize per round trip and returns how many
 // existed, with a *PartialError naming the keys not removed (a shard
 // down; they may still exist), or an *OpError when a batch failed whole.
-func (n *Namespace) remove(ctx context.Context, op string, keys, full []string) (int64, error) {
+func (p *ioPath) remove(ctx context.Context, op string, keys, full []string) (int64, error) {
 	var (
 		total   int64
 		partial *PartialError
 	)
-	for lo := 0; lo < len(full); lo += n.c.cfg.MaxBatchSize {
-		hi := min(lo+n.c.cfg.MaxBatchSize, len(full))
-		t0 := n.start()
-		d, err := n.c.store.Delete(ctx, full[lo:hi]...)
-		n.wroteNear(keys[lo:hi]...)
-		n.c.observe(ctx, n, opDelete, "", t0, 0, err)
+	for lo := 0; lo < len(full); lo += p.batch {
+		hi := min(lo+p.batch, len(full))
+		t0 := p.start()
+		d, err := p.store.Delete(ctx, full[lo:hi]...)
+		p.wroteNear(keys[lo:hi]...)
+		p.observe(ctx, opDelete, "", t0, 0, err)
 		total += d
 		var pe *store.PartialError
 		switch {
 		case errors.As(err, &pe):
-			partial = n.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
+			partial = p.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
 		case err != nil:
-			return total, n.fail(op, "", err)
+			return total, p.fail(op, "", err)
 		}
 	}
 	if partial != nil {
@@ -241,81 +275,90 @@ func (n *Namespace) remove(ctx context.Context, op string, keys, full []string) 
 	return total, nil
 }
 
-// partial adds the entries a store's *PartialError lists to p (made if
+// partial adds the entries a store's *PartialError lists to to (made if
 // nil), key(i) being the caller's key of entry i, and returns it.
-func (n *Namespace) partial(p *PartialError, op string, pe *store.PartialError, key func(i int) string) *PartialError {
-	if p == nil {
-		p = &PartialError{Op: op, Namespace: n.name}
+func (p *ioPath) partial(to *PartialError, op string, pe *store.PartialError, key func(i int) string) *PartialError {
+	if to == nil {
+		to = &PartialError{Op: op, Namespace: p.name}
 	}
 	for j, i := range pe.Failed {
-		p.add(key(i), pe.Errs[j])
+		to.add(key(i), pe.Errs[j])
 	}
-	return p
+	return to
 }
 
-func (n *Namespace) exists(ctx context.Context, key, full string) (bool, error) {
-	t0 := n.start()
-	ok, err := n.c.store.Exists(ctx, full)
-	n.c.observe(ctx, n, opExists, key, t0, 0, err)
+func (p *ioPath) exists(ctx context.Context, key, full string) (bool, error) {
+	t0 := p.start()
+	ok, err := p.store.Exists(ctx, full)
+	p.observe(ctx, opExists, key, t0, 0, err)
 	return ok, err
 }
 
-func (n *Namespace) ttlOf(ctx context.Context, key, full string) (time.Duration, bool, error) {
-	t0 := n.start()
-	ttl, found, err := n.c.store.TTL(ctx, full)
-	n.c.observe(ctx, n, opTTL, key, t0, 0, err)
+func (p *ioPath) ttlOf(ctx context.Context, key, full string) (time.Duration, bool, error) {
+	t0 := p.start()
+	ttl, found, err := p.store.TTL(ctx, full)
+	p.observe(ctx, opTTL, key, t0, 0, err)
 	return ttl, found, err
 }
 
-func (n *Namespace) expire(ctx context.Context, key, full string, ttl time.Duration) (bool, error) {
-	t0 := n.start()
-	ok, err := n.c.store.Expire(ctx, full, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, opExpire, key, t0, 0, err)
+func (p *ioPath) expire(ctx context.Context, key, full string, ttl time.Duration) (bool, error) {
+	t0 := p.start()
+	ok, err := p.store.Expire(ctx, full, ttl)
+	p.wroteNear(key)
+	p.observe(ctx, opExpire, key, t0, 0, err)
 	return ok, err
 }
 
-func (n *Namespace) setIfNewer(ctx context.Context, key, full, verKey string, b []byte, version uint64, ttl time.Duration) (bool, error) {
-	t0 := n.start()
-	applied, err := n.c.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
-	n.wroteNear(key)
-	n.c.observe(ctx, n, opSet, key, t0, len(b), err)
+func (p *ioPath) setIfNewer(ctx context.Context, key, full, verKey string, b []byte, version uint64, ttl time.Duration) (bool, error) {
+	t0 := p.start()
+	applied, err := p.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
+	p.wroteNear(key)
+	p.observe(ctx, opSet, key, t0, len(b), err)
 	return applied, err
 }
 
 // clearAll removes every key of the namespace; the near tier forgets them
 // all and reads none tracked for the own-write window.
-func (n *Namespace) clearAll(ctx context.Context) (int64, error) {
-	t0 := n.start()
-	removed, err := n.c.store.DeletePrefix(ctx, n.base, n.c.cfg.MaxBatchSize)
-	if n.near != nil {
-		n.near.WroteAll(n.c.now().UnixNano())
+func (p *ioPath) clearAll(ctx context.Context) (int64, error) {
+	t0 := p.start()
+	removed, err := p.store.DeletePrefix(ctx, p.base, p.batch)
+	if p.near != nil {
+		p.near.WroteAll(p.now().UnixNano())
 	}
-	n.c.observe(ctx, n, opClear, "", t0, 0, err)
+	p.observe(ctx, opClear, "", t0, 0, err)
 	return removed, err
 }
 
 // lock takes and unlock releases get-or-load's cross-process lock on a
 // key: SET NX PX with a token, and compare-and-delete. Neither is
 // observed: they are the loader's bookkeeping, not the caller's reads.
-func (n *Namespace) lock(ctx context.Context, full string, token []byte, ttl time.Duration) (bool, error) {
-	return n.c.store.SetNX(ctx, lockKey(full), token, ttl)
+func (p *ioPath) lock(ctx context.Context, full string, token []byte, ttl time.Duration) (bool, error) {
+	return p.store.SetNX(ctx, lockKey(full), token, ttl)
 }
 
-func (n *Namespace) unlock(ctx context.Context, full string, token []byte) {
-	_, _ = n.c.store.DeleteIfEqual(ctx, lockKey(full), token)
+func (p *ioPath) unlock(ctx context.Context, full string, token []byte) {
+	_, _ = p.store.DeleteIfEqual(ctx, lockKey(full), token)
 }
 
 // lockKey names the lock of a stored key. Keys cannot contain spaces, so
 // no caller's key can collide with it.
 func lockKey(full string) string { return full + " lock" }
 
-// ping checks that the store answers.
-func (c *Cache) ping(ctx context.Context) error { return c.store.Ping(ctx) }
+// ping checks that the store answers, through the guard.
+func (b *backend) ping(ctx context.Context) error { return b.store.Ping(ctx) }
+
+// probe pings the store past the guard, so that a health check reaches it
+// even while the breaker is open.
+func (b *backend) probe(ctx context.Context) error {
+	if b.guard != nil {
+		return b.guard.Unwrap().Ping(ctx)
+	}
+	return b.store.Ping(ctx)
+}
 
 // info returns the store's INFO text, when it has one.
-func (c *Cache) info(ctx context.Context) (string, bool) {
-	ir, ok := c.store.(store.InfoReader)
+func (b *backend) info(ctx context.Context) (string, bool) {
+	ir, ok := b.store.(store.InfoReader)
 	if !ok {
 		return "", false
 	}
@@ -325,29 +368,86 @@ func (c *Cache) info(ctx context.Context) (string, bool) {
 
 // encode encodes value for key with n's codec and checks it against
 // MaxValueBytes, appending to dst. st, when not nil, stamps the value.
-func (n *Namespace) encode(dst []byte, op, key, full string, value any, st *codec.Stamp) ([]byte, error) {
+func (p *ioPath) encode(dst []byte, op, key, full string, value any, st *codec.Stamp) ([]byte, error) {
 	var (
 		b   []byte
 		err error
 	)
 	if st != nil {
-		b, err = n.codec.AppendMarshalStamped(dst, full, value, *st)
+		b, err = p.codec.AppendMarshalStamped(dst, full, value, *st)
 	} else {
-		b, err = n.codec.AppendMarshal(dst, full, value)
+		b, err = p.codec.AppendMarshal(dst, full, value)
 	}
 	if err != nil {
-		return b, &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
+		return b, &SerializationError{Op: op, Namespace: p.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
 	}
-	return b, n.tooLarge(op, key, len(b)-len(dst))
+	return b, p.tooLarge(op, key, len(b)-len(dst))
 }
 
 // decode decodes b, read for key, into dst; a failure is counted against
 // k and returned as a *SerializationError.
-func (n *Namespace) decode(k opKind, op, key, full string, b []byte, dst any) error {
-	if err := n.codec.Unmarshal(full, b, dst); err != nil {
-		serr := &SerializationError{Op: op, Namespace: n.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
-		n.failed(k, serr)
+func (p *ioPath) decode(k opKind, op, key, full string, b []byte, dst any) error {
+	if err := p.codec.Unmarshal(full, b, dst); err != nil {
+		serr := &SerializationError{Op: op, Namespace: p.name, Key: key, Type: fmt.Sprintf("%T", dst), Err: err}
+		p.failed(k, serr)
 		return serr
 	}
 	return nil
+}
+
+// observe records a store call of kind k.
+func (p *ioPath) observe(ctx context.Context, k opKind, key string, start time.Time, size int, err error) {
+	p.obs.observe(ctx, p.name, &p.counts, k, key, start, size, err)
+}
+
+// start is when an operation's latency starts counting, if anything
+// needs it.
+func (p *ioPath) start() time.Time { return p.obs.start() }
+
+func (p *ioPath) hit(k int) {
+	p.obs.total.hits.Add(uint64(k))
+	p.counts.hits.Add(uint64(k))
+}
+
+func (p *ioPath) miss(k int) {
+	p.obs.total.misses.Add(uint64(k))
+	p.counts.misses.Add(uint64(k))
+}
+
+func (p *ioPath) wrote(k int) {
+	p.obs.total.sets.Add(uint64(k))
+	p.counts.sets.Add(uint64(k))
+}
+
+func (p *ioPath) deleted(k int64) {
+	p.obs.total.deletes.Add(uint64(k))
+	p.counts.deletes.Add(uint64(k))
+}
+
+// failed counts an error of kind k outside a store call (a value that
+// does not encode or decode).
+func (p *ioPath) failed(k opKind, err error) { p.obs.failed(&p.counts, k, err) }
+
+// fail wraps a store error for the caller.
+func (p *ioPath) fail(op, key string, err error) error {
+	return &OpError{Op: op, Namespace: p.name, Key: key, Err: err}
+}
+
+// tooLarge checks an encoded value against MaxValueBytes.
+func (p *ioPath) tooLarge(op, key string, size int) error {
+	if size > p.maxValue {
+		return &OpError{Op: op, Namespace: p.name, Key: key, Err: fmt.Errorf("%w: encoded value of %d bytes, limit %d (CACHE_MAX_VALUE_BYTES)", ErrTooLarge, size, p.maxValue)}
+	}
+	return nil
+}
+
+// wroteNear tells p's near tier, if any, that this process wrote keys.
+func (p *ioPath) wroteNear(keys ...string) {
+	if p.near == nil {
+		return
+	}
+	now := p.now().UnixNano()
+	for _, k := range keys {
+		p.near.Wrote(k, now)
+	}
 }

@@ -128,27 +128,6 @@ func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
 	}
 }
 
-func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
-	if len(opts) == 0 {
-		return n.loadDefaults // no copy escapes to the heap on the common path
-	}
-	return n.applyOptions(opts)
-}
-
-func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
-	o := n.loadDefaults
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.lockTTL <= 0 {
-		o.lockTTL = DefaultLockTTL
-	}
-	if o.lockWait <= 0 {
-		o.lockWait = DefaultLockWait
-	}
-	return o
-}
-
 func (o *loadOpts) validate(op, ns, key string) error {
 	switch {
 	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0:

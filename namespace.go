@@ -7,71 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tradecache/tradecache/codec"
-	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/store"
 )
-
-// Namespace is a view of the Cache over one namespace, with that
-// namespace's TTL policy. It is cheap: Cache.Namespace returns the same
-// view for the same name.
-//
-// # Key grammar
-//
-// A value is stored under "<prefix>:<namespace>:<key>", for example
-// "trading:market_data:AAPL".
-//
-//   - prefix (CACHE_KEY_PREFIX) and namespace are 1 to 64 of [A-Za-z0-9_.-].
-//     Neither can hold a colon, so the first two colons of a stored key
-//     always delimit them: no key in one namespace, however crafted, can
-//     name a key in another namespace or under another prefix.
-//   - key is 1 to MaxKeyLength bytes (default 512) of valid UTF-8 with no
-//     whitespace and no control or format characters. Colons are allowed,
-//     for hierarchical keys such as "AAPL:1m".
-//
-// A key or namespace that breaks the grammar fails with a *KeyError
-// (errors.Is(err, ErrInvalidKey)) before anything is sent to the store.
-type Namespace struct {
-	c            *Cache
-	near         *near.Tier    // nil unless the namespace has a near cache over a store that tracks
-	nearTTL      time.Duration // how long a tracked read's copy may be kept: the TTL, or MaxAge if shorter
-	counts       nsCounters
-	codec        *codec.Codec
-	loadDefaults loadOpts
-	name         string
-	base         string // "<prefix>:<name>:"
-	ttl          time.Duration
-	bad          string // why name breaks the grammar, or ""
-}
-
-// Namespace returns the view of namespace name. An invalid name is not
-// reported here but by every operation on the view, as a *KeyError.
-func (c *Cache) Namespace(name string) *Namespace {
-	if n, ok := c.namespaces.Load(name); ok {
-		return n.(*Namespace)
-	}
-	n := &Namespace{c: c, codec: c.codec, name: name, base: c.cfg.KeyPrefix + ":" + name + ":", ttl: c.cfg.TTLFor(name), bad: checkName(name)}
-	if n.bad != "" {
-		return n // not cached: arbitrary bad names must not grow the map
-	}
-	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
-	if p := c.cfg.Namespaces[name]; p.Near != nil && c.cached != nil {
-		n.near = p.Near.tier()
-		n.nearTTL = n.near.ReadTTL(n.ttl)
-	}
-	if p, ok := c.policyFor(name); ok {
-		cd, err := c.newCodec(p)
-		if err != nil {
-			// Config.Validate checked every policy in New; this cannot
-			// happen short of a bug, and must not pass silently.
-			n.bad = "has an unusable policy: " + err.Error()
-			return n
-		}
-		n.codec = cd
-	}
-	actual, _ := c.namespaces.LoadOrStore(name, n)
-	return actual.(*Namespace)
-}
 
 // Name returns the namespace's name.
 func (n *Namespace) Name() string { return n.name }
@@ -157,17 +94,6 @@ func (n *Namespace) ttlFor(op, key string, ttl time.Duration) (time.Duration, er
 		return 0, invalidArg(op, n.name, key, "negative TTL %v", ttl)
 	}
 	return ttl, nil
-}
-
-func (n *Namespace) fail(op, key string, err error) error {
-	return &OpError{Op: op, Namespace: n.name, Key: key, Err: err}
-}
-
-func (n *Namespace) start() time.Time {
-	if n.c.timing {
-		return time.Now()
-	}
-	return time.Time{}
 }
 
 func checkDst(op, ns, key string, dst any) error {
@@ -451,18 +377,58 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	return removed, nil
 }
 
-// tooLarge checks an encoded value against MaxValueBytes.
-func (n *Namespace) tooLarge(op, key string, size int) error {
-	if size > n.c.cfg.MaxValueBytes {
-		return &OpError{Op: op, Namespace: n.name, Key: key, Err: fmt.Errorf("%w: encoded value of %d bytes, limit %d (CACHE_MAX_VALUE_BYTES)", ErrTooLarge, size, n.c.cfg.MaxValueBytes)}
-	}
-	return nil
-}
-
 // tooMany checks a batch against MaxBatchKeys.
 func (n *Namespace) tooMany(op string, count int) error {
 	if count > n.c.cfg.MaxBatchKeys {
 		return &OpError{Op: op, Namespace: n.name, Err: fmt.Errorf("%w: %d keys in one call, limit %d (CACHE_MAX_BATCH_KEYS)", ErrTooLarge, count, n.c.cfg.MaxBatchKeys)}
 	}
 	return nil
+}
+
+// Set stores value under key in the default namespace. See Namespace.Set.
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+	return c.def.Set(ctx, key, value, ttl)
+}
+
+// Get reads key from the default namespace into dst. See Namespace.Get.
+func (c *Cache) Get(ctx context.Context, key string, dst any) (bool, error) {
+	return c.def.Get(ctx, key, dst)
+}
+
+// Delete removes keys from the default namespace. See Namespace.Delete.
+func (c *Cache) Delete(ctx context.Context, keys ...string) (int64, error) {
+	return c.def.Delete(ctx, keys...)
+}
+
+// Exists reports whether key exists in the default namespace.
+func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	return c.def.Exists(ctx, key)
+}
+
+// TTL returns key's remaining TTL in the default namespace. See
+// Namespace.TTL.
+func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	return c.def.TTL(ctx, key)
+}
+
+// Expire sets key's TTL in the default namespace. See Namespace.Expire.
+func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return c.def.Expire(ctx, key, ttl)
+}
+
+// SetMany stores items in the default namespace. See Namespace.SetMany.
+func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
+	return c.def.SetMany(ctx, items, ttl)
+}
+
+// GetMany reads keys from the default namespace into the map dst points
+// to. See Namespace.GetMany.
+func (c *Cache) GetMany(ctx context.Context, keys []string, dst any) (int, error) {
+	return c.def.GetMany(ctx, keys, dst)
+}
+
+// ClearNamespace removes every key of namespace ns and returns how many it
+// removed. See Namespace.Clear.
+func (c *Cache) ClearNamespace(ctx context.Context, ns string) (int64, error) {
+	return c.Namespace(ns).Clear(ctx)
 }

@@ -2,50 +2,7 @@ package tradecache
 
 import (
 	"context"
-	"strings"
 )
-
-// wroteNear tells n's near tier, if any, that this process wrote keys.
-func (n *Namespace) wroteNear(keys ...string) {
-	if n.near == nil {
-		return
-	}
-	now := n.c.now().UnixNano()
-	for _, k := range keys {
-		n.near.Wrote(k, now)
-	}
-}
-
-// onInvalidations receives the server's invalidations from the store:
-// keys, or nil when every tracked key is invalid (connection lost,
-// FLUSHALL).
-func (c *Cache) onInvalidations(keys []string) {
-	if keys == nil {
-		c.namespaces.Range(func(_, v any) bool {
-			if n := v.(*Namespace); n.near != nil {
-				n.near.Flush()
-			}
-			return true
-		})
-		c.nearFlushes.Add(1)
-		return
-	}
-	prefix := c.cfg.KeyPrefix + ":"
-	for _, full := range keys {
-		if !strings.HasPrefix(full, prefix) {
-			continue
-		}
-		nsName, key, ok := strings.Cut(full[len(prefix):], ":")
-		if !ok {
-			continue
-		}
-		if v, ok := c.namespaces.Load(nsName); ok {
-			if n := v.(*Namespace); n.near != nil {
-				n.near.Invalidate(key)
-			}
-		}
-	}
-}
 
 // GetNear reads key through ns's near cache: a decoded value held in
 // process when there is one, else a tracked read from Redis whose decoded

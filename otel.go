@@ -31,18 +31,18 @@ type otelHooks struct {
 	system   attribute.KeyValue
 }
 
-func newOtel(tp trace.TracerProvider, mp metric.MeterProvider, backend string) (*otelHooks, error) {
+func newOtel(tp trace.TracerProvider, mp metric.MeterProvider, kind string) (*otelHooks, error) {
 	if tp == nil && mp == nil {
 		return nil, nil
 	}
-	h := &otelHooks{system: attribute.String("db.system.name", map[bool]string{true: "redis", false: "tradecache.memory"}[backend == "redis"])}
+	h := &otelHooks{system: attribute.String("db.system.name", map[bool]string{true: "redis", false: "tradecache.memory"}[kind == "redis"])}
 	if tp != nil {
 		h.tracer = tp.Tracer(instrumentationName)
 	}
 	if mp != nil {
 		m := mp.Meter(instrumentationName)
 		var err error
-		if h.ops, err = m.Int64Counter("tradecache.operations", metric.WithDescription("Cache operations by op, namespace and result.")); err != nil {
+		if h.ops, err = m.Int64Counter("tradecache.operations", metric.WithDescription("tradecache operations by op, namespace and result.")); err != nil {
 			return nil, err
 		}
 		if h.duration, err = m.Float64Histogram("tradecache.operation.duration", metric.WithUnit("s"),

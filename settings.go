@@ -3,8 +3,12 @@ package tradecache
 import (
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/url"
+	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -341,4 +345,212 @@ func (s setting) value(c *Config) string {
 		return strings.Join(v.Interface().([]string), ",")
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+const redacted = "[REDACTED]"
+
+// ConfigFromEnv reads the configuration from the environment. A variable
+// that is unset or empty keeps its default. It returns a *ConfigError that
+// names every unparsable or invalid variable; the Config it returns beside
+// an error holds whatever did parse.
+//
+// Durations (the TTLs and CACHE_SLOW_OP_THRESHOLD) are seconds, as in the
+// layer this replaces ("3600", "0.1"), or Go durations ("250ms", "1h").
+// Booleans accept true/false, 1/0, yes/no and on/off.
+func ConfigFromEnv() (Config, error) {
+	return configFrom(os.LookupEnv)
+}
+
+func configFrom(lookup func(string) (string, bool)) (Config, error) {
+	var cfg Config
+	errs := &ConfigError{}
+	for _, st := range settings {
+		if st.Env == "" {
+			continue
+		}
+		v, ok := lookup(st.Env)
+		if v = strings.TrimSpace(v); !ok || v == "" {
+			continue
+		}
+		shown := v
+		if st.Secret {
+			shown = redacted
+		}
+		if reason := parse(fieldOf(&cfg, st.Field), v); reason != "" {
+			errs.add(st.Field, st.Env, shown, reason)
+			continue
+		}
+		// An explicit zero from the environment (a batch size of 0, say)
+		// is an error rather than "use the default".
+		if n, err := strconv.ParseFloat(v, 64); st.positive && err == nil && n == 0 {
+			errs.add(st.Field, st.Env, shown, "must be greater than 0")
+		}
+	}
+	// A value that failed to parse is already listed; validate the rest.
+	if ve, ok := cfg.Validate().(*ConfigError); ok {
+		for _, f := range ve.Fields {
+			if f.Env == "" || !errs.Has(f.Env) {
+				errs.Fields = append(errs.Fields, f)
+			}
+		}
+	}
+	return cfg, errs.orNil()
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, nil
+	case "0", "f", "false", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", v)
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > float64(math.MaxInt64)/float64(time.Second) {
+			return 0, fmt.Errorf("out of range: %q", v)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	return time.ParseDuration(v)
+}
+
+// Validate checks the configuration and returns a *ConfigError naming
+// every bad field, or nil. Zero values are valid: they mean defaults.
+func (c Config) Validate() error {
+	errs := &ConfigError{}
+	for _, st := range settings {
+		if st.check == nil || fieldOf(&c, st.Field).IsZero() {
+			continue
+		}
+		if reason := st.check(c); reason != "" {
+			errs.add(st.Field, st.Env, st.value(&c), reason)
+		}
+	}
+	// Checks that relate settings to each other.
+	if set := c.Redis.topology(); len(set) > 1 {
+		errs.add("Redis."+map[string]string{"REDIS_URL": "URL", "REDIS_CLUSTER_ADDRS": "ClusterAddrs", "REDIS_SENTINEL_ADDRS": "SentinelAddrs"}[set[1]], set[1], "", "conflicts with "+strings.Join(set[:1], ", ")+": set one topology")
+	}
+	switch {
+	case len(c.Redis.SentinelAddrs) > 0 && c.Redis.SentinelMaster == "":
+		errs.add("Redis.SentinelMaster", "REDIS_SENTINEL_MASTER", "", "REDIS_SENTINEL_ADDRS needs the master set's name")
+	case len(c.Redis.SentinelAddrs) == 0 && c.Redis.SentinelMaster != "":
+		errs.add("Redis.SentinelMaster", "REDIS_SENTINEL_MASTER", c.Redis.SentinelMaster, "set without REDIS_SENTINEL_ADDRS")
+	}
+	if len(c.Redis.ClusterAddrs) > 0 && c.Redis.DB != 0 {
+		errs.add("Redis.DB", "REDIS_DB", strconv.Itoa(c.Redis.DB), "a Redis Cluster has only database 0")
+	}
+	if len(c.Redis.ReplicaAddrs) > 0 && (c.Redis.Host == "" || len(c.Redis.topology()) > 0) {
+		errs.add("Redis.ReplicaAddrs", "REDIS_REPLICA_ADDRS", strings.Join(c.Redis.ReplicaAddrs, ","), "replicas of a standalone primary need REDIS_HOST, and no URL, cluster or sentinel setting")
+	}
+	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
+		errs.add("Redis.TLSCertFile", "REDIS_TLS_CERT_FILE", c.Redis.TLSCertFile, "a client certificate needs its key (REDIS_TLS_KEY_FILE) and the other way round")
+	}
+	names := make([]string, 0, len(c.Namespaces))
+	for ns := range c.Namespaces {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		p := c.Namespaces[ns]
+		field := "Namespaces[" + ns + "]"
+		switch {
+		case checkName(ns) != "":
+			errs.add(field, "", ns, "namespace "+checkName(ns))
+		case p.TTL < 0:
+			errs.add(field+".TTL", "", p.TTL.String(), "must not be negative")
+		case p.Compression != "" && p.Compression != codec.CompressionZstd && p.Compression != codec.CompressionS2 && p.Compression != codec.CompressionNone:
+			errs.add(field+".Compression", "", string(p.Compression), "unknown compression (want zstd, s2 or none)")
+		case p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0:
+			errs.add(field+".Seal", "CACHE_ENCRYPTION_KEYS", "", "sealing needs encryption keys")
+		case p.MaxStale < 0 || p.NegativeTTL < 0:
+			errs.add(field, "", ns, "MaxStale and NegativeTTL must not be negative")
+		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
+			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
+		}
+	}
+	return errs.orNil()
+}
+
+// checkAddr validates a host:port and returns why it is bad, or "".
+func checkAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "not host:port"
+	}
+	if host == "" {
+		return "no host"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "port out of range 1-65535"
+	}
+	return ""
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparsable: it may still hold a password, so show only its length.
+		return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
+	}
+	return u.Redacted()
+}
+
+// withDefaults returns the configuration with every zero field that has a
+// default (a row of the settings table with one) set to it.
+func (c Config) withDefaults() Config {
+	if c.Environment == "" {
+		c.Environment = Development
+	}
+	for _, st := range settings {
+		if f := fieldOf(&c, st.Field); st.def != nil && f.IsZero() {
+			f.Set(reflect.ValueOf(st.def(c.Environment)).Convert(f.Type()))
+		}
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TTLFor returns the TTL policy of namespace ns: its NamespaceConfig
+// first, then the named policies (market_data, portfolio, risk, session),
+// then DefaultTTL.
+func (c Config) TTLFor(ns string) time.Duration {
+	c = c.withDefaults()
+	if p, ok := c.Namespaces[ns]; ok && p.TTL > 0 {
+		return p.TTL
+	}
+	switch ns {
+	case NamespaceMarketData:
+		return c.MarketDataTTL
+	case NamespacePortfolio:
+		return c.PortfolioTTL
+	case NamespaceRisk:
+		return c.RiskTTL
+	case NamespaceSession:
+		return c.SessionTTL
+	}
+	return c.DefaultTTL
+}
+
+// keyIDs lists key ids only: secrets are never printed.
+func keyIDs(keys []codec.Key) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return "[" + strings.Join(ids, " ") + "]"
+}
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "default"
+	}
+	return strconv.FormatBool(*b)
 }

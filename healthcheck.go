@@ -1,0 +1,107 @@
+package tradecache
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Health is the state of the cache's store as last checked.
+type Health struct {
+	Backend string `json:"backend"`
+	// Reachable is whether the last PING succeeded.
+	Reachable bool `json:"reachable"`
+	// PingLatency is the last PING's round trip.
+	PingLatency time.Duration `json:"ping_latency_ns"`
+	// Breaker is "closed", "half-open" or "open"; "none" on the in-process
+	// store.
+	Breaker string `json:"breaker"`
+	// OpenParts and Parts count a cluster's slot-group breakers that are
+	// not closed, and all of them (0 elsewhere). Breaker is "open" while
+	// any part is: one dead shard is enough to say the cache is degraded.
+	OpenParts int `json:"open_parts,omitempty"`
+	Parts     int `json:"parts,omitempty"`
+	// Ready is Reachable with the breaker closed: the cache serves from the
+	// store.
+	Ready     bool      `json:"ready"`
+	LastError string    `json:"last_error,omitempty"`
+	CheckedAt time.Time `json:"checked_at"`
+	// Since is when Reachable last changed.
+	Since time.Time `json:"since"`
+}
+
+// healthChecker pings the store in the background, so that a lost and
+// regained connection shows in Health and in the logs without a caller's
+// request having to find out.
+type healthChecker struct {
+	last atomic.Pointer[Health]
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// start checks b once, and then every interval in the background unless
+// b is the in-process store, which has nothing to watch. Each check is
+// bounded by timeout.
+func (h *healthChecker) start(b *backend, interval, timeout time.Duration) {
+	h.done = make(chan struct{})
+	h.check(context.Background(), b, timeout)
+	if b.guard == nil {
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-t.C:
+				h.check(context.Background(), b, timeout)
+			}
+		}
+	}()
+}
+
+func (h *healthChecker) stop() {
+	h.once.Do(func() {
+		if h.done != nil {
+			close(h.done)
+		}
+	})
+	h.wg.Wait()
+}
+
+// check PINGs the store past the breaker (a probe must reach it even
+// while the breaker is open), bounded by timeout.
+func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Duration) Health {
+	cur := Health{Backend: b.kind, Breaker: "none", CheckedAt: time.Now()}
+	if b.guard != nil {
+		cur.Breaker = b.guard.BreakerState().String()
+		cur.OpenParts, cur.Parts = b.guard.OpenPartitions()
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	err := b.probe(pctx)
+	cancel()
+	cur.PingLatency = time.Since(cur.CheckedAt)
+	cur.Reachable = err == nil
+	if err != nil {
+		cur.LastError = err.Error()
+	}
+	cur.Ready = cur.Reachable && (cur.Breaker == "closed" || cur.Breaker == "none")
+	cur.Since = cur.CheckedAt
+	if prev := h.last.Load(); prev != nil && prev.Reachable == cur.Reachable {
+		cur.Since = prev.Since
+	} else if prev != nil {
+		if cur.Reachable {
+			b.obs.log.Info("tradecache: store reachable again", "backend", b.kind, "down_for", cur.CheckedAt.Sub(prev.Since))
+		} else {
+			b.obs.log.Warn("tradecache: store unreachable", "backend", b.kind, "error", err)
+		}
+	}
+	h.last.Store(&cur)
+	return cur
+}

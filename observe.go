@@ -1,0 +1,147 @@
+package tradecache
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tradecache/tradecache/internal/hist"
+)
+
+// opKind indexes per-operation statistics. Operations are a fixed, small
+// set, so they are safe as metric labels; keys never are.
+type opKind uint8
+
+const (
+	opGet opKind = iota
+	opSet
+	opDelete
+	opExists
+	opTTL
+	opExpire
+	opGetMany
+	opSetMany
+	opClear
+	opGetOrLoad
+	numOps
+)
+
+var opNames = [numOps]string{"get", "set", "delete", "exists", "ttl", "expire", "get_many", "set_many", "clear", "get_or_load"}
+
+func opIndex(op string) (opKind, bool) {
+	for i, n := range opNames {
+		if n == op {
+			return opKind(i), true
+		}
+	}
+	return 0, false
+}
+
+// recorder holds the latency histograms and error counts. Recording is
+// lock-free: an atomic add per histogram bucket and counter.
+type recorder struct {
+	lat    [numOps]hist.Histogram
+	errs   [numOps]atomic.Uint64
+	byKind [numErrKinds]atomic.Uint64
+}
+
+// nsCounters are one namespace's counts.
+type nsCounters struct {
+	hits, misses, sets, deletes, errors atomic.Uint64
+}
+
+// totals are the Cache's counts over every namespace.
+type totals struct {
+	hits, misses, sets, deletes, errors atomic.Uint64
+}
+
+// observer records what the I/O path does: counts, latency histograms
+// (when metrics are on), OpenTelemetry spans and metrics (when configured),
+// slow operations and failed writes in the log. It knows operations by
+// kind and namespace name, never keys: a key is hashed before it is
+// logged, so that no session token or account id leaks.
+type observer struct {
+	total         totals
+	rec           *recorder  // nil when EnableMetrics is off
+	otel          *otelHooks // nil unless WithOpenTelemetry
+	log           *slog.Logger
+	logSlow       bool
+	slowThreshold time.Duration
+	timing        bool     // time operations: slow-op logs, metrics or spans need it
+	warned        sync.Map // message -> *rateLimit
+}
+
+// start is the start of an operation's clock, or zero when nothing needs
+// its latency.
+func (o *observer) start() time.Time {
+	if o.timing {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// observe records a store call of kind k in namespace ns (counted in
+// counts too): its latency, a failure (counted by kind; failed writes also
+// logged, rate-limited, since a write is never retried and the log is
+// where it is seen) and a slow operation.
+func (o *observer) observe(ctx context.Context, ns string, counts *nsCounters, k opKind, key string, start time.Time, size int, err error) {
+	op := opNames[k]
+	if err != nil {
+		o.failed(counts, k, err)
+		switch k {
+		case opSet, opSetMany, opDelete, opExpire, opClear:
+			o.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
+		}
+	}
+	if !o.timing || start.IsZero() {
+		return
+	}
+	d := time.Since(start)
+	if o.rec != nil {
+		o.rec.lat[k].Record(d)
+	}
+	if o.otel != nil {
+		o.otel.record(ctx, op, ns, start, err)
+	}
+	if o.logSlow && d >= o.slowThreshold {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		o.log.Warn("tradecache: slow operation", "op", op, "namespace", ns,
+			"key_hash", fmt.Sprintf("%016x", h.Sum64()), "duration", d, "bytes", size, "error", err)
+	}
+}
+
+// failed counts an error of kind k (with no latency: serialization errors
+// and the like happen outside the store call).
+func (o *observer) failed(counts *nsCounters, k opKind, err error) {
+	o.total.errors.Add(1)
+	counts.errors.Add(1)
+	if o.rec != nil {
+		o.rec.errs[k].Add(1)
+		o.rec.byKind[errKind(err)].Add(1)
+	}
+}
+
+// warnLimited logs a warning at most once per second per message, with
+// how many were suppressed since: during an outage every call fails, and a
+// log line per call would bury the one that matters.
+func (o *observer) warnLimited(msg string, args ...any) {
+	v, _ := o.warned.LoadOrStore(msg, &rateLimit{})
+	rl := v.(*rateLimit)
+	now := time.Now().UnixNano()
+	last := rl.last.Load()
+	if now-last < int64(time.Second) || !rl.last.CompareAndSwap(last, now) {
+		rl.suppressed.Add(1)
+		return
+	}
+	o.log.Warn(msg, append(args, "suppressed_since_last", rl.suppressed.Swap(0))...)
+}
+
+type rateLimit struct {
+	last       atomic.Int64
+	suppressed atomic.Int64
+}

@@ -1,0 +1,237 @@
+package tradecache
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradecache/tradecache/store/guard"
+)
+
+// Stats are the Cache's counters since New.
+type Stats struct {
+	Backend  string
+	Topology string // standalone, sentinel or cluster, for Redis
+	Hits     uint64
+	Misses   uint64
+	Sets     uint64
+	Deletes  uint64
+	Errors   uint64
+	// Get-or-load: loader calls, loader failures, early refreshes started,
+	// and stale values served because a loader or the store failed.
+	Loads, LoadErrors, Refreshes, StaleServed uint64
+	// Breaker is the circuit breaker's state ("none" on the in-process
+	// store) and BreakerTransitions its transitions and fast failures.
+	Breaker            string
+	BreakerTransitions guard.Transitions
+
+	// ErrorRate is Errors over all counted operations (hits, misses, sets,
+	// deletes and errors).
+	ErrorRate float64
+	// ErrorsByKind splits Errors: unavailable, timeout, permission,
+	// serialization, other.
+	ErrorsByKind map[string]uint64
+	// Ops has latency percentiles per kind of operation (get, set, ...),
+	// when EnableMetrics is on.
+	Ops map[string]OpStats
+	// Namespaces breaks the counts down by namespace.
+	Namespaces map[string]NamespaceStats
+	// Connections is what the store reports of its client: pipelined
+	// connections (per node on a cluster) and the blocking-command pool.
+	PipelinedConnections, BlockingPoolSize int
+	// Redis holds INFO figures; nil on the in-memory store or when INFO
+	// failed.
+	Redis *RedisInfo
+	// Near cache, over every namespace that has one: hits, misses,
+	// evictions, entries and approximate bytes held, and whole-tier flushes
+	// (on a lost connection).
+	NearHits, NearMisses, NearEvictions, NearFlushes uint64
+	NearEntries                                      int
+	NearBytes                                        int64
+}
+
+// HitRate is Hits / (Hits + Misses), or 0 before any read.
+func (s Stats) HitRate() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// Stats returns the Cache's counters and, on a store that reports them
+// (Redis), the server's INFO figures in Redis. Reading INFO is a round
+// trip, bounded by ctx and by one second (on a cluster, one per master);
+// the counters themselves are read without blocking.
+func (c *Cache) Stats(ctx context.Context) Stats {
+	st := Stats{
+		Backend:  c.kind,
+		Topology: c.topology,
+		Hits:     c.obs.total.hits.Load(),
+		Misses:   c.obs.total.misses.Load(),
+		Sets:     c.obs.total.sets.Load(),
+		Deletes:  c.obs.total.deletes.Load(),
+		Errors:   c.obs.total.errors.Load(),
+
+		Loads:       c.loads.Load(),
+		LoadErrors:  c.loadErrors.Load(),
+		Refreshes:   c.refreshes.Load(),
+		StaleServed: c.staleServed.Load(),
+		Breaker:     "none",
+	}
+	if c.guard != nil {
+		st.Breaker = c.guard.BreakerState().String()
+		st.BreakerTransitions = c.guard.Transitions()
+	}
+	st.PipelinedConnections, st.BlockingPoolSize = c.desc.PipelinedConnections, c.desc.BlockingPoolSize
+	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
+	st.NearFlushes = c.nearFlushes.Load()
+	c.namespaces.Range(func(_, v any) bool {
+		if t := v.(*Namespace).near; t != nil {
+			h, m, e, b := t.Stats()
+			st.NearHits += h
+			st.NearMisses += m
+			st.NearEvictions += t.Evictions()
+			st.NearEntries += e
+			st.NearBytes += b
+		}
+		return true
+	})
+	c.collectMetrics(ctx, &st)
+	return st
+}
+
+// LatencyBuckets returns, for operation op, how many calls took at most
+// each of bounds (cumulative, as Prometheus buckets are), the total count
+// and the sum of latencies. ok is false when metrics are off or op is not
+// an operation name.
+func (c *Cache) LatencyBuckets(op string, bounds []time.Duration) (cumulative []uint64, count uint64, sum time.Duration, ok bool) {
+	k, ok := opIndex(op)
+	if !ok || c.obs.rec == nil {
+		return nil, 0, 0, false
+	}
+	h := &c.obs.rec.lat[k]
+	cumulative = make([]uint64, len(bounds))
+	for i, b := range bounds {
+		cumulative[i] = h.CountAtMost(b)
+	}
+	return cumulative, h.Count(), h.Sum(), true
+}
+
+// OpNames lists the operation names that Stats.Ops and LatencyBuckets use.
+func OpNames() []string { return append([]string(nil), opNames[:]...) }
+
+// OpStats are one kind of operation's figures. Latencies come from a
+// log-linear histogram and are within 1% of the true values.
+type OpStats struct {
+	Count, Errors           uint64
+	Avg, P50, P95, P99, Max time.Duration
+}
+
+// NamespaceStats are one namespace's counts.
+type NamespaceStats struct {
+	Hits, Misses, Sets, Deletes, Errors uint64
+}
+
+// HitRate is Hits / (Hits + Misses), or 0 before any read.
+func (s NamespaceStats) HitRate() float64 { return ratio(s.Hits, s.Hits+s.Misses) }
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// RedisInfo holds figures from the server's INFO; on a cluster, the sums
+// over its masters.
+type RedisInfo struct {
+	Nodes int // servers the figures add up
+
+	ConnectedClients       int64
+	UsedMemory             int64
+	UsedMemoryHuman        string
+	EvictedKeys            int64
+	ExpiredKeys            int64
+	KeyspaceHits           int64
+	KeyspaceMisses         int64
+	InstantaneousOpsPerSec int64
+}
+
+// parseInfo reads the fields RedisInfo keeps from INFO's text.
+func parseInfo(text string) RedisInfo {
+	var r RedisInfo
+	ints := map[string]*int64{
+		"connected_clients": &r.ConnectedClients, "used_memory": &r.UsedMemory, "evicted_keys": &r.EvictedKeys,
+		"expired_keys": &r.ExpiredKeys, "keyspace_hits": &r.KeyspaceHits, "keyspace_misses": &r.KeyspaceMisses,
+		"instantaneous_ops_per_sec": &r.InstantaneousOpsPerSec,
+	}
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		if p, ok := ints[k]; ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			*p += n // one server's INFO, or several concatenated
+		} else if k == "used_memory_human" {
+			r.UsedMemoryHuman = v
+			r.Nodes++
+		}
+	}
+	if r.Nodes > 1 {
+		r.UsedMemoryHuman = humanBytes(r.UsedMemory)
+	}
+	return r
+}
+
+// humanBytes writes n as INFO's used_memory_human does: 1.50M.
+func humanBytes(n int64) string {
+	const units = "BKMGTP"
+	f, i := float64(n), 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	return strconv.FormatFloat(f, 'f', 2, 64) + units[i:i+1]
+}
+
+// collectMetrics fills the per-operation, per-namespace and INFO parts of
+// st.
+func (c *Cache) collectMetrics(ctx context.Context, st *Stats) {
+	st.Namespaces = map[string]NamespaceStats{}
+	c.namespaces.Range(func(k, v any) bool {
+		n := v.(*Namespace)
+		ns := NamespaceStats{n.counts.hits.Load(), n.counts.misses.Load(), n.counts.sets.Load(), n.counts.deletes.Load(), n.counts.errors.Load()}
+		if ns != (NamespaceStats{}) {
+			st.Namespaces[k.(string)] = ns
+		}
+		return true
+	})
+	if m := c.obs.rec; m != nil {
+		st.Ops = map[string]OpStats{}
+		st.ErrorsByKind = map[string]uint64{}
+		for i := range numOps {
+			h := &m.lat[i]
+			if h.Count() == 0 && m.errs[i].Load() == 0 {
+				continue
+			}
+			st.Ops[opNames[i]] = OpStats{Count: h.Count(), Errors: m.errs[i].Load(), Avg: h.Mean(),
+				P50: h.Quantile(0.5), P95: h.Quantile(0.95), P99: h.Quantile(0.99), Max: h.Max()}
+		}
+		for i := range numErrKinds {
+			if n := m.byKind[i].Load(); n > 0 {
+				st.ErrorsByKind[errKindNames[i]] = n
+			}
+		}
+	}
+	ictx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if text, ok := c.info(ictx); ok {
+		info := parseInfo(text)
+		st.Redis = &info
+	}
+}
