@@ -145,10 +145,6 @@ func (c Config) wantsNear() bool {
 	return false
 }
 
-// tlsWanted reports whether any TLS setting asks for TLS.
-func (r RedisConfig) tlsWanted() bool {
-	return r.SSL || r.TLSCAFile != "" || r.TLSCertFile != "" || r.TLSServerName != ""
-}
 
 // Enabled reports whether Redis is configured at all.
 func (r RedisConfig) Enabled() bool {
