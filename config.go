@@ -145,7 +145,6 @@ func (c Config) wantsNear() bool {
 	return false
 }
 
-
 // Enabled reports whether Redis is configured at all.
 func (r RedisConfig) Enabled() bool {
 	return r.URL != "" || r.Host != "" || len(r.ClusterAddrs) > 0 || len(r.SentinelAddrs) > 0
