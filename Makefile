@@ -45,7 +45,7 @@ unit:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed
+FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed FuzzAmplification
 
 ## compare: tradecache beside go-redis/cache, eko/gocache, go-redis AutoPipeline and raw rueidis on one redis-server (benchmarks/, its own module)
 compare: deps

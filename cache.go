@@ -218,6 +218,7 @@ func (c *Cache) newCodec(p NamespaceConfig) (*codec.Codec, error) {
 		MaxDecodedSize:    c.cfg.MaxDecodedSize,
 		Keys:              c.keys,
 		Seal:              p.Seal != nil && *p.Seal,
+		Strict:            p.Strict,
 	}
 	if p.Compression != "" {
 		opts.Compression = p.Compression

@@ -238,6 +238,13 @@ type NamespaceConfig struct {
 	// Near turns on the in-process near cache for the namespace (see
 	// GetNear). Nil means none.
 	Near *NearConfig
+	// Strict refuses a stored map whose keys name no field of the type it
+	// is read into (codec.ErrType): a value another type wrote. Off by
+	// default: a newer writer that adds a field would break older readers
+	// in the middle of a deploy. Types that know what a real value holds
+	// say so with a Validate() error method (codec.Validator), which is
+	// always honoured.
+	Strict bool
 	// ReadFromReplica sends the namespace's plain reads to a replica, as
 	// RedisConfig.ReplicaReads does, for data that tolerates replication
 	// lag (quotes, reference data) and is read far more than written.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,11 @@ func TestNamespacePoliciesThroughRedis(t *testing.T) {
 	})
 
 	t.Run("values written before a compression change still read", func(t *testing.T) {
-		big := strings.Repeat("AAPL,150.00,100;", 4096)
+		var sb strings.Builder
+		for i := 0; sb.Len() < 64<<10; i++ {
+			fmt.Fprintf(&sb, "AAPL,%d.%02d,%d;", 100+i*7%97, i*13%100, i*31%1000) // compresses a few times, as quotes do
+		}
+		big := sb.String()
 		zstdCache := open(tradecache.Config{KeyPrefix: "cmp"})
 		s2Cache := open(tradecache.Config{KeyPrefix: "cmp", Namespaces: map[string]tradecache.NamespaceConfig{
 			"market_data": {Compression: codec.CompressionS2, CompressThreshold: 256},
@@ -143,7 +148,7 @@ func TestNamespacePoliciesThroughRedis(t *testing.T) {
 
 	t.Run("a bomb is refused", func(t *testing.T) {
 		c := open(tradecache.Config{KeyPrefix: "bomb", MaxDecodedSize: 1 << 20})
-		w, _ := codec.New(codec.Options{})
+		w, _ := codec.New(codec.Options{MaxExpansion: 1 << 30}) // a careless writer: compresses past any reader's bound
 		b, _ := w.Marshal("", strings.Repeat("0", 8<<20))
 		admin.Do(ctx, admin.B().Set().Key("bomb:default:b").Value(rueidis.BinaryString(b)).Build())
 		var s string
@@ -158,7 +163,7 @@ func TestNamespacePoliciesThroughRedis(t *testing.T) {
 func TestBadStoredBytesAreSerializationErrors(t *testing.T) {
 	eachBackend(t, tradecache.Config{MaxDecodedSize: 1 << 20}, func(t *testing.T, b backend) {
 		ctx := testCtx(t)
-		zstdBomb, _ := codec.New(codec.Options{})
+		zstdBomb, _ := codec.New(codec.Options{MaxExpansion: 1 << 30}) // a careless writer
 		bomb, _ := zstdBomb.Marshal("", strings.Repeat("x", 4<<20))
 		ring, _ := codec.NewKeyring(testKey("other", 7))
 		sealer, _ := codec.New(codec.Options{Keys: ring, Seal: true})

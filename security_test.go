@@ -282,7 +282,7 @@ func TestInputLimits(t *testing.T) {
 				t.Fatalf("rejected calls wrote %d keys", n)
 			}
 			// Decompressed size: a small zstd bomb planted under a key.
-			w, _ := codec.New(codec.Options{})
+			w, _ := codec.New(codec.Options{MaxExpansion: 1 << 30}) // a careless writer: compresses past any reader's bound
 			bomb, _ := w.Marshal("", strings.Repeat("z", 1<<20))
 			if err := b.setRaw(t, "trading:default:bomb", bomb); err != nil {
 				t.Fatal(err)

@@ -122,7 +122,7 @@ var settings = []setting{
 		return "unknown compression (want zstd, s2 or none)"
 	}},
 	{Field: "CompressThreshold", Env: "CACHE_COMPRESS_THRESHOLD", Default: "1024", def: always(DefaultCompressThreshold)},
-	{Field: "MaxDecodedSize", Env: "CACHE_MAX_DECODED_SIZE", Default: "67108864", def: always(DefaultMaxDecodedSize), check: nonNegative("MaxDecodedSize")},
+	{Field: "MaxDecodedSize", Env: "CACHE_MAX_DECODED_SIZE", Default: "16777216", def: always(DefaultMaxDecodedSize), check: nonNegative("MaxDecodedSize")},
 	{Field: "EncryptionKeys", Env: "CACHE_ENCRYPTION_KEYS", Default: "unset", Secret: true,
 		format: func(v reflect.Value) string { return keyIDs(v.Interface().([]codec.Key)) },
 		check: func(c Config) string {

@@ -100,7 +100,23 @@ const (
 // Defaults used for zero Options fields.
 const (
 	DefaultCompressThreshold = 1024
-	DefaultMaxDecodedSize    = 64 << 20 // 64 MiB
+	// DefaultMaxDecodedSize is the largest a value may be once
+	// decompressed: the largest value a Cache stores by default.
+	DefaultMaxDecodedSize = 16 << 20 // 16 MiB
+	// DefaultMaxExpansion bounds how many times its stored size a value
+	// may decompress to (above ExpansionFloor). Market data and trading
+	// records compress 3-20 times; a bomb, thousands.
+	DefaultMaxExpansion = 256
+	// ExpansionFloor is what any value may decompress to, whatever its
+	// stored size.
+	ExpansionFloor = 64 << 10
+	// ValuesPerByte bounds how many msgpack values a payload may hold per
+	// byte of the stored value (above ValuesFloor): decoding costs an
+	// allocation or more per value, so this keeps a reader's work in
+	// proportion to what it read.
+	ValuesPerByte = 16
+	// ValuesFloor is how many values any payload may hold.
+	ValuesFloor = 4096
 )
 
 var (
@@ -113,6 +129,14 @@ var (
 	// ErrTooLarge means a compressed payload would decode to more than
 	// Options.MaxDecodedSize bytes.
 	ErrTooLarge = errors.New("codec: decoded value too large")
+	// ErrType means a well-formed envelope holds a value that does not fit
+	// the destination: another type, or nil where a struct or number is
+	// wanted (which would otherwise read as a zero value, found and valid).
+	ErrType = errors.New("codec: value does not fit the destination type")
+	// ErrInvalid means a value decoded, but its type's Validate method
+	// refused it (a quote without a symbol, say): it is not served as
+	// valid.
+	ErrInvalid = errors.New("codec: value refused by its Validate method")
 )
 
 // Options configures a Codec. The zero value means the defaults: zstd above
@@ -127,11 +151,27 @@ type Options struct {
 	// MaxDecodedSize caps the size a compressed payload may decode to.
 	// Zero means DefaultMaxDecodedSize.
 	MaxDecodedSize int
+	// MaxExpansion caps how many times its stored size a payload may
+	// decode to, above ExpansionFloor. Zero means DefaultMaxExpansion.
+	MaxExpansion int
 	// Keys opens sealed values, and seals new ones when Seal is set.
 	Keys *Keyring
 	// Seal encrypts every new value with Keys' first key, and makes
 	// Unmarshal refuse values that are not sealed (ErrNotSealed).
 	Seal bool
+	// Strict makes Unmarshal refuse a map whose keys name no field of the
+	// destination struct (ErrType): a value written by a different type.
+	// Off by default, since a newer writer that added a field would
+	// otherwise break older readers mid-deploy.
+	Strict bool
+}
+
+// Validator is implemented by value types that can tell a decoded value
+// that makes sense from one that does not. Unmarshal calls Validate after
+// decoding into a destination that implements it, and returns ErrInvalid
+// when it fails: a required field missing, a price that is not positive.
+type Validator interface {
+	Validate() error
 }
 
 // Codec encodes and decodes envelopes. It is safe for concurrent use.
@@ -139,20 +179,22 @@ type Codec struct {
 	compression byte
 	threshold   int
 	maxDecoded  int
+	expansion   int
 	keys        *Keyring
 	seal        bool
+	strict      bool
 	dec         *zstd.Decoder
 }
 
 // New returns a Codec, or an error for options that cannot work.
 func New(opts Options) (*Codec, error) {
-	if opts.MaxDecodedSize < 0 {
-		return nil, fmt.Errorf("codec: MaxDecodedSize must not be negative, got %d", opts.MaxDecodedSize)
+	if opts.MaxDecodedSize < 0 || opts.MaxExpansion < 0 {
+		return nil, fmt.Errorf("codec: MaxDecodedSize and MaxExpansion must not be negative, got %d and %d", opts.MaxDecodedSize, opts.MaxExpansion)
 	}
 	if opts.Seal && opts.Keys == nil {
 		return nil, errors.New("codec: Seal needs Keys")
 	}
-	c := &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, keys: opts.Keys, seal: opts.Seal}
+	c := &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, keys: opts.Keys, seal: opts.Seal, strict: opts.Strict}
 	switch opts.Compression {
 	case "", CompressionZstd:
 		c.compression = codeZstd
@@ -169,9 +211,17 @@ func New(opts Options) (*Codec, error) {
 	if c.maxDecoded == 0 {
 		c.maxDecoded = DefaultMaxDecodedSize
 	}
+	c.expansion = opts.MaxExpansion
+	if c.expansion == 0 {
+		c.expansion = DefaultMaxExpansion
+	}
+	// DecodeAll writes at most cap(dst)-len(dst) bytes: the output buffer
+	// is sized from the bound before decoding, so a frame that lies about
+	// its size cannot make it grow.
 	dec, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderMaxMemory(uint64(c.maxDecoded)),
+		zstd.WithDecodeAllCapLimit(true),
 		zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return nil, err
@@ -261,9 +311,10 @@ func (c *Codec) finish(out []byte, start int, storageKey string) ([]byte, error)
 		case codeS2:
 			comp = s2.Encode(nil, payload)
 		}
-		// Keep it only when it saves at least 10%: below that, readers
-		// pay decompression for almost nothing.
-		if len(comp) <= len(payload)-len(payload)/10 {
+		// Keep it only when it saves at least 10% (below that, readers
+		// pay decompression for almost nothing), and when a reader's
+		// expansion bound allows it: what a codec writes, it reads.
+		if len(comp) <= len(payload)-len(payload)/10 && c.decodedLimit(1+len(comp)) >= len(payload) {
 			out = append(out[:start+1], comp...)
 			out[start] |= c.compression << 1
 		}
@@ -359,12 +410,28 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 	case c.seal:
 		return ErrNotSealed
 	}
+	stored := len(data)
 	switch h.Compression {
 	case CompressionZstd:
-		payload, err = c.dec.DecodeAll(payload, nil)
+		// The frame declares its size; one that exceeds the bound is
+		// refused before anything is allocated, and the output buffer is
+		// the declared size (or the bound, for a frame that declares none).
+		limit := c.decodedLimit(stored)
+		var zh zstd.Header
+		if err := zh.Decode(payload); err != nil {
+			return fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
+		}
+		size := limit
+		if zh.HasFCS {
+			if zh.FrameContentSize > uint64(limit) {
+				return fmt.Errorf("%w: zstd frame declares %d bytes, over %d for a %d-byte value", ErrTooLarge, zh.FrameContentSize, limit, stored)
+			}
+			size = int(zh.FrameContentSize)
+		}
+		payload, err = c.dec.DecodeAll(payload, make([]byte, 0, size))
 		if err != nil {
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-				return fmt.Errorf("%w: over %d bytes: %w", ErrTooLarge, c.maxDecoded, err)
+				return fmt.Errorf("%w: over %d bytes: %w", ErrTooLarge, size, err)
 			}
 			return fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
 		}
@@ -373,8 +440,8 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 		if err != nil {
 			return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
 		}
-		if n > c.maxDecoded {
-			return fmt.Errorf("%w: s2 block of %d bytes, over %d", ErrTooLarge, n, c.maxDecoded)
+		if limit := c.decodedLimit(stored); n > limit {
+			return fmt.Errorf("%w: s2 block declares %d bytes, over %d for a %d-byte value", ErrTooLarge, n, limit, stored)
 		}
 		if payload, err = s2.Decode(nil, payload); err != nil {
 			return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
@@ -390,12 +457,26 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 		if st != nil {
 			*st, *stamped = s, true
 		}
+		if s.Negative {
+			// A remembered miss: its payload is nil, and there is no value
+			// to decode into v.
+			return nil
+		}
 	}
-	if err := validate(payload); err != nil {
+	if err := validate(payload, max(ValuesFloor, ValuesPerByte*stored)); err != nil {
 		return err
+	}
+	if len(payload) == 1 && payload[0] == 0xc0 && !nilFits(v) {
+		return fmt.Errorf("%w: nil into %T", ErrType, v)
+	}
+	if ap, ok := v.(*any); ok && ap != nil {
+		// msgpack decodes into what an interface already holds; a map left
+		// by an earlier decode would make it fail (or merge).
+		*ap = nil
 	}
 	s := decPool.Get().(*decState)
 	s.r.reset(payload)
+	s.dec.DisallowUnknownFields(c.strict)
 	if tp, ok := v.(*time.Time); ok && tp != nil {
 		// Decode's fast path would bypass the zone-keeping decoder.
 		err = s.dec.DecodeValue(reflect.ValueOf(tp).Elem())
@@ -404,10 +485,42 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 	}
 	s.r.reset(nil)
 	decPool.Put(s)
-	if err != nil {
+	switch {
+	case err == nil:
+		if vv, ok := v.(Validator); ok {
+			if err := vv.Validate(); err != nil {
+				return fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+		}
+		return nil
+	case errors.Is(err, errExt):
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return nil
+	// validate has proved the payload one well-formed value: what fails
+	// now is the fit between that value and the destination.
+	return fmt.Errorf("%w: %w", ErrType, err)
+}
+
+// nilFits reports whether a nil value may decode into v: a pointer, an
+// interface, a map or a slice can be nil; a struct, number, string or bool
+// decoded from nil would be a zero value that reads as a real one.
+func nilFits(v any) bool {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return true // msgpack reports the bad destination itself
+	}
+	switch rv.Elem().Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+		return true
+	}
+	return false
+}
+
+// decodedLimit is the most a value stored in n bytes may decompress to:
+// MaxExpansion times its size, at least ExpansionFloor, at most
+// MaxDecodedSize.
+func (c *Codec) decodedLimit(n int) int {
+	return min(c.maxDecoded, max(ExpansionFloor, c.expansion*n))
 }
 
 // setRaw stores a raw-codec payload into *[]byte, *string or *any. The

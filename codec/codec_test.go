@@ -3,12 +3,16 @@ package codec_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/shopspring/decimal"
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -143,8 +147,19 @@ func TestStructsMapsSlices(t *testing.T) {
 	}
 }
 
+// quoteLines is about n bytes of quote-like text: compressible 2-4
+// times, as market data is, not thousands of times.
+func quoteLines(n int) string {
+	var sb strings.Builder
+	r := rand.New(rand.NewPCG(1, 2))
+	for sb.Len() < n {
+		fmt.Fprintf(&sb, "AAPL %d.%02d %d;", 100+r.IntN(100), r.IntN(100), r.IntN(10000))
+	}
+	return sb.String()
+}
+
 func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
-	big := strings.Repeat("trading ", 1<<17) // 1 MiB, compressible
+	big := quoteLines(1 << 20) // 1 MiB, compressible
 	for _, algo := range []codec.Compression{"", codec.CompressionZstd, codec.CompressionS2} {
 		want := algo
 		if want == "" {
@@ -156,7 +171,7 @@ func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
 			t.Fatalf("%s: value under the threshold was compressed", want)
 		}
 		b, _ := c.Marshal("k", big)
-		if h, _ := codec.ParseHeader(b); h.Compression != want || len(b) > len(big)/10 {
+		if h, _ := codec.ParseHeader(b); h.Compression != want || len(b) > len(big)*3/4 {
 			t.Fatalf("%s: 1 MiB compressible value: compression %s, %d bytes", want, h.Compression, len(b))
 		}
 		var back string
@@ -170,6 +185,16 @@ func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
 		b, _ = c.Marshal("k", noise)
 		if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
 			t.Fatalf("%s: incompressible value stored compressed although that saved nothing", want)
+		}
+		// A value that would decompress past a reader's expansion bound
+		// is stored as it is: what a codec writes, it reads.
+		bomb := strings.Repeat("trading ", 1<<17)
+		b, _ = c.Marshal("k", bomb)
+		if h, _ := codec.ParseHeader(b); h.Compression != codec.CompressionNone {
+			t.Fatalf("%s: a value compressing %d times was stored compressed", want, len(bomb)/len(b))
+		}
+		if err := c.Unmarshal("k", b, &back); err != nil || back != bomb {
+			t.Fatalf("%s: round trip of a very compressible value: %v", want, err)
 		}
 	}
 	off := newCodec(t, codec.Options{CompressThreshold: -1})
@@ -190,7 +215,7 @@ func TestCompressionAboveThresholdOnlyWhenSmaller(t *testing.T) {
 // Values written under one compression setting read under any other: the
 // algorithm is in the header.
 func TestValuesReadAfterCompressionSettingChanges(t *testing.T) {
-	big := strings.Repeat("AAPL 150.00 100;", 1<<12)
+	big := quoteLines(64 << 10)
 	settings := []codec.Options{
 		{Compression: codec.CompressionZstd, CompressThreshold: 16},
 		{Compression: codec.CompressionS2, CompressThreshold: 16},
@@ -262,14 +287,11 @@ func TestRejectsUnknownHeaders(t *testing.T) {
 
 func TestMaxDecodedSize(t *testing.T) {
 	r := newCodec(t, codec.Options{MaxDecodedSize: 1 << 20})
-	for _, algo := range []codec.Compression{codec.CompressionZstd, codec.CompressionS2} {
-		b, _ := newCodec(t, codec.Options{Compression: algo}).Marshal("k", strings.Repeat("z", 4<<20))
-		if len(b) > 1<<20 {
-			t.Fatalf("%s: the bomb is not small: %d bytes", algo, len(b))
-		}
-		var s string
+	big := []byte(quoteLines(4 << 20)) // compresses 2-4 times: within the expansion bound
+	for _, b := range bombs(t, big) {
+		var s []byte
 		if err := r.Unmarshal("k", b, &s); !errors.Is(err, codec.ErrTooLarge) {
-			t.Fatalf("%s: Unmarshal of 4 MiB with a 1 MiB cap = %v, want ErrTooLarge", algo, err)
+			t.Fatalf("%x: Unmarshal of 4 MiB with a 1 MiB cap = %v, want ErrTooLarge", b[0], err)
 		}
 	}
 	if _, err := codec.New(codec.Options{MaxDecodedSize: -1}); err == nil {
@@ -322,5 +344,68 @@ func TestAppendMarshalKeepsPrefix(t *testing.T) {
 	out, err = c.AppendMarshal(dst, "k", make(chan int))
 	if err == nil || !reflect.DeepEqual(out, dst) {
 		t.Fatalf("AppendMarshal(chan) = %q, %v; want an error and dst unchanged", out, err)
+	}
+}
+
+// bombs returns raw envelopes of payload compressed with zstd and with
+// s2, as a writer that ignores the codec's bounds would store them.
+func bombs(t *testing.T, payload []byte) [][]byte {
+	t.Helper()
+	e, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := append([]byte{codec.Version1<<4 | 0x08 | 1<<1}, e.EncodeAll(payload, nil)...)
+	s := append([]byte{codec.Version1<<4 | 0x08 | 2<<1}, s2.Encode(nil, payload)...)
+	return [][]byte{z, s}
+}
+
+// Decoding is bounded in proportion to what was read: a small value that
+// declares or holds a huge one is refused before it costs memory.
+func TestDecodingIsBoundedByTheStoredSize(t *testing.T) {
+	c := newCodec(t, codec.Options{}) // 16 MiB cap: each bomb is under it
+	for _, size := range []int{1 << 20, 8 << 20} {
+		for _, b := range bombs(t, make([]byte, size)) {
+			var v []byte
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			before := ms.TotalAlloc
+			err := c.Unmarshal("k", b, &v)
+			runtime.ReadMemStats(&ms)
+			if !errors.Is(err, codec.ErrTooLarge) {
+				t.Fatalf("%d zero bytes in %d (header %x): %v, want ErrTooLarge", size, len(b), b[0], err)
+			}
+			if got := ms.TotalAlloc - before; got > 1<<20 {
+				t.Fatalf("refusing a %d-byte bomb allocated %d bytes", len(b), got)
+			}
+		}
+	}
+	// Millions of empty maps in a few kilobytes: refused by the count of
+	// values, not decoded.
+	maps := bytes.Repeat([]byte{0x80}, 4<<20)
+	payload := append([]byte{0xdd, 0, 0x40, 0, 0}, maps...) // array32 of 4 Mi empty maps
+	for _, b := range bombs(t, payload) {
+		b[0] &^= 0x08 // msgpack, not raw
+		var v any
+		start := time.Now()
+		if err := c.Unmarshal("k", b, &v); !errors.Is(err, codec.ErrTooLarge) {
+			t.Fatalf("map bomb of %d bytes: %v, want ErrTooLarge", len(b), err)
+		}
+		t.Logf("map bomb of %d bytes refused in %v", len(b), time.Since(start))
+	}
+	// Within the expansion floor, the count of values still bounds the
+	// work: 60,000 empty maps from a few dozen stored bytes.
+	small := append([]byte{0xdc, 0xea, 0x60}, bytes.Repeat([]byte{0x80}, 60000)...) // array16 of 60000
+	for _, b := range bombs(t, small) {
+		b[0] &^= 0x08
+		var v any
+		if err := c.Unmarshal("k", b, &v); !errors.Is(err, codec.ErrTooLarge) || !strings.Contains(err.Error(), "values") {
+			t.Fatalf("60,000 maps in %d bytes: %v, want ErrTooLarge for the count of values", len(b), err)
+		}
+	}
+	// The same count stored uncompressed is in proportion to its size.
+	var v any
+	if err := c.Unmarshal("k", append([]byte{codec.Version1 << 4}, small...), &v); err != nil {
+		t.Fatalf("60,000 maps stored as 60,004 bytes: %v", err)
 	}
 }

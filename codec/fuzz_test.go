@@ -1,10 +1,14 @@
 package codec_test
 
 import (
+	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache/codec"
@@ -177,6 +181,45 @@ func FuzzSealed(f *testing.F) {
 		}
 		if err != nil && strings.Contains(err.Error(), "decoder panicked") {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzAmplification fails when decoding costs more than a bounded amount
+// of work per byte read: at most 4 KiB allocated per input byte above a
+// 4 MiB floor, and at most a second, whatever the bytes declare. Its seeds
+// include the bombs that once cost gigabytes (a few kilobytes of zstd that
+// decompress to millions of empty maps, an s2 block that declares 64 MiB).
+func FuzzAmplification(f *testing.F) {
+	c, err := codec.New(codec.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range []any{"x", sampleQuote(), []Quote{sampleQuote(), sampleQuote()}, map[string]any{"a": []any{1, "b"}}} {
+		b, _ := c.Marshal("k", v)
+		f.Add(b)
+	}
+	e, _ := zstd.NewWriter(nil)
+	maps := append([]byte{0xdd, 0, 0x40, 0, 0}, bytes.Repeat([]byte{0x80}, 4<<20)...)
+	f.Add(append([]byte{0x12}, e.EncodeAll(maps, nil)...))
+	f.Add(append([]byte{0x14}, s2.Encode(nil, maps)...))
+	f.Add([]byte{0x1c, 0x80, 0x80, 0x80, 0x20, 0x00, 0x00, 0x00}) // s2, raw: declares 64 MiB
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+		start := time.Now()
+		var v any
+		_ = c.Unmarshal("k", data, &v)
+		var q Quote
+		_ = c.Unmarshal("k", data, &q)
+		took := time.Since(start)
+		runtime.ReadMemStats(&ms)
+		if alloc, limit := ms.TotalAlloc-before, uint64(4<<20+4096*len(data)); alloc > limit {
+			t.Fatalf("%d input bytes cost %d bytes of allocation (limit %d)", len(data), alloc, limit)
+		}
+		if took > time.Second {
+			t.Fatalf("%d input bytes took %v to decode", len(data), took)
 		}
 	})
 }

@@ -17,18 +17,27 @@ const MaxDepth = 64
 // array header claims 2^32 elements made it allocate 64 GiB and kill the
 // process, and deep nesting recurses without bound. After this pass every
 // allocation the decoder makes is bounded by the payload's size.
-func validate(b []byte) error {
+//
+// It also counts the payload's values, and refuses more than maxValues
+// (ErrTooLarge): each value costs the decoder an allocation or more, and a
+// few kilobytes that decompress to millions of empty maps would otherwise
+// cost gigabytes and minutes to decode.
+func validate(b []byte, maxValues int) error {
 	// stack[i] counts the items still expected at nesting level i.
 	var stack [MaxDepth + 1]int
 	depth := 0
 	stack[0] = 1
 	pos := 0
+	values := 0
 	for depth >= 0 {
 		if stack[depth] == 0 {
 			depth--
 			continue
 		}
 		stack[depth]--
+		if values++; values > maxValues {
+			return fmt.Errorf("%w: more than %d values for a stored value of its size", ErrTooLarge, maxValues)
+		}
 		if pos >= len(b) {
 			return fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, pos)
 		}

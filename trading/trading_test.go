@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/trading"
@@ -437,4 +438,35 @@ func TestNearQuotesNeverGoBack(t *testing.T) {
 		t.Fatalf("%d near entries, want the %d quotes and no book", n, len(symbols))
 	}
 	t.Logf("near hits %d, misses %d over the run; 0 reads went backwards", st.NearHits, st.NearMisses)
+}
+
+// What comes back from Redis is untrusted: a msgpack nil, or a map of
+// another type's fields, planted under a quote's key is not served as a
+// found quote with zero fields, and get-or-load reloads it.
+func TestHostileQuoteIsNotServedAsValid(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := trading.NewMarket(c)
+	w, _ := codec.New(codec.Options{})
+	other, _ := w.Marshal("", map[string]any{"price": "1.0", "venue": "X"})
+	for name, raw := range map[string][]byte{"nil": {0x10, 0xc0}, "another type": other} {
+		if _, err := redistest.Do(srv.Addr, "SET", "trading:market_data:AAPL:quote", string(raw)); err != nil {
+			t.Fatal(err)
+		}
+		q, found, err := m.Quote(ctx, "AAPL")
+		if found || err == nil || !errors.Is(err, codec.ErrType) && !errors.Is(err, codec.ErrInvalid) {
+			t.Fatalf("%s under a quote key: Quote = %+v, found %v, %v; want an error and nothing found", name, q, found, err)
+		}
+		loads := 0
+		got, meta, err := tradecache.GetOrLoad(ctx, c.Namespace(tradecache.NamespaceMarketData), "AAPL:quote",
+			func(context.Context) (trading.Quote, error) { loads++; return trading.Quote{Symbol: "AAPL", Seq: 7}, nil })
+		if err != nil || loads != 1 || got.Seq != 7 || meta.Source != tradecache.SourceLoader {
+			t.Fatalf("%s: GetOrLoad = %+v %+v %v after %d loads; want the loader's value", name, got, meta, err, loads)
+		}
+	}
 }
