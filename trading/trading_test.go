@@ -464,7 +464,10 @@ func TestHostileQuoteIsNotServedAsValid(t *testing.T) {
 		}
 		loads := 0
 		got, meta, err := tradecache.GetOrLoad(ctx, c.Namespace(tradecache.NamespaceMarketData), "AAPL:quote",
-			func(context.Context) (trading.Quote, error) { loads++; return trading.Quote{Symbol: "AAPL", Seq: 7}, nil })
+			func(context.Context) (trading.Quote, error) {
+				loads++
+				return trading.Quote{Symbol: "AAPL", Seq: 7}, nil
+			})
 		if err != nil || loads != 1 || got.Seq != 7 || meta.Source != tradecache.SourceLoader {
 			t.Fatalf("%s: GetOrLoad = %+v %+v %v after %d loads; want the loader's value", name, got, meta, err, loads)
 		}
