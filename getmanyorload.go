@@ -47,7 +47,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		seen[k] = true
 		if v, st, ok := nearFresh[T](ns, k, now); ok {
 			ns.hit(1)
-			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 			continue
 		}
 		rkeys, rfull = append(rkeys, k), append(rfull, full[i])
@@ -70,6 +70,11 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if b != nil {
 			var v T
 			st, stamped, derr := ns.codec.UnmarshalStamped(rfull[i], b, &v)
+			if derr == nil && stamped {
+				if st, stamped = o.trust(st, now); !stamped {
+					derr = errFutureStamp
+				}
+			}
 			switch {
 			case derr != nil:
 				ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
@@ -80,7 +85,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			case now.Before(st.FreshUntil()):
 				ns.hit(1)
 				if !st.Negative {
-					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}
+					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 					ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
 				}
 				return
@@ -107,7 +112,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		for _, k := range missing {
 			if kv, ok := stale[k]; ok {
 				out[k] = kv.v.(T)
-				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: ns.c.now().Sub(kv.st.AsOf), Stale: true, Err: err}
+				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: err}
 				ns.c.staleServed.Add(1)
 			} else {
 				unfilled++

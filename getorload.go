@@ -70,9 +70,9 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if o.shouldRefresh(now, st) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
-		return v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
+		return v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}, nil
 	}
-	v, st, found, storeErr := readStamped[T](ctx, ns, full)
+	v, st, found, storeErr := readStamped[T](ctx, ns, full, &o)
 	var stale *knownValue
 	switch {
 	case storeErr != nil:
@@ -84,7 +84,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	case found && st.stamped && now.Before(st.FreshUntil()):
 		ns.hit(1)
 		if st.Negative {
-			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, ns.fail(op, key, ErrNotFound)
+			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, ns.fail(op, key, ErrNotFound)
 		}
 		if o.maxStale > 0 {
 			// Only a namespace that may serve stale values needs this
@@ -94,7 +94,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if o.shouldRefresh(now, st.Stamp) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
-		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: now.Sub(st.AsOf)}, nil
+		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, nil
 	case found && !st.stamped:
 		// Written by Set: no stamp, so fresh for as long as it exists.
 		ns.hit(1)
@@ -111,7 +111,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	if err == nil {
 		if tv, ok := res.(T); ok || res == nil {
 			if ok {
-				meta.Age = ns.c.now().Sub(meta.AsOf)
+				meta.Age = age(ns.c.now(), meta.AsOf)
 			}
 			return tv, meta, nil
 		}
@@ -126,7 +126,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if storeErr != nil {
 			src = SourceLocal
 		}
-		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: ns.c.now().Sub(stale.st.AsOf), Stale: true, Err: err}, nil
+		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: age(ns.c.now(), stale.st.AsOf), Stale: true, Err: err}, nil
 	}
 	return zero, Meta{}, ns.fail(op, key, err)
 }
@@ -142,7 +142,11 @@ type stampInfo struct {
 // readStamped reads and decodes key, tracked when ns has a near tier, and
 // keeps a fresh stamped value near. A value that cannot be decoded is
 // treated as absent, so the loader replaces it; the error is counted.
-func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, stampInfo, bool, error) {
+//
+// The stamp is trusted only within bounds (loadOpts.trust): a value that
+// claims to be loaded in the future is treated as absent too, and its
+// freshness is cut to what this call's policy could have given it.
+func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *loadOpts) (T, stampInfo, bool, error) {
 	var v T
 	key := full[len(ns.base):]
 	b, found, kp, err := ns.read(ctx, opGetOrLoad, key, full, true)
@@ -156,6 +160,13 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string) (T, sta
 		return v, stampInfo{}, false, nil
 	}
 	if stamped {
+		var ok bool
+		if st, ok = o.trust(st, ns.now()); !ok {
+			ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: errFutureStamp})
+			ns.obs.warnLimited("tradecache: value stamped in the future replaced by a load", "namespace", ns.name, "as_of", st.AsOf)
+			var zero T
+			return zero, stampInfo{}, false, nil
+		}
 		ns.keepNear(key, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
 	}
 	return v, stampInfo{st, stamped}, true, nil
@@ -187,7 +198,7 @@ type nearStamped[T any] struct {
 // cross-process lock if asked, call the loader, store its value.
 func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
 	fresh := func() (any, Meta, bool) {
-		v, st, found, err := readStamped[T](ctx, ns, full)
+		v, st, found, err := readStamped[T](ctx, ns, full, &o)
 		if err != nil || !found || !st.stamped || !ns.c.now().Before(st.FreshUntil()) {
 			return nil, Meta{}, false
 		}
@@ -302,7 +313,7 @@ func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, seen t
 		return
 	}
 	ns.c.flights.Go(ctx, fk, o.loadTimeout, func(lctx context.Context) (loaded, error) {
-		if _, st, found, err := readStamped[T](lctx, ns, full); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
+		if _, st, found, err := readStamped[T](lctx, ns, full, &o); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
 			return loaded{}, nil
 		}
 		ns.c.refreshes.Add(1)

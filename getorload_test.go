@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store"
@@ -734,5 +735,50 @@ func TestLockTakenAfterAnotherLoadedDoesNotLoadAgain(t *testing.T) {
 	}
 	if n := loads.Load(); n != 1 {
 		t.Fatalf("loaded %d times: the process that took the lock after the value was stored loaded it again", n)
+	}
+}
+
+// A stamp is trusted only within bounds: a value "loaded" in 2200 is not
+// served (Age would be -1.5 million hours), and a freshness of centuries
+// written in 1970 is cut to the policy's TTL, so the loader runs.
+func TestStampsFromTheFutureAreNotFresh(t *testing.T) {
+	mem, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	c, err := tradecache.New(testCtx(t), tradecache.Config{}, tradecache.WithStore(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	w, _ := codec.New(codec.Options{})
+	now := time.Now()
+	for name, st := range map[string]codec.Stamp{
+		"year 2200":          {AsOf: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), FreshFor: time.Minute},
+		"1970, fresh 2^62ns": {AsOf: time.Unix(0, 0), FreshFor: 1 << 62},
+		"a minute ahead":     {AsOf: now.Add(time.Minute), FreshFor: time.Hour},
+	} {
+		b, err := w.AppendMarshalStamped(nil, "trading:md:k", "planted", st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.Set(ctx, "trading:md:k", b, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("md"), "k", func(context.Context) (string, error) { return "loaded", nil },
+			tradecache.WithTTL(time.Minute))
+		if err != nil || v != "loaded" || meta.Source != tradecache.SourceLoader || meta.Age < 0 {
+			t.Fatalf("%s: GetOrLoad = %q %+v %v; want the loader's value", name, v, meta, err)
+		}
+	}
+	// Within the skew a stamp is believed, and its age is never negative.
+	b, _ := w.AppendMarshalStamped(nil, "trading:md:k", "near now", codec.Stamp{AsOf: now.Add(time.Second), FreshFor: time.Minute})
+	_ = mem.Set(ctx, "trading:md:k", b, time.Hour)
+	v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("md"), "k", func(context.Context) (string, error) { return "loaded", nil },
+		tradecache.WithTTL(time.Minute))
+	if err != nil || v != "near now" || meta.Age < 0 {
+		t.Fatalf("a stamp a second ahead: %q %+v %v", v, meta, err)
 	}
 }

@@ -1,6 +1,7 @@
 package tradecache
 
 import (
+	"errors"
 	"math"
 	mrand "math/rand/v2"
 	"time"
@@ -139,6 +140,36 @@ func (o *loadOpts) validate(op, ns, key string) error {
 	}
 	return nil
 }
+
+// MaxClockSkew is how far ahead of this process's clock a stamp's load
+// time may be and still be believed: clocks of different hosts disagree
+// by milliseconds under NTP; a stamp further ahead was written by a broken
+// clock or a hostile writer, and the value is treated as absent.
+const MaxClockSkew = 5 * time.Second
+
+// errFutureStamp is why a value stamped too far ahead is not served.
+var errFutureStamp = errors.New("stamped more than MaxClockSkew in the future")
+
+// trust bounds a stamp read from the store. A load time more than
+// MaxClockSkew ahead is not believed (ok false). A freshness longer than
+// this call's policy could have given (its TTL with the jitter, or its
+// negative TTL) is cut to it, so no stamp, written in 1970 with a
+// freshness of centuries, stays fresh forever.
+func (o *loadOpts) trust(st codec.Stamp, now time.Time) (codec.Stamp, bool) {
+	if st.AsOf.After(now.Add(MaxClockSkew)) {
+		return st, false
+	}
+	limit := o.ttl + time.Duration(float64(o.ttl)*o.jitter)
+	if st.Negative && o.negTTL > 0 {
+		limit = o.negTTL
+	}
+	st.FreshFor = min(st.FreshFor, limit)
+	return st, true
+}
+
+// age is how old a value loaded at asOf is at now: never negative, even
+// for a stamp a little ahead of this process's clock.
+func age(now, asOf time.Time) time.Duration { return max(0, now.Sub(asOf)) }
 
 // freshFor applies the jitter to the TTL.
 func (o *loadOpts) freshFor() time.Duration {
