@@ -742,3 +742,33 @@ func TestGetManyValuesDoNotBleed(t *testing.T) {
 		}
 	})
 }
+
+// A TTL past a century is refused before anything is written (a MaxInt64
+// TTL once read back as -2562047h), and so is WithLock(-1, -1).
+func TestOverlongTTLAndNegativeLockAreRefused(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("ttl")
+		if err := ns.Set(ctx, "k", 1, math.MaxInt64); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("Set with a MaxInt64 TTL: %v", err)
+		}
+		if _, found, _ := ns.TTL(ctx, "k"); found {
+			t.Fatal("a refused Set wrote the key")
+		}
+		if err := ns.Set(ctx, "k", 1, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ns.Expire(ctx, "k", math.MaxInt64); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Fatalf("Expire with a MaxInt64 TTL: %v", err)
+		}
+		if ttl, _, err := ns.TTL(ctx, "k"); err != nil || ttl <= 0 || ttl > time.Hour {
+			t.Fatalf("TTL after a refused Expire: %v, %v", ttl, err)
+		}
+		load := func(context.Context) (int, error) { return 1, nil }
+		for _, opt := range []tradecache.LoadOption{tradecache.WithLock(-1, -1), tradecache.WithTTL(math.MaxInt64), tradecache.WithMaxStale(math.MaxInt64)} {
+			if _, _, err := tradecache.GetOrLoad(ctx, ns, "g", load, opt); !errors.Is(err, tradecache.ErrInvalidArgument) {
+				t.Fatalf("GetOrLoad with a bad option: %v", err)
+			}
+		}
+	})
+}

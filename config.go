@@ -56,6 +56,11 @@ const (
 	DefaultBreakerOpen       = guard.DefaultOpenTimeout
 )
 
+// MaxTTL is the longest TTL, staleness or freshness the layer accepts: a
+// century. Past it the arithmetic of expiry times overflows (a MaxInt64
+// TTL once read back as -2562047h).
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
 // The namespaces whose TTL policies the configuration names.
 const (
 	NamespaceDefault    = "default"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,33 @@ func TestTopologyURLForms(t *testing.T) {
 	opt, err = Config{Redis: RedisConfig{URL: "redis://:pw@10.0.0.1:26379?addr=10.0.0.2:26379&master_set=cache"}}.withDefaults().redisOptions().ClientOption()
 	if err != nil || len(opt.InitAddress) != 2 || opt.Sentinel.MasterSet != "cache" || opt.Sentinel.TopologyRefreshInterval <= 0 {
 		t.Fatalf("sentinel URL: %+v, %v", opt, err)
+	}
+}
+
+// A password in REDIS_URL's query is refused (the client would ignore it)
+// and never printed.
+func TestURLPasswordInTheQuery(t *testing.T) {
+	const secret = "qs-secret-123"
+	cfg := Config{Redis: RedisConfig{URL: "redis://h:1/0?password=" + secret}}
+	var ce *ConfigError
+	if err := cfg.Validate(); !errors.As(err, &ce) || !ce.Has("REDIS_URL") || strings.Contains(err.Error(), secret) {
+		t.Fatalf("Validate = %v, want a REDIS_URL error without the secret", err)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("cfg", "cfg", cfg)
+	for _, s := range []string{cfg.String(), fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprint(cfg.Redis), logs.String()} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("the query password was printed: %s", s)
+		}
+	}
+}
+
+// TTLs past a century are refused, in code and from the environment.
+func TestTTLsAreBounded(t *testing.T) {
+	if err := (Config{DefaultTTL: math.MaxInt64}).Validate(); err == nil {
+		t.Fatal("a MaxInt64 DefaultTTL was accepted")
+	}
+	if _, err := configFrom(env(map[string]string{"CACHE_SESSION_TTL": "9000000000"})); err == nil {
+		t.Fatal("a TTL of 285 years from the environment was accepted")
 	}
 }

@@ -24,10 +24,12 @@ func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.lockTTL <= 0 {
+	// WithLock(0, 0) means the defaults; a negative duration is refused
+	// by validate, not quietly replaced.
+	if o.lockTTL == 0 {
 		o.lockTTL = DefaultLockTTL
 	}
-	if o.lockWait <= 0 {
+	if o.lockWait == 0 {
 		o.lockWait = DefaultLockWait
 	}
 	return o

@@ -125,7 +125,7 @@ func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
 	return loadOpts{
 		ttl: ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
-		lock: p.Lock, loadTimeout: DefaultLoadTimeout, lockPoll: lockPoll,
+		lock: p.Lock, lockTTL: DefaultLockTTL, lockWait: DefaultLockWait, loadTimeout: DefaultLoadTimeout, lockPoll: lockPoll,
 	}
 }
 
@@ -133,6 +133,10 @@ func (o *loadOpts) validate(op, ns, key string) error {
 	switch {
 	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0:
 		return invalidArg(op, ns, key, "negative TTL, staleness or timeout")
+	case o.lockTTL < 0 || o.lockWait < 0:
+		return invalidArg(op, ns, key, "negative lock TTL %v or wait %v", o.lockTTL, o.lockWait)
+	case o.ttl > MaxTTL || o.maxStale > MaxTTL || o.negTTL > MaxTTL || o.lockTTL > MaxTTL:
+		return invalidArg(op, ns, key, "a TTL or staleness over MaxTTL (%v)", MaxTTL)
 	case o.jitter < 0 || o.jitter >= 1 || math.IsNaN(o.jitter):
 		return invalidArg(op, ns, key, "jitter %v outside [0, 1)", o.jitter)
 	case o.beta < 0 || math.IsNaN(o.beta) || math.IsInf(o.beta, 0):

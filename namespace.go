@@ -92,6 +92,8 @@ func (n *Namespace) ttlFor(op, key string, ttl time.Duration) (time.Duration, er
 		return n.ttl, nil
 	case ttl < 0:
 		return 0, invalidArg(op, n.name, key, "negative TTL %v", ttl)
+	case ttl > MaxTTL:
+		return 0, invalidArg(op, n.name, key, "TTL %v over MaxTTL (%v)", ttl, MaxTTL)
 	}
 	return ttl, nil
 }

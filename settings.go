@@ -48,8 +48,12 @@ func always(v any) func(Environment) any { return func(Environment) any { return
 
 func nonNegative(field string) func(Config) string {
 	return func(c Config) string {
-		if v := fieldOf(&c, field); v.Int() < 0 {
+		v := fieldOf(&c, field)
+		switch {
+		case v.Int() < 0:
 			return "must not be negative"
+		case v.Type() == durationType && v.Int() > int64(MaxTTL):
+			return "longer than MaxTTL (a century)"
 		}
 		return ""
 	}
@@ -73,6 +77,8 @@ var settings = []setting{
 				return "scheme must be redis:// or rediss://"
 			case u.Host == "":
 				return "no host"
+			case u.Query().Has("password"):
+				return "a password in the query is not read by the client: put it in the user part (redis://user:password@host) or in REDIS_PASSWORD"
 			}
 			return ""
 		}},
@@ -459,14 +465,14 @@ func (c Config) Validate() error {
 		switch {
 		case checkName(ns) != "":
 			errs.add(field, "", ns, "namespace "+checkName(ns))
-		case p.TTL < 0:
-			errs.add(field+".TTL", "", p.TTL.String(), "must not be negative")
+		case p.TTL < 0 || p.TTL > MaxTTL:
+			errs.add(field+".TTL", "", p.TTL.String(), "must be between 0 and MaxTTL (a century)")
 		case p.Compression != "" && p.Compression != codec.CompressionZstd && p.Compression != codec.CompressionS2 && p.Compression != codec.CompressionNone:
 			errs.add(field+".Compression", "", string(p.Compression), "unknown compression (want zstd, s2 or none)")
 		case p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0:
 			errs.add(field+".Seal", "CACHE_ENCRYPTION_KEYS", "", "sealing needs encryption keys")
-		case p.MaxStale < 0 || p.NegativeTTL < 0:
-			errs.add(field, "", ns, "MaxStale and NegativeTTL must not be negative")
+		case p.MaxStale < 0 || p.NegativeTTL < 0 || p.MaxStale > MaxTTL || p.NegativeTTL > MaxTTL:
+			errs.add(field, "", ns, "MaxStale and NegativeTTL must be between 0 and MaxTTL")
 		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
 			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
 		}
@@ -498,6 +504,20 @@ func redactURL(raw string) string {
 	if err != nil {
 		// Unparsable: it may still hold a password, so show only its length.
 		return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
+	}
+	// A password can also stand in the query (?password=, which the client
+	// ignores but a person may try): redact any parameter that names one.
+	if q := u.Query(); len(q) > 0 {
+		changed := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "pass") {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }
