@@ -27,6 +27,12 @@ var (
 	// ErrAuth means Redis refused the credentials (WRONGPASS, NOAUTH). It is
 	// the same value as store.ErrAuth.
 	ErrAuth = store.ErrAuth
+	// ErrRefused means the server is up but refused the command for its
+	// own state: OOM, READONLY, CLUSTERDOWN, MASTERDOWN, LOADING, BUSY,
+	// MISCONF, NOREPLICAS, TRYAGAIN; the server's reply is kept in the
+	// chain. It does not count against the circuit breaker. It is the same
+	// value as store.ErrRefused.
+	ErrRefused = store.ErrRefused
 	// ErrTooLarge means a value or a batch is over a configured limit
 	// (MaxValueBytes, MaxBatchKeys). Nothing was sent.
 	ErrTooLarge = errors.New("tradecache: over a size limit")
@@ -191,11 +197,12 @@ const (
 	errTimeout
 	errPermission
 	errSerialization
+	errRefused
 	errOther
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"unavailable", "timeout", "permission", "serialization", "other"}
+var errKindNames = [numErrKinds]string{"unavailable", "timeout", "permission", "serialization", "refused", "other"}
 
 func errKind(err error) int {
 	var se *SerializationError
@@ -208,6 +215,8 @@ func errKind(err error) int {
 		return errPermission
 	case errors.As(err, &se):
 		return errSerialization
+	case errors.Is(err, ErrRefused):
+		return errRefused
 	}
 	return errOther
 }

@@ -231,16 +231,16 @@ func TestFaultOutOfMemory(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "OOM") {
 			t.Fatalf("Set over maxmemory = %v, want Redis's OOM error", err)
 		}
-		if errors.Is(err, tradecache.ErrUnavailable) {
-			t.Fatalf("OOM reported as unavailability: %v", err)
+		if errors.Is(err, tradecache.ErrUnavailable) || !errors.Is(err, tradecache.ErrRefused) {
+			t.Fatalf("OOM reported as %v, want ErrRefused and not ErrUnavailable", err)
 		}
 		var got string
 		if found, err := c.Get(ctx, "before", &got); err != nil || !found || got != "readable" {
 			t.Fatalf("reads stopped under OOM: %q %v %v", got, found, err)
 		}
 	}
-	if st := c.Stats(ctx); st.Breaker != "closed" {
-		t.Fatalf("OOM replies opened the breaker: %+v", st)
+	if st := c.Stats(ctx); st.Breaker != "closed" || st.ErrorsByKind["refused"] != 20 || st.ErrorsByKind["other"] != 0 {
+		t.Fatalf("OOM replies: breaker %s, errors by kind %v; want closed and 20 refused", st.Breaker, st.ErrorsByKind)
 	}
 	admin.Do(ctx, admin.B().ConfigSet().ParameterValue().ParameterValue("maxmemory", "0").Build())
 	recovers(t, c, time.Second)

@@ -29,7 +29,7 @@ type Stats struct {
 	// ErrorRate is Errors over all counted operations (hits, misses, sets,
 	// deletes and errors).
 	ErrorRate float64
-	// ErrorsByKind splits Errors: unavailable, timeout, permission,
+	// ErrorsByKind splits Errors: unavailable, timeout, permission, refused,
 	// serialization, other.
 	ErrorsByKind map[string]uint64
 	// Ops has latency percentiles per kind of operation (get, set, ...),

@@ -38,6 +38,14 @@ var (
 	// ErrNoPermission means Redis refused the command for this user's ACL
 	// (NOPERM): a key outside the user's pattern, or a denied command.
 	ErrNoPermission = errors.New("tradecache: no permission")
+	// ErrRefused means the server is up and answering but refused the
+	// command for its own state: out of memory (OOM), a read-only replica
+	// (READONLY), a cluster without full coverage (CLUSTERDOWN), a master
+	// lost by its replica (MASTERDOWN), a dataset still loading (LOADING),
+	// a script running (BUSY), failed persistence (MISCONF), too few
+	// replicas (NOREPLICAS), a slot mid-migration (TRYAGAIN). The server's
+	// reply is kept in the error chain.
+	ErrRefused = errors.New("tradecache: refused by the server")
 	// ErrAuth means Redis refused the credentials (WRONGPASS, NOAUTH).
 	ErrAuth = errors.New("tradecache: authentication failed")
 )

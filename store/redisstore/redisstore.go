@@ -167,18 +167,28 @@ func (s *Store) Mode() string { return string(s.client.Mode()) }
 // not wrap. Commands sent through it bypass tradecache's key validation.
 func (s *Store) Client() rueidis.Client { return s.client }
 
-// classify maps a rueidis error onto the store sentinels. Redis error
-// replies (WRONGTYPE, OOM, NOPERM, ...) are returned unchanged.
+// refusals are the reply prefixes of a server that is up but will not run
+// a command in its present state (store.ErrRefused).
+var refusals = []string{"OOM", "READONLY", "CLUSTERDOWN", "MASTERDOWN", "LOADING", "BUSY", "MISCONF", "NOREPLICAS", "TRYAGAIN"}
+
+// classify maps a rueidis error onto the store sentinels. Other Redis
+// error replies (WRONGTYPE, ...) are returned unchanged.
 func classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	if re, ok := rueidis.IsRedisErr(err); ok {
-		switch msg := re.Error(); {
+		msg := re.Error()
+		switch {
 		case strings.HasPrefix(msg, "NOPERM"):
 			return fmt.Errorf("%w: %w", store.ErrNoPermission, err)
 		case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"):
 			return fmt.Errorf("%w: %w", store.ErrAuth, err)
+		}
+		for _, p := range refusals {
+			if strings.HasPrefix(msg, p) {
+				return fmt.Errorf("%w: %w", store.ErrRefused, err)
+			}
 		}
 		return err
 	}
