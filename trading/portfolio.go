@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -85,20 +86,33 @@ type CalcOption func(*calcOpts)
 type calcOpts struct{ symbols []string }
 
 // DependsOn declares that the calculation depends on these symbols' quotes,
-// so that InvalidateSymbol on any of them invalidates it.
+// so that InvalidateSymbol on any of them invalidates it. Give it to
+// Generation, before computing: the symbols' tokens are then the ones the
+// computation read under. Given only when storing, the tokens are read at
+// store time, and an invalidation during the computation is lost.
 func DependsOn(symbols ...string) CalcOption {
 	return func(o *calcOpts) { o.symbols = append(o.symbols, symbols...) }
 }
 
-func (p *Portfolios) store(ctx context.Context, ns *tradecache.Namespace, portfolio, calc string, result decimal.Decimal, gen string, opts []CalcOption) error {
+func (p *Portfolios) store(ctx context.Context, ns *tradecache.Namespace, portfolio, calc string, result decimal.Decimal, token string, opts []CalcOption) error {
 	var o calcOpts
 	for _, opt := range opts {
 		opt(&o)
 	}
+	gen, symGens := parseToken(token)
 	rec := calcRecord[decimal.Decimal]{Gen: gen, Result: result, At: time.Now()}
-	if len(o.symbols) > 0 {
-		rec.SymbolGens = map[string]string{}
+	if len(o.symbols) > 0 || len(symGens) > 0 {
+		rec.SymbolGens = symGens
+		if rec.SymbolGens == nil {
+			rec.SymbolGens = map[string]string{}
+		}
 		for _, s := range o.symbols {
+			if _, ok := rec.SymbolGens[s]; ok {
+				continue // captured when the computation started
+			}
+			// Declared only now: the best that can be done is the token as
+			// it stands, which an invalidation during the computation has
+			// already moved. Pass DependsOn to Generation instead.
 			g, err := p.currentGen(ctx, p.values, symbolGenKey(s))
 			if err != nil {
 				return err
@@ -109,15 +123,59 @@ func (p *Portfolios) store(ctx context.Context, ns *tradecache.Namespace, portfo
 	return ns.Set(ctx, calcKey(portfolio, calc), rec, 0)
 }
 
-// Generation returns the portfolio's current generation token. Compute a
-// calculation after reading it and store it with the token read, so that a
-// change in between makes the result read as missing rather than current.
-func (p *Portfolios) Generation(ctx context.Context, portfolio string) (string, error) {
-	return p.currentGen(ctx, p.values, genKey(portfolio))
+// Generation returns the generation token to compute a calculation under:
+// the portfolio's current one and, with DependsOn, the current ones of the
+// symbols it depends on, all read before the computation starts. Store the
+// result with this token (CachePortfolioCalculation, CacheRiskCalculation),
+// so that a change in between, of a position or of a symbol's quote, makes
+// the result read as missing rather than current:
+//
+//	tok, _ := p.Generation(ctx, "P-1", trading.DependsOn("AAPL", "MSFT"))
+//	v := computeVaR(...)                       // reads positions and quotes
+//	p.CacheRiskCalculation(ctx, "P-1", "VaR", v, tok)
+//
+// The token is opaque; a token without symbols is the portfolio's bare
+// generation, as before.
+func (p *Portfolios) Generation(ctx context.Context, portfolio string, opts ...CalcOption) (string, error) {
+	gen, err := p.currentGen(ctx, p.values, genKey(portfolio))
+	if err != nil {
+		return "", err
+	}
+	var o calcOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var b strings.Builder
+	b.WriteString(gen)
+	for _, s := range o.symbols {
+		g, err := p.currentGen(ctx, p.values, symbolGenKey(s))
+		if err != nil {
+			return "", err
+		}
+		// Keys and tokens hold no spaces, so a space separates them.
+		b.WriteString(" " + s + " " + g)
+	}
+	return b.String(), nil
+}
+
+// parseToken splits a token from Generation into the portfolio's
+// generation and the symbols' generations captured with it.
+func parseToken(token string) (gen string, symGens map[string]string) {
+	f := strings.Fields(token)
+	if len(f) == 0 {
+		return "", nil
+	}
+	for i := 1; i+1 < len(f); i += 2 {
+		if symGens == nil {
+			symGens = map[string]string{}
+		}
+		symGens[f[i]] = f[i+1]
+	}
+	return f[0], symGens
 }
 
 // CachePortfolioCalculation stores a portfolio calculation (value, P&L)
-// computed under generation gen (from Generation).
+// computed under the token gen (from Generation).
 func (p *Portfolios) CachePortfolioCalculation(ctx context.Context, portfolio, calc string, result decimal.Decimal, gen string, opts ...CalcOption) error {
 	return p.store(ctx, p.values, portfolio, calc, result, gen, opts)
 }

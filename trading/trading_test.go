@@ -473,3 +473,35 @@ func TestHostileQuoteIsNotServedAsValid(t *testing.T) {
 		}
 	}
 }
+
+// A VaR computed before InvalidateSymbol and stored after it reads as
+// missing: the symbol's token is captured when the computation starts
+// (Generation with DependsOn), not when it is stored.
+func TestSymbolInvalidationDuringAComputationIsNotLost(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	p := trading.NewPortfolios(c)
+	tok, err := p.Generation(ctx, "P-1", trading.DependsOn("AAPL"))
+	must(t, err)
+	must(t, p.InvalidateSymbol(ctx, "AAPL")) // a quote changed while VaR was computed
+	must(t, p.CacheRiskCalculation(ctx, "P-1", "VaR", decimal.RequireFromString("-100.00"), tok, trading.DependsOn("AAPL")))
+	if v, ok, err := p.RiskCalculation(ctx, "P-1", "VaR"); err != nil || ok {
+		t.Fatalf("a VaR computed from a superseded quote reads as current: %v %v %v", v, ok, err)
+	}
+	// Computed after the change, it is current; and a later invalidation
+	// of the symbol makes it missing again.
+	tok, err = p.Generation(ctx, "P-1", trading.DependsOn("AAPL"))
+	must(t, err)
+	must(t, p.CacheRiskCalculation(ctx, "P-1", "VaR", decimal.RequireFromString("-101.00"), tok))
+	if v, ok, err := p.RiskCalculation(ctx, "P-1", "VaR"); err != nil || !ok || v.String() != "-101" {
+		t.Fatalf("a current VaR: %v %v %v", v, ok, err)
+	}
+	must(t, p.InvalidateSymbol(ctx, "AAPL"))
+	if _, ok, _ := p.RiskCalculation(ctx, "P-1", "VaR"); ok {
+		t.Fatal("a VaR survived its symbol's invalidation")
+	}
+}
