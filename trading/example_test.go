@@ -57,7 +57,10 @@ func ExamplePortfolios() {
 
 	gen, _ := p.Generation(ctx, "P-1001")
 	_ = p.CachePortfolioCalculation(ctx, "P-1001", "value", decimal.RequireFromString("1250000.50"), gen)
-	_ = p.CacheRiskCalculation(ctx, "P-1001", "VaR", decimal.RequireFromString("-23456.78"), gen, trading.DependsOn("AAPL"))
+	// VaR depends on AAPL's quote: read its token with the portfolio's
+	// before computing, so that a quote change meanwhile is not lost.
+	tok, _ := p.Generation(ctx, "P-1001", trading.DependsOn("AAPL"))
+	_ = p.CacheRiskCalculation(ctx, "P-1001", "VaR", decimal.RequireFromString("-23456.78"), tok)
 	s, _ := p.Read(ctx, "P-1001", []string{"value"}, []string{"VaR"})
 	fmt.Println(s.Values["value"].StringFixed(2), s.Values["VaR"].StringFixed(2))
 
