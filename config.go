@@ -240,6 +240,10 @@ type NamespaceConfig struct {
 	// Lock makes processes that miss one key call the loader once between
 	// them, through a short Redis lock (see WithLock).
 	Lock bool
+	// SoftTimeout and HardTimeout bound how long a get-or-load caller
+	// waits for a slow loader (WithSoftTimeout, WithHardTimeout). Zero is
+	// off.
+	SoftTimeout, HardTimeout time.Duration
 	// Near turns on the in-process near cache for the namespace (see
 	// GetNear). Nil means none.
 	Near *NearConfig

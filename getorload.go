@@ -35,16 +35,6 @@ func (n *Namespace) applyOptions(opts []LoadOption) loadOpts {
 	return o
 }
 
-// loadShared runs fn as key's one load in this process, or waits on the
-// load of key already running.
-func (ns *Namespace) loadShared(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (any, Meta, error)) (any, Meta, error) {
-	r, err := ns.c.flights.Do(ctx, key, timeout, func(lctx context.Context) (loaded, error) {
-		v, m, err := fn(lctx)
-		return loaded{v, m}, err
-	})
-	return r.v, r.meta, err
-}
-
 // GetOrLoad returns the value of key in ns, calling load to produce it on a
 // miss and caching what load returns. Within this process, concurrent
 // misses of one key share one load call (and with WithLock, so do other
@@ -107,9 +97,40 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	ns.miss(1)
 
 	lo := o // the closure outlives this call: copy, so that o stays on the stack on hits
-	res, meta, err := ns.loadShared(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (any, Meta, error) {
-		return loadAndStore(lctx, ns, full, storeErr == nil, false, load, lo)
+	call := ns.c.flights.Start(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (loaded, error) {
+		v, m, err := loadAndStore(lctx, ns, full, storeErr == nil, false, load, lo)
+		return loaded{v, m}, err
 	})
+	// Wait for the load, the caller's ctx, and the timeouts. A timeout
+	// leaves the load running: it stores its value when it finishes, for
+	// the next caller (bounded by the load timeout).
+	var soft, hard <-chan time.Time
+	if stale != nil && o.softTimeout > 0 {
+		t := time.NewTimer(o.softTimeout)
+		defer t.Stop()
+		soft = t.C
+	}
+	if o.hardTimeout > 0 {
+		t := time.NewTimer(o.hardTimeout)
+		defer t.Stop()
+		hard = t.C
+	}
+	var (
+		res  any
+		meta Meta
+	)
+	select {
+	case <-call.Done():
+		var r loaded
+		r, err = call.Result()
+		res, meta = r.v, r.meta
+	case <-ctx.Done():
+		return zero, Meta{}, ns.fail(op, key, ctx.Err())
+	case <-soft:
+		err = fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
+	case <-hard:
+		err = fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
+	}
 	if err == nil {
 		if tv, ok := res.(T); ok || res == nil {
 			if ok {

@@ -782,3 +782,72 @@ func TestStampsFromTheFutureAreNotFresh(t *testing.T) {
 		t.Fatalf("a stamp a second ahead: %q %+v %v", v, meta, err)
 	}
 }
+
+// Soft and hard timeouts bound the caller, whatever the loader does: this
+// one ignores its ctx. Past the soft timeout a stale value within MaxStale
+// is served, past the hard timeout ErrTimeout; the load goes on and
+// stores its value for the next caller; a waiter that joined the same load
+// gets the same bound.
+func TestSoftAndHardTimeoutsBoundTheCaller(t *testing.T) {
+	clk := clock.New(time.Now())
+	c, err := tradecache.New(testCtx(t), tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"md": {MaxStale: time.Hour},
+	}}, tradecache.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background() // no deadline: only the timeouts bound the call
+	ns := c.Namespace("md")
+	fast := func(context.Context) (string, error) { return "v1", nil }
+	if _, _, err := tradecache.GetOrLoad(ctx, ns, "k", fast, tradecache.WithTTL(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute) // v1 is stale now, within MaxStale
+	release := make(chan struct{})
+	slow := func(context.Context) (string, error) { <-release; return "v2", nil } // ignores its ctx
+	const bound = 50 * time.Millisecond
+	type result struct {
+		v    string
+		meta tradecache.Meta
+		err  error
+		took time.Duration
+	}
+	call := func(opts ...tradecache.LoadOption) result {
+		start := time.Now()
+		v, meta, err := tradecache.GetOrLoad(ctx, ns, "k", slow, append(opts, tradecache.WithTTL(time.Minute))...)
+		return result{v, meta, err, time.Since(start)}
+	}
+	results := make(chan result, 2)
+	go func() { results <- call(tradecache.WithSoftTimeout(bound)) }()
+	go func() { results <- call(tradecache.WithSoftTimeout(bound)) }() // joins the same load
+	for range 2 {
+		r := <-results
+		if r.err != nil || r.v != "v1" || !r.meta.Stale || !errors.Is(r.meta.Err, tradecache.ErrTimeout) {
+			t.Fatalf("soft timeout: %q %+v %v; want stale v1 flagged with ErrTimeout", r.v, r.meta, r.err)
+		}
+		if r.took > 5*time.Second { // the bound is 50ms; this only catches a wait on the loader
+			t.Fatalf("soft timeout of %v took %v", bound, r.took)
+		}
+	}
+	// Without a stale value, the hard timeout bounds the caller.
+	r := func() result {
+		start := time.Now()
+		v, meta, err := tradecache.GetOrLoad(ctx, ns, "other", slow, tradecache.WithHardTimeout(bound))
+		return result{v, meta, err, time.Since(start)}
+	}()
+	if !errors.Is(r.err, tradecache.ErrTimeout) || r.took > 5*time.Second {
+		t.Fatalf("hard timeout: %q %v after %v; want ErrTimeout", r.v, r.err, r.took)
+	}
+	// The load finishes in the background and stores its value.
+	close(release)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		v, meta, err := tradecache.GetOrLoad(ctx, ns, "k", fast, tradecache.WithTTL(time.Minute))
+		if err == nil && v == "v2" && meta.Source == tradecache.SourceStore {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background load's value was not stored: %q %+v %v", v, meta, err)
+		}
+	}
+}

@@ -66,11 +66,12 @@ type Meta struct {
 type LoadOption func(*loadOpts)
 
 type loadOpts struct {
-	ttl, maxStale, negTTL time.Duration
-	jitter, beta          float64
-	lock                  bool
-	lockTTL, lockWait     time.Duration
-	loadTimeout, lockPoll time.Duration
+	ttl, maxStale, negTTL    time.Duration
+	jitter, beta             float64
+	lock                     bool
+	lockTTL, lockWait        time.Duration
+	loadTimeout, lockPoll    time.Duration
+	softTimeout, hardTimeout time.Duration
 }
 
 // Get-or-load's defaults for what LoadOptions leave unset.
@@ -120,18 +121,34 @@ func WithLock(ttl, wait time.Duration) LoadOption {
 // up does not fail the others; this bound ends it if they all do.
 func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
 
+// WithSoftTimeout returns a stale value within MaxStale, flagged Stale
+// with an ErrTimeout in Meta.Err, when the load has not finished after d
+// and such a value exists; the load goes on in the background and stores
+// its value when it finishes (bounded by the load timeout). Without a
+// stale value, the caller waits on (see WithHardTimeout). Zero is off.
+func WithSoftTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.softTimeout = d } }
+
+// WithHardTimeout bounds how long the caller waits for a load, whatever
+// the loader does (it may ignore its ctx): after d the call returns a
+// stale value within MaxStale if there is one, flagged Stale, and
+// otherwise an error matching ErrTimeout. The load goes on in the
+// background and its value is stored when it finishes (bounded by the load
+// timeout), for the next caller. Zero is off.
+func WithHardTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.hardTimeout = d } }
+
 // defaultLoadOpts is a namespace's get-or-load policy before per-call
 // options; Namespace computes it once.
 func defaultLoadOpts(ttl time.Duration, p NamespaceConfig) loadOpts {
 	return loadOpts{
 		ttl: ttl, maxStale: p.MaxStale, negTTL: p.NegativeTTL, jitter: p.TTLJitter, beta: p.EarlyRefresh,
+		softTimeout: p.SoftTimeout, hardTimeout: p.HardTimeout,
 		lock: p.Lock, lockTTL: DefaultLockTTL, lockWait: DefaultLockWait, loadTimeout: DefaultLoadTimeout, lockPoll: lockPoll,
 	}
 }
 
 func (o *loadOpts) validate(op, ns, key string) error {
 	switch {
-	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0:
+	case o.ttl < 0 || o.maxStale < 0 || o.negTTL < 0 || o.loadTimeout <= 0 || o.softTimeout < 0 || o.hardTimeout < 0:
 		return invalidArg(op, ns, key, "negative TTL, staleness or timeout")
 	case o.lockTTL < 0 || o.lockWait < 0:
 		return invalidArg(op, ns, key, "negative lock TTL %v or wait %v", o.lockTTL, o.lockWait)

@@ -109,6 +109,12 @@ func checkDst(op, ns, key string, dst any) error {
 // Set encodes value and stores it under key. A ttl of 0 means the
 // namespace's policy; a negative ttl is an error. A value that cannot be
 // encoded returns a *SerializationError and writes nothing.
+//
+// An error that matches ErrTimeout or ErrUnavailable means the outcome is
+// unknown: the command may have reached Redis and been applied (a 16 MiB
+// Set that timed out after 100ms was found whole). The Cache treats it so:
+// this process's near tier forgets the key either way, and nothing is
+// retried.
 func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
 	const op = "set"
 	full, err := n.key(op, key)

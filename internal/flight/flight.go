@@ -61,6 +61,21 @@ func (g *Group[R]) Do(ctx context.Context, key string, timeout time.Duration, fn
 	}
 }
 
+// Call is a load in progress, for a caller that waits on it its own way.
+type Call[R any] struct{ c *call[R] }
+
+// Start returns the load of key in progress, starting fn for it if there
+// is none, without waiting.
+func (g *Group[R]) Start(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (R, error)) Call[R] {
+	return Call[R]{g.start(ctx, key, timeout, fn)}
+}
+
+// Done is closed when the load has finished.
+func (c Call[R]) Done() <-chan struct{} { return c.c.done }
+
+// Result is the load's outcome; call it once Done is closed.
+func (c Call[R]) Result() (R, error) { return c.c.res, c.c.err }
+
 // Go starts fn for key in the background unless a load of key is in
 // progress, and does not wait.
 func (g *Group[R]) Go(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (R, error)) {
