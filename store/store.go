@@ -191,7 +191,10 @@ type Partitioner interface {
 // reply (a cluster answers CLUSTERDOWN on every shard while it marks a
 // master failed, so one batch can fail for two reasons). errors.Is and
 // errors.As see through a PartialError to each distinct cause. When no key
-// at all could be read, GetMany returns the plain error instead.
+// at all could be read for one reason, the store returns that plain error
+// instead; when every key failed, but for different reasons, it returns a
+// PartialError naming them all, so that each part's breaker is told its
+// own keys' outcome.
 type PartialError struct {
 	Failed []int   // ascending
 	Errs   []error // Errs[i] is the cause of Failed[i]

@@ -257,10 +257,30 @@ func (s *shardedFaulty) failures(n int, key func(int) string) ([]int, error) {
 	switch {
 	case len(failed) == 0:
 		return nil, nil
-	case len(failed) == n:
+	case len(failed) == n && (len(s.dead) == 0 || len(s.refusing) == 0):
 		return failed, causes[0]
 	}
 	return failed, store.NewPartialError(failed, causes)
+}
+
+// A batch in which every key fails, the dead part's unreachable and the
+// others' refused by the server (CLUSTERDOWN while a replica is promoted),
+// charges only the dead part's breaker: the store names each key's cause
+// even when none was read, and the guard tells each part its own outcome.
+func TestAllFailedBatchChargesOnlyTheDeadPart(t *testing.T) {
+	_, s, g := newSharded(t)
+	s.refusing = map[int]bool{2: true, 3: true}
+	ctx := context.Background()
+	keys := []string{"a1", "b1", "c1", "b2"} // parts 1 (dead), 2, 3, 2 (refusing)
+	for round := range 20 {
+		if _, err := g.GetMany(ctx, keys); err == nil {
+			t.Fatalf("round %d: a batch of failing keys succeeded", round)
+		}
+		_ = g.SetMany(ctx, []store.Entry{{Key: "a3"}, {Key: "b3"}})
+	}
+	if open, _ := g.OpenPartitions(); open != 1 {
+		t.Fatalf("%d parts open after 20 batches that failed whole, want only the unreachable one", open)
+	}
 }
 
 // A batch across parts: the live parts' values come back with a

@@ -333,10 +333,20 @@ func (f *failures) err(n int) error {
 	switch {
 	case len(f.failed) == 0:
 		return nil
-	case len(f.failed) == n:
+	case len(f.failed) == n && oneCause(f.causes):
 		return f.causes[0]
 	}
+	// Some entries failed, or all of them for different reasons (a dead
+	// shard unreachable, the healthy ones answering CLUSTERDOWN): each
+	// keeps its own cause, so that the guard charges each shard's breaker
+	// with its own keys' outcome.
 	return store.NewPartialError(f.failed, f.causes)
+}
+
+// oneCause reports whether every error of errs says the same.
+func oneCause(errs []error) bool {
+	causes, _ := store.Tally(errs)
+	return len(causes) == 1
 }
 
 // isTryAgain reports a TRYAGAIN reply: a multi-key command on a slot whose
