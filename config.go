@@ -264,7 +264,7 @@ type NamespaceConfig struct {
 // defaults.
 type NearConfig struct {
 	MaxEntries int           // 0 means DefaultNearMaxEntries
-	MaxBytes   int64         // approximate encoded bytes held; 0 means DefaultNearMaxBytes
+	MaxBytes   int64         // approximate bytes the decoded values hold in memory; 0 means DefaultNearMaxBytes
 	MaxAge     time.Duration // an entry's longest life; 0 means the namespace's TTL
 }
 

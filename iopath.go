@@ -8,6 +8,7 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/near"
+	"github.com/tradecache/tradecache/internal/sizeof"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/guard"
 )
@@ -91,10 +92,13 @@ func (p *ioPath) onClock(t time.Time) int64 {
 
 // keepNear keeps v, decoded from a tracked read described by kp, in the
 // near tier until exp (unix nanoseconds) at the latest. An untracked read
-// keeps nothing.
+// keeps nothing. The tier is charged what v holds in memory, estimated,
+// not the bytes it was decoded from: a few hundred compressed bytes can
+// decode to megabytes.
 func (p *ioPath) keepNear(key string, v any, encoded int, kp nearKeep, exp int64) {
 	if kp.ok {
-		p.near.Put(key, v, int64(encoded+len(key)+64), min(kp.until, exp), kp.epoch)
+		size := max(int64(encoded), sizeof.Of(v)) + int64(len(key)) + 64
+		p.near.Put(key, v, size, min(kp.until, exp), kp.epoch)
 	}
 }
 

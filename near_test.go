@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -573,5 +574,66 @@ func TestGetManyOrLoadUsesTheNearCache(t *testing.T) {
 	}
 	if vals["X2"] != "X2-v2" || vals["X1"] != "X1-v1" || loads != 2 {
 		t.Fatalf("after invalidation: %v (%d loads)", vals, loads)
+	}
+}
+
+// The near tier is charged what decoded values hold in memory, not the
+// bytes they were decoded from: values of a few kilobytes in Redis that
+// decode to 60 KB each keep the process within a small factor
+// of NearConfig.MaxBytes (once, 8 such reads left a gigabyte in use while
+// Stats said 4 KB).
+func TestNearTierCountsDecodedBytes(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{
+		LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{MaxBytes: 1 << 20}, TTL: time.Hour}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	md := c.Namespace("md")
+	big := make([]string, 1000) // ~60 KB decoded, under 2 KB compressed
+	for i := range big {
+		big[i] = fmt.Sprintf("row %04d of a report held in process", i%300)
+	}
+	// One round trip first, so that the codec's and the client's own
+	// buffers are not counted as the tier's.
+	if err := md.Set(ctx, "warm", big, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tradecache.GetNear[[]string](ctx, md, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for i := range 20 {
+		if err := md.Set(ctx, fmt.Sprint("r", i), big, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, _ := redistest.DoString(srv.Addr, "STRLEN", "trading:md:r0")
+	for range 2 { // the first read of each key is plain (own-write window); wait it out, then read tracked
+		time.Sleep(300 * time.Millisecond)
+		for i := range 20 {
+			if _, found, err := tradecache.GetNear[[]string](ctx, md, fmt.Sprint("r", i)); err != nil || !found {
+				t.Fatalf("GetNear r%d: %v %v", i, found, err)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapAlloc) - int64(before)
+	st := c.Stats(ctx)
+	t.Logf("stored %s bytes each; near tier: %d entries, %d bytes counted, %d evictions; heap grew %d KB", stored, st.NearEntries, st.NearBytes, st.NearEvictions, grew>>10)
+	if st.NearBytes > 1<<20 || st.NearEvictions == 0 {
+		t.Fatalf("near tier counted %d bytes with %d evictions for a 1 MiB bound", st.NearBytes, st.NearEvictions)
+	}
+	if grew > 4<<20 {
+		t.Fatalf("the heap grew %d MiB for a near tier bounded at 1 MiB", grew>>20)
 	}
 }

@@ -95,6 +95,12 @@ func (t *Tier) Get(key string, now int64) (any, bool) {
 // unless an invalidation of the shard happened since epoch
 // (the read that produced v may predate it).
 func (t *Tier) Put(key string, v any, size int64, exp int64, epoch uint64) {
+	if size > t.maxBytes {
+		// Larger than a shard's whole budget: keeping it would evict
+		// everything else in the shard and still overrun the bound.
+		t.evictions.Add(1)
+		return
+	}
 	sh := t.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -69,3 +69,18 @@ func TestBounds(t *testing.T) {
 		t.Fatal("ReadTTL ignores maxAge")
 	}
 }
+
+// A value larger than a shard's budget is not kept: keeping it would evict
+// the whole shard and still overrun the bound.
+func TestOversizedValueIsNotKept(t *testing.T) {
+	tier := near.New(160, 1600, 0) // 100 bytes a shard
+	exp := time.Now().Add(time.Hour).UnixNano()
+	tier.Put("small", 1, 50, exp, tier.Epoch("small"))
+	tier.Put("big", 2, 101, exp, tier.Epoch("big"))
+	if _, ok := tier.Get("big", 0); ok {
+		t.Fatal("a value over a shard's budget was kept")
+	}
+	if _, ok := tier.Get("small", 0); !ok || tier.Evictions() != 1 {
+		t.Fatalf("the small value went, or the refusal was not counted (%d)", tier.Evictions())
+	}
+}
