@@ -42,6 +42,7 @@ type Cache struct {
 	known       flight.Known[knownValue] // last known values, for serving stale when the store is down
 
 	loads, loadErrors, refreshes, staleServed atomic.Uint64
+	serverChanges                             atomic.Uint64
 }
 
 // Namespace is a view of the Cache over one namespace, with that
@@ -158,6 +159,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	b.obs.timing = b.obs.logSlow || b.obs.rec != nil || b.obs.otel != nil
 	c.def = c.Namespace(NamespaceDefault)
+	c.health.onServerChange = c.serverChanged
 	c.health.start(b, cfg.HealthInterval, cfg.OpTimeout)
 	return c, nil
 }
@@ -366,4 +368,17 @@ func (c *Cache) onInvalidations(keys []string) {
 			}
 		}
 	}
+}
+
+// serverChanged is told that the server behind the store is another than
+// before (its run_id changed): restarted, perhaps from an older snapshot,
+// or failed over to a replica that was behind. What this process holds of
+// the old one's data (near tiers, last known values) may now be newer than
+// the store, or no longer in it, so it goes.
+func (c *Cache) serverChanged(from, to string) {
+	c.onInvalidations(nil)
+	c.known.Clear()
+	c.serverChanges.Add(1)
+	c.obs.log.Warn("tradecache: the Redis server changed (restart or failover): near tiers and last known values dropped; data may have gone back to an older snapshot",
+		"from_run_id", from, "to_run_id", to)
 }

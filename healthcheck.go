@@ -2,6 +2,7 @@ package tradecache
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,12 @@ type healthChecker struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+	// server is the identity of the server(s) last seen (run_id from
+	// INFO), and onServerChange what to do when it changes: a restart
+	// that loaded an older snapshot, or a failover to a replica that was
+	// behind, may have rewound the data.
+	server         atomic.Pointer[string]
+	onServerChange func(from, to string)
 }
 
 // start checks b once, and then every interval in the background unless
@@ -88,6 +95,9 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 	cancel()
 	cur.PingLatency = time.Since(cur.CheckedAt)
 	cur.Reachable = err == nil
+	if err == nil {
+		h.watchServer(ctx, b, timeout)
+	}
 	if err != nil {
 		cur.LastError = err.Error()
 	}
@@ -104,4 +114,37 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 	}
 	h.last.Store(&cur)
 	return cur
+}
+
+// watchServer reads the servers' run_id and reports a change to
+// onServerChange. A store without INFO has nothing to watch.
+func (h *healthChecker) watchServer(ctx context.Context, b *backend, timeout time.Duration) {
+	if h.onServerChange == nil {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, timeout)
+	text, ok := b.info(ictx, "server")
+	cancel()
+	if !ok {
+		return
+	}
+	id := serverIdentity(text)
+	if id == "" {
+		return
+	}
+	if prev := h.server.Swap(&id); prev != nil && *prev != id {
+		h.onServerChange(*prev, id)
+	}
+}
+
+// serverIdentity is the run_id lines of INFO's text, in order: one server's,
+// or every master's of a cluster.
+func serverIdentity(info string) string {
+	var ids []string
+	for _, line := range strings.Split(info, "\n") {
+		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return strings.Join(ids, ",")
 }

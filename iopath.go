@@ -360,13 +360,14 @@ func (b *backend) probe(ctx context.Context) error {
 	return b.store.Ping(ctx)
 }
 
-// info returns the store's INFO text, when it has one.
-func (b *backend) info(ctx context.Context) (string, bool) {
+// info returns the store's INFO text, all of it or the sections named,
+// when it has one.
+func (b *backend) info(ctx context.Context, sections ...string) (string, bool) {
 	ir, ok := b.store.(store.InfoReader)
 	if !ok {
 		return "", false
 	}
-	text, err := ir.Info(ctx)
+	text, err := ir.Info(ctx, sections...)
 	return text, err == nil
 }
 

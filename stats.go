@@ -49,6 +49,11 @@ type Stats struct {
 	NearHits, NearMisses, NearEvictions, NearFlushes uint64
 	NearEntries                                      int
 	NearBytes                                        int64
+	// ServerChanges counts the times the server behind the store changed
+	// identity (run_id): a restart or a failover, after which the data may
+	// be older than what this process saw, and its near tiers and last
+	// known values were dropped.
+	ServerChanges uint64
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -86,6 +91,7 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 	st.PipelinedConnections, st.BlockingPoolSize = c.desc.PipelinedConnections, c.desc.BlockingPoolSize
 	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
 	st.NearFlushes = c.nearFlushes.Load()
+	st.ServerChanges = c.serverChanges.Load()
 	c.namespaces.Range(func(_, v any) bool {
 		if t := v.(*Namespace).near; t != nil {
 			h, m, e, b := t.Stats()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -80,13 +81,57 @@ var ErrNoSequence = errors.New("trading: market data needs a sequence number (or
 
 // Market caches market data in the market_data namespace under
 // "<symbol>:<kind>", with the namespace's TTL policy.
+//
+// Versions never go backwards within a process: a read never returns a
+// version lower than one this Market already returned or wrote for that
+// key (within the namespace's TTL, as long as Redis keeps the version
+// itself), and a write of a lower one is not applied. A Redis restarted
+// from an older snapshot, or a failover to a replica that was behind, can
+// lose the newest versions; such a read fails with ErrWentBack instead of
+// presenting the past as the present, and is counted (WentBack).
 type Market struct {
-	ns *tradecache.Namespace
+	ns       *tradecache.Namespace
+	seen     *highWater
+	wentBack atomic.Uint64
 }
 
 // NewMarket returns the market-data view of c.
 func NewMarket(c *tradecache.Cache) *Market {
-	return &Market{ns: c.Namespace(tradecache.NamespaceMarketData)}
+	ns := c.Namespace(tradecache.NamespaceMarketData)
+	return &Market{ns: ns, seen: newHighWater(ns.DefaultTTL())}
+}
+
+// ErrWentBack is returned for market data whose version in Redis is lower
+// than one this process already read or wrote: the store lost writes (a
+// restart from an older snapshot, a failover to a lagging replica).
+var ErrWentBack = errors.New("trading: the stored version is older than one this process already saw")
+
+// WentBack counts the reads refused with ErrWentBack.
+func (m *Market) WentBack() uint64 { return m.wentBack.Load() }
+
+// versioned is market data that carries its version.
+type versioned interface{ version() uint64 }
+
+func (q Quote) version() uint64 { return q.Seq }
+func (t Trade) version() uint64 { return t.Seq }
+func (b Bar) version() uint64   { return b.Seq }
+func (b Book) version() uint64  { return b.Seq }
+
+// checkRead refuses a value older than hw, what this Market had seen for
+// key when the read began (a write that completes while the read is in
+// flight is concurrent with it, and may rightly not be seen), and
+// otherwise records its version.
+func (m *Market) checkRead(key string, v any, hw uint64) error {
+	vv, ok := v.(versioned)
+	if !ok || vv.version() == 0 {
+		return nil
+	}
+	if vv.version() < hw {
+		m.wentBack.Add(1)
+		return fmt.Errorf("%w: %s at version %d, this process saw %d", ErrWentBack, key, vv.version(), hw)
+	}
+	m.seen.raise(key, vv.version())
+	return nil
 }
 
 func key(symbol string, kind Kind) string { return symbol + ":" + string(kind) }
@@ -105,7 +150,15 @@ func (m *Market) CacheMarketData(ctx context.Context, symbol string, kind Kind, 
 	default:
 		return false, fmt.Errorf("trading: unknown market data kind %q: %w", kind, tradecache.ErrInvalidArgument)
 	}
-	return m.ns.SetIfNewer(ctx, key(symbol, kind), data, seq, 0)
+	k := key(symbol, kind)
+	if seq < m.seen.get(k) {
+		return false, nil // older than what this process saw: Redis may have lost the newer one
+	}
+	applied, err = m.ns.SetIfNewer(ctx, k, data, seq, 0)
+	if applied {
+		m.seen.raise(k, seq)
+	}
+	return applied, err
 }
 
 // CacheQuote stores q under its symbol, guarded by q.Seq.
@@ -117,7 +170,16 @@ func (m *Market) CacheQuote(ctx context.Context, q Quote) (bool, error) {
 // Get otherwise): quotes, trades and bars are values whose decimals are
 // immutable, so sharing the held copy between callers is safe.
 func get[T any](ctx context.Context, m *Market, symbol string, kind Kind) (T, bool, error) {
-	return tradecache.GetNear[T](ctx, m.ns, key(symbol, kind))
+	k := key(symbol, kind)
+	hw := m.seen.get(k)
+	v, found, err := tradecache.GetNear[T](ctx, m.ns, k)
+	if err == nil && found {
+		if err := m.checkRead(k, v, hw); err != nil {
+			var zero T
+			return zero, false, err
+		}
+	}
+	return v, found, err
 }
 
 // Quote returns symbol's latest quote.
@@ -140,25 +202,41 @@ func (m *Market) Bar(ctx context.Context, symbol string) (Bar, bool, error) {
 // every caller, and one that changed them would change the cache's copy.
 func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
 	var b Book
-	found, err := m.ns.Get(ctx, key(symbol, KindBook), &b)
+	k := key(symbol, KindBook)
+	hw := m.seen.get(k)
+	found, err := m.ns.Get(ctx, k, &b)
+	if err == nil && found {
+		if err := m.checkRead(k, b, hw); err != nil {
+			return Book{}, false, err
+		}
+	}
 	return b, found, err
 }
 
 // Quotes returns the latest quotes of symbols in one round trip (one MGET
 // per MaxBatchSize symbols, or, with a near tier, only for the quotes it
-// does not hold); symbols without a quote are left out.
+// does not hold); symbols without a quote are left out. A quote older than
+// one this process saw is left out too, and the error then matches
+// ErrWentBack, beside the others.
 func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote, error) {
 	keys := make([]string, len(symbols))
+	hws := make(map[string]uint64, len(symbols))
 	for i, s := range symbols {
 		keys[i] = key(s, KindQuote)
+		hws[keys[i]] = m.seen.get(keys[i])
 	}
 	byKey, err := tradecache.GetManyNear[Quote](ctx, m.ns, keys)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]Quote, len(byKey))
-	for _, q := range byKey {
+	var back []error
+	for k, q := range byKey {
+		if err := m.checkRead(k, q, hws[k]); err != nil {
+			back = append(back, err)
+			continue
+		}
 		out[q.Symbol] = q
 	}
-	return out, nil
+	return out, errors.Join(back...)
 }

@@ -505,3 +505,66 @@ func TestSymbolInvalidationDuringAComputationIsNotLost(t *testing.T) {
 		t.Fatal("a VaR survived its symbol's invalidation")
 	}
 }
+
+// A Redis restarted from an older snapshot serves old prices; the process
+// does not present them as the present: a quote older than one it read is
+// refused with ErrWentBack (and counted), an older write is not applied,
+// and the Cache notices the new server (Stats.ServerChanges) and drops
+// what it held of the old one's data.
+func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	off := false
+	c, err := tradecache.New(ctx, tradecache.Config{
+		LogSlowOps: &off, HealthInterval: 50 * time.Millisecond,
+		Redis:      tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+		Namespaces: map[string]tradecache.NamespaceConfig{tradecache.NamespaceMarketData: {Near: &tradecache.NearConfig{}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := trading.NewMarket(c)
+	q := trading.Quote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Seq: 10}
+	if _, err := m.CacheQuote(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redistest.Do(srv.Addr, "SAVE"); err != nil { // the snapshot holds seq 10
+		t.Fatal(err)
+	}
+	q.Seq = 20
+	if _, err := m.CacheQuote(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := m.Quote(ctx, "AAPL"); err != nil || got.Seq != 20 {
+		t.Fatalf("Quote = %+v %v", got, err)
+	}
+	srv.Restart(t) // loads dump.rdb: seq 10 again
+	if v, _ := redistest.DoString(srv.Addr, "EXISTS", "trading:market_data:AAPL:quote"); v != "1" {
+		t.Fatalf("the restarted server did not load the snapshot (EXISTS = %q)", v)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got, found, err := m.Quote(ctx, "AAPL")
+		if found && got.Seq < 20 {
+			t.Fatalf("after the restore the process served seq %d as current, having read 20", got.Seq)
+		}
+		if errors.Is(err, trading.ErrWentBack) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ErrWentBack 10s after the restore: %+v %v %v", got, found, err)
+		}
+	}
+	if m.WentBack() == 0 {
+		t.Fatal("the refused read was not counted")
+	}
+	q.Seq = 15
+	if applied, err := m.CacheQuote(ctx, q); err != nil || applied {
+		t.Fatalf("CacheQuote(seq 15) after having seen 20: applied %v, %v", applied, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); c.Stats(ctx).ServerChanges == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Cache did not notice the restarted server")
+		}
+	}
+}

@@ -161,3 +161,14 @@ func (k *Known[V]) Get(key string) (V, bool) {
 	}
 	return v.(*known[V]).v, true
 }
+
+// Clear forgets every value: after the store lost or rewound its data,
+// what this process remembers of it is no longer what the store holds.
+func (k *Known[V]) Clear() {
+	k.m.Range(func(key, _ any) bool {
+		if _, loaded := k.m.LoadAndDelete(key); loaded {
+			k.count.Add(-1)
+		}
+		return true
+	})
+}
