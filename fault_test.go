@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -405,5 +407,67 @@ func TestHealthHandler(t *testing.T) {
 	waitFor(http.StatusOK)
 	if h := c.Health(context.Background()); !h.Ready || h.PingLatency <= 0 || h.PingLatency > time.Second {
 		t.Fatalf("Health after recovery: %+v", h)
+	}
+}
+
+// An overloaded client is not an outage: with the process starved of CPU
+// beside a healthy redis-server, calls time out (a 2ms bound), but the
+// breaker stays closed and /readyz answers 200; a SIGSTOPped server, with
+// the CPU free again, still opens the breaker.
+func TestStarvedClientIsNotAnOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(testCtx(t), tradecache.Config{
+		LogSlowOps: &off, OpTimeout: 2 * time.Millisecond, HealthInterval: 20 * time.Millisecond,
+		Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	var stop atomic.Bool
+	var burners sync.WaitGroup
+	for range 4 * runtime.GOMAXPROCS(0) {
+		burners.Add(1)
+		go func() {
+			defer burners.Done()
+			for !stop.Load() {
+			}
+		}()
+	}
+	var timeouts atomic.Int64
+	deadline := time.Now().Add(3 * time.Second)
+	fanOut(50, func(i int) error {
+		for time.Now().Before(deadline) {
+			if err := c.Set(ctx, fmt.Sprint("k", i), i, time.Minute); errors.Is(err, tradecache.ErrTimeout) {
+				timeouts.Add(1)
+			}
+			var v int
+			if _, err := c.Get(ctx, fmt.Sprint("k", i), &v); errors.Is(err, tradecache.ErrTimeout) {
+				timeouts.Add(1)
+			}
+		}
+		return nil
+	})
+	rec := httptest.NewRecorder()
+	c.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	stop.Store(true)
+	burners.Wait()
+	st := c.Stats(ctx)
+	t.Logf("under CPU starvation: %d timeouts, %d not held against the breaker, breaker opened %d times, /readyz %d",
+		timeouts.Load(), st.BreakerTransitions.Starved, st.BreakerTransitions.Opened, rec.Code)
+	if st.BreakerTransitions.Opened != 0 || rec.Code != 200 {
+		t.Fatalf("a starved client was taken for an outage: breaker opened %d times, /readyz %d", st.BreakerTransitions.Opened, rec.Code)
+	}
+	// The CPU is free again; a black-holed server opens the breaker.
+	srv.Stop()
+	defer srv.Continue()
+	for deadline := time.Now().Add(20 * time.Second); c.Stats(ctx).BreakerTransitions.Opened == 0; {
+		var v int
+		_, _ = c.Get(ctx, "k1", &v)
+		if time.Now().After(deadline) {
+			t.Fatal("a SIGSTOPped server did not open the breaker")
+		}
 	}
 }

@@ -44,7 +44,7 @@ func (c *Cache) HealthHandler() http.Handler {
 		if c.guard != nil {
 			cur.Breaker = c.guard.BreakerState().String()
 			cur.OpenParts, cur.Parts = c.guard.OpenPartitions()
-			cur.Ready = cur.Reachable && cur.Breaker == "closed"
+			cur.Ready = cur.ready()
 		}
 		code := http.StatusOK
 		if !cur.Ready {

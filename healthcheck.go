@@ -2,6 +2,7 @@ package tradecache
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,11 +24,15 @@ type Health struct {
 	// any part is: one dead shard is enough to say the cache is degraded.
 	OpenParts int `json:"open_parts,omitempty"`
 	Parts     int `json:"parts,omitempty"`
-	// Ready is Reachable with the breaker closed: the cache serves from the
-	// store.
-	Ready     bool      `json:"ready"`
-	LastError string    `json:"last_error,omitempty"`
-	CheckedAt time.Time `json:"checked_at"`
+	// Ready says the cache serves from the store: the breaker closed, and
+	// the store not failing FailedChecksBeforeNotReady checks in a row.
+	Ready bool `json:"ready"`
+	// ConsecutiveFailures counts the checks in a row that failed; a check
+	// that timed out while this process was starved of CPU is not counted
+	// (it says nothing about the store).
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	LastError           string    `json:"last_error,omitempty"`
+	CheckedAt           time.Time `json:"checked_at"`
 	// Since is when Reachable last changed.
 	Since time.Time `json:"since"`
 }
@@ -95,15 +100,29 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 	cancel()
 	cur.PingLatency = time.Since(cur.CheckedAt)
 	cur.Reachable = err == nil
-	if err == nil {
+	prev := h.last.Load()
+	switch {
+	case err == nil:
 		h.watchServer(ctx, b, timeout)
-	}
-	if err != nil {
+	case b.guard != nil && isTimeout(err) && b.guard.Starved():
+		// This process was starved of CPU: the PING's reply may have sat
+		// unread. The check says nothing about the store; it keeps the
+		// previous verdict.
+		cur.LastError = err.Error() + " (inconclusive: this process is starved of CPU)"
+		cur.Reachable = prev == nil || prev.Reachable
+		if prev != nil {
+			cur.ConsecutiveFailures = prev.ConsecutiveFailures
+		}
+	default:
 		cur.LastError = err.Error()
+		cur.ConsecutiveFailures = 1
+		if prev != nil {
+			cur.ConsecutiveFailures += prev.ConsecutiveFailures
+		}
 	}
-	cur.Ready = cur.Reachable && (cur.Breaker == "closed" || cur.Breaker == "none")
+	cur.Ready = cur.ready()
 	cur.Since = cur.CheckedAt
-	if prev := h.last.Load(); prev != nil && prev.Reachable == cur.Reachable {
+	if prev != nil && prev.Reachable == cur.Reachable {
 		cur.Since = prev.Since
 	} else if prev != nil {
 		if cur.Reachable {
@@ -114,6 +133,24 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 	}
 	h.last.Store(&cur)
 	return cur
+}
+
+// FailedChecksBeforeNotReady is how many health checks in a row must fail
+// before Health.Ready (and /readyz) says not ready: one PING lost to a
+// busy moment must not take an instance out of service. An open breaker
+// makes it not ready at once.
+const FailedChecksBeforeNotReady = 3
+
+// ready is Ready's rule: the breaker closed (or none), and the store not
+// failing FailedChecksBeforeNotReady checks in a row.
+func (h Health) ready() bool {
+	return (h.Breaker == "closed" || h.Breaker == "none") && h.ConsecutiveFailures < FailedChecksBeforeNotReady
+}
+
+// isTimeout reports a deadline, as opposed to a refused or reset
+// connection.
+func isTimeout(err error) bool {
+	return errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // watchServer reads the servers' run_id and reports a change to

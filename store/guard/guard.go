@@ -38,6 +38,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/tradecache/tradecache/internal/starve"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -158,6 +159,9 @@ type Store struct {
 	hook                     func(from, to State)
 	opened, halfOpen, closed atomic.Uint64
 	rejected                 atomic.Uint64
+	starve                   *starve.Detector
+	late                     time.Duration // a timeout handled this late was the process's, not the store's
+	starvedTimeouts          atomic.Uint64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -194,7 +198,8 @@ func New(next store.Store, o Options) (*Store, error) {
 	}
 	s := &Store{next: next, op: o.OpTimeout, batch: o.BatchTimeout, scan: o.ScanTimeout,
 		disabled: o.DisableBreaker, log: o.Logger, hook: o.OnStateChange,
-		sharedOp: newShared(o.OpTimeout), sharedBatch: newShared(o.BatchTimeout)}
+		sharedOp: newShared(o.OpTimeout), sharedBatch: newShared(o.BatchTimeout),
+		starve: starve.New(max(time.Millisecond, o.OpTimeout/4)), late: max(time.Millisecond, o.OpTimeout/4)}
 	settings := func(name string, onChange func(string, State, State)) gobreaker.Settings {
 		return gobreaker.Settings{
 			Name:        name,
@@ -294,12 +299,20 @@ type Transitions struct {
 	Opened, HalfOpened, Closed uint64
 	// Rejected counts calls failed fast while the breaker was open.
 	Rejected uint64
+	// Starved counts timeouts not held against the breaker because this
+	// process was starved of CPU when they happened (see Starved).
+	Starved uint64
 }
 
 // Transitions returns the breaker's transition counts.
 func (s *Store) Transitions() Transitions {
-	return Transitions{s.opened.Load(), s.halfOpen.Load(), s.closed.Load(), s.rejected.Load()}
+	return Transitions{s.opened.Load(), s.halfOpen.Load(), s.closed.Load(), s.rejected.Load(), s.starvedTimeouts.Load()}
 }
+
+// Starved reports whether this process is starved of CPU now: its
+// goroutines wait longer to run than a quarter of the operation timeout.
+// A timeout then says nothing about the store.
+func (s *Store) Starved() bool { return s.starve.Starved() }
 
 // Describe implements store.Describer: the guarded store's description,
 // or its Go type as the backend when it has none.
@@ -316,10 +329,11 @@ func (s *Store) Unwrap() store.Store { return s.next }
 
 // call is one guarded call: breaker admission, a deadline, the outcome.
 type call struct {
-	s      *Store
-	done   func(error)
-	parent context.Context
-	cancel context.CancelFunc
+	s        *Store
+	done     func(error)
+	parent   context.Context
+	cancel   context.CancelFunc
+	deadline time.Time // of the bounded context
 }
 
 // begin admits a call that spans partitions and bounds its context by d.
@@ -357,6 +371,7 @@ func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *gobreaker.TwoS
 		c.done = done
 	}
 	ctx, c.cancel = s.bound(ctx, d)
+	c.deadline, _ = ctx.Deadline()
 	return ctx, c, nil
 }
 
@@ -386,22 +401,35 @@ func (c call) end(err error) error {
 		c.cancel()
 	}
 	if c.done != nil {
-		c.done(outcome(c.parent, err))
+		c.done(c.s.outcome(c.parent, err, c.deadline))
 	}
 	return asTimeout(c.parent, err)
 }
 
 // outcome is what a call's error means to its breaker: nil for a success
 // or a Redis error reply (the server is up), errExcluded for the caller's
-// own cancellation or deadline, errFailure for an unreachable store or a
-// deadline the guard set.
-func outcome(parent context.Context, err error) error {
+// own cancellation or deadline, and for a deadline the guard set that
+// expired while this process was starved of CPU (the reply may have sat
+// unread behind a busy scheduler: an overloaded client is not a dead
+// server), errFailure for an unreachable store or any other deadline the
+// guard set.
+//
+// Starvation shows two ways: the timed-out call itself is handled late
+// (its goroutine ran well after the deadline passed: lateTimeout), or the
+// scheduler's histogram says wake-ups have been waiting (Starved).
+func (s *Store) outcome(parent context.Context, err error, deadline time.Time) error {
 	switch {
 	case err == nil:
 		return nil
 	case parent.Err() != nil:
 		return errExcluded
-	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, store.ErrUnavailable):
+		return errFailure
+	case errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		if !deadline.IsZero() && time.Since(deadline) > s.late || s.starve.Starved() {
+			s.starvedTimeouts.Add(1)
+			return errExcluded
+		}
 		return errFailure
 	}
 	return nil
@@ -531,13 +559,15 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 	}
 	if sent > 0 {
 		ctx, cancel := s.bound(parent, s.batch)
+		deadline, _ := ctx.Deadline()
 		err := send(ctx, idx)
 		cancel()
 		var (
-			bad  []int // positions in what was sent
-			why  func(j int) error
-			pe   *store.PartialError
-			told map[int]bool // all-closed partitions told of a failure
+			bad   []int // positions in what was sent
+			why   func(j int) error
+			pe    *store.PartialError
+			told  map[int]bool // all-closed partitions told of a failure
+			fails []error      // by partition, once any is open: what to tell it
 		)
 		switch {
 		case err == nil:
@@ -557,7 +587,7 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 		for b, j := range bad {
 			i, cause := at(idx, j), why(b)
 			failed, causes = append(failed, i), append(causes, cause)
-			fail := outcome(parent, cause)
+			fail := s.outcome(parent, cause, deadline)
 			if fail == nil {
 				continue
 			}
@@ -565,6 +595,12 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 			switch {
 			case state != nil:
 				state[p] = admittedFailed
+				if fails == nil {
+					fails = make([]error, len(s.parts))
+				}
+				if fails[p] == nil || fail == errFailure {
+					fails[p] = fail // a failure outweighs an excluded call
+				}
 			case !told[p]:
 				if told == nil {
 					told = map[int]bool{}
@@ -580,8 +616,9 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 			case admitted:
 				dones[p](nil)
 			case admittedFailed:
-				// Excluded (the caller's own context ended) or a failure.
-				dones[p](outcome(parent, errFailure))
+				// A failure, or excluded (the caller's own context ended,
+				// or a timeout while this process was starved).
+				dones[p](fails[p])
 			}
 		}
 	}

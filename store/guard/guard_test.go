@@ -536,3 +536,28 @@ func (s cachedAndInfo) GetManyCached(ctx context.Context, keys []string, ttl tim
 }
 
 func (cachedAndInfo) Info(context.Context, ...string) (string, error) { return "info", nil }
+
+// A half-open part whose probe keys fail in a batch opens again: the
+// batch tells each admitted part its own outcome (it once told a part
+// whose keys failed that it had succeeded, closing a dead shard's breaker
+// on its probe).
+func TestFailedProbeInABatchReopensThePart(t *testing.T) {
+	m, _ := memstore.New(memstore.Options{})
+	s := &shardedFaulty{Store: m, dead: map[int]bool{1: true}}
+	g, err := guard.New(s, guard.Options{OpenTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 10 {
+		_, _ = g.GetMany(ctx, []string{"a1", "b1"}) // 'a' is part 1, dead
+	}
+	if open, _ := g.OpenPartitions(); open != 1 {
+		t.Fatalf("%d parts open after the dead part failed 10 times", open)
+	}
+	time.Sleep(50 * time.Millisecond) // past OpenTimeout: part 1 half-opens
+	_, _ = g.GetMany(ctx, []string{"a1", "b1"})
+	if open, _ := g.OpenPartitions(); open != 1 {
+		t.Fatalf("%d parts open after a failed probe; the dead part closed on it", open)
+	}
+}

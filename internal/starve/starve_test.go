@@ -1,0 +1,43 @@
+package starve_test
+
+import (
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache/internal/starve"
+)
+
+// With more spinning goroutines than CPUs, and goroutines that keep
+// waking up, wake-ups wait: the detector says starved; once the spinning
+// stops, it says not.
+func TestStarvedUnderCPUBurn(t *testing.T) {
+	d := starve.New(2 * time.Millisecond)
+	var stop atomic.Bool
+	for range 4 * runtime.GOMAXPROCS(0) {
+		go func() {
+			for !stop.Load() {
+			}
+		}()
+	}
+	starved := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !starved; {
+		for range 100 {
+			time.Sleep(100 * time.Microsecond) // wake-ups that must wait for a P
+		}
+		starved = d.Starved()
+	}
+	stop.Store(true)
+	if !starved {
+		t.Fatal("not starved with 4 spinning goroutines per CPU")
+	}
+	calm := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !calm; {
+		time.Sleep(60 * time.Millisecond)
+		calm = !d.Starved()
+	}
+	if !calm {
+		t.Fatal("still starved after the spinning stopped")
+	}
+}
