@@ -471,3 +471,68 @@ func TestStarvedClientIsNotAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// A rotated password fails every call with ErrAuth; the breaker opens, so
+// that 50 goroutines do not redial Redis at their own rate (they once
+// opened 1,288 connections in 4 s), and Health says authentication is
+// failing.
+func TestPasswordRotationBacksOff(t *testing.T) {
+	srv := redistest.Start(t, redistest.Option{"requirepass", "old-pw"})
+	off := false
+	c, err := tradecache.New(testCtx(t), tradecache.Config{
+		LogSlowOps: &off, // health checks every second, the default: one dial each
+		Redis:      tradecache.RedisConfig{URL: "redis://:old-pw@" + srv.Addr},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	connections := func() int {
+		info, err := redistest.DoString(srv.Addr, "INFO", "stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_connections_received:"); ok {
+				var n int
+				fmt.Sscan(v, &n)
+				return n
+			}
+		}
+		t.Fatal("no total_connections_received in INFO")
+		return 0
+	}
+	if _, err := redistest.Do(srv.Addr, "CONFIG", "SET", "requirepass", "new-pw"); err != nil {
+		t.Fatal(err)
+	}
+	redistest.SetPassword(srv.Addr, "new-pw")
+	if _, err := redistest.Do(srv.Addr, "CLIENT", "KILL", "TYPE", "normal"); err != nil {
+		t.Fatal(err)
+	}
+	before := connections()
+	var authErrs atomic.Int64
+	deadline := time.Now().Add(2 * time.Second)
+	fanOut(50, func(i int) error {
+		for time.Now().Before(deadline) {
+			var v int
+			if _, err := c.Get(ctx, "k", &v); errors.Is(err, tradecache.ErrAuth) {
+				authErrs.Add(1)
+			}
+		}
+		return nil
+	})
+	dialed := connections() - before
+	h := c.Health(ctx)
+	st := c.Stats(ctx)
+	t.Logf("2 s after a password rotation: %d ErrAuth, %d new connections, breaker %s, health %+v", authErrs.Load(), dialed, st.Breaker, h)
+	if authErrs.Load() == 0 {
+		t.Fatal("no call failed with ErrAuth")
+	}
+	if dialed > 20 {
+		t.Fatalf("%d new connections in 2 s: the client redials at its callers' rate", dialed)
+	}
+	if st.Breaker != "open" || !h.AuthFailing {
+		t.Fatalf("breaker %s, AuthFailing %v; want open and true", st.Breaker, h.AuthFailing)
+	}
+}

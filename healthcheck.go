@@ -30,9 +30,13 @@ type Health struct {
 	// ConsecutiveFailures counts the checks in a row that failed; a check
 	// that timed out while this process was starved of CPU is not counted
 	// (it says nothing about the store).
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	LastError           string    `json:"last_error,omitempty"`
-	CheckedAt           time.Time `json:"checked_at"`
+	ConsecutiveFailures int    `json:"consecutive_failures"`
+	LastError           string `json:"last_error,omitempty"`
+	// AuthFailing is true when the last check failed because the server
+	// refused the credentials (a rotated password): the store is up, and
+	// no amount of waiting will help until the configuration changes.
+	AuthFailing bool      `json:"auth_failing,omitempty"`
+	CheckedAt   time.Time `json:"checked_at"`
 	// Since is when Reachable last changed.
 	Since time.Time `json:"since"`
 }
@@ -115,6 +119,7 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 		}
 	default:
 		cur.LastError = err.Error()
+		cur.AuthFailing = errors.Is(err, ErrAuth)
 		cur.ConsecutiveFailures = 1
 		if prev != nil {
 			cur.ConsecutiveFailures += prev.ConsecutiveFailures

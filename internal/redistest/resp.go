@@ -40,6 +40,16 @@ func register(addr, pw string, tlsOnly bool) {
 	}
 }
 
+// SetPassword tells Do the password of the server at addr after a test
+// changed it (CONFIG SET requirepass).
+func SetPassword(addr, pw string) {
+	if pw != "" {
+		passwords.Store(addr, pw)
+	} else {
+		passwords.Delete(addr)
+	}
+}
+
 // Do sends one command to addr on a new connection and returns the reply:
 // a string (simple or bulk), an int64, nil, a []any, or a ReplyError.
 // The harness uses it to drive servers (CLUSTER MEET, SENTINEL ..., DEBUG

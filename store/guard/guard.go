@@ -21,10 +21,13 @@
 // shards' keys are still served; with one breaker for everything, the dead
 // shard's failures would open it and fail every call.
 //
-// What counts as a failure: the store being unreachable or a deadline the
-// guard set expiring. A miss is not a failure, nor is a Redis error reply
-// (OOM, NOPERM, WRONGTYPE: the server is up and answering), nor a call the
-// caller itself cancelled or gave too short a deadline.
+// What counts as a failure: the store being unreachable, refusing the
+// credentials (after a password rotation every reconnect fails: open, and
+// redial at the probe rate), or a deadline the guard set expiring while
+// this process was not starved of CPU. A miss is not a failure, nor is
+// another Redis error reply (OOM, NOPERM, WRONGTYPE: the server is up and
+// answering), nor a call the caller itself cancelled or gave too short a
+// deadline.
 package guard
 
 import (
@@ -423,7 +426,10 @@ func (s *Store) outcome(parent context.Context, err error, deadline time.Time) e
 		return nil
 	case parent.Err() != nil:
 		return errExcluded
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrAuth):
+		// A refused password fails every call and every reconnect: open,
+		// so that calls fail fast and the client redials at the breaker's
+		// probe rate, not at the callers' rate.
 		return errFailure
 	case errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
 		if !deadline.IsZero() && time.Since(deadline) > s.late || s.starve.Starved() {
