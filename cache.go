@@ -217,7 +217,7 @@ func (c *Cache) newCodec(p NamespaceConfig) (*codec.Codec, error) {
 	opts := codec.Options{
 		Compression:       c.cfg.Compression,
 		CompressThreshold: c.cfg.CompressThreshold,
-		MaxDecodedSize:    c.cfg.MaxDecodedSize,
+		MaxDecodedSize:    max(c.cfg.MaxDecodedSize, c.cfg.MaxValueBytes), // what the Cache may write, it reads
 		Keys:              c.keys,
 		Seal:              p.Seal != nil && *p.Seal,
 		Strict:            p.Strict,

@@ -117,6 +117,9 @@ const (
 	ValuesPerByte = 16
 	// ValuesFloor is how many values any payload may hold.
 	ValuesFloor = 4096
+	// MaxValues is how many values any payload may hold at most, however
+	// large: about 64 MiB of decoded empty maps.
+	MaxValues = 1 << 20
 )
 
 var (
@@ -447,6 +450,11 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 			return fmt.Errorf("%w: s2: %w", ErrCorrupt, err)
 		}
 	}
+	if h.Compression == CompressionNone && len(payload) > c.maxDecoded {
+		// Stored uncompressed past the cap (a writer that ignored
+		// MaxValueBytes): as large as any value may decode to.
+		return fmt.Errorf("%w: %d bytes stored uncompressed, over %d", ErrTooLarge, len(payload), c.maxDecoded)
+	}
 	if h.Raw {
 		return setRaw(payload, v)
 	}
@@ -463,7 +471,7 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 			return nil
 		}
 	}
-	if err := validate(payload, max(ValuesFloor, ValuesPerByte*stored)); err != nil {
+	if err := validate(payload, min(MaxValues, max(ValuesFloor, ValuesPerByte*stored))); err != nil {
 		return err
 	}
 	if len(payload) == 1 && payload[0] == 0xc0 && !nilFits(v) {

@@ -100,3 +100,25 @@ func TestValidateHookAndStrictMode(t *testing.T) {
 		t.Fatalf("lenient, an unknown field: %v, %+v", err, f)
 	}
 }
+
+// Stored uncompressed, a value is still bounded: past MaxDecodedSize in
+// bytes, or past MaxValues values (16 MiB of empty maps would otherwise
+// decode to a gigabyte).
+func TestUncompressedValuesAreBounded(t *testing.T) {
+	c := newCodec(t, codec.Options{MaxDecodedSize: 1 << 20})
+	big := append([]byte{codec.Version1<<4 | 0x08}, make([]byte, 2<<20)...) // raw, 2 MiB
+	var b []byte
+	if err := c.Unmarshal("", big, &b); !errors.Is(err, codec.ErrTooLarge) {
+		t.Fatalf("2 MiB raw with a 1 MiB cap: %v", err)
+	}
+	d := newCodec(t, codec.Options{})
+	n := codec.MaxValues + 1
+	maps := append([]byte{codec.Version1 << 4, 0xdd, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, make([]byte, n)...)
+	for i := 6; i < len(maps); i++ {
+		maps[i] = 0x80
+	}
+	var v any
+	if err := d.Unmarshal("", maps, &v); !errors.Is(err, codec.ErrTooLarge) {
+		t.Fatalf("%d empty maps stored uncompressed: %v", n, err)
+	}
+}
