@@ -742,45 +742,39 @@ func TestLockTakenAfterAnotherLoadedDoesNotLoadAgain(t *testing.T) {
 // served (Age would be -1.5 million hours), and a freshness of centuries
 // written in 1970 is cut to the policy's TTL, so the loader runs.
 func TestStampsFromTheFutureAreNotFresh(t *testing.T) {
-	mem, err := memstore.New(memstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mem.Close()
-	c, err := tradecache.New(testCtx(t), tradecache.Config{}, tradecache.WithStore(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := testCtx(t)
-	w, _ := codec.New(codec.Options{})
-	now := time.Now()
-	for name, st := range map[string]codec.Stamp{
-		"year 2200":          {AsOf: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), FreshFor: time.Minute},
-		"1970, fresh 2^62ns": {AsOf: time.Unix(0, 0), FreshFor: 1 << 62},
-		"a minute ahead":     {AsOf: now.Add(time.Minute), FreshFor: time.Hour},
-	} {
-		b, err := w.AppendMarshalStamped(nil, "trading:md:k", "planted", st)
-		if err != nil {
-			t.Fatal(err)
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		w, _ := codec.New(codec.Options{})
+		now := time.Now()
+		plant := func(v string, st codec.Stamp) {
+			enc, err := w.AppendMarshalStamped(nil, "trading:md:k", v, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.setRaw(t, "trading:md:k", enc); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := mem.Set(ctx, "trading:md:k", b, time.Hour); err != nil {
-			t.Fatal(err)
+		get := func() (string, tradecache.Meta, error) {
+			return tradecache.GetOrLoad(ctx, b.cache.Namespace("md"), "k", func(context.Context) (string, error) { return "loaded", nil },
+				tradecache.WithTTL(time.Minute))
 		}
-		v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("md"), "k", func(context.Context) (string, error) { return "loaded", nil },
-			tradecache.WithTTL(time.Minute))
-		if err != nil || v != "loaded" || meta.Source != tradecache.SourceLoader || meta.Age < 0 {
-			t.Fatalf("%s: GetOrLoad = %q %+v %v; want the loader's value", name, v, meta, err)
+		for name, st := range map[string]codec.Stamp{
+			"year 2200":          {AsOf: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), FreshFor: time.Minute},
+			"1970, fresh 2^62ns": {AsOf: time.Unix(0, 0), FreshFor: 1 << 62},
+			"a minute ahead":     {AsOf: now.Add(time.Minute), FreshFor: time.Hour},
+		} {
+			plant("planted", st)
+			if v, meta, err := get(); err != nil || v != "loaded" || meta.Source != tradecache.SourceLoader || meta.Age < 0 {
+				t.Fatalf("%s: GetOrLoad = %q %+v %v; want the loader's value", name, v, meta, err)
+			}
 		}
-	}
-	// Within the skew a stamp is believed, and its age is never negative.
-	b, _ := w.AppendMarshalStamped(nil, "trading:md:k", "near now", codec.Stamp{AsOf: now.Add(time.Second), FreshFor: time.Minute})
-	_ = mem.Set(ctx, "trading:md:k", b, time.Hour)
-	v, meta, err := tradecache.GetOrLoad(ctx, c.Namespace("md"), "k", func(context.Context) (string, error) { return "loaded", nil },
-		tradecache.WithTTL(time.Minute))
-	if err != nil || v != "near now" || meta.Age < 0 {
-		t.Fatalf("a stamp a second ahead: %q %+v %v", v, meta, err)
-	}
+		// Within the skew a stamp is believed, and its age is never negative.
+		plant("near now", codec.Stamp{AsOf: now.Add(time.Second), FreshFor: time.Minute})
+		if v, meta, err := get(); err != nil || v != "near now" || meta.Age < 0 {
+			t.Fatalf("a stamp a second ahead: %q %+v %v", v, meta, err)
+		}
+	})
 }
 
 // Soft and hard timeouts bound the caller, whatever the loader does: this
@@ -790,13 +784,9 @@ func TestStampsFromTheFutureAreNotFresh(t *testing.T) {
 // gets the same bound.
 func TestSoftAndHardTimeoutsBoundTheCaller(t *testing.T) {
 	clk := clock.New(time.Now())
-	c, err := tradecache.New(testCtx(t), tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+	c := redisCache(t, redistest.Start(t), tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
 		"md": {MaxStale: time.Hour},
 	}}, tradecache.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	ctx := context.Background() // no deadline: only the timeouts bound the call
 	ns := c.Namespace("md")
 	fast := func(context.Context) (string, error) { return "v1", nil }

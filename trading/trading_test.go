@@ -478,11 +478,10 @@ func TestHostileQuoteIsNotServedAsValid(t *testing.T) {
 // missing: the symbol's token is captured when the computation starts
 // (Generation with DependsOn), not when it is stored.
 func TestSymbolInvalidationDuringAComputationIsNotLost(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	eachTopology(t, symbolInvalidationDuringAComputation)
+}
+
+func symbolInvalidationDuringAComputation(t *testing.T, c *tradecache.Cache) {
 	ctx := context.Background()
 	p := trading.NewPortfolios(c)
 	tok, err := p.Generation(ctx, "P-1", trading.DependsOn("AAPL"))
