@@ -100,14 +100,50 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	}
 	ns.miss(len(missing))
 
-	lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
-	defer cancel()
-	start, t0 := ns.c.now(), time.Now()
-	loaded, err := callBatch(lctx, load, missing)
-	took := time.Since(t0) // a duration: the system clock's
-	ns.c.loads.Add(1)
-	if err != nil {
-		ns.c.loadErrors.Add(1)
+	// The load, and the caching of what it returns. With a soft or hard
+	// timeout it runs in a goroutine of its own, detached from the
+	// caller, so that the caller can stop waiting while it goes on to
+	// store its values for the next one.
+	run := func(ctx context.Context) batchResult[T] {
+		lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
+		defer cancel()
+		start, t0 := ns.c.now(), time.Now()
+		loaded, err := callBatch(lctx, load, missing)
+		ns.c.loads.Add(1)
+		if err != nil {
+			ns.c.loadErrors.Add(1)
+			return batchResult[T]{err: err}
+		}
+		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), storeUp)
+	}
+	var r batchResult[T]
+	if o.softTimeout == 0 && o.hardTimeout == 0 {
+		r = run(ctx)
+	} else {
+		done := make(chan batchResult[T], 1)
+		go func() { done <- run(context.WithoutCancel(ctx)) }()
+		var soft, hard <-chan time.Time
+		if len(stale) > 0 && o.softTimeout > 0 {
+			t := time.NewTimer(o.softTimeout)
+			defer t.Stop()
+			soft = t.C
+		}
+		if o.hardTimeout > 0 {
+			t := time.NewTimer(o.hardTimeout)
+			defer t.Stop()
+			hard = t.C
+		}
+		select {
+		case r = <-done:
+		case <-ctx.Done():
+			return out, metas, ns.fail(op, "", ctx.Err())
+		case <-soft:
+			r.err = fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
+		case <-hard:
+			r.err = fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
+		}
+	}
+	if err := r.err; err != nil {
 		unfilled := 0
 		for _, k := range missing {
 			if kv, ok := stale[k]; ok {
@@ -123,6 +159,29 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		return out, metas, nil
 	}
+	for k, v := range r.vals {
+		out[k], metas[k] = v, r.metas[k]
+	}
+	return out, metas, r.storeErr
+}
+
+// batchResult is what one batch load came to: its values and their
+// metas, or the loader's error; storeErr is a value that could not be
+// encoded for caching.
+type batchResult[T any] struct {
+	vals     map[string]T
+	metas    map[string]Meta
+	err      error
+	storeErr error
+}
+
+// storeBatch stamps and caches what a batch loader returned for missing
+// (full keys in missingFull): values for their freshness plus MaxStale,
+// keys it left out as remembered misses for the negative TTL. A failed
+// write is counted and logged by the path, never retried: a retry could
+// land after a newer value.
+func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, storeUp bool) batchResult[T] {
+	r := batchResult[T]{vals: make(map[string]T, len(loaded)), metas: make(map[string]Meta, len(loaded))}
 	var entries []store.Entry
 	for i, k := range missing {
 		v, ok := loaded[k]
@@ -133,7 +192,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		case ok:
 			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
 			ttl, value = st.FreshFor+o.maxStale, v
-			out[k], metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
+			r.vals[k], r.metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
 			if o.maxStale > 0 {
 				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf)
 			}
@@ -148,14 +207,13 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		b, err := ns.encode(nil, op, k, missingFull[i], value, &st)
 		if err != nil {
-			return out, metas, err
+			r.storeErr = err
+			return r
 		}
 		entries = append(entries, store.Entry{Key: missingFull[i], Value: b, TTL: ttl})
 	}
-	// A failed write is counted and logged (by the path), never retried:
-	// a retry could land after a newer value.
 	_, _ = ns.writeMany(ctx, op, entries, func(i int) string { return entries[i].Key[len(ns.base):] })
-	return out, metas, nil
+	return r
 }
 
 // callBatch calls a batch loader, turning a panic into a *PanicError.

@@ -841,3 +841,56 @@ func TestSoftAndHardTimeoutsBoundTheCaller(t *testing.T) {
 		}
 	}
 }
+
+// GetManyOrLoad keeps the same bounds: past the soft timeout keys with a
+// stale value get it, past the hard timeout the rest fail with ErrTimeout,
+// and the batch load goes on to cache its values.
+func TestGetManyOrLoadTimeouts(t *testing.T) {
+	clk := clock.New(time.Now())
+	c := redisCache(t, redistest.Start(t), tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"md": {MaxStale: time.Hour},
+	}}, tradecache.WithClock(clk))
+	ctx := context.Background()
+	ns := c.Namespace("md")
+	fast := func(_ context.Context, keys []string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "v1"
+		}
+		return out, nil
+	}
+	if _, _, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a"}, fast, tradecache.WithTTL(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute) // a is stale, b was never loaded
+	release := make(chan struct{})
+	slow := func(_ context.Context, keys []string) (map[string]string, error) {
+		<-release // ignores its ctx
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "v2"
+		}
+		return out, nil
+	}
+	start := time.Now()
+	vals, metas, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, slow,
+		tradecache.WithTTL(time.Minute), tradecache.WithSoftTimeout(20*time.Millisecond), tradecache.WithHardTimeout(50*time.Millisecond))
+	if took := time.Since(start); took > 5*time.Second || !errors.Is(err, tradecache.ErrTimeout) ||
+		vals["a"] != "v1" || !metas["a"].Stale || !errors.Is(metas["a"].Err, tradecache.ErrTimeout) {
+		t.Fatalf("after %v: %v %+v %v; want a stale and b missing with ErrTimeout", took, vals, metas, err)
+	}
+	if _, ok := vals["b"]; ok {
+		t.Fatalf("b has a value: %v", vals)
+	}
+	close(release)
+	failing := func(context.Context, []string) (map[string]string, error) { return nil, errors.New("not this loader") }
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		vals, metas, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, failing, tradecache.WithTTL(time.Minute))
+		if err == nil && vals["a"] == "v2" && vals["b"] == "v2" && metas["b"].Source == tradecache.SourceStore {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background batch load was not cached: %v %+v %v", vals, metas, err)
+		}
+	}
+}
