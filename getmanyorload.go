@@ -120,27 +120,17 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	if o.softTimeout == 0 && o.hardTimeout == 0 {
 		r = run(ctx)
 	} else {
-		done := make(chan batchResult[T], 1)
-		go func() { done <- run(context.WithoutCancel(ctx)) }()
-		var soft, hard <-chan time.Time
-		if len(stale) > 0 && o.softTimeout > 0 {
-			t := time.NewTimer(o.softTimeout)
-			defer t.Stop()
-			soft = t.C
-		}
-		if o.hardTimeout > 0 {
-			t := time.NewTimer(o.hardTimeout)
-			defer t.Stop()
-			hard = t.C
-		}
-		select {
-		case r = <-done:
-		case <-ctx.Done():
-			return out, metas, ns.fail(op, "", ctx.Err())
-		case <-soft:
-			r.err = fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
-		case <-hard:
-			r.err = fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
+		var bg batchResult[T]
+		done := make(chan struct{})
+		go func() { bg = run(context.WithoutCancel(ctx)); close(done) }()
+		gaveUp, err := o.waitLoad(ctx, done, len(stale) > 0)
+		switch {
+		case gaveUp:
+			return out, metas, ns.fail(op, "", err)
+		case err == nil:
+			r = bg
+		default:
+			r.err = err
 		}
 	}
 	if err := r.err; err != nil {

@@ -104,32 +104,18 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	// Wait for the load, the caller's ctx, and the timeouts. A timeout
 	// leaves the load running: it stores its value when it finishes, for
 	// the next caller (bounded by the load timeout).
-	var soft, hard <-chan time.Time
-	if stale != nil && o.softTimeout > 0 {
-		t := time.NewTimer(o.softTimeout)
-		defer t.Stop()
-		soft = t.C
-	}
-	if o.hardTimeout > 0 {
-		t := time.NewTimer(o.hardTimeout)
-		defer t.Stop()
-		hard = t.C
-	}
 	var (
 		res  any
 		meta Meta
 	)
-	select {
-	case <-call.Done():
+	gaveUp, err := o.waitLoad(ctx, call.Done(), stale != nil)
+	switch {
+	case gaveUp:
+		return zero, Meta{}, ns.fail(op, key, err)
+	case err == nil:
 		var r loaded
 		r, err = call.Result()
 		res, meta = r.v, r.meta
-	case <-ctx.Done():
-		return zero, Meta{}, ns.fail(op, key, ctx.Err())
-	case <-soft:
-		err = fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
-	case <-hard:
-		err = fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
 	}
 	if err == nil {
 		if tv, ok := res.(T); ok || res == nil {

@@ -1,7 +1,9 @@
 package tradecache
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"time"
@@ -135,6 +137,35 @@ func WithSoftTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 // background and its value is stored when it finishes (bounded by the load
 // timeout), for the next caller. Zero is off.
 func WithHardTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.hardTimeout = d } }
+
+// waitLoad waits for a load (done), the caller's ctx, the soft timeout
+// (only when a stale value can be served instead) and the hard timeout.
+// It returns nil when the load finished, and otherwise why the caller
+// stops waiting: ctx's error (gaveUp), or an error matching ErrTimeout.
+// Either way the load goes on.
+func (o *loadOpts) waitLoad(ctx context.Context, done <-chan struct{}, haveStale bool) (gaveUp bool, err error) {
+	var soft, hard <-chan time.Time
+	if haveStale && o.softTimeout > 0 {
+		t := time.NewTimer(o.softTimeout)
+		defer t.Stop()
+		soft = t.C
+	}
+	if o.hardTimeout > 0 {
+		t := time.NewTimer(o.hardTimeout)
+		defer t.Stop()
+		hard = t.C
+	}
+	select {
+	case <-done:
+		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
+	case <-soft:
+		return false, fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
+	case <-hard:
+		return false, fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
+	}
+}
 
 // defaultLoadOpts is a namespace's get-or-load policy before per-call
 // options; Namespace computes it once.
