@@ -86,7 +86,9 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				ns.hit(1)
 				if !st.Negative {
 					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
-					ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+					if kp.ok {
+						ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+					}
 				}
 				return
 			case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):

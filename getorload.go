@@ -176,7 +176,9 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *load
 			var zero T
 			return zero, stampInfo{}, false, nil
 		}
-		ns.keepNear(key, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+		if kp.ok { // boxing the value costs an allocation: only when it is kept
+			ns.keepNear(key, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+		}
 	}
 	return v, stampInfo{st, stamped}, true, nil
 }

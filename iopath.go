@@ -92,7 +92,8 @@ func (p *ioPath) onClock(t time.Time) int64 {
 
 // keepNear keeps v, decoded from a tracked read described by kp, in the
 // near tier until exp (unix nanoseconds) at the latest. An untracked read
-// keeps nothing. The tier is charged what v holds in memory, estimated,
+// keeps nothing; callers test kp.ok first, since boxing v costs an
+// allocation. The tier is charged what v holds in memory, estimated,
 // not the bytes it was decoded from: a few hundred compressed bytes can
 // decode to megabytes.
 func (p *ioPath) keepNear(key string, v any, encoded int, kp nearKeep, exp int64) {

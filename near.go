@@ -37,7 +37,9 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 		return zero, false, err
 	}
 	ns.hit(1)
-	ns.keepNear(key, v, len(b), kp, kp.until)
+	if kp.ok {
+		ns.keepNear(key, v, len(b), kp, kp.until)
+	}
 	return v, true, nil
 }
 
@@ -98,7 +100,9 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		}
 		ns.hit(1)
 		out[rest[i]] = v
-		ns.keepNear(rest[i], v, len(b), kp, kp.until)
+		if kp.ok {
+			ns.keepNear(rest[i], v, len(b), kp, kp.until)
+		}
 	})
 	if err := ns.batchErr(op, partial, held+read); err != nil {
 		return out, err
