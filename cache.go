@@ -145,6 +145,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 			return nil, err
 		}
 	default:
+		if reason := addressRequired(cfg, nil); reason != "" {
+			return nil, &ConfigError{Fields: []FieldError{{Field: "Redis.Host", Env: "REDIS_HOST", Reason: reason}}}
+		}
+		b.obs.log.Info("tradecache: no Redis address configured (REDIS_URL, REDIS_HOST): using this process's in-memory store", "environment", cfg.Environment)
 		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes, Now: b.clock.Now})
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package tradecache
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -363,8 +364,29 @@ const redacted = "[REDACTED]"
 // Durations (the TTLs and CACHE_SLOW_OP_THRESHOLD) are seconds, as in the
 // layer this replaces ("3600", "0.1"), or Go durations ("250ms", "1h").
 // Booleans accept true/false, 1/0, yes/no and on/off.
+//
+// In staging and production a Redis address is required (a missing one is
+// a *ConfigError naming REDIS_HOST and REDIS_URL, never a silent fall back
+// to the in-memory store), and so it is in any environment when another
+// Redis variable is set. A REDIS_* or CACHE_* variable within two edits of
+// a known name (REDIS_ULR) is refused with the name it was probably meant
+// to be; UnknownEnv lists all the unknown ones.
 func ConfigFromEnv() (Config, error) {
-	return configFrom(os.LookupEnv)
+	cfg, err := configFrom(os.LookupEnv)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		ce = &ConfigError{}
+	}
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if near, ok := typo(name); ok && strings.TrimSpace(val) != "" {
+			ce.add("", name, "", "not a variable tradecache reads; did you mean "+near+"?")
+		}
+	}
+	if e := ce.orNil(); e != nil {
+		return cfg, e
+	}
+	return cfg, err
 }
 
 func configFrom(lookup func(string) (string, bool)) (Config, error) {
@@ -391,6 +413,10 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 		if n, err := strconv.ParseFloat(v, 64); st.positive && err == nil && n == 0 {
 			errs.add(st.Field, st.Env, shown, "must be greater than 0")
 		}
+	}
+	set := func(env string) bool { v, ok := lookup(env); return ok && strings.TrimSpace(v) != "" }
+	if reason := addressRequired(cfg.withDefaults(), set); reason != "" && !errs.Has("REDIS_HOST") {
+		errs.add("Redis.Host", "REDIS_HOST", "", reason)
 	}
 	// A value that failed to parse is already listed; validate the rest.
 	if ve, ok := cfg.Validate().(*ConfigError); ok {

@@ -10,8 +10,10 @@
 //
 // Configuration comes from the environment (REDIS_URL, REDIS_HOST,
 // REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS, and the CACHE_* variables;
-// see docs/configuration.md). With none of them set, it runs on the
-// embedded in-memory store.
+// see docs/configuration.md). With none of them set, demo and bench run on
+// the embedded in-memory store; stats, health and clear refuse to (exit 2)
+// unless given --memory, since they would report on an empty store of
+// their own.
 //
 // Exit codes: 0 success; 1 the command failed (for health: the store is
 // not ready); 2 bad usage or configuration, or clear not confirmed.
@@ -58,16 +60,16 @@ commands:
           with --duration D [--symbols N], run a trading workload for D
   bench   [--phase 2s] [--json] [--html FILE] the replaced layer's targets, measured,
           beside a raw rueidis client in the same run
-  stats   [--json] hit rate, latency percentiles, errors, breaker, Redis INFO
-  health  [--json] reachability, PING latency and breaker; exit 1 if not ready
-  clear   --namespace N [--yes] remove a namespace's keys (SCAN + UNLINK)
+  stats   [--json] [--memory] hit rate, latency percentiles, errors, breaker, Redis INFO
+  health  [--json] [--memory] reachability, PING latency and breaker; exit 1 if not ready
+  clear   --namespace N [--yes] [--memory] remove a namespace's keys (SCAN + UNLINK)
 
 Exit codes: 0 success, 1 failure (health: not ready), 2 usage or configuration.
 
 Configuration comes from REDIS_URL, REDIS_HOST, REDIS_CLUSTER_ADDRS or
 REDIS_SENTINEL_ADDRS (with REDIS_SENTINEL_MASTER) and the CACHE_* variables
-(docs/configuration.md). Without any of them the embedded in-memory store is
-used.`
+(docs/configuration.md). Without any of them demo and bench use the embedded
+in-memory store; stats, health and clear exit 2 unless given --memory.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -291,3 +291,34 @@ func TestCommandsOnClusterAndSentinel(t *testing.T) {
 		})
 	}
 }
+
+// With no Redis address, the operations commands refuse the in-memory
+// store (exit 2, naming REDIS_HOST and REDIS_URL) unless asked for it; a
+// typo in a variable's name is refused with the name it was meant to be;
+// the demo still runs with no Redis at all.
+func TestNoSilentInMemoryFallback(t *testing.T) {
+	clearRedisEnv(t)
+	for _, args := range [][]string{{"health"}, {"stats"}, {"clear", "--namespace", "risk", "--yes"}} {
+		_, _, err := runCmd(t, args...)
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "REDIS_HOST") || !strings.Contains(fmt.Sprint(err), "REDIS_URL") {
+			t.Errorf("%v with no Redis: %v (exit %d); want exit 2 naming REDIS_HOST and REDIS_URL", args, err, exitCode(err))
+		}
+	}
+	if out, _, err := runCmd(t, "health", "--memory"); err != nil || !strings.Contains(out, "memory") {
+		t.Fatalf("health --memory: %v\n%s", err, out)
+	}
+	t.Setenv("REDIS_ULR", "redis://127.0.0.1:1")
+	_, _, err := runCmd(t, "health")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "did you mean REDIS_URL?") {
+		t.Fatalf("health with REDIS_ULR: %v (exit %d)", err, exitCode(err))
+	}
+	t.Setenv("REDIS_ULR", "")
+	t.Setenv("CACHE_ENVIRONMENT", "production")
+	if _, _, err := runCmd(t, "demo"); exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "REDIS_URL") {
+		t.Fatalf("demo in production with no Redis: %v (exit %d)", err, exitCode(err))
+	}
+	t.Setenv("CACHE_ENVIRONMENT", "")
+	if out, _, err := runCmd(t, "demo"); err != nil || !strings.Contains(out, "memory store") {
+		t.Fatalf("demo with no Redis: %v\n%s", err, out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -20,27 +21,42 @@ import (
 // errNotReady makes `tradecache health` exit 1 when the store is not ready.
 var errNotReady = errors.New("not ready")
 
-// openCache opens the cache the environment describes.
-func openCache(ctx context.Context) (*tradecache.Cache, error) {
+// errNoRedis is what an operations command says when the environment
+// names no Redis: it would otherwise report on a private, empty in-memory
+// store, and a readiness probe with a typo in its variable would pass.
+var errNoRedis = usageError{"no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); " +
+	"--memory runs on this process's own in-memory store instead"}
+
+// openCache opens the cache the environment describes. Unless memory is
+// set, an environment without a Redis address is a usage error; unknown
+// REDIS_* and CACHE_* variables are warned of on stderr.
+func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.Cache, error) {
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	for _, v := range tradecache.UnknownEnv() {
+		fmt.Fprintf(stderr, "tradecache: warning: %s is not a variable tradecache reads\n", v)
+	}
+	if !cfg.Redis.Enabled() && !memory {
+		return nil, errNoRedis
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return tradecache.New(cctx, cfg)
+	return tradecache.New(cctx, cfg, tradecache.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 }
 
-// openWithJSONFlag parses a command that takes only --json, then opens
-// the cache.
+// openWithJSONFlag parses a command that takes --json and --memory, then
+// opens the cache.
 func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io.Writer) (*tradecache.Cache, bool, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
 	if err := fs.Parse(args); err != nil {
 		return nil, false, usageError{err.Error()}
 	}
-	c, err := openCache(ctx)
+	c, err := openCache(ctx, *memory, stderr)
 	return c, *asJSON, err
 }
 
@@ -112,13 +128,14 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.SetOutput(stderr)
 	ns := fs.String("namespace", "", "the namespace to clear (required)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if *ns == "" {
 		return usageError{"clear needs --namespace"}
 	}
-	c, err := openCache(ctx)
+	c, err := openCache(ctx, *memory, stderr)
 	if err != nil {
 		return err
 	}
