@@ -772,3 +772,22 @@ func TestOverlongTTLAndNegativeLockAreRefused(t *testing.T) {
 		}
 	})
 }
+
+// An error says "tradecache:" once, not at every layer it passed through.
+func TestErrorsDoNotStutter(t *testing.T) {
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tradecache.New(testCtx(t), tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: port}})
+	if err == nil || strings.Count(err.Error(), "tradecache:") != 1 || !errors.Is(err, tradecache.ErrUnavailable) {
+		t.Fatalf("connecting to a closed port: %q; want one \"tradecache:\" and ErrUnavailable", err)
+	}
+	c, _ := tradecache.New(testCtx(t), tradecache.Config{})
+	defer c.Close()
+	_ = c.Set(testCtx(t), "k", "text", 0)
+	var n int
+	if _, err := c.Get(testCtx(t), "k", &n); err == nil || strings.Count(err.Error(), "tradecache:") != 1 {
+		t.Fatalf("decoding into the wrong type: %q", err)
+	}
+}

@@ -79,7 +79,15 @@ type OpError struct {
 	Err       error
 }
 
-func (e *OpError) Error() string { return describe(e.Op, e.Namespace, e.Key) + ": " + e.Err.Error() }
+func (e *OpError) Error() string {
+	return describe(e.Op, e.Namespace, e.Key) + ": " + unprefixed(e.Err)
+}
+
+// unprefixed is err's message without a leading "tradecache: ", which the
+// message that wraps it already says: an error reads "tradecache: connect:
+// store unavailable: ...", not "tradecache: connect: tradecache: store
+// unavailable: ...".
+func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), "tradecache: ") }
 
 // Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
@@ -164,7 +172,7 @@ type SerializationError struct {
 }
 
 func (e *SerializationError) Error() string {
-	return fmt.Sprintf("%s: cannot %s %s: %v", describe(e.Op, e.Namespace, e.Key), direction(e.Op), e.Type, e.Err)
+	return fmt.Sprintf("%s: cannot %s %s: %s", describe(e.Op, e.Namespace, e.Key), direction(e.Op), e.Type, unprefixed(e.Err))
 }
 
 func direction(op string) string {

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -34,7 +35,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "tradecache:", err)
+		// The library's errors already begin with "tradecache: ".
+		fmt.Fprintln(os.Stderr, "tradecache: "+strings.TrimPrefix(err.Error(), "tradecache: "))
 		os.Exit(exitCode(err))
 	}
 }

@@ -76,8 +76,12 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
-		if said := serverSays(ctx, opt); said != "" {
-			err = fmt.Errorf("%w (the server says: %s)", err, said)
+		// The server's reply, when there is one, says what is wrong; only
+		// a bare EOF needs the greeting asked for (maxclients).
+		if _, isReply := rueidis.IsRedisErr(err); !isReply {
+			if said := serverSays(ctx, opt); said != "" {
+				err = fmt.Errorf("%w (the server says: %s)", err, said)
+			}
 		}
 		return nil, classify(fmt.Errorf("redisstore: connect %v: %w", opt.InitAddress, err))
 	}
@@ -182,7 +186,9 @@ func classify(err error) error {
 		switch {
 		case strings.HasPrefix(msg, "NOPERM"):
 			return fmt.Errorf("%w: %w", store.ErrNoPermission, err)
-		case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"):
+		case strings.HasPrefix(msg, "NOAUTH"):
+			return fmt.Errorf("%w: the server requires a password: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user): %w", store.ErrAuth, err)
+		case strings.HasPrefix(msg, "WRONGPASS"):
 			return fmt.Errorf("%w: %w", store.ErrAuth, err)
 		}
 		for _, p := range refusals {
@@ -192,8 +198,12 @@ func classify(err error) error {
 		}
 		return err
 	}
-	if msg := err.Error(); strings.Contains(msg, "WRONGPASS") || strings.Contains(msg, "NOAUTH") {
-		return fmt.Errorf("%w: %w", store.ErrAuth, err) // from the handshake, not a reply
+	// From the handshake, not a reply to a command.
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "WRONGPASS"):
+		return fmt.Errorf("%w: %w", store.ErrAuth, err)
+	case strings.Contains(msg, "NOAUTH"):
+		return fmt.Errorf("%w: the server requires a password: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user): %w", store.ErrAuth, err)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
