@@ -9,51 +9,59 @@ import (
 	"github.com/tradecache/tradecache/store/guard"
 )
 
-// Stats are the Cache's counters since New.
+// Stats are the Cache's counters since New. Their JSON form is snake_case
+// with units in the names (durations in nanoseconds, *_ns).
 type Stats struct {
-	Backend  string
-	Topology string // standalone, sentinel or cluster, for Redis
-	Hits     uint64
-	Misses   uint64
-	Sets     uint64
-	Deletes  uint64
-	Errors   uint64
+	Backend  string `json:"backend"`
+	Topology string `json:"topology,omitempty"` // standalone, sentinel or cluster, for Redis
+	Hits     uint64 `json:"hits"`
+	Misses   uint64 `json:"misses"`
+	Sets     uint64 `json:"sets"`
+	Deletes  uint64 `json:"deletes"`
+	Errors   uint64 `json:"errors"`
 	// Get-or-load: loader calls, loader failures, early refreshes started,
 	// and stale values served because a loader or the store failed.
-	Loads, LoadErrors, Refreshes, StaleServed uint64
+	Loads       uint64 `json:"loads"`
+	LoadErrors  uint64 `json:"load_errors"`
+	Refreshes   uint64 `json:"refreshes"`
+	StaleServed uint64 `json:"stale_served"`
 	// Breaker is the circuit breaker's state ("none" on the in-process
 	// store) and BreakerTransitions its transitions and fast failures.
-	Breaker            string
-	BreakerTransitions guard.Transitions
+	Breaker            string            `json:"breaker"`
+	BreakerTransitions guard.Transitions `json:"breaker_transitions"`
 
 	// ErrorRate is Errors over all counted operations (hits, misses, sets,
 	// deletes and errors).
-	ErrorRate float64
+	ErrorRate float64 `json:"error_rate"`
 	// ErrorsByKind splits Errors: unavailable, timeout, permission, refused,
 	// serialization, other.
-	ErrorsByKind map[string]uint64
+	ErrorsByKind map[string]uint64 `json:"errors_by_kind,omitempty"`
 	// Ops has latency percentiles per kind of operation (get, set, ...),
 	// when EnableMetrics is on.
-	Ops map[string]OpStats
+	Ops map[string]OpStats `json:"ops,omitempty"`
 	// Namespaces breaks the counts down by namespace.
-	Namespaces map[string]NamespaceStats
+	Namespaces map[string]NamespaceStats `json:"namespaces,omitempty"`
 	// Connections is what the store reports of its client: pipelined
 	// connections (per node on a cluster) and the blocking-command pool.
-	PipelinedConnections, BlockingPoolSize int
+	PipelinedConnections int `json:"pipelined_connections"`
+	BlockingPoolSize     int `json:"blocking_pool_size"`
 	// Redis holds INFO figures; nil on the in-memory store or when INFO
 	// failed.
-	Redis *RedisInfo
+	Redis *RedisInfo `json:"redis,omitempty"`
 	// Near cache, over every namespace that has one: hits, misses,
 	// evictions, entries and approximate bytes held, and whole-tier flushes
 	// (on a lost connection).
-	NearHits, NearMisses, NearEvictions, NearFlushes uint64
-	NearEntries                                      int
-	NearBytes                                        int64
+	NearHits      uint64 `json:"near_hits"`
+	NearMisses    uint64 `json:"near_misses"`
+	NearEvictions uint64 `json:"near_evictions"`
+	NearFlushes   uint64 `json:"near_flushes"`
+	NearEntries   int    `json:"near_entries"`
+	NearBytes     int64  `json:"near_bytes"`
 	// ServerChanges counts the times the server behind the store changed
 	// identity (run_id): a restart or a failover, after which the data may
 	// be older than what this process saw, and its near tiers and last
 	// known values were dropped.
-	ServerChanges uint64
+	ServerChanges uint64 `json:"server_changes"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -130,13 +138,22 @@ func OpNames() []string { return append([]string(nil), opNames[:]...) }
 // OpStats are one kind of operation's figures. Latencies come from a
 // log-linear histogram and are within 1% of the true values.
 type OpStats struct {
-	Count, Errors           uint64
-	Avg, P50, P95, P99, Max time.Duration
+	Count  uint64        `json:"count"`
+	Errors uint64        `json:"errors"`
+	Avg    time.Duration `json:"avg_ns"`
+	P50    time.Duration `json:"p50_ns"`
+	P95    time.Duration `json:"p95_ns"`
+	P99    time.Duration `json:"p99_ns"`
+	Max    time.Duration `json:"max_ns"`
 }
 
 // NamespaceStats are one namespace's counts.
 type NamespaceStats struct {
-	Hits, Misses, Sets, Deletes, Errors uint64
+	Hits    uint64 `json:"hits"`
+	Misses  uint64 `json:"misses"`
+	Sets    uint64 `json:"sets"`
+	Deletes uint64 `json:"deletes"`
+	Errors  uint64 `json:"errors"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -152,16 +169,16 @@ func ratio(a, b uint64) float64 {
 // RedisInfo holds figures from the server's INFO; on a cluster, the sums
 // over its masters.
 type RedisInfo struct {
-	Nodes int // servers the figures add up
+	Nodes int `json:"nodes"` // servers the figures add up
 
-	ConnectedClients       int64
-	UsedMemory             int64
-	UsedMemoryHuman        string
-	EvictedKeys            int64
-	ExpiredKeys            int64
-	KeyspaceHits           int64
-	KeyspaceMisses         int64
-	InstantaneousOpsPerSec int64
+	ConnectedClients       int64  `json:"connected_clients"`
+	UsedMemory             int64  `json:"used_memory_bytes"`
+	UsedMemoryHuman        string `json:"used_memory_human"`
+	EvictedKeys            int64  `json:"evicted_keys"`
+	ExpiredKeys            int64  `json:"expired_keys"`
+	KeyspaceHits           int64  `json:"keyspace_hits"`
+	KeyspaceMisses         int64  `json:"keyspace_misses"`
+	InstantaneousOpsPerSec int64  `json:"instantaneous_ops_per_sec"`
 }
 
 // parseInfo reads the fields RedisInfo keeps from INFO's text.

@@ -73,14 +73,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	htmlOut := fs.String("html", "", "also write an HTML report with latency charts to this file")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return flagError(err)
 	}
 	if *phase <= 0 {
-		return usageError{"--phase must be positive"}
+		return usageError{msg: "--phase must be positive"}
 	}
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	off := false
 	cfg.LogSlowOps = &off

@@ -42,14 +42,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	duration := fs.Duration("duration", 0, "run a trading workload for this long (0: the short walk-through)")
 	symbols := fs.Int("symbols", 50, "symbols the workload's feed updates")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return flagError(err)
 	}
 	if *duration < 0 || *symbols < 10 {
-		return usageError{"--duration must not be negative and --symbols must be at least 10"}
+		return usageError{msg: "--duration must not be negative and --symbols must be at least 10"}
 	}
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{msg: err.Error()}
 	}
 	if *duration > 0 {
 		off := false

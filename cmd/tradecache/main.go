@@ -22,6 +22,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	var ue usageError
+	if errors.As(err, &ue) && ue.printed || errors.Is(err, errHelp) {
+		os.Exit(exitCode(err)) // the flag package has said it
+	}
 	if err != nil {
 		// The library's errors already begin with "tradecache: ".
 		fmt.Fprintln(os.Stderr, "tradecache: "+strings.TrimPrefix(err.Error(), "tradecache: "))
@@ -42,13 +47,34 @@ func main() {
 }
 
 // usageError marks errors in how the command was called (exit code 2).
-type usageError struct{ msg string }
+// printed says the flag package already told the person, so main need not
+// say it again.
+type usageError struct {
+	msg     string
+	printed bool
+}
 
 func (e usageError) Error() string { return e.msg }
 
+// errHelp is a subcommand's --help: its usage is printed, and it exits 0.
+var errHelp = errors.New("help")
+
+// flagError turns a flag.Parse error into the command's outcome: --help
+// is a success, anything else a usage error the flag package has already
+// printed with the command's flags.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return usageError{msg: err.Error(), printed: true}
+}
+
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) {
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
@@ -76,7 +102,7 @@ in-memory store; stats, health and clear exit 2 unless given --memory.`
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return usageError{"no command given"}
+		return usageError{msg: "no command given"}
 	}
 	switch args[0] {
 	case "demo":
@@ -94,5 +120,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprintln(stderr, usage)
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	return usageError{msg: fmt.Sprintf("unknown command %q", args[0])}
 }

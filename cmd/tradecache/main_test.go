@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,7 +124,7 @@ func TestOperationsCommands(t *testing.T) {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
 	out, _, err = runCmd(t, "stats", "--json")
-	if err != nil || !strings.Contains(out, `"Backend": "redis"`) || !strings.Contains(out, `"UsedMemoryHuman"`) {
+	if err != nil || !strings.Contains(out, `"backend": "redis"`) || !strings.Contains(out, `"used_memory_human"`) || !strings.Contains(out, `"hit_rate"`) {
 		t.Fatalf("stats --json: %v\n%s", err, out)
 	}
 	out, _, err = runCmd(t, "health")
@@ -320,5 +323,79 @@ func TestNoSilentInMemoryFallback(t *testing.T) {
 	t.Setenv("CACHE_ENVIRONMENT", "")
 	if out, _, err := runCmd(t, "demo"); err != nil || !strings.Contains(out, "memory store") {
 		t.Fatalf("demo with no Redis: %v\n%s", err, out)
+	}
+}
+
+// The built binary: every subcommand's --help exits 0 with no error line;
+// a bad flag value is said once and exits 2; a configuration error exits 2.
+func TestBinaryExitCodesAndMessages(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "tradecache")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	runBin := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	noRedis := []string{"REDIS_URL=", "REDIS_HOST=", "REDIS_CLUSTER_ADDRS=", "REDIS_SENTINEL_ADDRS=", "CACHE_ENVIRONMENT="}
+	for _, sub := range []string{"demo", "bench", "stats", "health", "clear"} {
+		out, code := runBin(noRedis, sub, "--help")
+		if code != 0 || strings.Contains(out, "tradecache: ") {
+			t.Errorf("%s --help: exit %d\n%s", sub, code, out)
+		}
+	}
+	out, code := runBin(noRedis, "demo", "--duration", "soon")
+	if code != 2 || strings.Count(out, "invalid value") != 1 {
+		t.Errorf("a bad flag value: exit %d, said %d times\n%s", code, strings.Count(out, "invalid value"), out)
+	}
+	out, code = runBin(append(noRedis, "CACHE_MAX_BATCH_SIZE=0"), "demo")
+	if code != 2 || strings.Count(out, "tradecache:") != 1 || !strings.Contains(out, "CACHE_MAX_BATCH_SIZE") {
+		t.Errorf("a configuration error: exit %d\n%s", code, out)
+	}
+}
+
+// Every --json is snake_case: no key has an upper-case letter.
+func TestJSONIsSnakeCase(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	if _, _, err := runCmd(t, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if strings.ToLower(k) != k && !strings.Contains(path, "ops") && !strings.Contains(path, "namespaces") && !strings.Contains(path, "errors_by_kind") {
+					t.Errorf("key %s.%s is not snake_case", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	for _, cmd := range [][]string{{"stats", "--json"}, {"health", "--json"}} {
+		out, _, err := runCmd(t, cmd...)
+		if err != nil {
+			t.Fatalf("%v: %v", cmd, err)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, out)
+		}
+		walk(cmd[0], v)
 	}
 }

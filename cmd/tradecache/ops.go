@@ -24,7 +24,7 @@ var errNotReady = errors.New("not ready")
 // errNoRedis is what an operations command says when the environment
 // names no Redis: it would otherwise report on a private, empty in-memory
 // store, and a readiness probe with a typo in its variable would pass.
-var errNoRedis = usageError{"no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); " +
+var errNoRedis = usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); " +
 	"--memory runs on this process's own in-memory store instead"}
 
 // openCache opens the cache the environment describes. Unless memory is
@@ -33,7 +33,7 @@ var errNoRedis = usageError{"no Redis address: set REDIS_URL or REDIS_HOST (or R
 func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.Cache, error) {
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error()}
 	}
 	for _, v := range tradecache.UnknownEnv() {
 		fmt.Fprintf(stderr, "tradecache: warning: %s is not a variable tradecache reads\n", v)
@@ -54,7 +54,7 @@ func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
 	if err := fs.Parse(args); err != nil {
-		return nil, false, usageError{err.Error()}
+		return nil, false, flagError(err)
 	}
 	c, err := openCache(ctx, *memory, stderr)
 	return c, *asJSON, err
@@ -70,7 +70,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return enc.Encode(statsJSON(st))
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if st.Topology != "" {
@@ -130,10 +130,10 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return flagError(err)
 	}
 	if *ns == "" {
-		return usageError{"clear needs --namespace"}
+		return usageError{msg: "clear needs --namespace"}
 	}
 	c, err := openCache(ctx, *memory, stderr)
 	if err != nil {
@@ -145,7 +145,7 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		line, _ := bufio.NewReader(stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 			fmt.Fprintln(stdout, "not cleared")
-			return usageError{"not confirmed"}
+			return usageError{msg: "not confirmed"}
 		}
 	}
 	n, err := c.ClearNamespace(ctx, *ns)
@@ -157,3 +157,22 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 var stdin io.Reader = os.Stdin
+
+// statsJSON is Stats as `stats --json` prints it: the library's snake_case
+// form with the hit rates, overall and per namespace, beside the counts.
+func statsJSON(st tradecache.Stats) any {
+	type ns struct {
+		tradecache.NamespaceStats
+		HitRate float64 `json:"hit_rate"`
+	}
+	nss := make(map[string]ns, len(st.Namespaces))
+	for name, n := range st.Namespaces {
+		nss[name] = ns{n, n.HitRate()}
+	}
+	st.Namespaces = nil // replaced by the form with hit rates
+	return struct {
+		tradecache.Stats
+		HitRate    float64       `json:"hit_rate"`
+		Namespaces map[string]ns `json:"namespaces,omitempty"`
+	}{st, st.HitRate(), nss}
+}

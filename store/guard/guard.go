@@ -299,12 +299,14 @@ func (s *Store) OpenPartitions() (open, total int) {
 
 // Transitions counts breaker transitions since New, by target state.
 type Transitions struct {
-	Opened, HalfOpened, Closed uint64
+	Opened     uint64 `json:"opened"`
+	HalfOpened uint64 `json:"half_opened"`
+	Closed     uint64 `json:"closed"`
 	// Rejected counts calls failed fast while the breaker was open.
-	Rejected uint64
+	Rejected uint64 `json:"rejected"`
 	// Starved counts timeouts not held against the breaker because this
 	// process was starved of CPU when they happened (see Starved).
-	Starved uint64
+	Starved uint64 `json:"starved"`
 }
 
 // Transitions returns the breaker's transition counts.
