@@ -6,79 +6,90 @@
 // overloaded client is not taken for a dead Redis.
 //
 // It reads the Go scheduler's own histogram of how long goroutines spent
-// runnable before running (runtime/metrics /sched/latencies:seconds), and
-// looks at the calls since its previous look: the process is starved when
-// more than 1% of them waited longer than the threshold.
+// runnable before running (runtime/metrics /sched/latencies:seconds)
+// every 20ms, in a goroutine that runs only while someone asks: it starts
+// on the first question and stops three seconds after the last. The process
+// is starved when more than 1% of the wake-ups of the last 20ms waited
+// longer than the threshold.
 package starve
 
 import (
 	"math"
+	"runtime"
 	"runtime/metrics"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
 const name = "/sched/latencies:seconds"
 
-// Detector answers Starved from the scheduler latencies recorded since it
-// last looked. The zero value is not ready; use New.
+const (
+	period = 20 * time.Millisecond // how often the histogram is read
+	idle   = 3 * time.Second       // how long the sampler outlives the last question (less than the leak checks' grace)
+)
+
+// Detector answers Starved. The zero value is not ready; use New.
 type Detector struct {
 	threshold float64 // seconds
-	mu        sync.Mutex
-	sample    []metrics.Sample
-	prev      []uint64 // bucket counts at the previous look
-	at        time.Time
-	starved   bool
+	starved   atomic.Bool
+	running   atomic.Bool
+	asked     atomic.Int64 // unix nanoseconds of the last question
 }
-
-// minInterval is how often the histogram is read at most: reading it is
-// cheap, but a burst of failing calls asks together.
-const minInterval = 50 * time.Millisecond
 
 // New returns a Detector that reports starvation when goroutines wait
 // longer than threshold to run.
-func New(threshold time.Duration) *Detector {
-	d := &Detector{threshold: threshold.Seconds(), sample: []metrics.Sample{{Name: name}}}
-	d.read() // the baseline
-	return d
-}
+func New(threshold time.Duration) *Detector { return &Detector{threshold: threshold.Seconds()} }
 
-// Starved reports whether, since the previous look (at least minInterval
-// ago, else the previous answer), more than 1% of goroutine wake-ups
-// waited longer than the threshold.
+// Starved reports whether more than 1% of the goroutine wake-ups of the
+// last sampling period waited longer than the threshold, or, for the
+// questions the sampler has no period for yet (it starts on the first one
+// after a quiet spell), whether yielding the processor now takes longer
+// than the threshold to be given it back.
 func (d *Detector) Starved() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if time.Since(d.at) < minInterval {
-		return d.starved
+	d.asked.Store(time.Now().UnixNano())
+	if !d.running.Load() && d.running.CompareAndSwap(false, true) {
+		go d.sample()
 	}
-	h := d.read()
-	if h == nil {
-		return false
+	if d.starved.Load() {
+		return true
 	}
-	var total, late uint64
-	for i, c := range h.Counts {
-		n := c - d.prev[i]
-		total += n
-		if lo := h.Buckets[i]; lo >= d.threshold && !math.IsInf(lo, -1) {
-			late += n
-		}
-	}
-	d.prev = append(d.prev[:0], h.Counts...)
-	d.starved = total > 0 && late*100 > total
-	return d.starved
+	// A goroutine that yields goes behind every runnable one: on a
+	// starved process it waits a scheduling round, on an idle one it is
+	// back at once.
+	start := time.Now()
+	runtime.Gosched()
+	return time.Since(start).Seconds() > d.threshold
 }
 
-// read samples the histogram; the first read records the baseline.
-func (d *Detector) read() *metrics.Float64Histogram {
-	metrics.Read(d.sample)
-	d.at = time.Now()
-	if d.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return nil
+func (d *Detector) sample() {
+	s := []metrics.Sample{{Name: name}}
+	var prev []uint64
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+			d.running.Store(false)
+			return
+		}
+		h := s[0].Value.Float64Histogram()
+		if prev != nil {
+			var total, late uint64
+			for i, c := range h.Counts {
+				n := c - prev[i]
+				total += n
+				if lo := h.Buckets[i]; lo >= d.threshold && !math.IsInf(lo, -1) {
+					late += n
+				}
+			}
+			d.starved.Store(total > 0 && late*100 > total)
+		}
+		prev = append(prev[:0], h.Counts...)
+		if time.Since(time.Unix(0, d.asked.Load())) > idle {
+			d.starved.Store(false)
+			d.running.Store(false)
+			return
+		}
+		<-t.C
 	}
-	h := d.sample[0].Value.Float64Histogram()
-	if d.prev == nil {
-		d.prev = append([]uint64(nil), h.Counts...)
-	}
-	return h
 }

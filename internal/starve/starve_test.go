@@ -6,14 +6,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/starve"
 )
+
+// The sampler stops by itself three seconds after the last question.
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 // With more spinning goroutines than CPUs, and goroutines that keep
 // waking up, wake-ups wait: the detector says starved; once the spinning
 // stops, it says not.
 func TestStarvedUnderCPUBurn(t *testing.T) {
 	d := starve.New(2 * time.Millisecond)
+	d.Starved() // starts the sampler
 	var stop atomic.Bool
 	for range 4 * runtime.GOMAXPROCS(0) {
 		go func() {
@@ -23,7 +28,7 @@ func TestStarvedUnderCPUBurn(t *testing.T) {
 	}
 	starved := false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !starved; {
-		for range 100 {
+		for range 10 {
 			time.Sleep(100 * time.Microsecond) // wake-ups that must wait for a P
 		}
 		starved = d.Starved()
