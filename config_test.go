@@ -317,3 +317,20 @@ func TestTTLsAreBounded(t *testing.T) {
 		t.Fatal("a TTL of 285 years from the environment was accepted")
 	}
 }
+
+// A bad REDIS_URL says why, never printing its password.
+func TestURLErrorsSayWhy(t *testing.T) {
+	for url, want := range map[string]string{
+		"127.0.0.1:6379":                       "no scheme: write redis://127.0.0.1:6379",
+		"http://h:1":                           "scheme must be redis:// or rediss://",
+		"redis://:s3cret@h:99999":              "bad port",
+		"redis://:s3cret@h:port/0":             "not a URL",
+		"redis:///0":                           "no host",
+		"redis://u:s3cret@h:1?password=s3cret": "a password in the query",
+	} {
+		err := Config{Redis: RedisConfig{URL: url}}.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v; want %q and no password", url, err, want)
+		}
+	}
+}

@@ -72,12 +72,16 @@ var settings = []setting{
 		check: func(c Config) string {
 			u, err := url.Parse(c.Redis.URL)
 			switch {
+			case err != nil && checkAddr(c.Redis.URL) == "", err == nil && u.Opaque != "":
+				return "no scheme: write redis://" + c.Redis.URL + " (rediss:// for TLS)"
 			case err != nil:
 				return "not a URL"
 			case u.Scheme != "redis" && u.Scheme != "rediss":
 				return "scheme must be redis:// or rediss://"
 			case u.Host == "":
 				return "no host"
+			case u.Port() != "" && checkAddr(u.Host) != "":
+				return "bad port: " + checkAddr(u.Host)
 			case u.Query().Has("password"):
 				return "a password in the query is not read by the client: put it in the user part (redis://user:password@host) or in REDIS_PASSWORD"
 			}

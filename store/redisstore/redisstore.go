@@ -200,6 +200,9 @@ func classify(err error) error {
 	}
 	// From the handshake, not a reply to a command.
 	switch msg := err.Error(); {
+	case strings.Contains(msg, "unknown message type"):
+		// An HTTP server answers '<' or 'H' where a RESP type byte should be.
+		return fmt.Errorf("%w: not a Redis server (it answered outside the Redis protocol): check the address and port: %w", store.ErrUnavailable, err)
 	case strings.Contains(msg, "WRONGPASS"):
 		return fmt.Errorf("%w: %w", store.ErrAuth, err)
 	case strings.Contains(msg, "NOAUTH"):

@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +37,18 @@ func TestConnectErrorsSayWhatIsWrong(t *testing.T) {
 		if err == nil || errors.Is(err, store.ErrAuth) != c.auth || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.dont) {
 			t.Errorf("%s: %v; want ErrAuth %v, %q and not %q", c.name, err, c.auth, c.want, c.dont)
 		}
+	}
+}
+
+// A peer that is not Redis (an HTTP server) is named as such, not as
+// "received unknown message type: 60".
+func TestNotARedisServer(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := redisstore.Open(ctx, redisstore.Options{Addr: strings.TrimPrefix(srv.URL, "http://")})
+	if err == nil || !strings.Contains(err.Error(), "not a Redis server") || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open on an HTTP server: %v", err)
 	}
 }
