@@ -199,7 +199,7 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 func (p *ioPath) getEx(ctx context.Context, key, full string, ttl time.Duration) ([]byte, bool, error) {
 	t0 := p.start()
 	b, found, err := p.store.GetEx(ctx, full, ttl)
-	p.observe(ctx, opGet, key, t0, len(b), err)
+	p.observe(ctx, opTouch, key, t0, len(b), err)
 	return b, found, err
 }
 

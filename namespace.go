@@ -181,7 +181,7 @@ func (n *Namespace) finishRead(op, key, full string, b []byte, found bool, err e
 // the same round trip (GETEX): a sliding expiry. ttl 0 means the
 // namespace's policy.
 func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Duration) (found bool, err error) {
-	const op = "get"
+	const op = "touch"
 	full, err := n.key(op, key)
 	if err != nil {
 		return false, err

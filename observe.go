@@ -27,10 +27,11 @@ const (
 	opSetMany
 	opClear
 	opGetOrLoad
+	opTouch
 	numOps
 )
 
-var opNames = [numOps]string{"get", "set", "delete", "exists", "ttl", "expire", "get_many", "set_many", "clear", "get_or_load"}
+var opNames = [numOps]string{"get", "set", "delete", "exists", "ttl", "expire", "get_many", "set_many", "clear", "get_or_load", "touch"}
 
 func opIndex(op string) (opKind, bool) {
 	for i, n := range opNames {

@@ -109,7 +109,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		fmt.Fprintf(stdout, "%-12s %-18s set %-9s get %-9s ttl %-6s %s\n", s.ns, s.key,
-			setDur.Round(time.Microsecond), time.Since(t0).Round(time.Microsecond), ttl.Round(time.Second), describe(s.dst))
+			round(setDur), round(time.Since(t0)), ttl.Round(time.Second), describe(s.dst))
 	}
 
 	// Exactness checks the demo can show a person.

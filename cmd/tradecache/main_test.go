@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tradecache/tradecache/internal/redistest"
 )
@@ -223,8 +224,21 @@ func TestDemoWorkload(t *testing.T) {
 			t.Errorf("workload summary lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "expire") || !strings.Contains(out, "touch") {
+		t.Errorf("session touches are not labelled touch:\n%s", out)
+	}
 	if _, _, err := runCmd(t, "demo", "--symbols", "3"); exitCode(err) != 2 {
 		t.Fatalf("--symbols 3: %v", err)
+	}
+	// Ctrl-C ends a run early: a summary, and no error counted for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	var o, e bytes.Buffer
+	if err := run(ctx, []string{"demo", "--duration", "30s", "--symbols", "20"}, &o, &e); err != nil {
+		t.Fatalf("interrupted demo: %v", err)
+	}
+	if !strings.Contains(o.String(), ", errors 0\n") {
+		t.Fatalf("an interrupted run counted errors:\n%s", o.String())
 	}
 }
 

@@ -91,7 +91,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sort.Strings(ops)
 	for _, op := range ops {
 		o := st.Ops[op]
-		fmt.Fprintf(w, "%s\tcount %d, avg %v, p50 %v, p99 %v, max %v\n", op, o.Count, o.Avg, o.P50, o.P99, o.Max)
+		fmt.Fprintf(w, "%s\tcount %d, avg %v, p50 %v, p99 %v, max %v\n", op, o.Count, round(o.Avg), round(o.P50), round(o.P99), round(o.Max))
 	}
 	return w.Flush()
 }
@@ -112,7 +112,7 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if h.Parts > 0 {
 			breaker = fmt.Sprintf("%s (%d of %d slot groups open)", h.Breaker, h.OpenParts, h.Parts)
 		}
-		fmt.Fprintf(stdout, "%s: reachable %t, ping %v, breaker %s, ready %t\n", h.Backend, h.Reachable, h.PingLatency.Round(time.Microsecond), breaker, h.Ready)
+		fmt.Fprintf(stdout, "%s: reachable %t, ping %v, breaker %s, ready %t\n", h.Backend, h.Reachable, round(h.PingLatency), breaker, h.Ready)
 		if h.LastError != "" {
 			fmt.Fprintf(stdout, "error: %s\n", h.LastError)
 		}

@@ -63,7 +63,8 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 			go func() {
 				defer wg.Done()
 				for i := g; time.Now().Before(deadline) && ctx.Err() == nil; i += n {
-					if err := fn(i); err != nil {
+					// Ctrl-C ends the run: what it interrupts is not an error.
+					if err := fn(i); err != nil && ctx.Err() == nil {
 						errs.Add(1)
 					}
 				}
@@ -92,7 +93,8 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	work(2, func(i int) error {
 		touches.Add(1)
 		key := fmt.Sprintf("sess-%03d", i%100)
-		ok, err := sessions.Expire(ctx, key, 0) // slide the TTL
+		var s map[string]string
+		ok, err := sessions.Touch(ctx, key, &s, 0) // read and slide the TTL in one round trip
 		if err == nil && !ok {
 			err = sessions.Set(ctx, key, map[string]string{"user": key}, 0)
 		}
@@ -123,7 +125,7 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	st := c.Stats(ctx)
 	elapsed := time.Since(start)
 	total := published.Load() + valuations.Load() + riskReads.Load() + touches.Load()
-	fmt.Fprintf(stdout, "workload: %v on %s, %d symbols\n", elapsed.Round(time.Millisecond), c.Backend(), symbols)
+	fmt.Fprintf(stdout, "workload: %v on %s, %d symbols\n", round(elapsed), c.Backend(), symbols)
 	fmt.Fprintf(stdout, "operations %d (%.0f/s): quote updates %d, valuations %d, risk reads %d, session touches %d\n",
 		total, float64(total)/elapsed.Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load())
 	fmt.Fprintf(stdout, "hit rate %.1f%%, loader calls %d, early refreshes %d, errors %d\n", 100*st.HitRate(), st.Loads, st.Refreshes, errs.Load())
@@ -134,7 +136,7 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	sort.Strings(ops)
 	for _, op := range ops {
 		o := st.Ops[op]
-		fmt.Fprintf(stdout, "  %-12s count %8d  p50 %9v  p99 %9v  max %9v\n", op, o.Count, o.P50, o.P99, o.Max)
+		fmt.Fprintf(stdout, "  %-12s count %8d  p50 %9v  p99 %9v  max %9v\n", op, o.Count, round(o.P50), round(o.P99), round(o.Max))
 	}
 	return nil
 }
