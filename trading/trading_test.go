@@ -45,7 +45,10 @@ func eachTopology(t *testing.T, fn func(t *testing.T, c *tradecache.Cache)) {
 				rc.ClusterAddrs = cl.Addrs()
 			}
 			off := false
-			c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, Redis: rc})
+			// These tests are about what is returned, not how fast: a
+			// generous per-call bound keeps a busy CI machine's slow call
+			// from reading as an error.
+			c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: rc})
 			if err != nil {
 				t.Fatal(err)
 			}
