@@ -267,7 +267,7 @@ func TestEarlyRefreshKeepsAHotKeyFromMissing(t *testing.T) {
 			n := uint64(len(loads))
 			mu.Unlock()
 			st := c.Stats(ctx)
-			if st.Ops["set"].Count == n && st.Loads == n && st.Refreshes+1 == n {
+			if st.Ops["set"].Count == n && st.Loads == n && st.Refreshes+1 == n && tradecache.LoadsRunning(c) == 0 {
 				return
 			}
 			if time.Now().After(deadline) {

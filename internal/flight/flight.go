@@ -82,6 +82,13 @@ func (g *Group[R]) Go(ctx context.Context, key string, timeout time.Duration, fn
 	g.start(ctx, key, timeout, fn)
 }
 
+// Running counts the loads running.
+func (g *Group[R]) Running() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.m)
+}
+
 // InFlight reports whether a load of key is running.
 func (g *Group[R]) InFlight(key string) bool {
 	g.mu.Lock()
