@@ -114,3 +114,20 @@ func ExampleWithClock() {
 	// store 59s
 	// loader
 }
+
+// A loader that hangs does not hang its callers: past the hard timeout
+// the call returns (the stale value if there is one, else ErrTimeout),
+// and the load goes on to cache its value for the next caller.
+func ExampleWithHardTimeout() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{})
+	defer cache.Close()
+	ns := cache.Namespace("refdata")
+	release := make(chan struct{})
+	slow := func(context.Context) (string, error) { <-release; return "NASDAQ", nil } // ignores its ctx
+
+	_, _, err := tradecache.GetOrLoad(ctx, ns, "XNAS", slow, tradecache.WithHardTimeout(10*time.Millisecond))
+	fmt.Println(errors.Is(err, tradecache.ErrTimeout))
+	close(release)
+	// Output: true
+}
