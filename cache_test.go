@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -789,5 +791,30 @@ func TestErrorsDoNotStutter(t *testing.T) {
 	var n int
 	if _, err := c.Get(testCtx(t), "k", &n); err == nil || strings.Count(err.Error(), "tradecache:") != 1 {
 		t.Fatalf("decoding into the wrong type: %q", err)
+	}
+}
+
+// The README's first program is examples/quickstart/main.go, word for
+// word, and it runs.
+func TestReadmeQuickstartIsTheExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := os.ReadFile("examples/quickstart/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, []byte("```go\n"+string(prog)+"```")) {
+		t.Fatal("README.md's first program differs from examples/quickstart/main.go")
+	}
+	cmd := exec.Command("go", "run", "./examples/quickstart")
+	cmd.Env = append(os.Environ(), "REDIS_URL=", "REDIS_HOST=", "CACHE_ENVIRONMENT=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go run ./examples/quickstart: %v\n%s", err, out)
+	}
+	if want := "true <nil> 150.00\nNASDAQ loader <nil>\ntrue <nil>\nfalse 7\n"; string(out) != want {
+		t.Fatalf("the quickstart printed\n%s\nwant\n%s", out, want)
 	}
 }
