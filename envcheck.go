@@ -1,19 +1,11 @@
 package tradecache
 
 import (
+	"errors"
 	"os"
 	"sort"
 	"strings"
 )
-
-// needsAddress lists the Redis variables that mean nothing without an
-// address: set alone, they say Redis was meant, and the in-memory store
-// would quietly stand in for it.
-var needsAddress = []string{
-	"REDIS_PORT", "REDIS_DB", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_SSL", "REDIS_MAX_CONNECTIONS",
-	"REDIS_TLS_CA_FILE", "REDIS_TLS_CERT_FILE", "REDIS_TLS_KEY_FILE", "REDIS_TLS_SERVER_NAME",
-	"REDIS_REPLICA_ADDRS", "REDIS_READ_FROM_REPLICAS",
-}
 
 // UnknownEnv lists the REDIS_* and CACHE_* variables of the environment
 // that the layer does not read, each with the known name nearest to it:
@@ -91,25 +83,35 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// addressRequired is why cfg cannot run without a Redis address, or "":
-// staging and production never fall back to the in-memory store, and in
-// any environment a Redis setting without an address (REDIS_PASSWORD
-// alone, say) means Redis was meant. set reports whether a variable is
-// set, for ConfigFromEnv; nil when the Config was built in code.
-func addressRequired(cfg Config, set func(string) bool) string {
-	if cfg.Redis.Enabled() {
-		return ""
+// ConfigFromEnv reads the configuration from the environment. A variable
+// that is unset or empty keeps its default. It returns a *ConfigError that
+// names every unparsable or invalid variable; the Config it returns beside
+// an error holds whatever did parse.
+//
+// Durations (the TTLs and CACHE_SLOW_OP_THRESHOLD) are seconds, as in the
+// layer this replaces ("3600", "0.1"), or Go durations ("250ms", "1h").
+// Booleans accept true/false, 1/0, yes/no and on/off.
+//
+// In staging and production a Redis address is required (a missing one is
+// a *ConfigError naming REDIS_HOST and REDIS_URL, never a silent fall back
+// to the in-memory store), and so it is in any environment when another
+// Redis variable is set. A REDIS_* or CACHE_* variable within two edits of
+// a known name (REDIS_ULR) is refused with the name it was probably meant
+// to be; UnknownEnv lists all the unknown ones.
+func ConfigFromEnv() (Config, error) {
+	cfg, err := configFrom(os.LookupEnv)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		ce = &ConfigError{}
 	}
-	switch cfg.Environment {
-	case Staging, Production:
-		return string(cfg.Environment) + " needs Redis: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); the in-memory store is for development and tests"
-	}
-	if set != nil {
-		for _, v := range needsAddress {
-			if set(v) {
-				return v + " is set but no Redis address is: set REDIS_URL or REDIS_HOST, or unset " + v + " to use the in-memory store"
-			}
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if near, ok := typo(name); ok && strings.TrimSpace(val) != "" {
+			ce.add("", name, "", "not a variable tradecache reads; did you mean "+near+"?")
 		}
 	}
-	return ""
+	if e := ce.orNil(); e != nil {
+		return cfg, e
+	}
+	return cfg, err
 }
