@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,17 @@ type benchResult struct {
 	P99        time.Duration `json:"p99_ns"`
 	Max        time.Duration `json:"max_ns"`
 	PerKey     time.Duration `json:"per_key_ns,omitempty"`
+	// Runs are the ops/s of each repetition of the phase; OpsPerSec and
+	// the latencies above are the median run's (by ops/s).
+	Runs []float64 `json:"runs_ops_per_sec"`
+	// RatioToRaw is tradecache's ops/s over the raw client's for the same
+	// phase, run by run (the runs are interleaved, so each pair shares the
+	// machine's state): the median, its range, and Noisy when the range
+	// holds 1.0, so the sign of the difference is not known.
+	RatioToRaw float64 `json:"ratio_to_raw,omitempty"`
+	RatioMin   float64 `json:"ratio_min,omitempty"`
+	RatioMax   float64 `json:"ratio_max,omitempty"`
+	Noisy      bool    `json:"noisy,omitempty"`
 	// Target is the replaced layer's target for this phase, and Met
 	// whether it was met.
 	Target string `json:"target,omitempty"`
@@ -56,6 +69,7 @@ var bandEdges = []time.Duration{25 * time.Microsecond, 50 * time.Microsecond, 10
 type benchReport struct {
 	Backend string        `json:"backend"`
 	Phase   time.Duration `json:"phase_ns"`
+	Repeat  int           `json:"repeat"`
 	Results []benchResult `json:"results"`
 }
 
@@ -69,14 +83,15 @@ type benchQuote struct {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	phase := fs.Duration("phase", 2*time.Second, "how long each phase runs")
+	phase := fs.Duration("phase", time.Second, "how long each run of a phase lasts")
+	repeat := fs.Int("repeat", 3, "how many times each phase runs, interleaved with the others")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	htmlOut := fs.String("html", "", "also write an HTML report with latency charts to this file")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
-	if *phase <= 0 {
-		return usageError{msg: "--phase must be positive"}
+	if *phase <= 0 || *repeat < 1 {
+		return usageError{msg: "--phase must be positive and --repeat at least 1"}
 	}
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
@@ -200,15 +215,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}})
 	}
 
-	report := benchReport{Backend: c.Backend(), Phase: *phase}
+	report := benchReport{Backend: c.Backend(), Phase: *phase, Repeat: *repeat}
 	tty := isTerminal(stderr)
+	// Every phase runs once per round, the rounds one after the other:
+	// a slow spell of the machine then touches every phase of a round, and
+	// each ratio is taken between runs of the same round.
+	runs := make([][]benchResult, len(phases))
+	for round := range *repeat {
+		for i, p := range phases {
+			label := fmt.Sprintf("%s %s ×%d (%d/%d)", p.client, p.name, p.clients, round+1, *repeat)
+			r := measure(ctx, *phase, p.clients, p.op, func(frac float64) {
+				if tty {
+					progress(stderr, round*len(phases)+i, *repeat*len(phases), frac, label)
+				}
+			})
+			runs[i] = append(runs[i], r)
+		}
+	}
 	for i, p := range phases {
-		label := fmt.Sprintf("%s %s ×%d", p.client, p.name, p.clients)
-		r := measure(ctx, *phase, p.clients, p.op, func(frac float64) {
-			if tty {
-				progress(stderr, i, len(phases), frac, label)
-			}
-		})
+		r := medianRun(runs[i])
 		r.Name, r.Client, r.Clients, r.Batch, r.Target = p.name, p.client, p.clients, p.batch, p.target
 		if p.batch > 0 {
 			r.PerKey = r.Avg / time.Duration(p.batch)
@@ -219,6 +244,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		report.Results = append(report.Results, r)
 	}
+	ratios(report.Results, runs)
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -233,6 +259,45 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(report)
 	}
 	return printReport(stdout, report)
+}
+
+// medianRun returns the run with the median ops/s, with every run's ops/s.
+func medianRun(rs []benchResult) benchResult {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b benchResult) int { return cmp.Compare(a.OpsPerSec, b.OpsPerSec) })
+	m := sorted[len(sorted)/2]
+	for _, r := range rs {
+		m.Runs = append(m.Runs, r.OpsPerSec)
+	}
+	return m
+}
+
+// ratios sets each tradecache phase's ratio to the raw client's phase of
+// the same name and clients, round by round.
+func ratios(results []benchResult, runs [][]benchResult) {
+	for i := range results {
+		x := &results[i]
+		if x.Client != "tradecache" {
+			continue
+		}
+		for j, y := range results {
+			if y.Client != "raw-rueidis" || y.Name != x.Name || y.Clients != x.Clients {
+				continue
+			}
+			var rs []float64
+			for k := range runs[i] {
+				if raw := runs[j][k].OpsPerSec; raw > 0 {
+					rs = append(rs, runs[i][k].OpsPerSec/raw)
+				}
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			slices.Sort(rs)
+			x.RatioToRaw, x.RatioMin, x.RatioMax = rs[len(rs)/2], rs[0], rs[len(rs)-1]
+			x.Noisy = x.RatioMin < 1 && x.RatioMax > 1
+		}
+	}
 }
 
 // rawOption builds a plain rueidis client like the cache's, for the ratio.
@@ -328,12 +393,12 @@ func progress(w io.Writer, phase, phases int, frac float64, label string) {
 
 func printReport(w io.Writer, r benchReport) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "backend: %s, %v per phase\n\n", r.Backend, r.Phase)
-	fmt.Fprintln(tw, "client\tphase\tclients\tops/s\tavg\tp50\tp99\tper key\tkeys/s\ttarget\t")
+	fmt.Fprintf(tw, "backend: %s, %d interleaved runs of %v per phase; figures of the median run\n\n", r.Backend, r.Repeat, r.Phase)
+	fmt.Fprintln(tw, "client\tphase\tclients\tops/s\tavg\tp50\tp99\tmax\tper key\tkeys/s\ttarget\t")
 	for _, x := range r.Results {
 		perKey, keysPerSec, met := "", "", ""
 		if x.Batch > 0 {
-			perKey, keysPerSec = x.PerKey.Round(100*time.Nanosecond).String(), fmt.Sprintf("%.0f", x.KeysPerSec)
+			perKey, keysPerSec = round(x.PerKey).String(), fmt.Sprintf("%.0f", x.KeysPerSec)
 		}
 		if x.Target != "" {
 			met = "met: " + x.Target
@@ -341,21 +406,21 @@ func printReport(w io.Writer, r benchReport) error {
 				met = "MISSED: " + x.Target
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%v\t%v\t%v\t%s\t%s\t%s\t\n", x.Client, x.Name, x.Clients, x.OpsPerSec,
-			x.Avg.Round(100*time.Nanosecond), x.P50.Round(100*time.Nanosecond), x.P99.Round(100*time.Nanosecond), perKey, keysPerSec, met)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%v\t%v\t%v\t%v\t%s\t%s\t%s\t\n", x.Client, x.Name, x.Clients, x.OpsPerSec,
+			round(x.Avg), round(x.P50), round(x.P99), round(x.Max), perKey, keysPerSec, met)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, x := range r.Results {
-		if x.Client != "raw-rueidis" {
+		if x.RatioToRaw == 0 {
 			continue
 		}
-		for _, y := range r.Results {
-			if y.Client == "tradecache" && y.Name == x.Name && y.Clients == x.Clients && x.OpsPerSec > 0 {
-				fmt.Fprintf(w, "ratio %s ×%d: tradecache / raw rueidis = %.2f\n", x.Name, x.Clients, y.OpsPerSec/x.OpsPerSec)
-			}
+		noisy := ""
+		if x.Noisy {
+			noisy = "  noisy: the runs disagree on which is faster"
 		}
+		fmt.Fprintf(w, "ratio %s ×%d: tradecache / raw rueidis = %.2f (runs %.2f–%.2f)%s\n", x.Name, x.Clients, x.RatioToRaw, x.RatioMin, x.RatioMax, noisy)
 	}
 	return nil
 }

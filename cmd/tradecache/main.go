@@ -2,8 +2,9 @@
 //
 //	tradecache demo     cache a quote, a portfolio value, a risk metric and a
 //	                    session, read them back, and print the hit rate
-//	tradecache bench    [--phase 2s] [--json] [--html FILE] latency and
-//	                    throughput against the replaced layer's targets
+//	tradecache bench    [--phase 1s] [--repeat 3] [--json] [--html FILE]
+//	                    latency and throughput against the replaced layer's
+//	                    targets, beside a raw rueidis client
 //	tradecache stats    [--json] the cache's and Redis's figures
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
@@ -86,8 +87,9 @@ commands:
   demo    cache a quote, a portfolio value, a risk metric and a session,
           read them back, and print what happened and the hit rate;
           with --duration D [--symbols N], run a trading workload for D
-  bench   [--phase 2s] [--json] [--html FILE] the replaced layer's targets, measured,
-          beside a raw rueidis client in the same run
+  bench   [--phase 1s] [--repeat 3] [--json] [--html FILE] the replaced layer's
+          targets, measured beside a raw rueidis client, the phases interleaved
+          and repeated: each ratio is the median of the rounds', with its range
   stats   [--json] [--memory] hit rate, latency percentiles, errors, breaker, Redis INFO
   health  [--json] [--memory] reachability, PING latency and breaker; exit 1 if not ready
   clear   --namespace N [--yes] [--memory] remove a namespace's keys (SCAN + UNLINK)

@@ -161,7 +161,7 @@ func TestBench(t *testing.T) {
 	srv := redistest.Start(t)
 	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
 	html := t.TempDir() + "/report.html"
-	out, _, err := runCmd(t, "bench", "--phase", "100ms", "--json", "--html", html)
+	out, _, err := runCmd(t, "bench", "--phase", "100ms", "--repeat", "2", "--json", "--html", html)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +193,14 @@ func TestBench(t *testing.T) {
 	if r := phases["tradecache get_many(100) 1"]; r.PerKey <= 0 || r.KeysPerSec <= r.OpsPerSec {
 		t.Errorf("batch figures %+v", r)
 	}
+	// Each phase ran twice, interleaved; each ratio is the median of the
+	// rounds' ratios, with its range.
+	for _, k := range []string{"tradecache get 1", "tradecache get 50", "tradecache get_many(100) 1"} {
+		r := phases[k]
+		if rep.Repeat != 2 || len(r.Runs) != 2 || r.RatioToRaw <= 0 || r.RatioMin > r.RatioToRaw || r.RatioToRaw > r.RatioMax || r.Noisy != (r.RatioMin < 1 && r.RatioMax > 1) {
+			t.Errorf("%s: runs %v, ratio %v in [%v, %v], noisy %v", k, r.Runs, r.RatioToRaw, r.RatioMin, r.RatioMax, r.Noisy)
+		}
+	}
 	b, err := os.ReadFile(html)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +211,7 @@ func TestBench(t *testing.T) {
 	}
 	// The table form names the targets and the ratio.
 	out, _, err = runCmd(t, "bench", "--phase", "50ms")
-	if err != nil || !strings.Contains(out, "ratio get ×50: tradecache / raw rueidis") || !strings.Contains(out, "avg < 1 ms") {
+	if err != nil || !strings.Contains(out, "ratio get ×50: tradecache / raw rueidis") || !strings.Contains(out, "(runs ") || !strings.Contains(out, "\tmax\t") && !strings.Contains(out, " max ") || !strings.Contains(out, "avg < 1 ms") {
 		t.Fatalf("bench table: %v\n%s", err, out)
 	}
 	if _, _, err := runCmd(t, "bench", "--phase", "0s"); exitCode(err) != 2 {
