@@ -10,7 +10,9 @@
 // every 20ms, in a goroutine that runs only while someone asks: it starts
 // on the first question and stops three seconds after the last. The process
 // is starved when more than 1% of the wake-ups of the last 20ms waited
-// longer than the threshold.
+// longer than the threshold, or when the sampler's own tick came later than
+// that: the kernel kept the process's threads off the CPU (another program
+// burning it), which the Go scheduler's histogram does not see.
 package starve
 
 import (
@@ -66,6 +68,7 @@ func (d *Detector) sample() {
 	var prev []uint64
 	t := time.NewTicker(period)
 	defer t.Stop()
+	late := false // this goroutine woke late: its thread, or the whole process, waited for a CPU
 	for {
 		metrics.Read(s)
 		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
@@ -74,15 +77,15 @@ func (d *Detector) sample() {
 		}
 		h := s[0].Value.Float64Histogram()
 		if prev != nil {
-			var total, late uint64
+			var total, lateWakeups uint64
 			for i, c := range h.Counts {
 				n := c - prev[i]
 				total += n
 				if lo := h.Buckets[i]; lo >= d.threshold && !math.IsInf(lo, -1) {
-					late += n
+					lateWakeups += n
 				}
 			}
-			d.starved.Store(total > 0 && late*100 > total)
+			d.starved.Store(late || total > 0 && lateWakeups*100 > total)
 		}
 		prev = append(prev[:0], h.Counts...)
 		if time.Since(time.Unix(0, d.asked.Load())) > idle {
@@ -90,6 +93,14 @@ func (d *Detector) sample() {
 			d.running.Store(false)
 			return
 		}
+		due := time.Now().Add(period)
 		<-t.C
+		// The scheduler's histogram does not see a process whose threads
+		// the kernel keeps off the CPU (another program burning it); a
+		// tick that arrives late does.
+		// Late by a whole period or the threshold, whichever is more: a
+		// tick is never exact, and a busy but healthy machine delays it a
+		// little.
+		late = time.Since(due).Seconds() > max(d.threshold, period.Seconds())
 	}
 }
