@@ -64,7 +64,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		}
 		return v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}, nil
 	}
-	v, st, found, storeErr := readStamped[T](ctx, ns, full, &o)
+	v, st, found, storeErr := readStamped[T](ctx, ns, full, &o, now)
 	var stale *knownValue
 	switch {
 	case storeErr != nil:
@@ -155,7 +155,7 @@ type stampInfo struct {
 // The stamp is trusted only within bounds (loadOpts.trust): a value that
 // claims to be loaded in the future is treated as absent too, and its
 // freshness is cut to what this call's policy could have given it.
-func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *loadOpts) (T, stampInfo, bool, error) {
+func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *loadOpts, now time.Time) (T, stampInfo, bool, error) {
 	var v T
 	key := full[len(ns.base):]
 	b, found, kp, err := ns.read(ctx, opGetOrLoad, key, full, true)
@@ -170,7 +170,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *load
 	}
 	if stamped {
 		var ok bool
-		if st, ok = o.trust(st, ns.now()); !ok {
+		if st, ok = o.trust(st, now); !ok {
 			ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: errFutureStamp})
 			ns.obs.warnLimited("tradecache: value stamped in the future replaced by a load", "namespace", ns.name, "as_of", st.AsOf)
 			var zero T
@@ -209,7 +209,7 @@ type nearStamped[T any] struct {
 // cross-process lock if asked, call the loader, store its value.
 func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
 	fresh := func() (any, Meta, bool) {
-		v, st, found, err := readStamped[T](ctx, ns, full, &o)
+		v, st, found, err := readStamped[T](ctx, ns, full, &o, ns.now())
 		if err != nil || !found || !st.stamped || !ns.c.now().Before(st.FreshUntil()) {
 			return nil, Meta{}, false
 		}
@@ -324,7 +324,7 @@ func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, seen t
 		return
 	}
 	ns.c.flights.Go(ctx, fk, o.loadTimeout, func(lctx context.Context) (loaded, error) {
-		if _, st, found, err := readStamped[T](lctx, ns, full, &o); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
+		if _, st, found, err := readStamped[T](lctx, ns, full, &o, ns.now()); err != nil || (found && st.stamped && st.AsOf.After(seen)) {
 			return loaded{}, nil
 		}
 		ns.c.refreshes.Add(1)

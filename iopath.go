@@ -72,7 +72,7 @@ func (p *ioPath) trackable(key string, now int64) bool {
 // and observes the call as k.
 func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
 	t0 := p.start()
-	if track && p.trackable(key, p.now().UnixNano()) {
+	if track && p.near != nil && p.trackable(key, p.now().UnixNano()) { // no clock read without a near tier
 		kp = nearKeep{epoch: p.near.Epoch(key), ok: true}
 		var until time.Time
 		b, found, until, err = p.cached.GetCached(ctx, full, p.nearTTL)
