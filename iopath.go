@@ -61,18 +61,12 @@ type nearKeep struct {
 	ok    bool   // the read was tracked, so its value may be kept
 }
 
-// trackable reports whether key may be read tracked now: n has a near tier
-// (which it has only over a store that tracks), and this process has not
-// written key within the own-write window.
-func (p *ioPath) trackable(key string, now int64) bool {
-	return p.near != nil && p.near.Settled(key, now)
-}
-
-// read reads one key, tracked when track is set and the key is trackable,
-// and observes the call as k.
+// read reads one key, tracked when track is set, n has a near tier (which
+// it has only over a store that tracks) and this process has not written
+// key within the own-write window; it observes the call as k.
 func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track bool) (b []byte, found bool, kp nearKeep, err error) {
 	t0 := p.start()
-	if track && p.near != nil && p.trackable(key, p.now().UnixNano()) { // no clock read without a near tier
+	if track && p.near != nil && p.near.Settled(key, p.now().UnixNano()) { // no clock read without a near tier
 		kp = nearKeep{epoch: p.near.Epoch(key), ok: true}
 		var until time.Time
 		b, found, until, err = p.cached.GetCached(ctx, full, p.nearTTL)
@@ -175,7 +169,7 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 		now := p.now().UnixNano()
 		kps = make([]nearKeep, len(keys))
 		for i, k := range keys {
-			if !p.trackable(k, now) {
+			if !p.near.Settled(k, now) {
 				kps = nil
 				break
 			}
@@ -228,8 +222,11 @@ func (p *ioPath) writeMany(ctx context.Context, op string, entries []store.Entry
 		hi := min(lo+p.batch, len(entries))
 		t0 := p.start()
 		err := p.store.SetMany(ctx, entries[lo:hi])
-		for i := lo; i < hi; i++ {
-			p.wroteNear(key(i))
+		if p.near != nil {
+			now := p.now().UnixNano() // one clock read for the batch
+			for i := lo; i < hi; i++ {
+				p.near.Wrote(key(i), now)
+			}
 		}
 		p.observe(ctx, opSetMany, "", t0, len(entries[hi-1].Value), err)
 		var pe *store.PartialError

@@ -9,14 +9,15 @@ import (
 // highWater remembers the highest version this process read or wrote per
 // key, for as long as Redis keeps a version record (the namespace's TTL):
 // past that, Redis itself accepts any version again (a feed that restarts
-// its sequence at the start of a day), and so does this. Reads are
-// lock-free: it sits on the near-hit path of every quote.
+// its sequence at the start of a day), and so does this. It sits on the
+// near-hit path of every quote: a read of the version already marked costs
+// two atomic loads and no clock read.
 type highWater struct {
 	ttl int64 // nanoseconds
 	m   sync.Map
 }
 
-// mark is a key's high-water version and when it was last raised.
+// mark is a key's high-water version and when it was raised.
 type mark struct {
 	v  atomic.Uint64
 	at atomic.Int64 // unix nanoseconds
@@ -24,28 +25,39 @@ type mark struct {
 
 func newHighWater(ttl time.Duration) *highWater { return &highWater{ttl: int64(ttl)} }
 
-// get returns key's high-water version, or 0 once it is older than the TTL.
-func (h *highWater) get(key string) uint64 {
-	x, ok := h.m.Load(key)
-	if !ok {
-		return 0
-	}
-	mk := x.(*mark)
-	if time.Now().UnixNano()-mk.at.Load() > h.ttl {
-		return 0
-	}
-	return mk.v.Load()
+// seen is a mark as it stood at one moment: what a read compares with is
+// what the process had seen when the read began (a write that lands while
+// the read is in flight is concurrent with it).
+type seen struct {
+	v  uint64
+	at int64
 }
 
-// raise records v for key if it is the highest yet, or the old mark has
-// lapsed.
+// get returns key's mark as it stands now (zero for none).
+func (h *highWater) get(key string) seen {
+	x, ok := h.m.Load(key)
+	if !ok {
+		return seen{}
+	}
+	mk := x.(*mark)
+	return seen{mk.v.Load(), mk.at.Load()}
+}
+
+// refuses reports whether s refuses version v: v is lower, and s had not
+// lapsed. Only a lower v costs a clock read.
+func (h *highWater) refuses(s seen, v uint64) bool {
+	return v < s.v && time.Now().UnixNano()-s.at <= h.ttl
+}
+
+// raise records v for key if it is higher than the mark, or the mark has
+// lapsed (a lower v is raised only by a caller that refuses found it
+// lapsed).
 func (h *highWater) raise(key string, v uint64) {
-	now := time.Now().UnixNano()
 	x, ok := h.m.Load(key)
 	if !ok {
 		mk := &mark{}
 		mk.v.Store(v)
-		mk.at.Store(now)
+		mk.at.Store(time.Now().UnixNano())
 		if x, ok = h.m.LoadOrStore(key, mk); !ok {
 			return
 		}
@@ -53,8 +65,11 @@ func (h *highWater) raise(key string, v uint64) {
 	mk := x.(*mark)
 	for {
 		old := mk.v.Load()
-		lapsed := now-mk.at.Load() > h.ttl
-		if v < old && !lapsed {
+		if v == old {
+			return // the common read: nothing to do
+		}
+		now := time.Now().UnixNano()
+		if v < old && now-mk.at.Load() <= h.ttl {
 			return
 		}
 		if mk.v.CompareAndSwap(old, v) {

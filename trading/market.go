@@ -110,27 +110,35 @@ var ErrWentBack = errors.New("trading: the stored version is older than one this
 func (m *Market) WentBack() uint64 { return m.wentBack.Load() }
 
 // versioned is market data that carries its version.
-type versioned interface{ version() uint64 }
+type versioned interface{ Quote | Trade | Bar | Book }
 
-func (q Quote) version() uint64 { return q.Seq }
-func (t Trade) version() uint64 { return t.Seq }
-func (b Bar) version() uint64   { return b.Seq }
-func (b Book) version() uint64  { return b.Seq }
+func version[T versioned](v T) uint64 {
+	switch x := any(v).(type) { // the compiler resolves it per T: no boxing
+	case Quote:
+		return x.Seq
+	case Trade:
+		return x.Seq
+	case Bar:
+		return x.Seq
+	case Book:
+		return x.Seq
+	}
+	return 0
+}
 
 // checkRead refuses a value older than hw, what this Market had seen for
 // key when the read began (a write that completes while the read is in
 // flight is concurrent with it, and may rightly not be seen), and
 // otherwise records its version.
-func (m *Market) checkRead(key string, v any, hw uint64) error {
-	vv, ok := v.(versioned)
-	if !ok || vv.version() == 0 {
+func (m *Market) checkRead(key string, v uint64, hw seen) error {
+	if v == 0 {
 		return nil
 	}
-	if vv.version() < hw {
+	if m.seen.refuses(hw, v) {
 		m.wentBack.Add(1)
-		return fmt.Errorf("%w: %s at version %d, this process saw %d", ErrWentBack, key, vv.version(), hw)
+		return fmt.Errorf("%w: %s at version %d, this process saw %d", ErrWentBack, key, v, hw.v)
 	}
-	m.seen.raise(key, vv.version())
+	m.seen.raise(key, v)
 	return nil
 }
 
@@ -151,7 +159,7 @@ func (m *Market) CacheMarketData(ctx context.Context, symbol string, kind Kind, 
 		return false, fmt.Errorf("trading: unknown market data kind %q: %w", kind, tradecache.ErrInvalidArgument)
 	}
 	k := key(symbol, kind)
-	if seq < m.seen.get(k) {
+	if m.seen.refuses(m.seen.get(k), seq) {
 		return false, nil // older than what this process saw: Redis may have lost the newer one
 	}
 	applied, err = m.ns.SetIfNewer(ctx, k, data, seq, 0)
@@ -169,12 +177,12 @@ func (m *Market) CacheQuote(ctx context.Context, q Quote) (bool, error) {
 // get reads through the namespace's near tier when it has one (a plain
 // Get otherwise): quotes, trades and bars are values whose decimals are
 // immutable, so sharing the held copy between callers is safe.
-func get[T any](ctx context.Context, m *Market, symbol string, kind Kind) (T, bool, error) {
+func get[T versioned](ctx context.Context, m *Market, symbol string, kind Kind) (T, bool, error) {
 	k := key(symbol, kind)
 	hw := m.seen.get(k)
 	v, found, err := tradecache.GetNear[T](ctx, m.ns, k)
 	if err == nil && found {
-		if err := m.checkRead(k, v, hw); err != nil {
+		if err := m.checkRead(k, version(v), hw); err != nil {
 			var zero T
 			return zero, false, err
 		}
@@ -206,7 +214,7 @@ func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
 	hw := m.seen.get(k)
 	found, err := m.ns.Get(ctx, k, &b)
 	if err == nil && found {
-		if err := m.checkRead(k, b, hw); err != nil {
+		if err := m.checkRead(k, b.Seq, hw); err != nil {
 			return Book{}, false, err
 		}
 	}
@@ -220,10 +228,10 @@ func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
 // ErrWentBack, beside the others.
 func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote, error) {
 	keys := make([]string, len(symbols))
-	hws := make(map[string]uint64, len(symbols))
+	hws := make([]seen, len(symbols))
 	for i, s := range symbols {
 		keys[i] = key(s, KindQuote)
-		hws[keys[i]] = m.seen.get(keys[i])
+		hws[i] = m.seen.get(keys[i])
 	}
 	byKey, err := tradecache.GetManyNear[Quote](ctx, m.ns, keys)
 	if err != nil {
@@ -231,8 +239,12 @@ func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote
 	}
 	out := make(map[string]Quote, len(byKey))
 	var back []error
-	for k, q := range byKey {
-		if err := m.checkRead(k, q, hws[k]); err != nil {
+	for i, k := range keys {
+		q, ok := byKey[k]
+		if !ok {
+			continue
+		}
+		if err := m.checkRead(k, q.Seq, hws[i]); err != nil {
 			back = append(back, err)
 			continue
 		}
