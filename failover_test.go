@@ -14,6 +14,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store/guard"
 )
 
 // topologyCache is a quiet Cache on rc, closed when the test ends.
@@ -207,14 +208,21 @@ func TestFailoverClusterMasterKill(t *testing.T) {
 // on the killed master (slots 0-5460), or the server refused that key's
 // command itself (CLUSTERDOWN, by default, while it marks the master
 // failed). The breakers' slot groups are cut at the shards' ranges, so no
-// group of the dead shard holds a healthy shard's slots.
-func onKilledShard(t *testing.T, pe *tradecache.PartialError) {
+// group of the dead shard holds a healthy shard's slots. Once any key has
+// been refused with CLUSTERDOWN, a healthy shard's group may rightly have
+// opened its breaker on those refusals, so *down remembers it for the run.
+func onKilledShard(t *testing.T, pe *tradecache.PartialError, down *bool) {
 	t.Helper()
 	if len(pe.Errs) != len(pe.Keys) {
 		t.Fatalf("a partial %s names %d keys and %d causes", pe.Op, len(pe.Keys), len(pe.Errs))
 	}
+	for _, err := range pe.Errs {
+		if strings.Contains(err.Error(), "CLUSTERDOWN") {
+			*down = true
+		}
+	}
 	for i, k := range pe.Keys {
-		if strings.Contains(pe.Errs[i].Error(), "CLUSTERDOWN") {
+		if strings.Contains(pe.Errs[i].Error(), "CLUSTERDOWN") || *down && errors.Is(pe.Errs[i], guard.ErrOpen) {
 			continue
 		}
 		if sl := keyslot.Of("trading:" + pe.Namespace + ":" + k); sl > 5460 {
@@ -269,6 +277,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// Run until the victim's slots have taken writes for 2s in a row,
 	// noting the most slot groups Health saw open meanwhile.
 	maxOpen, parts := 0, 0
+	clusterDown := false // a CLUSTERDOWN refusal has been seen
 	var batches, nears, writes, deletes struct{ whole, partial, failed int }
 	deadline := killed.Add(25 * time.Second)
 	for time.Now().Before(deadline) {
@@ -285,7 +294,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			batches.whole++
 		case errors.As(err, &pe):
 			batches.partial++
-			onKilledShard(t, pe)
+			onKilledShard(t, pe, &clusterDown)
 			if n+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetMany: %d found + %d failed of %d keys (%v)", n, len(pe.Keys), len(keys), err)
 			}
@@ -302,7 +311,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			nears.whole++
 		case errors.As(nerr, &pe):
 			nears.partial++
-			onKilledShard(t, pe)
+			onKilledShard(t, pe, &clusterDown)
 			if len(ngot)+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetManyNear: %d found + %d failed of %d keys (%v)", len(ngot), len(pe.Keys), len(keys), nerr)
 			}
@@ -326,7 +335,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			writes.whole++
 		case errors.As(werr, &wpe):
 			writes.partial++
-			onKilledShard(t, wpe)
+			onKilledShard(t, wpe, &clusterDown)
 		default:
 			writes.failed++
 		}
@@ -339,7 +348,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			deletes.whole++
 		case errors.As(derr, &dpe):
 			deletes.partial++
-			onKilledShard(t, dpe)
+			onKilledShard(t, dpe, &clusterDown)
 			if werr == nil && dn != int64(len(keys)-len(dpe.Keys)) {
 				t.Fatalf("a partial Delete after a whole SetMany removed %d keys and named %d of %d", dn, len(dpe.Keys), len(keys))
 			}
