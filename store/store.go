@@ -122,6 +122,16 @@ type Store interface {
 	// MATCH and UNLINK (on every master of a cluster); it never uses KEYS,
 	// FLUSHDB or FLUSHALL.
 	DeletePrefix(ctx context.Context, prefix string, batch int) (int64, error)
+	// Announce records member in the roster under key for ttl (> 0) from
+	// now, by the server's clock, so that writers on hosts whose clocks
+	// disagree still agree on who is live. A member announced again is
+	// kept for ttl from the latest announcement.
+	Announce(ctx context.Context, key, member string, ttl time.Duration) error
+	// Members returns at most limit live members of the roster under key,
+	// in no set order, and forgets the expired ones. It is how processes
+	// find one another's published figures without a SCAN of the
+	// keyspace.
+	Members(ctx context.Context, key string, limit int) ([]string, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. Calls after Close fail with

@@ -768,6 +768,25 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int
 	return n, c.end(err)
 }
 
+// Announce implements store.Store.
+func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Duration) error {
+	ctx, c, err := s.beginKey(ctx, s.op, key)
+	if err != nil {
+		return err
+	}
+	return c.end(s.next.Announce(ctx, key, member, ttl))
+}
+
+// Members implements store.Store.
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+	ctx, c, err := s.beginKey(ctx, s.op, key)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.next.Members(ctx, key, limit)
+	return m, c.end(err)
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, c, err := s.begin(ctx, s.op)

@@ -60,6 +60,9 @@ type Store struct {
 
 	versioned sync.Mutex // serializes SetIfNewer
 
+	rosterMu sync.Mutex
+	rosters  map[string]map[string]int64 // roster key -> member -> expiry (unix ns)
+
 	evictions atomic.Int64
 }
 
@@ -489,6 +492,66 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string, batch int) (int
 		}
 	}
 	return n, nil
+}
+
+// maxRosterMembers bounds a roster, as the store's budget bounds values.
+const maxRosterMembers = 1 << 16
+
+// Announce implements store.Store.
+func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Duration) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("memstore: Announce needs a positive TTL, got %v", ttl)
+	}
+	now := s.nowNano()
+	s.rosterMu.Lock()
+	defer s.rosterMu.Unlock()
+	if s.rosters == nil {
+		s.rosters = map[string]map[string]int64{}
+	}
+	r := s.rosters[key]
+	if r == nil {
+		r = map[string]int64{}
+		s.rosters[key] = r
+	}
+	forgetExpired(r, now)
+	if _, ok := r[member]; !ok && len(r) >= maxRosterMembers {
+		return fmt.Errorf("memstore: roster %q is full (%d members): %w", key, maxRosterMembers, store.ErrRefused)
+	}
+	r[member] = expireAt(now, ttl)
+	return nil
+}
+
+// Members implements store.Store.
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	s.rosterMu.Lock()
+	defer s.rosterMu.Unlock()
+	r := s.rosters[key]
+	forgetExpired(r, s.nowNano())
+	var out []string
+	for m := range r {
+		if len(out) == limit {
+			break
+		}
+		out = append(out, m)
+	}
+	if len(r) == 0 {
+		delete(s.rosters, key)
+	}
+	return out, nil
+}
+
+func forgetExpired(r map[string]int64, now int64) {
+	for m, exp := range r {
+		if exp <= now {
+			delete(r, m)
+		}
+	}
 }
 
 // Describe implements store.Describer.

@@ -532,6 +532,49 @@ func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte
 	return n == 1, classify(err)
 }
 
+// announce adds ARGV[1] to the sorted set KEYS[1], scored by when it
+// expires on the server's clock (ms), drops the expired members, and keeps
+// the set itself at least as long as its newest member.
+var announce = rueidis.NewLuaScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+redis.call("ZADD", KEYS[1], now + ttl, ARGV[1])
+if redis.call("PTTL", KEYS[1]) < ttl then redis.call("PEXPIRE", KEYS[1], ttl) end
+return 1`)
+
+// members drops the expired members of KEYS[1] and returns at most
+// ARGV[1] of the others.
+var members = rueidis.NewLuaScript(`
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+return redis.call("ZRANGE", KEYS[1], "(" .. now, "+inf", "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]))`)
+
+// Announce implements store.Store with one Lua script over a sorted set.
+func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Duration) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("redisstore: Announce needs a positive TTL, got %v", ttl)
+	}
+	return classify(announce.Exec(ctx, s.client, []string{key}, []string{member, fmt.Sprint(pxMillis(ttl))}).Error())
+}
+
+// Members implements store.Store with one Lua script over a sorted set.
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	out, err := members.Exec(ctx, s.client, []string{key}, []string{fmt.Sprint(limit)}).AsStrSlice()
+	return out, classify(err)
+}
+
 // GetEx implements store.Store with GETEX PX.
 func (s *Store) GetEx(ctx context.Context, key string, ttl time.Duration) ([]byte, bool, error) {
 	if s.closed.Load() {

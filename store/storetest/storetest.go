@@ -19,6 +19,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +60,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"GetEx", testGetEx},
 		{"DeletePrefix", testDeletePrefix},
 		{"DeletePrefixIsLiteral", testDeletePrefixLiteral},
+		{"Roster", testRoster},
 		{"Concurrent", testConcurrent},
 		{"CanceledContext", testCanceled},
 		{"Close", testClose},
@@ -184,6 +187,38 @@ func testExpiry(t *testing.T, s store.Store, p string) {
 		t.Fatalf("Exists(expired) = %v, %v", ok, err)
 	}
 	mustGet(t, s, p+"long")
+}
+
+// testRoster: members announced are listed until their TTL passes, an
+// announcement renews a member, and limit bounds the answer.
+func testRoster(t *testing.T, s store.Store, p string) {
+	key := p + "roster"
+	if m, err := s.Members(ctx(t), key, 10); err != nil || len(m) != 0 {
+		t.Fatalf("Members(empty roster) = %q, %v", m, err)
+	}
+	must(t, s.Announce(ctx(t), key, "a", time.Minute))
+	must(t, s.Announce(ctx(t), key, "b", time.Minute))
+	must(t, s.Announce(ctx(t), key, "short", 30*time.Millisecond))
+	must(t, s.Announce(ctx(t), key, "a", time.Minute)) // renewed, not added twice
+	if err := s.Announce(ctx(t), key, "x", 0); err == nil {
+		t.Fatal("Announce with no TTL accepted")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		m, err := s.Members(ctx(t), key, 10)
+		must(t, err)
+		sort.Strings(m)
+		if strings.Join(m, ",") == "a,b" {
+			break
+		}
+		if time.Now().After(deadline) || len(m) != 3 {
+			t.Fatalf("Members = %q, want a,b (and short until it expires)", m)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if m, err := s.Members(ctx(t), key, 1); err != nil || len(m) != 1 {
+		t.Fatalf("Members(limit 1) = %q, %v", m, err)
+	}
 }
 
 func testExpire(t *testing.T, s store.Store, p string) {

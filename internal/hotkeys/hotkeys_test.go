@@ -1,0 +1,98 @@
+package hotkeys
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// A few hot keys among many cold ones are found, in order, with bounded
+// memory: the sketch never holds more than its capacity.
+func TestTheHotKeysAreFound(t *testing.T) {
+	s := New(32, 1)
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		switch x := r.IntN(100); {
+		case x < 20:
+			s.Add("AAPL")
+		case x < 30:
+			s.Add("MSFT")
+		case x < 35:
+			s.Add("TSLA")
+		default:
+			s.Add(fmt.Sprintf("cold-%d", r.IntN(50000)))
+		}
+	}
+	if len(s.counts) > 32 {
+		t.Fatalf("sketch holds %d keys, capacity 32", len(s.counts))
+	}
+	top := s.Take(3)
+	if len(top) != 3 || top[0].Key != "AAPL" || top[1].Key != "MSFT" || top[2].Key != "TSLA" {
+		t.Fatalf("top 3: %+v", top)
+	}
+	// Space-Saving's guarantee: the count less its error is a lower bound
+	// of the true count, 40,000 for AAPL (20%).
+	if lo := top[0].Count - top[0].Error; lo > 42000 || top[0].Count < 38000 {
+		t.Errorf("AAPL count %d (error %d), true count about 40000", top[0].Count, top[0].Error)
+	}
+	if again := s.Take(3); len(again) != 0 {
+		t.Errorf("Take did not start a new window: %+v", again)
+	}
+}
+
+func TestSampledCountsAreScaled(t *testing.T) {
+	s := New(8, 16)
+	n := 0
+	for range 160000 {
+		if s.Sampled() {
+			s.Add("hot")
+			n++
+		}
+	}
+	if n < 8000 || n > 12000 {
+		t.Fatalf("sampled %d of 160000 at 1 in 16", n)
+	}
+	if got := s.Take(1)[0].Count; got != uint64(n)*16 {
+		t.Fatalf("count %d, want the sampled %d × 16", got, n)
+	}
+}
+
+func TestConcurrentAdds(t *testing.T) {
+	s := New(16, 1)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10000 {
+				s.Add(fmt.Sprint("k", (g*i)%40))
+			}
+		}()
+	}
+	wg.Wait()
+	var total uint64
+	for _, k := range s.Take(100) {
+		total += k.Count
+	}
+	if total != 80000 {
+		t.Fatalf("counts add up to %d, want every one of 80000 adds", total)
+	}
+}
+
+func BenchmarkSampledAdd(b *testing.B) {
+	s := New(64, 32)
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("sym-", i)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if s.Sampled() {
+				s.Add(keys[i%len(keys)])
+			}
+			i++
+		}
+	})
+}
