@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/flight"
+	"github.com/tradecache/tradecache/internal/hist"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -43,6 +44,8 @@ type Cache struct {
 
 	loads, loadErrors, refreshes, staleServed atomic.Uint64
 	serverChanges                             atomic.Uint64
+
+	pub statsPublisher // the figures published for `tradecache stats` and `top`
 }
 
 // Namespace is a view of the Cache over one namespace, with that
@@ -165,6 +168,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	c.def = c.Namespace(NamespaceDefault)
 	c.health.onServerChange = c.serverChanged
 	c.health.start(b, cfg.HealthInterval, cfg.OpTimeout)
+	if *cfg.PublishStats {
+		c.pub.start(c)
+	}
 	return c, nil
 }
 
@@ -180,6 +186,9 @@ func (c *Cache) Namespace(name string) *Namespace {
 		return n // not cached: arbitrary bad names must not grow the map
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
+	if c.obs.rec != nil {
+		n.counts.lat = new(hist.Histogram)
+	}
 	if p := c.cfg.Namespaces[name]; p.Near != nil && c.cached != nil {
 		n.near = p.Near.tier()
 		n.nearTTL = n.near.ReadTTL(n.ttl)
@@ -315,6 +324,7 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.health.stop()
+	c.pub.stop()
 	if c.owns {
 		return c.store.Close()
 	}

@@ -49,6 +49,7 @@ const (
 	DefaultMaxBatchKeys      = 10000
 	DefaultLocalStaleEntries = 10000
 	DefaultHealthInterval    = time.Second
+	DefaultStatsInterval     = 5 * time.Second
 	DefaultMaxDecodedSize    = codec.DefaultMaxDecodedSize
 	DefaultOpTimeout         = guard.DefaultOpTimeout
 	DefaultBatchTimeout      = guard.DefaultBatchTimeout
@@ -200,9 +201,22 @@ type Config struct {
 	// in process, to serve within MaxStale when the store is unreachable.
 	// Zero means DefaultLocalStaleEntries.
 	LocalStaleEntries int
-	EnableMetrics     *bool         // CACHE_ENABLE_METRICS; nil means the environment's default
-	LogSlowOps        *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
-	SlowOpThreshold   time.Duration // CACHE_SLOW_OP_THRESHOLD
+	EnableMetrics     *bool // CACHE_ENABLE_METRICS; nil means the environment's default
+	// PublishStats (CACHE_PUBLISH_STATS) writes a snapshot of this Cache's
+	// figures to the store every StatsInterval, under a key with a TTL,
+	// for `tradecache stats` and `tradecache top` to merge across every
+	// live instance (see FleetStats). Nil means on when metrics are on.
+	PublishStats *bool
+	// StatsInterval (CACHE_STATS_INTERVAL) is how often the snapshot is
+	// written, 1 s to 1 h; 0 means DefaultStatsInterval. A snapshot lives
+	// three intervals, so an instance that stops disappears.
+	StatsInterval time.Duration
+	// InstanceName (CACHE_INSTANCE_NAME) names this process in the
+	// published figures: 1 to 64 of [A-Za-z0-9_.-]. "" means the host
+	// name and the process id.
+	InstanceName    string
+	LogSlowOps      *bool         // CACHE_LOG_SLOW_OPS; nil means the environment's default
+	SlowOpThreshold time.Duration // CACHE_SLOW_OP_THRESHOLD
 
 	// Resilience (Redis only; see package store/guard).
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/hotkeys"
 	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/internal/sizeof"
 	"github.com/tradecache/tradecache/store"
@@ -36,6 +37,9 @@ type backend struct {
 	obs      *observer
 	batch    int // MaxBatchSize: keys per round trip
 	maxValue int // MaxValueBytes
+	// hot samples the keys read from the store, for the published stats;
+	// nil when they are not published.
+	hot *hotkeys.Sketch
 }
 
 // now is the Cache's time.
@@ -75,7 +79,15 @@ func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track boo
 		b, found, err = p.store.Get(ctx, full)
 	}
 	p.observe(ctx, k, key, t0, len(b), err)
+	p.sampleRead(key)
 	return b, found, kp, err
+}
+
+// sampleRead counts a sampled read of key towards the hot keys.
+func (p *ioPath) sampleRead(key string) {
+	if p.hot != nil && p.hot.Sampled() {
+		p.hot.Add(p.name + ":" + key)
+	}
 }
 
 // onClock turns a time the store gave by the system clock into the
@@ -186,6 +198,9 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 		vals, err = p.store.GetMany(ctx, full)
 	}
 	p.observe(ctx, opGetMany, "", t0, 0, err)
+	for _, k := range keys {
+		p.sampleRead(k)
+	}
 	return vals, kps, err
 }
 
@@ -329,6 +344,45 @@ func (p *ioPath) clearAll(ctx context.Context) (int64, error) {
 	}
 	p.observe(ctx, opClear, "", t0, 0, err)
 	return removed, err
+}
+
+// publishStats writes this instance's published figures under key and
+// announces member in roster, both for ttl. Like the lock, it is
+// bookkeeping and not observed.
+func (b *backend) publishStats(ctx context.Context, roster, member, key string, v []byte, ttl time.Duration) error {
+	if err := b.store.Set(ctx, key, v, ttl); err != nil {
+		return err
+	}
+	return b.store.Announce(ctx, roster, member, ttl)
+}
+
+// readStats returns the live members of roster (at most limit) and the
+// figures under key(member) for each, nil where there are none, read
+// MaxBatchSize keys per round trip.
+func (b *backend) readStats(ctx context.Context, roster string, limit int, key func(member string) string) ([]string, [][]byte, error) {
+	members, err := b.store.Members(ctx, roster, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := make([][]byte, 0, len(members))
+	for lo := 0; lo < len(members); lo += b.batch {
+		hi := min(lo+b.batch, len(members))
+		keys := make([]string, 0, hi-lo)
+		for _, m := range members[lo:hi] {
+			keys = append(keys, key(m))
+		}
+		got, err := b.store.GetMany(ctx, keys)
+		if err != nil {
+			var pe *store.PartialError
+			if !errors.As(err, &pe) {
+				return nil, nil, err
+			}
+			// what could not be read is as good as absent: the instance is
+			// left out, and its figures with it
+		}
+		vals = append(vals, got...)
+	}
+	return members, vals, nil
 }
 
 // lock takes and unlock releases get-or-load's cross-process lock on a

@@ -50,9 +50,11 @@ type recorder struct {
 	byKind [numErrKinds]atomic.Uint64
 }
 
-// nsCounters are one namespace's counts.
+// nsCounters are one namespace's counts, and the latency of its store
+// calls when metrics are on (nil otherwise).
 type nsCounters struct {
 	hits, misses, sets, deletes, errors atomic.Uint64
+	lat                                 *hist.Histogram
 }
 
 // totals are the Cache's counts over every namespace.
@@ -104,16 +106,28 @@ func (o *observer) observe(ctx context.Context, ns string, counts *nsCounters, k
 	d := time.Since(start)
 	if o.rec != nil {
 		o.rec.lat[k].Record(d)
+		if counts.lat != nil {
+			counts.lat.Record(d)
+		}
 	}
 	if o.otel != nil {
 		o.otel.record(ctx, op, ns, start, err)
 	}
 	if o.logSlow && d >= o.slowThreshold {
-		h := fnv.New64a()
-		h.Write([]byte(key))
 		o.log.Warn("tradecache: slow operation", "op", op, "namespace", ns,
-			"key_hash", fmt.Sprintf("%016x", h.Sum64()), "duration", d, "bytes", size, "error", err)
+			"key_hash", KeyHash(key), "duration", d, "bytes", size, "error", err)
 	}
+}
+
+// KeyHash is how the layer names a key where the key itself must not
+// appear (a session token, an account id): the slow-operation log's
+// key_hash and the hot keys of `tradecache top`. It is FNV-1a 64 of the
+// caller's key, in hex, so that an operator can hash a suspect key and
+// look for it.
+func KeyHash(key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return fmt.Sprintf("%016x", h.Sum64())
 }
 
 // failed counts an error of kind k (with no latency: serialization errors

@@ -157,6 +157,19 @@ var settings = []setting{
 	{Field: "MemoryMaxBytes", Env: "CACHE_MEMORY_MAX_BYTES", Default: "268435456", def: always(int64(DefaultMemoryMaxBytes)), check: nonNegative("MemoryMaxBytes")},
 	{Field: "LocalStaleEntries", Default: "10000", def: always(DefaultLocalStaleEntries), check: nonNegative("LocalStaleEntries")},
 	{Field: "EnableMetrics", Env: "CACHE_ENABLE_METRICS", Default: "by environment", def: func(e Environment) any { return ptr(e != Testing) }},
+	{Field: "PublishStats", Env: "CACHE_PUBLISH_STATS", Default: "as metrics", def: nil},
+	{Field: "StatsInterval", Env: "CACHE_STATS_INTERVAL", Default: "5 s", def: always(DefaultStatsInterval), check: func(c Config) string {
+		if c.StatsInterval != 0 && (c.StatsInterval < time.Second || c.StatsInterval > time.Hour) {
+			return "must be between 1 s and 1 h"
+		}
+		return ""
+	}},
+	{Field: "InstanceName", Env: "CACHE_INSTANCE_NAME", Default: "host-pid", check: func(c Config) string {
+		if c.InstanceName == "" {
+			return ""
+		}
+		return checkName(c.InstanceName)
+	}},
 	{Field: "LogSlowOps", Env: "CACHE_LOG_SLOW_OPS", Default: "by environment", def: func(e Environment) any { return ptr(e != Testing) }},
 	{Field: "SlowOpThreshold", Env: "CACHE_SLOW_OP_THRESHOLD", Default: "0.1 s", def: always(DefaultSlowOpThreshold), check: nonNegative("SlowOpThreshold")},
 	{Field: "OpTimeout", Env: "CACHE_OP_TIMEOUT", Default: "0.1 s", def: always(DefaultOpTimeout), check: nonNegative("OpTimeout")},
@@ -527,6 +540,12 @@ func (c Config) withDefaults() Config {
 		if f := fieldOf(&c, st.Field); st.def != nil && f.IsZero() {
 			f.Set(reflect.ValueOf(st.def(c.Environment)).Convert(f.Type()))
 		}
+	}
+	if c.PublishStats == nil { // its default is another setting's value
+		c.PublishStats = ptr(*c.EnableMetrics)
+	}
+	if c.InstanceName == "" {
+		c.InstanceName = defaultInstanceName()
 	}
 	return c
 }

@@ -77,6 +77,14 @@ func (s Stats) HitRate() float64 {
 // trip, bounded by ctx and by one second (on a cluster, one per master);
 // the counters themselves are read without blocking.
 func (c *Cache) Stats(ctx context.Context) Stats {
+	st := c.counters()
+	c.collectMetrics(ctx, &st)
+	return st
+}
+
+// counters is Stats without the per-operation, per-namespace and INFO
+// parts: what is read without blocking.
+func (c *Cache) counters() Stats {
 	st := Stats{
 		Backend:  c.kind,
 		Topology: c.topology,
@@ -111,7 +119,6 @@ func (c *Cache) Stats(ctx context.Context) Stats {
 		}
 		return true
 	})
-	c.collectMetrics(ctx, &st)
 	return st
 }
 

@@ -1,0 +1,189 @@
+package tradecache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Fleet is the merge of every live instance's published figures (see
+// Config.PublishStats): totals and the last interval over all of them,
+// with latency percentiles computed from the merged histograms, each
+// instance's own snapshot, and the hot keys summed across instances.
+type Fleet struct {
+	Instances []InstanceStats `json:"instances"`
+	Total     Window          `json:"total"`
+	Recent    Window          `json:"recent"`
+	HotKeys   []HotKey        `json:"hot_keys,omitempty"`
+	// Refused names the snapshots that were found but not used, and why:
+	// published figures are read as untrusted input, and a snapshot that
+	// is too large, of another format or inconsistent is left out rather
+	// than merged.
+	Refused []RefusedStats `json:"refused,omitempty"`
+}
+
+// RefusedStats is a snapshot FleetStats left out.
+type RefusedStats struct {
+	Instance string `json:"instance"`
+	Reason   string `json:"reason"`
+}
+
+// FleetStats reads the figures every live instance published under this
+// Cache's key prefix, at most MaxFleetInstances of them, and merges them.
+// An instance whose snapshot expired between the roster and the read is
+// left out. It needs no metrics of its own: `tradecache stats` runs it in
+// a process that publishes nothing.
+func (c *Cache) FleetStats(ctx context.Context) (Fleet, error) {
+	if c.closed.Load() {
+		return Fleet{}, &OpError{Op: "fleet_stats", Err: errClosed}
+	}
+	prefix := c.cfg.KeyPrefix
+	members, vals, err := c.readStats(ctx, statsRoster(prefix), MaxFleetInstances, statsKeyFunc(prefix))
+	if err != nil {
+		return Fleet{}, &OpError{Op: "fleet_stats", Err: err}
+	}
+	var f Fleet
+	for i, m := range members {
+		if vals[i] == nil {
+			continue // gone since the roster was read
+		}
+		st, err := parseInstanceStats(m, vals[i])
+		if err != nil {
+			f.Refused = append(f.Refused, RefusedStats{Instance: m, Reason: err.Error()})
+			continue
+		}
+		f.Instances = append(f.Instances, st)
+	}
+	sort.Slice(f.Instances, func(i, j int) bool { return f.Instances[i].Instance < f.Instances[j].Instance })
+	sort.Slice(f.Refused, func(i, j int) bool { return f.Refused[i].Instance < f.Refused[j].Instance })
+	f.merge()
+	return f, nil
+}
+
+// parseInstanceStats reads member's snapshot b and checks everything the
+// merge and the percentiles rely on.
+func parseInstanceStats(member string, b []byte) (InstanceStats, error) {
+	var st InstanceStats
+	if len(b) > MaxStatsBytes {
+		return st, fmt.Errorf("%d bytes, over MaxStatsBytes (%d)", len(b), MaxStatsBytes)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("not a stats snapshot: %v", err)
+	}
+	if st.Format != StatsFormat {
+		return st, fmt.Errorf("format %d, this reader knows %d", st.Format, StatsFormat)
+	}
+	if st.Instance != member {
+		return st, fmt.Errorf("published as %q under %q's key", st.Instance, member)
+	}
+	if len(st.HotKeys) > HotKeysPublished {
+		return st, fmt.Errorf("%d hot keys, at most %d are published", len(st.HotKeys), HotKeysPublished)
+	}
+	for _, w := range []Window{st.Total, st.Recent} {
+		if err := w.check(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// check refuses a window no Cache publishes: histograms that are not
+// histograms, namespace names outside the grammar, rates that are not
+// numbers.
+func (w Window) check() error {
+	if !(w.Seconds >= 0 && w.OpsPerSec >= 0) { // NaN fails both
+		return errors.New("negative or NaN rates")
+	}
+	for op, h := range w.Ops {
+		if _, ok := opIndex(op); !ok {
+			return fmt.Errorf("unknown operation %q", op)
+		}
+		if err := h.Check(); err != nil {
+			return fmt.Errorf("%s latency: %v", op, err)
+		}
+	}
+	for name, n := range w.Namespaces {
+		if reason := checkName(name); reason != "" {
+			return fmt.Errorf("namespace name %s", reason)
+		}
+		if err := n.Latency.Check(); err != nil {
+			return fmt.Errorf("namespace %s latency: %v", name, err)
+		}
+		if !(n.OpsPerSec >= 0) {
+			return errors.New("negative or NaN rates")
+		}
+	}
+	return nil
+}
+
+// merge fills the fleet's windows and hot keys from its instances.
+func (f *Fleet) merge() {
+	f.Total, f.Recent = Window{}, Window{}
+	hot := map[[2]string]*HotKey{}
+	for _, st := range f.Instances {
+		f.Total.add(st.Total)
+		f.Recent.add(st.Recent)
+		for _, k := range st.HotKeys {
+			id := [2]string{k.Namespace, k.Key}
+			if h, ok := hot[id]; ok {
+				h.Reads, h.Error, h.ReadsPerSec = satAdd(h.Reads, k.Reads), satAdd(h.Error, k.Error), h.ReadsPerSec+k.ReadsPerSec
+			} else {
+				k := k
+				hot[id] = &k
+			}
+		}
+	}
+	for _, h := range hot {
+		f.HotKeys = append(f.HotKeys, *h)
+	}
+	sort.Slice(f.HotKeys, func(i, j int) bool {
+		if f.HotKeys[i].ReadsPerSec != f.HotKeys[j].ReadsPerSec {
+			return f.HotKeys[i].ReadsPerSec > f.HotKeys[j].ReadsPerSec
+		}
+		return f.HotKeys[i].Namespace+":"+f.HotKeys[i].Key < f.HotKeys[j].Namespace+":"+f.HotKeys[j].Key
+	})
+	if len(f.HotKeys) > 2*HotKeysPublished {
+		f.HotKeys = f.HotKeys[:2*HotKeysPublished]
+	}
+}
+
+// add merges o into w: counts and rates summed (instances run side by
+// side), histograms merged, Seconds the longest.
+func (w *Window) add(o Window) {
+	w.Seconds = max(w.Seconds, o.Seconds)
+	w.OpsPerSec += o.OpsPerSec
+	w.Hits, w.Misses, w.Sets = satAdd(w.Hits, o.Hits), satAdd(w.Misses, o.Misses), satAdd(w.Sets, o.Sets)
+	w.Deletes, w.Errors = satAdd(w.Deletes, o.Deletes), satAdd(w.Errors, o.Errors)
+	for op, h := range o.Ops {
+		if w.Ops == nil {
+			w.Ops = map[string]SparseHistogram{}
+		}
+		m := w.Ops[op]
+		m.Merge(h)
+		w.Ops[op] = m
+	}
+	for name, n := range o.Namespaces {
+		if w.Namespaces == nil {
+			w.Namespaces = map[string]NamespaceWindow{}
+		}
+		m := w.Namespaces[name]
+		m.Hits, m.Misses, m.Sets = satAdd(m.Hits, n.Hits), satAdd(m.Misses, n.Misses), satAdd(m.Sets, n.Sets)
+		m.Deletes, m.Errors = satAdd(m.Deletes, n.Deletes), satAdd(m.Errors, n.Errors)
+		m.OpsPerSec += n.OpsPerSec
+		m.Latency.Merge(n.Latency)
+		w.Namespaces[name] = m
+	}
+}
+
+// Age is how long ago the snapshot was taken, by now.
+func (st InstanceStats) Age(now time.Time) time.Duration { return now.Sub(st.At) }
+
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}

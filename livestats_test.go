@@ -1,0 +1,243 @@
+package tradecache_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/clock"
+	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store/memstore"
+)
+
+func publishing(name string, cfg tradecache.Config) tradecache.Config {
+	cfg.InstanceName = name
+	cfg.EnableMetrics = ptr(true)
+	cfg.PublishStats = ptr(true)
+	return cfg
+}
+
+// Two instances publish to one Redis; a third process, which publishes
+// nothing, merges them: counts summed, latency percentiles from the
+// merged histograms, and the key one of them hammers at the top of the
+// hot keys.
+func TestFleetStatsMergesEveryInstance(t *testing.T) {
+	srv := redistest.Start(t)
+	base := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	ctx := testCtx(t)
+	a := mustNew(t, publishing("desk-a", base))
+	b := mustNew(t, publishing("desk-b", base))
+	base.PublishStats = ptr(false) // metrics are on by default, and so would publishing be
+	reader := mustNew(t, base)
+
+	quotesA, quotesB := a.Namespace("market_data"), b.Namespace("market_data")
+	must(t, quotesA.Set(ctx, "AAPL", 1.5, 0))
+	for i := range 2000 {
+		var v float64
+		if _, err := quotesA.Get(ctx, "AAPL", &v); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if _, err := quotesA.Get(ctx, fmt.Sprint("cold-", i), &v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 300 {
+		var v float64
+		if _, err := quotesB.Get(ctx, fmt.Sprint("MSFT-", i%3), &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, tradecache.PublishStatsNow(a, ctx))
+	must(t, tradecache.PublishStatsNow(b, ctx))
+
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.Instances) != 2 || f.Instances[0].Instance != "desk-a" || f.Instances[1].Instance != "desk-b" {
+		t.Fatalf("instances %+v, want desk-a and desk-b (and not the reader)", names(f))
+	}
+	if len(f.Refused) != 0 {
+		t.Fatalf("refused %+v", f.Refused)
+	}
+	sa, sb := a.Stats(ctx), b.Stats(ctx)
+	if f.Total.Hits != sa.Hits+sb.Hits || f.Total.Misses != sa.Misses+sb.Misses {
+		t.Errorf("fleet hits/misses %d/%d, instances' sum %d/%d", f.Total.Hits, f.Total.Misses, sa.Hits+sb.Hits, sa.Misses+sb.Misses)
+	}
+	md := f.Total.Namespaces["market_data"]
+	if md.Hits != 2000 || md.Misses != 200+300 {
+		t.Errorf("market_data hits %d misses %d, want 2000 and 500", md.Hits, md.Misses)
+	}
+	get := f.Total.Ops["get"]
+	if get.Count != sa.Ops["get"].Count+sb.Ops["get"].Count {
+		t.Errorf("merged get count %d, want %d", get.Count, sa.Ops["get"].Count+sb.Ops["get"].Count)
+	}
+	// The merged p99 lies between the two instances' p99s, as a histogram
+	// of the union must; and it is within 1% of what the instances saw.
+	pa, pb := sa.Ops["get"].P99, sb.Ops["get"].P99
+	if p := get.Quantile(0.99); p < min(pa, pb) || p > max(pa, pb) {
+		t.Errorf("merged p99 %v outside the instances' %v and %v", p, pa, pb)
+	}
+	if f.Recent.Hits != f.Total.Hits { // the first publish's interval is the whole run
+		t.Errorf("recent hits %d, total %d", f.Recent.Hits, f.Total.Hits)
+	}
+	if len(f.HotKeys) == 0 || f.HotKeys[0].Key != "AAPL" || f.HotKeys[0].Namespace != "market_data" {
+		t.Fatalf("hot keys %+v, want market_data:AAPL first", f.HotKeys)
+	}
+	if r := f.HotKeys[0].Reads; r < 1000 || r > 3500 {
+		t.Errorf("AAPL estimated at %d reads, read 2000 times (sampled 1 in 16)", r)
+	}
+
+	// The next publish's interval holds only what happened since.
+	var v float64
+	_, _ = quotesA.Get(ctx, "AAPL", &v)
+	must(t, tradecache.PublishStatsNow(a, ctx))
+	f, err = reader.FleetStats(ctx)
+	must(t, err)
+	if got := f.Instances[0].Recent.Hits; got != 1 {
+		t.Errorf("desk-a's last interval: %d hits, want 1", got)
+	}
+}
+
+func names(f tradecache.Fleet) []string {
+	var out []string
+	for _, st := range f.Instances {
+		out = append(out, st.Instance)
+	}
+	return out
+}
+
+// A stopped instance publishes once more on Close, and disappears after
+// three intervals: moved on a clock, on the in-memory store.
+func TestAStoppedInstanceDisappears(t *testing.T) {
+	clk := clock.New(time.Unix(1_800_000_000, 0))
+	ms, err := memstore.New(memstore.Options{Now: clk.Now})
+	must(t, err)
+	defer ms.Close()
+	ctx := testCtx(t)
+	cfg := publishing("short-lived", tradecache.Config{StatsInterval: 2 * time.Second})
+	c, err := tradecache.New(ctx, cfg, tradecache.WithStore(ms), tradecache.WithClock(clk))
+	must(t, err)
+	must(t, c.Set(ctx, "k", 1, 0))
+	must(t, c.Close()) // publishes once more
+	reader, err := tradecache.New(ctx, tradecache.Config{PublishStats: ptr(false)}, tradecache.WithStore(ms), tradecache.WithClock(clk))
+	must(t, err)
+	defer reader.Close()
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.Instances) != 1 || f.Total.Sets != 1 {
+		t.Fatalf("after Close: instances %v, sets %d; want the closed instance's last figures", names(f), f.Total.Sets)
+	}
+	clk.Advance(6*time.Second + time.Millisecond)
+	f, err = reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.Instances) != 0 {
+		t.Fatalf("three intervals after it stopped, instances %v remain", names(f))
+	}
+}
+
+// Published figures are untrusted input: a snapshot that is not one,
+// of another format, too large, inconsistent or under another instance's
+// name is refused with its reason, and the honest ones are still merged.
+func TestFleetStatsRefusesHostileSnapshots(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	ctx := testCtx(t)
+	honest := mustNew(t, publishing("honest", cfg))
+	must(t, honest.Set(ctx, "k", 1, 0))
+	must(t, tradecache.PublishStatsNow(honest, ctx))
+
+	good := func(name string) map[string]any {
+		return map[string]any{"format": 1, "instance": name, "total": map[string]any{"hits": 5}, "recent": map[string]any{}}
+	}
+	hostile := map[string]any{
+		"garbage":   "{not json",
+		"future":    map[string]any{"format": 2, "instance": "future"},
+		"impostor":  good("honest"),
+		"bad-hist":  merge(good("bad-hist"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{1 << 40, 1}}, "n": 1}}}),
+		"bad-count": merge(good("bad-count"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{3, 1}}, "n": 1 << 62}}}),
+		"bad-op":    merge(good("bad-op"), "total", map[string]any{"ops": map[string]any{"drop table": map[string]any{}}}),
+		"bad-ns":    merge(good("bad-ns"), "total", map[string]any{"namespaces": map[string]any{"a:b": map[string]any{}}}),
+		"many-hot":  merge(good("many-hot"), "hot_keys", make([]map[string]any, 11)),
+		"huge":      strings.Repeat(" ", tradecache.MaxStatsBytes) + `{"format":1,"instance":"huge"}`,
+		"neg-rate":  merge(good("neg-rate"), "recent", map[string]any{"ops_per_sec": -1}),
+	}
+	rc := rawClient(t, srv.Addr)
+	for name, v := range hostile {
+		var b []byte
+		if s, ok := v.(string); ok {
+			b = []byte(s)
+		} else {
+			b, _ = json.Marshal(v)
+		}
+		must(t, rc.Do(ctx, rc.B().Set().Key(tradecache.StatsKey("trading", name)).Value(string(b)).Ex(time.Minute).Build()).Error())
+		must(t, rc.Do(ctx, rc.B().Zadd().Key(tradecache.StatsRoster("trading")).ScoreMember().ScoreMember(float64(time.Now().Add(time.Minute).UnixMilli()), name).Build()).Error())
+	}
+	reader := mustNew(t, tradecache.Config{Redis: cfg.Redis, PublishStats: ptr(false)})
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.Instances) != 1 || f.Instances[0].Instance != "honest" || f.Total.Sets != 1 {
+		t.Fatalf("merged %v (sets %d), want only the honest instance", names(f), f.Total.Sets)
+	}
+	refused := map[string]string{}
+	for _, r := range f.Refused {
+		refused[r.Instance] = r.Reason
+	}
+	for name := range hostile {
+		if refused[name] == "" {
+			t.Errorf("%s: not refused", name)
+		}
+	}
+	t.Logf("refused: %v", refused)
+}
+
+func merge(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+
+// Publishing follows metrics by default, and is off in the testing
+// environment, where metrics are.
+func TestPublishStatsDefaults(t *testing.T) {
+	for _, c := range []struct {
+		cfg  tradecache.Config
+		want bool
+	}{
+		{tradecache.Config{}, true},
+		{tradecache.Config{Environment: tradecache.Testing}, false},
+		{tradecache.Config{EnableMetrics: ptr(false)}, false},
+		{tradecache.Config{EnableMetrics: ptr(false), PublishStats: ptr(true)}, true},
+	} {
+		c2 := mustNew(t, c.cfg)
+		if got := *c2.Config().PublishStats; got != c.want {
+			t.Errorf("%+v: PublishStats %v, want %v", c.cfg, got, c.want)
+		}
+		if c2.Config().InstanceName == "" || c2.Config().StatsInterval != tradecache.DefaultStatsInterval {
+			t.Errorf("instance %q interval %v", c2.Config().InstanceName, c2.Config().StatsInterval)
+		}
+	}
+	for _, bad := range []tradecache.Config{{StatsInterval: time.Millisecond}, {InstanceName: "a b"}} {
+		if _, err := tradecache.New(context.Background(), bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// mustNew is New with a test's context, closed when the test ends.
+func mustNew(t *testing.T, cfg tradecache.Config, opts ...tradecache.Option) *tradecache.Cache {
+	t.Helper()
+	c, err := tradecache.New(testCtx(t), cfg, opts...)
+	must(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
