@@ -2,7 +2,7 @@
 
 GO                  ?= go
 STATICCHECK_VERSION := v0.8.2
-APT_PACKAGES        := redis-server redis-tools redis-sentinel python3-msgpack python3-zstandard python3-cryptography
+APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography
 FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
@@ -19,6 +19,7 @@ deps:
 	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v redis-cli      >/dev/null 2>&1 || missing="$$missing redis-tools"; \
 	command -v redis-sentinel >/dev/null 2>&1 || missing="$$missing redis-sentinel"; \
+	command -v tmux           >/dev/null 2>&1 || missing="$$missing tmux"; \
 	/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || missing="$$missing python3-msgpack"; \
 	/usr/bin/python3 -c 'import zstandard' >/dev/null 2>&1 || missing="$$missing python3-zstandard"; \
 	/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3-cryptography"; \

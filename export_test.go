@@ -8,7 +8,7 @@ import "context"
 func LoadsRunning(c *Cache) int { return c.flights.Running() }
 
 // PublishStatsNow publishes c's snapshot at once, as its ticker would.
-func PublishStatsNow(c *Cache, ctx context.Context) error { return c.pub.publish(ctx) }
+func PublishStatsNow(c *Cache, ctx context.Context) error { return c.pub.publish(ctx, false) }
 
 // StatsKey is where instance's snapshot is published under prefix.
 func StatsKey(prefix, instance string) string { return statsKey(prefix, instance) }

@@ -133,9 +133,13 @@ type statsPublisher struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 
-	mu     sync.Mutex // serializes publish; guards prev and prevAt
+	mu     sync.Mutex // serializes publish; guards what follows
 	prev   Window     // Total at the last publish
 	prevAt time.Time
+	// last is the last snapshot published by the ticker, whose Recent
+	// window and hot keys the final snapshot (on Close) keeps: a window cut
+	// short by Close would show a near-idle instance.
+	last *InstanceStats
 }
 
 func (p *statsPublisher) start(c *Cache) {
@@ -152,7 +156,7 @@ func (p *statsPublisher) start(c *Cache) {
 			case <-p.done:
 				return
 			case <-t.C:
-				p.publishBounded()
+				p.publishBounded(false)
 			}
 		}
 	}()
@@ -166,25 +170,32 @@ func (p *statsPublisher) stop() {
 		}
 		close(p.done)
 		p.wg.Wait()
-		p.publishBounded()
+		p.publishBounded(true)
 	})
 }
 
 // publishBounded publishes within one second: the figures are worth less
 // than the calls they would hold up. A failure is logged, rate-limited.
-func (p *statsPublisher) publishBounded() {
+func (p *statsPublisher) publishBounded(final bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := p.publish(ctx); err != nil {
+	if err := p.publish(ctx, final); err != nil {
 		p.c.obs.warnLimited("tradecache: publishing stats failed", "error", err)
 	}
 }
 
-func (p *statsPublisher) publish(ctx context.Context) error {
+// publish writes the snapshot. The final one keeps the last full
+// interval's Recent window and hot keys, when there was one.
+func (p *statsPublisher) publish(ctx context.Context, final bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
 	st := p.c.instanceStats(p, now)
+	if final && p.last != nil {
+		st.Recent, st.HotKeys = p.last.Recent, p.last.HotKeys
+	} else {
+		p.last = &st
+	}
 	p.prev, p.prevAt = st.Total, now
 	b, err := json.Marshal(st)
 	if err != nil {

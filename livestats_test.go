@@ -241,3 +241,29 @@ func mustNew(t *testing.T, cfg tradecache.Config, opts ...tradecache.Option) *tr
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// The snapshot written on Close keeps the last full interval's window and
+// hot keys: a window cut short by Close would show a busy instance idle.
+// (It did: `stats` after a demo found no hot keys.)
+func TestTheLastSnapshotKeepsTheLastFullInterval(t *testing.T) {
+	ms, err := memstore.New(memstore.Options{})
+	must(t, err)
+	defer ms.Close()
+	ctx := testCtx(t)
+	c, err := tradecache.New(ctx, publishing("closing", tradecache.Config{}), tradecache.WithStore(ms))
+	must(t, err)
+	must(t, c.Set(ctx, "hot", 1, 0))
+	var v int
+	for range 1000 {
+		_, err := c.Get(ctx, "hot", &v)
+		must(t, err)
+	}
+	must(t, tradecache.PublishStatsNow(c, ctx)) // as the ticker would
+	must(t, c.Close())
+	reader := mustNew(t, tradecache.Config{PublishStats: ptr(false)}, tradecache.WithStore(ms))
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.HotKeys) == 0 || f.HotKeys[0].Key != "hot" || f.Recent.Hits != 1000 {
+		t.Fatalf("after Close: hot keys %+v, recent hits %d; want the last interval's", f.HotKeys, f.Recent.Hits)
+	}
+}

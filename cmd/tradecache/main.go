@@ -5,7 +5,9 @@
 //	tradecache bench    [--phase 1s] [--repeat 3] [--json] [--html FILE]
 //	                    latency and throughput against the replaced layer's
 //	                    targets, beside a raw rueidis client
-//	tradecache stats    [--json] the cache's and Redis's figures
+//	tradecache stats    [--json] [--keys] every live instance's figures,
+//	                    merged, and Redis's
+//	tradecache top      [--interval 1s] [--keys] [--once] the same, live
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
 //
@@ -90,7 +92,10 @@ commands:
   bench   [--phase 1s] [--repeat 3] [--json] [--html FILE] the replaced layer's
           targets, measured beside a raw rueidis client, the phases interleaved
           and repeated: each ratio is the median of the rounds', with its range
-  stats   [--json] [--memory] hit rate, latency percentiles, errors, breaker, Redis INFO
+  stats   [--json] [--keys] [--memory] every live instance's published figures, merged:
+          hit rate, latency percentiles, errors, per namespace and instance, hot keys;
+          and Redis INFO
+  top     [--interval 1s] [--keys] [--once] the same, live, redrawn in place
   health  [--json] [--memory] reachability, PING latency and breaker; exit 1 if not ready
   clear   --namespace N [--yes] [--memory] remove a namespace's keys (SCAN + UNLINK)
 
@@ -113,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runStats(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
+	case "top":
+		return runTop(ctx, args[1:], stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "clear":

@@ -10,7 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +41,7 @@ func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.
 	if !cfg.Redis.Enabled() && !memory {
 		return nil, errNoRedis
 	}
+	cfg.PublishStats = new(bool) // an operations command is not an instance to count
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return tradecache.New(cctx, cfg, tradecache.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
@@ -61,39 +62,84 @@ func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io
 }
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, asJSON, err := openWithJSONFlag(ctx, "stats", args, stderr)
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON instead of text")
+	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
+	keys := fs.Bool("keys", false, "show hot keys as keys, not as key hashes (keys can be session tokens)")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	c, err := openCache(ctx, *memory, stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	st := c.Stats(ctx)
-	if asJSON {
+	v, err := readFleet(ctx, c, *keys)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(statsJSON(st))
+		return enc.Encode(v)
 	}
+	return printStats(stdout, v)
+}
+
+// printStats is `stats` as text.
+func printStats(stdout io.Writer, v fleetView) error {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	if st.Topology != "" {
-		fmt.Fprintf(w, "backend\t%s (%s)\n", st.Backend, st.Topology)
-	} else {
-		fmt.Fprintf(w, "backend\t%s\n", st.Backend)
+	backend := v.Backend
+	if v.Topology != "" {
+		backend += " (" + v.Topology + ")"
 	}
-	fmt.Fprintf(w, "breaker\t%s (opened %d, rejected %d)\n", st.Breaker, st.BreakerTransitions.Opened, st.BreakerTransitions.Rejected)
-	if r := st.Redis; r != nil {
+	fmt.Fprintf(w, "backend\t%s, key prefix %s\n", backend, v.Prefix)
+	if r := v.Redis; r != nil {
 		fmt.Fprintf(w, "redis\tclients %d, memory %s, ops/s %d, keyspace hits %d, misses %d, evicted %d, expired %d\n",
 			r.ConnectedClients, r.UsedMemoryHuman, r.InstantaneousOpsPerSec, r.KeyspaceHits, r.KeyspaceMisses, r.EvictedKeys, r.ExpiredKeys)
 	}
-	fmt.Fprintf(w, "this process\thits %d, misses %d, hit rate %.1f%%, errors %d\n", st.Hits, st.Misses, 100*st.HitRate(), st.Errors)
-	ops := make([]string, 0, len(st.Ops))
-	for op := range st.Ops {
-		ops = append(ops, op)
+	if v.Live == 0 {
+		fmt.Fprintf(w, "instances\tnone live: no Cache has published figures under prefix %q in the last three intervals "+
+			"(CACHE_PUBLISH_STATS, on where metrics are)\n", v.Prefix)
+	} else {
+		var names []string
+		for _, in := range v.Instances {
+			names = append(names, fmt.Sprintf("%s (%s, %s, %v ago)", in.Instance, in.Host, in.Version, round(in.Age)))
+		}
+		fmt.Fprintf(w, "instances\t%d live: %s\n", v.Live, strings.Join(names, ", "))
 	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		o := st.Ops[op]
+	for _, r := range v.Refused {
+		fmt.Fprintf(w, "refused\t%s: %s\n", r.Instance, r.Reason)
+	}
+	if v.Live == 0 {
+		return w.Flush()
+	}
+	t, r := v.Total, v.Recent
+	fmt.Fprintf(w, "since start\thits %d, misses %d, hit rate %.1f%%, sets %d, deletes %d, errors %d, p99 %v\n",
+		t.Hits, t.Misses, 100*t.HitRate, t.Sets, t.Deletes, t.Errors, round(t.Latency.P99))
+	fmt.Fprintf(w, "last interval\t%.0f ops/s, hit rate %.1f%%, errors %d, p99 %v\n", r.OpsPerSec, 100*r.HitRate, r.Errors, round(r.Latency.P99))
+	for _, name := range sortedKeys(t.Namespaces) {
+		n := t.Namespaces[name]
+		fmt.Fprintf(w, "namespace %s\thits %d, misses %d, hit rate %.1f%%, sets %d, errors %d, p50 %v, p99 %v\n",
+			name, n.Hits, n.Misses, 100*n.HitRate, n.Sets, n.Errors, round(n.Latency.P50), round(n.Latency.P99))
+	}
+	for _, op := range sortedKeys(t.Ops) {
+		o := t.Ops[op]
 		fmt.Fprintf(w, "%s\tcount %d, avg %v, p50 %v, p99 %v, max %v\n", op, o.Count, round(o.Avg), round(o.P50), round(o.P99), round(o.Max))
 	}
+	for _, k := range v.HotKeys {
+		fmt.Fprintf(w, "hot key\t%s %s, %.0f reads/s\n", k.Namespace, hotKeyName(k), k.ReadsPerSec)
+	}
 	return w.Flush()
+}
+
+// hotKeyName is the key when shown, its hash otherwise.
+func hotKeyName(k hotKeyView) string {
+	if k.Key != "" {
+		return strconv.Quote(k.Key)
+	}
+	return k.KeyHash
 }
 
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -157,22 +203,3 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 var stdin io.Reader = os.Stdin
-
-// statsJSON is Stats as `stats --json` prints it: the library's snake_case
-// form with the hit rates, overall and per namespace, beside the counts.
-func statsJSON(st tradecache.Stats) any {
-	type ns struct {
-		tradecache.NamespaceStats
-		HitRate float64 `json:"hit_rate"`
-	}
-	nss := make(map[string]ns, len(st.Namespaces))
-	for name, n := range st.Namespaces {
-		nss[name] = ns{n, n.HitRate()}
-	}
-	st.Namespaces = nil // replaced by the form with hit rates
-	return struct {
-		tradecache.Stats
-		HitRate    float64       `json:"hit_rate"`
-		Namespaces map[string]ns `json:"namespaces,omitempty"`
-	}{st, st.HitRate(), nss}
-}

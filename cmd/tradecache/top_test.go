@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+// buildBinary builds the command into a test's temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tradecache")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startDemo runs the built binary's demo workload against redisURL for d,
+// in its own process, and returns a wait for its end.
+func startDemo(t *testing.T, bin, redisURL string, d time.Duration) func() {
+	t.Helper()
+	demo := exec.Command(bin, "demo", "--duration", d.String(), "--symbols", "20")
+	demo.Env = append(os.Environ(), "REDIS_URL="+redisURL, "CACHE_INSTANCE_NAME=demo-1", "CACHE_STATS_INTERVAL=1s")
+	var out strings.Builder
+	demo.Stdout, demo.Stderr = &out, &out
+	if err := demo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = demo.Process.Kill(); _, _ = demo.Process.Wait() })
+	return func() {
+		if err := demo.Wait(); err != nil {
+			t.Fatalf("demo: %v\n%s", err, out.String())
+		}
+	}
+}
+
+// `stats --json`, in a process of its own, shows what a demo that ran in
+// another process did: its hits, hit rate and p99, from the figures the
+// demo published.
+func TestStatsShowsAnotherProcesssFigures(t *testing.T) {
+	bin := buildBinary(t)
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	startDemo(t, bin, url, 2*time.Second)()
+
+	cmd := exec.Command(bin, "stats", "--json")
+	cmd.Env = append(os.Environ(), "REDIS_URL="+url)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	var v fleetView
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if v.Live != 1 || v.Instances[0].Instance != "demo-1" {
+		t.Fatalf("instances %+v, want the demo's", v.Instances)
+	}
+	tot := v.Total
+	if tot.Hits < 1000 || tot.HitRate < 0.9 || tot.Latency.P99 <= 0 || tot.Ops["get_or_load"].P99 <= 0 {
+		t.Fatalf("the demo's figures: hits %d, hit rate %.3f, p99 %v, get_or_load p99 %v\n%s", tot.Hits, tot.HitRate, tot.Latency.P99, tot.Ops["get_or_load"].P99, out)
+	}
+	if len(v.HotKeys) == 0 || v.HotKeys[0].Key != "" || len(v.HotKeys[0].KeyHash) != 16 {
+		t.Fatalf("hot keys %+v: want hashes, not keys, by default", v.HotKeys)
+	}
+	t.Logf("demo seen by stats: hits %d, hit rate %.1f%%, p99 %v", tot.Hits, 100*tot.HitRate, tot.Latency.P99)
+}
+
+// `top` under tmux: it draws the fleet in place while a demo runs in
+// another process, k shows keys instead of hashes, and q quits leaving
+// the terminal as it was.
+func TestTopUnderTmux(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Fatal("tmux not found: run `make test` (it installs it), or `apt-get install -y tmux`")
+	}
+	bin := buildBinary(t)
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	startDemo(t, bin, url, 30*time.Second)
+
+	sock := filepath.Join(t.TempDir(), "tmux.sock") // a server of the test's own
+	tm := func(args ...string) string {
+		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	tm("new-session", "-d", "-x", "130", "-y", "40", "-s", "top", "env", "REDIS_URL="+url, "TERM=tmux-256color", bin, "top", "--interval", "300ms")
+	t.Cleanup(func() { _ = exec.Command(tmux, "-S", sock, "kill-server").Run() })
+	screen := func(want ...string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			s := tm("capture-pane", "-p", "-t", "top")
+			ok := true
+			for _, w := range want {
+				ok = ok && strings.Contains(s, w)
+			}
+			if ok {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the screen never showed %q:\n%s", want, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	s := screen("fleet 1 live", "market_data", "demo-1", "closed", "HOT KEYS", "portfolio ")
+	t.Logf("tradecache top under tmux:\n%s", s)
+	tm("send-keys", "-t", "top", "k")
+	screen(`"`) // keys are shown quoted
+	tm("send-keys", "-t", "top", "q")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command(tmux, "-S", sock, "has-session", "-t", "top").Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("q did not quit top")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// top --once prints one frame as text; a frame with no instance says so.
+func TestTopOnceWithNoInstances(t *testing.T) {
+	clearRedisEnv(t)
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
+	out, _, err := runCmd(t, "top", "--once")
+	if err != nil || !strings.Contains(out, "fleet 0 live") || !strings.Contains(out, "none live") {
+		t.Fatalf("top --once: %v\n%s", err, out)
+	}
+	if _, _, err := runCmd(t, "top", "--interval", "1ms"); exitCode(err) != 2 {
+		t.Fatalf("top --interval 1ms: %v, want a usage error", err)
+	}
+}
