@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradecache/tradecache/internal/testlog"
 	"go.uber.org/goleak"
 )
 
@@ -23,7 +24,11 @@ const Grace = 5 * time.Second
 // goroutines outlive Grace. Use it as TestMain:
 //
 //	func TestMain(m *testing.M) { leaktest.Main(m) }
+//
+// The default loggers' output is kept aside while the tests run, and shown
+// only when they fail (package testlog).
 func Main(m *testing.M, after ...func()) {
+	dump := testlog.Capture()
 	code := m.Run()
 	for _, f := range after {
 		f()
@@ -39,6 +44,10 @@ func Main(m *testing.M, after ...func()) {
 			fmt.Fprintf(os.Stderr, "leaktest: goroutines still running %v after the tests: %v\n", Grace, err)
 			code = 1
 		}
+	}
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "leaktest: the tests failed; the end of their log:")
+		dump(os.Stderr)
 	}
 	os.Exit(code)
 }
