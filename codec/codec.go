@@ -279,6 +279,7 @@ var decPool = sync.Pool{New: func() any {
 	s.dec = msgpack.NewDecoder(&s.r)
 	s.dec.SetCustomStructTag("json")
 	s.dec.UseLooseInterfaceDecoding(true)
+	s.dec.SetMapDecoder(decodeAnyMap)
 	return s
 }}
 
@@ -343,9 +344,18 @@ func (c *Codec) appendPayload(dst []byte, v any) ([]byte, error) {
 		// read. One addressable copy of the whole struct is cheaper.
 		p := reflect.New(rv.Type()).Elem()
 		p.Set(rv)
+		if prepareType(rv.Type()) {
+			prepareValue(p, 0)
+		}
 		err = s.enc.EncodeValue(p)
+	case !rv.IsValid():
+		err = s.enc.EncodeNil()
 	default:
-		err = s.enc.Encode(v)
+		// EncodeValue, not Encode, whose shortcut writes a time as ext -1.
+		if prepareType(rv.Type()) {
+			prepareValue(rv, 0)
+		}
+		err = s.enc.EncodeValue(rv)
 	}
 	out := s.buf.b
 	s.buf.b = nil
@@ -482,6 +492,9 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 		// by an earlier decode would make it fail (or merge).
 		*ap = nil
 	}
+	// msgpack builds a struct's field encoders when it first meets the
+	// struct, decoding too: the canonical map encoders must be in place.
+	prepareType(reflect.TypeOf(v))
 	s := decPool.Get().(*decState)
 	s.r.reset(payload)
 	s.dec.DisallowUnknownFields(c.strict)

@@ -41,6 +41,17 @@ func init() {
 		setTime(v, t)
 		return nil
 	})
+	// MessagePack's own timestamp inside an interface: UTC, as everywhere
+	// else, not msgpack's time.Local. (This also installs a type-level
+	// decoder for time.Time, which the Register below replaces.)
+	msgpack.RegisterExtDecoder(extMsgTime, time.Time{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		t, err := readMsgpackTimestamp(d, n)
+		if err != nil {
+			return err
+		}
+		setTime(v, t)
+		return nil
+	})
 	// Type-level encoders and decoders override the ones the calls above
 	// installed, so that typed fields accept every form (see package doc).
 	msgpack.Register(decimal.Decimal{}, encodeDecimal, decodeDecimal)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,16 @@ func goldenCases() []goldenCase {
 		{name: "time fixed +05:30", desc: `2026-01-02T03:04:05+05:30 in time.FixedZone("", 19800)`, value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5*3600+1800))},
 		{name: "time before 1970", desc: "1969-07-20T20:17:40Z (wide form)", value: time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC)},
 		{name: "time after 2514", desc: "2600-01-01T00:00:00.5Z (wide form)", value: time.Date(2600, 1, 1, 0, 0, 0, 500000000, time.UTC)},
+		{name: "decimal 10^18 scaled", desc: `decimal "1000000000000000000" (19 digits that fit in 64 bits: scaled, 8 bytes)`, value: d("1000000000000000000")},
+		{name: "decimal -2^63 scaled", desc: `decimal "-9223372036854775808" (the smallest 64-bit coefficient: scaled, 8 bytes)`, value: d("-9223372036854775808")},
+		{name: "decimal 2^63 general", desc: `decimal "9223372036854775808" (just over 64 bits: general form, 9 bytes)`, value: d("9223372036854775808")},
+		{name: "decimal -2^127 general", desc: `decimal -2^127 (general form, fewest bytes: 16)`, value: d("-170141183460469231731687303715884105728")},
+		{name: "time IST abbreviation", desc: `2026-01-02T03:04:05+05:30 in time.FixedZone("IST", 19800) (form 2 carries the abbreviation)`, value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("IST", 5*3600+1800))},
+		{name: "time unnamed offset 0", desc: `2026-01-02T03:04:05Z in time.FixedZone("", 0) (written as UTC)`, value: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 0))},
+		{name: "time in map[string]any", desc: `map[string]any{"ts": 2026-11-26T09:30:00.000000001 America/New_York} (the zone kept inside any)`, value: map[string]any{"ts": time.Date(2026, 11, 26, 9, 30, 0, 1, ny)}},
+		{name: "typed map sorted", desc: `map[int]string{10: "x", -2: "y", 3: "z"} (keys in order: integers by value)`, value: map[int]string{10: "x", -2: "y", 3: "z"}},
+		{name: "string keys sorted", desc: `map[string]int{"b": 1, "aa": 2, "é": 3, "B": 4} (strings by their UTF-8 bytes)`, value: map[string]int{"b": 1, "aa": 2, "é": 3, "B": 4}},
+		{name: "nesting 64", desc: "64 arrays nested, around nil (the deepest a reader accepts)", value: nested(64)},
 		{name: "quote", desc: "GoldenQuote{AAPL, bid 150.00, ask 150.02, last 150.01, volume 1200, ts 2026-11-26T14:30:00.123456789Z}",
 			value: GoldenQuote{Symbol: "AAPL", Bid: d("150.00"), Ask: d("150.02"), Last: d("150.01"), Volume: 1200, TS: time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.UTC)}},
 		{name: "map and list", desc: `map[string]any{"positions": []any{"AAPL", decimal "-100"}, "pnl": decimal "1234.50"}`,
@@ -133,6 +144,15 @@ func goldenCases() []goldenCase {
 	}
 }
 
+// nested is levels arrays, one inside the other, around nil.
+func nested(levels int) any {
+	var v any
+	for range levels {
+		v = []any{v}
+	}
+	return v
+}
+
 // rejectVectors are envelopes every reader must refuse, with the class of
 // error it must report.
 var rejectVectors = []vector{
@@ -143,6 +163,13 @@ var rejectVectors = []vector{
 	{Name: "trailing byte", Hex: "10a141c0", Error: "corrupt"},
 	{Name: "huge array header", Hex: "10ddffffffff", Error: "corrupt"},
 	{Name: "bad time form", Hex: "10d70203000000000000000000", Error: "corrupt"},
+	{Name: "nesting 65", Hex: "10" + strings.Repeat("91", 65) + "c0", Error: "corrupt"},
+	{Name: "scaled decimal of 17 bytes", Hex: "10c71112" + strings.Repeat("01", 17), Error: "corrupt"},
+	{Name: "general decimal exponent over 32 bits", Hex: "10c70701" + "8080808020" + "01", Error: "corrupt"},
+	{Name: "time offset out of range", Hex: "10c70b0201" + "000000006b084268" + "80a30a", Error: "corrupt"},
+	{Name: "time nanoseconds out of range", Hex: "10c70d0204" + "3b9aca00" + "0000000000000001", Error: "corrupt"},
+	{Name: "zone name not UTF-8", Hex: "10c70d0202" + "000000006b084268" + "00" + "ff", Error: "corrupt"},
+	{Name: "unknown extension", Hex: "10d40700", Error: "corrupt"},
 	{Name: "sealed, unknown key", Hex: "1103626164" + strings.Repeat("00", 12+16), Error: "unknown_key"},
 	{Name: "sealed, truncated", Hex: "1106676f6c64656e" + strings.Repeat("00", 12), Error: "tampered"},
 }
@@ -189,6 +216,23 @@ func canonical(v any) any {
 			out[k] = canonical(e)
 		}
 		return out
+	case map[any]any:
+		// Keys that are not all strings: {"$map": [[key, value], ...]}, in
+		// the order the spec sorts them (integers by value here).
+		pairs := make([]any, 0, len(x))
+		for k, e := range x {
+			pairs = append(pairs, []any{canonical(k), canonical(e)})
+		}
+		sort.Slice(pairs, func(i, j int) bool {
+			a, b := pairs[i].([]any)[0], pairs[j].([]any)[0]
+			fa, oka := a.(float64)
+			fb, okb := b.(float64)
+			if oka && okb {
+				return fa < fb
+			}
+			return fmt.Sprint(a) < fmt.Sprint(b)
+		})
+		return map[string]any{"$map": pairs}
 	}
 	panic(fmt.Sprintf("canonical: unexpected %T", v))
 }

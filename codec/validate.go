@@ -113,6 +113,9 @@ func sized(b []byte, pos int, c byte) (skip, items, next int, err error) {
 		if skip >= 0 {
 			skip++
 		}
+		if ok && pos < len(b) && !knownExt(int8(b[pos])) { // n has moved pos past the length
+			return 0, 0, pos, fmt.Errorf("%w: unknown extension type %d at byte %d", ErrCorrupt, int8(b[pos]), pos)
+		}
 	case 0xca, 0xd2, 0xce: // float32, int32, uint32
 		skip, ok = 4, true
 	case 0xcb, 0xcf, 0xd3: // float64, uint64, int64
@@ -123,6 +126,9 @@ func sized(b []byte, pos int, c byte) (skip, items, next int, err error) {
 		skip, ok = 2, true
 	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16 plus the type byte
 		skip, ok = 1+(1<<(c-0xd4)), true
+		if pos < len(b) && !knownExt(int8(b[pos])) {
+			return 0, 0, pos, fmt.Errorf("%w: unknown extension type %d at byte %d", ErrCorrupt, int8(b[pos]), pos-1)
+		}
 	case 0xdc: // array16
 		items, ok = n(2)
 	case 0xdd: // array32
@@ -143,4 +149,11 @@ func sized(b []byte, pos int, c byte) (skip, items, next int, err error) {
 		return 0, 0, pos, fmt.Errorf("%w: container larger than the payload at byte %d", ErrCorrupt, pos)
 	}
 	return skip, items, pos, nil
+}
+
+// knownExt reports whether id is an extension type of the format: the
+// decimals (1, 16-31), the time (2), the stamp (3) and MessagePack's own
+// timestamp (-1). Any other is corrupt (docs/wire-format.md).
+func knownExt(id int8) bool {
+	return id == extMsgTime || id == ExtDecimal || id == ExtTime || id == ExtStamp || id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax
 }

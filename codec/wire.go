@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -24,7 +25,7 @@ var errExt = errors.New("malformed extension")
 // coefficient 15000: 03 3a 98.
 func appendDecimalExt(dst []byte, d decimal.Decimal) []byte {
 	dst = binary.AppendUvarint(dst, zigzag(int64(d.Exponent())))
-	if d.NumDigits() <= 18 {
+	if fitsInt64(d) {
 		return appendInt64BE(dst, d.CoefficientInt64())
 	}
 	return appendBigBE(dst, d.Coefficient())
@@ -54,13 +55,12 @@ func appendBigBE(dst []byte, x *big.Int) []byte {
 		}
 		return append(dst, b...)
 	}
-	// For negative x, find the fewest n bytes with -2^(8n-1) <= x, then
+	// For negative x, the fewest n bytes with -2^(8n-1) <= x: the bits of
+	// -x-1 (the magnitude of x's ones' complement) and a sign bit. Then
 	// write 2^(8n) + x.
-	n := (x.BitLen() + 8) / 8 // enough bytes for the magnitude and a sign bit
-	limit := new(big.Int).Lsh(big.NewInt(1), uint(8*n-1))
-	if new(big.Int).Neg(x).Cmp(limit) > 0 {
-		n++
-	}
+	m := new(big.Int).Neg(x)
+	m.Sub(m, big.NewInt(1))
+	n := max((m.BitLen()+1+7)/8, 1)
 	y := new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), uint(8*n)), x)
 	b := y.Bytes()
 	for len(b) < n {
@@ -83,11 +83,27 @@ const (
 // and coefficient.
 func scaledDecimal(d decimal.Decimal) (id int8, coef int64, ok bool) {
 	exp := d.Exponent()
-	if exp > 0 || exp < int32(ExtScaledDecimalMin-ExtScaledDecimalMax) || d.NumDigits() > 18 {
+	if exp > 0 || exp < int32(ExtScaledDecimalMin-ExtScaledDecimalMax) || !fitsInt64(d) {
 		return 0, 0, false
 	}
 	return ExtScaledDecimalMin - int8(exp), d.CoefficientInt64(), true
 }
+
+// fitsInt64 reports whether d's coefficient fits in 64 bits of two's
+// complement, without copying it for the common short one.
+func fitsInt64(d decimal.Decimal) bool {
+	switch n := d.NumDigits(); {
+	case n <= 18:
+		return true
+	case n == 19:
+		return d.Coefficient().IsInt64()
+	}
+	return false
+}
+
+// maxScaledLen is the longest scaled-decimal payload a reader accepts; a
+// writer uses 1, 2, 4 or 8 bytes.
+const maxScaledLen = 16
 
 // appendFixedInt appends v in the fewest of 1, 2, 4 or 8 bytes of two's
 // complement, the lengths that have fixext headers.
@@ -128,6 +144,9 @@ func parseCoefficient(coef []byte, exp int32) (decimal.Decimal, error) {
 
 // parseScaledDecimal reads the payload of scaled-decimal type id.
 func parseScaledDecimal(id int8, b []byte) (decimal.Decimal, error) {
+	if len(b) > maxScaledLen {
+		return decimal.Decimal{}, fmt.Errorf("%w: scaled decimal of %d bytes (at most %d)", errExt, len(b), maxScaledLen)
+	}
 	return parseCoefficient(b, -int32(id-ExtScaledDecimalMin))
 }
 
@@ -308,6 +327,8 @@ func parseTimeExt(b []byte) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w: zone name in a fixed-offset time", errExt)
 	case form == timeNamed && (len(name) == 0 || len(name) > maxZoneName):
 		return time.Time{}, fmt.Errorf("%w: zone name of %d bytes", errExt, len(name))
+	case form == timeNamed && !utf8.Valid(name):
+		return time.Time{}, fmt.Errorf("%w: zone name is not UTF-8", errExt)
 	case form == timeNamed:
 		if loc := zoneByName(name); loc != nil {
 			if lt := t.In(loc); zoneOffset(lt) == int(offset) {

@@ -1,5 +1,5 @@
-"""Checks the golden vectors with the Python reader, then writes envelopes
-for the Go side to read. Run by codec/python_test.go:
+"""Checks the golden vectors with the Python package (python/tradecache),
+then writes envelopes for the Go side to read. Run by codec/python_test.go:
 
     /usr/bin/python3 check_golden.py VECTORS.json OUT.json
 
@@ -9,12 +9,14 @@ Exits non-zero, naming each failure, if any vector decodes differently.
 import datetime
 import decimal
 import json
+import os
 import sys
 import zoneinfo
 
-import tcenvelope as env
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "python"))
+from tradecache import envelope as env  # noqa: E402
 
-GOLDEN_KEYS = {"golden": bytes(range(32))}
+GOLDEN_KEYS = env.Keyring([env.Key("golden", bytes(range(32)))])
 
 
 def check_vectors(path):
@@ -26,7 +28,7 @@ def check_vectors(path):
         if v["name"] == "s2":
             want_error = "unsupported"  # s2 is Go-only, by design
         try:
-            got = env.decode(data, storage_key=v.get("storage_key", ""), keys=GOLDEN_KEYS)
+            got, stamp = env.decode_stamped(data, storage_key=v.get("storage_key", ""), keyring=GOLDEN_KEYS)
         except env.EnvelopeError as e:
             if e.kind != want_error:
                 failures.append(f"{v['name']}: {e} (want {want_error or 'a value'})")
@@ -37,22 +39,29 @@ def check_vectors(path):
         if env.canonical(got) != v["canonical"]:
             failures.append(f"{v['name']}: canonical {env.canonical(got)} != golden {v['canonical']}")
         if "stamp" in v:
-            s = env.decode_stamped(data, storage_key=v.get("storage_key", ""), keys=GOLDEN_KEYS)
-            got_stamp = [s.as_of_ns, s.fresh_for_ns, s.load_time_ns, s.negative] if isinstance(s, env.Stamped) else None
+            got_stamp = [stamp.as_of_ns, stamp.fresh_for_ns, stamp.load_time_ns, stamp.negative] if stamp else None
             if got_stamp != v["stamp"]:
                 failures.append(f"{v['name']}: stamp {got_stamp} != golden {v['stamp']}")
         check_python_types(v["name"], got, failures)
+        if not v.get("decode_only") and v["name"] != "quote":
+            # Python writes the same bytes Go wrote, for every vector that
+            # pins them (not compressed, not sealed). A Go struct's fields
+            # are in declaration order, a Python dict's keys sorted: the
+            # quote decodes the same either way.
+            again = env.encode(got, compression="none", stamp=stamp) if stamp else env.encode(got, compression="none")
+            if again != data:
+                failures.append(f"{v['name']}: Python wrote {again.hex()}, Go {data.hex()}")
     return len(vectors), failures
 
 
 def check_python_types(name, got, failures):
     """Beyond the canonical form: the Python values are the natural ones."""
     for x in walk(got):
-        if isinstance(x, env.ZonedTime):
+        if isinstance(x, env.TcTime):
             dt = x.datetime
             if dt.utcoffset() != datetime.timedelta(seconds=x.offset):
                 failures.append(f"{name}: datetime offset {dt.utcoffset()} != {x.offset}s")
-            if x.zone and getattr(dt.tzinfo, "key", None) != x.zone:
+            if x.zone and (getattr(dt.tzinfo, "key", None) or dt.tzname()) != x.zone:
                 failures.append(f"{name}: datetime zone {dt.tzinfo} != {x.zone}")
     if name == "decimal 150.00" and str(got) != "150.00":
         failures.append(f"{name}: str(Decimal) = {got}, want 150.00 (scale lost)")
@@ -60,6 +69,8 @@ def check_python_types(name, got, failures):
         failures.append(f"{name}: {got!r}, want Decimal('0E-8')")
     if name == "time New York EST" and got.datetime.strftime("%H:%M %Z") != "09:30 EST":
         failures.append(f"{name}: {got.datetime}")
+    if name == "time IST abbreviation" and got.datetime.tzname() != "IST":
+        failures.append(f"{name}: {got.datetime.tzname()}, want IST")
 
 
 def walk(v):
@@ -77,12 +88,13 @@ def canonical_input(v):
     envelope code, so the Go side checks an independent expectation."""
     if isinstance(v, datetime.datetime):
         off = int(v.utcoffset().total_seconds())
-        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-        delta = v - epoch
-        return {"$time": [delta.days * 86400 + delta.seconds, delta.microseconds * 1000, off,
-                          getattr(v.tzinfo, "key", "") or ""]}
+        delta = v - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        zone = getattr(v.tzinfo, "key", "") or ""
+        return {"$time": [delta.days * 86400 + delta.seconds, delta.microseconds * 1000, off, zone]}
     if isinstance(v, dict):
-        return {k: canonical_input(x) for k, x in v.items()}
+        if all(isinstance(k, str) for k in v):
+            return {k: canonical_input(x) for k, x in v.items()}
+        return {"$map": [[k, canonical_input(v[k])] for k in sorted(v)]}
     if isinstance(v, list):
         return [canonical_input(x) for x in v]
     return env.canonical(v)
@@ -96,6 +108,7 @@ def python_written():
         "decimal 0E-8": D("0E-8"),
         "decimal big negative": D("-12345678901234567890.123456789"),
         "decimal 1E+3": D("1E+3"),
+        "decimal -2^63": D(-(1 << 63)),
         "time New York": datetime.datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=ny),
         "time Lisbon (named, not in the table)": datetime.datetime(2026, 7, 1, 9, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Lisbon")),
         "time UTC": datetime.datetime(2026, 11, 26, 14, 30, tzinfo=datetime.timezone.utc),
@@ -104,12 +117,13 @@ def python_written():
         "quote": {"symbol": "MSFT", "bid": D("410.10"), "ask": D("410.12"), "last": D("410.11"), "volume": 300,
                   "ts": datetime.datetime(2026, 11, 26, 14, 30, 0, 5, tzinfo=datetime.timezone.utc)},
         "list": ["a", 1, -2, 1.5, None, True, D("-0.0001")],
+        "int keys": {10: "x", -2: "y", 3: "z"},
         "bytes": b"\x00\xc1raw",
         "zstd": "MSFT 410.10;" * 300,
     }
     out = []
     for name, v in values.items():
-        data = env.encode(v, compress_above=256 if name == "zstd" else None)
+        data = env.encode(v, compress_threshold=256 if name == "zstd" else -1)
         if name == "zstd" and (data[0] >> 1) & 3 != 1:
             raise SystemExit("the zstd value was not compressed")
         out.append({"name": name, "hex": data.hex(), "canonical": canonical_input(v)})
@@ -121,7 +135,7 @@ def main():
     n, failures = check_vectors(vectors)
     for f in failures:
         print("FAIL", f)
-    json.dump({"zone_table": env.ZONE_TABLE, "values": python_written()}, open(out, "w"), indent=1)
+    json.dump({"zone_table": list(env.ZONE_TABLE), "values": python_written()}, open(out, "w"), indent=1)
     print(f"python: {n} golden vectors checked, {len(failures)} failed")
     sys.exit(1 if failures else 0)
 

@@ -1,0 +1,725 @@
+"""tradecache's value envelope, version 1: docs/wire-format.md in Python.
+
+    envelope = encode(value, storage_key="trading:session:s1", keyring=ring, seal=True)
+    value = decode(envelope, storage_key="trading:session:s1", keyring=ring)
+
+Decimals are decimal.Decimal with their exponent kept (150.00 stays
+150.00), times are TcTime (an instant to the nanosecond, its offset and its
+zone; .datetime gives an aware datetime), bytes stored whole use the raw
+codec. Everything the specification says a reader must refuse raises
+EnvelopeError with the class of error in .kind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import decimal
+import os
+import re
+import struct
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import msgpack
+
+VERSION = 1
+FLAG_RAW = 0x08
+COMPRESSION_MASK = 0x06
+FLAG_SEALED = 0x01
+COMPRESSION_NONE, COMPRESSION_ZSTD, COMPRESSION_S2 = 0, 1, 2
+
+EXT_MSGPACK_TIME = -1
+EXT_DECIMAL = 1
+EXT_TIME = 2
+EXT_STAMP = 3
+EXT_SCALED_MIN, EXT_SCALED_MAX = 16, 31
+
+# Reader limits, as the specification states them.
+MAX_DEPTH = 64  # arrays and maps nested within one another
+MAX_EXT_LEN = 4096  # any extension's payload
+MAX_SCALED_LEN = 16  # a scaled decimal's coefficient
+MAX_ZONE_NAME = 128
+MAX_OFFSET = 86399
+MAX_DECODED_SIZE = 16 << 20  # a compressed payload's decoded size, at most...
+MAX_EXPANSION = 256  # ...this many times the stored envelope...
+EXPANSION_FLOOR = 64 << 10  # ...but at least this
+VALUES_PER_BYTE = 16  # MessagePack values per byte of the stored envelope...
+VALUES_FLOOR = 4096  # ...but at least this many
+DEFAULT_COMPRESS_THRESHOLD = 1024
+
+ZONE_TABLE = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
+    "America/Sao_Paulo", "America/Mexico_City", "Europe/London", "Europe/Dublin", "Europe/Paris",
+    "Europe/Berlin", "Europe/Zurich", "Europe/Amsterdam", "Europe/Brussels", "Europe/Madrid",
+    "Europe/Rome", "Europe/Stockholm", "Europe/Oslo", "Europe/Copenhagen", "Europe/Helsinki",
+    "Europe/Warsaw", "Europe/Moscow", "Europe/Istanbul", "Asia/Tokyo", "Asia/Hong_Kong",
+    "Asia/Shanghai", "Asia/Singapore", "Asia/Seoul", "Asia/Kolkata", "Asia/Dubai",
+    "Asia/Taipei", "Australia/Sydney", "Pacific/Auckland", "Africa/Johannesburg",
+)
+_ZONE_INDEX = {z: i for i, z in enumerate(ZONE_TABLE)}
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
+
+
+class EnvelopeError(ValueError):
+    """A value a reader must refuse. kind is one of: corrupt, unsupported,
+    unknown_key, tampered, too_large, not_sealed."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+
+
+# --- times -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TcTime:
+    """A Go time.Time: seconds since 1970-01-01T00:00:00Z, nanoseconds
+    (0-999999999), the offset east of UTC in seconds, and the zone: an IANA
+    name ("America/New_York"), an abbreviation a fixed zone was named with
+    ("IST"), or "" for UTC or an unnamed offset.
+
+    Python's datetime stops at microseconds; a TcTime keeps the
+    nanoseconds, so a value read and written back is unchanged. Build one
+    from a datetime with TcTime.from_datetime(dt, nanosecond=...)."""
+
+    seconds: int
+    nanos: int
+    offset: int = 0
+    zone: str = ""
+
+    @classmethod
+    def from_datetime(cls, dt: _dt.datetime, nanosecond: int = 0) -> "TcTime":
+        """An aware datetime, with nanosecond (0-999) added below its
+        microseconds. A naive datetime is refused: its zone is unknown."""
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise TypeError("a naive datetime has no zone: give it one (datetime.timezone.utc, a ZoneInfo)")
+        if not 0 <= nanosecond < 1000:
+            raise ValueError("nanosecond must be 0-999 (the microseconds are the datetime's)")
+        offset = int(dt.utcoffset().total_seconds())
+        delta = dt - _EPOCH
+        seconds = delta.days * 86400 + delta.seconds
+        return cls(seconds, delta.microseconds * 1000 + nanosecond, offset, _zone_name(dt.tzinfo, offset))
+
+    @property
+    def nanosecond(self) -> int:
+        """The nanoseconds below the datetime's microseconds (0-999)."""
+        return self.nanos % 1000
+
+    @property
+    def datetime(self) -> _dt.datetime:
+        """An aware datetime (to the microsecond): in the named zone when
+        Python knows it and it agrees with the recorded offset at this
+        instant, as Go does; otherwise in a fixed zone with the recorded
+        offset and name; UTC for zone "" and offset 0."""
+        base = _EPOCH + _dt.timedelta(seconds=self.seconds, microseconds=self.nanos // 1000)
+        if self.zone:
+            try:
+                named = base.astimezone(zoneinfo.ZoneInfo(self.zone))
+                if named.utcoffset() == _dt.timedelta(seconds=self.offset):
+                    return named
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                pass
+            return base.astimezone(_dt.timezone(_dt.timedelta(seconds=self.offset), self.zone))
+        if self.offset == 0:
+            return base
+        return base.astimezone(_dt.timezone(_dt.timedelta(seconds=self.offset)))
+
+    def __str__(self) -> str:
+        return f"{self.datetime.isoformat()} (+{self.nanosecond} ns)" if self.nanosecond else self.datetime.isoformat()
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _zone_name(tz: _dt.tzinfo | None, offset: int) -> str:
+    """The zone name worth sending: a ZoneInfo's key, a fixed zone's own
+    name; "" for UTC and unnamed offsets (which Go writes the same way)."""
+    if isinstance(tz, zoneinfo.ZoneInfo):
+        return tz.key if tz.key != "UTC" or offset else ""
+    if isinstance(tz, _dt.timezone):
+        if tz is _dt.timezone.utc:
+            return ""
+        name = tz.tzname(None)
+        unnamed = _dt.timezone(tz.utcoffset(None)).tzname(None)
+        return "" if name == unnamed else name
+    return ""
+
+
+def encode_time(t: TcTime) -> bytes:
+    """Extension 2's payload (docs/wire-format.md, "Extension 2")."""
+    zone = t.zone if len(t.zone.encode()) <= MAX_ZONE_NAME else ""
+    if t.offset == 0 and zone in ("", "UTC"):
+        form = 0
+    elif not zone:
+        form = 1
+    elif zone in _ZONE_INDEX:
+        form = 3
+    else:
+        form = 2
+    narrow = 0 <= t.seconds < 1 << 34
+    if form == 0 and narrow:
+        return struct.pack(">Q", t.nanos << 34 | t.seconds)
+    if narrow:
+        out = bytes([form]) + struct.pack(">Q", t.nanos << 34 | t.seconds)
+    else:
+        out = bytes([form | 0x04]) + struct.pack(">Iq", t.nanos, t.seconds)
+    if form:
+        out += _uvarint(_zigzag(t.offset))
+    if form == 3:
+        return out + bytes([_ZONE_INDEX[zone]])
+    if form == 2:
+        return out + zone.encode()
+    return out
+
+
+def decode_time(b: bytes) -> TcTime:
+    if len(b) == 8:
+        x = struct.unpack(">Q", b)[0]
+        return TcTime(x & (1 << 34) - 1, _nanos(x >> 34), 0, "")
+    if not b:
+        raise EnvelopeError("corrupt", "empty time")
+    form, wide = b[0] & ~0x04, b[0] & 0x04
+    if form > 3:
+        raise EnvelopeError("corrupt", f"time form byte {b[0]:#04x}")
+    if wide:
+        if len(b) < 13:
+            raise EnvelopeError("corrupt", "truncated wide timestamp")
+        nanos, seconds = struct.unpack(">Iq", b[1:13])
+        i = 13
+    else:
+        if len(b) < 9:
+            raise EnvelopeError("corrupt", "truncated timestamp")
+        x = struct.unpack(">Q", b[1:9])[0]
+        nanos, seconds, i = x >> 34, x & (1 << 34) - 1, 9
+    nanos = _nanos(nanos)
+    if form == 0:
+        if i != len(b):
+            raise EnvelopeError("corrupt", "bytes after a UTC time")
+        return TcTime(seconds, nanos, 0, "")
+    u, i = _read_uvarint(b, i)
+    offset = _unzigzag(u)
+    if abs(offset) > MAX_OFFSET:
+        raise EnvelopeError("corrupt", f"offset {offset}s")
+    rest = b[i:]
+    if form == 3:
+        if len(rest) != 1 or rest[0] >= len(ZONE_TABLE):
+            raise EnvelopeError("corrupt", "zone table entry")
+        return TcTime(seconds, nanos, offset, ZONE_TABLE[rest[0]])
+    if form == 1:
+        if rest:
+            raise EnvelopeError("corrupt", "zone name in a fixed-offset time")
+        return TcTime(seconds, nanos, offset, "")
+    if not 1 <= len(rest) <= MAX_ZONE_NAME:
+        raise EnvelopeError("corrupt", f"zone name of {len(rest)} bytes")
+    try:
+        return TcTime(seconds, nanos, offset, rest.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise EnvelopeError("corrupt", "zone name is not UTF-8") from None
+
+
+def _nanos(n: int) -> int:
+    if n >= 10**9:
+        raise EnvelopeError("corrupt", f"{n} nanoseconds")
+    return n
+
+
+def decode_msgpack_time(b: bytes) -> TcTime:
+    """MessagePack's own timestamp (ext -1), read as UTC."""
+    if len(b) == 4:
+        return TcTime(struct.unpack(">I", b)[0], 0)
+    if len(b) == 8:
+        x = struct.unpack(">Q", b)[0]
+        return TcTime(x & (1 << 34) - 1, _nanos(x >> 34))
+    if len(b) == 12:
+        nanos, seconds = struct.unpack(">Iq", b)
+        return TcTime(seconds, _nanos(nanos))
+    raise EnvelopeError("corrupt", f"timestamp extension of {len(b)} bytes")
+
+
+# --- decimals ----------------------------------------------------------------
+
+
+def _coefficient(d: decimal.Decimal) -> tuple[int, int]:
+    if not d.is_finite():
+        raise TypeError(f"{d} has no coefficient: only finite decimals are stored")
+    sign, digits, exp = d.as_tuple()
+    coef = int("".join(map(str, digits)) or "0")
+    return (-coef if sign else coef), int(exp)
+
+
+def _fewest_bytes(c: int) -> int:
+    """The fewest bytes of two's complement that hold c (at least 1)."""
+    bits = (c if c >= 0 else -c - 1).bit_length() + 1
+    return max(1, (bits + 7) // 8)
+
+
+def encode_decimal(d: decimal.Decimal) -> tuple[int, bytes]:
+    """(extension type, payload): the scaled form (types 16-31) for an
+    exponent of 0 to -15 and a coefficient of 64 bits or fewer, in the
+    fewest of 1, 2, 4 or 8 bytes; the general form (type 1) otherwise."""
+    coef, exp = _coefficient(d)
+    if not -(1 << 31) <= exp < 1 << 31:
+        raise TypeError(f"{d}: exponent out of 32 bits")
+    if -15 <= exp <= 0 and -(1 << 63) <= coef < 1 << 63:
+        n = next(n for n in (1, 2, 4, 8) if -(1 << (8 * n - 1)) <= coef < 1 << (8 * n - 1))
+        return EXT_SCALED_MIN - exp, coef.to_bytes(n, "big", signed=True)
+    out = _uvarint(_zigzag(exp)) + coef.to_bytes(_fewest_bytes(coef), "big", signed=True)
+    if len(out) > MAX_EXT_LEN:
+        raise TypeError(f"decimal of {len(out)} bytes, over {MAX_EXT_LEN}")
+    return EXT_DECIMAL, out
+
+
+def _make_decimal(coef_bytes: bytes, exp: int) -> decimal.Decimal:
+    if not coef_bytes:
+        raise EnvelopeError("corrupt", "decimal without a coefficient")
+    c = int.from_bytes(coef_bytes, "big", signed=True)
+    # The tuple constructor is exact; Decimal(c).scaleb(exp) would round to
+    # the context's 28 digits.
+    return decimal.Decimal((1 if c < 0 else 0, tuple(int(ch) for ch in str(abs(c))), exp))
+
+
+def decode_decimal(code: int, b: bytes) -> decimal.Decimal:
+    if code == EXT_DECIMAL:
+        u, i = _read_uvarint(b, 0)
+        exp = _unzigzag(u)
+        if not -(1 << 31) <= exp < 1 << 31:
+            raise EnvelopeError("corrupt", f"decimal exponent {exp} out of 32 bits")
+        return _make_decimal(b[i:], exp)
+    if len(b) > MAX_SCALED_LEN:
+        raise EnvelopeError("corrupt", f"scaled decimal of {len(b)} bytes")
+    return _make_decimal(b, -(code - EXT_SCALED_MIN))
+
+
+# --- varints -----------------------------------------------------------------
+
+
+def _uvarint(u: int) -> bytes:
+    out = bytearray()
+    while u >= 0x80:
+        out.append(u & 0x7F | 0x80)
+        u >>= 7
+    out.append(u)
+    return bytes(out)
+
+
+def _read_uvarint(b: bytes, i: int) -> tuple[int, int]:
+    x = shift = 0
+    while True:
+        if i >= len(b) or shift > 63:
+            raise EnvelopeError("corrupt", "bad varint")
+        c = b[i]
+        i += 1
+        x |= (c & 0x7F) << shift
+        if c < 0x80:
+            if x >= 1 << 64:
+                raise EnvelopeError("corrupt", "varint over 64 bits")
+            return x, i
+        shift += 7
+
+
+def _zigzag(v: int) -> int:
+    return (v << 1) ^ (v >> 63) if v < 0 else v << 1
+
+
+def _unzigzag(u: int) -> int:
+    return (u >> 1) ^ -(u & 1)
+
+
+# --- keys for sealing --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    secret: bytes
+
+    def __post_init__(self):
+        if not _KEY_ID.match(self.id):
+            raise ValueError(f"key id {self.id!r}: 1-32 of [A-Za-z0-9_.-]")
+        if len(self.secret) != 32:
+            raise ValueError(f"key {self.id!r}: AES-256 needs 32 bytes, got {len(self.secret)}")
+
+    def __repr__(self) -> str:
+        return f"Key({self.id!r}, <redacted>)"
+
+
+class Keyring:
+    """Keys for sealing: the first seals new values, every one opens old
+    ones. CACHE_ENCRYPTION_KEYS is "id:base64,id:base64"."""
+
+    def __init__(self, keys: Iterable[Key]):
+        self.keys = list(keys)
+        if not self.keys:
+            raise ValueError("a keyring needs at least one key")
+        self.by_id = {}
+        for k in self.keys:
+            if k.id in self.by_id:
+                raise ValueError(f"key id {k.id!r} given twice")
+            self.by_id[k.id] = k
+
+    @classmethod
+    def parse(cls, text: str) -> "Keyring":
+        keys = []
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            kid, sep, b64 = part.partition(":")
+            if not sep:
+                raise ValueError("CACHE_ENCRYPTION_KEYS: want id:base64, got a part without ':'")
+            try:
+                secret = base64.b64decode(b64, validate=True)
+            except binascii.Error:
+                raise ValueError(f"CACHE_ENCRYPTION_KEYS: key {kid!r} is not base64") from None
+            keys.append(Key(kid, secret))
+        return cls(keys)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Keyring | None":
+        text = environ.get("CACHE_ENCRYPTION_KEYS", "")
+        return cls.parse(text) if text.strip() else None
+
+    def seal(self, header: int, payload: bytes, storage_key: str) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        k = self.keys[0]
+        kid = k.id.encode()
+        nonce = os.urandom(12)
+        head = bytes([header | FLAG_SEALED, len(kid)]) + kid
+        return head + nonce + AESGCM(k.secret).encrypt(nonce, payload, head + storage_key.encode())
+
+    def open(self, header: int, body: bytes, storage_key: str) -> bytes:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        if not body:
+            raise EnvelopeError("tampered", "truncated before the key id")
+        n = body[0]
+        if not 1 <= n <= 32 or len(body) < 1 + n + 12 + 16:
+            raise EnvelopeError("tampered", "truncated sealed value")
+        kid = body[1:1 + n].decode("ascii", "replace")
+        key = self.by_id.get(kid)
+        if key is None:
+            raise EnvelopeError("unknown_key", f"key id {kid!r}")
+        nonce = body[1 + n:1 + n + 12]
+        aad = bytes([header]) + body[:1 + n] + storage_key.encode()
+        try:
+            return AESGCM(key.secret).decrypt(nonce, body[1 + n + 12:], aad)
+        except InvalidTag:
+            raise EnvelopeError("tampered", f"authentication failed (key id {kid!r})") from None
+
+
+# --- the payload's structure, checked before it is decoded -------------------
+
+
+def _known_ext(code: int) -> bool:
+    return code in (EXT_MSGPACK_TIME, EXT_DECIMAL, EXT_TIME, EXT_STAMP) or EXT_SCALED_MIN <= code <= EXT_SCALED_MAX
+
+
+def validate(b: bytes, max_values: int) -> None:
+    """Prove b exactly one MessagePack value: no truncation, no trailing
+    bytes, no length beyond what remains, at most MAX_DEPTH levels of
+    arrays and maps, at most max_values values, only the format's
+    extension types. The same walk as Go's, so that both refuse the same
+    envelopes before allocating anything."""
+    stack = [1]  # values still to read at each open level
+    i, n, count = 0, len(b), 0
+    while stack:
+        if stack[-1] == 0:
+            stack.pop()
+            continue
+        stack[-1] -= 1
+        count += 1
+        if count > max_values:
+            raise EnvelopeError("too_large", f"more than {max_values} values")
+        if i >= n:
+            raise EnvelopeError("corrupt", "truncated")
+        c = b[i]
+        i += 1
+        skip, items = 0, 0
+        if c <= 0x7F or c >= 0xE0 or c in (0xC0, 0xC2, 0xC3):
+            pass
+        elif 0x80 <= c <= 0x8F:
+            items = 2 * (c & 0x0F)
+        elif 0x90 <= c <= 0x9F:
+            items = c & 0x0F
+        elif 0xA0 <= c <= 0xBF:
+            skip = c & 0x1F
+        elif c == 0xC1:
+            raise EnvelopeError("corrupt", f"invalid code 0xc1 at byte {i - 1}")
+        else:
+            width = {0xC4: 1, 0xC5: 2, 0xC6: 4, 0xD9: 1, 0xDA: 2, 0xDB: 4, 0xC7: 1, 0xC8: 2, 0xC9: 4,
+                     0xDC: 2, 0xDD: 4, 0xDE: 2, 0xDF: 4}.get(c)
+            if width is None:
+                fixed = {0xCA: 4, 0xD2: 4, 0xCE: 4, 0xCB: 8, 0xCF: 8, 0xD3: 8, 0xCC: 1, 0xD0: 1, 0xCD: 2, 0xD1: 2}
+                if c in fixed:
+                    skip = fixed[c]
+                else:  # fixext 1, 2, 4, 8, 16, and the type byte
+                    skip = 1 + (1 << (c - 0xD4))
+                    if i < n and not _known_ext(struct.unpack("b", b[i:i + 1])[0]):
+                        raise EnvelopeError("corrupt", f"unknown extension type at byte {i}")
+            else:
+                if n - i < width:
+                    raise EnvelopeError("corrupt", f"truncated length at byte {i}")
+                length = int.from_bytes(b[i:i + width], "big")
+                i += width
+                if length > n:
+                    raise EnvelopeError("corrupt", f"container or string larger than the payload at byte {i}")
+                if c in (0xDC, 0xDD):
+                    items = length
+                elif c in (0xDE, 0xDF):
+                    items = 2 * length
+                elif c in (0xC7, 0xC8, 0xC9):
+                    skip = length + 1
+                    if i < n and not _known_ext(struct.unpack("b", b[i:i + 1])[0]):
+                        raise EnvelopeError("corrupt", f"unknown extension type at byte {i}")
+                else:
+                    skip = length
+        if skip:
+            if n - i < skip:
+                raise EnvelopeError("corrupt", f"truncated at byte {i}")
+            i += skip
+        if items:  # an empty array or map encloses nothing, and does not count
+            if items > n - i:
+                raise EnvelopeError("corrupt", f"{items} items declared at byte {i}, {n - i} bytes left")
+            if len(stack) > MAX_DEPTH:
+                raise EnvelopeError("corrupt", f"nested deeper than {MAX_DEPTH}")
+            stack.append(items)
+    if i != n:
+        raise EnvelopeError("corrupt", f"{n - i} bytes after the value")
+
+
+# --- decoding ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Get-or-load's stamp: when the value was loaded (Unix ns), how long
+    it is fresh (ns), how long the load took (ns), and whether it records a
+    miss (the value is then None)."""
+
+    as_of_ns: int
+    fresh_for_ns: int
+    load_time_ns: int
+    negative: bool = False
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if len(data) > MAX_EXT_LEN:
+        raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
+    if code == EXT_DECIMAL or EXT_SCALED_MIN <= code <= EXT_SCALED_MAX:
+        return decode_decimal(code, data)
+    if code == EXT_TIME:
+        return decode_time(data)
+    raise EnvelopeError("corrupt", f"extension type {code} here")
+
+
+def _unpack(payload: bytes) -> Any:
+    try:
+        v = msgpack.unpackb(payload, ext_hook=_ext_hook, raw=False, strict_map_key=False,
+                            timestamp=0, use_list=True)
+    except EnvelopeError:
+        raise
+    except Exception as e:  # msgpack's own: a bad UTF-8 string, an unhashable key
+        raise EnvelopeError("corrupt", f"{type(e).__name__}: {e}") from None
+    return _from_msgpack(v)
+
+
+def _from_msgpack(v: Any) -> Any:
+    """msgpack decodes ext -1 itself, to a Timestamp: make it a UTC TcTime."""
+    if isinstance(v, msgpack.Timestamp):
+        return TcTime(v.seconds, v.nanoseconds)
+    if isinstance(v, list):
+        return [_from_msgpack(x) for x in v]
+    if isinstance(v, dict):
+        return {_from_msgpack(k): _from_msgpack(x) for k, x in v.items()}
+    return v
+
+
+def decoded_limit(stored: int, max_decoded_size: int = MAX_DECODED_SIZE) -> int:
+    return min(max_decoded_size, max(EXPANSION_FLOOR, MAX_EXPANSION * stored))
+
+
+def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None,
+                   sealed: bool = False, max_decoded_size: int = MAX_DECODED_SIZE) -> tuple[Any, Stamp | None]:
+    """Decode an envelope into (value, stamp); stamp is None for a value
+    written without one. sealed refuses a value that is not sealed (a
+    sealed namespace's values must be). Raises EnvelopeError."""
+    if not envelope:
+        raise EnvelopeError("corrupt", "empty")
+    envelope = bytes(envelope)
+    h = envelope[0]
+    if h >> 4 != VERSION:
+        raise EnvelopeError("unsupported", f"version {h >> 4}")
+    code = (h & COMPRESSION_MASK) >> 1
+    if code == 3:
+        raise EnvelopeError("unsupported", "compression code 3")
+    payload = envelope[1:]
+    if h & FLAG_SEALED:
+        if keyring is None:
+            raise EnvelopeError("unknown_key", "a sealed value, and no keys")
+        payload = keyring.open(h, payload, storage_key)
+    elif sealed:
+        raise EnvelopeError("not_sealed", "a value that is not sealed in a sealed namespace")
+    limit = decoded_limit(len(envelope), max_decoded_size)
+    if code == COMPRESSION_ZSTD:
+        payload = _unzstd(payload, limit)
+    elif code == COMPRESSION_S2:
+        raise EnvelopeError("unsupported", "s2 is Go-only: a namespace shared with Python must use zstd or none")
+    if h & FLAG_RAW:
+        return payload, None
+    validate(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)))
+    if payload[:1] == b"\xc7" or payload[:1] == b"\xc8" or payload[:1] == b"\xc9":
+        ext_type = struct.unpack("b", payload[1 + (1 << (payload[0] - 0xC7)):][:1])[0]
+        if ext_type == EXT_STAMP:
+            return _unstamp(payload)
+    if payload[:1] in (b"\xd4", b"\xd5", b"\xd6", b"\xd7", b"\xd8") and struct.unpack("b", payload[1:2])[0] == EXT_STAMP:
+        return _unstamp(payload)
+    return _unpack(payload), None
+
+
+def _unzstd(payload: bytes, limit: int) -> bytes:
+    import zstandard
+
+    try:
+        params = zstandard.get_frame_parameters(payload)
+    except zstandard.ZstdError as e:
+        raise EnvelopeError("corrupt", f"zstd: {e}") from None
+    if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > limit:
+        raise EnvelopeError("too_large", f"zstd frame declares {params.content_size} bytes, over {limit}")
+    try:
+        out = zstandard.ZstdDecompressor().decompress(payload, max_output_size=limit)
+    except zstandard.ZstdError as e:
+        kind = "too_large" if "size" in str(e) or "buffer" in str(e) else "corrupt"
+        raise EnvelopeError(kind, f"zstd: {e}") from None
+    if len(out) > limit:
+        raise EnvelopeError("too_large", f"{len(out)} bytes, over {limit}")
+    return out
+
+
+def _unstamp(payload: bytes) -> tuple[Any, Stamp]:
+    data = msgpack.unpackb(payload, ext_hook=lambda code, d: msgpack.ExtType(code, d), raw=False)
+    b = data.data
+    as_of, i = _read_uvarint(b, 0)
+    fresh, i = _read_uvarint(b, i)
+    load, i = _read_uvarint(b, i)
+    if i >= len(b) or b[i] & ~1:
+        raise EnvelopeError("corrupt", "stamp flags")
+    inner = b[i + 1:]
+    validate(inner, max(VALUES_FLOOR, VALUES_PER_BYTE * len(payload)))
+    if inner[:1] and _is_stamp(inner):
+        raise EnvelopeError("corrupt", "a stamp inside a stamp")
+    return _unpack(inner), Stamp(as_of, fresh, load, bool(b[i] & 1))
+
+
+def _is_stamp(b: bytes) -> bool:
+    c = b[0]
+    if 0xD4 <= c <= 0xD8:
+        return len(b) > 1 and struct.unpack("b", b[1:2])[0] == EXT_STAMP
+    if 0xC7 <= c <= 0xC9:
+        at = 1 + (1 << (c - 0xC7))
+        return len(b) > at and struct.unpack("b", b[at:at + 1])[0] == EXT_STAMP
+    return False
+
+
+def decode(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None, sealed: bool = False,
+           max_decoded_size: int = MAX_DECODED_SIZE) -> Any:
+    """Decode an envelope; a stamped value gives its inner value."""
+    return decode_stamped(envelope, storage_key, keyring, sealed, max_decoded_size)[0]
+
+
+# --- encoding ----------------------------------------------------------------
+
+
+def _key_order(keys: list) -> list:
+    """The order the specification gives map keys: all integers by value,
+    all strings by their UTF-8 bytes (which is code point order), any other
+    mix by the bytes of each key's MessagePack encoding."""
+    if all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+        return sorted(keys)
+    if all(isinstance(k, str) for k in keys):
+        return sorted(keys)
+    return sorted(keys, key=lambda k: msgpack.packb(_canonical_value(k), default=_default, use_bin_type=True))
+
+
+def _canonical_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _canonical_value(v[k]) for k in _key_order(list(v))}
+    if isinstance(v, (list, tuple)):
+        return [_canonical_value(x) for x in v]
+    if isinstance(v, _dt.datetime):
+        return TcTime.from_datetime(v)
+    return v
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, decimal.Decimal):
+        return msgpack.ExtType(*encode_decimal(obj))
+    if isinstance(obj, TcTime):
+        return msgpack.ExtType(EXT_TIME, encode_time(obj))
+    if isinstance(obj, _dt.datetime):
+        return msgpack.ExtType(EXT_TIME, encode_time(TcTime.from_datetime(obj)))
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def pack(value: Any) -> bytes:
+    """The MessagePack payload of value, canonical: equal values, equal
+    bytes."""
+    try:
+        return msgpack.packb(_canonical_value(value), default=_default, use_bin_type=True, datetime=False)
+    except OverflowError as e:
+        raise TypeError(f"an integer beyond 64 bits: {e}") from None
+
+
+def encode(value: Any, storage_key: str = "", compression: str = "zstd",
+           compress_threshold: int = DEFAULT_COMPRESS_THRESHOLD, keyring: Keyring | None = None,
+           seal: bool = False, stamp: Stamp | None = None, max_decoded_size: int = MAX_DECODED_SIZE) -> bytes:
+    """Encode value as an envelope stored under storage_key: bytes whole
+    with the raw codec, anything else as MessagePack; zstd above
+    compress_threshold bytes when it saves at least 10% (and readers' bound
+    allows it); sealed with keyring's first key when seal is set. s2 is
+    Go-only and refused."""
+    if compression not in ("zstd", "none", ""):
+        raise ValueError(f"compression {compression!r}: Python writes zstd or none (s2 is Go-only)")
+    if seal and keyring is None:
+        raise ValueError("seal needs a keyring")
+    if isinstance(value, (bytes, bytearray)) and stamp is None:
+        header, payload = VERSION << 4 | FLAG_RAW, bytes(value)
+    else:
+        header, payload = VERSION << 4, pack(value)
+        if stamp is not None:
+            body = (_uvarint(stamp.as_of_ns) + _uvarint(stamp.fresh_for_ns) + _uvarint(stamp.load_time_ns)
+                    + bytes([1 if stamp.negative else 0]) + payload)
+            payload = msgpack.packb(msgpack.ExtType(EXT_STAMP, body), use_bin_type=True)
+    if compression == "zstd" and compress_threshold >= 0 and len(payload) > compress_threshold:
+        import zstandard
+
+        comp = zstandard.ZstdCompressor().compress(payload)
+        if len(comp) <= len(payload) - len(payload) // 10 and decoded_limit(1 + len(comp), max_decoded_size) >= len(payload):
+            header, payload = header | COMPRESSION_ZSTD << 1, comp
+    if seal:
+        return keyring.seal(header, payload, storage_key)
+    return bytes([header]) + payload
+
+
+# --- the golden vectors' language-neutral form -------------------------------
+
+
+def canonical(v: Any) -> Any:
+    """A decoded value in the golden vectors' language-neutral form
+    (docs/wire-format.md, "Golden vectors")."""
+    if isinstance(v, decimal.Decimal):
+        coef, exp = _coefficient(v)
+        return {"$decimal": [str(coef), exp]}
+    if isinstance(v, TcTime):
+        return {"$time": [v.seconds, v.nanos, v.offset, v.zone]}
+    if isinstance(v, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(v)).decode()}
+    if isinstance(v, dict):
+        if all(isinstance(k, str) for k in v):
+            return {k: canonical(x) for k, x in v.items()}
+        return {"$map": [[canonical(k), canonical(v[k])] for k in _key_order(list(v))]}
+    if isinstance(v, (list, tuple)):
+        return [canonical(x) for x in v]
+    return v
