@@ -10,8 +10,14 @@ SOAK_TOPOLOGY       ?= standalone
 
 .PHONY: test deps check lint unit bench compare report fuzz soak demo test-valkey valkey-deps
 
-## test: install what is missing, then gofmt check, go vet, staticcheck and go test -race
-test: deps check unit
+## test: install what is missing, then gofmt check, go vet and staticcheck beside go test -race
+## (the two run at once: the tests spend much of their time waiting on redis-server, and the
+## lint tools' cold build fills it), then one line: green or FAILED, and how long it took
+test: deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j2 --output-sync=target check unit; rc=$$?; \
+	if [ $$rc -eq 0 ]; then verdict=green; else verdict=FAILED; fi; \
+	echo "make test: $$verdict in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 ## deps: apt-get install $(APT_PACKAGES) where missing (the Python ones read the wire format in tests)
 deps:
