@@ -2,24 +2,24 @@
 
 GO                  ?= go
 STATICCHECK_VERSION := v0.8.2
-APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography
+APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography python3-redis python3-pytest
 FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
 SOAK_TOPOLOGY       ?= standalone
 
-.PHONY: test deps check lint unit bench compare report fuzz soak demo test-valkey valkey-deps
+.PHONY: test deps check lint unit pytest bench compare report fuzz soak demo test-valkey valkey-deps
 
 ## test: install what is missing, then gofmt check, go vet and staticcheck beside go test -race
 ## (the two run at once: the tests spend much of their time waiting on redis-server, and the
 ## lint tools' cold build fills it), then one line: green or FAILED, and how long it took
 test: deps
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -j2 --output-sync=target check unit; rc=$$?; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target check unit pytest; rc=$$?; \
 	if [ $$rc -eq 0 ]; then verdict=green; else verdict=FAILED; fi; \
 	echo "make test: $$verdict in $$(( $$(date +%s) - start )) s"; exit $$rc
 
-## deps: apt-get install $(APT_PACKAGES) where missing (the Python ones read the wire format in tests)
+## deps: apt-get install $(APT_PACKAGES) where missing (the Python ones: the Python package and its tests)
 deps:
 	@missing=""; \
 	command -v redis-server   >/dev/null 2>&1 || missing="$$missing redis-server"; \
@@ -29,6 +29,8 @@ deps:
 	/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || missing="$$missing python3-msgpack"; \
 	/usr/bin/python3 -c 'import zstandard' >/dev/null 2>&1 || missing="$$missing python3-zstandard"; \
 	/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3-cryptography"; \
+	/usr/bin/python3 -c 'import redis.asyncio' >/dev/null 2>&1 || missing="$$missing python3-redis"; \
+	/usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || missing="$$missing python3-pytest"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
@@ -47,6 +49,10 @@ check:
 ## unit: the test suite, with the race detector, against real redis-server processes
 unit:
 	$(GO) test -race -count=1 -timeout 9m ./...
+
+## pytest: the Python package's tests (python/tests), with Debian's python3 against its own redis-server
+pytest:
+	cd python && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests
 
 ## bench: benchmarks beside raw rueidis (no -race)
 bench: deps

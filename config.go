@@ -268,6 +268,10 @@ type NamespaceConfig struct {
 	// say so with a Validate() error method (codec.Validator), which is
 	// always honoured.
 	Strict bool
+	// Portable marks a namespace that services in other languages read
+	// and write (the Python package, python/tradecache): Validate refuses
+	// s2 compression for it, which only Go reads (docs/wire-format.md).
+	Portable bool
 	// ReadFromReplica sends the namespace's plain reads to a replica, as
 	// RedisConfig.ReplicaReads does, for data that tolerates replication
 	// lag (quotes, reference data) and is read far more than written.

@@ -334,3 +334,4 @@ func TestURLErrorsSayWhy(t *testing.T) {
 		}
 	}
 }
+

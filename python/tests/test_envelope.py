@@ -1,0 +1,137 @@
+import base64
+import datetime
+import decimal
+import zoneinfo
+
+import msgpack
+import pytest
+
+from tradecache import envelope as env
+from tradecache.envelope import EnvelopeError, Key, Keyring, TcTime
+
+D = decimal.Decimal
+NY = zoneinfo.ZoneInfo("America/New_York")
+
+
+def roundtrip(v, **kw):
+    return env.decode(env.encode(v, **kw), **{k: kw[k] for k in ("storage_key", "keyring") if k in kw})
+
+
+@pytest.mark.parametrize("text", ["150.00", "0E-8", "-0.0001", "1E+3", "-9223372036854775808", "9223372036854775808",
+                                  "12345678901234567890.123456789", "-170141183460469231731687303715884105728"])
+def test_decimals_keep_coefficient_and_exponent(text):
+    got = roundtrip(D(text))
+    assert got.as_tuple() == D(text).as_tuple()
+    assert str(got) == str(D(text))
+
+
+def test_decimal_forms_and_fewest_bytes():
+    assert env.encode(D("150.00")).hex() == "10d5123a98"
+    assert env.encode(D("1000000000000000000")).hex() == "10d7100de0b6b3a7640000"  # 19 digits, 64 bits: scaled
+    assert env.encode(D(-(1 << 127))).hex() == "10c71101" + "00" + "80" + "00" * 15  # 16 bytes, not 17
+    with pytest.raises(TypeError):
+        env.encode(D("NaN"))
+
+
+def test_times_keep_zone_and_nanoseconds():
+    t = TcTime.from_datetime(datetime.datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=NY), nanosecond=789)
+    got = roundtrip(t)
+    assert got == t and got.nanos == 123456789 and got.zone == "America/New_York"
+    assert got.datetime.strftime("%H:%M %Z") == "09:30 EST"
+    # an aware datetime is written as a time, its zone kept
+    got = roundtrip({"ts": datetime.datetime(2026, 7, 1, 9, 30, tzinfo=NY)})
+    assert got["ts"].zone == "America/New_York" and got["ts"].offset == -4 * 3600
+    with pytest.raises(TypeError):
+        env.encode(datetime.datetime(2026, 1, 1))  # naive: no zone to keep
+
+
+def test_fixed_zone_names_and_utc():
+    ist = datetime.timezone(datetime.timedelta(hours=5, minutes=30), "IST")
+    got = roundtrip(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=ist))
+    assert got.zone == "IST" and got.datetime.tzname() == "IST"
+    unnamed = roundtrip(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(0))))
+    assert unnamed.zone == "" and unnamed.datetime.tzinfo is datetime.timezone.utc
+
+
+def test_maps_are_sorted_so_equal_values_make_equal_bytes():
+    a = {"b": 1, "aa": 2, "é": 3, "B": 4}
+    b = dict(reversed(list(a.items())))
+    assert env.encode(a) == env.encode(b)
+    assert env.encode({10: "x", -2: "y", 3: "z"}).hex() == "1083fea179" + "03a17a" + "0aa178"
+
+
+def test_sealing_with_key_rotation():
+    old = Key("k1", bytes(range(32)))
+    new = Key("k2", bytes(range(1, 33)))
+    sealed_old = env.encode("secret", storage_key="trading:session:s1", keyring=Keyring([old]), seal=True)
+    ring = Keyring([new, old])  # k2 seals from now on; k1 still opens
+    assert env.decode(sealed_old, storage_key="trading:session:s1", keyring=ring) == "secret"
+    sealed_new = env.encode("secret", storage_key="trading:session:s1", keyring=ring, seal=True)
+    assert sealed_new[2:4] == b"k2"
+    with pytest.raises(EnvelopeError) as e:
+        env.decode(sealed_new, storage_key="trading:session:s2", keyring=ring)  # copied under another key
+    assert e.value.kind == "tampered"
+    with pytest.raises(EnvelopeError) as e:
+        env.decode(sealed_new, storage_key="trading:session:s1", keyring=Keyring([old]))
+    assert e.value.kind == "unknown_key"
+    with pytest.raises(EnvelopeError) as e:
+        env.decode(env.encode("plain"), keyring=ring, sealed=True)
+    assert e.value.kind == "not_sealed"
+
+
+def test_keyring_from_env():
+    k = base64.b64encode(bytes(32)).decode()
+    ring = Keyring.parse(f"new:{k}, old:{k}")
+    assert [x.id for x in ring.keys] == ["new", "old"]
+    assert "00" not in repr(ring.keys[0])  # never printed
+    for bad in ("nocolon", "a:notbase64!", "a:" + base64.b64encode(bytes(16)).decode()):
+        with pytest.raises(ValueError):
+            Keyring.parse(bad)
+
+
+@pytest.mark.parametrize("hexdata,kind", [
+    ("", "corrupt"),
+    ("20a141", "unsupported"),
+    ("16a141", "unsupported"),
+    ("14a141", "unsupported"),  # s2: Go-only
+    ("10a441", "corrupt"),
+    ("10a141c0", "corrupt"),
+    ("10ddffffffff", "corrupt"),
+    ("10" + "91" * 65 + "c0", "corrupt"),
+    ("10c71112" + "01" * 17, "corrupt"),
+    ("10d40700", "corrupt"),
+    ("10c70d0202" + "000000006b084268" + "00" + "ff", "corrupt"),
+    ("10c70b0201" + "000000006b084268" + "80a30a", "corrupt"),
+])
+def test_refusals(hexdata, kind):
+    with pytest.raises(EnvelopeError) as e:
+        env.decode(bytes.fromhex(hexdata))
+    assert e.value.kind == kind
+
+
+def test_nesting_64_is_accepted():
+    v = env.decode(bytes.fromhex("10" + "91" * 64 + "c0"))
+    for _ in range(64):
+        v = v[0]
+    assert v is None
+
+
+def test_amplification_is_bounded():
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor().compress(msgpack.packb("A" * (20 << 20)))
+    with pytest.raises(EnvelopeError) as e:
+        env.decode(bytes([0x12]) + bomb)
+    assert e.value.kind == "too_large"
+    many = msgpack.packb([None] * 100000)  # 100,000 values in ~100 KB: over 16 per byte? no: 1 per byte
+    assert len(env.decode(bytes([0x10]) + many)) == 100000
+    tiny_many = bytes([0x12]) + zstandard.ZstdCompressor().compress(many)
+    with pytest.raises(EnvelopeError) as e:  # the same values from a few hundred stored bytes
+        env.decode(tiny_many)
+    assert e.value.kind == "too_large"
+
+
+def test_ext_minus_one_reads_as_utc():
+    got = env.decode(bytes.fromhex("1091d6ff00000001"))
+    assert got == [TcTime(1, 0, 0, "")]
+    assert got[0].datetime.tzinfo is datetime.timezone.utc
