@@ -334,4 +334,3 @@ func TestURLErrorsSayWhy(t *testing.T) {
 		}
 	}
 }
-
