@@ -26,7 +26,6 @@ import (
 
 var (
 	canonicalTypes sync.Map // reflect.Type -> bool: holds an interface (its values must be walked)
-	anyType        = reflect.TypeFor[any]()
 )
 
 func init() {
