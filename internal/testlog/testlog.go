@@ -15,7 +15,7 @@ import (
 
 // Keep is how much of the log is kept: the end of it, which is nearest the
 // failure.
-const Keep = 256 << 10
+const Keep = 32 << 10
 
 // Capture sends the default loggers into a buffer that keeps the last
 // Keep bytes, and returns a function that writes what was kept to w.
