@@ -161,6 +161,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		b.kind = b.desc.Backend
 	}
 	b.cached, _ = b.store.(store.CachedReader)
+	if c.guard != nil {
+		b.streams = c.guard.Streams()
+	} else {
+		b.streams, _ = b.store.(store.Streams)
+	}
 	if b.obs.otel, err = newOtel(o.tracerProvider, o.meterProvider, b.kind); err != nil {
 		return nil, err
 	}

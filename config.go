@@ -268,6 +268,11 @@ type NamespaceConfig struct {
 	// say so with a Validate() error method (codec.Validator), which is
 	// always honoured.
 	Strict bool
+	// StreamMaxLen and StreamMaxAge bound the namespace's streams (see
+	// Namespace.Publish): about StreamMaxLen entries are kept per key, and
+	// none older than StreamMaxAge. Both zero means DefaultStreamMaxLen.
+	StreamMaxLen int64
+	StreamMaxAge time.Duration
 	// Portable marks a namespace that services in other languages read
 	// and write (the Python package, python/tradecache): Validate refuses
 	// s2 compression for it, which only Go reads (docs/wire-format.md).

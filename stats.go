@@ -62,6 +62,8 @@ type Stats struct {
 	// be older than what this process saw, and its near tiers and last
 	// known values were dropped.
 	ServerChanges uint64 `json:"server_changes"`
+	// Streams are the stream figures (Publish, consumer groups).
+	Streams StreamStats `json:"streams"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -108,6 +110,7 @@ func (c *Cache) counters() Stats {
 	st.ErrorRate = ratio(st.Errors, st.Hits+st.Misses+st.Sets+st.Deletes+st.Errors)
 	st.NearFlushes = c.nearFlushes.Load()
 	st.ServerChanges = c.serverChanges.Load()
+	st.Streams = c.streamCounts.stats()
 	c.namespaces.Range(func(_, v any) bool {
 		if t := v.(*Namespace).near; t != nil {
 			h, m, e, b := t.Stats()

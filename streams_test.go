@@ -1,0 +1,134 @@
+package tradecache_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+func streamCache(t *testing.T, cfg tradecache.Config) *tradecache.Cache {
+	t.Helper()
+	cfg.Redis = tradecache.RedisConfig{URL: "redis://" + redistest.Start(t).Addr}
+	cfg.OpTimeout = 2 * time.Second
+	return mustNew(t, cfg)
+}
+
+// Publish is SetIfNewer and an append to the key's stream in one step: an
+// out-of-order version is refused for both, and every entry names the one
+// before it.
+func TestPublishAppendsOnlyWhatIsApplied(t *testing.T) {
+	c := streamCache(t, tradecache.Config{})
+	ctx := testCtx(t)
+	ns := c.Namespace("market_data")
+	var ids []string
+	for _, v := range []uint64{3, 1, 5, 5, 4, 9} {
+		applied, id, err := ns.Publish(ctx, "AAPL", fmt.Sprint("v", v), v)
+		must(t, err)
+		if applied != (v == 3 || v == 5 && len(ids) == 1 || v == 9) {
+			t.Fatalf("version %d: applied %v", v, applied)
+		}
+		if applied {
+			ids = append(ids, id)
+		}
+	}
+	es, err := ns.StreamRange(ctx, "AAPL", "-", "+", 100)
+	must(t, err)
+	if len(es) != 3 || es[0].Version != 3 || es[1].Version != 5 || es[2].Version != 9 {
+		t.Fatalf("stream %+v, want versions 3, 5, 9", es)
+	}
+	if es[0].Prev != "" || es[1].Prev != es[0].ID || es[2].Prev != es[1].ID || es[2].ID != ids[2] {
+		t.Fatalf("the chain of entries is broken: %+v", es)
+	}
+	var v string
+	must(t, es[1].Decode(&v))
+	if v != "v5" {
+		t.Fatalf("entry decodes to %q", v)
+	}
+	snap, err := ns.Snapshot(ctx, "AAPL", &v)
+	must(t, err)
+	if !snap.Found || snap.Version != 9 || snap.LastID != ids[2] || v != "v9" {
+		t.Fatalf("snapshot %+v %q", snap, v)
+	}
+	// The plain version guard and Publish share the version key.
+	applied, err := ns.SetIfNewer(ctx, "AAPL", "old", 8, 0)
+	must(t, err)
+	if applied {
+		t.Fatal("SetIfNewer at 8 applied over a published 9")
+	}
+	st := c.Stats(ctx).Streams
+	if st.Published != 3 || st.Refused != 3 {
+		t.Fatalf("stream stats %+v, want 3 published and 3 refused", st)
+	}
+}
+
+// Retention keeps a stream bounded whatever the publish rate.
+func TestStreamRetentionBoundsTheStream(t *testing.T) {
+	c := streamCache(t, tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{"ticks": {StreamMaxLen: 100}}})
+	ctx := testCtx(t)
+	ns := c.Namespace("ticks")
+	for v := uint64(1); v <= 2000; v++ {
+		if _, _, err := ns.Publish(ctx, "T", v, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := ns.StreamRange(ctx, "T", "-", "+", 10000)
+	must(t, err)
+	// MAXLEN ~ trims by whole nodes (100 entries each by default).
+	if len(es) < 100 || len(es) > 300 {
+		t.Fatalf("%d entries kept, retention 100 (approximately)", len(es))
+	}
+}
+
+func TestStreamsNeedRedis(t *testing.T) {
+	c := mustNew(t, tradecache.Config{PublishStats: ptr(false)})
+	_, _, err := c.Namespace("x").Publish(testCtx(t), "k", 1, 1)
+	if !errors.Is(err, tradecache.ErrNoStreams) {
+		t.Fatalf("Publish on the memory store: %v, want ErrNoStreams", err)
+	}
+}
+
+// A consumer group: entries are delivered once to one consumer; those not
+// acknowledged are claimed by another after the idle time, with their
+// delivery counts; dead letters keep the reason.
+func TestConsumerGroupClaimAndDeadLetter(t *testing.T) {
+	c := streamCache(t, tradecache.Config{})
+	ctx := testCtx(t)
+	ns := c.Namespace("orders")
+	for v := uint64(1); v <= 5; v++ {
+		_, _, err := ns.Publish(ctx, "desk", v, v)
+		must(t, err)
+	}
+	got, err := ns.GroupRead(ctx, "desk", "risk", "w1", 10, 0)
+	must(t, err)
+	if len(got) != 5 || got[0].Deliveries != 1 {
+		t.Fatalf("w1 read %d entries", len(got))
+	}
+	must(t, ns.Ack(ctx, "desk", "risk", got[0].ID, got[1].ID))
+	if n, err := ns.Pending(ctx, "desk", "risk"); err != nil || n != 3 {
+		t.Fatalf("pending %d, %v; want 3", n, err)
+	}
+	again, err := ns.GroupRead(ctx, "desk", "risk", "w2", 10, 0)
+	must(t, err)
+	if len(again) != 0 {
+		t.Fatalf("w2 got %d entries already delivered to w1", len(again))
+	}
+	time.Sleep(20 * time.Millisecond)
+	claimed, next, err := ns.Claim(ctx, "desk", "risk", "w2", 10*time.Millisecond, "0-0", 10)
+	must(t, err)
+	if len(claimed) != 3 || claimed[0].Deliveries != 2 || next != "0-0" {
+		t.Fatalf("claimed %+v (next %s), want the 3 unacknowledged, delivered twice", claimed, next)
+	}
+	must(t, ns.DeadLetter(ctx, "risk", claimed[0], "handler: bad position"))
+	dead, err := ns.DeadLetters(ctx, "desk", "-", 10)
+	must(t, err)
+	if len(dead) != 1 || dead[0].Reason != "handler: bad position" || dead[0].Version != claimed[0].Version {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	if n, _ := ns.Pending(ctx, "desk", "risk"); n != 2 {
+		t.Fatalf("pending %d after a dead letter, want 2", n)
+	}
+}
