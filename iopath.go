@@ -42,7 +42,7 @@ type backend struct {
 	hot *hotkeys.Sketch
 	// streams is the store's stream operations (guarded), nil when it
 	// keeps none.
-	streams store.Streams
+	streams      store.Streams
 	streamCounts streamCounters
 }
 
