@@ -201,7 +201,7 @@ func TestGoAndPythonShareTheCache(t *testing.T) {
 	for round := range 3 {
 		sym := fmt.Sprintf("RACE%d", round)
 		const n = 200
-		var goSeqs, pySeqs []string
+		var pySeqs []string
 		var goNums []uint64
 		for s := uint64(1); s <= n; s++ {
 			if s%2 == 0 {
@@ -219,7 +219,6 @@ func TestGoAndPythonShareTheCache(t *testing.T) {
 			runPython(t, "race", url, sym, strings.Join(pySeqs, ","))
 		}()
 		for _, s := range goNums {
-			goSeqs = append(goSeqs, fmt.Sprint(s))
 			if _, err := m.CacheQuote(ctx, trading.Quote{Symbol: sym, Bid: decimal.New(100, -2), Seq: s, At: time.Now()}); err != nil {
 				t.Error(err)
 			}

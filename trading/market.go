@@ -144,6 +144,11 @@ func (m *Market) checkRead(key string, v uint64, hw seen) error {
 
 func key(symbol string, kind Kind) string { return symbol + ":" + string(kind) }
 
+// Key is the key of symbol's market data of kind in the market_data
+// namespace ("AAPL:quote"): where CacheMarketData stores it, and what
+// package feed publishes under, so that both name one value.
+func Key(symbol string, kind Kind) string { return key(symbol, kind) }
+
 // CacheMarketData stores data for symbol if seq is newer than what is
 // stored (an exchange timestamp in nanoseconds serves as well as a sequence
 // number), and reports whether it was applied: a late or out-of-order

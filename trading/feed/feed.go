@@ -1,0 +1,338 @@
+// Package feed is a real-time market-data feed on Redis Streams, built on
+// tradecache's streams: publish a quote with its last value in one atomic
+// step, subscribe to a consistent snapshot and then every later update
+// with no gap and no duplicate, replay a window, and share work between
+// consumers that may crash.
+//
+// # Guarantees
+//
+//   - Publish applies a quote only above the stored version, and appends it
+//     to the symbol's stream in the same step: the stream holds exactly the
+//     applied updates, in version order.
+//   - Subscribe yields each symbol's value at one instant (Snapshot), then
+//     every update applied after that instant, in version order, each
+//     once. A subscriber that falls behind the retained window (the
+//     stream was trimmed past what it had read) is told (Resync) and
+//     continues from a new snapshot; its memory is bounded by Buffer.
+//   - Consume delivers each entry to one consumer of a group at a time and
+//     acknowledges it only after the handler returns nil: delivery is at
+//     least once. An entry whose consumer died is claimed by another after
+//     MinIdle; one that fails MaxDeliveries times goes to the symbol's
+//     dead-letter stream with the error. A handler that writes its effect
+//     with a version guard (Namespace.SetIfNewer, keyed by what it
+//     computes and versioned by Update.Quote.Seq) applies each effect once
+//     however many times it runs: effectively once.
+//
+// Redis replicates asynchronously: an update acknowledged by a master that
+// dies before its replica copied it is lost with that master, from the
+// value and the stream alike. What survives a failover is a prefix of what
+// was published, never a value without its entry or the other way round.
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/trading"
+)
+
+// Options tune a Feed. Zero fields mean the defaults given.
+type Options struct {
+	// Buffer is how many updates a subscription holds for a consumer that
+	// has not taken them yet (1024); beyond it the readers wait, and a
+	// consumer that stays behind longer than the retention resyncs.
+	Buffer int
+	// Block is how long one read waits for new entries (1 s).
+	Block time.Duration
+	// Count is how many entries one read takes per symbol (256).
+	Count int
+	// Retry is the pause after a failed read before the next (100 ms,
+	// doubling to 2 s while the store stays down).
+	Retry time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Buffer <= 0 {
+		o.Buffer = 1024
+	}
+	if o.Block <= 0 {
+		o.Block = time.Second
+	}
+	if o.Count <= 0 {
+		o.Count = 256
+	}
+	if o.Retry <= 0 {
+		o.Retry = 100 * time.Millisecond
+	}
+	return o
+}
+
+// Feed publishes and streams quotes in the market_data namespace, under the
+// keys Market uses: a quote published here is the one Market.Quote reads.
+type Feed struct {
+	ns   *tradecache.Namespace
+	opts Options
+}
+
+// New returns a Feed over c.
+func New(c *tradecache.Cache, opts Options) *Feed {
+	return &Feed{ns: c.Namespace(tradecache.NamespaceMarketData), opts: opts.withDefaults()}
+}
+
+func quoteKey(symbol string) string { return trading.Key(symbol, trading.KindQuote) }
+
+// Publish stores q as symbol's last quote if q.Seq is above the stored
+// version, and appends it to the symbol's stream, in one atomic step. It
+// reports whether it was applied.
+func (f *Feed) Publish(ctx context.Context, q trading.Quote) (bool, error) {
+	if q.Seq == 0 {
+		return false, trading.ErrNoSequence
+	}
+	applied, _, err := f.ns.Publish(ctx, quoteKey(q.Symbol), q, q.Seq)
+	return applied, err
+}
+
+// PublishMany publishes quotes of many symbols in one pipelined round
+// trip, and reports which were applied.
+func (f *Feed) PublishMany(ctx context.Context, qs []trading.Quote) ([]bool, error) {
+	us := make([]tradecache.Update, len(qs))
+	for i, q := range qs {
+		if q.Seq == 0 {
+			return nil, fmt.Errorf("%s: %w", q.Symbol, trading.ErrNoSequence)
+		}
+		us[i] = tradecache.Update{Key: quoteKey(q.Symbol), Value: q, Version: q.Seq}
+	}
+	rs, err := f.ns.PublishMany(ctx, us)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(rs))
+	var errs []error
+	for i, r := range rs {
+		out[i] = r.Applied
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Update is one quote as a subscriber or consumer receives it.
+type Update struct {
+	Symbol string
+	Quote  trading.Quote
+	// ID is the stream entry's ID; for a snapshot, the ID of the stream's
+	// last entry when it was read.
+	ID string
+	// Snapshot marks the value read at subscription; Resync one read
+	// again because the subscriber fell behind the retained window, after
+	// which the updates continue from it.
+	Snapshot, Resync bool
+	// Lag is from the entry's append to its delivery, by the server's
+	// clock for the append and this process's for the delivery.
+	Lag time.Duration
+	// Deliveries counts the deliveries of a consumer group's entry, this
+	// one included.
+	Deliveries int64
+}
+
+type item struct {
+	u   Update
+	err error
+}
+
+// Subscribe yields the current quote of each symbol that has one, then
+// every later update of every symbol, in version order per symbol, with no
+// gap and no duplicate (see the package doc). A failed read is yielded as
+// an error, and the subscription continues from the last update it
+// delivered when the store answers again; break out of the loop to end
+// it. Memory is bounded: the readers wait when Buffer updates are
+// waiting for the consumer.
+func (f *Feed) Subscribe(ctx context.Context, symbols []string) iter.Seq2[Update, error] {
+	return func(yield func(Update, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		ch := make(chan item, f.opts.Buffer)
+		var wg sync.WaitGroup
+		defer func() {
+			cancel()
+			wg.Wait()
+		}()
+		keys := make([]string, len(symbols))
+		for i, s := range symbols {
+			keys[i] = quoteKey(s)
+		}
+		for _, group := range f.ns.StreamGroups(keys) {
+			syms := make([]string, len(group))
+			for j, i := range group {
+				syms[j] = symbols[i]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.read(ctx, syms, ch)
+			}()
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case it := <-ch:
+				if !yield(it.u, it.err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// cursor is where a subscription stands on one symbol.
+type cursor struct {
+	id  string // the last entry delivered, or the snapshot's LastID
+	ver uint64
+}
+
+// read runs one group of symbols (one hash slot on a cluster): snapshots,
+// then reads after each symbol's cursor until ctx ends.
+func (f *Feed) read(ctx context.Context, symbols []string, ch chan<- item) {
+	send := func(it item) bool {
+		select {
+		case ch <- it:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	keys := make([]string, len(symbols))
+	cur := make([]cursor, len(symbols))
+	snapped := make([]bool, len(symbols))
+	for i, s := range symbols {
+		keys[i] = quoteKey(s)
+	}
+	pause := f.opts.Retry
+	fail := func(err error) bool {
+		if ctx.Err() != nil || !send(item{err: err}) {
+			return false
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return false
+		}
+		pause = min(2*pause, 2*time.Second)
+		return true
+	}
+	snapshot := func(i int, resync bool) bool {
+		for {
+			var q trading.Quote
+			snap, err := f.ns.Snapshot(ctx, keys[i], &q)
+			if err != nil {
+				if !fail(err) {
+					return false
+				}
+				continue
+			}
+			cur[i] = cursor{id: snap.LastID, ver: max(cur[i].ver, snap.Version)}
+			if resync {
+				cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
+			}
+			snapped[i] = true
+			if snap.Found {
+				return send(item{u: Update{Symbol: symbols[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
+			}
+			return true
+		}
+	}
+	for i := range symbols {
+		if !snapshot(i, false) {
+			return
+		}
+	}
+	after := make([]string, len(symbols))
+	for ctx.Err() == nil {
+		for i := range cur {
+			after[i] = cur[i].id
+		}
+		evs, err := f.ns.ReadStreams(ctx, keys, after, f.opts.Count, f.opts.Block)
+		if err != nil {
+			if !fail(err) {
+				return
+			}
+			continue
+		}
+		pause = f.opts.Retry
+		now := time.Now()
+		for i, es := range evs {
+			for _, e := range es {
+				if e.Prev != cur[i].id {
+					// The entry before this one is not the one delivered
+					// last: the stream was trimmed past this subscriber
+					// (or lost its tail in a failover). Start again from a
+					// snapshot; the entries after it come next read.
+					if !snapshot(i, true) {
+						return
+					}
+					break
+				}
+				cur[i].id = e.ID
+				if e.Version <= cur[i].ver {
+					continue // at or below the snapshot: already delivered
+				}
+				var q trading.Quote
+				if err := e.Decode(&q); err != nil {
+					if !send(item{err: fmt.Errorf("feed: %s entry %s: %w", symbols[i], e.ID, err)}) {
+						return
+					}
+					continue
+				}
+				cur[i].ver = e.Version
+				if !send(item{u: Update{Symbol: symbols[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Time is a stream position at t, for Replay: the first entry at or after
+// t when it starts a range, the last at or before t when it ends one.
+func Time(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// Replay yields symbol's updates from from to to inclusive: entry IDs, Time
+// positions, or "-" and "+" for the ends of what is retained. It reads
+// page by page (XRANGE), so a long window costs no more memory than a
+// page.
+func (f *Feed) Replay(ctx context.Context, symbol, from, to string) iter.Seq2[Update, error] {
+	return func(yield func(Update, error) bool) {
+		key := quoteKey(symbol)
+		start := from
+		for {
+			page, err := f.ns.StreamRange(ctx, key, start, to, f.opts.Count)
+			if err != nil {
+				yield(Update{}, err)
+				return
+			}
+			for _, e := range page {
+				var q trading.Quote
+				if err := e.Decode(&q); err != nil {
+					if !yield(Update{}, fmt.Errorf("feed: %s entry %s: %w", symbol, e.ID, err)) {
+						return
+					}
+					continue
+				}
+				if !yield(Update{Symbol: symbol, Quote: q, ID: e.ID}, nil) {
+					return
+				}
+			}
+			if len(page) < f.opts.Count {
+				return
+			}
+			start = "(" + page[len(page)-1].ID
+		}
+	}
+}
