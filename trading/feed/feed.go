@@ -55,6 +55,16 @@ type Options struct {
 	// Retry is the pause after a failed read before the next (100 ms,
 	// doubling to 2 s while the store stays down).
 	Retry time.Duration
+	// Readers bounds the goroutines, and so the blocking connections, one
+	// subscription reads with (4). On a Redis Cluster one read covers one
+	// hash slot, so symbols in many slots share the readers: each reads
+	// its slots in turn without waiting, and waits (up to Poll) only when
+	// none had anything.
+	Readers int
+	// Poll is how long a reader of several slots waits on one of them
+	// when all were empty (10 ms): the most an update in another slot may
+	// wait to be read.
+	Poll time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -69,6 +79,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Retry <= 0 {
 		o.Retry = 100 * time.Millisecond
+	}
+	if o.Readers <= 0 {
+		o.Readers = 4
+	}
+	if o.Poll <= 0 {
+		o.Poll = 10 * time.Millisecond
 	}
 	return o
 }
@@ -167,15 +183,20 @@ func (f *Feed) Subscribe(ctx context.Context, symbols []string) iter.Seq2[Update
 		for i, s := range symbols {
 			keys[i] = quoteKey(s)
 		}
-		for _, group := range f.ns.StreamGroups(keys) {
+		groups := f.ns.StreamGroups(keys)
+		readers := make([][][]string, min(len(groups), f.opts.Readers))
+		for gi, group := range groups {
 			syms := make([]string, len(group))
 			for j, i := range group {
 				syms[j] = symbols[i]
 			}
+			readers[gi%len(readers)] = append(readers[gi%len(readers)], syms)
+		}
+		for _, r := range readers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.read(ctx, syms, ch)
+				f.read(ctx, r, ch)
 			}()
 		}
 		for {
@@ -197,9 +218,18 @@ type cursor struct {
 	ver uint64
 }
 
-// read runs one group of symbols (one hash slot on a cluster): snapshots,
-// then reads after each symbol's cursor until ctx ends.
-func (f *Feed) read(ctx context.Context, symbols []string, ch chan<- item) {
+// slotGroup is symbols one read can cover (one hash slot on a cluster),
+// and where the subscription stands on each.
+type slotGroup struct {
+	syms, keys, after []string
+	cur               []cursor
+}
+
+// read runs one reader's groups: snapshots, then reads after each
+// symbol's cursor until ctx ends. With one group it waits in the read
+// itself (Block); with several it reads each in turn without waiting, and
+// waits Poll on one of them, in rotation, when none had anything.
+func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 	send := func(it item) bool {
 		select {
 		case ch <- it:
@@ -207,12 +237,6 @@ func (f *Feed) read(ctx context.Context, symbols []string, ch chan<- item) {
 		case <-ctx.Done():
 			return false
 		}
-	}
-	keys := make([]string, len(symbols))
-	cur := make([]cursor, len(symbols))
-	snapped := make([]bool, len(symbols))
-	for i, s := range symbols {
-		keys[i] = quoteKey(s)
 	}
 	pause := f.opts.Retry
 	fail := func(err error) bool {
@@ -227,73 +251,116 @@ func (f *Feed) read(ctx context.Context, symbols []string, ch chan<- item) {
 		pause = min(2*pause, 2*time.Second)
 		return true
 	}
-	snapshot := func(i int, resync bool) bool {
+	snapshot := func(g *slotGroup, i int, resync bool) bool {
 		for {
 			var q trading.Quote
-			snap, err := f.ns.Snapshot(ctx, keys[i], &q)
+			snap, err := f.ns.Snapshot(ctx, g.keys[i], &q)
 			if err != nil {
 				if !fail(err) {
 					return false
 				}
 				continue
 			}
-			cur[i] = cursor{id: snap.LastID, ver: max(cur[i].ver, snap.Version)}
+			g.cur[i] = cursor{id: snap.LastID, ver: max(g.cur[i].ver, snap.Version)}
 			if resync {
-				cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
+				g.cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
 			}
-			snapped[i] = true
 			if snap.Found {
-				return send(item{u: Update{Symbol: symbols[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
+				return send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
 			}
 			return true
 		}
 	}
-	for i := range symbols {
-		if !snapshot(i, false) {
-			return
+	groups := make([]*slotGroup, len(groupSyms))
+	for gi, syms := range groupSyms {
+		g := &slotGroup{syms: syms, keys: make([]string, len(syms)), after: make([]string, len(syms)), cur: make([]cursor, len(syms))}
+		for i, s := range syms {
+			g.keys[i] = quoteKey(s)
 		}
-	}
-	after := make([]string, len(symbols))
-	for ctx.Err() == nil {
-		for i := range cur {
-			after[i] = cur[i].id
-		}
-		evs, err := f.ns.ReadStreams(ctx, keys, after, f.opts.Count, f.opts.Block)
-		if err != nil {
-			if !fail(err) {
+		groups[gi] = g
+		for i := range syms {
+			if !snapshot(g, i, false) {
 				return
 			}
-			continue
 		}
-		pause = f.opts.Retry
+	}
+	// deliver hands on a group's entries, checking each against the
+	// entry delivered before it; false when ctx ended.
+	deliver := func(g *slotGroup, evs [][]tradecache.StreamEvent) bool {
 		now := time.Now()
 		for i, es := range evs {
 			for _, e := range es {
-				if e.Prev != cur[i].id {
+				if e.Prev != g.cur[i].id {
 					// The entry before this one is not the one delivered
 					// last: the stream was trimmed past this subscriber
 					// (or lost its tail in a failover). Start again from a
 					// snapshot; the entries after it come next read.
-					if !snapshot(i, true) {
-						return
+					if !snapshot(g, i, true) {
+						return false
 					}
 					break
 				}
-				cur[i].id = e.ID
-				if e.Version <= cur[i].ver {
+				g.cur[i].id = e.ID
+				if e.Version <= g.cur[i].ver {
 					continue // at or below the snapshot: already delivered
 				}
 				var q trading.Quote
 				if err := e.Decode(&q); err != nil {
-					if !send(item{err: fmt.Errorf("feed: %s entry %s: %w", symbols[i], e.ID, err)}) {
-						return
+					if !send(item{err: fmt.Errorf("feed: %s entry %s: %w", g.syms[i], e.ID, err)}) {
+						return false
 					}
 					continue
 				}
-				cur[i].ver = e.Version
-				if !send(item{u: Update{Symbol: symbols[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
+				g.cur[i].ver = e.Version
+				if !send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	rot := 0
+	for ctx.Err() == nil {
+		got := false
+		for _, g := range groups {
+			block := time.Duration(0) // several groups: none waits in turn
+			if len(groups) == 1 {
+				block = f.opts.Block
+			}
+			for i := range g.cur {
+				g.after[i] = g.cur[i].id
+			}
+			evs, err := f.ns.ReadStreams(ctx, g.keys, g.after, f.opts.Count, block)
+			if err != nil {
+				if !fail(err) {
 					return
 				}
+				continue
+			}
+			pause = f.opts.Retry
+			for _, es := range evs {
+				got = got || len(es) > 0
+			}
+			if !deliver(g, evs) {
+				return
+			}
+		}
+		if !got && len(groups) > 1 {
+			// Nothing anywhere: wait on one group, in rotation.
+			g := groups[rot%len(groups)]
+			rot++
+			for i := range g.cur {
+				g.after[i] = g.cur[i].id
+			}
+			evs, err := f.ns.ReadStreams(ctx, g.keys, g.after, f.opts.Count, f.opts.Poll)
+			if err != nil {
+				if !fail(err) {
+					return
+				}
+				continue
+			}
+			if !deliver(g, evs) {
+				return
 			}
 		}
 	}
