@@ -31,6 +31,11 @@ import (
 // streams (the in-memory store).
 var ErrNoStreams = errors.New("tradecache: this store keeps no streams (they need Redis)")
 
+// HasStreams reports whether the Cache's store keeps streams (Redis does;
+// the in-memory store does not, and its stream calls fail with
+// ErrNoStreams).
+func (c *Cache) HasStreams() bool { return c.streams != nil }
+
 // DefaultStreamMaxLen bounds a stream when its namespace sets no retention:
 // about this many entries are kept (trimmed approximately, which Redis does
 // by whole nodes, cheaply).

@@ -8,6 +8,7 @@
 //	tradecache stats    [--json] [--keys] every live instance's figures,
 //	                    merged, and Redis's
 //	tradecache top      [--interval 1s] [--keys] [--once] the same, live
+//	tradecache feed     tail [--json] SYMBOL... quotes as they are published
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
 //
@@ -96,6 +97,7 @@ commands:
           hit rate, latency percentiles, errors, per namespace and instance, hot keys;
           and Redis INFO
   top     [--interval 1s] [--keys] [--once] the same, live, redrawn in place
+  feed    tail [--json] SYMBOL... each symbol's quote, then every update as it is published
   health  [--json] [--memory] reachability, PING latency and breaker; exit 1 if not ready
   clear   --namespace N [--yes] [--memory] remove a namespace's keys (SCAN + UNLINK)
 
@@ -120,6 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "top":
 		return runTop(ctx, args[1:], stdout, stderr)
+	case "feed":
+		return runFeed(ctx, args[1:], stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "clear":

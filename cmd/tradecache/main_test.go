@@ -227,7 +227,7 @@ func TestDemoWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"workload: 1", "on redis, 20 symbols", "quote updates", "valuations", "risk reads", "session touches", "errors 0", "get_or_load", "p99"} {
+	for _, want := range []string{"workload: 1", "on redis, 20 symbols", "quote updates", "valuations", "risk reads", "session touches", "errors 0", "get_or_load", "p99", "feed: ", "delivered to a subscriber"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("workload summary lacks %q:\n%s", want, out)
 		}
@@ -369,7 +369,7 @@ func TestBinaryExitCodesAndMessages(t *testing.T) {
 		return string(out), code
 	}
 	noRedis := []string{"REDIS_URL=", "REDIS_HOST=", "REDIS_CLUSTER_ADDRS=", "REDIS_SENTINEL_ADDRS=", "CACHE_ENVIRONMENT="}
-	for _, sub := range []string{"demo", "bench", "stats", "health", "clear"} {
+	for _, sub := range []string{"demo", "bench", "stats", "top", "feed", "health", "clear"} {
 		out, code := runBin(noRedis, sub, "--help")
 		if code != 0 || strings.Contains(out, "tradecache: ") {
 			t.Errorf("%s --help: exit %d\n%s", sub, code, out)

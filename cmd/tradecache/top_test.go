@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,4 +141,55 @@ func TestTopOnceWithNoInstances(t *testing.T) {
 	if _, _, err := runCmd(t, "top", "--interval", "1ms"); exitCode(err) != 2 {
 		t.Fatalf("top --interval 1ms: %v, want a usage error", err)
 	}
+}
+
+// feed tail prints a symbol's current quote, then each published update,
+// from a process of its own.
+func TestFeedTail(t *testing.T) {
+	bin := buildBinary(t)
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	tail := exec.Command(bin, "feed", "tail", "SYM000", "SYM001")
+	tail.Env = append(os.Environ(), "REDIS_URL="+url)
+	var out syncBuffer
+	tail.Stdout, tail.Stderr = &out, &out
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tail.Process.Kill(); _, _ = tail.Process.Wait() }()
+	startDemo(t, bin, url, 2*time.Second)()
+	deadline := time.Now().Add(20 * time.Second)
+	for !(strings.Count(out.String(), "SYM000") > 10 && strings.Contains(out.String(), "lag")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("feed tail printed:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = tail.Process.Signal(os.Interrupt)
+	if err := tail.Wait(); err != nil {
+		t.Fatalf("feed tail after Ctrl-C: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	t.Logf("feed tail: %d lines, e.g.\n%s", len(lines), strings.Join(lines[len(lines)-3:], "\n"))
+	if _, _, err := runCmd(t, "feed", "tail"); exitCode(err) != 2 {
+		t.Fatalf("feed tail without symbols: %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer process and a reader test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

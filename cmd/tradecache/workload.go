@@ -12,7 +12,9 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/hist"
 	"github.com/tradecache/tradecache/trading"
+	"github.com/tradecache/tradecache/trading/feed"
 )
 
 // runWorkload is `tradecache demo --duration D`: a trading workload for D.
@@ -29,11 +31,23 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	for i := range syms {
 		syms[i] = fmt.Sprintf("SYM%03d", i)
 	}
+	// Quotes go through the feed when the store keeps streams (Redis):
+	// each update is the last value and a stream entry in one step, and a
+	// subscriber below receives them. On the in-memory store they are
+	// plain version-guarded writes.
+	fd := feed.New(c, feed.Options{})
+	useFeed := c.HasStreams()
 	var seq atomic.Uint64
 	publish := func(sym string) error {
 		n := seq.Add(1)
 		px := decimal.New(15000+int64(n%500), -2)
-		return quotes.Set(ctx, sym, trading.Quote{Symbol: sym, Seq: n, Bid: px, Ask: px.Add(decimal.New(2, -2)), At: time.Now()}, 0)
+		q := trading.Quote{Symbol: sym, Seq: n, Bid: px, Ask: px.Add(decimal.New(2, -2)), At: time.Now()}
+		if useFeed {
+			_, err := fd.Publish(ctx, q)
+			return err
+		}
+		_, err := quotes.SetIfNewer(ctx, trading.Key(sym, trading.KindQuote), q, n, 0)
+		return err
 	}
 	for _, s := range syms {
 		if err := publish(s); err != nil {
@@ -41,8 +55,12 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		}
 	}
 	value := func(ctx context.Context, book []string) (decimal.Decimal, error) {
+		keys := make([]string, len(book))
+		for i, s := range book {
+			keys[i] = trading.Key(s, trading.KindQuote)
+		}
 		got := map[string]trading.Quote{}
-		if _, err := quotes.GetMany(ctx, book, &got); err != nil {
+		if _, err := quotes.GetMany(ctx, keys, &got); err != nil {
 			return decimal.Decimal{}, err
 		}
 		total := decimal.Zero
@@ -101,6 +119,25 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		return err
 	})
 
+	// A subscriber to every symbol, as a pricing service would be: how
+	// many updates reach it, and how late.
+	var delivered atomic.Int64
+	var lag hist.Histogram
+	subCtx, stopSub := context.WithCancel(ctx)
+	subDone := make(chan struct{})
+	go func() {
+		defer close(subDone)
+		if !useFeed {
+			return
+		}
+		for u, err := range fd.Subscribe(subCtx, syms) {
+			if err == nil && !u.Snapshot {
+				delivered.Add(1)
+				lag.Record(u.Lag)
+			}
+		}
+	}()
+
 	tty := isTerminal(stderr)
 	start := time.Now()
 	done := make(chan struct{})
@@ -122,6 +159,8 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	stopSub()
+	<-subDone
 	st := c.Stats(ctx)
 	elapsed := time.Since(start)
 	total := published.Load() + valuations.Load() + riskReads.Load() + touches.Load()
@@ -129,6 +168,12 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	fmt.Fprintf(stdout, "operations %d (%.0f/s): quote updates %d, valuations %d, risk reads %d, session touches %d\n",
 		total, float64(total)/elapsed.Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load())
 	fmt.Fprintf(stdout, "hit rate %.1f%%, loader calls %d, early refreshes %d, errors %d\n", 100*st.HitRate(), st.Loads, st.Refreshes, errs.Load())
+	if useFeed {
+		fmt.Fprintf(stdout, "feed: %d quotes published, %d delivered to a subscriber, lag p50 %v p99 %v\n",
+			st.Streams.Published, delivered.Load(), round(lag.Quantile(0.5)), round(lag.Quantile(0.99)))
+	} else {
+		fmt.Fprintln(stdout, "feed: off (streams need Redis; quotes were version-guarded writes)")
+	}
 	ops := make([]string, 0, len(st.Ops))
 	for op := range st.Ops {
 		ops = append(ops, op)
