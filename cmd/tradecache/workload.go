@@ -35,7 +35,7 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	// each update is the last value and a stream entry in one step, and a
 	// subscriber below receives them. On the in-memory store they are
 	// plain version-guarded writes.
-	fd := feed.New(c, feed.Options{})
+	fd := feed.New(c, feed.Options{Block: 100 * time.Millisecond}) // a short wait: the run ends on time
 	useFeed := c.HasStreams()
 	var seq atomic.Uint64
 	publish := func(sym string) error {
@@ -159,10 +159,10 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	elapsed := time.Since(start)
 	stopSub()
 	<-subDone
 	st := c.Stats(ctx)
-	elapsed := time.Since(start)
 	total := published.Load() + valuations.Load() + riskReads.Load() + touches.Load()
 	fmt.Fprintf(stdout, "workload: %v on %s, %d symbols\n", round(elapsed), c.Backend(), symbols)
 	fmt.Fprintf(stdout, "operations %d (%.0f/s): quote updates %d, valuations %d, risk reads %d, session touches %d\n",
