@@ -30,6 +30,7 @@ type Collector struct {
 	ops, duration, breaker, transitions, rejected, errorsByKind    *prometheus.Desc
 	clients, memory, evicted, expired, ksHits, ksMisses, opsPerSec *prometheus.Desc
 	loads, stale                                                   *prometheus.Desc
+	streamEntries, streamLag                                       *prometheus.Desc
 }
 
 // NewCollector returns a Collector for c.
@@ -38,29 +39,31 @@ func NewCollector(c *tradecache.Cache) *Collector {
 		return prometheus.NewDesc("tradecache_"+name, help, labels, nil)
 	}
 	return &Collector{
-		cache:        c,
-		ops:          d("operations_total", "Cache operations by namespace and result (hit, miss, set, delete, error).", "op", "namespace", "result"),
-		duration:     d("operation_duration_seconds", "Latency of store operations, by operation.", "op"),
-		breaker:      d("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
-		transitions:  d("breaker_transitions_total", "Circuit breaker transitions, by the state entered.", "to"),
-		rejected:     d("breaker_rejected_total", "Calls failed fast while the breaker was open."),
-		errorsByKind: d("errors_total", "Errors by kind.", "kind"),
-		loads:        d("loads_total", "Get-or-load loader calls, by result.", "result"),
-		stale:        d("stale_served_total", "Stale values served by get-or-load because a loader or the store failed."),
-		clients:      d("redis_connected_clients", "Redis INFO connected_clients."),
-		memory:       d("redis_used_memory_bytes", "Redis INFO used_memory."),
-		evicted:      d("redis_evicted_keys_total", "Redis INFO evicted_keys."),
-		expired:      d("redis_expired_keys_total", "Redis INFO expired_keys."),
-		ksHits:       d("redis_keyspace_hits_total", "Redis INFO keyspace_hits."),
-		ksMisses:     d("redis_keyspace_misses_total", "Redis INFO keyspace_misses."),
-		opsPerSec:    d("redis_instantaneous_ops_per_second", "Redis INFO instantaneous_ops_per_sec."),
+		cache:         c,
+		ops:           d("operations_total", "Cache operations by namespace and result (hit, miss, set, delete, error).", "op", "namespace", "result"),
+		duration:      d("operation_duration_seconds", "Latency of store operations, by operation.", "op"),
+		breaker:       d("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+		transitions:   d("breaker_transitions_total", "Circuit breaker transitions, by the state entered.", "to"),
+		rejected:      d("breaker_rejected_total", "Calls failed fast while the breaker was open."),
+		errorsByKind:  d("errors_total", "Errors by kind.", "kind"),
+		loads:         d("loads_total", "Get-or-load loader calls, by result.", "result"),
+		stale:         d("stale_served_total", "Stale values served by get-or-load because a loader or the store failed."),
+		clients:       d("redis_connected_clients", "Redis INFO connected_clients."),
+		memory:        d("redis_used_memory_bytes", "Redis INFO used_memory."),
+		evicted:       d("redis_evicted_keys_total", "Redis INFO evicted_keys."),
+		expired:       d("redis_expired_keys_total", "Redis INFO expired_keys."),
+		ksHits:        d("redis_keyspace_hits_total", "Redis INFO keyspace_hits."),
+		ksMisses:      d("redis_keyspace_misses_total", "Redis INFO keyspace_misses."),
+		opsPerSec:     d("redis_instantaneous_ops_per_second", "Redis INFO instantaneous_ops_per_sec."),
+		streamEntries: d("stream_entries_total", "Stream entries by what happened to them: published, refused (not above the stored version), read (delivered to subscribers and consumers), acked, claimed (from idle consumers), dead_lettered.", "event"),
+		streamLag:     d("stream_lag_seconds", "From a stream entry's append to its read, by quantile.", "quantile"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ops, c.duration, c.breaker, c.transitions, c.rejected, c.errorsByKind, c.loads, c.stale,
-		c.clients, c.memory, c.evicted, c.expired, c.ksHits, c.ksMisses, c.opsPerSec} {
+		c.clients, c.memory, c.evicted, c.expired, c.ksHits, c.ksMisses, c.opsPerSec, c.streamEntries, c.streamLag} {
 		ch <- d
 	}
 }
@@ -111,6 +114,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.loads, float64(st.Loads-st.LoadErrors), "ok")
 	counter(c.loads, float64(st.LoadErrors), "error")
 	counter(c.stale, float64(st.StaleServed))
+	if c.cache.HasStreams() {
+		sst := st.Streams
+		for event, n := range map[string]uint64{"published": sst.Published, "refused": sst.Refused, "read": sst.Read,
+			"acked": sst.Acked, "claimed": sst.Claimed, "dead_lettered": sst.DeadLettered} {
+			counter(c.streamEntries, float64(n), event)
+		}
+		gauge(c.streamLag, sst.LagP50.Seconds(), "0.5")
+		gauge(c.streamLag, sst.LagP99.Seconds(), "0.99")
+	}
 	if r := st.Redis; r != nil {
 		gauge(c.clients, float64(r.ConnectedClients))
 		gauge(c.memory, float64(r.UsedMemory))

@@ -42,8 +42,7 @@ if age > 0 then
 end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
 redis.call("SET", KEYS[2], ARGV[2] .. " " .. id, "PX", ARGV[3])
-local keep = math.max(tonumber(ARGV[3]), age)
-if redis.call("PTTL", KEYS[3]) < keep then redis.call("PEXPIRE", KEYS[3], keep) end
+redis.call("PEXPIRE", KEYS[3], math.max(tonumber(ARGV[3]), age))
 return {1, id}`)
 
 // snapshot reads a value, its version and the stream's last ID at one
