@@ -18,6 +18,9 @@ type Fleet struct {
 	Total     Window          `json:"total"`
 	Recent    Window          `json:"recent"`
 	HotKeys   []HotKey        `json:"hot_keys,omitempty"`
+	// Streams sums the instances' stream counts; the lag is the worst
+	// instance's p99.
+	Streams StreamStats `json:"streams"`
 	// Refused names the snapshots that were found but not used, and why:
 	// published figures are read as untrusted input, and a snapshot that
 	// is too large, of another format or inconsistent is left out rather
@@ -121,11 +124,16 @@ func (w Window) check() error {
 
 // merge fills the fleet's windows and hot keys from its instances.
 func (f *Fleet) merge() {
-	f.Total, f.Recent = Window{}, Window{}
+	f.Total, f.Recent, f.Streams = Window{}, Window{}, StreamStats{}
 	hot := map[[2]string]*HotKey{}
 	for _, st := range f.Instances {
 		f.Total.add(st.Total)
 		f.Recent.add(st.Recent)
+		s := st.Streams
+		f.Streams.Published, f.Streams.Refused = satAdd(f.Streams.Published, s.Published), satAdd(f.Streams.Refused, s.Refused)
+		f.Streams.Read, f.Streams.Acked = satAdd(f.Streams.Read, s.Read), satAdd(f.Streams.Acked, s.Acked)
+		f.Streams.Claimed, f.Streams.DeadLettered = satAdd(f.Streams.Claimed, s.Claimed), satAdd(f.Streams.DeadLettered, s.DeadLettered)
+		f.Streams.LagP99 = max(f.Streams.LagP99, s.LagP99)
 		for _, k := range st.HotKeys {
 			id := [2]string{k.Namespace, k.Key}
 			if h, ok := hot[id]; ok {

@@ -75,6 +75,9 @@ type InstanceStats struct {
 	// interval.
 	Total  Window `json:"total"`
 	Recent Window `json:"recent"`
+	// Streams are the stream figures since the Cache was made (its lag
+	// percentiles are this instance's own: Fleet does not merge them).
+	Streams StreamStats `json:"streams"`
 	// HotKeys are the most-read keys of the last interval, from a sample
 	// of the reads that went to the store (near hits are not counted:
 	// they cost Redis nothing).
@@ -223,6 +226,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: now.UTC(), Interval: c.cfg.StatsInterval,
 		Breaker: local.Breaker, BreakerOpened: local.BreakerTransitions.Opened,
 		NearHits: local.NearHits, NearMisses: local.NearMisses, NearEntries: local.NearEntries, NearBytes: local.NearBytes,
+		Streams: local.Streams,
 	}
 	st.Total = Window{Hits: local.Hits, Misses: local.Misses, Sets: local.Sets, Deletes: local.Deletes, Errors: local.Errors,
 		Ops: map[string]SparseHistogram{}, Namespaces: map[string]NamespaceWindow{}}

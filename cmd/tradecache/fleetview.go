@@ -22,6 +22,7 @@ type fleetView struct {
 	Recent    windowView                `json:"recent"` // each instance's last interval
 	Instances []instanceView            `json:"instances"`
 	HotKeys   []hotKeyView              `json:"hot_keys"`
+	Streams   tradecache.StreamStats    `json:"streams"`
 	Refused   []tradecache.RefusedStats `json:"refused,omitempty"`
 	at        time.Time
 }
@@ -86,7 +87,7 @@ func readFleet(ctx context.Context, c *tradecache.Cache, showKeys bool) (fleetVi
 	st := c.Stats(ctx) // for INFO; this process's own counters are not shown
 	v := fleetView{Backend: st.Backend, Topology: st.Topology, Prefix: c.Config().KeyPrefix, Redis: st.Redis,
 		Live: len(f.Instances), Total: viewWindow(f.Total), Recent: viewWindow(f.Recent), Refused: f.Refused, at: time.Now(),
-		Instances: []instanceView{}, HotKeys: []hotKeyView{}}
+		Instances: []instanceView{}, HotKeys: []hotKeyView{}, Streams: f.Streams}
 	for _, in := range f.Instances {
 		v.Instances = append(v.Instances, instanceView{Instance: in.Instance, Host: in.Host, PID: in.PID, Version: in.Version,
 			Backend: in.Backend, Age: max(in.Age(v.at), 0), Breaker: in.Breaker, Total: viewWindow(in.Total), Recent: viewWindow(in.Recent)})

@@ -128,6 +128,10 @@ func printStats(stdout io.Writer, v fleetView) error {
 		o := t.Ops[op]
 		fmt.Fprintf(w, "%s\tcount %d, avg %v, p50 %v, p99 %v, max %v\n", op, o.Count, round(o.Avg), round(o.P50), round(o.P99), round(o.Max))
 	}
+	if s := v.Streams; s.Published+s.Read > 0 {
+		fmt.Fprintf(w, "feed\tpublished %d, refused %d, read %d, acked %d, claimed %d, dead-lettered %d, worst lag p99 %v\n",
+			s.Published, s.Refused, s.Read, s.Acked, s.Claimed, s.DeadLettered, round(s.LagP99))
+	}
 	for _, k := range v.HotKeys {
 		fmt.Fprintf(w, "hot key\t%s %s, %.0f reads/s\n", k.Namespace, hotKeyName(k), k.ReadsPerSec)
 	}

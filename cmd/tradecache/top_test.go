@@ -68,6 +68,9 @@ func TestStatsShowsAnotherProcesssFigures(t *testing.T) {
 	if tot.Hits < 1000 || tot.HitRate < 0.9 || tot.Latency.P99 <= 0 || tot.Ops["get_or_load"].P99 <= 0 {
 		t.Fatalf("the demo's figures: hits %d, hit rate %.3f, p99 %v, get_or_load p99 %v\n%s", tot.Hits, tot.HitRate, tot.Latency.P99, tot.Ops["get_or_load"].P99, out)
 	}
+	if v.Streams.Published < 100 || v.Streams.Read < 100 {
+		t.Fatalf("the demo's feed: %+v", v.Streams)
+	}
 	if len(v.HotKeys) == 0 || v.HotKeys[0].Key != "" || len(v.HotKeys[0].KeyHash) != 16 {
 		t.Fatalf("hot keys %+v: want hashes, not keys, by default", v.HotKeys)
 	}
