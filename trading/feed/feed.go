@@ -65,6 +65,12 @@ type Options struct {
 	// when all were empty (10 ms): the most an update in another slot may
 	// wait to be read.
 	Poll time.Duration
+	// Near keeps each subscribed symbol's quote in the market_data
+	// namespace's near tier (when it has one): the subscription reads the
+	// quote again, tracked, at its snapshot and after each update, before
+	// yielding it, so that Market.Quote on a subscribed symbol is served
+	// from memory and is current. It costs a round trip per update.
+	Near bool
 }
 
 func (o Options) withDefaults() Options {
@@ -262,6 +268,7 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 				continue
 			}
 			g.cur[i] = cursor{id: snap.LastID, ver: max(g.cur[i].ver, snap.Version)}
+			f.holdNear(ctx, g.keys[i])
 			if resync {
 				g.cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
 			}
@@ -312,6 +319,7 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 					continue
 				}
 				g.cur[i].ver = e.Version
+				f.holdNear(ctx, g.keys[i])
 				if !send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
 					return false
 				}
@@ -362,6 +370,20 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 			if !deliver(g, evs) {
 				return
 			}
+		}
+	}
+}
+
+// holdNear reads key through the near tier when Options.Near asks for it:
+// a tracked read keeps the current value in memory, and the server's
+// invalidation drops it when it changes, until the next update reads it
+// again. The update's own invalidation can arrive while the first read is
+// in flight, and the tier then rightly declines to keep that read; the
+// second read keeps it (when the first was kept, it is a memory hit).
+func (f *Feed) holdNear(ctx context.Context, key string) {
+	if f.opts.Near {
+		for range 2 {
+			_, _, _ = tradecache.GetNear[trading.Quote](ctx, f.ns, key) // a failure only leaves the tier without it
 		}
 	}
 }
