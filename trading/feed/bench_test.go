@@ -114,7 +114,7 @@ func BenchmarkPublishToReceive(b *testing.B) {
 		defer cancel()
 		got := make(chan struct{}, 1)
 		ready := make(chan struct{})
-		sym := fmt.Sprint("LAT", time.Now().UnixNano()) // each run of the function its own
+		sym := fmt.Sprint("LAT", time.Now().UnixNano())          // each run of the function its own
 		if _, err := f.Publish(ctx, quote(sym, 1)); err != nil { // the snapshot the subscriber starts from
 			b.Fatal(err)
 		}
