@@ -273,6 +273,12 @@ type NamespaceConfig struct {
 	// none older than StreamMaxAge. Both zero means DefaultStreamMaxLen.
 	StreamMaxLen int64
 	StreamMaxAge time.Duration
+	// StreamReplicas makes Publish wait until that many replicas have each
+	// update (WAIT), for at most StreamReplicaTimeout (0: 100 ms), and
+	// fail with ErrNotReplicated when fewer do: an update acknowledged so
+	// survives the loss of its master. Zero does not wait.
+	StreamReplicas       int
+	StreamReplicaTimeout time.Duration
 	// Portable marks a namespace that services in other languages read
 	// and write (the Python package, python/tradecache): Validate refuses
 	// s2 compression for it, which only Go reads (docs/wire-format.md).

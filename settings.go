@@ -483,8 +483,8 @@ func (c Config) Validate() error {
 			errs.add(field, "", ns, "MaxStale and NegativeTTL must be between 0 and MaxTTL")
 		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
 			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
-		case p.StreamMaxLen < 0 || p.StreamMaxAge < 0 || p.StreamMaxAge > MaxTTL:
-			errs.add(field, "", ns, "StreamMaxLen and StreamMaxAge must not be negative")
+		case p.StreamMaxLen < 0 || p.StreamMaxAge < 0 || p.StreamMaxAge > MaxTTL || p.StreamReplicas < 0 || p.StreamReplicaTimeout < 0:
+			errs.add(field, "", ns, "StreamMaxLen, StreamMaxAge, StreamReplicas and StreamReplicaTimeout must not be negative")
 		case p.Portable && (p.Compression == codec.CompressionS2 || p.Compression == "" && c.Compression == codec.CompressionS2):
 			errs.add(field+".Compression", "CACHE_COMPRESSION", "s2", "a portable namespace (read by other languages) cannot use s2, which is Go-only: use zstd or none")
 		}

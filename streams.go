@@ -1,6 +1,7 @@
 package tradecache
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -149,14 +150,26 @@ func (n *Namespace) publication(op string, u Update) (store.Publication, error) 
 	if err != nil {
 		return store.Publication{}, err
 	}
+	pc := n.c.cfg.Namespaces[n.name]
 	return store.Publication{Key: full, VerKey: versionKey(full), Stream: stream, Value: b, Version: u.Version,
-		TTL: n.ttl, Retention: n.retention()}, nil
+		TTL: n.ttl, Retention: n.retention(), Replicas: pc.StreamReplicas, ReplicaTimeout: cmp.Or(pc.StreamReplicaTimeout, DefaultStreamReplicaTimeout)}, nil
 }
+
+// ErrNotReplicated is returned by Publish in a namespace with
+// StreamReplicas when fewer replicas than that acknowledged the update in
+// time: it is applied on the master, and a failover may lose it.
+var ErrNotReplicated = store.ErrNotReplicated
+
+// DefaultStreamReplicaTimeout is how long Publish waits for
+// NamespaceConfig.StreamReplicas when StreamReplicaTimeout is 0.
+const DefaultStreamReplicaTimeout = 100 * time.Millisecond
 
 // Publish stores value under key if version is above the stored version
 // (as SetIfNewer does) and appends the update to key's stream, in one
 // atomic step on the server. It reports whether it was applied and the
-// entry's ID; an out-of-order version is refused for both.
+// entry's ID; an out-of-order version is refused for both. In a namespace
+// with StreamReplicas it also waits for that many replicas to have it,
+// and fails with ErrNotReplicated (applied true) when they do not.
 func (n *Namespace) Publish(ctx context.Context, key string, value any, version uint64) (applied bool, id string, err error) {
 	const op = "publish"
 	pub, err := n.publication(op, Update{key, value, version})
@@ -165,7 +178,7 @@ func (n *Namespace) Publish(ctx context.Context, key string, value any, version 
 	}
 	applied, id, err = n.publish(ctx, key, pub)
 	if err != nil {
-		return false, "", n.fail(op, key, err)
+		return applied, id, n.fail(op, key, err)
 	}
 	if applied {
 		n.wrote(1)

@@ -132,3 +132,15 @@ func TestConsumerGroupClaimAndDeadLetter(t *testing.T) {
 		t.Fatalf("pending %d after a dead letter, want 2", n)
 	}
 }
+
+// A namespace that waits for replicas says when it did not get them: the
+// update is applied on the master, and the caller knows a failover may
+// lose it.
+func TestPublishWaitsForReplicas(t *testing.T) {
+	c := streamCache(t, tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"acked": {StreamReplicas: 1, StreamReplicaTimeout: 20 * time.Millisecond}}})
+	applied, id, err := c.Namespace("acked").Publish(testCtx(t), "k", "v", 1)
+	if !errors.Is(err, tradecache.ErrNotReplicated) || !applied || id == "" {
+		t.Fatalf("Publish on a server without replicas: applied %v, id %q, %v; want applied and ErrNotReplicated", applied, id, err)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -61,7 +62,18 @@ type Publication struct {
 	Version             uint64
 	TTL                 time.Duration // of the value and its version key
 	Retention           Retention
+	// Replicas, when above 0, makes Publish wait (WAIT) until that many
+	// replicas have the update, for at most ReplicaTimeout, and fail with
+	// ErrNotReplicated when fewer did: the update is applied on the
+	// master, but a failover may lose it.
+	Replicas       int
+	ReplicaTimeout time.Duration
 }
+
+// ErrNotReplicated is returned by a Publish that asked for replicas' acknowledgement
+// and got fewer: the update was applied on the master and may be lost in a
+// failover.
+var ErrNotReplicated = errors.New("tradecache: not acknowledged by enough replicas")
 
 // Retention bounds a stream: at most MaxLen entries (trimmed
 // approximately, "MAXLEN ~", which Redis does cheaply by whole nodes), and

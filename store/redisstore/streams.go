@@ -22,7 +22,9 @@ var _ store.Streams = (*Store)(nil)
 // the ID of the entry before it (p), so that a reader can tell it missed
 // nothing. The stream lives as long as the value, or its retention age
 // when that is longer.
-var publish = rueidis.NewLuaScript(`
+var publish = rueidis.NewLuaScript(publishScript)
+
+const publishScript = `
 local cur = redis.call("GET", KEYS[2])
 if cur and string.sub(cur, 1, 20) >= ARGV[2] then return {0, ""} end
 local last = redis.call("XREVRANGE", KEYS[3], "+", "-", "COUNT", 1)
@@ -43,7 +45,7 @@ end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
 redis.call("SET", KEYS[2], ARGV[2] .. " " .. id, "PX", ARGV[3])
 redis.call("PEXPIRE", KEYS[3], math.max(tonumber(ARGV[3]), age))
-return {1, id}`)
+return {1, id}`
 
 // snapshot reads a value, its version and the stream's last ID at one
 // instant.
@@ -93,7 +95,32 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (bool, string,
 	if err != nil {
 		return false, "", err
 	}
+	if p.Replicas > 0 {
+		return s.publishReplicated(ctx, p, keys, args)
+	}
 	return publishReply(publish.Exec(ctx, s.client, keys, args))
+}
+
+// publishReplicated runs the script and then WAIT on one dedicated
+// connection (on a cluster, to the key's master): WAIT counts the replicas
+// that have every write of its own connection.
+func (s *Store) publishReplicated(ctx context.Context, p store.Publication, keys, args []string) (applied bool, id string, err error) {
+	err = s.client.Dedicated(func(dc rueidis.DedicatedClient) error {
+		applied, id, err = publishReply(dc.Do(ctx, dc.B().Eval().Script(publishScript).Numkeys(3).Key(keys...).Arg(args...).Build()))
+		if err != nil || !applied {
+			return err
+		}
+		timeout := max(p.ReplicaTimeout.Milliseconds(), 1)
+		n, err := dc.Do(ctx, dc.B().Wait().Numreplicas(int64(p.Replicas)).Timeout(timeout).Build()).AsInt64()
+		if err != nil {
+			return classify(err)
+		}
+		if n < int64(p.Replicas) {
+			return fmt.Errorf("%w: %d of %d replicas within %v", store.ErrNotReplicated, n, p.Replicas, p.ReplicaTimeout)
+		}
+		return nil
+	})
+	return applied, id, err
 }
 
 // PublishMany implements store.Streams: the scripts in one pipeline
