@@ -321,7 +321,10 @@ func TestCrashedConsumersEntriesAreClaimed(t *testing.T) {
 // An entry whose handler keeps failing goes to the dead-letter stream after
 // MaxDeliveries, with the error, and the others are handled.
 func TestFailingEntriesAreDeadLettered(t *testing.T) {
-	c := newCache(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + redistest.Start(t).Addr}})
+	eachTopology(t, tradecache.Config{}, testDeadLetters)
+}
+
+func testDeadLetters(t *testing.T, c *tradecache.Cache) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	f := feed.New(c, feed.Options{Block: 50 * time.Millisecond})
@@ -439,7 +442,10 @@ func TestAStalledSubscriberResyncs(t *testing.T) {
 
 // Replay reads a window of the stream back, page by page.
 func TestReplayAWindow(t *testing.T) {
-	c := newCache(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + redistest.Start(t).Addr}})
+	eachTopology(t, tradecache.Config{}, testReplay)
+}
+
+func testReplay(t *testing.T, c *tradecache.Cache) {
 	ctx := context.Background()
 	f := feed.New(c, feed.Options{Count: 7})
 	var ids []string
