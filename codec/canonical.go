@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -203,13 +204,13 @@ func sortKeys(keys []reflect.Value) error {
 		slices.SortFunc(keys, func(a, b reflect.Value) int {
 			x, _ := keyClass(a)
 			y, _ := keyClass(b)
-			return cmpInt(x.Int(), y.Int())
+			return cmp.Compare(x.Int(), y.Int())
 		})
 	case 2:
 		slices.SortFunc(keys, func(a, b reflect.Value) int {
 			x, _ := keyClass(a)
 			y, _ := keyClass(b)
-			return cmpUint(x.Uint(), y.Uint())
+			return cmp.Compare(x.Uint(), y.Uint())
 		})
 	case 4:
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmpMixedInt(a, b) })
@@ -242,45 +243,25 @@ func sortKeys(keys []reflect.Value) error {
 	return nil
 }
 
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // cmpMixedInt orders signed and unsigned integer keys by value.
 func cmpMixedInt(a, b reflect.Value) int {
 	x, cx := keyClass(a)
 	y, cy := keyClass(b)
 	switch {
 	case cx == 1 && cy == 1:
-		return cmpInt(x.Int(), y.Int())
+		return cmp.Compare(x.Int(), y.Int())
 	case cx == 2 && cy == 2:
-		return cmpUint(x.Uint(), y.Uint())
+		return cmp.Compare(x.Uint(), y.Uint())
 	case cx == 1: // signed against unsigned
 		if x.Int() < 0 {
 			return -1
 		}
-		return cmpUint(uint64(x.Int()), y.Uint())
+		return cmp.Compare(uint64(x.Int()), y.Uint())
 	default:
 		if y.Int() < 0 {
 			return 1
 		}
-		return cmpUint(x.Uint(), uint64(y.Int()))
+		return cmp.Compare(x.Uint(), uint64(y.Int()))
 	}
 }
 

@@ -48,14 +48,8 @@ type namespaceView struct {
 	Latency   latencyView `json:"latency"`
 }
 
-type latencyView struct {
-	Count uint64        `json:"count"`
-	Avg   time.Duration `json:"avg_ns"`
-	P50   time.Duration `json:"p50_ns"`
-	P95   time.Duration `json:"p95_ns"`
-	P99   time.Duration `json:"p99_ns"`
-	Max   time.Duration `json:"max_ns"`
-}
+// latencyView is a merged histogram's figures, in the form Stats.Ops has.
+type latencyView = tradecache.OpStats
 
 type instanceView struct {
 	Instance string        `json:"instance"`

@@ -147,3 +147,19 @@ def test_unreachable_redis_is_said():
                 await c.get("default", "k")
             assert not (await c.health_check())["healthy"]
     run(go())
+
+
+def test_settings_are_the_go_librarys():
+    """Every variable Python reads is one the Go library documents, for the
+    same field name (docs/configuration.md's tables)."""
+    import os
+    import re
+
+    from tradecache.config import SETTINGS
+
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "configuration.md")).read()
+    documented = set(re.findall(r"\| `((?:REDIS|CACHE)_[A-Z_]+)` \|", doc))
+    for var, attr, _ in SETTINGS:
+        assert var in documented, f"{var} is not a variable the Go library documents"
+        assert hasattr(Config(), attr)
+    assert "CACHE_ENCRYPTION_KEYS" in documented

@@ -8,7 +8,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .envelope import Keyring
 
@@ -92,6 +92,31 @@ def _bool(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r}")
 
 
+# The variables the Go library also reads (docs/configuration.md), each
+# with the Config field it sets and how its text is read. One table: from_env
+# reads it, and a test holds it against the Go documentation's table.
+SETTINGS: list[tuple[str, str, Callable[[str], object]]] = [
+    ("REDIS_URL", "redis_url", str),
+    ("REDIS_HOST", "redis_host", str),
+    ("REDIS_PORT", "redis_port", int),
+    ("REDIS_DB", "redis_db", int),
+    ("REDIS_USERNAME", "redis_username", str),
+    ("REDIS_PASSWORD", "redis_password", str),
+    ("REDIS_SSL", "redis_ssl", _bool),
+    ("CACHE_KEY_PREFIX", "key_prefix", str),
+    ("CACHE_DEFAULT_TTL", "default_ttl", parse_duration),
+    ("CACHE_MARKET_DATA_TTL", "market_data_ttl", parse_duration),
+    ("CACHE_PORTFOLIO_TTL", "portfolio_ttl", parse_duration),
+    ("CACHE_RISK_TTL", "risk_ttl", parse_duration),
+    ("CACHE_SESSION_TTL", "session_ttl", parse_duration),
+    ("CACHE_COMPRESSION", "compression", str.lower),
+    ("CACHE_COMPRESS_THRESHOLD", "compress_threshold", int),
+    ("CACHE_MAX_KEY_LENGTH", "max_key_length", int),
+    ("CACHE_MAX_VALUE_BYTES", "max_value_bytes", int),
+    ("CACHE_OP_TIMEOUT", "op_timeout", parse_duration),
+]
+
+
 @dataclass
 class Config:
     """The Go Config's settings that a Python service needs. Defaults are
@@ -159,33 +184,14 @@ class Config:
         c = cls()
         problems = []
 
-        def take(var, attr, conv):
+        for var, attr, conv in SETTINGS:
             text = environ.get(var, "")
             if text == "":
-                return
+                continue
             try:
                 setattr(c, attr, conv(text))
             except ValueError as e:
                 problems.append(f"{var}: {e}")
-
-        take("REDIS_URL", "redis_url", str)
-        take("REDIS_HOST", "redis_host", str)
-        take("REDIS_PORT", "redis_port", int)
-        take("REDIS_DB", "redis_db", int)
-        take("REDIS_USERNAME", "redis_username", str)
-        take("REDIS_PASSWORD", "redis_password", str)
-        take("REDIS_SSL", "redis_ssl", _bool)
-        take("CACHE_KEY_PREFIX", "key_prefix", str)
-        take("CACHE_DEFAULT_TTL", "default_ttl", parse_duration)
-        take("CACHE_MARKET_DATA_TTL", "market_data_ttl", parse_duration)
-        take("CACHE_PORTFOLIO_TTL", "portfolio_ttl", parse_duration)
-        take("CACHE_RISK_TTL", "risk_ttl", parse_duration)
-        take("CACHE_SESSION_TTL", "session_ttl", parse_duration)
-        take("CACHE_COMPRESSION", "compression", str.lower)
-        take("CACHE_COMPRESS_THRESHOLD", "compress_threshold", int)
-        take("CACHE_MAX_KEY_LENGTH", "max_key_length", int)
-        take("CACHE_MAX_VALUE_BYTES", "max_value_bytes", int)
-        take("CACHE_OP_TIMEOUT", "op_timeout", parse_duration)
         try:
             c.keyring = Keyring.from_env(environ)
         except ValueError as e:
