@@ -25,16 +25,18 @@ import (
 // feed on these.
 //
 // A key's stream and its dead-letter stream share the key's hash slot, so
-// that all of it works on a Redis Cluster. Streams need Redis: on the
-// in-memory store these calls fail with ErrNoStreams.
+// that all of it works on a Redis Cluster. The in-memory store keeps
+// streams too, with the same semantics (in one process; its streams are
+// bounded by their retention, not by MemoryMaxBytes). A store given with
+// WithStore that keeps none fails these calls with ErrNoStreams.
 
 // ErrNoStreams is returned by the stream calls on a store that keeps no
-// streams (the in-memory store).
-var ErrNoStreams = errors.New("tradecache: this store keeps no streams (they need Redis)")
+// streams (one given with WithStore that does not implement store.Streams).
+var ErrNoStreams = errors.New("tradecache: this store keeps no streams")
 
-// HasStreams reports whether the Cache's store keeps streams (Redis does;
-// the in-memory store does not, and its stream calls fail with
-// ErrNoStreams).
+// HasStreams reports whether the Cache's store keeps streams: Redis and
+// the in-memory store do; a store given with WithStore may not, and then
+// the stream calls fail with ErrNoStreams.
 func (c *Cache) HasStreams() bool { return c.streams != nil }
 
 // DefaultStreamMaxLen bounds a stream when its namespace sets no retention:

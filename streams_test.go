@@ -8,6 +8,8 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/memstore"
 )
 
 func streamCache(t *testing.T, cfg tradecache.Config) *tradecache.Cache {
@@ -83,13 +85,31 @@ func TestStreamRetentionBoundsTheStream(t *testing.T) {
 	}
 }
 
-func TestStreamsNeedRedis(t *testing.T) {
+// The in-memory store keeps streams too; a store given with WithStore that
+// keeps none makes every stream call fail with ErrNoStreams.
+func TestStreamsOnEveryStore(t *testing.T) {
 	c := mustNew(t, tradecache.Config{PublishStats: ptr(false)})
-	_, _, err := c.Namespace("x").Publish(testCtx(t), "k", 1, 1)
-	if !errors.Is(err, tradecache.ErrNoStreams) {
-		t.Fatalf("Publish on the memory store: %v, want ErrNoStreams", err)
+	if !c.HasStreams() {
+		t.Fatal("the in-memory store keeps no streams")
+	}
+	applied, id, err := c.Namespace("x").Publish(testCtx(t), "k", 1, 1)
+	if err != nil || !applied || id == "" {
+		t.Fatalf("Publish on the memory store: %v %q %v", applied, id, err)
+	}
+	ms, err := memstore.New(memstore.Options{})
+	must(t, err)
+	defer ms.Close()
+	plain := mustNew(t, tradecache.Config{PublishStats: ptr(false)}, tradecache.WithStore(storeOnly{ms}))
+	if plain.HasStreams() {
+		t.Fatal("a store without streams reported as having them")
+	}
+	if _, _, err := plain.Namespace("x").Publish(testCtx(t), "k", 1, 1); !errors.Is(err, tradecache.ErrNoStreams) {
+		t.Fatalf("Publish on a store without streams: %v, want ErrNoStreams", err)
 	}
 }
+
+// storeOnly hides every method of a store but store.Store's.
+type storeOnly struct{ store.Store }
 
 // A consumer group: entries are delivered once to one consumer; those not
 // acknowledged are claimed by another after the idle time, with their

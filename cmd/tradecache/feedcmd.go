@@ -38,7 +38,7 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer c.Close()
 	if !c.HasStreams() {
-		return usageError{msg: "feed tail needs Redis: the store in use keeps no streams"}
+		return usageError{msg: "feed tail: the store in use keeps no streams"}
 	}
 	enc := json.NewEncoder(stdout)
 	for u, err := range feed.New(c, feed.Options{}).Subscribe(ctx, fs.Args()) {

@@ -31,10 +31,10 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	for i := range syms {
 		syms[i] = fmt.Sprintf("SYM%03d", i)
 	}
-	// Quotes go through the feed when the store keeps streams (Redis):
-	// each update is the last value and a stream entry in one step, and a
-	// subscriber below receives them. On the in-memory store they are
-	// plain version-guarded writes.
+	// Quotes go through the feed when the store keeps streams (Redis and
+	// the in-memory store do): each update is the last value and a stream
+	// entry in one step, and a subscriber below receives them. On a store
+	// without streams they are plain version-guarded writes.
 	fd := feed.New(c, feed.Options{Block: 100 * time.Millisecond}) // a short wait: the run ends on time
 	useFeed := c.HasStreams()
 	var seq atomic.Uint64
@@ -172,7 +172,7 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		fmt.Fprintf(stdout, "feed: %d quotes published, %d delivered to a subscriber, lag p50 %v p99 %v\n",
 			st.Streams.Published, delivered.Load(), round(lag.Quantile(0.5)), round(lag.Quantile(0.99)))
 	} else {
-		fmt.Fprintln(stdout, "feed: off (streams need Redis; quotes were version-guarded writes)")
+		fmt.Fprintln(stdout, "feed: off (the store keeps no streams; quotes were version-guarded writes)")
 	}
 	ops := make([]string, 0, len(st.Ops))
 	for op := range st.Ops {

@@ -60,6 +60,9 @@ type Store struct {
 
 	versioned sync.Mutex // serializes SetIfNewer
 
+	streamOnce sync.Once
+	strm       *memStreams // the streams (streams.go), made on first use
+
 	rosterMu sync.Mutex
 	rosters  map[string]map[string]int64 // roster key -> member -> expiry (unix ns)
 

@@ -61,6 +61,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"DeletePrefix", testDeletePrefix},
 		{"DeletePrefixIsLiteral", testDeletePrefixLiteral},
 		{"Roster", testRoster},
+		{"StreamPublish", testStreamPublish},
+		{"StreamRead", testStreamRead},
+		{"StreamGroups", testStreamGroups},
 		{"Concurrent", testConcurrent},
 		{"CanceledContext", testCanceled},
 		{"Close", testClose},
@@ -187,6 +190,165 @@ func testExpiry(t *testing.T, s store.Store, p string) {
 		t.Fatalf("Exists(expired) = %v, %v", ok, err)
 	}
 	mustGet(t, s, p+"long")
+}
+
+// streamKeys are a value key and its companions in one hash slot.
+func streamKeys(p, name string) (key, ver, stream, dead string) {
+	key = "{" + p + name + "}"
+	return key, key + " ver", key + " stream", key + " dead"
+}
+
+// streams is the store's stream operations: its own, or, for a wrapper
+// such as package guard's, what its Streams method offers.
+func streams(t *testing.T, s store.Store) store.Streams {
+	if st, ok := s.(store.Streams); ok {
+		return st
+	}
+	if w, ok := s.(interface{ Streams() store.Streams }); ok && w.Streams() != nil {
+		return w.Streams()
+	}
+	t.Fatalf("%T keeps no streams", s)
+	return nil
+}
+
+// testStreamPublish: a publish applies above the stored version only,
+// appends exactly the applied updates, chained, and a snapshot reads the
+// value with the stream's last ID; the plain SetIfNewer shares the guard.
+func testStreamPublish(t *testing.T, s store.Store, p string) {
+	st := streams(t, s)
+	key, ver, stream, _ := streamKeys(p, "q")
+	pub := func(v uint64) (bool, string) {
+		ok, id, err := st.Publish(ctx(t), store.Publication{Key: key, VerKey: ver, Stream: stream, Value: []byte(fmt.Sprint("v", v)),
+			Version: v, TTL: time.Minute, Retention: store.Retention{MaxLen: 1000}})
+		must(t, err)
+		return ok, id
+	}
+	var ids []string
+	for _, v := range []uint64{2, 1, 5, 5, 7} {
+		if ok, id := pub(v); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 3 {
+		t.Fatalf("applied %d of versions 2, 1, 5, 5, 7; want 3", len(ids))
+	}
+	es, err := st.Range(ctx(t), stream, "-", "+", 10)
+	must(t, err)
+	if len(es) != 3 || es[0].Version != 2 || es[2].Version != 7 || es[0].Prev != "" || es[1].Prev != es[0].ID || es[2].Prev != es[1].ID {
+		t.Fatalf("stream %+v", es)
+	}
+	snap, err := st.Snapshot(ctx(t), key, ver, stream)
+	must(t, err)
+	if !snap.Found || snap.Version != 7 || snap.LastID != ids[2] || string(snap.Value) != "v7" {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	if ok, err := s.SetIfNewer(ctx(t), key, ver, []byte("old"), 6, time.Minute); err != nil || ok {
+		t.Fatalf("SetIfNewer at 6 over a published 7: %v %v", ok, err)
+	}
+	if ok, err := s.SetIfNewer(ctx(t), key, ver, []byte("new"), 8, time.Minute); err != nil || !ok {
+		t.Fatalf("SetIfNewer at 8 over a published 7: %v %v", ok, err)
+	}
+	if ok, _ := pub(8); ok {
+		t.Fatal("Publish at 8 over a SetIfNewer at 8 applied")
+	}
+	rs, err := st.PublishMany(ctx(t), []store.Publication{
+		{Key: key, VerKey: ver, Stream: stream, Value: []byte("v9"), Version: 9, TTL: time.Minute},
+		{Key: key, VerKey: ver, Stream: stream, Value: []byte("v3"), Version: 3, TTL: time.Minute},
+	})
+	must(t, err)
+	if len(rs) != 2 || !rs[0].Applied || rs[1].Applied || rs[0].Err != nil {
+		t.Fatalf("PublishMany %+v", rs)
+	}
+	// Retention by count keeps the stream bounded.
+	for v := uint64(10); v < 400; v++ {
+		if _, _, err := st.Publish(ctx(t), store.Publication{Key: key, VerKey: ver, Stream: stream, Value: []byte("x"), Version: v,
+			TTL: time.Minute, Retention: store.Retention{MaxLen: 50}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err = st.Range(ctx(t), stream, "-", "+", 10000)
+	must(t, err)
+	if len(es) < 50 || len(es) > 200 {
+		t.Fatalf("%d entries kept with a retention of 50", len(es))
+	}
+}
+
+// testStreamRead: a read after an ID returns what follows; a blocking read
+// returns when an entry arrives.
+func testStreamRead(t *testing.T, s store.Store, p string) {
+	st := streams(t, s)
+	key, ver, stream, _ := streamKeys(p, "r")
+	_, first, err := st.Publish(ctx(t), store.Publication{Key: key, VerKey: ver, Stream: stream, Value: []byte("a"), Version: 1, TTL: time.Minute})
+	must(t, err)
+	got, err := st.Read(ctx(t), []string{stream}, []string{"0-0"}, 10, 0)
+	must(t, err)
+	if len(got) != 1 || len(got[0]) != 1 || got[0][0].ID != first {
+		t.Fatalf("read from the start: %+v", got)
+	}
+	done := make(chan []store.StreamEntry, 1)
+	go func() {
+		es, err := st.Read(ctx(t), []string{stream}, []string{first}, 10, 5*time.Second)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- es[0]
+	}()
+	time.Sleep(50 * time.Millisecond)
+	_, second, err := st.Publish(ctx(t), store.Publication{Key: key, VerKey: ver, Stream: stream, Value: []byte("b"), Version: 2, TTL: time.Minute})
+	must(t, err)
+	select {
+	case es := <-done:
+		if len(es) != 1 || es[0].ID != second || es[0].Prev != first {
+			t.Fatalf("blocking read: %+v", es)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("a blocking read did not wake on an append")
+	}
+	es, err := st.Range(ctx(t), stream, "("+first, "+", 10)
+	must(t, err)
+	if len(es) != 1 || es[0].ID != second {
+		t.Fatalf("exclusive range: %+v", es)
+	}
+}
+
+// testStreamGroups: entries go once to one consumer; unacknowledged ones
+// are claimed after the idle time with their delivery counts; dead
+// letters keep the reason and are acknowledged.
+func testStreamGroups(t *testing.T, s store.Store, p string) {
+	st := streams(t, s)
+	key, ver, stream, dead := streamKeys(p, "g")
+	for v := uint64(1); v <= 4; v++ {
+		if _, _, err := st.Publish(ctx(t), store.Publication{Key: key, VerKey: ver, Stream: stream, Value: []byte{byte(v)}, Version: v, TTL: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := st.GroupRead(ctx(t), stream, "grp", "c1", 10, 0)
+	must(t, err)
+	if len(es) != 4 || es[0].Deliveries != 1 {
+		t.Fatalf("group read %+v", es)
+	}
+	if more, err := st.GroupRead(ctx(t), stream, "grp", "c2", 10, 0); err != nil || len(more) != 0 {
+		t.Fatalf("a second consumer got %d delivered entries, %v", len(more), err)
+	}
+	must(t, st.Ack(ctx(t), stream, "grp", es[0].ID))
+	if n, err := st.Pending(ctx(t), stream, "grp"); err != nil || n != 3 {
+		t.Fatalf("pending %d, %v", n, err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	claimed, next, err := st.Claim(ctx(t), stream, "grp", "c2", 10*time.Millisecond, "0-0", 10)
+	must(t, err)
+	if len(claimed) != 3 || claimed[0].Deliveries != 2 || next != "0-0" {
+		t.Fatalf("claimed %+v, next %s", claimed, next)
+	}
+	must(t, st.DeadLetter(ctx(t), stream, "grp", dead, claimed[0], "boom"))
+	ds, err := st.Range(ctx(t), dead, "-", "+", 10)
+	must(t, err)
+	if len(ds) != 1 || ds[0].Reason != "boom" || ds[0].Version != claimed[0].Version {
+		t.Fatalf("dead letters %+v", ds)
+	}
+	if n, _ := st.Pending(ctx(t), stream, "grp"); n != 2 {
+		t.Fatalf("pending %d after a dead letter", n)
+	}
 }
 
 // testRoster: members announced are listed until their TTL passes, an

@@ -23,13 +23,15 @@ var topologies redistest.Shared
 
 func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }
 
-// eachTopology runs fn on a Cache over one redis-server, a Sentinel group
-// and a Redis Cluster (the last two shared, and emptied first).
+// eachTopology runs fn on a Cache over the in-memory store, one
+// redis-server, a Sentinel group and a Redis Cluster (the last two shared,
+// and emptied first).
 func eachTopology(t *testing.T, cfg tradecache.Config, fn func(t *testing.T, c *tradecache.Cache)) {
-	for _, name := range []string{"standalone", "sentinel", "cluster"} {
+	for _, name := range []string{"memory", "standalone", "sentinel", "cluster"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := cfg
 			switch name {
+			case "memory":
 			case "standalone":
 				cfg.Redis.URL = "redis://" + redistest.Start(t).Addr
 			case "sentinel":
