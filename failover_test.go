@@ -234,7 +234,17 @@ func onKilledShard(t *testing.T, pe *tradecache.PartialError, down *bool) {
 func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial bool, opts ...redistest.Option) {
 	cl := redistest.StartCluster(t, opts...)
 	ctx := testCtx(t)
-	c := topologyCache(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()})
+	// What this test holds the Cache to is which keys fail while a shard
+	// is down (exactly the victim's), not how fast: with the default 100 ms
+	// bound a healthy shard's calls timed out on a machine running make
+	// test beside two CPU-burning loops, and its breaker opened. The
+	// victim's calls fail at once (connection refused), whatever the bound.
+	c, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing,
+		OpTimeout: time.Second, BatchTimeout: 3 * time.Second, Redis: tradecache.RedisConfig{ClusterAddrs: cl.Addrs()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
 	ns := c.Namespace("fo")
 	victim := cl.Nodes[0] // slots 0-5460
 	keys := make([]string, 300)
