@@ -74,7 +74,8 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		published, valuations, riskReads, touches, errs atomic.Int64
 		wg                                              sync.WaitGroup
 	)
-	deadline := time.Now().Add(d)
+	start := time.Now() // the run is timed from its deadline's start, so that it reads at least d
+	deadline := start.Add(d)
 	work := func(n int, fn func(i int) error) {
 		for g := range n {
 			wg.Add(1)
@@ -139,7 +140,6 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	}()
 
 	tty := isTerminal(stderr)
-	start := time.Now()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	tick := time.NewTicker(200 * time.Millisecond)
