@@ -48,6 +48,9 @@ type opRecord struct {
 type load struct {
 	mu   sync.Mutex
 	recs []opRecord
+	// clusterDown is set once any operation was refused with CLUSTERDOWN:
+	// from then on the breakers of healthy shards may rightly be open.
+	clusterDown atomic.Bool
 }
 
 func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, keys []string, group func(string) int, workers int, stop <-chan struct{}) {
@@ -82,6 +85,7 @@ func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, 
 				seq[k]++
 				t0 := time.Now()
 				err := ns.Set(ctx, k, seq[k], time.Minute)
+				l.noteRefusal(err)
 				local = append(local, opRecord{at: t0, took: time.Since(t0), group: g, write: true, err: err})
 				if err == nil {
 					acked[k] = seq[k]
@@ -89,6 +93,7 @@ func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, 
 				var got int64
 				t0 = time.Now()
 				ok, err := ns.Get(ctx, k, &got)
+				l.noteRefusal(err)
 				r := opRecord{at: t0, took: time.Since(t0), group: g, err: err}
 				if ok && err == nil {
 					r.wrong = got > seq[k] || got < 1
@@ -103,6 +108,12 @@ func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, 
 		}()
 	}
 	wg.Wait()
+}
+
+func (l *load) noteRefusal(err error) {
+	if err != nil && strings.Contains(err.Error(), "CLUSTERDOWN") {
+		l.clusterDown.Store(true)
+	}
 }
 
 // summary describes the records of group g from `from` on.
@@ -304,6 +315,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			batches.whole++
 		case errors.As(err, &pe):
 			batches.partial++
+			clusterDown = clusterDown || l.clusterDown.Load()
 			onKilledShard(t, pe, &clusterDown)
 			if n+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetMany: %d found + %d failed of %d keys (%v)", n, len(pe.Keys), len(keys), err)
@@ -321,6 +333,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			nears.whole++
 		case errors.As(nerr, &pe):
 			nears.partial++
+			clusterDown = clusterDown || l.clusterDown.Load()
 			onKilledShard(t, pe, &clusterDown)
 			if len(ngot)+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetManyNear: %d found + %d failed of %d keys (%v)", len(ngot), len(pe.Keys), len(keys), nerr)
@@ -345,6 +358,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			writes.whole++
 		case errors.As(werr, &wpe):
 			writes.partial++
+			clusterDown = clusterDown || l.clusterDown.Load()
 			onKilledShard(t, wpe, &clusterDown)
 		default:
 			writes.failed++
@@ -358,6 +372,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 			deletes.whole++
 		case errors.As(derr, &dpe):
 			deletes.partial++
+			clusterDown = clusterDown || l.clusterDown.Load()
 			onKilledShard(t, dpe, &clusterDown)
 			if werr == nil && dn != int64(len(keys)-len(dpe.Keys)) {
 				t.Fatalf("a partial Delete after a whole SetMany removed %d keys and named %d of %d", dn, len(dpe.Keys), len(keys))
