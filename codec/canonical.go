@@ -79,10 +79,13 @@ func walkType(t reflect.Type, seen map[reflect.Type]bool) (dyn bool) {
 }
 
 // prepareValue prepares the dynamic types inside v, a value whose type
-// holds interfaces: a map[int]string in a struct's `any` field is met
-// only here.
+// holds interfaces: a map[int]string in a struct's `any` field, or in a
+// []any, is met only here. The codec walks a value once, before encoding
+// it; the encoders above then find every encoder in place. depth bounds
+// the walk (a pointer cycle): an interface and a pointer each count a
+// level, so the bound is a multiple of the MaxDepth a reader accepts.
 func prepareValue(v reflect.Value, depth int) {
-	if depth > MaxDepth || !v.IsValid() {
+	if depth > 4*MaxDepth || !v.IsValid() {
 		return
 	}
 	switch v.Kind() {
@@ -117,16 +120,14 @@ func prepareValue(v reflect.Value, depth int) {
 
 // encodeElem encodes a map's key or value or a []any's element: an
 // interface's dynamic value goes through msgpack's encoder for its type
-// (never Encode's shortcut, which writes a time as ext -1).
+// (never Encode's shortcut, which writes a time as ext -1). The value was
+// prepared by the codec's walk before encoding began.
 func encodeElem(e *msgpack.Encoder, v reflect.Value) error {
 	if v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return e.EncodeNil()
 		}
 		v = v.Elem()
-		if prepareType(v.Type()) {
-			prepareValue(v, 0)
-		}
 	}
 	return e.EncodeValue(v)
 }

@@ -570,11 +570,7 @@ def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | No
     if h & FLAG_RAW:
         return payload, None
     validate(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)))
-    if payload[:1] == b"\xc7" or payload[:1] == b"\xc8" or payload[:1] == b"\xc9":
-        ext_type = struct.unpack("b", payload[1 + (1 << (payload[0] - 0xC7)):][:1])[0]
-        if ext_type == EXT_STAMP:
-            return _unstamp(payload)
-    if payload[:1] in (b"\xd4", b"\xd5", b"\xd6", b"\xd7", b"\xd8") and struct.unpack("b", payload[1:2])[0] == EXT_STAMP:
+    if payload and _is_stamp(payload):
         return _unstamp(payload)
     return _unpack(payload), None
 
@@ -608,7 +604,7 @@ def _unstamp(payload: bytes) -> tuple[Any, Stamp]:
         raise EnvelopeError("corrupt", "stamp flags")
     inner = b[i + 1:]
     validate(inner, max(VALUES_FLOOR, VALUES_PER_BYTE * len(payload)))
-    if inner[:1] and _is_stamp(inner):
+    if inner and _is_stamp(inner):
         raise EnvelopeError("corrupt", "a stamp inside a stamp")
     return _unpack(inner), Stamp(as_of, fresh, load, bool(b[i] & 1))
 

@@ -118,14 +118,11 @@ func (f *Feed) consume(ctx context.Context, group, consumer, symbol string, hand
 	return nil
 }
 
-// tradecacheEvent is a stream entry as the Cache gives it.
-type tradecacheEvent = tradecache.StreamEvent
-
 // handle runs the handler on one entry and settles it: acknowledged on
 // success, dead-lettered when it cannot be decoded or has failed
 // MaxDeliveries times, left pending otherwise. It reports false when ctx
 // ended, the entry left pending for another delivery.
-func (f *Feed) handle(ctx context.Context, group, symbol, key string, e tradecacheEvent, handler Handler, opts ConsumeOptions) bool {
+func (f *Feed) handle(ctx context.Context, group, symbol, key string, e tradecache.StreamEvent, handler Handler, opts ConsumeOptions) bool {
 	var q trading.Quote
 	if err := e.Decode(&q); err != nil {
 		_ = f.ns.DeadLetter(ctx, group, e, "cannot decode: "+err.Error())
