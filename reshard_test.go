@@ -19,6 +19,9 @@ import (
 // surface zero errors throughout; batches must succeed or fail cleanly,
 // and never return a wrong value.
 func TestClusterReshardUnderLoad(t *testing.T) {
+	// Parallel: it starts servers of its own and bounds no latency, so
+	// it can wait on them beside the package's other such tests.
+	t.Parallel()
 	cl := redistest.StartCluster(t)
 	ctx := testCtx(t)
 	// The reshard is about correctness: a generous per-call bound, so that

@@ -320,6 +320,9 @@ func TestRequirePass(t *testing.T) {
 // fail New with ErrAuth; a key outside the user's prefix with
 // ErrNoPermission.
 func TestAuthOnClusterAndSentinel(t *testing.T) {
+	// Parallel: it starts servers of its own and bounds no latency, so
+	// it can wait on them beside the package's other such tests.
+	t.Parallel()
 	const acl = "app on >app-secret ~trading:* &* +@all -keys -flushall -flushdb -config -debug -shutdown -monitor -acl"
 	t.Run("cluster ACL user", func(t *testing.T) {
 		cl := redistest.StartCluster(t, redistest.Option{"user", acl})
@@ -412,6 +415,9 @@ func newTestCache(t *testing.T, cfg tradecache.Config) (*tradecache.Cache, error
 // CA comes from REDIS_TLS_CA_FILE's field; a client without TLS, or one
 // that trusts another CA, is refused.
 func TestTLSOnClusterAndSentinel(t *testing.T) {
+	// Parallel: it starts servers of its own and bounds no latency, so
+	// it can wait on them beside the package's other such tests.
+	t.Parallel()
 	certs := redistest.MakeCerts(t)
 	check := func(t *testing.T, rc tradecache.RedisConfig) {
 		rc.TLSCAFile = certs.CA

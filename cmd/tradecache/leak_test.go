@@ -6,5 +6,6 @@ import (
 	"github.com/tradecache/tradecache/internal/leaktest"
 )
 
-// TestMain fails the package if any test leaves a goroutine running.
-func TestMain(m *testing.M) { leaktest.Main(m) }
+// TestMain fails the package if any test leaves a goroutine running, and
+// removes the command the tests built.
+func TestMain(m *testing.M) { leaktest.Main(m, removeBinary) }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -351,10 +350,7 @@ func TestNoSilentInMemoryFallback(t *testing.T) {
 // The built binary: every subcommand's --help exits 0 with no error line;
 // a bad flag value is said once and exits 2; a configuration error exits 2.
 func TestBinaryExitCodesAndMessages(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tradecache")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	runBin := func(env []string, args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), env...)

@@ -13,16 +13,6 @@ import (
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
-// buildBinary builds the command into a test's temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tradecache")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // startDemo runs the built binary's demo workload against redisURL for d,
 // in its own process, and returns a wait for its end.
 func startDemo(t *testing.T, bin, redisURL string, d time.Duration) func() {

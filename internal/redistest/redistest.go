@@ -183,11 +183,30 @@ func (s *Server) run() error {
 		default:
 		}
 		if err := ping(s.Addr, s.tls); err == nil {
-			return nil
+			return s.answeredByItself()
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return fmt.Errorf("redis-server on %s did not answer PING within 10s: %s", s.Addr, s.log())
+}
+
+// answeredByItself checks that the server that answered PING on s.Addr is
+// the process run started, not another one that took the port first: a
+// free port is only free until someone binds it, and tests and test
+// binaries start servers at once (go test -p 4, parallel tests), so a
+// PONG alone could hand a test another test's server. On a mismatch it
+// stops its own process and fails, and the caller tries another port.
+func (s *Server) answeredByItself() error {
+	info, err := DoString(s.Addr, "INFO", "server")
+	if err != nil {
+		s.Kill()
+		return fmt.Errorf("INFO server on %s: %v", s.Addr, err)
+	}
+	if pid := InfoField(info, "process_id"); pid != strconv.Itoa(s.cmd.Process.Pid) {
+		s.Kill()
+		return fmt.Errorf("%s is answered by another server (pid %s, not %d)", s.Addr, pid, s.cmd.Process.Pid)
+	}
+	return nil
 }
 
 // Kill stops the server with SIGKILL, as a crash would, and waits for it

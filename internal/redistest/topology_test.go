@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,28 @@ func TestRegisterReplacesAnEarlierServersSettings(t *testing.T) {
 	register(s.Addr, "", false) // what starting the plain server records
 	if v, err := Do(s.Addr, "PING"); err != nil || v != "PONG" {
 		t.Fatalf("PING after register = %v, %v", v, err)
+	}
+}
+
+// A server that takes a port between FreePort and the start of the one
+// meant for it answers that one's PING. run must see that the answer came
+// from another process, stop its own, and fail, so that start tries
+// another port; a test would otherwise be handed another test's server.
+// Here the process run starts is not even a server (sleep), and the port
+// is a live server's.
+func TestAPortAnsweredByAnotherServerIsRefused(t *testing.T) {
+	other := Start(t)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: other.Addr, Port: other.Port, Dir: t.TempDir(), bin: sleep, args: []string{"30"}}
+	t.Cleanup(s.Kill)
+	err = s.run()
+	if err == nil || !strings.Contains(err.Error(), "answered by another server") {
+		t.Fatalf("run with the port of another server = %v, want an error naming it", err)
+	}
+	if s.Alive() {
+		t.Fatal("the process run started is still running")
 	}
 }
