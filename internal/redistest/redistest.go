@@ -163,7 +163,12 @@ func start(t testing.TB, bin string, listen func(int) []string, tlsCfg *tls.Conf
 	return s, nil
 }
 
-// run starts the process and waits for PING.
+// run starts the process and waits for it to answer PING, and INFO with
+// its own process id: a free port is only free until someone binds it,
+// and tests and test binaries start servers at once (go test -p 4,
+// parallel tests), so a PONG alone could come from another test's server
+// that took the port first. On a mismatch run stops its own process and
+// fails, and the caller tries another port.
 func (s *Server) run() error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Dir = s.Dir
@@ -183,30 +188,19 @@ func (s *Server) run() error {
 		default:
 		}
 		if err := ping(s.Addr, s.tls); err == nil {
-			return s.answeredByItself()
+			// Up: but is it this process? (A slow INFO on a busy
+			// machine is asked again, like a slow PING.)
+			if pid, err := processID(s.Addr, s.tls); err == nil {
+				if pid != strconv.Itoa(cmd.Process.Pid) {
+					s.Kill()
+					return fmt.Errorf("%s is answered by another server (pid %s, not %d)", s.Addr, pid, cmd.Process.Pid)
+				}
+				return nil
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("redis-server on %s did not answer PING within 10s: %s", s.Addr, s.log())
-}
-
-// answeredByItself checks that the server that answered PING on s.Addr is
-// the process run started, not another one that took the port first: a
-// free port is only free until someone binds it, and tests and test
-// binaries start servers at once (go test -p 4, parallel tests), so a
-// PONG alone could hand a test another test's server. On a mismatch it
-// stops its own process and fails, and the caller tries another port.
-func (s *Server) answeredByItself() error {
-	info, err := DoString(s.Addr, "INFO", "server")
-	if err != nil {
-		s.Kill()
-		return fmt.Errorf("INFO server on %s: %v", s.Addr, err)
-	}
-	if pid := InfoField(info, "process_id"); pid != strconv.Itoa(s.cmd.Process.Pid) {
-		s.Kill()
-		return fmt.Errorf("%s is answered by another server (pid %s, not %d)", s.Addr, pid, s.cmd.Process.Pid)
-	}
-	return nil
+	return fmt.Errorf("redis-server on %s did not answer PING and INFO within 10s: %s", s.Addr, s.log())
 }
 
 // Kill stops the server with SIGKILL, as a crash would, and waits for it
@@ -277,18 +271,11 @@ func FreePort() (int, error) {
 }
 
 func ping(addr string, tlsCfg *tls.Config) error {
-	var c net.Conn
-	var err error
-	if tlsCfg != nil {
-		c, err = tls.DialWithDialer(&net.Dialer{Timeout: 200 * time.Millisecond}, "tcp", addr, tlsCfg)
-	} else {
-		c, err = net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	}
+	c, err := dial(addr, tlsCfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return err
 	}
@@ -301,4 +288,45 @@ func ping(addr string, tlsCfg *tls.Config) error {
 		return errors.New("unexpected reply: " + strings.TrimSpace(line))
 	}
 	return nil
+}
+
+// processID returns the process_id the server at addr reports, speaking
+// as ping does (TLS with tlsCfg, which may carry the client certificate
+// a mutual-TLS server requires), after AUTH when it has a password.
+func processID(addr string, tlsCfg *tls.Config) (string, error) {
+	c, err := dial(addr, tlsCfg)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if pw, ok := passwords.Load(addr); ok {
+		if _, err := roundTrip(c, r, "AUTH", pw.(string)); err != nil {
+			return "", err
+		}
+	}
+	v, err := roundTrip(c, r, "INFO", "server")
+	if err != nil {
+		return "", err
+	}
+	info, _ := v.(string)
+	return InfoField(info, "process_id"), nil
+}
+
+// dial connects to addr for the harness's liveness checks, over TLS when
+// tlsCfg is set, with a short deadline for the whole exchange.
+func dial(addr string, tlsCfg *tls.Config) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 200 * time.Millisecond}
+	var c net.Conn
+	var err error
+	if tlsCfg != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tlsCfg)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	return c, nil
 }
