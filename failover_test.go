@@ -204,6 +204,10 @@ func (l *load) resumedAt(g int, after time.Time) (time.Time, bool) {
 // cluster-require-full-coverage no, the healthy shards must see no error
 // at all (the per-shard breakers keep the dead shard's failures to it).
 func TestFailoverClusterMasterKill(t *testing.T) {
+	// Parallel: its clusters are its own, and the other parallel tests
+	// bound no latency; what it bounds (a call at most 1 s, writes back
+	// within 15 s) holds beside them, and beside two CPU-burning loops.
+	t.Parallel()
 	t.Run("default", func(t *testing.T) {
 		clusterKill(t, func(kinds map[string]int) bool {
 			return len(kinds) == 0 || len(kinds) == 1 && kinds["CLUSTERDOWN The cluster is down"] > 0
@@ -432,6 +436,9 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 // master then comes back, empty and writable, as a crashed server does:
 // until the sentinels demote it, it must not receive a single write.
 func TestFailoverSentinelMasterKill(t *testing.T) {
+	// Parallel: its Sentinel group is its own (see
+	// TestFailoverClusterMasterKill).
+	t.Parallel()
 	g := redistest.StartSentinel(t)
 	ctx := testCtx(t)
 	c := topologyCache(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName})
