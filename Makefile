@@ -14,7 +14,7 @@ SOAK_TOPOLOGY       ?= standalone
 ## once: the tests spend much of their time waiting on redis-server, and the lint fills it); then one
 ## line: green or FAILED, and how long it took. Compiling first lets the longest test binary (the
 ## root package's) start as soon as it can, rather than after staticcheck's own build has shared the
-## two cores with it (a cold run: 4 m 19 s before, see the README's Testing section for after).
+## two cores with it.
 test: deps
 	@start=$$(date +%s); \
 	$(GO) build -race ./... && \
