@@ -9,15 +9,22 @@ import (
 	"time"
 )
 
-// Fleet is the merge of every live instance's published figures (see
-// Config.PublishStats): totals and the last interval over all of them,
-// with latency percentiles computed from the merged histograms, each
-// instance's own snapshot, and the hot keys summed across instances.
+// Fleet is the merge of the published figures of every instance whose
+// snapshot has not expired (see Config.PublishStats), with latency
+// percentiles computed from the merged histograms, each instance's own
+// snapshot, and the hot keys summed across instances.
 type Fleet struct {
 	Instances []InstanceStats `json:"instances"`
-	Total     Window          `json:"total"`
-	Recent    Window          `json:"recent"`
-	HotKeys   []HotKey        `json:"hot_keys,omitempty"`
+	// Running counts the instances in state "running" (InstanceStats.State).
+	Running int `json:"running"`
+	// Total is every instance's figures since it started, stopped and
+	// silent ones included.
+	Total Window `json:"total"`
+	// Recent is the last interval of the running instances only: the
+	// rates of one that stopped or went silent are not current.
+	Recent Window `json:"recent"`
+	// HotKeys are the running instances' hot keys, summed.
+	HotKeys []HotKey `json:"hot_keys,omitempty"`
 	// Streams sums the instances' stream counts; the lag is the worst
 	// instance's p99.
 	Streams StreamStats `json:"streams"`
@@ -62,8 +69,32 @@ func (c *Cache) FleetStats(ctx context.Context) (Fleet, error) {
 	}
 	sort.Slice(f.Instances, func(i, j int) bool { return f.Instances[i].Instance < f.Instances[j].Instance })
 	sort.Slice(f.Refused, func(i, j int) bool { return f.Refused[i].Instance < f.Refused[j].Instance })
-	f.merge()
+	f.merge(c.clock.Now())
 	return f, nil
+}
+
+// The states of a published instance (InstanceStats.State).
+const (
+	InstanceRunning = "running" // its snapshot was renewed within two intervals
+	InstanceStopped = "stopped" // it was closed; this is its last snapshot
+	InstanceSilent  = "silent"  // not renewed for over two intervals: killed, hung or cut off
+)
+
+// silentSlack is added to two intervals before an instance counts as
+// silent: a publish may take up to a second (publishBounded), and hosts'
+// clocks differ a little; the snapshot's time is its writer's clock, and
+// now is the reader's.
+const silentSlack = 2 * time.Second
+
+// State says whether the instance is running, stopped or silent at now.
+func (st InstanceStats) State(now time.Time) string {
+	switch {
+	case st.Stopped:
+		return InstanceStopped
+	case now.Sub(st.At) > 2*st.Interval+silentSlack:
+		return InstanceSilent
+	}
+	return InstanceRunning
 }
 
 // parseInstanceStats reads member's snapshot b and checks everything the
@@ -81,6 +112,9 @@ func parseInstanceStats(member string, b []byte) (InstanceStats, error) {
 	}
 	if st.Instance != member {
 		return st, fmt.Errorf("published as %q under %q's key", st.Instance, member)
+	}
+	if st.Interval < minStatsInterval || st.Interval > maxStatsInterval {
+		return st, fmt.Errorf("interval %v, outside StatsInterval's %v to %v", st.Interval, minStatsInterval, maxStatsInterval)
 	}
 	if len(st.HotKeys) > HotKeysPublished {
 		return st, fmt.Errorf("%d hot keys, at most %d are published", len(st.HotKeys), HotKeysPublished)
@@ -122,17 +156,22 @@ func (w Window) check() error {
 	return nil
 }
 
-// merge fills the fleet's windows and hot keys from its instances.
-func (f *Fleet) merge() {
-	f.Total, f.Recent, f.Streams = Window{}, Window{}, StreamStats{}
+// merge fills the fleet's windows and hot keys from its instances, as
+// they stand at now.
+func (f *Fleet) merge(now time.Time) {
+	f.Total, f.Recent, f.Streams, f.Running = Window{}, Window{}, StreamStats{}, 0
 	hot := map[[2]string]*HotKey{}
 	for _, st := range f.Instances {
 		f.Total.add(st.Total)
-		f.Recent.add(st.Recent)
 		s := st.Streams
 		f.Streams.Published, f.Streams.Refused = satAdd(f.Streams.Published, s.Published), satAdd(f.Streams.Refused, s.Refused)
 		f.Streams.Read, f.Streams.Acked = satAdd(f.Streams.Read, s.Read), satAdd(f.Streams.Acked, s.Acked)
 		f.Streams.Claimed, f.Streams.DeadLettered = satAdd(f.Streams.Claimed, s.Claimed), satAdd(f.Streams.DeadLettered, s.DeadLettered)
+		if st.State(now) != InstanceRunning {
+			continue
+		}
+		f.Running++
+		f.Recent.add(st.Recent)
 		f.Streams.LagP99 = max(f.Streams.LagP99, s.LagP99)
 		for _, k := range st.HotKeys {
 			id := [2]string{k.Namespace, k.Key}

@@ -22,6 +22,13 @@ import (
 // read the roster and the snapshots, and merge them (FleetStats). '#'
 // cannot appear in a namespace name, so no namespace's keys collide with
 // these. An instance that stops disappears within three intervals.
+//
+// Until then, a reader must not take its last figures for current ones:
+// the snapshot Close writes says Stopped, and one that has not been
+// renewed for more than two intervals is of an instance gone silent
+// (killed, hung, or cut off from Redis). FleetStats counts both in the
+// totals since start, where their work belongs, and leaves them out of
+// the last interval's rates and hot keys, which say what is happening now.
 
 // StatsFormat is the version of the published snapshot's layout. A reader
 // refuses snapshots of another format rather than misread them.
@@ -44,6 +51,9 @@ const (
 	hotKeySampling = 16
 	// maxPublishedKey bounds a hot key as published.
 	maxPublishedKey = 256
+	// StatsInterval's range; a snapshot claiming another is refused.
+	minStatsInterval = time.Second
+	maxStatsInterval = time.Hour
 )
 
 // SparseHistogram is a latency histogram as published: its non-empty
@@ -63,6 +73,8 @@ type InstanceStats struct {
 	Started  time.Time     `json:"started"`
 	At       time.Time     `json:"at"` // when the snapshot was taken
 	Interval time.Duration `json:"interval_ns"`
+	// Stopped marks the snapshot Close writes: the instance's last.
+	Stopped bool `json:"stopped,omitempty"`
 
 	Breaker       string `json:"breaker"`
 	BreakerOpened uint64 `json:"breaker_opened"`
@@ -199,6 +211,7 @@ func (p *statsPublisher) publish(ctx context.Context, final bool) error {
 	} else {
 		p.last = &st
 	}
+	st.Stopped = final
 	p.prev, p.prevAt = st.Total, now
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -223,7 +236,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 	local := c.counters()
 	st := InstanceStats{
 		Format: StatsFormat, Instance: c.cfg.InstanceName, Host: p.host, PID: p.pid, Version: moduleVersion(),
-		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: now.UTC(), Interval: c.cfg.StatsInterval,
+		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: c.clock.Now().UTC(), Interval: c.cfg.StatsInterval,
 		Breaker: local.Breaker, BreakerOpened: local.BreakerTransitions.Opened,
 		NearHits: local.NearHits, NearMisses: local.NearMisses, NearEntries: local.NearEntries, NearBytes: local.NearBytes,
 		Streams: local.Streams,

@@ -152,19 +152,21 @@ func TestFleetStatsRefusesHostileSnapshots(t *testing.T) {
 	must(t, tradecache.PublishStatsNow(honest, ctx))
 
 	good := func(name string) map[string]any {
-		return map[string]any{"format": 1, "instance": name, "total": map[string]any{"hits": 5}, "recent": map[string]any{}}
+		return map[string]any{"format": 1, "instance": name, "interval_ns": 5e9, "total": map[string]any{"hits": 5}, "recent": map[string]any{}}
 	}
 	hostile := map[string]any{
-		"garbage":   "{not json",
-		"future":    map[string]any{"format": 2, "instance": "future"},
-		"impostor":  good("honest"),
-		"bad-hist":  merge(good("bad-hist"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{1 << 40, 1}}, "n": 1}}}),
-		"bad-count": merge(good("bad-count"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{3, 1}}, "n": 1 << 62}}}),
-		"bad-op":    merge(good("bad-op"), "total", map[string]any{"ops": map[string]any{"drop table": map[string]any{}}}),
-		"bad-ns":    merge(good("bad-ns"), "total", map[string]any{"namespaces": map[string]any{"a:b": map[string]any{}}}),
-		"many-hot":  merge(good("many-hot"), "hot_keys", make([]map[string]any, 11)),
-		"huge":      strings.Repeat(" ", tradecache.MaxStatsBytes) + `{"format":1,"instance":"huge"}`,
-		"neg-rate":  merge(good("neg-rate"), "recent", map[string]any{"ops_per_sec": -1}),
+		"garbage":       "{not json",
+		"future":        map[string]any{"format": 2, "instance": "future"},
+		"impostor":      good("honest"),
+		"bad-hist":      merge(good("bad-hist"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{1 << 40, 1}}, "n": 1}}}),
+		"bad-count":     merge(good("bad-count"), "total", map[string]any{"ops": map[string]any{"get": map[string]any{"b": [][2]uint64{{3, 1}}, "n": 1 << 62}}}),
+		"bad-op":        merge(good("bad-op"), "total", map[string]any{"ops": map[string]any{"drop table": map[string]any{}}}),
+		"bad-ns":        merge(good("bad-ns"), "total", map[string]any{"namespaces": map[string]any{"a:b": map[string]any{}}}),
+		"many-hot":      merge(good("many-hot"), "hot_keys", make([]map[string]any, 11)),
+		"huge":          strings.Repeat(" ", tradecache.MaxStatsBytes) + `{"format":1,"instance":"huge"}`,
+		"neg-rate":      merge(good("neg-rate"), "recent", map[string]any{"ops_per_sec": -1}),
+		"no-interval":   merge(good("no-interval"), "interval_ns", 0),                  // would always read as silent
+		"year-interval": merge(good("year-interval"), "interval_ns", 365*24*time.Hour), // would never
 	}
 	rc := rawClient(t, srv.Addr)
 	for name, v := range hostile {
@@ -263,7 +265,93 @@ func TestTheLastSnapshotKeepsTheLastFullInterval(t *testing.T) {
 	reader := mustNew(t, tradecache.Config{PublishStats: ptr(false)}, tradecache.WithStore(ms))
 	f, err := reader.FleetStats(ctx)
 	must(t, err)
-	if len(f.HotKeys) == 0 || f.HotKeys[0].Key != "hot" || f.Recent.Hits != 1000 {
-		t.Fatalf("after Close: hot keys %+v, recent hits %d; want the last interval's", f.HotKeys, f.Recent.Hits)
+	if len(f.Instances) != 1 {
+		t.Fatalf("after Close: instances %v", names(f))
+	}
+	last := f.Instances[0]
+	if len(last.HotKeys) == 0 || last.HotKeys[0].Key != "hot" || last.Recent.Hits != 1000 {
+		t.Fatalf("after Close: hot keys %+v, recent hits %d; want the last interval's", last.HotKeys, last.Recent.Hits)
+	}
+	// And it says it stopped, so that its last interval is not taken for
+	// what is happening now (TestStoppedAndSilentInstancesAreNotCurrent).
+	if !last.Stopped || f.Running != 0 || f.Recent.Hits != 0 || len(f.HotKeys) != 0 || f.Total.Hits != 1000 {
+		t.Fatalf("after Close: stopped %v, running %d, fleet recent hits %d, hot keys %d, total hits %d; want stopped, 0, 0, 0, 1000",
+			last.Stopped, f.Running, f.Recent.Hits, len(f.HotKeys), f.Total.Hits)
+	}
+}
+
+// An instance that was closed, or that has not renewed its snapshot for
+// over two intervals (killed: here, a Cache that is never closed and
+// whose ticker is an hour away, on a clock the test moves), keeps its
+// figures since start in the fleet's totals, and is left out of the last
+// interval's rates and hot keys: `top` once summed a demo that had ended
+// into the fleet's ops/s for the fifteen seconds its snapshot lived.
+func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
+	clk := clock.New(time.Unix(1_800_000_000, 0))
+	ms, err := memstore.New(memstore.Options{Now: clk.Now})
+	must(t, err)
+	defer ms.Close()
+	ctx := testCtx(t)
+	start := func(name string) *tradecache.Cache {
+		c, err := tradecache.New(ctx, publishing(name, tradecache.Config{StatsInterval: time.Hour}), tradecache.WithStore(ms), tradecache.WithClock(clk))
+		must(t, err)
+		must(t, c.Set(ctx, "k-"+name, 1, 0))
+		var v int
+		for range 100 {
+			_, err := c.Get(ctx, "k-"+name, &v)
+			must(t, err)
+		}
+		must(t, tradecache.PublishStatsNow(c, ctx))
+		return c
+	}
+	running, killed, closed := start("running"), start("killed"), start("closed")
+	defer running.Close()
+	defer killed.Close()
+	must(t, closed.Close())
+	reader, err := tradecache.New(ctx, tradecache.Config{PublishStats: ptr(false)}, tradecache.WithStore(ms), tradecache.WithClock(clk))
+	must(t, err)
+	defer reader.Close()
+
+	states := func(f tradecache.Fleet) map[string]string {
+		out := map[string]string{}
+		for _, st := range f.Instances {
+			out[st.Instance] = st.State(clk.Now())
+		}
+		return out
+	}
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if got := states(f); got["running"] != "running" || got["killed"] != "running" || got["closed"] != "stopped" || f.Running != 2 {
+		t.Fatalf("at once: states %v, running %d; want the closed one stopped and two running", got, f.Running)
+	}
+	if f.Recent.Hits != 200 || f.Total.Hits != 300 {
+		t.Fatalf("at once: recent hits %d, total %d; want 200 (the two running) and 300", f.Recent.Hits, f.Total.Hits)
+	}
+	if len(f.HotKeys) == 0 {
+		t.Fatal("at once: no hot keys")
+	}
+	for _, k := range f.HotKeys {
+		if k.Key == "k-closed" {
+			t.Fatal("at once: the closed instance's hot key is among the fleet's")
+		}
+	}
+
+	// Two intervals and a little later, "running" publishes again and
+	// "killed" does not: it is silent, its key not yet expired (three
+	// intervals).
+	clk.Advance(2*time.Hour + 3*time.Second)
+	must(t, tradecache.PublishStatsNow(running, ctx))
+	f, err = reader.FleetStats(ctx)
+	must(t, err)
+	if got := states(f); got["running"] != "running" || got["killed"] != "silent" || got["closed"] != "stopped" || f.Running != 1 {
+		t.Fatalf("later: states %v, running %d; want running, silent and stopped, 1", got, f.Running)
+	}
+	if f.Total.Hits != 300 || f.Recent.Hits != 0 {
+		t.Fatalf("later: total hits %d, recent %d; want 300, and 0 (the running one's new interval was idle)", f.Total.Hits, f.Recent.Hits)
+	}
+	for _, k := range f.HotKeys {
+		if k.Key != "k-running" {
+			t.Fatalf("hot key %s of an instance that is not running", k.Key)
+		}
 	}
 }

@@ -159,7 +159,7 @@ var settings = []setting{
 	{Field: "EnableMetrics", Env: "CACHE_ENABLE_METRICS", Default: "by environment", def: func(e Environment) any { return ptr(e != Testing) }},
 	{Field: "PublishStats", Env: "CACHE_PUBLISH_STATS", Default: "as metrics", def: nil},
 	{Field: "StatsInterval", Env: "CACHE_STATS_INTERVAL", Default: "5 s", def: always(DefaultStatsInterval), check: func(c Config) string {
-		if c.StatsInterval != 0 && (c.StatsInterval < time.Second || c.StatsInterval > time.Hour) {
+		if c.StatsInterval != 0 && (c.StatsInterval < minStatsInterval || c.StatsInterval > maxStatsInterval) {
 			return "must be between 1 s and 1 h"
 		}
 		return ""

@@ -8,16 +8,19 @@ import (
 	"github.com/tradecache/tradecache"
 )
 
-// fleetView is what `stats` and `top` show: every live instance's
-// published figures merged (percentiles from the merged histograms, never
-// averaged), per namespace and per instance, beside the server's INFO.
-// Its JSON form is `stats --json`.
+// fleetView is what `stats` and `top` show: the published figures of
+// every instance whose snapshot has not expired, merged (percentiles from
+// the merged histograms, never averaged), per namespace and per instance,
+// beside the server's INFO. Total counts every instance since it started;
+// Recent, the running ones' last interval only (tradecache.Fleet). Its
+// JSON form is `stats --json`.
 type fleetView struct {
 	Backend   string                    `json:"backend"`
 	Topology  string                    `json:"topology,omitempty"`
 	Prefix    string                    `json:"key_prefix"`
 	Redis     *tradecache.RedisInfo     `json:"redis,omitempty"`
-	Live      int                       `json:"live_instances"`
+	Running   int                       `json:"instances_running"` // the others stopped or went silent
+
 	Total     windowView                `json:"total"`  // since each instance started
 	Recent    windowView                `json:"recent"` // each instance's last interval
 	Instances []instanceView            `json:"instances"`
@@ -57,6 +60,7 @@ type instanceView struct {
 	PID      int           `json:"pid"`
 	Version  string        `json:"version"`
 	Backend  string        `json:"backend"`
+	State    string        `json:"state"`  // running, stopped (closed) or silent (not renewed for two intervals)
 	Age      time.Duration `json:"age_ns"` // since the snapshot was taken
 	Breaker  string        `json:"breaker"`
 	Total    windowView    `json:"total"`
@@ -80,11 +84,11 @@ func readFleet(ctx context.Context, c *tradecache.Cache, showKeys bool) (fleetVi
 	}
 	st := c.Stats(ctx) // for INFO; this process's own counters are not shown
 	v := fleetView{Backend: st.Backend, Topology: st.Topology, Prefix: c.Config().KeyPrefix, Redis: st.Redis,
-		Live: len(f.Instances), Total: viewWindow(f.Total), Recent: viewWindow(f.Recent), Refused: f.Refused, at: time.Now(),
+		Running: f.Running, Total: viewWindow(f.Total), Recent: viewWindow(f.Recent), Refused: f.Refused, at: time.Now(),
 		Instances: []instanceView{}, HotKeys: []hotKeyView{}, Streams: f.Streams}
 	for _, in := range f.Instances {
 		v.Instances = append(v.Instances, instanceView{Instance: in.Instance, Host: in.Host, PID: in.PID, Version: in.Version,
-			Backend: in.Backend, Age: max(in.Age(v.at), 0), Breaker: in.Breaker, Total: viewWindow(in.Total), Recent: viewWindow(in.Recent)})
+			Backend: in.Backend, State: in.State(v.at), Age: max(in.Age(v.at), 0), Breaker: in.Breaker, Total: viewWindow(in.Total), Recent: viewWindow(in.Recent)})
 	}
 	for _, k := range f.HotKeys {
 		h := hotKeyView{Namespace: k.Namespace, KeyHash: tradecache.KeyHash(k.Key), ReadsPerSec: k.ReadsPerSec}

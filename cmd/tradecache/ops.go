@@ -99,26 +99,30 @@ func printStats(stdout io.Writer, v fleetView) error {
 		fmt.Fprintf(w, "redis\tclients %d, memory %s, ops/s %d, keyspace hits %d, misses %d, evicted %d, expired %d\n",
 			r.ConnectedClients, r.UsedMemoryHuman, r.InstantaneousOpsPerSec, r.KeyspaceHits, r.KeyspaceMisses, r.EvictedKeys, r.ExpiredKeys)
 	}
-	if v.Live == 0 {
+	if len(v.Instances) == 0 {
 		fmt.Fprintf(w, "instances\tnone live: no Cache has published figures under prefix %q in the last three intervals "+
 			"(CACHE_PUBLISH_STATS, on where metrics are)\n", v.Prefix)
 	} else {
 		var names []string
 		for _, in := range v.Instances {
-			names = append(names, fmt.Sprintf("%s (%s, %s, %v ago)", in.Instance, in.Host, in.Version, round(in.Age)))
+			names = append(names, fmt.Sprintf("%s (%s, %s, %s, %v ago)", in.Instance, in.Host, in.Version, in.State, round(in.Age)))
 		}
-		fmt.Fprintf(w, "instances\t%d live: %s\n", v.Live, strings.Join(names, ", "))
+		fmt.Fprintf(w, "instances\t%d running of %d: %s\n", v.Running, len(v.Instances), strings.Join(names, ", "))
 	}
 	for _, r := range v.Refused {
 		fmt.Fprintf(w, "refused\t%s: %s\n", r.Instance, r.Reason)
 	}
-	if v.Live == 0 {
+	if len(v.Instances) == 0 {
 		return w.Flush()
 	}
 	t, r := v.Total, v.Recent
 	fmt.Fprintf(w, "since start\thits %d, misses %d, hit rate %.1f%%, sets %d, deletes %d, errors %d, p99 %v\n",
 		t.Hits, t.Misses, 100*t.HitRate, t.Sets, t.Deletes, t.Errors, round(t.Latency.P99))
-	fmt.Fprintf(w, "last interval\t%.0f ops/s, hit rate %.1f%%, errors %d, p99 %v\n", r.OpsPerSec, 100*r.HitRate, r.Errors, round(r.Latency.P99))
+	if v.Running == 0 {
+		fmt.Fprintf(w, "last interval\tno instance running\n")
+	} else {
+		fmt.Fprintf(w, "last interval\t%.0f ops/s, hit rate %.1f%%, errors %d, p99 %v (running instances)\n", r.OpsPerSec, 100*r.HitRate, r.Errors, round(r.Latency.P99))
+	}
 	for _, name := range sortedKeys(t.Namespaces) {
 		n := t.Namespaces[name]
 		fmt.Fprintf(w, "namespace %s\thits %d, misses %d, hit rate %.1f%%, sets %d, errors %d, p50 %v, p99 %v\n",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/tradecache/tradecache"
 	"golang.org/x/term"
 )
 
@@ -158,8 +159,12 @@ func topFrame(v fleetView, width int) []string {
 		lines = append(lines, "store "+backend)
 	}
 	r := v.Recent
-	lines = append(lines, fmt.Sprintf("fleet %d live  %s ops/s  hit rate %s  p99 %s  errors %d  (prefix %s)",
-		v.Live, rate(r.OpsPerSec), pct(r.HitRate, r.Hits+r.Misses), dur(r.Latency.P99, r.Latency.Count), r.Errors, v.Prefix))
+	others := ""
+	if n := len(v.Instances) - v.Running; n > 0 {
+		others = fmt.Sprintf(" (+%d stopped or silent)", n)
+	}
+	lines = append(lines, fmt.Sprintf("fleet %d running%s  %s ops/s  hit rate %s  p99 %s  errors %d  (prefix %s)",
+		v.Running, others, rate(r.OpsPerSec), pct(r.HitRate, r.Hits+r.Misses), dur(r.Latency.P99, r.Latency.Count), r.Errors, v.Prefix))
 	for _, rf := range v.Refused {
 		lines = append(lines, "refused "+rf.Instance+": "+rf.Reason)
 	}
@@ -168,13 +173,17 @@ func topFrame(v fleetView, width int) []string {
 		n := r.Namespaces[name]
 		lines = append(lines, fmt.Sprintf("%-24s %10s %9s %10s %8d", name, rate(n.OpsPerSec), pct(n.HitRate, n.Hits+n.Misses), dur(n.Latency.P99, n.Latency.Count), n.Errors))
 	}
-	lines = append(lines, "", fmt.Sprintf("%-24s %-16s %10s %9s %10s %8s %-10s %6s", "INSTANCE", "HOST", "OPS/S", "HIT RATE", "P99", "ERRORS", "BREAKER", "AGE"))
+	lines = append(lines, "", fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8s %-10s %6s", "INSTANCE", "HOST", "STATE", "OPS/S", "HIT RATE", "P99", "ERRORS", "BREAKER", "AGE"))
 	for _, in := range v.Instances {
 		ir := in.Recent
-		lines = append(lines, fmt.Sprintf("%-24s %-16s %10s %9s %10s %8d %-10s %6s", in.Instance, in.Host, rate(ir.OpsPerSec),
+		ops := "-" // a stopped or silent instance's last rate is not a current one
+		if in.State == tradecache.InstanceRunning {
+			ops = rate(ir.OpsPerSec)
+		}
+		lines = append(lines, fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8d %-10s %6s", in.Instance, in.Host, in.State, ops,
 			pct(ir.HitRate, ir.Hits+ir.Misses), dur(ir.Latency.P99, ir.Latency.Count), ir.Errors, in.Breaker, round(in.Age).Truncate(time.Second)))
 	}
-	if v.Live == 0 {
+	if len(v.Instances) == 0 {
 		lines = append(lines, "(none live: no Cache has published under this prefix in the last three intervals)")
 	}
 	lines = append(lines, "", fmt.Sprintf("%-24s %-34s %12s", "HOT KEYS", "KEY", "READS/S"))

@@ -32,37 +32,63 @@ func startDemo(t *testing.T, bin, redisURL string, d time.Duration) func() {
 	}
 }
 
-// `stats --json`, in a process of its own, shows what a demo that ran in
-// another process did: its hits, hit rate and p99, from the figures the
-// demo published.
+// `stats --json`, in a process of its own, shows what a demo running in
+// another process does (running, with its last interval and hot keys, by
+// hash), and, once it has ended, what it did: its hits, hit rate and p99
+// since it started, from the figures the demo published, with the demo
+// no longer counted as running.
 func TestStatsShowsAnotherProcesssFigures(t *testing.T) {
 	bin := buildBinary(t)
 	srv := redistest.Start(t)
 	url := "redis://" + srv.Addr
-	startDemo(t, bin, url, 2*time.Second)()
+	wait := startDemo(t, bin, url, 3*time.Second)
+	stats := func() fleetView {
+		cmd := exec.Command(bin, "stats", "--json")
+		cmd.Env = append(os.Environ(), "REDIS_URL="+url)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("stats --json: %v\n%s", err, out)
+		}
+		var v fleetView
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return v
+	}
 
-	cmd := exec.Command(bin, "stats", "--json")
-	cmd.Env = append(os.Environ(), "REDIS_URL="+url)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("stats --json: %v\n%s", err, out)
+	// While it runs (it publishes every second).
+	deadline := time.Now().Add(30 * time.Second)
+	v := stats()
+	for v.Running != 1 || v.Recent.Hits == 0 || len(v.HotKeys) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the running demo never showed as running with a busy last interval and hot keys: %+v", v)
+		}
+		time.Sleep(200 * time.Millisecond)
+		v = stats()
 	}
-	var v fleetView
-	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if v.Instances[0].State != "running" || v.Recent.OpsPerSec <= 0 {
+		t.Fatalf("the running demo: state %q, ops/s %v", v.Instances[0].State, v.Recent.OpsPerSec)
 	}
-	if v.Live != 1 || v.Instances[0].Instance != "demo-1" {
+	if v.HotKeys[0].Key != "" || len(v.HotKeys[0].KeyHash) != 16 {
+		t.Fatalf("hot keys %+v: want hashes, not keys, by default", v.HotKeys)
+	}
+
+	// Once it has ended.
+	wait()
+	v = stats()
+	if len(v.Instances) != 1 || v.Instances[0].Instance != "demo-1" {
 		t.Fatalf("instances %+v, want the demo's", v.Instances)
+	}
+	if v.Instances[0].State != "stopped" || v.Running != 0 || v.Recent.Hits != 0 || len(v.HotKeys) != 0 {
+		t.Fatalf("the ended demo: state %q, running %d, fleet recent hits %d, hot keys %d; want stopped, 0, 0, 0",
+			v.Instances[0].State, v.Running, v.Recent.Hits, len(v.HotKeys))
 	}
 	tot := v.Total
 	if tot.Hits < 1000 || tot.HitRate < 0.9 || tot.Latency.P99 <= 0 || tot.Ops["get_or_load"].P99 <= 0 {
-		t.Fatalf("the demo's figures: hits %d, hit rate %.3f, p99 %v, get_or_load p99 %v\n%s", tot.Hits, tot.HitRate, tot.Latency.P99, tot.Ops["get_or_load"].P99, out)
+		t.Fatalf("the demo's figures: hits %d, hit rate %.3f, p99 %v, get_or_load p99 %v", tot.Hits, tot.HitRate, tot.Latency.P99, tot.Ops["get_or_load"].P99)
 	}
 	if v.Streams.Published < 100 || v.Streams.Read < 100 {
 		t.Fatalf("the demo's feed: %+v", v.Streams)
-	}
-	if len(v.HotKeys) == 0 || v.HotKeys[0].Key != "" || len(v.HotKeys[0].KeyHash) != 16 {
-		t.Fatalf("hot keys %+v: want hashes, not keys, by default", v.HotKeys)
 	}
 	t.Logf("demo seen by stats: hits %d, hit rate %.1f%%, p99 %v", tot.Hits, 100*tot.HitRate, tot.Latency.P99)
 }
@@ -108,7 +134,7 @@ func TestTopUnderTmux(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	s := screen("fleet 1 live", "market_data", "demo-1", "closed", "HOT KEYS", "portfolio ")
+	s := screen("fleet 1 running", "market_data", "demo-1", "running", "closed", "HOT KEYS", "portfolio ")
 	t.Logf("tradecache top under tmux:\n%s", s)
 	tm("send-keys", "-t", "top", "k")
 	screen(`"`) // keys are shown quoted
@@ -128,7 +154,7 @@ func TestTopOnceWithNoInstances(t *testing.T) {
 	srv := redistest.Start(t)
 	t.Setenv("REDIS_URL", "redis://"+srv.Addr)
 	out, _, err := runCmd(t, "top", "--once")
-	if err != nil || !strings.Contains(out, "fleet 0 live") || !strings.Contains(out, "none live") {
+	if err != nil || !strings.Contains(out, "fleet 0 running") || !strings.Contains(out, "none live") {
 		t.Fatalf("top --once: %v\n%s", err, out)
 	}
 	if _, _, err := runCmd(t, "top", "--interval", "1ms"); exitCode(err) != 2 {
