@@ -15,11 +15,11 @@ import (
 // Recent, the running ones' last interval only (tradecache.Fleet). Its
 // JSON form is `stats --json`.
 type fleetView struct {
-	Backend   string                    `json:"backend"`
-	Topology  string                    `json:"topology,omitempty"`
-	Prefix    string                    `json:"key_prefix"`
-	Redis     *tradecache.RedisInfo     `json:"redis,omitempty"`
-	Running   int                       `json:"instances_running"` // the others stopped or went silent
+	Backend  string                `json:"backend"`
+	Topology string                `json:"topology,omitempty"`
+	Prefix   string                `json:"key_prefix"`
+	Redis    *tradecache.RedisInfo `json:"redis,omitempty"`
+	Running  int                   `json:"instances_running"` // the others stopped or went silent
 
 	Total     windowView                `json:"total"`  // since each instance started
 	Recent    windowView                `json:"recent"` // each instance's last interval
