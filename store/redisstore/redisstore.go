@@ -23,6 +23,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,8 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		if _, isReply := rueidis.IsRedisErr(err); !isReply {
 			if said := serverSays(ctx, opt); said != "" {
 				err = fmt.Errorf("%w (the server says: %s)", err, said)
+			} else if hint := notSpokenTo(ctx, err, opt); hint != "" {
+				return nil, fmt.Errorf("%w: redisstore: connect %v: %s: %w", store.ErrUnavailable, opt.InitAddress, hint, err)
 			}
 		}
 		return nil, classify(fmt.Errorf("redisstore: connect %v: %w", opt.InitAddress, err))
@@ -152,6 +155,44 @@ func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
 		return strings.TrimPrefix(line, "-")
 	}
 	return ""
+}
+
+// notSpokenTo says what a handshake that got no Redis reply at all most
+// likely means, or "". A bare EOF or reset says only that the peer hung
+// up: a PostgreSQL server does so after our HELLO, and so does a TLS-only
+// Redis port spoken to in plain text. TLS spoken to a plain Redis port
+// gets no answer at all (Redis waits for the end of a line that never
+// comes) and times out; a PING in plain text then tells which it was.
+func notSpokenTo(ctx context.Context, err error, opt rueidis.ClientOption) string {
+	tlsOn := opt.TLSConfig != nil
+	if tlsOn && opt.DialCtxFn == nil && len(opt.InitAddress) > 0 && answersPlainPing(ctx, opt.InitAddress[0]) {
+		return "the server answers without TLS: use redis:// rather than rediss:// (or turn the REDIS_TLS settings off)"
+	}
+	switch {
+	case !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		return ""
+	case tlsOn:
+		return "the server closed the connection without a Redis reply: check that it is a Redis server"
+	}
+	return "the server closed the connection without a Redis reply: check that it is a Redis server, and whether its port serves TLS only (use rediss://)"
+}
+
+// answersPlainPing reports whether addr answers a PING in plain text as
+// Redis does (PONG, or an error such as NOAUTH).
+func answersPlainPing(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 200 * time.Millisecond}
+	conn, err := d.DialContext(context.WithoutCancel(ctx), "tcp", addr)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	buf := make([]byte, 64)
+	n, _ := conn.Read(buf)
+	return bytes.HasPrefix(buf[:n], []byte("+PONG")) || bytes.HasPrefix(buf[:n], []byte("-"))
 }
 
 // NewFromClient wraps an existing rueidis client, for callers that build
