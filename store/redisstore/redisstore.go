@@ -166,7 +166,7 @@ func serverSays(ctx context.Context, opt rueidis.ClientOption) string {
 func notSpokenTo(ctx context.Context, err error, opt rueidis.ClientOption) string {
 	tlsOn := opt.TLSConfig != nil
 	if tlsOn && opt.DialCtxFn == nil && len(opt.InitAddress) > 0 && answersPlainPing(ctx, opt.InitAddress[0]) {
-		return "the server answers without TLS: use redis:// rather than rediss:// (or turn the REDIS_TLS settings off)"
+		return "the server answers without TLS: use redis:// rather than rediss://, and REDIS_SSL unset"
 	}
 	switch {
 	case !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
