@@ -60,16 +60,19 @@ func (c *Cache) FleetStats(ctx context.Context) (Fleet, error) {
 		if vals[i] == nil {
 			continue // gone since the roster was read
 		}
-		st, err := parseInstanceStats(m, vals[i])
+		st, err := parseInstanceStats(m.Name, vals[i])
 		if err != nil {
-			f.Refused = append(f.Refused, RefusedStats{Instance: m, Reason: err.Error()})
+			f.Refused = append(f.Refused, RefusedStats{Instance: m.Name, Reason: err.Error()})
 			continue
 		}
+		// It announced itself for three intervals (statsPublisher.publish);
+		// what it has left says, on the store's clock, how long ago.
+		st.Seen = max(announcedFor(st.Interval)-m.TTL, 0)
 		f.Instances = append(f.Instances, st)
 	}
 	sort.Slice(f.Instances, func(i, j int) bool { return f.Instances[i].Instance < f.Instances[j].Instance })
 	sort.Slice(f.Refused, func(i, j int) bool { return f.Refused[i].Instance < f.Refused[j].Instance })
-	f.merge(c.clock.Now())
+	f.merge()
 	return f, nil
 }
 
@@ -81,21 +84,26 @@ const (
 )
 
 // silentSlack is added to two intervals before an instance counts as
-// silent: a publish may take up to a second (publishBounded), and hosts'
-// clocks differ a little; the snapshot's time is its writer's clock, and
-// now is the reader's.
+// silent: a publish may take up to a second (publishBounded).
 const silentSlack = 2 * time.Second
 
-// State says whether the instance is running, stopped or silent at now.
-func (st InstanceStats) State(now time.Time) string {
+// State says whether the instance is running, stopped or silent, as
+// FleetStats found it. Silence is judged by Seen, which the store's clock
+// alone measures: no host's clock, the writer's or the reader's, can make
+// a running instance look silent, or a silent one running.
+func (st InstanceStats) State() string {
 	switch {
 	case st.Stopped:
 		return InstanceStopped
-	case now.Sub(st.At) > 2*st.Interval+silentSlack:
+	case st.Seen > 2*st.Interval+silentSlack:
 		return InstanceSilent
 	}
 	return InstanceRunning
 }
+
+// announcedFor is how long an instance publishing every interval
+// announces itself for, and its snapshot lives.
+func announcedFor(interval time.Duration) time.Duration { return 3 * interval }
 
 // parseInstanceStats reads member's snapshot b and checks everything the
 // merge and the percentiles rely on.
@@ -156,9 +164,8 @@ func (w Window) check() error {
 	return nil
 }
 
-// merge fills the fleet's windows and hot keys from its instances, as
-// they stand at now.
-func (f *Fleet) merge(now time.Time) {
+// merge fills the fleet's windows and hot keys from its instances.
+func (f *Fleet) merge() {
 	f.Total, f.Recent, f.Streams, f.Running = Window{}, Window{}, StreamStats{}, 0
 	hot := map[[2]string]*HotKey{}
 	for _, st := range f.Instances {
@@ -167,7 +174,7 @@ func (f *Fleet) merge(now time.Time) {
 		f.Streams.Published, f.Streams.Refused = satAdd(f.Streams.Published, s.Published), satAdd(f.Streams.Refused, s.Refused)
 		f.Streams.Read, f.Streams.Acked = satAdd(f.Streams.Read, s.Read), satAdd(f.Streams.Acked, s.Acked)
 		f.Streams.Claimed, f.Streams.DeadLettered = satAdd(f.Streams.Claimed, s.Claimed), satAdd(f.Streams.DeadLettered, s.DeadLettered)
-		if st.State(now) != InstanceRunning {
+		if st.State() != InstanceRunning {
 			continue
 		}
 		f.Running++

@@ -360,10 +360,10 @@ func (b *backend) publishStats(ctx context.Context, roster, member, key string, 
 	return b.store.Announce(ctx, roster, member, ttl)
 }
 
-// readStats returns the live members of roster (at most limit) and the
-// figures under key(member) for each, nil where there are none, read
-// MaxBatchSize keys per round trip.
-func (b *backend) readStats(ctx context.Context, roster string, limit int, key func(member string) string) ([]string, [][]byte, error) {
+// readStats returns the live members of roster (at most limit), with the
+// time each has left, and the figures under key(member) for each, nil
+// where there are none, read MaxBatchSize keys per round trip.
+func (b *backend) readStats(ctx context.Context, roster string, limit int, key func(member string) string) ([]store.Member, [][]byte, error) {
 	members, err := b.store.Members(ctx, roster, limit)
 	if err != nil {
 		return nil, nil, err
@@ -373,7 +373,7 @@ func (b *backend) readStats(ctx context.Context, roster string, limit int, key f
 		hi := min(lo+b.batch, len(members))
 		keys := make([]string, 0, hi-lo)
 		for _, m := range members[lo:hi] {
-			keys = append(keys, key(m))
+			keys = append(keys, key(m.Name))
 		}
 		got, err := b.store.GetMany(ctx, keys)
 		if err != nil {

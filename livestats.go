@@ -75,6 +75,9 @@ type InstanceStats struct {
 	Interval time.Duration `json:"interval_ns"`
 	// Stopped marks the snapshot Close writes: the instance's last.
 	Stopped bool `json:"stopped,omitempty"`
+	// Seen is how long ago the instance last announced itself, by the
+	// store's clock. FleetStats fills it in; it is not published.
+	Seen time.Duration `json:"-"`
 
 	Breaker       string `json:"breaker"`
 	BreakerOpened uint64 `json:"breaker_opened"`
@@ -220,7 +223,7 @@ func (p *statsPublisher) publish(ctx context.Context, final bool) error {
 	if len(b) > MaxStatsBytes {
 		return &OpError{Op: "publish_stats", Err: ErrTooLarge}
 	}
-	ttl := 3 * p.c.cfg.StatsInterval
+	ttl := announcedFor(p.c.cfg.StatsInterval)
 	prefix := p.c.cfg.KeyPrefix
 	return p.c.publishStats(ctx, statsRoster(prefix), st.Instance, statsKey(prefix, st.Instance), b, ttl)
 }
@@ -236,7 +239,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 	local := c.counters()
 	st := InstanceStats{
 		Format: StatsFormat, Instance: c.cfg.InstanceName, Host: p.host, PID: p.pid, Version: moduleVersion(),
-		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: c.clock.Now().UTC(), Interval: c.cfg.StatsInterval,
+		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: now.UTC(), Interval: c.cfg.StatsInterval,
 		Breaker: local.Breaker, BreakerOpened: local.BreakerTransitions.Opened,
 		NearHits: local.NearHits, NearMisses: local.NearMisses, NearEntries: local.NearEntries, NearBytes: local.NearBytes,
 		Streams: local.Streams,

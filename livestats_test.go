@@ -315,7 +315,7 @@ func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
 	states := func(f tradecache.Fleet) map[string]string {
 		out := map[string]string{}
 		for _, st := range f.Instances {
-			out[st.Instance] = st.State(clk.Now())
+			out[st.Instance] = st.State()
 		}
 		return out
 	}
@@ -353,5 +353,28 @@ func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
 		if k.Key != "k-running" {
 			t.Fatalf("hot key %s of an instance that is not running", k.Key)
 		}
+	}
+}
+
+// Silence is judged on the server's clock: a reader whose clock has
+// jumped an hour ahead still sees a running instance running (judged by
+// the snapshot's time against the reader's clock, it read as silent).
+func TestAReadersClockDoesNotMakeAnInstanceSilent(t *testing.T) {
+	srv := redistest.Start(t)
+	base := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	ctx := testCtx(t)
+	a := mustNew(t, publishing("desk-a", base))
+	must(t, a.Set(ctx, "k", 1, 0))
+	must(t, tradecache.PublishStatsNow(a, ctx))
+	base.PublishStats = ptr(false)
+	ahead := clock.New(time.Now().Add(time.Hour))
+	reader := mustNew(t, base, tradecache.WithClock(ahead))
+	f, err := reader.FleetStats(ctx)
+	must(t, err)
+	if len(f.Instances) != 1 || f.Instances[0].State() != tradecache.InstanceRunning || f.Running != 1 {
+		t.Fatalf("instances %v, running %d; want desk-a running", names(f), f.Running)
+	}
+	if seen := f.Instances[0].Seen; seen < 0 || seen > 2*tradecache.DefaultStatsInterval {
+		t.Fatalf("desk-a last seen %v ago, just after it published", seen)
 	}
 }

@@ -70,6 +70,13 @@ type Entry struct {
 // still be sending it (rueidis returns early on a cancelled ctx and writes
 // the queued command later). Values returned belong to the caller, who must
 // treat them as read-only.
+// Member is a live member of a roster (Store.Announce) and the time it
+// has left before it expires, by the server's clock.
+type Member struct {
+	Name string
+	TTL  time.Duration
+}
+
 type Store interface {
 	// Get returns the value under key. A missing or expired key is not an
 	// error: found is false.
@@ -128,10 +135,11 @@ type Store interface {
 	// kept for ttl from the latest announcement.
 	Announce(ctx context.Context, key, member string, ttl time.Duration) error
 	// Members returns at most limit live members of the roster under key,
-	// in no set order, and forgets the expired ones. It is how processes
-	// find one another's published figures without a SCAN of the
-	// keyspace.
-	Members(ctx context.Context, key string, limit int) ([]string, error)
+	// in no set order, each with the time it has left, and forgets the
+	// expired ones. It is how processes find one another's published
+	// figures without a SCAN of the keyspace, and, from the time left, how
+	// long ago each last announced itself, by the server's clock alone.
+	Members(ctx context.Context, key string, limit int) ([]Member, error)
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources. Calls after Close fail with

@@ -778,7 +778,7 @@ func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Durat
 }
 
 // Members implements store.Store.
-func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]store.Member, error) {
 	ctx, c, err := s.beginKey(ctx, s.op, key)
 	if err != nil {
 		return nil, err

@@ -528,20 +528,21 @@ func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Durat
 }
 
 // Members implements store.Store.
-func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]store.Member, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
 	s.rosterMu.Lock()
 	defer s.rosterMu.Unlock()
 	r := s.rosters[key]
-	forgetExpired(r, s.nowNano())
-	var out []string
-	for m := range r {
+	now := s.nowNano()
+	forgetExpired(r, now)
+	var out []store.Member
+	for m, exp := range r {
 		if len(out) == limit {
 			break
 		}
-		out = append(out, m)
+		out = append(out, store.Member{Name: m, TTL: time.Duration(exp - now)})
 	}
 	if len(r) == 0 {
 		delete(s.rosters, key)

@@ -30,6 +30,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -586,12 +587,14 @@ if redis.call("PTTL", KEYS[1]) < ttl then redis.call("PEXPIRE", KEYS[1], ttl) en
 return 1`)
 
 // members drops the expired members of KEYS[1] and returns at most
-// ARGV[1] of the others.
+// ARGV[1] of the others, each followed by the milliseconds it has left.
 var members = rueidis.NewLuaScript(`
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
-return redis.call("ZRANGE", KEYS[1], "(" .. now, "+inf", "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]))`)
+local r = redis.call("ZRANGE", KEYS[1], "(" .. now, "+inf", "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]), "WITHSCORES")
+for i = 2, #r, 2 do r[i] = tostring(tonumber(r[i]) - now) end
+return r`)
 
 // Announce implements store.Store with one Lua script over a sorted set.
 func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Duration) error {
@@ -605,15 +608,29 @@ func (s *Store) Announce(ctx context.Context, key, member string, ttl time.Durat
 }
 
 // Members implements store.Store with one Lua script over a sorted set.
-func (s *Store) Members(ctx context.Context, key string, limit int) ([]string, error) {
+func (s *Store) Members(ctx context.Context, key string, limit int) ([]store.Member, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
 	if limit <= 0 {
 		return nil, nil
 	}
-	out, err := members.Exec(ctx, s.client, []string{key}, []string{fmt.Sprint(limit)}).AsStrSlice()
-	return out, classify(err)
+	flat, err := members.Exec(ctx, s.client, []string{key}, []string{fmt.Sprint(limit)}).AsStrSlice()
+	if err != nil {
+		return nil, classify(err)
+	}
+	if len(flat)%2 != 0 {
+		return nil, fmt.Errorf("redisstore: roster %q: %d items from the members script, not name and time pairs", key, len(flat))
+	}
+	out := make([]store.Member, 0, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		ms, err := strconv.ParseFloat(flat[i+1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: roster %q: member %q's time left %q: %w", key, flat[i], flat[i+1], err)
+		}
+		out = append(out, store.Member{Name: flat[i], TTL: time.Duration(ms * float64(time.Millisecond))})
+	}
+	return out, nil
 }
 
 // GetEx implements store.Store with GETEX PX.

@@ -351,9 +351,18 @@ func testStreamGroups(t *testing.T, s store.Store, p string) {
 	}
 }
 
-// testRoster: members announced are listed until their TTL passes, an
-// announcement renews a member, and limit bounds the answer.
+// testRoster: members announced are listed until their TTL passes, each
+// with the time it has left, an announcement renews a member, and limit
+// bounds the answer.
 func testRoster(t *testing.T, s store.Store, p string) {
+	names := func(m []store.Member) string {
+		out := make([]string, len(m))
+		for i, x := range m {
+			out[i] = x.Name
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
 	key := p + "roster"
 	if m, err := s.Members(ctx(t), key, 10); err != nil || len(m) != 0 {
 		t.Fatalf("Members(empty roster) = %q, %v", m, err)
@@ -369,12 +378,19 @@ func testRoster(t *testing.T, s store.Store, p string) {
 	for {
 		m, err := s.Members(ctx(t), key, 10)
 		must(t, err)
-		sort.Strings(m)
-		if strings.Join(m, ",") == "a,b" {
+		if names(m) == "a,b" {
+			// The time left is the TTL less what has passed since the
+			// announcement: at most a minute, and (on a machine that
+			// is not stalled for half a minute) more than half of it.
+			for _, x := range m {
+				if x.TTL > time.Minute || x.TTL < 30*time.Second {
+					t.Fatalf("Members: %s has %v left of a minute", x.Name, x.TTL)
+				}
+			}
 			break
 		}
 		if time.Now().After(deadline) || len(m) != 3 {
-			t.Fatalf("Members = %q, want a,b (and short until it expires)", m)
+			t.Fatalf("Members = %v, want a,b (and short until it expires)", m)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
