@@ -114,10 +114,7 @@ func names(f tradecache.Fleet) []string {
 // A stopped instance publishes once more on Close, and disappears after
 // three intervals: moved on a clock, on the in-memory store.
 func TestAStoppedInstanceDisappears(t *testing.T) {
-	clk := clock.New(time.Unix(1_800_000_000, 0))
-	ms, err := memstore.New(memstore.Options{Now: clk.Now})
-	must(t, err)
-	defer ms.Close()
+	clk, ms := storeOnAClock(t)
 	ctx := testCtx(t)
 	cfg := publishing("short-lived", tradecache.Config{StatsInterval: 2 * time.Second})
 	c, err := tradecache.New(ctx, cfg, tradecache.WithStore(ms), tradecache.WithClock(clk))
@@ -144,12 +141,8 @@ func TestAStoppedInstanceDisappears(t *testing.T) {
 // of another format, too large, inconsistent or under another instance's
 // name is refused with its reason, and the honest ones are still merged.
 func TestFleetStatsRefusesHostileSnapshots(t *testing.T) {
-	srv := redistest.Start(t)
-	cfg := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	srv, cfg := publishedOne(t, "honest")
 	ctx := testCtx(t)
-	honest := mustNew(t, publishing("honest", cfg))
-	must(t, honest.Set(ctx, "k", 1, 0))
-	must(t, tradecache.PublishStatsNow(honest, ctx))
 
 	good := func(name string) map[string]any {
 		return map[string]any{"format": 1, "instance": name, "interval_ns": 5e9, "total": map[string]any{"hits": 5}, "recent": map[string]any{}}
@@ -287,10 +280,7 @@ func TestTheLastSnapshotKeepsTheLastFullInterval(t *testing.T) {
 // interval's rates and hot keys: `top` once summed a demo that had ended
 // into the fleet's ops/s for the fifteen seconds its snapshot lived.
 func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
-	clk := clock.New(time.Unix(1_800_000_000, 0))
-	ms, err := memstore.New(memstore.Options{Now: clk.Now})
-	must(t, err)
-	defer ms.Close()
+	clk, ms := storeOnAClock(t)
 	ctx := testCtx(t)
 	start := func(name string) *tradecache.Cache {
 		c, err := tradecache.New(ctx, publishing(name, tradecache.Config{StatsInterval: time.Hour}), tradecache.WithStore(ms), tradecache.WithClock(clk))
@@ -360,12 +350,8 @@ func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
 // jumped an hour ahead still sees a running instance running (judged by
 // the snapshot's time against the reader's clock, it read as silent).
 func TestAReadersClockDoesNotMakeAnInstanceSilent(t *testing.T) {
-	srv := redistest.Start(t)
-	base := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	_, base := publishedOne(t, "desk-a")
 	ctx := testCtx(t)
-	a := mustNew(t, publishing("desk-a", base))
-	must(t, a.Set(ctx, "k", 1, 0))
-	must(t, tradecache.PublishStatsNow(a, ctx))
 	base.PublishStats = ptr(false)
 	ahead := clock.New(time.Now().Add(time.Hour))
 	reader := mustNew(t, base, tradecache.WithClock(ahead))
@@ -377,4 +363,29 @@ func TestAReadersClockDoesNotMakeAnInstanceSilent(t *testing.T) {
 	if seen := f.Instances[0].Seen; seen < 0 || seen > 2*tradecache.DefaultStatsInterval {
 		t.Fatalf("desk-a last seen %v ago, just after it published", seen)
 	}
+}
+
+// publishedOne starts a redis-server on which an instance named name has
+// written one key and published its figures once, and returns the server
+// and the configuration that reaches it.
+func publishedOne(t *testing.T, name string) (*redistest.Server, tradecache.Config) {
+	t.Helper()
+	srv := redistest.Start(t)
+	cfg := tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}
+	ctx := testCtx(t)
+	c := mustNew(t, publishing(name, cfg))
+	must(t, c.Set(ctx, "k", 1, 0))
+	must(t, tradecache.PublishStatsNow(c, ctx))
+	return srv, cfg
+}
+
+// storeOnAClock returns a clock the test moves and an in-memory store
+// that keeps its time, closed when the test ends.
+func storeOnAClock(t *testing.T) (*clock.Fake, *memstore.Store) {
+	t.Helper()
+	clk := clock.New(time.Unix(1_800_000_000, 0))
+	ms, err := memstore.New(memstore.Options{Now: clk.Now})
+	must(t, err)
+	t.Cleanup(func() { ms.Close() })
+	return clk, ms
 }

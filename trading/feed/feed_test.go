@@ -489,6 +489,14 @@ func testReplay(t *testing.T, c *tradecache.Cache) {
 // With Options.Near, a subscribed symbol's quote is held in the near tier
 // and current: Market.Quote serves it from memory after each update that
 // another process published.
+//
+// Current every time. Held: a read at once after the update is a near hit
+// only if the subscription's re-read came after the update's invalidation,
+// which reaches this process on another connection (the stream read's) and
+// later on a busy machine (4 of 10 beside two CPU-burning loops, 7 to 9
+// idle); so each update must be held within a while, and at least one
+// must be at once: a current near hit before Market.Quote has read the
+// new value can only be the subscription's doing.
 func TestSubscriptionFeedsTheNearTier(t *testing.T) {
 	url := "redis://" + redistest.Start(t).Addr
 	reader := newCache(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: url},
@@ -501,18 +509,32 @@ func TestSubscriptionFeedsTheNearTier(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := trading.NewMarket(reader)
-	seen, hits := 0, 0
+	// nearRead reads the quote, which must be update seq, and says whether
+	// the near tier served it.
+	nearRead := func(seq uint64) bool {
+		before := reader.Stats(ctx).NearHits
+		q, found, err := m.Quote(ctx, "NEAR")
+		if err != nil || !found || q.Seq != seq {
+			t.Fatalf("Market.Quote after update %d: %+v %v %v", seq, q, found, err)
+		}
+		return reader.Stats(ctx).NearHits == before+1
+	}
+	seen, atOnce := 0, 0
 	for u, err := range feed.New(reader, feed.Options{Near: true, Block: 50 * time.Millisecond}).Subscribe(ctx, []string{"NEAR"}) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := reader.Stats(ctx).NearHits
-		q, found, err := m.Quote(ctx, "NEAR")
-		if err != nil || !found || q.Seq != u.Quote.Seq {
-			t.Fatalf("Market.Quote after update %d: %+v %v %v", u.Quote.Seq, q, found, err)
-		}
-		if reader.Stats(ctx).NearHits == before+1 {
-			hits++
+		if nearRead(u.Quote.Seq) {
+			atOnce++
+		} else {
+			held := false
+			for deadline := time.Now().Add(5 * time.Second); !held && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+				held = nearRead(u.Quote.Seq)
+			}
+			if !held {
+				t.Fatalf("update %d was never held in the near tier", u.Quote.Seq)
+			}
 		}
 		if seen++; seen == 10 {
 			break
@@ -521,11 +543,8 @@ func TestSubscriptionFeedsTheNearTier(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Current every time; held nearly every time: an invalidation that
-	// reaches this process on another connection (the stream read's) can
-	// spoil the re-read's keeping, and the next read holds it again.
-	if hits < 5 {
-		t.Fatalf("Market.Quote was a near hit after %d of 10 updates", hits)
+	if atOnce == 0 {
+		t.Fatal("no update was a near hit at once: the subscription does not feed the near tier")
 	}
-	t.Logf("near hits after %d of 10 updates", hits)
+	t.Logf("near hits at once after %d of 10 updates, the rest held within the wait", atOnce)
 }
