@@ -32,8 +32,8 @@ func nearCacheOn(t testing.TB, rc tradecache.RedisConfig, fromReplica bool, opts
 		// What its users check is what the near tier holds and which keys
 		// fail, not speed: with the default 100 ms bound a replica read
 		// timed out beside two CPU-burning loops.
-		OpTimeout: time.Second,
-		Redis:     rc,
+		OpTimeout:  time.Second,
+		Redis:      rc,
 		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour, ReadFromReplica: fromReplica}},
 	}, opts...)
 	if err != nil {
