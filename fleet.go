@@ -78,9 +78,9 @@ func (c *Cache) FleetStats(ctx context.Context) (Fleet, error) {
 
 // The states of a published instance (InstanceStats.State).
 const (
-	InstanceRunning = "running" // its snapshot was renewed within two intervals
+	InstanceRunning = "running" // it announced itself within two intervals (and silentSlack)
 	InstanceStopped = "stopped" // it was closed; this is its last snapshot
-	InstanceSilent  = "silent"  // not renewed for over two intervals: killed, hung or cut off
+	InstanceSilent  = "silent"  // not for longer: killed, hung or cut off
 )
 
 // silentSlack is added to two intervals before an instance counts as
@@ -231,9 +231,6 @@ func (w *Window) add(o Window) {
 		w.Namespaces[name] = m
 	}
 }
-
-// Age is how long ago the snapshot was taken, by now.
-func (st InstanceStats) Age(now time.Time) time.Duration { return now.Sub(st.At) }
 
 func satAdd(a, b uint64) uint64 {
 	if s := a + b; s >= a {
