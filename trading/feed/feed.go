@@ -36,6 +36,7 @@ import (
 	"iter"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tradecache/tradecache"
@@ -98,8 +99,27 @@ func (o Options) withDefaults() Options {
 // Feed publishes and streams quotes in the market_data namespace, under the
 // keys Market uses: a quote published here is the one Market.Quote reads.
 type Feed struct {
-	ns   *tradecache.Namespace
-	opts Options
+	ns     *tradecache.Namespace
+	opts   Options
+	counts struct{ delivered, refused, resyncs atomic.Uint64 }
+}
+
+// Stats are what a Feed's subscriptions did with the entries they read.
+// Every entry read is delivered, refused (the subscriber saw an error), or
+// covered by a Resync: none is skipped without a trace.
+type Stats struct {
+	Delivered uint64 // updates yielded, snapshots included
+	// Refused counts entries that are not what Publish writes: a version
+	// that is missing or unreadable, that disagrees with the quote's Seq,
+	// that does not rise along the chain, or a value that does not decode.
+	// Each was yielded as an error, followed by a Resync.
+	Refused uint64
+	Resyncs uint64 // snapshots read again: a broken chain or a refused entry
+}
+
+// Stats returns the Feed's figures since New.
+func (f *Feed) Stats() Stats {
+	return Stats{Delivered: f.counts.delivered.Load(), Refused: f.counts.refused.Load(), Resyncs: f.counts.resyncs.Load()}
 }
 
 // New returns a Feed over c.
@@ -143,6 +163,43 @@ func (f *Feed) PublishMany(ctx context.Context, qs []trading.Quote) ([]bool, err
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// ErrBadEntry marks a stream entry a subscription refused because it is
+// not what Publish writes (see Stats.Refused).
+var ErrBadEntry = errors.New("not an entry Publish wrote")
+
+// compareIDs orders two stream entry IDs ("<ms>-<seq>"); an unreadable
+// one sorts first.
+func compareIDs(a, b string) int {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	if am != bm {
+		return cmpU(am, bm)
+	}
+	return cmpU(as, bs)
+}
+
+func splitID(id string) (ms, seq uint64) {
+	for i := range len(id) {
+		if id[i] == '-' {
+			ms, _ = strconv.ParseUint(id[:i], 10, 64)
+			seq, _ = strconv.ParseUint(id[i+1:], 10, 64)
+			return ms, seq
+		}
+	}
+	ms, _ = strconv.ParseUint(id, 10, 64)
+	return ms, 0
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // Update is one quote as a subscriber or consumer receives it.
@@ -271,8 +328,10 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 			f.holdNear(ctx, g.keys[i])
 			if resync {
 				g.cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
+				f.counts.resyncs.Add(1)
 			}
 			if snap.Found {
+				f.counts.delivered.Add(1)
 				return send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
 			}
 			return true
@@ -307,19 +366,42 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 					}
 					break
 				}
-				g.cur[i].id = e.ID
-				if e.Version <= g.cur[i].ver {
-					continue // at or below the snapshot: already delivered
-				}
+				// Along an intact chain every entry Publish wrote carries
+				// a version above the one before it, equal to its quote's
+				// Seq. One that does not was not written by Publish (an
+				// entry planted with raw XADD, a corrupt one): trusting
+				// its version would drop every genuine update below it.
+				// Refuse it where the subscriber sees it, step past it,
+				// and read the symbol again from a snapshot.
 				var q trading.Quote
-				if err := e.Decode(&q); err != nil {
-					if !send(item{err: fmt.Errorf("feed: %s entry %s: %w", g.syms[i], e.ID, err)}) {
+				var bad error
+				switch err := e.Decode(&q); {
+				case e.Version == 0:
+					bad = errors.New("its version is missing or unreadable")
+				case err != nil:
+					bad = err
+				case q.Seq != e.Version:
+					bad = fmt.Errorf("its version %d is not its quote's Seq %d", e.Version, q.Seq)
+				case e.Version <= g.cur[i].ver:
+					bad = fmt.Errorf("its version %d does not rise above %d", e.Version, g.cur[i].ver)
+				}
+				if bad != nil {
+					f.counts.refused.Add(1)
+					if !send(item{err: fmt.Errorf("feed: %s entry %s refused: %w: %w", g.syms[i], e.ID, ErrBadEntry, bad)}) {
 						return false
 					}
-					continue
+					if !snapshot(g, i, true) {
+						return false
+					}
+					if compareIDs(g.cur[i].id, e.ID) < 0 {
+						g.cur[i].id = e.ID // the snapshot is from before it: do not read it again
+					}
+					break
 				}
+				g.cur[i].id = e.ID
 				g.cur[i].ver = e.Version
 				f.holdNear(ctx, g.keys[i])
+				f.counts.delivered.Add(1)
 				if !send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
 					return false
 				}
