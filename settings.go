@@ -71,7 +71,7 @@ var settings = []setting{
 			u, err := url.Parse(c.Redis.URL)
 			switch {
 			case err != nil && checkAddr(c.Redis.URL) == "", err == nil && u.Opaque != "":
-				return "no scheme: write redis://" + c.Redis.URL + " (rediss:// for TLS)"
+				return "no scheme: write redis://" + redactURL(c.Redis.URL) + " (rediss:// for TLS)"
 			case err != nil:
 				return "not a URL"
 			case u.Scheme != "redis" && u.Scheme != "rediss":
@@ -511,8 +511,28 @@ func formatSeconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
+// redactURL is raw with its password hidden, however it parses: whatever
+// stands before the last '@' (after "scheme://", if there is one) is user
+// information, and all of it after the first ':' is replaced. url.Parse
+// alone is not enough: without a scheme ("app:pw@host:6379") it reads
+// "app" as the scheme and the password as opaque text, which Redacted
+// leaves alone, and a '#' or '/' in an unencoded password ends the
+// authority early. A part without ':' is hidden whole, since it may be a
+// password given alone. Query parameters naming a password are hidden too.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
+	s := raw
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		start := 0
+		if i := strings.Index(s, "://"); i >= 0 && i < at {
+			start = i + 3
+		}
+		user, hidden := s[start:at], "xxxxx"
+		if c := strings.IndexByte(user, ':'); c >= 0 {
+			hidden = user[:c] + ":xxxxx"
+		}
+		s = s[:start] + hidden + s[at:]
+	}
+	u, err := url.Parse(s)
 	if err != nil {
 		// Unparsable: it may still hold a password, so show only its length.
 		return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
@@ -529,9 +549,10 @@ func redactURL(raw string) string {
 		}
 		if changed {
 			u.RawQuery = q.Encode()
+			return u.String()
 		}
 	}
-	return u.Redacted()
+	return s
 }
 
 // withDefaults returns the configuration with every zero field that has a

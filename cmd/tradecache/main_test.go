@@ -417,3 +417,26 @@ func TestJSONIsSnakeCase(t *testing.T) {
 		walk(cmd[0], v)
 	}
 }
+
+// No command prints a password from REDIS_URL, whatever shape the URL has
+// (without a scheme, url.Parse reads the user name as the scheme and the
+// password as opaque text).
+func TestNoCommandPrintsAURLPassword(t *testing.T) {
+	bin := buildBinary(t)
+	const pw = "SeCrEtPw123"
+	urls := []string{"app:" + pw + "@127.0.0.1:6390", "redis://" + pw + "@127.0.0.1:1", "redis://app:" + pw + "#x@127.0.0.1:1",
+		"app:" + pw + "@%zz:6390", "redis://127.0.0.1:1/0?password=" + pw}
+	cmds := [][]string{{"health"}, {"health", "--json"}, {"stats"}, {"clear", "--namespace", "x"}, {"demo"}, {"bench"}, {"top"}, {"feed", "tail", "AAPL"}}
+	for _, u := range urls {
+		for _, args := range cmds {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = append(os.Environ(), "REDIS_URL="+u, "REDIS_HOST=", "CACHE_ENVIRONMENT=", "CACHE_OP_TIMEOUT=100ms")
+			out, _ := cmd.CombinedOutput()
+			cancel()
+			if strings.Contains(string(out), pw) {
+				t.Errorf("REDIS_URL=%q tradecache %s printed the password:\n%s", u, strings.Join(args, " "), out)
+			}
+		}
+	}
+}
