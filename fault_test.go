@@ -558,13 +558,19 @@ func TestPasswordRotationBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := connections()
-	var authErrs atomic.Int64
+	var authErrs, otherErrs atomic.Int64
+	var other atomic.Pointer[error]
 	deadline := time.Now().Add(2 * time.Second)
 	fanOut(50, func(i int) error {
 		for time.Now().Before(deadline) {
 			var v int
-			if _, err := c.Get(ctx, "k", &v); errors.Is(err, tradecache.ErrAuth) {
+			_, err := c.Get(ctx, "k", &v)
+			switch {
+			case errors.Is(err, tradecache.ErrAuth):
 				authErrs.Add(1)
+			case err != nil:
+				otherErrs.Add(1)
+				other.Store(&err)
 			}
 		}
 		return nil
@@ -575,6 +581,13 @@ func TestPasswordRotationBacksOff(t *testing.T) {
 	t.Logf("2 s after a password rotation: %d ErrAuth, %d new connections, breaker %s, health %+v", authErrs.Load(), dialed, st.Breaker, h)
 	if authErrs.Load() == 0 {
 		t.Fatal("no call failed with ErrAuth")
+	}
+	// While the breaker is open its error wraps the cause that opened it:
+	// a refused password reads as ErrAuth on every call, not only on the
+	// few that reached the server. (Calls before the first refusal may
+	// time out or find the connection closed: at most a few.)
+	if n := otherErrs.Load(); n > 50 {
+		t.Fatalf("%d calls failed without ErrAuth (%d with it), e.g. %v", n, authErrs.Load(), *other.Load())
 	}
 	if dialed > 20 {
 		t.Fatalf("%d new connections in 2 s: the client redials at its callers' rate", dialed)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tradecache/tradecache/store/guard"
 )
 
 // Health is the state of the cache's store as last checked.
@@ -41,6 +43,10 @@ type Health struct {
 	Since time.Time `json:"since"`
 }
 
+// recoveryInterval is how often the store is checked while it is
+// unreachable or the breaker is not closed.
+const recoveryInterval = 25 * time.Millisecond
+
 // healthChecker pings the store in the background, so that a lost and
 // regained connection shows in Health and in the logs without a caller's
 // request having to find out.
@@ -69,14 +75,30 @@ func (h *healthChecker) start(b *backend, interval, timeout time.Duration) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		t := time.NewTicker(interval)
+		// Check every interval, and every recoveryInterval while the
+		// store is unreachable or the breaker is not closed (the breaker
+		// opens between two checks, so it is looked at each tick, which
+		// costs two atomic loads): the first check that reaches the store
+		// makes the breaker half-open (guard.ProbeSucceeded), so calls
+		// recover within that much of the store answering again, not when
+		// the breaker's open timeout ends. A PING every 25 ms while Redis
+		// is down costs nothing. Not while it refuses our credentials:
+		// each check would dial again, and no amount of checking mends a
+		// rotated password.
+		tick := min(interval, recoveryInterval)
+		t := time.NewTicker(tick)
 		defer t.Stop()
+		last := h.last.Load()
 		for {
 			select {
 			case <-h.done:
 				return
-			case <-t.C:
-				h.check(context.Background(), b, timeout)
+			case now := <-t.C:
+				recovering := (!last.Reachable || b.guard.BreakerState() != guard.StateClosed) && !last.AuthFailing
+				if recovering || now.Sub(last.CheckedAt) >= interval-tick/2 {
+					cur := h.check(context.Background(), b, timeout)
+					last = &cur
+				}
 			}
 		}
 	}()
@@ -107,6 +129,9 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 	prev := h.last.Load()
 	switch {
 	case err == nil:
+		if b.guard != nil {
+			b.guard.ProbeSucceeded()
+		}
 		h.watchServer(ctx, b, timeout)
 	case b.guard != nil && isTimeout(err) && b.guard.Starved():
 		// This process was starved of CPU: the PING's reply may have sat
@@ -118,6 +143,9 @@ func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Dura
 			cur.ConsecutiveFailures = prev.ConsecutiveFailures
 		}
 	default:
+		if b.guard != nil {
+			b.guard.ProbeFailed(err)
+		}
 		cur.LastError = err.Error()
 		cur.AuthFailing = errors.Is(err, ErrAuth)
 		cur.ConsecutiveFailures = 1

@@ -534,8 +534,11 @@ func redactURL(raw string) string {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		// Unparsable: it may still hold a password, so show only its length.
-		return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
+		if s != raw || strings.Contains(strings.ToLower(s), "pass") {
+			// Unparsable: it may still hold a password, so show only its length.
+			return fmt.Sprintf("[unparsable URL, %d bytes]", len(raw))
+		}
+		return raw // no user information, no password parameter: "127.0.0.1:6379"
 	}
 	// A password can also stand in the query (?password=, which the client
 	// ignores but a person may try): redact any parameter that names one.

@@ -32,6 +32,8 @@ package guard
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,10 +152,10 @@ func (s *sharedDeadline) get() context.Context {
 type Store struct {
 	next                  store.Store
 	sharedOp, sharedBatch *sharedDeadline
-	cb                    *gobreaker.TwoStepCircuitBreaker[struct{}] // calls spanning partitions
+	cb                    *breaker // calls spanning partitions
 	// parts are the partition breakers, and part maps a key to one; both
 	// are nil for an unpartitioned store.
-	parts                    []*gobreaker.TwoStepCircuitBreaker[struct{}]
+	parts                    []*breaker
 	part                     func(key string) int
 	partsOpen                atomic.Int32 // partition breakers not closed
 	op, batch, scan          time.Duration
@@ -203,32 +205,168 @@ func New(next store.Store, o Options) (*Store, error) {
 		disabled: o.DisableBreaker, log: o.Logger, hook: o.OnStateChange,
 		sharedOp: newShared(o.OpTimeout), sharedBatch: newShared(o.BatchTimeout),
 		starve: starve.New(max(time.Millisecond, o.OpTimeout/4)), late: max(time.Millisecond, o.OpTimeout/4)}
-	settings := func(name string, onChange func(string, State, State)) gobreaker.Settings {
+	settings := func(name string, b *breaker, onChange func(string, State, State)) gobreaker.Settings {
 		return gobreaker.Settings{
 			Name:        name,
 			MaxRequests: 1,
 			Interval:    o.Interval,
 			Timeout:     o.OpenTimeout,
 			ReadyToTrip: func(c gobreaker.Counts) bool {
+				if b.probation.Load() {
+					return c.ConsecutiveFailures >= 1 // half-open after a probe: one failure opens it again
+				}
 				return c.ConsecutiveFailures >= o.ConsecutiveFailures ||
 					c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
 			},
-			IsSuccessful:  func(err error) bool { return !errors.Is(err, errFailure) },
+			IsSuccessful: func(err error) bool {
+				if err == nil && b.probation.Load() && b.probation.CompareAndSwap(true, false) {
+					s.closed.Add(1)
+					s.log.Info("tradecache: circuit breaker closed: store recovered", "breaker", name, "from", StateHalfOpen.String())
+					if b == s.cb && s.hook != nil {
+						s.hook(StateHalfOpen, StateClosed)
+					}
+				}
+				return !errors.Is(err, errFailure)
+			},
 			IsExcluded:    func(err error) bool { return errors.Is(err, errExcluded) },
 			OnStateChange: onChange,
 		}
 	}
-	s.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](settings("redis", s.onStateChange))
+	newBreaker := func(name string, onChange func(string, State, State)) *breaker {
+		b := &breaker{name: name}
+		b.make = func() *gobreaker.TwoStepCircuitBreaker[struct{}] {
+			return gobreaker.NewTwoStepCircuitBreaker[struct{}](settings(name, b, onChange))
+		}
+		b.cur.Store(b.make())
+		return b
+	}
+	s.cb = newBreaker("redis", s.onStateChange)
 	if p, ok := next.(store.Partitioner); ok {
 		if n, name, part := p.Partitions(); n > 1 {
 			s.part = part
-			s.parts = make([]*gobreaker.TwoStepCircuitBreaker[struct{}], n)
+			s.parts = make([]*breaker, n)
 			for i := range s.parts {
-				s.parts[i] = gobreaker.NewTwoStepCircuitBreaker[struct{}](settings(name(i), s.onPartChange))
+				s.parts[i] = newBreaker(name(i), s.onPartChange)
 			}
 		}
 	}
 	return s, nil
+}
+
+// breaker is one gobreaker breaker that a successful health probe can
+// replace, and the failure that may explain why it is open.
+//
+// gobreaker moves from open to half-open only when its OpenTimeout has
+// passed. A health probe that reaches the store proves it answers again
+// before then: ProbeSucceeded puts a fresh breaker in its place on
+// probation, which is half-open in all but name (calls go through, the
+// first success ends probation, the first failure opens it again), so
+// that calls recover at the speed of the store, not of the timeout.
+type breaker struct {
+	name      string
+	cur       atomic.Pointer[gobreaker.TwoStepCircuitBreaker[struct{}]]
+	make      func() *gobreaker.TwoStepCircuitBreaker[struct{}]
+	probation atomic.Bool
+	// cause is the last failure when it is one that waiting will not mend
+	// (refused credentials or permissions, a TLS failure): an open
+	// breaker's error wraps it, so that errors.Is(err, ErrAuth) holds
+	// while calls fail fast, not only for the few that opened it.
+	cause atomic.Pointer[error]
+}
+
+func (b *breaker) Allow() (func(error), error) { return b.cur.Load().Allow() }
+
+// State is the breaker's state, half-open while on probation.
+func (b *breaker) State() State {
+	st := b.cur.Load().State()
+	if st == StateClosed && b.probation.Load() {
+		return StateHalfOpen
+	}
+	return st
+}
+
+// failed records err, a failure, as the breaker's cause when it is one
+// waiting will not mend, and clears the cause otherwise.
+func (b *breaker) failed(err error) {
+	if lasting(err) {
+		b.cause.Store(&err)
+	} else if b.cause.Load() != nil {
+		b.cause.Store(nil)
+	}
+}
+
+// openErr is the error of a call refused while the breaker is open.
+func (b *breaker) openErr() error {
+	if c := b.cause.Load(); c != nil {
+		return fmt.Errorf("%w: %w", errOpen, *c)
+	}
+	return errOpen
+}
+
+// lasting reports a failure that repeats until the configuration changes:
+// credentials or permissions refused, a request the server refuses, or a
+// TLS failure.
+func lasting(err error) bool {
+	if errors.Is(err, store.ErrAuth) || errors.Is(err, store.ErrNoPermission) || errors.Is(err, store.ErrRefused) {
+		return true
+	}
+	var alert tls.AlertError
+	var rec tls.RecordHeaderError
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var inval x509.CertificateInvalidError
+	return errors.As(err, &alert) || errors.As(err, &rec) || errors.As(err, &verify) || errors.As(err, &unknown) ||
+		errors.As(err, &host) || errors.As(err, &inval)
+}
+
+// ProbeFailed tells the guard that a health probe failed with err: when it
+// is a failure waiting will not mend (a refused password), every breaker
+// takes it as its cause, so that calls refused while open say so even when
+// the breaker opened on something else first (a killed connection).
+func (s *Store) ProbeFailed(err error) {
+	if !lasting(err) {
+		return
+	}
+	s.cb.failed(err)
+	for _, p := range s.parts {
+		p.failed(err)
+	}
+}
+
+// ProbeSucceeded tells the guard that a health probe reached the store:
+// every open breaker goes half-open at once (see breaker).
+func (s *Store) ProbeSucceeded() {
+	if s.disabled {
+		return
+	}
+	reset := func(b *breaker, part bool) {
+		if b.cause.Load() != nil {
+			b.cause.Store(nil)
+		}
+		if b.cur.Load().State() != StateOpen {
+			return
+		}
+		b.probation.Store(true)
+		b.cur.Store(b.make())
+		s.halfOpen.Add(1)
+		if part {
+			// The fresh breaker is closed to gobreaker: count the part as
+			// closed, so that it opening again counts it anew.
+			if s.partsOpen.Add(-1) == 0 {
+				s.log.Info("tradecache: circuit breakers half-open: a health probe reached every part of the store")
+			}
+			return
+		}
+		s.log.Info("tradecache: circuit breaker half-open: a health probe reached the store")
+		if s.hook != nil {
+			s.hook(StateOpen, StateHalfOpen)
+		}
+	}
+	reset(s.cb, false)
+	for _, p := range s.parts {
+		reset(p, true)
+	}
 }
 
 // onPartChange counts a partition breaker's transition and logs the first
@@ -335,6 +473,7 @@ func (s *Store) Unwrap() store.Store { return s.next }
 // call is one guarded call: breaker admission, a deadline, the outcome.
 type call struct {
 	s        *Store
+	b        *breaker
 	done     func(error)
 	parent   context.Context
 	cancel   context.CancelFunc
@@ -365,13 +504,13 @@ func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(
 	return s.beginOn(ctx, d, s.parts[s.part(key(0))])
 }
 
-func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *gobreaker.TwoStepCircuitBreaker[struct{}]) (context.Context, call, error) {
-	c := call{s: s, parent: ctx}
+func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker) (context.Context, call, error) {
+	c := call{s: s, parent: ctx, b: cb}
 	if !s.disabled {
 		done, err := cb.Allow()
 		if err != nil {
 			s.rejected.Add(1)
-			return ctx, c, errOpen
+			return ctx, c, cb.openErr()
 		}
 		c.done = done
 	}
@@ -406,7 +545,11 @@ func (c call) end(err error) error {
 		c.cancel()
 	}
 	if c.done != nil {
-		c.done(c.s.outcome(c.parent, err, c.deadline))
+		o := c.s.outcome(c.parent, err, c.deadline)
+		if o == errFailure {
+			c.b.failed(err)
+		}
+		c.done(o)
 	}
 	return asTimeout(c.parent, err)
 }
@@ -555,7 +698,7 @@ func (s *Store) spread(parent context.Context, n int, key func(int) string, send
 				}
 			}
 			if state[p] == rejected {
-				failed, causes = append(failed, i), append(causes, errOpen)
+				failed, causes = append(failed, i), append(causes, s.parts[p].openErr())
 				continue
 			}
 			idx = append(idx, i)
