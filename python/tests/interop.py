@@ -27,6 +27,8 @@ D = decimal.Decimal
 def manager(url):
     cfg = Config.from_env()
     cfg.redis_url = url
+    cfg.times = "tctime"  # exact: nanoseconds and zones, as Go wrote them
+    cfg.op_timeout = cfg.batch_timeout = 5.0  # what is checked is the values, not speed
     return CacheManager(cfg)
 
 
@@ -38,7 +40,7 @@ async def read(url, expected_path):
     async with manager(url) as c:
         for e in expected:
             try:
-                got = canonical(await c.get(e["namespace"], e["key"]))
+                got = canonical(await c.get(e["key"], namespace=e["namespace"]))
                 ok = got == e["canonical"]
             except Exception as ex:  # reported as a failed case
                 got, ok = f"{type(ex).__name__}: {ex}", False
@@ -63,23 +65,23 @@ async def write(url):
     async with manager(url) as c:
         quote = {"symbol": "MSFT", "bid": D("410.10"), "ask": D("410.12"), "bid_size": D("300"), "ask_size": D("0.5"),
                  "seq": 7, "at": TcTime.from_datetime(datetime.datetime(2026, 11, 26, 9, 30, 0, 123456, tzinfo=ny), 789)}
-        assert await c.cache_market_data("MSFT", "quote", 7, quote)
-        await c.set("default", "py:decimal", D("-0.00000001"))
-        await c.set("default", "py:big", D("-170141183460469231731687303715884105728.5"))
-        await c.set("default", "py:time", TcTime.from_datetime(datetime.datetime(1900, 1, 1, tzinfo=datetime.timezone.utc)))
-        await c.set("default", "py:ints", {10: "x", -2: "y", 3: "z"})
-        await c.set("default", "py:features", {"momentum": D("0.125"), "as_of": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=ny),
+        assert await c.cache_market_data("MSFT", quote, "quote", seq=7)
+        await c.set("py:decimal", D("-0.00000001"))
+        await c.set("py:big", D("-170141183460469231731687303715884105728.5"))
+        await c.set("py:time", TcTime.from_datetime(datetime.datetime(1900, 1, 1, tzinfo=datetime.timezone.utc)))
+        await c.set("py:ints", {10: "x", -2: "y", 3: "z"})
+        await c.set("py:features", {"momentum": D("0.125"), "as_of": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=ny),
                                                "window": [1, 2, 3]})
-        await c.set("session", "py-s1", {"id": "py-s1", "user": "quant", "data": {"desk": "rates"},
+        await c.ns("session").set("py-s1", {"id": "py-s1", "user": "quant", "data": {"desk": "rates"},
                                          "created_at": TcTime(1795703400, 5, 0, "")})
         tok = await c.generation("P-2", depends_on=["MSFT"])
-        await c.cache_risk_calculation("P-2", "VaR", D("-999.99"), tok)
+        await c.cache_risk_calculation("P-2", "VaR", D("-999.99"), gen=tok)
 
 
 async def race(url, symbol, seqs):
     async with manager(url) as c:
         for s in seqs:
-            await c.cache_market_data(symbol, "quote", s, {"symbol": symbol, "bid": D("1.00"), "ask": D("1.01"),
+            await c.cache_market_data(symbol, seq=s, data={"symbol": symbol, "bid": D("1.00"), "ask": D("1.01"),
                                                           "bid_size": D("1"), "ask_size": D("1"), "seq": s,
                                                           "at": TcTime(1795703400, 0, 0, "")})
 

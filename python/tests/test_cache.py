@@ -23,19 +23,19 @@ def manager(redis_url, **kw):
 def test_get_set_many_delete_exists_clear(redis_url):
     async def go():
         async with manager(redis_url) as c:
-            assert await c.set("market_data", "AAPL", {"bid": D("150.00")})
-            assert (await c.get("market_data", "AAPL"))["bid"].as_tuple() == D("150.00").as_tuple()
-            assert await c.get("market_data", "nope", default="absent") == "absent"
-            assert await c.set_many("risk", {"a": 1, "b": 2}) == 2
-            assert await c.get_many("risk", ["a", "b", "c"]) == {"a": 1, "b": 2}
-            assert await c.exists("risk", "a") and not await c.exists("risk", "c")
-            assert await c.delete("risk", "a", "c") == 1
+            assert await c.set("AAPL", {"bid": D("150.00")}, namespace="market_data")
+            assert (await c.ns("market_data").get("AAPL"))["bid"].as_tuple() == D("150.00").as_tuple()
+            assert await c.get("nope", default="absent", namespace="market_data") == "absent"
+            assert await c.set_many({"a": 1, "b": 2}, namespace="risk") == 2
+            assert await c.ns("risk").get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
+            assert await c.exists("a", namespace="risk") and not await c.ns("risk").exists("c")
+            assert await c.ns("risk").delete("a", "c") == 1
             ttl = await c.redis.pttl("pytest:risk:b")
             assert 170_000 < ttl <= 180_000  # the risk policy, 180 s
             assert await c.clear_namespace("risk") == 1
             assert await c.clear_namespace("market_data") == 1
-            stats = c.get_stats()
-            assert stats["namespaces"]["market_data"]["hits"] == 1 and stats["misses"] >= 2
+            stats = await c.get_stats()
+            assert stats["namespaces"]["market_data"]["hits"] == 1 and stats["cache_manager"]["misses"] >= 2
             h = await c.health_check()
             assert h["healthy"] and h["ping_latency_ns"] > 0
     run(go())
@@ -46,12 +46,12 @@ def test_bad_input_is_refused_before_anything_is_sent(redis_url):
         async with manager(redis_url, max_value_bytes=1000) as c:
             for ns, key in [("bad ns", "k"), ("market_data", "has space"), ("market_data", ""), ("a:b", "k")]:
                 with pytest.raises(InvalidKeyError):
-                    await c.set(ns, key, 1)
+                    await c.set(key, 1, namespace=ns)
             with pytest.raises(ValueTooLarge):
-                await c.set("default", "big", os.urandom(5000))
+                await c.set("big", os.urandom(5000))
             with pytest.raises(ValueTooLarge):  # one bad value: nothing of the batch is written
-                await c.set_many("default", {"ok": 1, "big": os.urandom(5000)})
-            assert not await c.exists("default", "ok")
+                await c.set_many({"ok": 1, "big": os.urandom(5000)})
+            assert not await c.exists("ok")
     run(go())
 
 
@@ -60,23 +60,23 @@ def test_corrupt_values_are_never_served(redis_url):
         async with manager(redis_url) as c:
             await c.redis.set("pytest:default:bad", b"\x10\xd4\x07\x00")
             with pytest.raises(EnvelopeError):
-                await c.get("default", "bad")
-            assert c.get_stats()["errors"] == 1
+                await c.get("bad")
+            assert (await c.get_stats())["cache_manager"]["errors"] == 1
     run(go())
 
 
 def test_version_guard(redis_url):
     async def go():
         async with manager(redis_url) as c:
-            assert await c.cache_market_data("MSFT", "quote", 5, {"symbol": "MSFT", "seq": 5})
-            assert not await c.cache_market_data("MSFT", "quote", 4, {"symbol": "MSFT", "seq": 4})
-            assert not await c.cache_market_data("MSFT", "quote", 5, {"symbol": "MSFT", "seq": 5})
+            assert await c.cache_market_data("MSFT", {"symbol": "MSFT", "seq": 5})
+            assert not await c.cache_market_data("MSFT", {"symbol": "MSFT", "seq": 4}, "quote")
+            assert not await c.cache_market_data("MSFT", {"symbol": "MSFT", "seq": 5})
             assert (await c.get_market_data("MSFT"))["seq"] == 5
-            assert await c.cache_market_data("MSFT", "quote", 1 << 63, {"seq": 1 << 63})
+            assert await c.cache_market_data("MSFT", {"seq": 1 << 63})
             with pytest.raises(ValueError):
-                await c.cache_market_data("MSFT", "quote", 0, {})
+                await c.cache_market_data("MSFT", {}, seq=0)
             with pytest.raises(ValueError):
-                await c.cache_market_data("MSFT", "candle", 9, {})
+                await c.cache_market_data("MSFT", {"seq": 9}, "candle")
     run(go())
 
 
@@ -84,12 +84,12 @@ def test_generation_tokens(redis_url):
     async def go():
         async with manager(redis_url) as c:
             tok = await c.generation("P-1", depends_on=["AAPL"])
-            await c.cache_risk_calculation("P-1", "VaR", D("-123.45"), tok)
+            await c.cache_risk_calculation("P-1", "VaR", D("-123.45"), gen=tok)
             assert await c.get_risk_calculation("P-1", "VaR") == D("-123.45")
             await c.invalidate_symbol("AAPL")
             assert await c.get_risk_calculation("P-1", "VaR") is None
             tok = await c.generation("P-1")
-            await c.cache_portfolio_calculation("P-1", "value", D("1000.50"), tok)
+            await c.cache_portfolio_calculation("P-1", "value", D("1000.50"), gen=tok)
             assert await c.get_portfolio_calculation("P-1", "value") == D("1000.50")
             await c.invalidate_portfolio("P-1")
             assert await c.get_portfolio_calculation("P-1", "value") is None
@@ -119,32 +119,32 @@ def test_sealed_session_namespace(redis_url):
     async def go():
         ring = Keyring.parse(f"k1:{key}")
         async with manager(redis_url, keyring=ring) as c:
-            await c.set("session", "s1", {"user": "u1"})
+            await c.set("s1", {"user": "u1"}, namespace="session")
             raw = await c.redis.get("pytest:session:s1")
             assert raw[0] & 1 and b"u1" not in raw  # sealed: nothing readable in Redis
-            assert await c.get("session", "s1") == {"user": "u1"}
+            assert await c.ns("session").get("s1") == {"user": "u1"}
             await c.redis.set("pytest:session:s2", raw)  # copied under another key
             with pytest.raises(EnvelopeError):
-                await c.get("session", "s2")
+                await c.ns("session").get("s2")
     run(go())
 
 
 def test_config_from_env():
-    cfg = Config.from_env({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6390", "CACHE_MARKET_DATA_TTL": "250ms",
+    cfg = Config.from_env(environ={"REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6390", "CACHE_MARKET_DATA_TTL": "250ms",
                            "CACHE_RISK_TTL": "90", "CACHE_KEY_PREFIX": "desk"})
     assert cfg.ttl_for("market_data") == 0.25 and cfg.ttl_for("risk") == 90 and cfg.ttl_for("other") == 3600
-    assert cfg.redis_kwargs()["port"] == 6390
+    assert cfg.redis_port == 6390
     for bad in ({"CACHE_COMPRESSION": "s2"}, {"CACHE_KEY_PREFIX": "a:b"}, {"REDIS_PORT": "x"},
                 {"CACHE_RISK_TTL": "soon"}, {"CACHE_ENCRYPTION_KEYS": "k:short"}):
         with pytest.raises(ConfigError):
-            Config.from_env(bad)
+            Config.from_env(environ=bad)
 
 
 def test_unreachable_redis_is_said():
     async def go():
         async with CacheManager(Config(redis_host="127.0.0.1", redis_port=1, op_timeout=0.2)) as c:
             with pytest.raises(CacheUnavailable):
-                await c.get("default", "k")
+                await c.get("k")
             assert not (await c.health_check())["healthy"]
     run(go())
 
@@ -158,8 +158,13 @@ def test_settings_are_the_go_librarys():
     from tradecache.config import SETTINGS
 
     doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "configuration.md")).read()
-    documented = set(re.findall(r"\| `((?:REDIS|CACHE)_[A-Z_]+)` \|", doc))
+    documented = set(re.findall(r"^\| `((?:REDIS|CACHE)_[A-Z_]+)`(?:, `((?:REDIS|CACHE)_[A-Z_]+)`)? \|", doc, re.M))
+    documented = {v for pair in documented for v in pair if v}
     for var, attr, _ in SETTINGS:
         assert var in documented, f"{var} is not a variable the Go library documents"
         assert hasattr(Config(), attr)
     assert "CACHE_ENCRYPTION_KEYS" in documented
+    # and every documented one is read here or named as Go's alone
+    from tradecache.config import KNOWN_VARIABLES
+    assert documented <= KNOWN_VARIABLES, f"documented but unknown to Python: {sorted(documented - KNOWN_VARIABLES)}"
+    assert KNOWN_VARIABLES <= documented, f"known to Python, not documented: {sorted(KNOWN_VARIABLES - documented)}"

@@ -41,8 +41,12 @@ def test_times_keep_zone_and_nanoseconds():
     # an aware datetime is written as a time, its zone kept
     got = roundtrip({"ts": datetime.datetime(2026, 7, 1, 9, 30, tzinfo=NY)})
     assert got["ts"].zone == "America/New_York" and got["ts"].offset == -4 * 3600
-    with pytest.raises(TypeError):
-        env.encode(datetime.datetime(2026, 1, 1))  # naive: no zone to keep
+    # a naive datetime (datetime.now(), as the old layer's examples pass it)
+    # is this process's local time, as datetime.timestamp() takes it
+    naive = datetime.datetime(2026, 1, 1, 12, 0, 0, 250000)
+    got = roundtrip(naive)
+    assert got.seconds == int(naive.timestamp()) and got.nanos == 250_000_000
+    assert got.offset == int(naive.astimezone().utcoffset().total_seconds())
 
 
 def test_fixed_zone_names_and_utc():

@@ -1,20 +1,32 @@
 """tradecache for Python: the same envelope, keys, TTL policies, version
 guard and generation tokens as the Go library, so that Python and Go
-services share one Redis cache.
+services share one Redis cache; and the API of the Python caching layer
+tradecache replaced, so that its code moves with an import change.
 
-    from tradecache import CacheManager
+    from tradecache import CacheManager, cache_result
 
-    async with CacheManager.from_env() as cache:      # REDIS_* and CACHE_*, as in Go
-        await cache.cache_market_data("AAPL", "quote", seq, quote)
+    async with CacheManager() as cache:            # REDIS_* and CACHE_*, as in Go
+        await cache.set("key", {"value": 123}, ttl=300)
+        await cache.cache_market_data("AAPL", {"price": Decimal("150.00"), "seq": 42})
         quote = await cache.get_market_data("AAPL")
 """
 
-from .cache import (CacheError, CacheManager, CacheUnavailable, InvalidKeyError, ValueTooLarge, cached)
-from .config import Config, ConfigError
+from .backend import MemoryBackend, RedisBackend
+from .breaker import CircuitBreaker
+from .cache import CacheManager, Namespace, RedisCache
+from .config import (CacheConfig, CacheEnvironment, CachePolicy, Config, get_cache_config)
+from .decorators import cache_market_data, cache_result, cached, get_cache_manager, memo_key, set_cache_manager
 from .envelope import EnvelopeError, Key, Keyring, Stamp, TcTime, canonical, decode, decode_stamped, encode
+from .errors import (CacheAuthError, CacheCommandError, CacheConfigurationError, CacheError, CacheTimeoutError,
+                     CacheUnavailable, CircuitOpenError, ConfigError, InvalidKeyError, RedisConnectionError,
+                     SerializationError, ValueTooLarge)
 
 __all__ = [
-    "CacheError", "CacheManager", "CacheUnavailable", "Config", "ConfigError", "EnvelopeError", "InvalidKeyError",
-    "Key", "Keyring", "Stamp", "TcTime", "ValueTooLarge", "cached", "canonical", "decode", "decode_stamped", "encode",
+    "CacheAuthError", "CacheCommandError", "CacheConfig", "CacheConfigurationError", "CacheEnvironment", "CacheError",
+    "CacheManager", "CachePolicy", "CacheTimeoutError", "CacheUnavailable", "CircuitBreaker", "CircuitOpenError",
+    "Config", "ConfigError", "EnvelopeError", "InvalidKeyError", "Key", "Keyring", "MemoryBackend", "Namespace",
+    "RedisBackend", "RedisCache", "RedisConnectionError", "SerializationError", "Stamp", "TcTime", "ValueTooLarge",
+    "cache_market_data", "cache_result", "cached", "canonical", "decode", "decode_stamped", "encode",
+    "get_cache_config", "get_cache_manager", "memo_key", "set_cache_manager",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -2,63 +2,102 @@
 the market-data version guard and the portfolio generation tokens with the
 Go library: a Go service and a Python service read each other's values.
 
-Names follow the Python layer tradecache replaced: CacheManager with get,
-set, get_many, set_many, delete, exists and clear_namespace;
-cache_market_data and get_market_data; cache_portfolio_calculation and
-cache_risk_calculation; the @cached decorator; get_stats and health_check.
+Its API is the one of the Python layer tradecache replaced, so that code
+written against it moves with an import change:
+
+    cache_manager = CacheManager()                      # REDIS_* and CACHE_*, as in Go
+    async with cache_manager:
+        await cache_manager.set("key", {"value": 123}, ttl=300)
+        result = await cache_manager.get("key", default={})
+        await cache_manager.cache_market_data("AAPL", market_data, "quote")
+
+Key-first calls act in the "default" namespace, or the one given with
+namespace=. Beside them, a namespace handle does the same without
+repeating it: ``risk = cache_manager.ns("risk"); await risk.get("VaR")``.
+
+Resilience is the Go side's: every call is bounded by the operation
+timeout, connecting included; a circuit breaker opens after repeated
+failures and fails calls at once (CircuitOpenError, naming its cause) until
+a probe or a health check reaches Redis again; errors are CacheError's
+kinds, never a raw redis-py exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import datetime as _dt
 import decimal
-import functools
-import hashlib
-import os
+import logging
 import secrets
 import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
-import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from . import envelope, keyslot
-from .config import (NAMESPACE_DEFAULT, NAMESPACE_MARKET_DATA, NAMESPACE_PORTFOLIO, NAMESPACE_RISK, Config,
-                     check_key, check_name)
+from .backend import Backend, MemoryBackend, RedisBackend, batches
+from .breaker import CircuitBreaker
+from .config import (NAMESPACE_DEFAULT, NAMESPACE_MARKET_DATA, NAMESPACE_PORTFOLIO, NAMESPACE_RISK,
+                     NAMESPACE_SESSION, CacheEnvironment, Config, check_key, check_name)
 from .envelope import EnvelopeError, Stamp, TcTime
+from .errors import (CacheAuthError, CacheCommandError, CacheError, CacheTimeoutError, CircuitOpenError,
+                     InvalidKeyError, RedisConnectionError, SerializationError, ValueTooLarge)
+
+log = logging.getLogger("tradecache")
 
 MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
 GENERATION_TTL = 7 * 24 * 3600.0  # generation tokens outlive any calculation
+LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
 
-# The Go store's script, character for character, so that both languages
-# run one script (one SHA): the version is compared as a 20-digit
-# zero-padded string, so any uint64 compares exactly (Lua numbers are
-# doubles), and the value and its version are written in one atomic step.
-SET_IF_NEWER = """
-local cur = redis.call("GET", KEYS[2])
-if cur and cur >= ARGV[2] then return 0 end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
-return 1"""
+T = TypeVar("T")
 
 
-class CacheError(Exception):
-    """Base of the errors the cache raises."""
+def _redis_errors():
+    import redis.exceptions as rex
+
+    return rex
 
 
-class InvalidKeyError(CacheError, ValueError):
-    """A key or namespace outside the grammar; nothing was sent."""
+def classify(e: BaseException) -> tuple[CacheError, bool]:
+    """(the package's error for e, whether it counts against the
+    breaker). A refused password and an unreachable or silent server count;
+    an error reply (the server is up), and a wait for a pooled connection
+    (this process is busy, not Redis), do not."""
+    rex = _redis_errors()
+    text = str(e)
+    if isinstance(e, CacheError):
+        return e, False
+    if isinstance(e, rex.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text or \
+            isinstance(e, rex.AuthenticationWrongNumberOfArgsError):
+        return CacheAuthError(f"authentication failed: {text}"), True
+    if isinstance(e, rex.ConnectionError) and "No connection available" in text:
+        return CacheTimeoutError(f"no pooled connection within the operation timeout: {text}"), False
+    if isinstance(e, (rex.TimeoutError, asyncio.TimeoutError, TimeoutError)):
+        return CacheTimeoutError(f"Redis did not answer within the timeout: {text or type(e).__name__}"), True
+    if isinstance(e, (rex.ConnectionError, OSError)):
+        return RedisConnectionError(f"Redis unavailable: {text or type(e).__name__}"), True
+    if isinstance(e, rex.ResponseError):
+        return CacheCommandError(f"Redis refused the command: {text}"), False
+    if isinstance(e, rex.RedisError):
+        return RedisConnectionError(f"Redis: {type(e).__name__}: {text}"), True
+    raise e
 
 
-class CacheUnavailable(CacheError):
-    """Redis did not answer: a connection error or a timeout."""
+class _Window:
+    """The last LATENCY_WINDOW latencies of one operation, for percentiles,
+    and running totals for the mean."""
 
+    __slots__ = ("lat", "count", "total")
 
-class ValueTooLarge(CacheError, ValueError):
-    """An encoded value over max_value_bytes; nothing was written."""
+    def __init__(self) -> None:
+        self.lat: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self.count = 0
+        self.total = 0.0
+
+    def add(self, s: float) -> None:
+        self.lat.append(s)
+        self.count += 1
+        self.total += s
 
 
 @dataclasses.dataclass
@@ -70,167 +109,379 @@ class _Counts:
     errors: int = 0
 
 
-def _escape_glob(s: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\^" else ch for ch in s)
+def _percentile(sorted_: list[float], q: float) -> float:
+    if not sorted_:
+        return 0.0
+    return sorted_[min(len(sorted_) - 1, int(q * len(sorted_)))]
 
 
-T = TypeVar("T")
+class RedisCache:
+    """The low-level side, as in the layer tradecache replaced: the
+    backend (Redis in any topology, or this process's memory), the circuit
+    breaker, the operation bounds and the figures. CacheManager builds on
+    it; use it directly to test a connection:
+
+        cache = RedisCache()
+        await cache.connect()          # raises RedisConnectionError, CacheAuthError, CacheTimeoutError
+        await cache._client.ping()
+        await cache.disconnect()
+    """
+
+    def __init__(self, config: Config | None = None, *, client: Any = None,
+                 circuit_breaker: CircuitBreaker | None = None, metrics_collector: Any = None,
+                 environment: str | CacheEnvironment | None = None):
+        self.config = config if config is not None else Config.from_env(environment)
+        self.config.validate()
+        c = self.config
+        if client is None and c.topology == "memory":
+            log.info("tradecache: no Redis address configured (REDIS_URL, REDIS_HOST): using this process's "
+                     "in-memory store (environment %s)", c.environment)
+            self.backend: Backend = MemoryBackend()
+        else:
+            self.backend = RedisBackend(c, client)
+        self.breaker = circuit_breaker or CircuitBreaker(c.breaker_failures or 5, c.breaker_open_timeout or 1.0)
+        self.metrics = metrics_collector
+        self.counts: dict[str, _Counts] = {}
+        self.windows: dict[str, _Window] = {}
+        self.started = time.time()
+        self._slow = c.slow_ops_logged
+        self._slow_threshold = c.slow_op_threshold or 0.1
+        self._metrics_on = c.metrics_enabled
+
+    @property
+    def _client(self) -> Any:
+        """The redis.asyncio client (or the in-memory backend, which also
+        answers ping)."""
+        return getattr(self.backend, "op", self.backend)
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    async def connect(self) -> None:
+        """Reach Redis once (PING), through the breaker and the bounds."""
+        await self.run("ping", NAMESPACE_DEFAULT, "", self.backend.ping)
+
+    async def disconnect(self) -> None:
+        await self.backend.close()
+
+    close = disconnect
+
+    async def exists(self, key: str, namespace: str = NAMESPACE_DEFAULT) -> bool:
+        full = self.key(namespace, key)
+        return await self.run("exists", namespace, key, self.backend.exists, full)
+
+    def key(self, namespace: str, key: str) -> str:
+        """The Redis key: "<prefix>:<namespace>:<key>", as in Go."""
+        if reason := check_name(namespace):
+            raise InvalidKeyError(f"namespace {namespace!r}: {reason}").with_context("", namespace, key)
+        if reason := check_key(key, self.config.max_key_length):
+            raise InvalidKeyError(f"key {key!r}: {reason}").with_context("", namespace, key)
+        return f"{self.config.key_prefix}:{namespace}:{key}"
+
+    def count(self, namespace: str) -> _Counts:
+        c = self.counts.get(namespace)
+        if c is None:
+            c = self.counts[namespace] = _Counts()
+        return c
+
+    async def run(self, op: str, namespace: str, key: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """One backend call through the breaker, classified, timed and
+        counted. Bounded by the backend's socket timeouts."""
+        br = self.breaker
+        try:
+            br.allow()
+        except CircuitOpenError as e:
+            self.count(namespace).errors += 1
+            raise e.with_context(op, namespace, key)
+        t0 = time.perf_counter()
+        try:
+            r = await fn(*args)
+        except asyncio.CancelledError:
+            br.excluded()
+            raise
+        except Exception as raw:
+            err, failure = classify(raw)
+            if failure:
+                br.failure(err)
+            else:
+                br.success()
+            self.count(namespace).errors += 1
+            self._observe(op, namespace, time.perf_counter() - t0, error=True)
+            raise err.with_context(op, namespace, key) from raw
+        br.success()
+        self._observe(op, namespace, time.perf_counter() - t0)
+        return r
+
+    def _observe(self, op: str, namespace: str, s: float, error: bool = False) -> None:
+        if self._metrics_on:
+            w = self.windows.get(op)
+            if w is None:
+                w = self.windows[op] = _Window()
+            w.add(s)
+        if self._slow and s > self._slow_threshold:
+            log.warning("tradecache: slow operation: %s in %s took %.1f ms", op, namespace, s * 1000)
+        m = self.metrics
+        if m is not None:
+            try:
+                if hasattr(m, "timing"):
+                    m.timing("cache.operation", s, {"op": op, "namespace": namespace, "error": error})
+                if error and hasattr(m, "increment"):
+                    m.increment("cache.errors", 1, {"op": op, "namespace": namespace})
+            except Exception:  # a metrics sink never breaks a cache call
+                log.debug("tradecache: metrics collector failed", exc_info=True)
+
+    def stats(self) -> dict[str, Any]:
+        def rate(c: _Counts) -> float:
+            return c.hits / (c.hits + c.misses) if c.hits + c.misses else 0.0
+
+        total = _Counts()
+        per_ns = {}
+        for name, c in sorted(self.counts.items()):
+            for f in dataclasses.fields(c):
+                setattr(total, f.name, getattr(total, f.name) + getattr(c, f.name))
+            per_ns[name] = {**dataclasses.asdict(c), "hit_rate": rate(c)}
+        lat = sorted(x for w in self.windows.values() for x in w.lat)
+        count = sum(w.count for w in self.windows.values())
+        mean = sum(w.total for w in self.windows.values()) / count if count else 0.0
+        ops = {op: {"count": w.count, "avg_latency_ms": w.total / w.count * 1000 if w.count else 0.0,
+                    "p99_latency_ms": _percentile(sorted(w.lat), 0.99) * 1000} for op, w in sorted(self.windows.items())}
+        operations = max(count, total.hits + total.misses + total.sets + total.deletes)
+        return {
+            "cache_manager": {
+                **dataclasses.asdict(total), "hit_rate": rate(total), "total_operations": operations,
+                "error_rate": total.errors / operations if operations else 0.0,
+                "avg_latency_ms": mean * 1000, "p50_latency_ms": _percentile(lat, 0.5) * 1000,
+                "p95_latency_ms": _percentile(lat, 0.95) * 1000, "p99_latency_ms": _percentile(lat, 0.99) * 1000,
+                "uptime_seconds": time.time() - self.started, "backend": self.kind,
+                "key_prefix": self.config.key_prefix, "environment": str(self.config.environment),
+            },
+            "operations": ops,
+            "namespaces": per_ns,
+            "circuit_breaker": self.breaker.stats(),
+        }
 
 
 class CacheManager:
-    """The cache. Create it with CacheManager(config) or from_env(), use it
-    as an async context manager (or call close()). Every operation takes a
-    namespace; values are anything the envelope encodes: None, bool, int,
-    float, str, bytes, decimal.Decimal, TcTime or an aware datetime, and
-    lists and dicts of those."""
+    """The cache, with the old layer's API. Create it with CacheManager()
+    (configured from REDIS_* and CACHE_*; environment= names the
+    environment), CacheManager(config), or from_env(); use it as an async
+    context manager, or call close().
 
-    def __init__(self, config: Config | None = None, client: aioredis.Redis | None = None):
-        self.config = config or Config()
-        self.config.validate()
-        if client is None:
-            kw = self.config.redis_kwargs()
-            url = kw.pop("url", None)
-            client = aioredis.from_url(url, **kw) if url else aioredis.Redis(**kw)
-        self.redis = client
-        self._set_if_newer = client.register_script(SET_IF_NEWER)
-        self._counts: dict[str, _Counts] = {}
-        self._started = time.time()
+    Values are anything the envelope encodes: None, bool, int, float,
+    str, bytes, decimal.Decimal, datetime (naive ones as local time),
+    TcTime, and lists and dicts of those. Times come back as datetime, or
+    as TcTime with Config(times="tctime").
+
+    circuit_breaker: a CircuitBreaker to use instead of one built from
+    CACHE_BREAKER_FAILURES and CACHE_BREAKER_OPEN_TIMEOUT.
+    metrics_collector: any object with timing(name, seconds, tags) and/or
+    increment(name, n, tags); each call reports to it.
+    """
+
+    def __init__(self, config: Config | None = None, client: Any = None, *,
+                 environment: str | CacheEnvironment | None = None, circuit_breaker: CircuitBreaker | None = None,
+                 metrics_collector: Any = None):
+        self._redis_cache = RedisCache(config, client=client, circuit_breaker=circuit_breaker,
+                                       metrics_collector=metrics_collector, environment=environment)
+        self.config = self._redis_cache.config
+        self._rc = self._redis_cache
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._handles: dict[str, Namespace] = {}
+        self._times = self.config.times
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "CacheManager":
-        return cls(Config.from_env(environ))
+    def from_env(cls, environ: Mapping[str, str] | None = None, environment: str | None = None) -> "CacheManager":
+        return cls(Config.from_env(environment, environ))
+
+    @property
+    def redis(self) -> Any:
+        """The redis.asyncio client behind the cache (None on the in-memory
+        store): for commands the cache does not offer."""
+        return getattr(self._rc.backend, "op", None)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._rc.breaker
 
     async def __aenter__(self) -> "CacheManager":
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
+    async def connect(self) -> None:
+        await self._rc.connect()
+
     async def close(self) -> None:
-        await self.redis.close()
-        pool = getattr(self.redis, "connection_pool", None)
-        if pool is not None:
-            await pool.disconnect()
+        await self._rc.disconnect()
+
+    disconnect = close
+
+    def ns(self, namespace: str) -> "Namespace":
+        """A handle on one namespace: the same calls without namespace=."""
+        h = self._handles.get(namespace)
+        if h is None:
+            if reason := check_name(namespace):
+                raise InvalidKeyError(f"namespace {namespace!r}: {reason}")
+            h = self._handles[namespace] = Namespace(self, namespace)
+        return h
 
     # --- keys and envelopes --------------------------------------------------
 
     def key(self, namespace: str, key: str) -> str:
         """The Redis key: "<prefix>:<namespace>:<key>", as in Go."""
-        if reason := check_name(namespace):
-            raise InvalidKeyError(f"namespace {namespace!r}: {reason}")
-        if reason := check_key(key, self.config.max_key_length):
-            raise InvalidKeyError(f"key {key!r}: {reason}")
-        return f"{self.config.key_prefix}:{namespace}:{key}"
+        return self._rc.key(namespace, key)
 
     def _encode(self, namespace: str, full: str, value: Any, stamp: Stamp | None = None) -> bytes:
         c = self.config
-        b = envelope.encode(value, storage_key=full, compression=c.compression,
-                            compress_threshold=c.compress_threshold, keyring=c.keyring,
-                            seal=c.sealed(namespace), stamp=stamp)
+        try:
+            b = envelope.encode(value, storage_key=full, compression=c.compression,
+                                compress_threshold=c.compress_threshold, keyring=c.keyring,
+                                seal=c.sealed(namespace), stamp=stamp, max_decoded_size=c.max_decoded_size)
+        except (TypeError, OverflowError, ValueError) as e:
+            raise SerializationError(f"{full}: cannot encode {type(value).__name__}: {e}").with_context(
+                "encode", namespace, full) from e
         if len(b) > c.max_value_bytes:
-            raise ValueTooLarge(f"{full}: {len(b)} bytes encoded, over {c.max_value_bytes}")
+            raise ValueTooLarge(f"{full}: {len(b)} bytes encoded, over {c.max_value_bytes}").with_context(
+                "encode", namespace, full)
         return b
 
     def _decode(self, namespace: str, full: str, b: bytes) -> Any:
-        return envelope.decode(b, storage_key=full, keyring=self.config.keyring, sealed=self.config.sealed(namespace))
-
-    def _ttl_ms(self, namespace: str, ttl: float | None) -> int:
-        t = self.config.ttl_for(namespace) if ttl is None else ttl
-        if t < 0:
-            raise ValueError(f"ttl {t} must not be negative")
-        return max(1, int(t * 1000)) if t > 0 else 0
-
-    def _count(self, namespace: str) -> _Counts:
-        c = self._counts.get(namespace)
-        if c is None:
-            c = self._counts[namespace] = _Counts()
-        return c
-
-    async def _call(self, namespace: str, coro: Awaitable[T]) -> T:
+        c = self.config
         try:
-            return await coro
-        except (RedisConnectionError, RedisTimeoutError, asyncio.TimeoutError, OSError) as e:
-            self._count(namespace).errors += 1
-            raise CacheUnavailable(f"redis: {e}") from e
-        except RedisError:
-            self._count(namespace).errors += 1
+            return envelope.decode(b, storage_key=full, keyring=c.keyring, sealed=c.sealed(namespace),
+                                   max_decoded_size=c.max_decoded_size, times=self._times)
+        except EnvelopeError as e:
+            e.with_context("decode", namespace, full)
             raise
 
-    # --- the core operations -------------------------------------------------
+    def _ttl_ms(self, namespace: str, ttl: float | None) -> int:
+        """TTL in ms: None or 0 mean the namespace's policy (Go's meaning,
+        not "never expire"); a timedelta is taken as its seconds."""
+        if isinstance(ttl, _dt.timedelta):
+            ttl = ttl.total_seconds()
+        if ttl is not None and ttl < 0:
+            raise ValueError(f"ttl {ttl} must not be negative")
+        t = ttl or self.config.ttl_for(namespace)
+        return max(1, int(t * 1000))
 
-    async def get(self, namespace: str, key: str, default: Any = None) -> Any:
+    async def _decode_off_loop(self, namespace: str, full: str, b: bytes) -> Any:
+        """Large compressed or sealed values are decoded in a thread: zstd
+        and AES-GCM on 16 MiB would hold the event loop for milliseconds."""
+        if len(b) > 256 << 10:
+            return await asyncio.to_thread(self._decode, namespace, full, b)
+        return self._decode(namespace, full, b)
+
+    # --- the core operations, key first (the old layer's shape) -------------
+
+    async def get(self, key: str, default: Any = None, namespace: str | None = None) -> Any:
         """The value under key, or default when there is none. A value that
         is corrupt, tampered with, or of a format this reader does not know
         raises EnvelopeError: it is never served as valid."""
-        full = self.key(namespace, key)
-        b = await self._call(namespace, self.redis.get(full))
-        counts = self._count(namespace)
+        ns = namespace or NAMESPACE_DEFAULT
+        full = self._rc.key(ns, key)
+        b = await self._rc.run("get", ns, key, self._rc.backend.get, full)
+        counts = self._rc.count(ns)
         if b is None:
             counts.misses += 1
             return default
         try:
-            v = self._decode(namespace, full, b)
+            v = await self._decode_off_loop(ns, full, b)
         except EnvelopeError:
             counts.errors += 1
             raise
         counts.hits += 1
         return v
 
-    async def set(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> bool:
-        """Store value under key for ttl seconds (None: the namespace's
-        policy; 0: no expiry)."""
-        full = self.key(namespace, key)
-        b = self._encode(namespace, full, value)
-        ms = self._ttl_ms(namespace, ttl)
-        await self._call(namespace, self.redis.set(full, b, px=ms or None))
-        self._count(namespace).sets += 1
+    async def set(self, key: str, value: Any, ttl: float | None = None, namespace: str | None = None) -> bool:
+        """Store value under key for ttl seconds (None or 0: the
+        namespace's policy). Nothing is written when the value cannot be
+        encoded or is too large."""
+        ns = namespace or NAMESPACE_DEFAULT
+        full = self._rc.key(ns, key)
+        b = self._encode(ns, full, value)
+        ms = self._ttl_ms(ns, ttl)
+        await self._rc.run("set", ns, key, self._rc.backend.set, full, b, ms)
+        self._rc.count(ns).sets += 1
         return True
 
-    async def get_many(self, namespace: str, keys: Iterable[str]) -> dict[str, Any]:
-        """The values of the keys that exist, by key, in one MGET."""
-        keys = list(keys)
+    async def delete(self, key: str, namespace: str | None = None) -> bool:
+        """Remove key (UNLINK); whether it existed."""
+        return await self.delete_many([key], namespace=namespace) > 0
+
+    async def delete_many(self, keys: Iterable[str], namespace: str | None = None) -> int:
+        """Remove the keys (UNLINK); how many existed."""
+        ns = namespace or NAMESPACE_DEFAULT
+        fulls = [self._rc.key(ns, k) for k in keys]
+        if not fulls:
+            return 0
+        n = 0
+        for part in batches(fulls, self.config.max_batch_size):
+            n += await self._rc.run("delete", ns, "", self._rc.backend.delete, part)
+        self._rc.count(ns).deletes += n
+        return n
+
+    async def exists(self, key: str, namespace: str | None = None) -> bool:
+        return await self._rc.exists(key, namespace or NAMESPACE_DEFAULT)
+
+    async def get_many(self, keys: Iterable[str], namespace: str | None = None,
+                       errors: dict[str, CacheError] | None = None) -> dict[str, Any]:
+        """The values of the keys that exist, by key: MGET in batches of
+        CACHE_MAX_BATCH_SIZE. A value that cannot be decoded is left out and
+        reported for its key (in errors, when given, and on the
+        "tradecache" logger); the good values are returned."""
+        ns = namespace or NAMESPACE_DEFAULT
+        keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
-        fulls = [self.key(namespace, k) for k in keys]
-        vals = await self._call(namespace, self.redis.mget(fulls))
-        out, counts = {}, self._count(namespace)
+        if len(keys) > self.config.max_batch_keys:
+            raise ValueError(f"{len(keys)} keys in one call, over CACHE_MAX_BATCH_KEYS={self.config.max_batch_keys}")
+        fulls = [self._rc.key(ns, k) for k in keys]
+        size = self.config.max_batch_size
+        parts = list(batches(fulls, size))
+        if len(parts) == 1:
+            vals = await self._rc.run("get_many", ns, "", self._rc.backend.mget, fulls)
+        else:
+            got = await asyncio.gather(*(self._rc.run("get_many", ns, "", self._rc.backend.mget, p) for p in parts))
+            vals = [v for g in got for v in g]
+        out, counts = {}, self._rc.count(ns)
+        decode, c = envelope.decode, self.config
+        sealed, ring, limit, times = c.sealed(ns), c.keyring, c.max_decoded_size, self._times
         for k, full, b in zip(keys, fulls, vals):
             if b is None:
                 counts.misses += 1
                 continue
             try:
-                out[k] = self._decode(namespace, full, b)
-            except EnvelopeError:
+                out[k] = decode(b, full, ring, sealed, limit, times)
+            except EnvelopeError as e:
                 counts.errors += 1
-                raise
+                e.with_context("get_many", ns, k)
+                log.warning("tradecache: get_many: %s %s: %s (left out; the other values are returned)", ns, k, e)
+                if errors is not None:
+                    errors[k] = e
+                continue
             counts.hits += 1
         return out
 
-    async def set_many(self, namespace: str, items: Mapping[str, Any], ttl: float | None = None) -> int:
-        """Store every item in one pipelined round trip. Every value is
-        encoded first: one that cannot be leaves nothing written."""
-        ms = self._ttl_ms(namespace, ttl)
-        encoded = [(self.key(namespace, k), v) for k, v in items.items()]
-        encoded = [(full, self._encode(namespace, full, v)) for full, v in encoded]
+    async def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None, namespace: str | None = None) -> int:
+        """Store every item, pipelined in batches of CACHE_MAX_BATCH_SIZE.
+        Every value is encoded first: one that cannot be leaves nothing
+        written. Returns how many were stored."""
+        ns = namespace or NAMESPACE_DEFAULT
+        ms = self._ttl_ms(ns, ttl)
+        if len(mapping) > self.config.max_batch_keys:
+            raise ValueError(f"{len(mapping)} keys in one call, over CACHE_MAX_BATCH_KEYS={self.config.max_batch_keys}")
+        encoded = []
+        for k, v in mapping.items():
+            full = self._rc.key(ns, k)
+            encoded.append((full, self._encode(ns, full, v)))
         if not encoded:
             return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for full, b in encoded:
-            pipe.set(full, b, px=ms or None)
-        await self._call(namespace, pipe.execute())
-        self._count(namespace).sets += len(encoded)
+        await asyncio.gather(*(self._rc.run("set_many", ns, "", self._rc.backend.set_many, part, ms)
+                               for part in batches(encoded, self.config.max_batch_size)))
+        self._rc.count(ns).sets += len(encoded)
         return len(encoded)
-
-    async def delete(self, namespace: str, *keys: str) -> int:
-        """Remove the keys (UNLINK); the number that existed."""
-        if not keys:
-            return 0
-        n = await self._call(namespace, self.redis.unlink(*[self.key(namespace, k) for k in keys]))
-        self._count(namespace).deletes += n
-        return n
-
-    async def exists(self, namespace: str, key: str) -> bool:
-        return bool(await self._call(namespace, self.redis.exists(self.key(namespace, key))))
 
     async def clear_namespace(self, namespace: str, batch: int = 1000) -> int:
         """Remove every key of the namespace: SCAN MATCH and UNLINK, never
@@ -238,171 +489,325 @@ class CacheManager:
         if reason := check_name(namespace):
             raise InvalidKeyError(f"namespace {namespace!r}: {reason}")
         pattern = _escape_glob(f"{self.config.key_prefix}:{namespace}:") + "*"
-        removed, cursor = 0, 0
-        while True:
-            cursor, keys = await self._call(namespace, self.redis.scan(cursor, match=pattern, count=batch))
-            if keys:
-                removed += await self._call(namespace, self.redis.unlink(*keys))
-            if cursor == 0:
-                return removed
+        n = await self._rc.run("clear_namespace", namespace, "", self._rc.backend.scan_delete, pattern, batch)
+        self._rc.count(namespace).deletes += n
+        return n
+
+    async def touch(self, key: str, ttl: float | None = None, namespace: str | None = None, default: Any = None) -> Any:
+        """The value under key, its TTL reset to ttl (GETEX), or default."""
+        ns = namespace or NAMESPACE_DEFAULT
+        full = self._rc.key(ns, key)
+        b = await self._rc.run("touch", ns, key, self._rc.backend.getex, full, self._ttl_ms(ns, ttl))
+        if b is None:
+            self._rc.count(ns).misses += 1
+            return default
+        v = await self._decode_off_loop(ns, full, b)
+        self._rc.count(ns).hits += 1
+        return v
+
+    # --- one computation per key ---------------------------------------------
+
+    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None = None,
+                          namespace: str | None = None, degrade: bool = True) -> Any:
+        """The value under key, or loader()'s, stored; concurrent calls for
+        one key in this process share one load. With degrade (the
+        default), a cache that cannot be read or written does not stop the
+        load: its result is returned, not cached, and the failure logged."""
+        ns = namespace or NAMESPACE_DEFAULT
+        full = self._rc.key(ns, key)
+        missing = _MISSING
+        try:
+            hit = await self.get(key, default=missing, namespace=ns)
+        except (RedisConnectionError, CacheTimeoutError, CacheCommandError, EnvelopeError) as e:
+            if not degrade:
+                raise
+            log.warning("tradecache: %s %s: read failed, loading without the cache: %s", ns, key, e)
+            hit = missing
+        if hit is not missing:
+            return hit
+        fut = self._inflight.get(full)
+        if fut is not None:
+            return await asyncio.shield(fut)
+        fut = asyncio.get_running_loop().create_future()
+        self._inflight[full] = fut
+        try:
+            v = await loader()
+        except BaseException as e:
+            self._inflight.pop(full, None)
+            if not fut.done():
+                fut.set_exception(e)
+                fut.exception()  # retrieved: the waiters re-raise it
+            raise
+        self._inflight.pop(full, None)
+        fut.set_result(v)
+        try:
+            await self.set(key, v, ttl=ttl, namespace=ns)
+        except (RedisConnectionError, CacheTimeoutError, CacheCommandError) as e:
+            if not degrade:
+                raise
+            log.warning("tradecache: %s %s: not cached: %s", ns, key, e)
+        return v
 
     # --- market data: the version guard ------------------------------------
 
-    async def cache_market_data(self, symbol: str, kind: str, seq: int, data: Any, ttl: float | None = None) -> bool:
-        """Store data for symbol only if seq is newer than what is stored,
-        atomically on the server, with the Go library's script: a Go writer
-        and a Python writer never overwrite a newer version. Returns
-        whether it was applied."""
-        if kind not in MARKET_DATA_KINDS:
-            raise ValueError(f"unknown market data kind {kind!r} (want one of {', '.join(MARKET_DATA_KINDS)})")
-        if not 0 < seq < 1 << 64:
-            raise ValueError("market data needs a sequence number (or exchange timestamp) above 0 and below 2^64")
+    async def cache_market_data(self, symbol: str, data: Any, data_type: str = "quote", ttl: float | None = None,
+                                *, seq: int | None = None) -> bool:
+        """Store data for symbol only if its version is newer than what is
+        stored, atomically on the server, with the Go library's script: a
+        Go writer and a Python writer never overwrite a newer version.
+
+        The version is seq; else data["seq"] when data is a dict with one;
+        else its "timestamp" (or "at") in nanoseconds since 1970; else now
+        in nanoseconds. One symbol's writers should use one kind of version:
+        a timestamp in nanoseconds is far above any sequence number.
+        Returns whether it was applied."""
+        if isinstance(data, str) and data in MARKET_DATA_KINDS and isinstance(data_type, int):
+            raise TypeError("cache_market_data(symbol, data, data_type='quote', ttl=None, *, seq=None): "
+                            "the version is now seq= (or the data's own seq or timestamp)")
+        if data_type not in MARKET_DATA_KINDS:
+            raise ValueError(f"unknown market data kind {data_type!r} (want one of {', '.join(MARKET_DATA_KINDS)})")
+        version = seq if seq is not None else _version_of(data)
+        if not isinstance(version, int) or not 0 < version < 1 << 64:
+            raise ValueError("market data needs a version (seq, or exchange timestamp) above 0 and below 2^64")
         ns = NAMESPACE_MARKET_DATA
-        full = self.key(ns, f"{symbol}:{kind}")
+        key = f"{symbol}:{data_type}"
+        full = self._rc.key(ns, key)
         ver = keyslot.companion(full, " ver")
         if ver is None:
             raise InvalidKeyError(f"{full}: braces that form no hash tag")
         b = self._encode(ns, full, data)
-        ms = self._ttl_ms(ns, ttl) or int(self.config.ttl_for(ns) * 1000) or 1
-        applied = await self._call(ns, self._set_if_newer(keys=[full, ver], args=[b, f"{seq:020d}", ms]))
+        ms = self._ttl_ms(ns, ttl)
+        applied = await self._rc.run("cache_market_data", ns, key, self._rc.backend.set_if_newer, full, ver, b,
+                                     f"{version:020d}", ms)
         if applied:
-            self._count(ns).sets += 1
+            self._rc.count(ns).sets += 1
         return bool(applied)
 
-    async def get_market_data(self, symbol: str, kind: str = "quote") -> Any:
-        """symbol's latest data of kind (a dict with Go's field names for
-        the Go types), or None."""
-        return await self.get(NAMESPACE_MARKET_DATA, f"{symbol}:{kind}")
+    async def get_market_data(self, symbol: str, data_type: str = "quote", default: Any = None) -> Any:
+        """symbol's latest data of data_type (a dict with Go's field names
+        for the Go types), or default."""
+        return await self.get(f"{symbol}:{data_type}", default=default, namespace=NAMESPACE_MARKET_DATA)
 
     # --- portfolio and risk calculations: generation tokens -----------------
 
-    async def _current_gen(self, key: str) -> str:
-        rec = await self.get(NAMESPACE_PORTFOLIO, key)
-        if isinstance(rec, dict) and rec.get("gen"):
-            return rec["gen"]
+    async def _gens(self, keys: list[str]) -> list[str | None]:
+        """The generation tokens under keys (portfolio namespace), one
+        MGET; None where there is none."""
+        vals = await self.get_many(keys, namespace=NAMESPACE_PORTFOLIO)
+        return [(vals.get(k) or {}).get("gen") if isinstance(vals.get(k), dict) else None for k in keys]
+
+    async def _new_gen(self, key: str) -> str:
         tok = secrets.token_hex(12)
-        await self.set(NAMESPACE_PORTFOLIO, key, {"gen": tok, "result": decimal.Decimal(0), "at": _now()},
-                       ttl=GENERATION_TTL)
+        await self.set(key, {"gen": tok, "result": decimal.Decimal(0), "at": _now()}, ttl=GENERATION_TTL,
+                       namespace=NAMESPACE_PORTFOLIO)
         return tok
 
     async def generation(self, portfolio: str, depends_on: Iterable[str] = ()) -> str:
         """The token to compute a calculation under, read before computing
         (Go's Portfolios.Generation): the portfolio's generation and those
-        of the symbols it depends on."""
-        parts = [await self._current_gen(f"{portfolio}:gen")]
-        for s in depends_on:
-            parts += [s, await self._current_gen(f"sym:{s}:gen")]
+        of the symbols it depends on, in one round trip (and one write per
+        token that does not exist yet)."""
+        syms = list(depends_on)
+        keys = [f"{portfolio}:gen"] + [f"sym:{s}:gen" for s in syms]
+        gens = await self._gens(keys)
+        for i, g in enumerate(gens):
+            if g is None:
+                gens[i] = await self._new_gen(keys[i])
+        parts = [gens[0]]
+        for s, g in zip(syms, gens[1:]):
+            parts += [s, g]
         return " ".join(parts)
 
-    async def _store_calc(self, namespace: str, portfolio: str, calc: str, result: decimal.Decimal, token: str,
-                          depends_on: Iterable[str]) -> None:
-        fields = token.split()
+    async def _store_calc(self, namespace: str, portfolio: str, calc: str, result: Any, ttl: Any, gen: str | None,
+                          depends_on: Iterable[str]) -> bool:
+        if isinstance(ttl, str):  # the older call: (portfolio, calc, result, gen)
+            gen, ttl = ttl, None
+        syms = list(depends_on)
+        if gen is None:
+            # No token read before computing: the current one, read now. A
+            # change during the computation is then not seen; call
+            # generation() first to be exact.
+            gen = await self.generation(portfolio, syms)
+        fields = gen.split()
         if not fields:
             raise ValueError("an empty generation token: get one from generation() before computing")
-        rec: dict[str, Any] = {"gen": fields[0], "result": decimal.Decimal(result), "at": _now()}
+        rec: dict[str, Any] = {"gen": fields[0], "result": result, "at": _now()}
         sym_gens = dict(zip(fields[1::2], fields[2::2]))
-        for s in depends_on:
-            if s not in sym_gens:
-                sym_gens[s] = await self._current_gen(f"sym:{s}:gen")
+        missing = [s for s in syms if s not in sym_gens]
+        if missing:
+            more = (await self.generation(portfolio, missing)).split()
+            sym_gens.update(zip(more[1::2], more[2::2]))
         if sym_gens:
             rec["symbol_gens"] = sym_gens
-        await self.set(namespace, f"{portfolio}:calc:{calc}", rec)
+        return await self.set(f"{portfolio}:calc:{calc}", rec, ttl=ttl, namespace=namespace)
 
-    async def cache_portfolio_calculation(self, portfolio: str, calc: str, result: decimal.Decimal, gen: str,
-                                          depends_on: Iterable[str] = ()) -> None:
-        """Store a portfolio calculation computed under gen (from
-        generation()); a change since then makes it read as missing."""
-        await self._store_calc(NAMESPACE_PORTFOLIO, portfolio, calc, result, gen, depends_on)
+    async def cache_portfolio_calculation(self, portfolio_id: str, calculation_type: str, result: Any,
+                                          ttl: float | None = None, *, gen: str | None = None,
+                                          depends_on: Iterable[str] = ()) -> bool:
+        """Store a portfolio calculation (a Decimal, a dict of them, any
+        value) computed under gen (from generation(), read before
+        computing); a change of the portfolio, or of a symbol in
+        depends_on, since then makes it read as missing. Go reads it with
+        Portfolios (a dict as a map or struct)."""
+        return await self._store_calc(NAMESPACE_PORTFOLIO, portfolio_id, calculation_type, result, ttl, gen, depends_on)
 
-    async def cache_risk_calculation(self, portfolio: str, metric: str, result: decimal.Decimal, gen: str,
-                                     depends_on: Iterable[str] = ()) -> None:
-        await self._store_calc(NAMESPACE_RISK, portfolio, metric, result, gen, depends_on)
+    async def cache_risk_calculation(self, portfolio_id: str, metric: str, result: Any, ttl: float | None = None, *,
+                                     gen: str | None = None, depends_on: Iterable[str] = ()) -> bool:
+        return await self._store_calc(NAMESPACE_RISK, portfolio_id, metric, result, ttl, gen, depends_on)
 
-    async def _read_calc(self, namespace: str, portfolio: str, calc: str) -> decimal.Decimal | None:
-        gen_rec = await self.get(NAMESPACE_PORTFOLIO, f"{portfolio}:gen")
-        rec = await self.get(namespace, f"{portfolio}:calc:{calc}")
+    async def _read_calc(self, namespace: str, portfolio: str, calc: str) -> Any:
+        """At most two round trips: the calculation and its portfolio's
+        generation in one, the symbols' generations in the other."""
+        ck, gk = f"{portfolio}:calc:{calc}", f"{portfolio}:gen"
+        if namespace == NAMESPACE_PORTFOLIO:
+            got = await self.get_many([ck, gk], namespace=namespace)
+            rec, gen_rec = got.get(ck), got.get(gk)
+        else:
+            rec, gen_rec = await asyncio.gather(self.get(ck, namespace=namespace),
+                                                self.get(gk, namespace=NAMESPACE_PORTFOLIO))
         if not isinstance(rec, dict) or not isinstance(gen_rec, dict):
             return None
         if not gen_rec.get("gen") or rec.get("gen") != gen_rec.get("gen"):
             return None
-        for s, g in (rec.get("symbol_gens") or {}).items():
-            cur = await self.get(NAMESPACE_PORTFOLIO, f"sym:{s}:gen")
-            if not isinstance(cur, dict) or cur.get("gen") != g:
+        sym_gens = rec.get("symbol_gens") or {}
+        if sym_gens:
+            cur = await self._gens([f"sym:{s}:gen" for s in sym_gens])
+            if any(c != g for c, g in zip(cur, sym_gens.values())):
                 return None
         return rec.get("result")
 
-    async def get_portfolio_calculation(self, portfolio: str, calc: str) -> decimal.Decimal | None:
+    async def get_portfolio_calculation(self, portfolio_id: str, calculation_type: str) -> Any:
         """The calculation if it is current, else None (missing, or
         computed before the portfolio or a symbol it depends on changed)."""
-        return await self._read_calc(NAMESPACE_PORTFOLIO, portfolio, calc)
+        return await self._read_calc(NAMESPACE_PORTFOLIO, portfolio_id, calculation_type)
 
-    async def get_risk_calculation(self, portfolio: str, metric: str) -> decimal.Decimal | None:
-        return await self._read_calc(NAMESPACE_RISK, portfolio, metric)
+    async def get_risk_calculation(self, portfolio_id: str, metric: str) -> Any:
+        return await self._read_calc(NAMESPACE_RISK, portfolio_id, metric)
 
-    async def invalidate_portfolio(self, portfolio: str) -> None:
+    async def invalidate_portfolio(self, portfolio_id: str) -> None:
         """Invalidate every calculation of the portfolio in one write."""
-        await self.set(NAMESPACE_PORTFOLIO, f"{portfolio}:gen",
-                       {"gen": secrets.token_hex(12), "result": decimal.Decimal(0), "at": _now()}, ttl=GENERATION_TTL)
+        await self._new_gen(f"{portfolio_id}:gen")
 
     async def invalidate_symbol(self, symbol: str) -> None:
         """Invalidate every calculation that depends on symbol."""
-        await self.set(NAMESPACE_PORTFOLIO, f"sym:{symbol}:gen",
-                       {"gen": secrets.token_hex(12), "result": decimal.Decimal(0), "at": _now()}, ttl=GENERATION_TTL)
+        await self._new_gen(f"sym:{symbol}:gen")
+
+    # --- sessions: TTL extended on use ---------------------------------------
+
+    async def cache_user_session(self, session_id: str, data: Any, ttl: float | None = None) -> bool:
+        """Store a session for ttl seconds (None: CACHE_SESSION_TTL). Sealed
+        when CACHE_ENCRYPTION_KEYS is set, as in Go."""
+        return await self.set(session_id, data, ttl=ttl, namespace=NAMESPACE_SESSION)
+
+    async def get_user_session(self, session_id: str, extend_ttl: bool = True, ttl: float | None = None) -> Any:
+        """The session, or None; with extend_ttl its TTL starts again
+        (GETEX, one round trip), as Go's Sessions.Touch."""
+        if extend_ttl:
+            return await self.touch(session_id, ttl=ttl, namespace=NAMESPACE_SESSION)
+        return await self.get(session_id, namespace=NAMESPACE_SESSION)
+
+    async def extend_user_session(self, session_id: str, ttl: float | None = None) -> bool:
+        """Start the session's TTL again; whether it exists."""
+        return await self.touch(session_id, ttl=ttl, namespace=NAMESPACE_SESSION, default=_MISSING) is not _MISSING
+
+    async def invalidate_user_session(self, session_id: str) -> bool:
+        return await self.delete(session_id, namespace=NAMESPACE_SESSION)
 
     # --- figures -------------------------------------------------------------
 
-    def get_stats(self) -> dict[str, Any]:
-        """This process's counts, in all and per namespace, with hit rates."""
-        def rate(c: _Counts) -> float:
-            return c.hits / (c.hits + c.misses) if c.hits + c.misses else 0.0
-
-        total = _Counts()
-        per_ns = {}
-        for name, c in sorted(self._counts.items()):
-            for f in dataclasses.fields(c):
-                setattr(total, f.name, getattr(total, f.name) + getattr(c, f.name))
-            per_ns[name] = {**dataclasses.asdict(c), "hit_rate": rate(c)}
-        return {**dataclasses.asdict(total), "hit_rate": rate(total), "namespaces": per_ns,
-                "uptime_seconds": time.time() - self._started, "key_prefix": self.config.key_prefix}
+    async def get_stats(self) -> dict[str, Any]:
+        """This process's figures, as the old layer's get_stats:
+        "cache_manager" (hits, misses, sets, deletes, errors, hit_rate,
+        error_rate, total_operations, avg/p50/p95/p99 latency in ms),
+        "operations" (per operation), "namespaces", "circuit_breaker", and
+        "redis" (the server's INFO: connected_clients, used_memory_human,
+        ...; {"error": ...} when it cannot be read)."""
+        st = self._rc.stats()
+        try:
+            st["redis"] = await self._rc.run("info", NAMESPACE_DEFAULT, "", self._rc.backend.info)
+        except CacheError as e:
+            st["redis"] = {"error": str(e)}
+        return st
 
     async def health_check(self) -> dict[str, Any]:
-        """PING with its latency; healthy false (with the error) when Redis
-        does not answer within the operation timeout."""
+        """PING, past the breaker (a probe must reach Redis even while it is
+        open), with its latency; a success makes an open breaker half-open
+        at once. healthy is false, with the error, when Redis does not
+        answer within the operation timeout."""
         t0 = time.perf_counter()
         try:
-            await asyncio.wait_for(self.redis.ping(), timeout=max(self.config.op_timeout, 0.001) * 10)
+            await self._rc.backend.ping()
         except Exception as e:  # any failure is "not healthy", said with its reason
-            return {"healthy": False, "error": f"{type(e).__name__}: {e}", "ping_latency_ns": None}
-        return {"healthy": True, "error": "", "ping_latency_ns": int((time.perf_counter() - t0) * 1e9)}
+            err = classify(e)[0] if not isinstance(e, CacheError) else e
+            if isinstance(err, CacheAuthError) and self.breaker.state != "closed":
+                self.breaker.cause = err  # what the open breaker's errors name: waiting will not mend it
+            return {"healthy": False, "error": f"{type(err).__name__}: {err}", "ping_latency_ns": None,
+                    "breaker": self.breaker.state, "backend": self._rc.kind}
+        self.breaker.probe_succeeded()
+        return {"healthy": True, "error": "", "ping_latency_ns": int((time.perf_counter() - t0) * 1e9),
+                "breaker": self.breaker.state, "backend": self._rc.kind}
+
+
+class Namespace:
+    """One namespace of a CacheManager (cache.ns("risk")): the core calls
+    without namespace=, as Go's Namespace."""
+
+    def __init__(self, cache: CacheManager, name: str):
+        self.cache, self.name = cache, name
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        return await self.cache.get(key, default, namespace=self.name)
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        return await self.cache.set(key, value, ttl, namespace=self.name)
+
+    async def get_many(self, keys: Iterable[str], errors: dict[str, CacheError] | None = None) -> dict[str, Any]:
+        return await self.cache.get_many(keys, namespace=self.name, errors=errors)
+
+    async def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> int:
+        return await self.cache.set_many(mapping, ttl, namespace=self.name)
+
+    async def delete(self, *keys: str) -> int:
+        return await self.cache.delete_many(keys, namespace=self.name)
+
+    async def exists(self, key: str) -> bool:
+        return await self.cache.exists(key, namespace=self.name)
+
+    async def touch(self, key: str, ttl: float | None = None, default: Any = None) -> Any:
+        return await self.cache.touch(key, ttl, namespace=self.name, default=default)
+
+    async def clear(self) -> int:
+        return await self.cache.clear_namespace(self.name)
+
+    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None = None) -> Any:
+        return await self.cache.get_or_load(key, loader, ttl, namespace=self.name)
+
+    def key(self, key: str) -> str:
+        return self.cache.key(self.name, key)
+
+
+_MISSING: Any = object()
+
+
+def _version_of(data: Any) -> int | None:
+    if isinstance(data, Mapping):
+        s = data.get("seq")
+        if isinstance(s, int) and not isinstance(s, bool) and s > 0:
+            return s
+        for f in ("timestamp", "at", "ts"):
+            t = data.get(f)
+            if isinstance(t, _dt.datetime):
+                tc = TcTime.from_datetime(t)
+                return tc.seconds * 10**9 + tc.nanos
+            if isinstance(t, TcTime):
+                return t.seconds * 10**9 + t.nanos
+    return time.time_ns()
+
+
+def _escape_glob(s: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\^" else ch for ch in s)
 
 
 def _now() -> TcTime:
     ns = time.time_ns()
     return TcTime(ns // 10**9, ns % 10**9)
-
-
-def cached(cache: CacheManager, namespace: str = NAMESPACE_DEFAULT, ttl: float | None = None,
-           key: Callable[..., str] | None = None):
-    """Cache an async function's results: the key is key(*args, **kwargs),
-    or the function's qualified name and a hash of its arguments. A miss
-    calls the function and stores what it returns (None included)."""
-
-    def decorate(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        @functools.wraps(fn)
-        async def wrapper(*args, **kwargs) -> T:
-            if key is not None:
-                k = key(*args, **kwargs)
-            else:
-                digest = hashlib.sha256(repr((args, sorted(kwargs.items()))).encode()).hexdigest()[:32]
-                k = f"{fn.__module__}.{fn.__qualname__}:{digest}"
-            missing = object()
-            hit = await cache.get(namespace, k, default=missing)
-            if hit is not missing:
-                return hit
-            v = await fn(*args, **kwargs)
-            await cache.set(namespace, k, v, ttl=ttl)
-            return v
-
-        return wrapper
-
-    return decorate

@@ -25,6 +25,8 @@ from typing import Any, Iterable, Mapping
 
 import msgpack
 
+from .errors import SerializationError
+
 VERSION = 1
 FLAG_RAW = 0x08
 COMPRESSION_MASK = 0x06
@@ -63,7 +65,7 @@ _ZONE_INDEX = {z: i for i, z in enumerate(ZONE_TABLE)}
 _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(SerializationError):
     """A value a reader must refuse. kind is one of: corrupt, unsupported,
     unknown_key, tampered, too_large, not_sealed."""
 
@@ -93,10 +95,12 @@ class TcTime:
 
     @classmethod
     def from_datetime(cls, dt: _dt.datetime, nanosecond: int = 0) -> "TcTime":
-        """An aware datetime, with nanosecond (0-999) added below its
-        microseconds. A naive datetime is refused: its zone is unknown."""
+        """A datetime, with nanosecond (0-999) added below its
+        microseconds. A naive datetime (datetime.now()) is taken as this
+        process's local time, as datetime.timestamp() takes it, and stored
+        with that offset (and no zone name)."""
         if dt.tzinfo is None or dt.utcoffset() is None:
-            raise TypeError("a naive datetime has no zone: give it one (datetime.timezone.utc, a ZoneInfo)")
+            dt = dt.astimezone()  # local time, with the offset in force at that instant
         if not 0 <= nanosecond < 1000:
             raise ValueError("nanosecond must be 0-999 (the microseconds are the datetime's)")
         offset = int(dt.utcoffset().total_seconds())
@@ -515,15 +519,48 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise EnvelopeError("corrupt", f"extension type {code} here")
 
 
-def _unpack(payload: bytes) -> Any:
+def _ext_hook_datetime(code: int, data: bytes) -> Any:
+    if code == EXT_TIME and len(data) <= MAX_EXT_LEN:
+        return decode_time(data).datetime
+    return _ext_hook(code, data)
+
+
+# Bytes that can open a MessagePack array or map. A payload with at most
+# MAX_DEPTH of them anywhere cannot nest deeper than MAX_DEPTH, so the
+# structural walk (validate) is needed only for the rare payload with more;
+# counting them is one bytes.translate, in C.
+_NOT_CONTAINER = bytes(c for c in range(256) if not (0x80 <= c <= 0x9F or 0xDC <= c <= 0xDF))
+
+
+def _unpack(payload: bytes, times: str = "tctime") -> Any:
+    """Decode one MessagePack value with msgpack's C unpacker: its own
+    limits (no length beyond the payload, no trailing bytes), ext_hook for
+    the format's extensions (an unknown one is refused), ext -1 read as
+    UTC. The structural bounds that the C unpacker does not keep (depth,
+    values per byte of a compressed envelope) are the caller's."""
     try:
+        if times == "datetime":
+            return msgpack.unpackb(payload, ext_hook=_ext_hook_datetime, raw=False, strict_map_key=False,
+                                   timestamp=3, use_list=True, max_ext_len=MAX_EXT_LEN + 1)
         v = msgpack.unpackb(payload, ext_hook=_ext_hook, raw=False, strict_map_key=False,
-                            timestamp=0, use_list=True)
+                            timestamp=0, use_list=True, max_ext_len=MAX_EXT_LEN + 1)
     except EnvelopeError:
         raise
-    except Exception as e:  # msgpack's own: a bad UTF-8 string, an unhashable key
+    except Exception as e:  # msgpack's own: truncated, trailing bytes, bad UTF-8, an unhashable key
         raise EnvelopeError("corrupt", f"{type(e).__name__}: {e}") from None
-    return _from_msgpack(v)
+    if b"\xff" in payload:  # ext -1 has type byte 0xff: only then can a msgpack.Timestamp be inside
+        return _from_msgpack(v)
+    return v
+
+
+def _check_structure(payload: bytes, max_values: int, compressed: bool) -> None:
+    """What the C unpacker does not bound: nesting beyond MAX_DEPTH, and
+    (for a decompressed payload, which can be 256 times its envelope) more
+    values than max_values. An uncompressed payload holds fewer values than
+    its bytes, so only its depth can need the walk, and only when it has
+    more than MAX_DEPTH bytes that can open a container."""
+    if compressed or len(payload.translate(None, _NOT_CONTAINER)) > MAX_DEPTH:
+        validate(payload, max_values)
 
 
 def _from_msgpack(v: Any) -> Any:
@@ -542,10 +579,13 @@ def decoded_limit(stored: int, max_decoded_size: int = MAX_DECODED_SIZE) -> int:
 
 
 def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None,
-                   sealed: bool = False, max_decoded_size: int = MAX_DECODED_SIZE) -> tuple[Any, Stamp | None]:
+                   sealed: bool = False, max_decoded_size: int = MAX_DECODED_SIZE,
+                   times: str = "tctime") -> tuple[Any, Stamp | None]:
     """Decode an envelope into (value, stamp); stamp is None for a value
     written without one. sealed refuses a value that is not sealed (a
-    sealed namespace's values must be). Raises EnvelopeError."""
+    sealed namespace's values must be). times is "tctime" (TcTime: the
+    nanoseconds and zone exactly) or "datetime" (an aware datetime, to the
+    microsecond). Raises EnvelopeError."""
     if not envelope:
         raise EnvelopeError("corrupt", "empty")
     envelope = bytes(envelope)
@@ -563,16 +603,20 @@ def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | No
     elif sealed:
         raise EnvelopeError("not_sealed", "a value that is not sealed in a sealed namespace")
     limit = decoded_limit(len(envelope), max_decoded_size)
+    compressed = code != COMPRESSION_NONE
     if code == COMPRESSION_ZSTD:
         payload = _unzstd(payload, limit)
     elif code == COMPRESSION_S2:
         raise EnvelopeError("unsupported", "s2 is Go-only: a namespace shared with Python must use zstd or none")
     if h & FLAG_RAW:
         return payload, None
-    validate(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)))
-    if payload and _is_stamp(payload):
-        return _unstamp(payload)
-    return _unpack(payload), None
+    if not payload:
+        raise EnvelopeError("corrupt", "truncated")
+    if _is_stamp(payload):
+        validate(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)))
+        return _unstamp(payload, times)
+    _check_structure(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)), compressed)
+    return _unpack(payload, times), None
 
 
 def _unzstd(payload: bytes, limit: int) -> bytes:
@@ -594,7 +638,7 @@ def _unzstd(payload: bytes, limit: int) -> bytes:
     return out
 
 
-def _unstamp(payload: bytes) -> tuple[Any, Stamp]:
+def _unstamp(payload: bytes, times: str = "tctime") -> tuple[Any, Stamp]:
     data = msgpack.unpackb(payload, ext_hook=lambda code, d: msgpack.ExtType(code, d), raw=False)
     b = data.data
     as_of, i = _read_uvarint(b, 0)
@@ -606,7 +650,7 @@ def _unstamp(payload: bytes) -> tuple[Any, Stamp]:
     validate(inner, max(VALUES_FLOOR, VALUES_PER_BYTE * len(payload)))
     if inner and _is_stamp(inner):
         raise EnvelopeError("corrupt", "a stamp inside a stamp")
-    return _unpack(inner), Stamp(as_of, fresh, load, bool(b[i] & 1))
+    return _unpack(inner, times), Stamp(as_of, fresh, load, bool(b[i] & 1))
 
 
 def _is_stamp(b: bytes) -> bool:
@@ -620,9 +664,9 @@ def _is_stamp(b: bytes) -> bool:
 
 
 def decode(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None, sealed: bool = False,
-           max_decoded_size: int = MAX_DECODED_SIZE) -> Any:
+           max_decoded_size: int = MAX_DECODED_SIZE, times: str = "tctime") -> Any:
     """Decode an envelope; a stamped value gives its inner value."""
-    return decode_stamped(envelope, storage_key, keyring, sealed, max_decoded_size)[0]
+    return decode_stamped(envelope, storage_key, keyring, sealed, max_decoded_size, times)[0]
 
 
 # --- encoding ----------------------------------------------------------------

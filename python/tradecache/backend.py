@@ -1,0 +1,285 @@
+"""Where values live: Redis (standalone, Sentinel or Cluster, through
+Debian's redis.asyncio) or this process's memory. CacheManager speaks to
+one Backend and never to a client directly, so that every topology and the
+in-memory store run the same code above it (and one test suite).
+
+Every Redis command is bounded by the client's own socket timeouts (the
+operation timeout for single-key commands, the batch timeout for batches,
+SCAN and UNLINK), connecting included, and a connection is waited for at
+most the operation timeout. Commands are never cancelled from outside:
+redis-py before 4.5.3 (Debian 12 has 4.3.4) could hand a cancelled
+command's reply to the next command on its connection (CVE-2023-28859), a
+wrong value; a socket timeout closes the connection instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import ssl
+import time
+from typing import Any, Iterable
+
+from .config import Config
+
+# The Go store's script, character for character, so that both languages
+# run one script (one SHA): the version is compared as a 20-digit
+# zero-padded string, so any uint64 compares exactly (Lua numbers are
+# doubles), and the value and its version are written in one atomic step.
+SET_IF_NEWER = """
+local cur = redis.call("GET", KEYS[2])
+if cur and cur >= ARGV[2] then return 0 end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
+redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
+return 1"""
+
+
+class Backend:
+    """The operations CacheManager needs. TTLs are in milliseconds; 0 is
+    no expiry."""
+
+    kind = "memory"
+
+    async def get(self, key: str) -> bytes | None: ...
+    async def mget(self, keys: list[str]) -> list[bytes | None]: ...
+    async def set(self, key: str, value: bytes, px: int) -> None: ...
+    async def set_many(self, items: list[tuple[str, bytes]], px: int) -> None: ...
+    async def delete(self, keys: list[str]) -> int: ...
+    async def exists(self, key: str) -> bool: ...
+    async def getex(self, key: str, px: int) -> bytes | None: ...
+    async def set_if_newer(self, key: str, ver_key: str, value: bytes, version: str, px: int) -> bool: ...
+    async def scan_delete(self, pattern: str, batch: int) -> int: ...
+    async def ping(self) -> None: ...
+    async def info(self) -> dict[str, Any]: ...
+    async def close(self) -> None: ...
+
+
+class MemoryBackend(Backend):
+    """This process's memory, for development and tests when no Redis is
+    configured (the Go library's embedded store does the same). Values
+    expire like Redis keys; nothing is shared with another process."""
+
+    kind = "memory"
+
+    def __init__(self, clock=time.monotonic):
+        self._data: dict[str, tuple[bytes, float]] = {}  # key -> (value, expiry; 0: none)
+        self._clock = clock
+
+    def _live(self, key: str) -> bytes | None:
+        e = self._data.get(key)
+        if e is None:
+            return None
+        if e[1] and e[1] <= self._clock():
+            del self._data[key]
+            return None
+        return e[0]
+
+    def _exp(self, px: int) -> float:
+        return self._clock() + px / 1000 if px else 0.0
+
+    async def get(self, key):
+        return self._live(key)
+
+    async def mget(self, keys):
+        return [self._live(k) for k in keys]
+
+    async def set(self, key, value, px):
+        self._data[key] = (bytes(value), self._exp(px))
+
+    async def set_many(self, items, px):
+        for k, v in items:
+            self._data[k] = (bytes(v), self._exp(px))
+
+    async def delete(self, keys):
+        n = 0
+        for k in keys:
+            if self._live(k) is not None:
+                del self._data[k]
+                n += 1
+        return n
+
+    async def exists(self, key):
+        return self._live(key) is not None
+
+    async def getex(self, key, px):
+        v = self._live(key)
+        if v is not None:
+            self._data[key] = (v, self._exp(px))
+        return v
+
+    async def set_if_newer(self, key, ver_key, value, version, px):
+        cur = self._live(ver_key)
+        if cur is not None and cur.decode() >= version:
+            return False
+        self._data[key] = (bytes(value), self._exp(px))
+        self._data[ver_key] = (version.encode(), self._exp(px))
+        return True
+
+    async def scan_delete(self, pattern, batch):
+        gone = [k for k in list(self._data) if fnmatch.fnmatchcase(k, pattern) and self._live(k) is not None]
+        for k in gone:
+            del self._data[k]
+        return len(gone)
+
+    async def ping(self):
+        return None
+
+    async def info(self):
+        return {"backend": "memory", "keys": len(self._data)}
+
+    async def close(self):
+        self._data.clear()
+
+
+def _ssl_kwargs(cfg: Config) -> dict:
+    if not cfg.redis_ssl and not cfg.redis_url.startswith("rediss://"):
+        return {}
+    kw: dict[str, Any] = {"ssl": True, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    if cfg.redis_tls_ca_file:
+        kw["ssl_ca_certs"] = cfg.redis_tls_ca_file
+    if cfg.redis_tls_cert_file:
+        kw["ssl_certfile"], kw["ssl_keyfile"] = cfg.redis_tls_cert_file, cfg.redis_tls_key_file or None
+    return kw
+
+
+class RedisBackend(Backend):
+    """Redis through redis.asyncio: two clients over one configuration,
+    one whose socket timeout is the operation timeout (single keys) and
+    one with the batch timeout (MGET, pipelines, SCAN, UNLINK)."""
+
+    def __init__(self, cfg: Config, client: Any = None):
+        import redis.asyncio as aioredis
+
+        self.kind = cfg.topology if client is None else "standalone"
+        self._cluster = self.kind == "cluster"
+        op, batch = max(cfg.op_timeout, 0.001), max(cfg.batch_timeout, cfg.op_timeout, 0.001)
+        if client is not None:
+            self.op = self.batch = client
+        elif self._cluster:
+            from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+            def make(timeout: float):
+                nodes = [ClusterNode(a.rpartition(":")[0], int(a.rpartition(":")[2])) for a in cfg.cluster_addrs]
+                return RedisCluster(startup_nodes=nodes, socket_timeout=timeout, socket_connect_timeout=op,
+                                    username=cfg.redis_username or None, password=cfg.redis_password or None,
+                                    max_connections=cfg.pool_size, **_ssl_kwargs(cfg))
+
+            self.op, self.batch = make(op), make(batch)
+        elif self.kind == "sentinel":
+            from redis.asyncio.sentinel import Sentinel
+
+            addrs = [(a.rpartition(":")[0], int(a.rpartition(":")[2])) for a in cfg.sentinel_addrs]
+            skw = {"socket_timeout": op, "socket_connect_timeout": op}
+            if cfg.sentinel_password or cfg.sentinel_username:
+                skw.update(username=cfg.sentinel_username or None, password=cfg.sentinel_password or None)
+            self._sentinel = Sentinel(addrs, sentinel_kwargs=skw, socket_connect_timeout=op, db=cfg.redis_db,
+                                      username=cfg.redis_username or None, password=cfg.redis_password or None,
+                                      **_ssl_kwargs(cfg))
+            self.op = self._sentinel.master_for(cfg.sentinel_master, socket_timeout=op)
+            self.batch = self._sentinel.master_for(cfg.sentinel_master, socket_timeout=batch)
+        else:
+            from redis.asyncio.connection import BlockingConnectionPool
+
+            def make(timeout: float):
+                kw: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": op,
+                                      "max_connections": cfg.pool_size, "timeout": op}
+                if cfg.redis_url:
+                    pool = BlockingConnectionPool.from_url(cfg.redis_url, **kw)
+                else:
+                    pool = BlockingConnectionPool(host=cfg.redis_host, port=cfg.redis_port, db=cfg.redis_db,
+                                                  username=cfg.redis_username or None,
+                                                  password=cfg.redis_password or None, **kw,
+                                                  **_ssl_pool_kwargs(cfg))
+                return aioredis.Redis(connection_pool=pool)
+
+            self.op, self.batch = make(op), make(batch)
+        self._script = None if self._cluster else self.op.register_script(SET_IF_NEWER)
+        self._script_batch = None if self._cluster else self.batch.register_script(SET_IF_NEWER)
+
+    async def get(self, key):
+        return await self.op.get(key)
+
+    async def mget(self, keys):
+        if self._cluster:
+            return await self.batch.mget_nonatomic(keys)
+        return await self.batch.mget(keys)
+
+    async def set(self, key, value, px):
+        await self.op.set(key, value, px=px or None)
+
+    async def set_many(self, items, px):
+        if self._cluster:
+            # One round trip per key here (redis-py's asyncio cluster pipeline
+            # came later than Debian's 4.3): bounded by the batch size.
+            await asyncio.gather(*(self.batch.set(k, v, px=px or None) for k, v in items))
+            return
+        pipe = self.batch.pipeline(transaction=False)
+        for k, v in items:
+            pipe.set(k, v, px=px or None)
+        await pipe.execute()
+
+    async def delete(self, keys):
+        if self._cluster:
+            return sum(await asyncio.gather(*(self.batch.unlink(k) for k in keys)))
+        return await self.batch.unlink(*keys)
+
+    async def exists(self, key):
+        return bool(await self.op.exists(key))
+
+    async def getex(self, key, px):
+        return await self.op.execute_command("GETEX", key, "PX", px) if px else await self.op.get(key)
+
+    async def set_if_newer(self, key, ver_key, value, version, px):
+        if self._cluster:
+            return bool(await self.op.execute_command("EVAL", SET_IF_NEWER, 2, key, ver_key, value, version, px))
+        return bool(await self._script(keys=[key, ver_key], args=[value, version, px]))
+
+    async def scan_delete(self, pattern, batch):
+        removed = 0
+        if self._cluster:
+            keys = [k async for k in self.batch.scan_iter(match=pattern, count=batch)]
+            for i in range(0, len(keys), batch):
+                removed += await self.delete(keys[i:i + batch])
+            return removed
+        cursor = 0
+        while True:
+            cursor, keys = await self.batch.scan(cursor, match=pattern, count=batch)
+            if keys:
+                removed += await self.batch.unlink(*keys)
+            if cursor == 0:
+                return removed
+
+    async def ping(self):
+        await self.op.ping()
+
+    async def info(self):
+        info = await self.batch.info()
+        if self._cluster:  # {node: info}: the first master's figures, and the count
+            nodes = list(info.values()) if info and isinstance(next(iter(info.values())), dict) else [info]
+            out = dict(nodes[0]) if nodes else {}
+            out["cluster_nodes"] = len(nodes)
+            return out
+        return info
+
+    async def close(self):
+        for c in {id(self.op): self.op, id(self.batch): self.batch}.values():
+            await c.close()
+            pool = getattr(c, "connection_pool", None)
+            if pool is not None:
+                await pool.disconnect()
+
+
+def _ssl_pool_kwargs(cfg: Config) -> dict:
+    """TLS for a pool built from host and port: its connection class."""
+    kw = _ssl_kwargs(cfg)
+    if not kw:
+        return {}
+    from redis.asyncio.connection import SSLConnection
+
+    kw.pop("ssl")
+    return {"connection_class": SSLConnection, **kw}
+
+
+def batches(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
