@@ -3,6 +3,7 @@ by its pid: never port 6379, never an address but loopback. A missing
 redis-server fails with how to install it."""
 
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -47,3 +48,71 @@ def redis_url():
     proc.kill()
     proc.wait()
     shutil.rmtree(d, ignore_errors=True)
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free loopback port, that the
+    test may kill -9, restart on the same port, freeze (SIGSTOP) and thaw.
+    Its log is printed when the test fails to start it."""
+
+    def __init__(self, *extra: str):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            pytest.fail("redis-server not found: run `make test` (it installs it), or `apt-get install -y redis-server`")
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="tradecache-pytest-")
+        self.extra = extra
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = os.path.join(self.dir, "redis.log")
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir, "--logfile", log, *self.extra],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                        return
+            except OSError:
+                pass
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                text = open(log).read() if os.path.exists(log) else ""
+                pytest.fail(f"redis-server did not start on 127.0.0.1:{self.port}:\n{err}\n{text[-2000:]}")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def freeze(self) -> None:
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.thaw()
+            self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_redis():
+    srv = RedisServer()
+    yield srv
+    srv.close()
