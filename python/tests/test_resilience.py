@@ -84,7 +84,7 @@ def test_sigstop_every_call_bounded(own_redis):
     succeed again after SIGCONT."""
     async def go():
         async with manager(own_redis.url) as m:
-            await m.set("k", "v")
+            await m.set_many({f"k{i}": f"v{i}" for i in range(20)})
             worst, errors, wrong = 0.0, 0, 0
             stop = time.monotonic() + 3.0
 
@@ -93,8 +93,10 @@ def test_sigstop_every_call_bounded(own_redis):
                 while time.monotonic() < stop:
                     t0 = time.perf_counter()
                     try:
-                        v = await m.get("k")
-                        if v != "v":
+                        # Each task its own key: a reply meant for another
+                        # command (a cancelled one's) would show as a wrong value.
+                        v = await m.get(f"k{i}")
+                        if v != f"v{i}":
                             wrong += 1
                     except (RedisConnectionError, CacheTimeoutError):
                         errors += 1
@@ -112,7 +114,9 @@ def test_sigstop_every_call_bounded(own_redis):
             deadline = time.monotonic() + 10
             while True:
                 try:
-                    if await m.get("k") == "v":
+                    if await m.get("k0") == "v0":
+                        got = await asyncio.gather(*(m.get(f"k{i}") for i in range(20) for _ in range(5)))
+                        assert got == [f"v{i}" for i in range(20) for _ in range(5)], got
                         break
                 except (RedisConnectionError, CacheTimeoutError):
                     pass

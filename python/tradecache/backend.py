@@ -3,13 +3,19 @@ Debian's redis.asyncio) or this process's memory. CacheManager speaks to
 one Backend and never to a client directly, so that every topology and the
 in-memory store run the same code above it (and one test suite).
 
-Every Redis command is bounded by the client's own socket timeouts (the
-operation timeout for single-key commands, the batch timeout for batches,
-SCAN and UNLINK), connecting included, and a connection is waited for at
-most the operation timeout. Commands are never cancelled from outside:
-redis-py before 4.5.3 (Debian 12 has 4.3.4) could hand a cancelled
-command's reply to the next command on its connection (CVE-2023-28859), a
-wrong value; a socket timeout closes the connection instead.
+Every Redis command is bounded, connecting included, and a connection
+is waited for at most the operation timeout. Single-key commands on one
+server are bounded by one timer each (_within; a socket timeout costs
+three timers per command: most of a GET's client time at 50 tasks); their
+client is _SafeRedis, which closes a cancelled command's connection before
+it goes back to the pool: redis-py before 4.5.3 (Debian 12 has 4.3.4)
+would hand the cancelled command's reply to the next command on that
+connection (CVE-2023-28859), a wrong value. (The pool's own check for
+unread data catches a reply that has already arrived; tests/test_resilience.py
+and a DEBUG SLEEP probe did not make the race show on 4.3.4, so the close
+is a defence, not a fix shown to be needed.) Batches, pipelines, SCAN and
+UNLINK, and every command on Sentinel and Cluster, are bounded by the
+client's own socket timeouts, which close the connection themselves.
 """
 
 from __future__ import annotations
@@ -131,6 +137,76 @@ class MemoryBackend(Backend):
         self._data.clear()
 
 
+def _safe_redis():
+    """redis.asyncio.Redis whose execute_command closes the connection of
+    a command cancelled mid-flight (by _within) before releasing
+    it, as redis-py 4.5.4 does: its reply can never reach another command.
+    The close is synchronous (the parser forgets its reader, the writer is
+    closed), so a second cancellation cannot interrupt it."""
+    import redis.asyncio as aioredis
+
+    class SafeRedis(aioredis.Redis):
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            await self.initialize()
+            pool = self.connection_pool
+            command_name = args[0]
+            conn = self.connection or await pool.get_connection(command_name, **options)
+            try:
+                return await conn.retry.call_with_retry(
+                    lambda: self._send_command_parse_response(conn, command_name, *args, **options),
+                    lambda error: self._disconnect_raise(conn, error),
+                )
+            except asyncio.CancelledError:
+                _drop(conn)
+                raise
+            finally:
+                if not self.connection:
+                    await pool.release(conn)
+
+    return SafeRedis
+
+
+async def _within(seconds: float | None, aw: Any) -> Any:
+    """Await aw, cancelling it after seconds (None: no bound) and raising
+    TimeoutError then. One timer per call. (asyncio.timeout is not used:
+    on Python 3.11.2 with redis-py 4.3.4 a timed-out read let the
+    CancelledError through instead of TimeoutError, the task's cancel count
+    at 3 for one cancel.)"""
+    if seconds is None:
+        return await aw
+    task = asyncio.current_task()
+    start = task.cancelling()
+    fired = False
+
+    def fire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, fire)
+    try:
+        return await aw
+    except asyncio.CancelledError:
+        if not fired:
+            raise
+        while task.cancelling() > start:
+            task.uncancel()
+        raise TimeoutError(f"no reply within {seconds * 1000:.0f} ms") from None
+    finally:
+        handle.cancel()
+
+
+def _drop(conn: Any) -> None:
+    """Close conn at once, without awaiting: its next use reconnects."""
+    try:
+        conn._parser.on_disconnect()
+        if conn._writer is not None:
+            conn._writer.close()
+    except Exception:  # closing a broken connection may itself fail; it is dropped either way
+        pass
+    conn._reader = conn._writer = None
+
+
 def _ssl_kwargs(cfg: Config) -> dict:
     if not cfg.redis_ssl and not cfg.redis_url.startswith("rediss://"):
         return {}
@@ -151,6 +227,7 @@ class RedisBackend(Backend):
         import redis.asyncio as aioredis
 
         self.kind = cfg.topology if client is None else "standalone"
+        self._bounded: float | None = None
         self._cluster = self.kind == "cluster"
         op, batch = max(cfg.op_timeout, 0.001), max(cfg.batch_timeout, cfg.op_timeout, 0.001)
         if client is not None:
@@ -180,7 +257,7 @@ class RedisBackend(Backend):
         else:
             from redis.asyncio.connection import BlockingConnectionPool
 
-            def make(timeout: float):
+            def make(timeout: float | None, cls: Any):
                 kw: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": op,
                                       "max_connections": cfg.pool_size, "timeout": op}
                 if cfg.redis_url:
@@ -190,13 +267,15 @@ class RedisBackend(Backend):
                                                   username=cfg.redis_username or None,
                                                   password=cfg.redis_password or None, **kw,
                                                   **_ssl_pool_kwargs(cfg))
-                return aioredis.Redis(connection_pool=pool)
+                return cls(connection_pool=pool)
 
-            self.op, self.batch = make(op), make(batch)
+            self.op, self.batch = make(None, _safe_redis()), make(batch, aioredis.Redis)
+            self._bounded = op  # single-key commands: one timer each (_within)
         self._script = None if self._cluster else self.op.register_script(SET_IF_NEWER)
-        self._script_batch = None if self._cluster else self.batch.register_script(SET_IF_NEWER)
 
     async def get(self, key):
+        if self._bounded:
+            return await _within(self._bounded, self.op.get(key))
         return await self.op.get(key)
 
     async def mget(self, keys):
@@ -205,7 +284,7 @@ class RedisBackend(Backend):
         return await self.batch.mget(keys)
 
     async def set(self, key, value, px):
-        await self.op.set(key, value, px=px or None)
+        await _within(self._bounded, self.op.set(key, value, px=px or None))
 
     async def set_many(self, items, px):
         if self._cluster:
@@ -224,15 +303,15 @@ class RedisBackend(Backend):
         return await self.batch.unlink(*keys)
 
     async def exists(self, key):
-        return bool(await self.op.exists(key))
+        return bool(await _within(self._bounded, self.op.exists(key)))
 
     async def getex(self, key, px):
-        return await self.op.execute_command("GETEX", key, "PX", px) if px else await self.op.get(key)
+        return await _within(self._bounded, self.op.execute_command("GETEX", key, "PX", px))
 
     async def set_if_newer(self, key, ver_key, value, version, px):
         if self._cluster:
             return bool(await self.op.execute_command("EVAL", SET_IF_NEWER, 2, key, ver_key, value, version, px))
-        return bool(await self._script(keys=[key, ver_key], args=[value, version, px]))
+        return bool(await _within(self._bounded, self._script(keys=[key, ver_key], args=[value, version, px])))
 
     async def scan_delete(self, pattern, batch):
         removed = 0
@@ -250,7 +329,7 @@ class RedisBackend(Backend):
                 return removed
 
     async def ping(self):
-        await self.op.ping()
+        await _within(self._bounded, self.op.ping())
 
     async def info(self):
         info = await self.batch.info()

@@ -509,18 +509,50 @@ class Stamp:
     negative: bool = False
 
 
+# Decoded decimals by (extension type, payload): a Decimal is immutable, and
+# prices repeat, so a hit costs one dict lookup rather than a
+# construction. Bounded: emptied when full.
+_DECIMALS: dict[tuple[int, bytes], decimal.Decimal] = {}
+_DECIMALS_MAX = 8192
+
+
+def _decimal_ext(code: int, data: bytes) -> decimal.Decimal:
+    k = (code, data)
+    d = _DECIMALS.get(k)
+    if d is None:
+        if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX and 0 < len(data) <= MAX_SCALED_LEN:
+            # Construction from a string is exact, whatever the context's
+            # precision, and keeps the exponent (150.00 stays 150.00).
+            d = decimal.Decimal(f"{int.from_bytes(data, 'big', signed=True)}E-{code - EXT_SCALED_MIN}")
+        else:
+            d = decode_decimal(code, data)
+        if len(_DECIMALS) >= _DECIMALS_MAX:
+            _DECIMALS.clear()
+        _DECIMALS[k] = d
+    return d
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
-    if len(data) > MAX_EXT_LEN:
-        raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
-    if code == EXT_DECIMAL or EXT_SCALED_MIN <= code <= EXT_SCALED_MAX:
-        return decode_decimal(code, data)
+    if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX or code == EXT_DECIMAL:
+        d = _DECIMALS.get((code, data))
+        if d is not None:
+            return d
+        if len(data) > MAX_EXT_LEN:
+            raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
+        return _decimal_ext(code, data)
     if code == EXT_TIME:
+        if len(data) > MAX_EXT_LEN:
+            raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
         return decode_time(data)
     raise EnvelopeError("corrupt", f"extension type {code} here")
 
 
 def _ext_hook_datetime(code: int, data: bytes) -> Any:
-    if code == EXT_TIME and len(data) <= MAX_EXT_LEN:
+    if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX or code == EXT_DECIMAL:
+        d = _DECIMALS.get((code, data))
+        if d is not None:
+            return d
+    elif code == EXT_TIME and len(data) <= MAX_EXT_LEN:
         return decode_time(data).datetime
     return _ext_hook(code, data)
 
@@ -588,7 +620,8 @@ def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | No
     microsecond). Raises EnvelopeError."""
     if not envelope:
         raise EnvelopeError("corrupt", "empty")
-    envelope = bytes(envelope)
+    if type(envelope) is not bytes:
+        envelope = bytes(envelope)
     h = envelope[0]
     if h >> 4 != VERSION:
         raise EnvelopeError("unsupported", f"version {h >> 4}")
