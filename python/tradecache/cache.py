@@ -35,7 +35,7 @@ import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
 from . import envelope, keyslot
-from .backend import Backend, MemoryBackend, RedisBackend, batches
+from .backend import Backend, MemoryBackend, PoolWait, RedisBackend, batches
 from .breaker import CircuitBreaker
 from .config import (NAMESPACE_DEFAULT, NAMESPACE_MARKET_DATA, NAMESPACE_PORTFOLIO, NAMESPACE_RISK,
                      NAMESPACE_SESSION, CacheEnvironment, Config, check_key, check_name)
@@ -70,7 +70,7 @@ def classify(e: BaseException) -> tuple[CacheError, bool]:
     if isinstance(e, rex.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text or \
             isinstance(e, rex.AuthenticationWrongNumberOfArgsError):
         return CacheAuthError(f"authentication failed: {text}"), True
-    if isinstance(e, rex.ConnectionError) and "No connection available" in text:
+    if isinstance(e, PoolWait) or isinstance(e, rex.ConnectionError) and "No connection available" in text:
         return CacheTimeoutError(f"no pooled connection within the operation timeout: {text}"), False
     if isinstance(e, (rex.TimeoutError, asyncio.TimeoutError, TimeoutError)):
         return CacheTimeoutError(f"Redis did not answer within the timeout: {text or type(e).__name__}"), True

@@ -509,16 +509,18 @@ class Stamp:
     negative: bool = False
 
 
-# Decoded decimals by (extension type, payload): a Decimal is immutable, and
+# Decoded decimals by extension type and payload: a Decimal is immutable, and
 # prices repeat, so a hit costs one dict lookup rather than a
 # construction. Bounded: emptied when full.
-_DECIMALS: dict[tuple[int, bytes], decimal.Decimal] = {}
 _DECIMALS_MAX = 8192
+_DECIMALS: list[dict[bytes, decimal.Decimal]] = [{} for _ in range(EXT_SCALED_MAX + 1)]  # by extension type
+_decimals_held = 0
 
 
 def _decimal_ext(code: int, data: bytes) -> decimal.Decimal:
-    k = (code, data)
-    d = _DECIMALS.get(k)
+    global _decimals_held
+    cache = _DECIMALS[code]
+    d = cache.get(data)
     if d is None:
         if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX and 0 < len(data) <= MAX_SCALED_LEN:
             # Construction from a string is exact, whatever the context's
@@ -526,15 +528,18 @@ def _decimal_ext(code: int, data: bytes) -> decimal.Decimal:
             d = decimal.Decimal(f"{int.from_bytes(data, 'big', signed=True)}E-{code - EXT_SCALED_MIN}")
         else:
             d = decode_decimal(code, data)
-        if len(_DECIMALS) >= _DECIMALS_MAX:
-            _DECIMALS.clear()
-        _DECIMALS[k] = d
+        if _decimals_held >= _DECIMALS_MAX:
+            for c in _DECIMALS:
+                c.clear()
+            _decimals_held = 0
+        cache[data] = d
+        _decimals_held += 1
     return d
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
     if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX or code == EXT_DECIMAL:
-        d = _DECIMALS.get((code, data))
+        d = _DECIMALS[code].get(data)
         if d is not None:
             return d
         if len(data) > MAX_EXT_LEN:
@@ -549,12 +554,46 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 def _ext_hook_datetime(code: int, data: bytes) -> Any:
     if EXT_SCALED_MIN <= code <= EXT_SCALED_MAX or code == EXT_DECIMAL:
-        d = _DECIMALS.get((code, data))
+        d = _DECIMALS[code].get(data)
         if d is not None:
             return d
     elif code == EXT_TIME and len(data) <= MAX_EXT_LEN:
-        return decode_time(data).datetime
+        return _datetime_of(data)
     return _ext_hook(code, data)
+
+
+_ZONES: dict[int, Any] = {}
+_MASK34 = (1 << 34) - 1
+
+
+def _datetime_of(b: bytes) -> _dt.datetime:
+    """Extension 2 straight to a datetime, for the two forms quotes use (UTC,
+    and a zone of the table, narrow); any other goes through TcTime. The
+    same checks as decode_time."""
+    n = len(b)
+    if n == 8:
+        x = int.from_bytes(b, "big")
+        if x >> 34 >= 1_000_000_000:
+            raise EnvelopeError("corrupt", f"{x >> 34} nanoseconds")
+        return _EPOCH + _dt.timedelta(seconds=x & _MASK34, microseconds=(x >> 34) // 1000)
+    if n >= 11 and b[0] == 3:
+        x = int.from_bytes(b[1:9], "big")
+        nanos = x >> 34
+        u, i = _read_uvarint(b, 9)
+        off = _unzigzag(u)
+        if nanos < 1_000_000_000 and abs(off) <= MAX_OFFSET and i == n - 1 and b[i] < len(ZONE_TABLE):
+            tz = _ZONES.get(b[i])
+            if tz is None:
+                try:
+                    tz = zoneinfo.ZoneInfo(ZONE_TABLE[b[i]])
+                except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                    tz = False
+                _ZONES[b[i]] = tz
+            if tz:
+                d = (_EPOCH + _dt.timedelta(seconds=x & _MASK34, microseconds=nanos // 1000)).astimezone(tz)
+                if d.utcoffset() == _dt.timedelta(seconds=off):
+                    return d
+    return decode_time(b).datetime
 
 
 # Bytes that can open a MessagePack array or map. A payload with at most
