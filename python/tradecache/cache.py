@@ -48,6 +48,7 @@ log = logging.getLogger("tradecache")
 MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
 GENERATION_TTL = 7 * 24 * 3600.0  # generation tokens outlive any calculation
 LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
+PARTS = 16  # partition breakers on a cluster
 
 T = TypeVar("T")
 
@@ -140,6 +141,13 @@ class RedisCache:
         else:
             self.backend = RedisBackend(c, client)
         self.breaker = circuit_breaker or CircuitBreaker(c.breaker_failures or 5, c.breaker_open_timeout or 1.0)
+        # On a cluster, single-key calls go through one breaker per sixteenth
+        # of the hash slots, as the Go side's partition breakers: one dead
+        # shard fails fast its own keys, while the others' are served.
+        self.parts: list[CircuitBreaker] = []
+        if self.backend.kind == "cluster":
+            t = self.breaker.timeout
+            self.parts = [CircuitBreaker(self.breaker.failure_threshold, t, name=f"slots-{i}") for i in range(PARTS)]
         self.metrics = metrics_collector
         self.counts: dict[str, _Counts] = {}
         self.windows: dict[str, _Window] = {}
@@ -169,7 +177,7 @@ class RedisCache:
 
     async def exists(self, key: str, namespace: str = NAMESPACE_DEFAULT) -> bool:
         full = self.key(namespace, key)
-        return await self.run("exists", namespace, key, self.backend.exists, full)
+        return await self.run("exists", namespace, key, self.backend.exists, full, route=full)
 
     def key(self, namespace: str, key: str) -> str:
         """The Redis key: "<prefix>:<namespace>:<key>", as in Go."""
@@ -185,10 +193,15 @@ class RedisCache:
             c = self.counts[namespace] = _Counts()
         return c
 
-    async def run(self, op: str, namespace: str, key: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """One backend call through the breaker, classified, timed and
-        counted. Bounded by the backend's socket timeouts."""
-        br = self.breaker
+    def breakers(self) -> list[CircuitBreaker]:
+        return [self.breaker, *self.parts]
+
+    async def run(self, op: str, namespace: str, key: str, fn: Callable[..., Awaitable[T]], *args: Any,
+                  route: str | None = None) -> T:
+        """One backend call through the breaker (route, the Redis key of a
+        single-key call, picks a partition's on a cluster), classified,
+        timed and counted. Bounded by the backend (see backend.py)."""
+        br = self.parts[keyslot.slot(route) * PARTS // 16384] if route is not None and self.parts else self.breaker
         try:
             br.allow()
         except CircuitOpenError as e:
@@ -258,7 +271,8 @@ class RedisCache:
             },
             "operations": ops,
             "namespaces": per_ns,
-            "circuit_breaker": self.breaker.stats(),
+            "circuit_breaker": {**self.breaker.stats(),
+                                "open_parts": sum(1 for b in self.parts if b.state != "closed"), "parts": len(self.parts)},
         }
 
 
@@ -381,7 +395,7 @@ class CacheManager:
         raises EnvelopeError: it is never served as valid."""
         ns = namespace or NAMESPACE_DEFAULT
         full = self._rc.key(ns, key)
-        b = await self._rc.run("get", ns, key, self._rc.backend.get, full)
+        b = await self._rc.run("get", ns, key, self._rc.backend.get, full, route=full)
         counts = self._rc.count(ns)
         if b is None:
             counts.misses += 1
@@ -402,7 +416,7 @@ class CacheManager:
         full = self._rc.key(ns, key)
         b = self._encode(ns, full, value)
         ms = self._ttl_ms(ns, ttl)
-        await self._rc.run("set", ns, key, self._rc.backend.set, full, b, ms)
+        await self._rc.run("set", ns, key, self._rc.backend.set, full, b, ms, route=full)
         self._rc.count(ns).sets += 1
         return True
 
@@ -497,7 +511,7 @@ class CacheManager:
         """The value under key, its TTL reset to ttl (GETEX), or default."""
         ns = namespace or NAMESPACE_DEFAULT
         full = self._rc.key(ns, key)
-        b = await self._rc.run("touch", ns, key, self._rc.backend.getex, full, self._ttl_ms(ns, ttl))
+        b = await self._rc.run("touch", ns, key, self._rc.backend.getex, full, self._ttl_ms(ns, ttl), route=full)
         if b is None:
             self._rc.count(ns).misses += 1
             return default
@@ -578,7 +592,7 @@ class CacheManager:
         b = self._encode(ns, full, data)
         ms = self._ttl_ms(ns, ttl)
         applied = await self._rc.run("cache_market_data", ns, key, self._rc.backend.set_if_newer, full, ver, b,
-                                     f"{version:020d}", ms)
+                                     f"{version:020d}", ms, route=full)
         if applied:
             self._rc.count(ns).sets += 1
         return bool(applied)
@@ -743,7 +757,8 @@ class CacheManager:
                 self.breaker.cause = err  # what the open breaker's errors name: waiting will not mend it
             return {"healthy": False, "error": f"{type(err).__name__}: {err}", "ping_latency_ns": None,
                     "breaker": self.breaker.state, "backend": self._rc.kind}
-        self.breaker.probe_succeeded()
+        for b in self._rc.breakers():
+            b.probe_succeeded()
         return {"healthy": True, "error": "", "ping_latency_ns": int((time.perf_counter() - t0) * 1e9),
                 "breaker": self.breaker.state, "backend": self._rc.kind}
 
