@@ -1,13 +1,14 @@
 # tradecache: `make test` is the whole setup on a fresh Debian machine.
 
 GO                  ?= go
-APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography python3-redis python3-pytest
+APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography python3-redis python3-pytest python3-venv python3-setuptools python3-prometheus-client
+PYVENV              := python/.venv
 FUZZTIME            ?= 60s
 
 SOAK                ?= 2m
 SOAK_TOPOLOGY       ?= standalone
 
-.PHONY: test deps check unit pytest bench compare report fuzz soak demo test-valkey valkey-deps
+.PHONY: test deps check unit pytest pyinstall pybench bench compare report fuzz soak demo test-valkey valkey-deps
 
 ## test: install what is missing; compile every package with -race, the work that go test -race and
 ## staticcheck share; then gofmt's check and staticcheck beside go test -race -vet=all and pytest (at
@@ -34,6 +35,9 @@ deps:
 	/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3-cryptography"; \
 	/usr/bin/python3 -c 'import redis.asyncio' >/dev/null 2>&1 || missing="$$missing python3-redis"; \
 	/usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || missing="$$missing python3-pytest"; \
+	/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	/usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || missing="$$missing python3-setuptools"; \
+	/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing="$$missing python3-prometheus-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
@@ -58,9 +62,24 @@ check:
 unit:
 	$(GO) test -race -vet=all -count=1 -timeout 9m ./...
 
-## pytest: the Python package's tests (python/tests), with Debian's python3 against its own redis-server
-pytest:
-	cd python && /usr/bin/python3 -m pytest -q -p no:cacheprovider tests
+## pytest: install the Python package as the README says (a venv that sees Debian's packages: Debian 12
+## refuses a system-wide pip install, PEP 668), check what was installed, then its tests (python/tests)
+## against their own redis-server, Sentinel group and Cluster
+pytest: pyinstall
+	cd python && ../$(PYVENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+## pyinstall: python3 -m venv --system-site-packages, then pip install --no-build-isolation --no-deps ./python
+pyinstall:
+	@[ -x $(PYVENV)/bin/python ] || /usr/bin/python3 -m venv --system-site-packages $(PYVENV)
+	@$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall ./python 2>&1 | grep -v "^\[notice\]" || true
+	@cd / && $(CURDIR)/$(PYVENV)/bin/python -c 'import os, tradecache; d = os.path.dirname(tradecache.__file__); \
+		assert d.startswith("$(CURDIR)/$(PYVENV)/"), d; assert os.path.exists(os.path.join(d, "py.typed")), "no py.typed"'
+
+## pybench: Python beside raw redis-py in one run (decode, get_many, get/set at 50 tasks), on a redis-server of its own
+pybench: deps pyinstall
+	@port=$$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	dir=$$(mktemp -d); redis-server --port $$port --bind 127.0.0.1 --save "" --appendonly no --dir $$dir --daemonize yes --pidfile $$dir/pid --logfile $$dir/log; \
+	sleep 0.3; $(PYVENV)/bin/python python/bench.py redis://127.0.0.1:$$port; rc=$$?; kill $$(cat $$dir/pid); rm -rf $$dir; exit $$rc
 
 ## bench: benchmarks beside raw rueidis (no -race)
 bench: deps

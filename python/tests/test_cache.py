@@ -168,3 +168,23 @@ def test_settings_are_the_go_librarys():
     from tradecache.config import KNOWN_VARIABLES
     assert documented <= KNOWN_VARIABLES, f"documented but unknown to Python: {sorted(documented - KNOWN_VARIABLES)}"
     assert KNOWN_VARIABLES <= documented, f"known to Python, not documented: {sorted(KNOWN_VARIABLES - documented)}"
+
+
+def test_prometheus_collector(redis_url):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from tradecache.prometheus import CacheCollector
+
+    async def go():
+        async with manager(redis_url) as c:
+            await c.set("p", 1, namespace="risk")
+            await c.get("p", namespace="risk")
+            await c.get("absent", namespace="risk")
+            reg = CollectorRegistry()
+            reg.register(CacheCollector(c))
+            return generate_latest(reg).decode()
+    text = run(go())
+    assert 'tradecache_hits_total{namespace="risk"} 1.0' in text
+    assert 'tradecache_misses_total{namespace="risk"} 1.0' in text
+    assert 'tradecache_operation_latency_seconds{op="get",quantile="0.99"}' in text
+    assert "tradecache_breaker_open 0.0" in text
