@@ -49,6 +49,7 @@ MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
 GENERATION_TTL = 7 * 24 * 3600.0  # generation tokens outlive any calculation
 LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
 PARTS = 16  # partition breakers on a cluster
+_OFF_LOOP = 256 << 10  # values larger than this are decoded and encoded in a thread
 
 T = TypeVar("T")
 
@@ -151,6 +152,7 @@ class RedisCache:
         self.metrics = metrics_collector
         self.counts: dict[str, _Counts] = {}
         self.windows: dict[str, _Window] = {}
+        self.names_ok: set[str] = set()
         self.started = time.time()
         self._slow = c.slow_ops_logged
         self._slow_threshold = c.slow_op_threshold or 0.1
@@ -181,8 +183,11 @@ class RedisCache:
 
     def key(self, namespace: str, key: str) -> str:
         """The Redis key: "<prefix>:<namespace>:<key>", as in Go."""
-        if reason := check_name(namespace):
-            raise InvalidKeyError(f"namespace {namespace!r}: {reason}").with_context("", namespace, key)
+        if namespace not in self.names_ok:
+            if reason := check_name(namespace):
+                raise InvalidKeyError(f"namespace {namespace!r}: {reason}").with_context("", namespace, key)
+            if len(self.names_ok) < 1024:  # names already checked: a bounded set, so derived names cannot grow it
+                self.names_ok.add(namespace)
         if reason := check_key(key, self.config.max_key_length):
             raise InvalidKeyError(f"key {key!r}: {reason}").with_context("", namespace, key)
         return f"{self.config.key_prefix}:{namespace}:{key}"
@@ -383,7 +388,7 @@ class CacheManager:
     async def _decode_off_loop(self, namespace: str, full: str, b: bytes) -> Any:
         """Large compressed or sealed values are decoded in a thread: zstd
         and AES-GCM on 16 MiB would hold the event loop for milliseconds."""
-        if len(b) > 256 << 10:
+        if len(b) > _OFF_LOOP:
             return await asyncio.to_thread(self._decode, namespace, full, b)
         return self._decode(namespace, full, b)
 
@@ -401,7 +406,7 @@ class CacheManager:
             counts.misses += 1
             return default
         try:
-            v = await self._decode_off_loop(ns, full, b)
+            v = self._decode(ns, full, b) if len(b) <= _OFF_LOOP else await asyncio.to_thread(self._decode, ns, full, b)
         except EnvelopeError:
             counts.errors += 1
             raise
@@ -414,7 +419,10 @@ class CacheManager:
         encoded or is too large."""
         ns = namespace or NAMESPACE_DEFAULT
         full = self._rc.key(ns, key)
-        b = self._encode(ns, full, value)
+        if isinstance(value, (bytes, bytearray, str)) and len(value) > _OFF_LOOP:
+            b = await asyncio.to_thread(self._encode, ns, full, value)  # zstd, AES-GCM: not on the loop
+        else:
+            b = self._encode(ns, full, value)
         ms = self._ttl_ms(ns, ttl)
         await self._rc.run("set", ns, key, self._rc.backend.set, full, b, ms, route=full)
         self._rc.count(ns).sets += 1
