@@ -569,6 +569,15 @@ func (b *backend) info(ctx context.Context, sections ...string) (string, bool) {
 // encode encodes value for key with n's codec and checks it against
 // MaxValueBytes, appending to dst. st, when not nil, stamps the value.
 func (p *ioPath) encode(dst []byte, op, key, full string, value any, st *codec.Stamp) ([]byte, error) {
+	// What a reader refuses (codec.Validator, run on every decode), a
+	// writer refuses first: a value that would read back as invalid is an
+	// error here, and nothing is written. Every write path (Set, SetMany,
+	// SetIfNewer, Publish, PublishMany, get-or-load's store) encodes here.
+	if v, ok := value.(codec.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return dst, invalidArg(op, p.name, key, "the value would be refused when read back: %w", err)
+		}
+	}
 	var (
 		b   []byte
 		err error

@@ -1,10 +1,35 @@
 package trading
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
+
+	"github.com/tradecache/tradecache"
 )
+
+// marks holds each Cache's high-water marks, so that every Market over one
+// Cache shares them (a Market made after a restore must refuse what an
+// earlier one saw go past). Keyed by a weak pointer, and deleted when the
+// Cache is collected: a process that makes many Caches does not keep their
+// marks.
+var marks sync.Map // weak.Pointer[tradecache.Cache] -> *highWater
+
+// highWaterOf returns c's marks, made on first use with ttl.
+func highWaterOf(c *tradecache.Cache, ttl time.Duration) *highWater {
+	wp := weak.Make(c)
+	if x, ok := marks.Load(wp); ok {
+		return x.(*highWater)
+	}
+	h := newHighWater(ttl)
+	if x, loaded := marks.LoadOrStore(wp, h); loaded {
+		return x.(*highWater)
+	}
+	runtime.AddCleanup(c, func(wp weak.Pointer[tradecache.Cache]) { marks.Delete(wp) }, wp)
+	return h
+}
 
 // highWater remembers the highest version this process read or wrote per
 // key, for as long as Redis keeps a version record (the namespace's TTL):

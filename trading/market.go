@@ -83,8 +83,8 @@ var ErrNoSequence = errors.New("trading: market data needs a sequence number (or
 // "<symbol>:<kind>", with the namespace's TTL policy.
 //
 // Versions never go backwards within a process: a read never returns a
-// version lower than one this Market already returned or wrote for that
-// key (within the namespace's TTL, as long as Redis keeps the version
+// version lower than one any Market over the same Cache already returned
+// or wrote for that key (they share one high-water mark per Cache) (within the namespace's TTL, as long as Redis keeps the version
 // itself), and a write of a lower one is not applied. A Redis restarted
 // from an older snapshot, or a failover to a replica that was behind, can
 // lose the newest versions; such a read fails with ErrWentBack instead of
@@ -95,10 +95,12 @@ type Market struct {
 	wentBack atomic.Uint64
 }
 
-// NewMarket returns the market-data view of c.
+// NewMarket returns the market-data view of c. Every Market over c shares
+// c's high-water marks: one created after a restore from an older snapshot
+// refuses what an earlier one had seen go past.
 func NewMarket(c *tradecache.Cache) *Market {
 	ns := c.Namespace(tradecache.NamespaceMarketData)
-	return &Market{ns: ns, seen: newHighWater(ns.DefaultTTL())}
+	return &Market{ns: ns, seen: highWaterOf(c, ns.DefaultTTL())}
 }
 
 // ErrWentBack is returned for market data whose version in Redis is lower

@@ -562,6 +562,11 @@ func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
 	if m.WentBack() == 0 {
 		t.Fatal("the refused read was not counted")
 	}
+	// A Market made after the restore, over the same Cache, shares its
+	// high-water marks: it refuses seq 10 too.
+	if got, found, err := trading.NewMarket(c).Quote(ctx, "AAPL"); !errors.Is(err, trading.ErrWentBack) {
+		t.Fatalf("a Market made after the restore read %+v (found %v, err %v), want ErrWentBack", got, found, err)
+	}
 	q.Seq = 15
 	if applied, err := m.CacheQuote(ctx, q); err != nil || applied {
 		t.Fatalf("CacheQuote(seq 15) after having seen 20: applied %v, %v", applied, err)
@@ -569,6 +574,42 @@ func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); c.Stats(ctx).ServerChanges == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the Cache did not notice the restarted server")
+		}
+	}
+}
+
+// What a reader refuses, a writer refuses first: a Quote without a symbol
+// (or a Session without a user) is an ErrInvalidArgument on every write
+// path, and nothing is written.
+func TestWritersRefuseWhatReadersRefuse(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	m := trading.NewMarket(c)
+	ns := c.Namespace(tradecache.NamespaceMarketData)
+	bad := trading.Quote{Seq: 5}
+	checks := map[string]error{}
+	_, checks["CacheQuote"] = m.CacheQuote(ctx, bad)
+	checks["Set"] = ns.Set(ctx, "bad", bad, 0)
+	checks["SetMany"] = ns.SetMany(ctx, map[string]any{"bad": &bad}, 0)
+	_, checks["SetIfNewer"] = ns.SetIfNewer(ctx, "bad", bad, 9, 0)
+	_, _, checks["Publish"] = ns.Publish(ctx, "bad", bad, 9)
+	_, _, _ = tradecache.GetOrLoad(ctx, ns, "bad-loaded", func(context.Context) (trading.Quote, error) { return bad, nil })
+	for path, err := range checks {
+		if !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Errorf("%s of a quote without a symbol: %v, want ErrInvalidArgument", path, err)
+		}
+	}
+	if err := c.Namespace(tradecache.NamespaceSession).Set(ctx, "s", trading.Session{ID: "s"}, 0); !errors.Is(err, tradecache.ErrInvalidArgument) {
+		t.Errorf("a session without a user: %v", err)
+	}
+	for _, k := range []string{"bad", "bad-loaded", trading.Key("", trading.KindQuote)} {
+		var q trading.Quote
+		if found, err := ns.Get(ctx, k, &q); found {
+			t.Errorf("%s was written: %+v %v", k, q, err)
 		}
 	}
 }
