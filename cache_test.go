@@ -810,9 +810,11 @@ func TestReadmeQuickstartIsTheExample(t *testing.T) {
 	}
 	cmd := exec.Command("go", "run", "./examples/quickstart")
 	cmd.Env = append(os.Environ(), "REDIS_URL=", "REDIS_HOST=", "CACHE_ENVIRONMENT=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("go run ./examples/quickstart: %v\n%s", err, out)
+		t.Fatalf("go run ./examples/quickstart: %v\n--- stdout\n%s\n--- stderr\n%s", err, out, stderr.String())
 	}
 	if want := "true <nil> 150.00\nNASDAQ loader <nil>\ntrue <nil>\nfalse 7\n"; string(out) != want {
 		t.Fatalf("the quickstart printed\n%s\nwant\n%s", out, want)

@@ -87,8 +87,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	repeat := fs.Int("repeat", 3, "how many times each phase runs, interleaved with the others")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	htmlOut := fs.String("html", "", "also write an HTML report with latency charts to this file")
-	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *phase <= 0 || *repeat < 1 {
 		return usageError{msg: "--phase must be positive and --repeat at least 1"}
@@ -97,6 +97,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{msg: err.Error()}
 	}
+	warnUnknownEnv(stderr)
 	off := false
 	cfg.LogSlowOps = &off
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -41,8 +41,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	duration := fs.Duration("duration", 0, "run a trading workload for this long (0: the short walk-through)")
 	symbols := fs.Int("symbols", 50, "symbols the workload's feed updates")
-	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *duration < 0 || *symbols < 10 {
 		return usageError{msg: "--duration must not be negative and --symbols must be at least 10"}
@@ -51,6 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usageError{msg: err.Error()}
 	}
+	warnUnknownEnv(stderr)
 	if *duration > 0 {
 		off := false
 		cfg.LogSlowOps = &off // the summary reports latency; do not log every slow call

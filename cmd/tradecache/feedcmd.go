@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,11 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{msg: "feed tail needs at least one symbol"}
 	}
 	c, err := openCache(ctx, false, stderr)
+	if errors.Is(err, errNoRedis) {
+		// feed tail has no --memory: this process's own store would hold no
+		// other process's quotes.
+		return usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); feed tail reads another process's feed, which only Redis holds"}
+	}
 	if err != nil {
 		return err
 	}

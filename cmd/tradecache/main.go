@@ -28,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tradecache/tradecache"
 	"io"
 	"os"
 	"os/signal"
@@ -66,6 +67,27 @@ var errHelp = errors.New("help")
 // flagError turns a flag.Parse error into the command's outcome: --help
 // is a success, anything else a usage error the flag package has already
 // printed with the command's flags.
+// parseFlags parses args into fs, and refuses arguments after the flags
+// (`demo x`), which would otherwise be ignored with exit 0.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if fs.NArg() > 0 {
+		return usageError{msg: fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), fs.Args())}
+	}
+	return nil
+}
+
+// warnUnknownEnv says on stderr which REDIS_* and CACHE_* variables
+// tradecache does not read (a typo's setting would otherwise be lost in
+// silence), as docs/configuration.md promises of every command.
+func warnUnknownEnv(stderr io.Writer) {
+	for _, v := range tradecache.UnknownEnv() {
+		fmt.Fprintf(stderr, "tradecache: warning: %s is not a variable tradecache reads\n", v)
+	}
+}
+
 func flagError(err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return errHelp

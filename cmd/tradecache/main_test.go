@@ -375,6 +375,20 @@ func TestBinaryExitCodesAndMessages(t *testing.T) {
 	if code != 2 || strings.Count(out, "invalid value") != 1 {
 		t.Errorf("a bad flag value: exit %d, said %d times\n%s", code, strings.Count(out, "invalid value"), out)
 	}
+	// Arguments after the flags are refused, not ignored; a bad namespace is
+	// a usage error; feed tail does not suggest --memory, which it lacks;
+	// demo and bench warn of unknown variables as the other commands do.
+	for _, args := range [][]string{{"demo", "x"}, {"bench", "x"}, {"stats", "x"}, {"clear", "--namespace", "a:b", "--memory"}} {
+		if out, code := runBin(noRedis, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, out)
+		}
+	}
+	if out, code := runBin(noRedis, "feed", "tail", "X"); code != 2 || strings.Contains(out, "--memory") {
+		t.Errorf("feed tail without Redis: exit %d\n%s", code, out)
+	}
+	if out, _ := runBin(append(noRedis, "REDIS_HOSTNAME=x"), "demo", "--duration", "100ms", "--symbols", "10"); !strings.Contains(out, "REDIS_HOSTNAME") {
+		t.Errorf("demo did not warn of REDIS_HOSTNAME:\n%s", out)
+	}
 	out, code = runBin(append(noRedis, "CACHE_MAX_BATCH_SIZE=0"), "demo")
 	if code != 2 || strings.Count(out, "tradecache:") != 1 || !strings.Contains(out, "CACHE_MAX_BATCH_SIZE") {
 		t.Errorf("a configuration error: exit %d\n%s", code, out)

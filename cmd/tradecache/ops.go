@@ -35,9 +35,7 @@ func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.
 	if err != nil {
 		return nil, usageError{msg: err.Error()}
 	}
-	for _, v := range tradecache.UnknownEnv() {
-		fmt.Fprintf(stderr, "tradecache: warning: %s is not a variable tradecache reads\n", v)
-	}
+	warnUnknownEnv(stderr)
 	if !cfg.Redis.Enabled() && !memory {
 		return nil, errNoRedis
 	}
@@ -54,8 +52,8 @@ func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
-	if err := fs.Parse(args); err != nil {
-		return nil, false, flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, false, err
 	}
 	c, err := openCache(ctx, *memory, stderr)
 	return c, *asJSON, err
@@ -67,8 +65,8 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
 	keys := fs.Bool("keys", false, "show hot keys as keys, not as key hashes (keys can be session tokens)")
-	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	c, err := openCache(ctx, *memory, stderr)
 	if err != nil {
@@ -183,11 +181,14 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ns := fs.String("namespace", "", "the namespace to clear (required)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
-	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *ns == "" {
 		return usageError{msg: "clear needs --namespace"}
+	}
+	if !validName(*ns) {
+		return usageError{msg: fmt.Sprintf("clear --namespace %q: a namespace is 1-64 of letters, digits, '_', '.' and '-'", *ns)}
 	}
 	c, err := openCache(ctx, *memory, stderr)
 	if err != nil {
@@ -211,3 +212,17 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 }
 
 var stdin io.Reader = os.Stdin
+
+// validName is the namespace grammar (1-64 of [A-Za-z0-9_.-]): a bad name
+// is a usage error (exit 2), found before connecting.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

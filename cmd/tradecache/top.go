@@ -30,8 +30,8 @@ func runTop(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	keys := fs.Bool("keys", false, "show hot keys as keys, not as key hashes (keys can be session tokens)")
 	once := fs.Bool("once", false, "print one frame as text and exit")
 	memory := fs.Bool("memory", false, "run on this process's in-memory store when no Redis is configured")
-	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *interval < 100*time.Millisecond {
 		return usageError{msg: "top --interval must be at least 100ms"}

@@ -18,7 +18,10 @@ import (
 func startDemo(t *testing.T, bin, redisURL string, d time.Duration) func() {
 	t.Helper()
 	demo := exec.Command(bin, "demo", "--duration", d.String(), "--symbols", "20")
-	demo.Env = append(os.Environ(), "REDIS_URL="+redisURL, "CACHE_INSTANCE_NAME=demo-1", "CACHE_STATS_INTERVAL=1s")
+	// What the tests check is what the commands show, not speed: generous
+	// bounds keep a busy machine's slow call from ending the demo.
+	demo.Env = append(os.Environ(), "REDIS_URL="+redisURL, "CACHE_INSTANCE_NAME=demo-1", "CACHE_STATS_INTERVAL=1s",
+		"CACHE_OP_TIMEOUT=2s", "CACHE_BATCH_TIMEOUT=5s")
 	var out strings.Builder
 	demo.Stdout, demo.Stderr = &out, &out
 	if err := demo.Start(); err != nil {
@@ -45,9 +48,11 @@ func TestStatsShowsAnotherProcesssFigures(t *testing.T) {
 	stats := func() fleetView {
 		cmd := exec.Command(bin, "stats", "--json")
 		cmd.Env = append(os.Environ(), "REDIS_URL="+url)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("stats --json: %v\n%s", err, out)
+			t.Fatalf("stats --json: %v\n--- stdout\n%s\n--- stderr\n%s", err, out, stderr.String())
 		}
 		var v fleetView
 		if err := json.Unmarshal(out, &v); err != nil {
@@ -169,7 +174,7 @@ func TestFeedTail(t *testing.T) {
 	srv := redistest.Start(t)
 	url := "redis://" + srv.Addr
 	tail := exec.Command(bin, "feed", "tail", "SYM000", "SYM001")
-	tail.Env = append(os.Environ(), "REDIS_URL="+url)
+	tail.Env = append(os.Environ(), "REDIS_URL="+url, "CACHE_OP_TIMEOUT=2s", "CACHE_BATCH_TIMEOUT=5s")
 	var out syncBuffer
 	tail.Stdout, tail.Stderr = &out, &out
 	if err := tail.Start(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -37,7 +38,11 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	// without streams they are plain version-guarded writes.
 	fd := feed.New(c, feed.Options{Block: 100 * time.Millisecond}) // a short wait: the run ends on time
 	useFeed := c.HasStreams()
+	// Versions start at this run's start in microseconds, above any an
+	// earlier run stored: a second demo within the versions' TTL would
+	// otherwise have every update refused as stale (0 published).
 	var seq atomic.Uint64
+	seq.Store(uint64(time.Now().UnixMicro()))
 	publish := func(sym string) error {
 		n := seq.Add(1)
 		px := decimal.New(15000+int64(n%500), -2)
@@ -50,7 +55,15 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		return err
 	}
 	for _, s := range syms {
-		if err := publish(s); err != nil {
+		// A slow moment (a busy machine) is retried; a store that keeps
+		// failing ends the run with its error.
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = publish(s); err == nil || !errors.Is(err, tradecache.ErrTimeout) || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
