@@ -386,6 +386,10 @@ func TestBinaryExitCodesAndMessages(t *testing.T) {
 	if out, code := runBin(noRedis, "feed", "tail", "X"); code != 2 || strings.Contains(out, "--memory") {
 		t.Errorf("feed tail without Redis: exit %d\n%s", code, out)
 	}
+	if out, code := runBin([]string{"REDIS_URL=redis://127.0.0.1:1", "CACHE_ENVIRONMENT="}, "health", "--json"); code != 1 ||
+		!strings.HasPrefix(out, `{"backend":"redis","reachable":false`) {
+		t.Errorf("health --json against no server: exit %d, want 1 and JSON first\n%s", code, out)
+	}
 	if out, _ := runBin(append(noRedis, "REDIS_HOSTNAME=x"), "demo", "--duration", "100ms", "--symbols", "10"); !strings.Contains(out, "REDIS_HOSTNAME") {
 		t.Errorf("demo did not warn of REDIS_HOSTNAME:\n%s", out)
 	}

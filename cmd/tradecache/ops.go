@@ -150,6 +150,14 @@ func hotKeyName(k hotKeyView) string {
 
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, asJSON, err := openWithJSONFlag(ctx, "health", args, stderr)
+	var usage usageError
+	if err != nil && asJSON && !errors.As(err, &usage) {
+		// A store that cannot be reached is a health verdict, not only an
+		// error: --json prints it as JSON too, for a probe that parses it.
+		_ = json.NewEncoder(stdout).Encode(tradecache.Health{Backend: "redis", Breaker: "none", LastError: err.Error(),
+			AuthFailing: errors.Is(err, tradecache.ErrAuth), CheckedAt: time.Now()})
+		return err
+	}
 	if err != nil {
 		return err
 	}
