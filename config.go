@@ -322,8 +322,20 @@ type FieldError struct {
 	Reason string
 }
 
+// String names the setting by its variable, or by its field when it has
+// none (a namespace's policy set in code). A setting with neither a field
+// nor a value (an unknown variable) is named alone: its value is not
+// shown, since it may be a secret, and an empty "" would hide that it was
+// set.
 func (f FieldError) String() string {
-	return fmt.Sprintf("%s=%q: %s", f.Env, f.Value, f.Reason)
+	name := f.Env
+	if name == "" {
+		name = f.Field
+	}
+	if f.Field == "" && f.Value == "" {
+		return fmt.Sprintf("%s: %s", name, f.Reason)
+	}
+	return fmt.Sprintf("%s=%q: %s", name, f.Value, f.Reason)
 }
 
 // ConfigError lists every bad setting found, not just the first, so one

@@ -334,3 +334,21 @@ func TestURLErrorsSayWhy(t *testing.T) {
 		}
 	}
 }
+
+// A FieldError names its setting: by variable, else by field (a
+// namespace's policy in code has no variable), and an unknown variable
+// alone, without an empty value that would hide that it was set.
+func TestFieldErrorsNameTheirSetting(t *testing.T) {
+	for _, tc := range []struct {
+		fe   FieldError
+		want string
+	}{
+		{FieldError{Field: "Namespaces[md].MaxStale", Value: "-1s", Reason: "negative"}, `Namespaces[md].MaxStale="-1s": negative`},
+		{FieldError{Env: "REDIS_HSOT", Reason: "set, but unknown"}, `REDIS_HSOT: set, but unknown`},
+		{FieldError{Field: "Redis.Port", Env: "REDIS_PORT", Value: "x", Reason: "bad"}, `REDIS_PORT="x": bad`},
+	} {
+		if got := tc.fe.String(); got != tc.want {
+			t.Errorf("String() = %s, want %s", got, tc.want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func ConfigFromEnv() (Config, error) {
 	for _, kv := range os.Environ() {
 		name, val, _ := strings.Cut(kv, "=")
 		if near, ok := typo(name); ok && strings.TrimSpace(val) != "" {
-			ce.add("", name, "", "not a variable tradecache reads; did you mean "+near+"?")
+			ce.add("", name, "", "set, but not a variable tradecache reads (its value is not shown); did you mean "+near+"?")
 		}
 	}
 	if e := ce.orNil(); e != nil {
