@@ -474,6 +474,7 @@ func (s *Store) Unwrap() store.Store { return s.next }
 type call struct {
 	s        *Store
 	b        *breaker
+	blocking bool // a blocking stream read: its deadline passing is not a failure
 	done     func(error)
 	parent   context.Context
 	cancel   context.CancelFunc
@@ -546,6 +547,9 @@ func (c call) end(err error) error {
 	}
 	if c.done != nil {
 		o := c.s.outcome(c.parent, err, c.deadline)
+		if c.blocking && o == errFailure && (errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
+			o = errExcluded
+		}
 		if o == errFailure {
 			c.b.failed(err)
 		}

@@ -10,7 +10,11 @@ import (
 // Streams returns the guarded store's stream operations, each bounded and
 // behind the breakers like the rest, or nil when the store keeps no
 // streams. A blocking read is bounded by how long it may block plus the
-// single-call bound: waiting for an entry is not a slow server.
+// single-call bound: waiting for an entry is not a slow server. Its
+// deadline passing is not held against the breaker either: a blocking
+// read waits on its own pool (sized to MaxConnections), and many readers
+// queueing for it, or a read that found nothing, say nothing of Redis;
+// only a refused or broken connection counts.
 func (s *Store) Streams() store.Streams {
 	if _, ok := s.next.(store.Streams); !ok {
 		return nil
@@ -57,6 +61,7 @@ func (g streams) Read(ctx context.Context, streams, ids []string, count int, blo
 	if err != nil {
 		return nil, err
 	}
+	c.blocking = block > 0
 	out, err := g.next().Read(ctx, streams, ids, count, block)
 	return out, c.end(err)
 }
@@ -75,6 +80,7 @@ func (g streams) GroupRead(ctx context.Context, stream, group, consumer string, 
 	if err != nil {
 		return nil, err
 	}
+	c.blocking = block > 0
 	out, err := g.next().GroupRead(ctx, stream, group, consumer, count, block)
 	return out, c.end(err)
 }

@@ -51,71 +51,134 @@ type Handler func(ctx context.Context, u Update) error
 // ctx's end is not acknowledged: its entry is delivered again. Failed
 // reads are retried, from where the group stands, until the store answers
 // again.
+//
+// It reads with at most Options.Readers goroutines, as Subscribe does, and
+// so holds at most that many blocking connections: one goroutine per
+// symbol over 200 symbols queued for a pool of MaxConnections. A reader of
+// several symbols reads each in turn without waiting, and waits (up to
+// Poll) on one of them, in rotation, only when none had anything.
 func (f *Feed) Consume(ctx context.Context, group, consumer string, symbols []string, handler Handler, opts ConsumeOptions) error {
 	opts = opts.withDefaults()
 	if len(symbols) == 0 {
 		return errors.New("feed: Consume needs at least one symbol")
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(symbols))
+	readers := make([][]*consumerState, min(len(symbols), f.opts.Readers))
 	for i, s := range symbols {
+		readers[i%len(readers)] = append(readers[i%len(readers)], &consumerState{symbol: s, key: quoteKey(s), claimFrom: "0-0", pause: f.opts.Retry})
+	}
+	var wg sync.WaitGroup
+	for _, mine := range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f.consume(ctx, group, consumer, s, handler, opts)
+			f.consumeAll(ctx, group, consumer, mine, handler, opts)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
-// consume runs one symbol's stream for the consumer.
-func (f *Feed) consume(ctx context.Context, group, consumer, symbol string, handler Handler, opts ConsumeOptions) error {
-	key := quoteKey(symbol)
-	pause := f.opts.Retry
-	wait := func() {
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-		}
-		pause = min(2*pause, 2*time.Second)
-	}
-	lastClaim := time.Time{}
-	claimFrom := "0-0"
+// consumerState is where one symbol's consumption stands.
+type consumerState struct {
+	symbol, key string
+	lastClaim   time.Time
+	claimFrom   string
+	pause       time.Duration // the next pause after a failed read
+	retryAt     time.Time     // no read before this, after a failure
+}
+
+// consumeAll runs one reader's symbols until ctx ends.
+func (f *Feed) consumeAll(ctx context.Context, group, consumer string, mine []*consumerState, handler Handler, opts ConsumeOptions) {
+	rot := 0
 	for ctx.Err() == nil {
-		if time.Since(lastClaim) >= opts.ClaimEvery {
-			evs, next, err := f.ns.Claim(ctx, key, group, consumer, opts.MinIdle, claimFrom, f.opts.Count)
-			if err != nil {
-				wait()
+		got, ready := false, 0
+		for _, st := range mine {
+			if time.Now().Before(st.retryAt) {
 				continue
 			}
-			claimFrom = next
-			if next == "0-0" {
-				lastClaim = time.Now() // the scan is through; the next starts over later
+			ready++
+			block := time.Duration(0) // several symbols: none waits in turn
+			if len(mine) == 1 {
+				block = min(f.opts.Block, opts.ClaimEvery)
 			}
-			for _, e := range evs {
-				if !f.handle(ctx, group, symbol, key, e, handler, opts) {
-					return nil
-				}
+			n, ok := f.step(ctx, group, consumer, st, handler, opts, block)
+			if !ok {
+				return
 			}
+			got = got || n > 0
 		}
-		block := min(f.opts.Block, opts.ClaimEvery)
-		evs, err := f.ns.GroupRead(ctx, key, group, consumer, f.opts.Count, block)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait()
+		if got || ctx.Err() != nil {
 			continue
 		}
-		pause = f.opts.Retry
-		for _, e := range evs {
-			if !f.handle(ctx, group, symbol, key, e, handler, opts) {
-				return nil
+		if ready == 0 || len(mine) == 1 {
+			// Every symbol is backing off after a failure (or the one symbol
+			// just failed): wait for the earliest.
+			next := mine[0].retryAt
+			for _, st := range mine[1:] {
+				if st.retryAt.Before(next) {
+					next = st.retryAt
+				}
 			}
+			select {
+			case <-time.After(time.Until(next)):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		// Nothing anywhere: wait on one symbol, in rotation.
+		st := mine[rot%len(mine)]
+		rot++
+		if time.Now().Before(st.retryAt) {
+			continue
+		}
+		if _, ok := f.step(ctx, group, consumer, st, handler, opts, min(f.opts.Poll, opts.ClaimEvery)); !ok {
+			return
 		}
 	}
-	return nil
+}
+
+// step claims st's idle entries when due, then reads and handles what the
+// group has for the consumer, waiting up to block. It returns how many
+// entries it handled, and false when ctx ended.
+func (f *Feed) step(ctx context.Context, group, consumer string, st *consumerState, handler Handler, opts ConsumeOptions, block time.Duration) (int, bool) {
+	failed := func() {
+		st.retryAt = time.Now().Add(st.pause)
+		st.pause = min(2*st.pause, 2*time.Second)
+	}
+	n := 0
+	if time.Since(st.lastClaim) >= opts.ClaimEvery {
+		evs, next, err := f.ns.Claim(ctx, st.key, group, consumer, opts.MinIdle, st.claimFrom, f.opts.Count)
+		if err != nil {
+			failed()
+			return 0, ctx.Err() == nil
+		}
+		st.claimFrom = next
+		if next == "0-0" {
+			st.lastClaim = time.Now() // the scan is through; the next starts over later
+		}
+		for _, e := range evs {
+			if !f.handle(ctx, group, st.symbol, st.key, e, handler, opts) {
+				return n, false
+			}
+			n++
+		}
+	}
+	evs, err := f.ns.GroupRead(ctx, st.key, group, consumer, f.opts.Count, block)
+	if err != nil {
+		if ctx.Err() != nil {
+			return n, false
+		}
+		failed()
+		return n, true
+	}
+	st.pause = f.opts.Retry
+	for _, e := range evs {
+		if !f.handle(ctx, group, st.symbol, st.key, e, handler, opts) {
+			return n, false
+		}
+		n++
+	}
+	return n, true
 }
 
 // handle runs the handler on one entry and settles it: acknowledged on
