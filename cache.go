@@ -38,7 +38,16 @@ type Cache struct {
 	bufs       sync.Pool // *[]byte encode buffers
 	closed     atomic.Bool
 
-	flights     flight.Group[loaded] // loads in progress (get-or-load)
+	flights flight.Group[loaded] // loads in progress (get-or-load); Close stops them
+
+	// Background work that is not a flight (GetManyOrLoad's load when the
+	// caller may give up before it ends) runs under base, which Close
+	// cancels, and is counted in bg, which Close waits for: after Close
+	// returns no goroutine of the Cache runs and no write is attempted.
+	base        context.Context
+	stopBase    context.CancelFunc
+	bgMu        sync.Mutex
+	bg          sync.WaitGroup
 	nearFlushes atomic.Uint64
 	known       flight.Known[knownValue] // last known values, for serving stale when the store is down
 
@@ -99,6 +108,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		b.obs.rec = &recorder{}
 	}
 	c := &Cache{backend: b, cfg: cfg}
+	c.base, c.stopBase = context.WithCancel(context.Background())
 	c.known.Limit = int64(cfg.LocalStaleEntries)
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
@@ -319,6 +329,22 @@ func (cfg Config) replicaReadPrefixes() []string {
 	return out
 }
 
+// detach returns a context detached from ctx's cancellation but cancelled
+// by Close, and a release to call when the work under it ends; ok is
+// false once Close has begun.
+func (c *Cache) detach(ctx context.Context) (dctx context.Context, release func(), ok bool) {
+	c.bgMu.Lock()
+	if c.closed.Load() {
+		c.bgMu.Unlock()
+		return nil, nil, false
+	}
+	c.bg.Add(1)
+	c.bgMu.Unlock()
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(c.base, cancel)
+	return dctx, func() { stop(); cancel(); c.bg.Done() }, true
+}
+
 // errClosed is what operations on a closed Cache return.
 var errClosed = fmt.Errorf("%w: cache closed", ErrUnavailable)
 
@@ -330,6 +356,13 @@ func (c *Cache) Close() error {
 	}
 	c.health.stop()
 	c.pub.stop()
+	// Cancel the loads and background work, and wait for them: a loader
+	// that ignores its context holds Close until it returns.
+	c.bgMu.Lock() // no detach after this: it sees closed
+	c.bgMu.Unlock()
+	c.stopBase()
+	c.flights.Stop()
+	c.bg.Wait()
 	if c.owns {
 		return c.store.Close()
 	}

@@ -124,7 +124,11 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	} else {
 		var bg batchResult[T]
 		done := make(chan struct{})
-		go func() { bg = run(context.WithoutCancel(ctx)); close(done) }()
+		dctx, release, ok := ns.c.detach(ctx)
+		if !ok {
+			return out, metas, ns.fail(op, "", errClosed)
+		}
+		go func() { defer release(); bg = run(dctx); close(done) }()
 		gaveUp, err := o.waitLoad(ctx, done, len(stale) > 0)
 		switch {
 		case gaveUp:
@@ -203,6 +207,9 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 			return r
 		}
 		entries = append(entries, store.Entry{Key: missingFull[i], Value: b, TTL: ttl})
+	}
+	if ns.c.closed.Load() {
+		return r // closed meanwhile: nothing is written after Close
 	}
 	_, _ = ns.writeMany(ctx, op, entries, func(i int) string { return entries[i].Key[len(ns.base):] })
 	return r

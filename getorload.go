@@ -308,6 +308,9 @@ func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st co
 		ns.obs.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)
 		return
 	}
+	if ns.c.closed.Load() {
+		return // closed while loading: nothing is written after Close
+	}
 	// A failed write is counted and logged by the path.
 	_ = ns.write(ctx, opSet, key, full, b, ttl)
 }

@@ -42,9 +42,34 @@ type call[R any] struct {
 }
 
 // Group runs at most one load per key at a time. The zero value is ready.
+// Stop cancels the loads in progress and waits for them; after it, loads
+// fail at once with ErrStopped.
 type Group[R any] struct {
-	mu sync.Mutex
-	m  map[string]*call[R]
+	mu      sync.Mutex
+	m       map[string]*call[R]
+	wg      sync.WaitGroup
+	stopped bool
+	stop    context.Context // cancelled by Stop; made on first use
+	cancel  context.CancelFunc
+}
+
+// ErrStopped is the error of a load started after Stop.
+var ErrStopped = fmt.Errorf("tradecache: closed")
+
+// Stop cancels every load in progress (their context ends) and waits for
+// them to return; loads started later fail with ErrStopped at once. A
+// loader that ignores its context holds Stop until it returns.
+func (g *Group[R]) Stop() {
+	g.mu.Lock()
+	if !g.stopped {
+		g.stopped = true
+		if g.stop == nil {
+			g.stop, g.cancel = context.WithCancel(context.Background())
+		}
+		g.cancel()
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 // Do starts fn for key unless a load of key is in progress, then waits for
@@ -103,14 +128,27 @@ func (g *Group[R]) start(ctx context.Context, key string, timeout time.Duration,
 		g.mu.Unlock()
 		return c
 	}
+	c := &call[R]{done: make(chan struct{})}
+	if g.stopped {
+		g.mu.Unlock()
+		c.err = ErrStopped
+		close(c.done)
+		return c
+	}
 	if g.m == nil {
 		g.m = make(map[string]*call[R])
 	}
-	c := &call[R]{done: make(chan struct{})}
+	if g.stop == nil {
+		g.stop, g.cancel = context.WithCancel(context.Background())
+	}
+	stop := g.stop
 	g.m[key] = c
+	g.wg.Add(1)
 	g.mu.Unlock()
 	go func() {
+		defer g.wg.Done()
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer context.AfterFunc(stop, cancel)() // Stop cancels the load
 		defer func() {
 			if r := recover(); r != nil {
 				var zero R
