@@ -15,7 +15,6 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/flight"
-	"github.com/tradecache/tradecache/internal/hist"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -33,10 +32,11 @@ type Cache struct {
 	keys   *codec.Keyring // nil without EncryptionKeys
 	health healthChecker
 
-	namespaces sync.Map // name -> *Namespace
-	def        *Namespace
-	bufs       sync.Pool // *[]byte encode buffers
-	closed     atomic.Bool
+	namespaces     sync.Map // name -> *Namespace
+	namespaceCount atomic.Int64
+	def            *Namespace
+	bufs           sync.Pool // *[]byte encode buffers
+	closed         atomic.Bool
 
 	flights flight.Group[loaded] // loads in progress (get-or-load); Close stops them
 
@@ -201,8 +201,20 @@ func (c *Cache) Namespace(name string) *Namespace {
 		return n // not cached: arbitrary bad names must not grow the map
 	}
 	n.loadDefaults = defaultLoadOpts(n.ttl, c.cfg.Namespaces[name])
-	if c.obs.rec != nil {
-		n.counts.lat = new(hist.Histogram)
+	// Names are bounded: a service that derives them from user IDs must
+	// not grow the Cache. The first MaxNamespaces names are kept (their
+	// figures are broken down by name; the first MaxNamespaceMetrics of
+	// them with a latency histogram, made on first use); a name past
+	// them works as any other, but is made anew on each call, counts in
+	// the totals only, and is "_other" in metrics and spans. Names in
+	// Config.Namespaces are always kept.
+	_, configured := c.cfg.Namespaces[name]
+	kept := c.namespaceCount.Add(1)
+	if kept > MaxNamespaces && !configured {
+		c.namespaceCount.Add(-1)
+		n.counts.label = "_other"
+	} else {
+		n.counts.keepLat = c.obs.rec != nil && (kept <= MaxNamespaceMetrics || configured)
 	}
 	if p := c.cfg.Namespaces[name]; p.Near != nil && c.cached != nil {
 		n.near = p.Near.tier()
@@ -218,9 +230,25 @@ func (c *Cache) Namespace(name string) *Namespace {
 		}
 		n.codec = cd
 	}
-	actual, _ := c.namespaces.LoadOrStore(name, n)
+	if n.counts.label == "_other" {
+		return n
+	}
+	actual, loaded := c.namespaces.LoadOrStore(name, n)
+	if loaded {
+		c.namespaceCount.Add(-1)
+	}
 	return actual.(*Namespace)
 }
+
+// MaxNamespaces is how many namespace names a Cache keeps, with figures
+// by name; MaxNamespaceMetrics how many of them get a latency histogram
+// (36 KiB each, made on first use). A name past MaxNamespaces still works,
+// but counts in the totals only and is "_other" in metrics and spans.
+// Names given in Config.Namespaces are always kept.
+const (
+	MaxNamespaces       = 1024
+	MaxNamespaceMetrics = 256
+)
 
 // guardStore puts deadlines and a circuit breaker in front of the store.
 // The in-process store needs neither: it cannot be unreachable.

@@ -256,8 +256,8 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 	c.namespaces.Range(func(k, v any) bool {
 		n := v.(*Namespace)
 		w := NamespaceWindow{NamespaceStats: NamespaceStats{n.counts.hits.Load(), n.counts.misses.Load(), n.counts.sets.Load(), n.counts.deletes.Load(), n.counts.errors.Load()}}
-		if n.counts.lat != nil {
-			w.Latency = n.counts.lat.Sparse()
+		if h := n.counts.lat.Load(); h != nil {
+			w.Latency = h.Sparse()
 		}
 		if w.ops() > 0 {
 			st.Total.Namespaces[k.(string)] = w

@@ -51,10 +51,16 @@ type recorder struct {
 }
 
 // nsCounters are one namespace's counts, and the latency of its store
-// calls when metrics are on (nil otherwise).
+// calls when metrics are on and the namespace is one of the first
+// MaxNamespaceMetrics (made on its first call: a name that is only looked
+// up costs nothing). label is its name in metrics and spans: "_other"
+// past MaxNamespaces, so that names derived from user IDs cannot grow the
+// metrics' label values without bound.
 type nsCounters struct {
 	hits, misses, sets, deletes, errors atomic.Uint64
-	lat                                 *hist.Histogram
+	lat                                 atomic.Pointer[hist.Histogram]
+	keepLat                             bool
+	label                               string
 }
 
 // totals are the Cache's counts over every namespace.
@@ -91,7 +97,11 @@ func (o *observer) start() time.Time {
 // counts too): its latency, a failure (counted by kind; failed writes also
 // logged, rate-limited, since a write is never retried and the log is
 // where it is seen) and a slow operation.
-func (o *observer) observe(ctx context.Context, ns string, counts *nsCounters, k opKind, key string, start time.Time, size int, err error) {
+func (o *observer) observe(ctx context.Context, name string, counts *nsCounters, k opKind, key string, start time.Time, size int, err error) {
+	ns := counts.label
+	if ns == "" {
+		ns = name
+	}
 	op := opNames[k]
 	if err != nil {
 		o.failed(counts, k, err)
@@ -106,8 +116,13 @@ func (o *observer) observe(ctx context.Context, ns string, counts *nsCounters, k
 	d := time.Since(start)
 	if o.rec != nil {
 		o.rec.lat[k].Record(d)
-		if counts.lat != nil {
-			counts.lat.Record(d)
+		if counts.keepLat {
+			h := counts.lat.Load()
+			if h == nil {
+				counts.lat.CompareAndSwap(nil, new(hist.Histogram))
+				h = counts.lat.Load()
+			}
+			h.Record(d)
 		}
 	}
 	if o.otel != nil {
