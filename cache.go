@@ -59,7 +59,10 @@ type Cache struct {
 
 // Namespace is a view of the Cache over one namespace, with that
 // namespace's TTL policy. It is cheap: Cache.Namespace returns the same
-// view for the same name.
+// view for the same name, for the first MaxNamespaces names; past them a
+// name gets a new view per call, counted in the totals only (see
+// MaxNamespaces), so that names derived from user IDs do not grow the
+// Cache.
 //
 // # Key grammar
 //
