@@ -15,6 +15,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 	if ns.near != nil && !ns.c.closed.Load() {
 		if v, ok := ns.near.Get(key, ns.c.now().UnixNano()); ok {
 			if tv, ok := v.(T); ok {
+				ns.hit(1) // Stats.Hits counts every read that found a value, as GetOrLoad's near hits do
 				return tv, true, nil
 			}
 		}
@@ -83,6 +84,9 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 	}
 	var serr error
 	held := len(out)
+	if held > 0 {
+		ns.hit(held) // near hits count in Stats.Hits, once per batch
+	}
 	read, partial := ns.readMany(ctx, op, rest, full, true, func(i int, b []byte, kp nearKeep, err error) {
 		switch {
 		case err != nil:

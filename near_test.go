@@ -645,3 +645,31 @@ func TestNearTierCountsDecodedBytes(t *testing.T) {
 		t.Fatalf("the heap grew %d MiB for a near tier bounded at 1 MiB", grew>>20)
 	}
 }
+
+// Stats.Hits means the same through every API: five GetNear calls of a
+// present key are five hits, of which the near tier served some
+// (NearHits), as GetOrLoad's near hits are. Before, GetNear gave Hits=1,
+// NearHits=4.
+func TestNearHitsCountAsHits(t *testing.T) {
+	addr := redistest.Start(t).Addr
+	c := nearCache(t, addr) // reads; another instance writes, so that the near tier keeps what it reads
+	ctx := context.Background()
+	ns := c.Namespace("md")
+	if err := nearCache(t, addr).Namespace("md").Set(ctx, "k", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats(ctx)
+	for range 5 {
+		if _, found, err := tradecache.GetNear[int](ctx, ns, "k"); err != nil || !found {
+			t.Fatal(found, err)
+		}
+	}
+	if _, err := tradecache.GetManyNear[int](ctx, ns, []string{"k", "k2"}); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stats(ctx)
+	hits, near := st.Hits-before.Hits, st.NearHits-before.NearHits
+	if hits != 6 || near == 0 || st.Misses-before.Misses != 1 {
+		t.Fatalf("6 reads of a present key and 1 of a missing one: Hits +%d (NearHits +%d), Misses +%d; want Hits +6", hits, near, st.Misses-before.Misses)
+	}
+}

@@ -14,11 +14,14 @@ import (
 type Stats struct {
 	Backend  string `json:"backend"`
 	Topology string `json:"topology,omitempty"` // standalone, sentinel or cluster, for Redis
-	Hits     uint64 `json:"hits"`
-	Misses   uint64 `json:"misses"`
-	Sets     uint64 `json:"sets"`
-	Deletes  uint64 `json:"deletes"`
-	Errors   uint64 `json:"errors"`
+	// Hits counts reads that found a value, through any API, whether the
+	// near tier or the store served it (NearHits is the near tier's part);
+	// Misses those that found none.
+	Hits    uint64 `json:"hits"`
+	Misses  uint64 `json:"misses"`
+	Sets    uint64 `json:"sets"`
+	Deletes uint64 `json:"deletes"`
+	Errors  uint64 `json:"errors"`
 	// Get-or-load: loader calls, loader failures, early refreshes started,
 	// and stale values served because a loader or the store failed.
 	Loads       uint64 `json:"loads"`
