@@ -20,8 +20,15 @@ import (
 // GetOrLoad does.
 //
 // The metas say where each value came from. When load fails, keys with a
-// value within MaxStale get it, flagged stale; the error is returned when
-// any requested key is left without a value.
+// value within MaxStale get it, flagged stale (SourceStore when it was read
+// from the store, SourceLocal when its read failed and this process's last
+// known value served); the error is returned when any requested key is
+// left without a value. A key whose read failed (its shard down) is
+// loaded but not written; the others' loaded values are.
+//
+// It takes no lock and refreshes nothing early: WithLock and
+// WithEarlyRefresh are refused with ErrInvalidArgument. Concurrent
+// identical calls each call load (GetOrLoad shares one load per key).
 func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, load func(ctx context.Context, missing []string) (map[string]T, error), opts ...LoadOption) (map[string]T, map[string]Meta, error) {
 	const op = "get_many_or_load"
 	full, err := ns.keys(op, keys)
@@ -31,6 +38,16 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	o := ns.loadOptions(opts)
 	if err := o.validate(op, ns.name, ""); err != nil {
 		return nil, nil, err
+	}
+	// A batch takes no lock and refreshes nothing early: an option that
+	// asks for either is refused rather than ignored. (A namespace policy's
+	// Lock applies to GetOrLoad only.)
+	var asked loadOpts
+	for _, opt := range opts {
+		opt(&asked)
+	}
+	if asked.lock || asked.beta != 0 {
+		return nil, nil, invalidArg(op, ns.name, "", "WithLock and WithEarlyRefresh apply to GetOrLoad, not to GetManyOrLoad")
 	}
 	now := ns.c.now()
 	out := make(map[string]T, len(keys))
@@ -52,13 +69,16 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		rkeys, rfull = append(rkeys, k), append(rfull, full[i])
 	}
-	storeUp := true
+	// Keys whose read failed (a shard down, or the store): loaded, or served
+	// stale from this process's memory, and their loaded values are not
+	// written (the others' are). Each stale value says where it came from.
+	notRead := map[string]bool{}
+	staleFrom := map[string]Source{}
 	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, b []byte, kp nearKeep, err error) {
 		k := rkeys[i]
 		if err != nil {
-			// Not read (a shard down, or the store): loaded, or served
-			// stale from this process's memory.
-			storeUp = false
+			notRead[k] = true
+			staleFrom[k] = SourceLocal
 			if kv, ok := ns.c.known.Get(rfull[i]); ok {
 				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 					stale[k] = &knownValue{tv, kv.st}
@@ -93,6 +113,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				return
 			case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
 				stale[k] = &knownValue{v, st}
+				staleFrom[k] = SourceStore
 			}
 		}
 		missing, missingFull = append(missing, k), append(missingFull, rfull[i])
@@ -116,7 +137,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			ns.c.loadErrors.Add(1)
 			return batchResult[T]{err: err}
 		}
-		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), storeUp)
+		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead)
 	}
 	var r batchResult[T]
 	if o.softTimeout == 0 && o.hardTimeout == 0 {
@@ -144,7 +165,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		for _, k := range missing {
 			if kv, ok := stale[k]; ok {
 				out[k] = kv.v.(T)
-				metas[k] = Meta{Source: map[bool]Source{true: SourceStore, false: SourceLocal}[storeUp], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: err}
+				metas[k] = Meta{Source: staleFrom[k], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: err}
 				ns.c.staleServed.Add(1)
 			} else {
 				unfilled++
@@ -176,7 +197,7 @@ type batchResult[T any] struct {
 // keys it left out as remembered misses for the negative TTL. A failed
 // write is counted and logged by the path, never retried: a retry could
 // land after a newer value.
-func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, storeUp bool) batchResult[T] {
+func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, notRead map[string]bool) batchResult[T] {
 	r := batchResult[T]{vals: make(map[string]T, len(loaded)), metas: make(map[string]Meta, len(loaded))}
 	var entries []store.Entry
 	for i, k := range missing {
@@ -198,8 +219,8 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 		default:
 			continue
 		}
-		if !storeUp {
-			continue
+		if notRead[k] {
+			continue // its shard (or the store) did not answer the read: no write to it
 		}
 		b, err := ns.encode(nil, op, k, missingFull[i], value, &st)
 		if err != nil {

@@ -894,3 +894,29 @@ func TestGetManyOrLoadTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// GetManyOrLoad refuses the options it cannot honour, rather than
+// ignoring them as it did: WithLock and WithEarlyRefresh are GetOrLoad's.
+func TestGetManyOrLoadRefusesOptionsItDoesNotHonour(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("batch")
+	calls := 0
+	load := func(_ context.Context, missing []string) (map[string]int, error) {
+		calls++
+		return map[string]int{}, nil
+	}
+	for name, opt := range map[string]tradecache.LoadOption{
+		"WithLock": tradecache.WithLock(0, 0), "WithEarlyRefresh": tradecache.WithEarlyRefresh(1),
+	} {
+		if _, _, err := tradecache.GetManyOrLoad(context.Background(), ns, []string{"a"}, load, opt); !errors.Is(err, tradecache.ErrInvalidArgument) {
+			t.Errorf("GetManyOrLoad with %s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	if calls != 0 {
+		t.Fatalf("the loader ran %d times for refused calls", calls)
+	}
+}

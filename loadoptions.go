@@ -105,7 +105,8 @@ func WithNegativeTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 // weight beta (1 is the paper's default; larger refreshes earlier; 0 is
 // off): a read of a fresh value reloads it in the background with a
 // probability that rises as expiry nears and as loads get slower, so hot
-// keys are reloaded before they expire and never miss.
+// keys are reloaded before they expire and never miss. GetOrLoad only:
+// GetManyOrLoad refuses it with ErrInvalidArgument.
 func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.beta = beta } }
 
 // WithLock makes processes that miss the same key call the loader once
@@ -113,7 +114,8 @@ func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.be
 // token, released by compare-and-delete), the others poll for its value
 // for up to wait and then call the loader themselves. A holder that dies
 // blocks the key for at most ttl. Zero durations mean DefaultLockTTL and
-// DefaultLockWait.
+// DefaultLockWait. GetOrLoad only: GetManyOrLoad refuses it with
+// ErrInvalidArgument.
 func WithLock(ttl, wait time.Duration) LoadOption {
 	return func(o *loadOpts) { o.lock, o.lockTTL, o.lockWait = true, ttl, wait }
 }
