@@ -168,18 +168,19 @@ type SerializationError struct {
 	Namespace string
 	Key       string
 	Type      string // the Go type being encoded or decoded into
-	Err       error
+	// Encoding says a value could not be encoded (a write, Publish, a
+	// memo key); otherwise a stored value could not be decoded. It is set
+	// where the error is made, not guessed from the operation's name.
+	Encoding bool
+	Err      error
 }
 
 func (e *SerializationError) Error() string {
-	return fmt.Sprintf("%s: cannot %s %s: %s", describe(e.Op, e.Namespace, e.Key), direction(e.Op), e.Type, unprefixed(e.Err))
-}
-
-func direction(op string) string {
-	if strings.HasPrefix(op, "set") {
-		return "encode"
+	dir := "decode into"
+	if e.Encoding {
+		dir = "encode"
 	}
-	return "decode into"
+	return fmt.Sprintf("%s: cannot %s %s: %s", describe(e.Op, e.Namespace, e.Key), dir, e.Type, unprefixed(e.Err))
 }
 
 // Unwrap returns the codec's error.

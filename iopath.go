@@ -588,7 +588,7 @@ func (p *ioPath) encode(dst []byte, op, key, full string, value any, st *codec.S
 		b, err = p.codec.AppendMarshal(dst, full, value)
 	}
 	if err != nil {
-		return b, &SerializationError{Op: op, Namespace: p.name, Key: key, Type: fmt.Sprintf("%T", value), Err: err}
+		return b, &SerializationError{Op: op, Namespace: p.name, Key: key, Type: fmt.Sprintf("%T", value), Encoding: true, Err: err}
 	}
 	return b, p.tooLarge(op, key, len(b)-len(dst))
 }

@@ -72,7 +72,7 @@ func Memoize[K comparable, V any](ns *Namespace, fn func(context.Context, K) (V,
 		key, err := MemoKey(k)
 		if err != nil {
 			var zero V
-			return zero, &SerializationError{Op: "memoize", Namespace: ns.name, Type: fmt.Sprintf("%T", k), Err: err}
+			return zero, &SerializationError{Op: "memoize", Namespace: ns.name, Type: fmt.Sprintf("%T", k), Encoding: true, Err: err}
 		}
 		v, _, err := GetOrLoad(ctx, ns, key, func(ctx context.Context) (V, error) { return fn(ctx, k) }, opts...)
 		return v, err

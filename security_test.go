@@ -444,3 +444,26 @@ func TestTLSOnClusterAndSentinel(t *testing.T) {
 		check(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName})
 	})
 }
+
+// A failed encode says "encode", whatever the operation is called: Publish
+// of a value the codec cannot encode said "cannot decode into chan int".
+func TestSerializationErrorSaysWhichWay(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("sx")
+	_, _, err = ns.Publish(context.Background(), "k", make(chan int), 1)
+	var se *tradecache.SerializationError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "cannot encode chan int") {
+		t.Fatalf("Publish of a chan: %v", err)
+	}
+	if err := ns.Set(context.Background(), "s", "x", 0); err != nil {
+		t.Fatal(err)
+	}
+	var ch chan int
+	if _, err := ns.Get(context.Background(), "s", &ch); !strings.Contains(fmt.Sprint(err), "cannot decode into") {
+		t.Fatalf("Get into a chan: %v", err)
+	}
+}
