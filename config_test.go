@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +351,48 @@ func TestFieldErrorsNameTheirSetting(t *testing.T) {
 	} {
 		if got := tc.fe.String(); got != tc.want {
 			t.Errorf("String() = %s, want %s", got, tc.want)
+		}
+	}
+}
+
+// Every exported error kind of the root package is listed in
+// docs/operations.md's "Error kinds" table, and the table names no other.
+func TestEveryErrorKindIsListed(t *testing.T) {
+	doc, err := os.ReadFile("docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(doc)
+	sec = sec[strings.Index(sec, "## Error kinds"):]
+	sec = sec[:strings.Index(sec[3:], "\n## ")+3]
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `\\*?([A-Za-z]+)` \\|").FindAllStringSubmatch(sec, -1) {
+		listed[m[1]] = true
+	}
+	var code []byte
+	for _, f := range []string{"errors.go", "streams.go", "config.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code = append(code, b...)
+	}
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^(?:var |\t)(Err[A-Z][A-Za-z]*) += `).FindAllStringSubmatch(string(code), -1) {
+		defined[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`(?m)^type ([A-Z][A-Za-z]*Error) (?:struct|=)`).FindAllStringSubmatch(string(code), -1) {
+		defined[m[1]] = true
+	}
+	delete(defined, "FieldError") // a part of ConfigError, listed with it
+	for k := range defined {
+		if !listed[k] {
+			t.Errorf("%s is not in docs/operations.md's Error kinds", k)
+		}
+	}
+	for k := range listed {
+		if !defined[k] {
+			t.Errorf("docs/operations.md lists %s, which errors.go, streams.go and config.go do not define", k)
 		}
 	}
 }

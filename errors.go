@@ -42,6 +42,10 @@ var (
 	// ErrInvalidArgument means an argument other than a key was unusable:
 	// a negative TTL, a nil or non-pointer destination. Nothing was sent.
 	ErrInvalidArgument = errors.New("tradecache: invalid argument")
+	// ErrLoadTimeout means a get-or-load's loader had not finished within
+	// WithSoftTimeout or WithHardTimeout; the load goes on and stores its
+	// value. It is not ErrTimeout, which says the store did not answer.
+	ErrLoadTimeout = errors.New("tradecache: load timeout")
 )
 
 // maxKeyInError bounds how much of a key an error message repeats, so a

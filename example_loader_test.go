@@ -116,7 +116,7 @@ func ExampleWithClock() {
 }
 
 // A loader that hangs does not hang its callers: past the hard timeout
-// the call returns (the stale value if there is one, else ErrTimeout),
+// the call returns (the stale value if there is one, else ErrLoadTimeout),
 // and the load goes on to cache its value for the next caller.
 func ExampleWithHardTimeout() {
 	ctx := context.Background()
@@ -127,7 +127,7 @@ func ExampleWithHardTimeout() {
 	slow := func(context.Context) (string, error) { <-release; return "NASDAQ", nil } // ignores its ctx
 
 	_, _, err := tradecache.GetOrLoad(ctx, ns, "XNAS", slow, tradecache.WithHardTimeout(10*time.Millisecond))
-	fmt.Println(errors.Is(err, tradecache.ErrTimeout))
+	fmt.Println(errors.Is(err, tradecache.ErrLoadTimeout))
 	close(release)
 	// Output: true
 }

@@ -126,7 +126,7 @@ func WithLock(ttl, wait time.Duration) LoadOption {
 func WithLoadTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.loadTimeout = d } }
 
 // WithSoftTimeout returns a stale value within MaxStale, flagged Stale
-// with an ErrTimeout in Meta.Err, when the load has not finished after d
+// with an ErrLoadTimeout in Meta.Err, when the load has not finished after d
 // and such a value exists; the load goes on in the background and stores
 // its value when it finishes (bounded by the load timeout). Without a
 // stale value, the caller waits on (see WithHardTimeout). Zero is off.
@@ -135,7 +135,7 @@ func WithSoftTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 // WithHardTimeout bounds how long the caller waits for a load, whatever
 // the loader does (it may ignore its ctx): after d the call returns a
 // stale value within MaxStale if there is one, flagged Stale, and
-// otherwise an error matching ErrTimeout. The load goes on in the
+// otherwise an error matching ErrLoadTimeout. The load goes on in the
 // background and its value is stored when it finishes (bounded by the load
 // timeout), for the next caller. Zero is off.
 func WithHardTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.hardTimeout = d } }
@@ -143,7 +143,7 @@ func WithHardTimeout(d time.Duration) LoadOption { return func(o *loadOpts) { o.
 // waitLoad waits for a load (done), the caller's ctx, the soft timeout
 // (only when a stale value can be served instead) and the hard timeout.
 // It returns nil when the load finished, and otherwise why the caller
-// stops waiting: ctx's error (gaveUp), or an error matching ErrTimeout.
+// stops waiting: ctx's error (gaveUp), or an error matching ErrLoadTimeout.
 // Either way the load goes on.
 func (o *loadOpts) waitLoad(ctx context.Context, done <-chan struct{}, haveStale bool) (gaveUp bool, err error) {
 	var soft, hard <-chan time.Time
@@ -163,9 +163,9 @@ func (o *loadOpts) waitLoad(ctx context.Context, done <-chan struct{}, haveStale
 	case <-ctx.Done():
 		return true, ctx.Err()
 	case <-soft:
-		return false, fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrTimeout, o.softTimeout)
+		return false, fmt.Errorf("%w: the load is still running after the soft timeout (%v)", ErrLoadTimeout, o.softTimeout)
 	case <-hard:
-		return false, fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrTimeout, o.hardTimeout)
+		return false, fmt.Errorf("%w: the load is still running after the hard timeout (%v)", ErrLoadTimeout, o.hardTimeout)
 	}
 }
 
