@@ -389,9 +389,9 @@ func (c *Cache) Close() error {
 	c.pub.stop()
 	// Cancel the loads and background work, and wait for them: a loader
 	// that ignores its context holds Close until it returns.
-	c.bgMu.Lock() // no detach after this: it sees closed
-	c.bgMu.Unlock()
+	c.bgMu.Lock() // a detach that began before closed was set has counted itself in bg
 	c.stopBase()
+	c.bgMu.Unlock()
 	c.flights.Stop()
 	c.bg.Wait()
 	if c.owns {
