@@ -204,9 +204,9 @@ type nearStamped[T any] struct {
 	st codec.Stamp
 }
 
-// loadAndStore is the body of one load: check the store again (unless this
-// is an early refresh of a value known to be fresh), take the
-// cross-process lock if asked, call the loader, store its value.
+// loadAndStore is the body of one load: with the cross-process lock, check
+// the store again and take the lock; then call the loader and store its
+// value.
 func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
 	fresh := func() (any, Meta, bool) {
 		v, st, found, err := readStamped[T](ctx, ns, full, &o, ns.now())
@@ -219,59 +219,63 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		}
 		return v, m, true
 	}
-	if storeUp {
-		// Another process, or a load that finished while this one queued,
-		// may have filled it.
-		if v, m, ok := fresh(); ok && !refresh {
-			if v == nil {
-				return nil, m, ErrNotFound
-			}
-			return v, m, nil
-		}
-		if o.lock {
-			token := newToken()
-			held, err := ns.lock(ctx, full, token, o.lockTTL)
-			if err == nil && !held && refresh {
-				return nil, Meta{}, nil // another process is refreshing it
-			}
-			if err == nil && !held {
-				deadline := time.Now().Add(o.lockWait)
-				for time.Now().Before(deadline) {
-					select {
-					case <-ctx.Done():
-						return nil, Meta{}, ctx.Err()
-					case <-time.After(o.lockPoll):
-					}
-					if v, m, ok := fresh(); ok {
-						if v == nil {
-							return nil, m, ErrNotFound
-						}
-						return v, m, nil
-					}
-					// A holder that died leaves its lock to expire: take
-					// it then, rather than wait out the whole bound.
-					if held, _ = ns.lock(ctx, full, token, o.lockTTL); held {
-						break
-					}
+	if storeUp && o.lock {
+		// Another process may have filled it since the caller's read. Only
+		// with the lock: without it nothing stops another process loading
+		// at once anyway, this process's loads of the key are one flight,
+		// and the look would be a round trip that changes nothing (a cold
+		// load did two GETs, an early refresh three, throwing one away). An
+		// early refresh knows the value is fresh: it does not look.
+		if !refresh {
+			if v, m, ok := fresh(); ok {
+				if v == nil {
+					return nil, m, ErrNotFound
 				}
-				// Past the bound: load anyway rather than wait on a
-				// holder that may be gone.
+				return v, m, nil
 			}
-			if held {
-				defer func() {
-					rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-					defer cancel()
-					ns.unlock(rctx, full, token)
-				}()
-				// The previous holder may have stored the value and let
-				// go between this process's last look and its taking the
-				// lock: look once more before loading again.
-				if v, m, ok := fresh(); ok && !refresh {
+		}
+		token := newToken()
+		held, err := ns.lock(ctx, full, token, o.lockTTL)
+		if err == nil && !held && refresh {
+			return nil, Meta{}, nil // another process is refreshing it
+		}
+		if err == nil && !held {
+			deadline := time.Now().Add(o.lockWait)
+			for time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return nil, Meta{}, ctx.Err()
+				case <-time.After(o.lockPoll):
+				}
+				if v, m, ok := fresh(); ok {
 					if v == nil {
 						return nil, m, ErrNotFound
 					}
 					return v, m, nil
 				}
+				// A holder that died leaves its lock to expire: take
+				// it then, rather than wait out the whole bound.
+				if held, _ = ns.lock(ctx, full, token, o.lockTTL); held {
+					break
+				}
+			}
+			// Past the bound: load anyway rather than wait on a
+			// holder that may be gone.
+		}
+		if held {
+			defer func() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				defer cancel()
+				ns.unlock(rctx, full, token)
+			}()
+			// The previous holder may have stored the value and let
+			// go between this process's last look and its taking the
+			// lock: look once more before loading again.
+			if v, m, ok := fresh(); ok && !refresh {
+				if v == nil {
+					return nil, m, ErrNotFound
+				}
+				return v, m, nil
 			}
 		}
 	}

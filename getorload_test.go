@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -925,5 +926,48 @@ func TestGetManyOrLoadRefusesOptionsItDoesNotHonour(t *testing.T) {
 	}
 	if calls != 0 {
 		t.Fatalf("the loader ran %d times for refused calls", calls)
+	}
+}
+
+// Round trips per path, counted by the server (INFO commandstats): a cold
+// GetOrLoad is one GET and one SET; a warm one is one GET. Before, the
+// cold path read the store twice (once more before the load).
+func TestGetOrLoadRoundTrips(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+		LogSlowOps: &off, PublishStats: &off, HealthInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("rt")
+	calls := func(cmd string) int {
+		info, err := redistest.DoString(srv.Addr, "INFO", "commandstats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				return n
+			}
+		}
+		return 0
+	}
+	load := func(context.Context) (int, error) { return 7, nil }
+	gets, sets := calls("get"), calls("set")
+	if _, _, err := tradecache.GetOrLoad(context.Background(), ns, "cold", load); err != nil {
+		t.Fatal(err)
+	}
+	if g, s := calls("get")-gets, calls("set")-sets; g != 1 || s != 1 {
+		t.Fatalf("a cold GetOrLoad: %d GETs and %d SETs, want 1 and 1", g, s)
+	}
+	gets = calls("get")
+	if _, _, err := tradecache.GetOrLoad(context.Background(), ns, "cold", load); err != nil {
+		t.Fatal(err)
+	}
+	if g := calls("get") - gets; g != 1 {
+		t.Fatalf("a warm GetOrLoad: %d GETs, want 1", g)
 	}
 }
