@@ -548,3 +548,28 @@ func TestFailoverSentinelMasterKill(t *testing.T) {
 		t.Fatalf("the new master holds %v keys (%v)", n, err)
 	}
 }
+
+// Checks are one at a time: concurrent Health calls against a dead server
+// each count, so failures in a row are never lost (each check built on the
+// last result without a lock, and two at once stored the same count).
+func TestConcurrentHealthChecksEachCount(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+		LogSlowOps: &off, PublishStats: &off, HealthInterval: time.Hour, OpTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv.Kill()
+	before := c.Health(context.Background()).ConsecutiveFailures
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Health(context.Background()) }()
+	}
+	wg.Wait()
+	if got := c.Health(context.Background()).ConsecutiveFailures; got != before+21 {
+		t.Fatalf("22 failed checks counted %d in a row, want %d", got, before+21)
+	}
+}

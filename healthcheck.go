@@ -51,6 +51,10 @@ const recoveryInterval = 25 * time.Millisecond
 // regained connection shows in Health and in the logs without a caller's
 // request having to find out.
 type healthChecker struct {
+	// mu makes checks one at a time: Cache.Health and the background
+	// ticker both check, and each builds on the last result (failures in
+	// a row, when reachability changed), which two at once would lose.
+	mu   sync.Mutex
 	last atomic.Pointer[Health]
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -116,6 +120,8 @@ func (h *healthChecker) stop() {
 // check PINGs the store past the breaker (a probe must reach it even
 // while the breaker is open), bounded by timeout.
 func (h *healthChecker) check(ctx context.Context, b *backend, timeout time.Duration) Health {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	cur := Health{Backend: b.kind, Breaker: "none", CheckedAt: time.Now()}
 	if b.guard != nil {
 		cur.Breaker = b.guard.BreakerState().String()
