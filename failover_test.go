@@ -549,19 +549,22 @@ func TestFailoverSentinelMasterKill(t *testing.T) {
 	}
 }
 
-// Checks are one at a time: concurrent Health calls against a dead server
+// Checks are one at a time: concurrent Health calls against a frozen server
 // each count, so failures in a row are never lost (each check built on the
 // last result without a lock, and two at once stored the same count).
 func TestConcurrentHealthChecksEachCount(t *testing.T) {
 	srv := redistest.Start(t)
 	off := false
 	c, err := tradecache.New(context.Background(), tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
-		LogSlowOps: &off, PublishStats: &off, HealthInterval: time.Hour, OpTimeout: 200 * time.Millisecond})
+		LogSlowOps: &off, PublishStats: &off, HealthInterval: time.Hour, OpTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	srv.Kill()
+	// Frozen rather than dead: every check waits out the same bound and
+	// they all end together, which is when two of them would interleave.
+	srv.Stop()
+	defer srv.Continue()
 	before := c.Health(context.Background()).ConsecutiveFailures
 	var wg sync.WaitGroup
 	for range 20 {
