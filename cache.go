@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	c := &Cache{backend: b, cfg: cfg}
 	c.base, c.stopBase = context.WithCancel(context.Background())
-	c.known.Limit = int64(cfg.LocalStaleEntries)
+	c.known.Limit, c.known.MaxBytes = int64(cfg.LocalStaleEntries), cfg.LocalStaleBytes
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
 		if err != nil {

@@ -48,6 +48,7 @@ const (
 	DefaultMaxValueBytes     = 16 << 20
 	DefaultMaxBatchKeys      = 10000
 	DefaultLocalStaleEntries = 10000
+	DefaultLocalStaleBytes   = 64 << 20
 	DefaultHealthInterval    = time.Second
 	DefaultStatsInterval     = 5 * time.Second
 	DefaultMaxDecodedSize    = codec.DefaultMaxDecodedSize
@@ -201,6 +202,11 @@ type Config struct {
 	// in process, to serve within MaxStale when the store is unreachable.
 	// Zero means DefaultLocalStaleEntries.
 	LocalStaleEntries int
+	// LocalStaleBytes bounds the memory those values hold (their decoded
+	// size, estimated); the least recently remembered go first, and each
+	// is forgotten past its FreshUntil + MaxStale. Zero means
+	// DefaultLocalStaleBytes.
+	LocalStaleBytes int64
 	EnableMetrics     *bool // CACHE_ENABLE_METRICS; nil means the environment's default
 	// PublishStats (CACHE_PUBLISH_STATS) writes a snapshot of this Cache's
 	// figures to the store every StatsInterval, under a key with a TTL,

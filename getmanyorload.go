@@ -7,6 +7,7 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/flight"
+	"github.com/tradecache/tradecache/internal/sizeof"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -79,7 +80,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if err != nil {
 			notRead[k] = true
 			staleFrom[k] = SourceLocal
-			if kv, ok := ns.c.known.Get(rfull[i]); ok {
+			if kv, ok := ns.c.known.Get(rfull[i], now); ok {
 				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 					stale[k] = &knownValue{tv, kv.st}
 				}
@@ -211,7 +212,7 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 			ttl, value = st.FreshFor+o.maxStale, v
 			r.vals[k], r.metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
 			if o.maxStale > 0 {
-				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf)
+				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
 			}
 		case o.negTTL > 0:
 			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/sizeof"
 )
 
 func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
@@ -68,7 +69,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	var stale *knownValue
 	switch {
 	case storeErr != nil:
-		if kv, ok := ns.c.known.Get(full); ok {
+		if kv, ok := ns.c.known.Get(full, now); ok {
 			if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
 				stale = &knownValue{tv, kv.st}
 			}
@@ -81,7 +82,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if o.maxStale > 0 {
 			// Only a namespace that may serve stale values needs this
 			// process to remember them.
-			ns.c.known.Remember(full, knownValue{v, st.Stamp}, st.AsOf)
+			ns.c.known.Remember(full, knownValue{v, st.Stamp}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
 		}
 		if o.shouldRefresh(now, st.Stamp) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
@@ -296,7 +297,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
 	}
 	if o.maxStale > 0 {
-		ns.c.known.Remember(full, knownValue{v, st}, st.AsOf)
+		ns.c.known.Remember(full, knownValue{v, st}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
 	}
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
 }

@@ -9,11 +9,11 @@
 package flight
 
 import (
+	"container/list"
 	"context"
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -166,54 +166,131 @@ func (g *Group[R]) start(ctx context.Context, key string, timeout time.Duration,
 }
 
 // Known keeps the last known value of each key, for serving within a
-// staleness bound when the store cannot be reached. It holds at most Limit
-// keys; past that, new keys are not remembered (the ones it has still
-// update). The zero value remembers nothing until Limit is set.
+// staleness bound when the store cannot be reached. It is a bounded cache:
+// at most Limit keys and MaxBytes bytes (each value's size given by the
+// caller), the least recently remembered evicted first, and each entry
+// forgotten once its own deadline (FreshUntil + MaxStale) passes, so that
+// new keys always find room and a megabyte value is not kept for ever. A
+// value never replaces a newer one (Remember compares asOf under the
+// shard's lock). The zero value remembers nothing until Limit and MaxBytes
+// are set.
 type Known[V any] struct {
-	Limit int64
-	m     sync.Map // key -> *known[V]
-	count atomic.Int64
+	Limit    int64
+	MaxBytes int64
+	shards   [knownShards]knownShard[V]
+}
+
+const knownShards = 16
+
+type knownShard[V any] struct {
+	mu    sync.Mutex
+	m     map[string]*list.Element // of *known[V]
+	lru   list.List                // front: most recently remembered
+	bytes int64
 }
 
 type known[V any] struct {
-	v    V
-	asOf time.Time
+	key   string
+	v     V
+	asOf  time.Time
+	until time.Time // forgotten after this
+	size  int64
 }
 
-// Remember records v, as of asOf, for key, unless what is held is as new.
-func (k *Known[V]) Remember(key string, v V, asOf time.Time) {
-	if old, ok := k.m.Load(key); ok {
-		if !old.(*known[V]).asOf.Before(asOf) {
-			return // already as new: the common case on a hit costs a lookup
+func (k *Known[V]) shard(key string) *knownShard[V] {
+	h := uint32(2166136261) // FNV-1a: the shard of a key
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return &k.shards[h%knownShards]
+}
+
+// Remember records v, as of asOf, for key until until, unless what is
+// held is as new. sizeOf gives v's size in bytes; it is called only when v
+// is kept (a hit that finds its value already held costs a lookup). A
+// value larger than a shard's share of MaxBytes is not kept.
+func (k *Known[V]) Remember(key string, v V, asOf, until time.Time, sizeOf func() int64) {
+	limit, maxBytes := k.Limit/knownShards, k.MaxBytes/knownShards
+	if limit < 1 {
+		return
+	}
+	s := k.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]*list.Element{}
+	}
+	e, held := s.m[key]
+	if held && !e.Value.(*known[V]).asOf.Before(asOf) {
+		return // already as new: never go back
+	}
+	size := sizeOf()
+	if size > maxBytes {
+		if held {
+			s.remove(e) // what it held is older than what it cannot keep
 		}
-		k.m.Store(key, &known[V]{v, asOf})
 		return
 	}
-	if k.count.Load() >= k.Limit {
-		return
+	if held {
+		old := e.Value.(*known[V])
+		s.bytes += size - old.size
+		old.v, old.asOf, old.until, old.size = v, asOf, until, size
+		s.lru.MoveToFront(e)
+	} else {
+		s.m[key] = s.lru.PushFront(&known[V]{key: key, v: v, asOf: asOf, until: until, size: size})
+		s.bytes += size
 	}
-	if _, loaded := k.m.LoadOrStore(key, &known[V]{v, asOf}); !loaded {
-		k.count.Add(1)
+	for int64(len(s.m)) > limit || s.bytes > maxBytes {
+		s.remove(s.lru.Back())
 	}
 }
 
-// Get returns key's last known value.
-func (k *Known[V]) Get(key string) (V, bool) {
-	v, ok := k.m.Load(key)
+func (s *knownShard[V]) remove(e *list.Element) {
+	kn := e.Value.(*known[V])
+	s.lru.Remove(e)
+	delete(s.m, kn.key)
+	s.bytes -= kn.size
+}
+
+// Get returns key's last known value, if it is held and now is not past
+// its deadline (an expired one is forgotten).
+func (k *Known[V]) Get(key string, now time.Time) (V, bool) {
+	var zero V
+	s := k.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
 	if !ok {
-		var zero V
 		return zero, false
 	}
-	return v.(*known[V]).v, true
+	kn := e.Value.(*known[V])
+	if now.After(kn.until) {
+		s.remove(e)
+		return zero, false
+	}
+	return kn.v, true
+}
+
+// Len and Bytes report what is held (expired entries not yet found
+// included).
+func (k *Known[V]) Len() (n int, bytes int64) {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		n, bytes = n+len(s.m), bytes+s.bytes
+		s.mu.Unlock()
+	}
+	return n, bytes
 }
 
 // Clear forgets every value: after the store lost or rewound its data,
 // what this process remembers of it is no longer what the store holds.
 func (k *Known[V]) Clear() {
-	k.m.Range(func(key, _ any) bool {
-		if _, loaded := k.m.LoadAndDelete(key); loaded {
-			k.count.Add(-1)
-		}
-		return true
-	})
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		s.m, s.bytes = nil, 0
+		s.lru.Init()
+		s.mu.Unlock()
+	}
 }

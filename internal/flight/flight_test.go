@@ -3,6 +3,7 @@ package flight_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,27 +117,48 @@ func TestPanicReachesEveryWaiter(t *testing.T) {
 	}
 }
 
-// Known keeps the newest value per key and at most Limit keys.
-func TestKnownKeepsTheNewestWithinItsLimit(t *testing.T) {
-	k := flight.Known[string]{Limit: 2}
+// Known is a bounded cache: new keys find room past the limit (the least
+// recently remembered goes), bytes are bounded, entries expire at their own
+// deadline, and an older value never replaces a newer one.
+func TestKnownIsBoundedAndNeverGoesBack(t *testing.T) {
+	k := &flight.Known[string]{Limit: 16 * 4, MaxBytes: 16 * 1000}
 	t0 := time.Unix(1000, 0)
-	k.Remember("a", "a1", t0)
-	k.Remember("a", "old", t0.Add(-time.Second))
-	if v, _ := k.Get("a"); v != "a1" {
-		t.Fatalf("an older value replaced a newer one: %q", v)
+	size := func(n int64) func() int64 { return func() int64 { return n } }
+	for i := range 1000 {
+		k.Remember(fmt.Sprint("key", i), "v", t0, t0.Add(time.Minute), size(10))
 	}
-	k.Remember("a", "a2", t0.Add(time.Second))
-	k.Remember("b", "b1", t0)
-	k.Remember("c", "c1", t0)
-	if v, _ := k.Get("a"); v != "a2" {
-		t.Fatalf("a = %q", v)
+	if n, _ := k.Len(); n > 64 {
+		t.Fatalf("holds %d keys, limit 64", n)
 	}
-	if _, ok := k.Get("c"); ok {
-		t.Fatal("a key past the limit was remembered")
+	if _, ok := k.Get("key999", t0); !ok {
+		t.Fatal("the newest key found no room: past the limit new keys must still be remembered")
+	}
+	// Bytes: a shard holds at most 1000 bytes.
+	k2 := &flight.Known[string]{Limit: 1 << 20, MaxBytes: 16 * 1000}
+	for i := range 1000 {
+		k2.Remember(fmt.Sprint("big", i), "v", t0, t0.Add(time.Minute), size(400))
+	}
+	if _, b := k2.Len(); b > 16*1000 {
+		t.Fatalf("holds %d bytes, limit %d", b, 16*1000)
+	}
+	k2.Remember("huge", "v", t0, t0.Add(time.Minute), size(1<<20))
+	if _, ok := k2.Get("huge", t0); ok {
+		t.Fatal("a value larger than a shard's share was kept")
+	}
+	// Expiry at the entry's own deadline.
+	k.Remember("exp", "v1", t0, t0.Add(time.Second), size(1))
+	if _, ok := k.Get("exp", t0.Add(2*time.Second)); ok {
+		t.Fatal("served past its deadline")
 	}
 	var none flight.Known[int]
-	none.Remember("x", 1, t0)
-	if _, ok := none.Get("x"); ok {
+	none.Remember("x", 1, t0, t0.Add(time.Minute), size(1))
+	if _, ok := none.Get("x", t0); ok {
 		t.Fatal("the zero Known remembered a value")
+	}
+	// Never back: an older asOf does not replace a newer one.
+	k.Remember("nb", "new", t0.Add(time.Second), t0.Add(time.Minute), size(1))
+	k.Remember("nb", "old", t0, t0.Add(time.Minute), size(1))
+	if v, _ := k.Get("nb", t0); v != "new" {
+		t.Fatalf("an older value replaced a newer one: %q", v)
 	}
 }
