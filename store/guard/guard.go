@@ -219,6 +219,9 @@ func New(next store.Store, o Options) (*Store, error) {
 					c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
 			},
 			IsSuccessful: func(err error) bool {
+				if err == nil {
+					b.succeeded()
+				}
 				if err == nil && b.probation.Load() && b.probation.CompareAndSwap(true, false) {
 					s.closed.Add(1)
 					s.log.Info("tradecache: circuit breaker closed: store recovered", "breaker", name, "from", StateHalfOpen.String())
@@ -286,11 +289,19 @@ func (b *breaker) State() State {
 }
 
 // failed records err, a failure, as the breaker's cause when it is one
-// waiting will not mend, and clears the cause otherwise.
+// waiting will not mend. Another kind of failure leaves the cause as it
+// is: on a busy machine a refused password and timeouts come mixed, and
+// the refusal is what the caller must hear of. A success clears it
+// (succeeded, ProbeSucceeded).
 func (b *breaker) failed(err error) {
 	if lasting(err) {
 		b.cause.Store(&err)
-	} else if b.cause.Load() != nil {
+	}
+}
+
+// succeeded clears the cause: the store answered.
+func (b *breaker) succeeded() {
+	if b.cause.Load() != nil {
 		b.cause.Store(nil)
 	}
 }
