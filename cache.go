@@ -38,7 +38,8 @@ type Cache struct {
 	bufs           sync.Pool // *[]byte encode buffers
 	closed         atomic.Bool
 
-	flights flight.Group[loaded] // loads in progress (get-or-load); Close stops them
+	flights      flight.Group[loaded] // loads in progress (get-or-load); Close stops them
+	batchFlights flight.Group[any]    // GetManyOrLoad's loads, by their set of missing keys; Close stops them
 
 	// Background work that is not a flight (GetManyOrLoad's load when the
 	// caller may give up before it ends) runs under base, which Close
@@ -111,7 +112,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		b.obs.rec = &recorder{}
 	}
 	c := &Cache{backend: b, cfg: cfg}
-	c.base, c.stopBase = context.WithCancel(context.Background())
 	c.known.Limit, c.known.MaxBytes = int64(cfg.LocalStaleEntries), cfg.LocalStaleBytes
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
@@ -360,22 +360,6 @@ func (cfg Config) replicaReadPrefixes() []string {
 	return out
 }
 
-// detach returns a context detached from ctx's cancellation but cancelled
-// by Close, and a release to call when the work under it ends; ok is
-// false once Close has begun.
-func (c *Cache) detach(ctx context.Context) (dctx context.Context, release func(), ok bool) {
-	c.bgMu.Lock()
-	if c.closed.Load() {
-		c.bgMu.Unlock()
-		return nil, nil, false
-	}
-	c.bg.Add(1)
-	c.bgMu.Unlock()
-	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(c.base, cancel)
-	return dctx, func() { stop(); cancel(); c.bg.Done() }, true
-}
-
 // errClosed is what operations on a closed Cache return.
 var errClosed = fmt.Errorf("%w: cache closed", ErrUnavailable)
 
@@ -387,13 +371,12 @@ func (c *Cache) Close() error {
 	}
 	c.health.stop()
 	c.pub.stop()
-	// Cancel the loads and background work, and wait for them: a loader
-	// that ignores its context holds Close until it returns.
-	c.bgMu.Lock() // a detach that began before closed was set has counted itself in bg
-	c.stopBase()
-	c.bgMu.Unlock()
+	// Cancel the loads (single keys, refreshes, batches) and wait for
+	// them: after Close returns no goroutine of the Cache runs, and a load
+	// that returns meanwhile writes nothing. A loader that ignores its
+	// context holds Close until it returns.
 	c.flights.Stop()
-	c.bg.Wait()
+	c.batchFlights.Stop()
 	if c.owns {
 		return c.store.Close()
 	}

@@ -3,6 +3,9 @@ package tradecache
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
@@ -28,8 +31,8 @@ import (
 // loaded but not written; the others' loaded values are.
 //
 // It takes no lock and refreshes nothing early: WithLock and
-// WithEarlyRefresh are refused with ErrInvalidArgument. Concurrent
-// identical calls each call load (GetOrLoad shares one load per key).
+// WithEarlyRefresh are refused with ErrInvalidArgument. Concurrent calls
+// missing the same keys share one call of load.
 func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, load func(ctx context.Context, missing []string) (map[string]T, error), opts ...LoadOption) (map[string]T, map[string]Meta, error) {
 	const op = "get_many_or_load"
 	full, err := ns.keys(op, keys)
@@ -124,15 +127,15 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	}
 	ns.miss(len(missing))
 
-	// The load, and the caching of what it returns. With a soft or hard
-	// timeout it runs in a goroutine of its own, detached from the
-	// caller, so that the caller can stop waiting while it goes on to
-	// store its values for the next one.
+	// The load, and the caching of what it returns, run as one flight per
+	// set of missing keys: identical concurrent calls share one load, as
+	// GetOrLoad's callers of one key do (with the first caller's options).
+	// It runs detached from the callers and bounded by the load timeout,
+	// so that a caller can stop waiting (its ctx, a soft or hard timeout)
+	// while it goes on to store its values for the next one; Close stops it.
 	run := func(ctx context.Context) batchResult[T] {
-		lctx, cancel := context.WithTimeout(ctx, o.loadTimeout)
-		defer cancel()
 		start, t0 := ns.c.now(), time.Now()
-		loaded, err := callBatch(lctx, load, missing)
+		loaded, err := callBatch(ctx, load, missing)
 		ns.c.loads.Add(1)
 		if err != nil {
 			ns.c.loadErrors.Add(1)
@@ -140,26 +143,26 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead)
 	}
+	call := ns.c.batchFlights.Start(ctx, batchFlightKey[T](missingFull), o.loadTimeout, func(lctx context.Context) (any, error) {
+		return run(lctx), nil
+	})
 	var r batchResult[T]
-	if o.softTimeout == 0 && o.hardTimeout == 0 {
-		r = run(ctx)
-	} else {
-		var bg batchResult[T]
-		done := make(chan struct{})
-		dctx, release, ok := ns.c.detach(ctx)
-		if !ok {
-			return out, metas, ns.fail(op, "", errClosed)
+	gaveUp, err := o.waitLoad(ctx, call.Done(), len(stale) > 0)
+	switch {
+	case gaveUp:
+		return out, metas, ns.fail(op, "", err)
+	case err == nil:
+		res, ferr := call.Result()
+		if br, ok := res.(batchResult[T]); ok && ferr == nil {
+			r = br
+		} else {
+			r.err = ferr // the load panicked, or the Cache was closed
+			if r.err == nil {
+				r.err = errClosed
+			}
 		}
-		go func() { defer release(); bg = run(dctx); close(done) }()
-		gaveUp, err := o.waitLoad(ctx, done, len(stale) > 0)
-		switch {
-		case gaveUp:
-			return out, metas, ns.fail(op, "", err)
-		case err == nil:
-			r = bg
-		default:
-			r.err = err
-		}
+	default:
+		r.err = err
 	}
 	if err := r.err; err != nil {
 		unfilled := 0
@@ -241,4 +244,12 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 func callBatch[T any](ctx context.Context, load func(context.Context, []string) (map[string]T, error), missing []string) (m map[string]T, err error) {
 	defer flight.Recover(&err)
 	return load(ctx, missing)
+}
+
+// batchFlightKey names a batch load by its missing keys (sorted: the same
+// set in another order is the same load) and the value type.
+func batchFlightKey[T any](missingFull []string) string {
+	keys := slices.Clone(missingFull)
+	slices.Sort(keys)
+	return strings.Join(keys, "\x00") + " " + reflect.TypeFor[T]().String()
 }

@@ -971,3 +971,60 @@ func TestGetOrLoadRoundTrips(t *testing.T) {
 		t.Fatalf("a warm GetOrLoad: %d GETs, want 1", g)
 	}
 }
+
+// Identical concurrent GetManyOrLoad calls share one load, as GetOrLoad's
+// callers of one key do: 8 calls ran the loader 8 times before.
+func TestGetManyOrLoadSharesOneLoad(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("shared")
+	var calls atomic.Int64
+	release := make(chan struct{})
+	load := func(_ context.Context, missing []string) (map[string]int, error) {
+		calls.Add(1)
+		<-release
+		out := map[string]int{}
+		for i, k := range missing {
+			out[k] = i
+		}
+		return out, nil
+	}
+	var wg sync.WaitGroup
+	var entered atomic.Int64
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entered.Add(1)
+			keys := []string{"a", "b", "c"}
+			if i%2 == 1 {
+				keys = []string{"c", "a", "b"} // the same set in another order
+			}
+			vals, _, err := tradecache.GetManyOrLoad(context.Background(), ns, keys, load)
+			if err == nil && len(vals) != 3 {
+				err = fmt.Errorf("%d values", len(vals))
+			}
+			errs <- err
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); (calls.Load() == 0 || entered.Load() < 8) && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	time.Sleep(200 * time.Millisecond) // let the other callers join the load
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One load; a second only if a caller was held more than 200 ms
+	// between its read and joining (a busy machine), never one per caller.
+	if n := calls.Load(); n > 2 {
+		t.Fatalf("8 identical calls ran the loader %d times, want 1", n)
+	}
+}
