@@ -391,7 +391,9 @@ func (b *backend) readStats(ctx context.Context, roster string, limit int, key f
 
 // The stream calls. Each checks that the store keeps streams, counts what
 // it did for Stats, and observes its latency as the operation it is
-// closest to (a publish is a set, a read a get).
+// closest to (a publish is a set, a read a get, an ack a delete), on the
+// Cache's clock. Blocking reads (Read, GroupRead) count their failures
+// but not their latency, which is mostly the wait they asked for.
 
 func (b *backend) streamsOrErr() (store.Streams, error) {
 	if b.streams == nil {
@@ -445,7 +447,7 @@ func (p *ioPath) readStreams(ctx context.Context, streams, ids []string, count i
 		return nil, err
 	}
 	out, err := st.Read(ctx, streams, ids, count, block)
-	now := time.Now()
+	now := p.now() // the Cache's clock, as every other figure: a test's clock moves lag too
 	for _, es := range out {
 		p.streamCounts.countRead(es, now)
 	}
@@ -472,7 +474,7 @@ func (p *ioPath) groupRead(ctx context.Context, stream, group, consumer string, 
 		return nil, err
 	}
 	out, err := st.GroupRead(ctx, stream, group, consumer, count, block)
-	p.streamCounts.countRead(out, time.Now())
+	p.streamCounts.countRead(out, p.now())
 	if err != nil {
 		p.failed(opGetMany, err)
 	}
@@ -484,11 +486,11 @@ func (p *ioPath) ack(ctx context.Context, stream, group string, ids []string) er
 	if err != nil {
 		return err
 	}
+	t0 := p.start()
 	err = st.Ack(ctx, stream, group, ids...)
+	p.observe(ctx, opDelete, "", t0, 0, err)
 	if err == nil {
 		p.streamCounts.acked.Add(uint64(len(ids)))
-	} else {
-		p.failed(opDelete, err)
 	}
 	return err
 }
@@ -498,11 +500,10 @@ func (p *ioPath) claim(ctx context.Context, stream, group, consumer string, minI
 	if err != nil {
 		return nil, "", err
 	}
+	t0 := p.start()
 	out, next, err := st.Claim(ctx, stream, group, consumer, minIdle, start, count)
+	p.observe(ctx, opGetMany, "", t0, 0, err)
 	p.streamCounts.claimed.Add(uint64(len(out)))
-	if err != nil {
-		p.failed(opGetMany, err)
-	}
 	return out, next, err
 }
 
@@ -511,11 +512,11 @@ func (p *ioPath) deadLetter(ctx context.Context, stream, group, dead string, e s
 	if err != nil {
 		return err
 	}
+	t0 := p.start()
 	err = st.DeadLetter(ctx, stream, group, dead, e, reason)
+	p.observe(ctx, opSet, "", t0, len(e.Value), err)
 	if err == nil {
 		p.streamCounts.deadLettered.Add(1)
-	} else {
-		p.failed(opSet, err)
 	}
 	return err
 }
@@ -525,7 +526,10 @@ func (p *ioPath) pending(ctx context.Context, stream, group string) (int64, erro
 	if err != nil {
 		return 0, err
 	}
-	return st.Pending(ctx, stream, group)
+	t0 := p.start()
+	n, err := st.Pending(ctx, stream, group)
+	p.observe(ctx, opGet, "", t0, 0, err)
+	return n, err
 }
 
 // lock takes and unlock releases get-or-load's cross-process lock on a

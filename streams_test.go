@@ -1,6 +1,7 @@
 package tradecache_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -162,5 +163,38 @@ func TestPublishWaitsForReplicas(t *testing.T) {
 	applied, id, err := c.Namespace("acked").Publish(testCtx(t), "k", "v", 1)
 	if !errors.Is(err, tradecache.ErrNotReplicated) || !applied || id == "" {
 		t.Fatalf("Publish on a server without replicas: applied %v, id %q, %v; want applied and ErrNotReplicated", applied, id, err)
+	}
+}
+
+// Every stream call is observed as the other store calls are: Ack and
+// Pending now count in Stats.Ops (as delete and get), where before they
+// were not timed at all.
+func TestStreamCallsAreObserved(t *testing.T) {
+	on, off := true, false
+	c, err := tradecache.New(context.Background(), tradecache.Config{EnableMetrics: &on, LogSlowOps: &off, PublishStats: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	ns := c.Namespace("obs")
+	if _, _, err := ns.Publish(ctx, "k", 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := ns.GroupRead(ctx, "k", "g", "w", 10, 0)
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	before := c.Stats(ctx).Ops
+	if err := ns.Ack(ctx, "k", "g", evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ns.Pending(ctx, "k", "g"); err != nil {
+		t.Fatal(err)
+	}
+	after := c.Stats(ctx).Ops
+	if after["delete"].Count != before["delete"].Count+1 || after["get"].Count != before["get"].Count+1 {
+		t.Fatalf("Ack and Pending not observed: delete %d -> %d, get %d -> %d",
+			before["delete"].Count, after["delete"].Count, before["get"].Count, after["get"].Count)
 	}
 }
