@@ -206,34 +206,69 @@ func TestSessionsSlideAndEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Create(ctx, trading.Session{ID: "tok-1", User: "trader-7"}); err != nil {
-			t.Fatal(err)
-		}
-		// Touching every 150 ms keeps it alive past the 600 ms idle window...
-		start := time.Now()
-		for time.Since(start) < 1200*time.Millisecond {
-			time.Sleep(150 * time.Millisecond)
-			if _, ok, err := s.Touch(ctx, "tok-1"); err != nil || !ok {
-				t.Fatalf("session lost at %v although touched: %v", time.Since(start), err)
+		// A verdict counts only when this process kept to its schedule: a
+		// touch that finds the session gone is a failure only if it returned
+		// within the idle window of the previous call's sending (the server
+		// got that one no earlier). On a starved machine the gap can exceed
+		// the window; that attempt says nothing, and the scenario runs again
+		// with a new session.
+		const idle = 600 * time.Millisecond
+		for attempt := 0; ; attempt++ {
+			if attempt == 10 {
+				t.Fatal("10 attempts, each held past the idle window by a busy machine: nothing was checked")
 			}
-		}
-		// ...but not past the 1600 ms maximum lifetime.
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			_, ok, err := s.Touch(ctx, "tok-1")
-			if err != nil {
+			id := fmt.Sprintf("tok-%d", attempt)
+			sent := time.Now()
+			if err := s.Create(ctx, trading.Session{ID: id, User: "trader-7"}); err != nil {
 				t.Fatal(err)
 			}
-			if !ok {
+			start := sent
+			held := false
+			// Touching every 150 ms keeps it alive past the 600 ms idle window...
+			for time.Since(start) < 1200*time.Millisecond && !held {
+				time.Sleep(150 * time.Millisecond)
+				prev := sent
+				sent = time.Now()
+				_, ok, err := s.Touch(ctx, id)
+				switch {
+				case err != nil:
+					t.Fatal(err)
+				case !ok && time.Since(prev) < idle:
+					t.Fatalf("session lost at %v although touched %v before", time.Since(start), time.Since(prev))
+				case !ok:
+					held = true // this process was held past the window
+				}
+			}
+			if held {
+				continue
+			}
+			// ...but not past the 1600 ms maximum lifetime.
+			deadline := time.Now().Add(3 * time.Second)
+			for !held {
+				prev := sent
+				sent = time.Now()
+				_, ok, err := s.Touch(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					if time.Since(start) < 1500*time.Millisecond {
+						if time.Since(prev) >= idle {
+							held = true
+							break
+						}
+						t.Fatalf("session ended after %v, before its maximum lifetime", time.Since(start))
+					}
+					break
+				}
+				if time.Since(sent) < 100*time.Millisecond && time.Since(start) > 1800*time.Millisecond || time.Now().After(deadline) {
+					t.Fatalf("session alive %v after creation, past its 1600 ms maximum lifetime", time.Since(start))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !held {
 				break
 			}
-			if time.Since(start) > 1800*time.Millisecond || time.Now().After(deadline) {
-				t.Fatalf("session alive %v after creation, past its 1600 ms maximum lifetime", time.Since(start))
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if time.Since(start) < 1500*time.Millisecond {
-			t.Fatalf("session ended after %v, before its maximum lifetime", time.Since(start))
 		}
 		// Without touches it ends after the idle window.
 		if err := s.Create(ctx, trading.Session{ID: "tok-2", User: "u"}); err != nil {
