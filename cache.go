@@ -41,14 +41,12 @@ type Cache struct {
 	flights      flight.Group[loaded] // loads in progress (get-or-load); Close stops them
 	batchFlights flight.Group[any]    // GetManyOrLoad's loads, by their set of missing keys; Close stops them
 
-	// Background work that is not a flight (GetManyOrLoad's load when the
-	// caller may give up before it ends) runs under base, which Close
-	// cancels, and is counted in bg, which Close waits for: after Close
-	// returns no goroutine of the Cache runs and no write is attempted.
-	base        context.Context
-	stopBase    context.CancelFunc
-	bgMu        sync.Mutex
-	bg          sync.WaitGroup
+	// loadsDone counts finished single-key loads, by a hash of the key: a
+	// caller that read a miss before a load of its key finished, and starts
+	// its own after it, reads the store again rather than loading over the
+	// value that load stored. (Keys sharing a counter cost a read, never a
+	// wrong value.)
+	loadsDone   [256]atomic.Uint64
 	nearFlushes atomic.Uint64
 	known       flight.Known[knownValue] // last known values, for serving stale when the store is down
 
@@ -358,6 +356,15 @@ func (cfg Config) replicaReadPrefixes() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// loadsOf is key's counter of finished loads.
+func (c *Cache) loadsOf(full string) *atomic.Uint64 {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(full); i++ {
+		h = (h ^ uint32(full[i])) * 16777619
+	}
+	return &c.loadsDone[h%uint32(len(c.loadsDone))]
 }
 
 // errClosed is what operations on a closed Cache return.

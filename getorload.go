@@ -65,6 +65,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		}
 		return v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}, nil
 	}
+	done := ns.c.loadsOf(full).Load() // before the read: see loadAndStore
 	v, st, found, storeErr := readStamped[T](ctx, ns, full, &o, now)
 	var stale *knownValue
 	switch {
@@ -99,7 +100,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 
 	lo := o // the closure outlives this call: copy, so that o stays on the stack on hits
 	call := ns.c.flights.Start(ctx, flightKey[T](full), o.loadTimeout, func(lctx context.Context) (loaded, error) {
-		v, m, err := loadAndStore(lctx, ns, full, storeErr == nil, false, load, lo)
+		v, m, err := loadAndStore(lctx, ns, full, storeErr == nil, false, done, load, lo)
 		return loaded{v, m}, err
 	})
 	// Wait for the load, the caller's ctx, and the timeouts. A timeout
@@ -208,7 +209,8 @@ type nearStamped[T any] struct {
 // loadAndStore is the body of one load: with the cross-process lock, check
 // the store again and take the lock; then call the loader and store its
 // value.
-func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
+func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, doneBefore uint64, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
+	defer ns.c.loadsOf(full).Add(1)
 	fresh := func() (any, Meta, bool) {
 		v, st, found, err := readStamped[T](ctx, ns, full, &o, ns.now())
 		if err != nil || !found || !st.stamped || !ns.c.now().Before(st.FreshUntil()) {
@@ -220,12 +222,23 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		}
 		return v, m, true
 	}
+	// A load of this process that finished between the caller's read and
+	// this flight (the caller read a miss, then the flight it would have
+	// joined was gone) may have stored the value: look again, rather than
+	// load over it with an older result. Without that, and without the
+	// lock, the store is not read again: nothing stops another process
+	// loading at once anyway, and the look would be a round trip that
+	// changes nothing (a cold load did two GETs).
+	if storeUp && !refresh && !o.lock && ns.c.loadsOf(full).Load() != doneBefore {
+		if v, m, ok := fresh(); ok {
+			if v == nil {
+				return nil, m, ErrNotFound
+			}
+			return v, m, nil
+		}
+	}
 	if storeUp && o.lock {
-		// Another process may have filled it since the caller's read. Only
-		// with the lock: without it nothing stops another process loading
-		// at once anyway, this process's loads of the key are one flight,
-		// and the look would be a round trip that changes nothing (a cold
-		// load did two GETs, an early refresh three, throwing one away). An
+		// Another process may have filled it since the caller's read. An
 		// early refresh knows the value is fresh: it does not look.
 		if !refresh {
 			if v, m, ok := fresh(); ok {
@@ -336,7 +349,7 @@ func refreshAhead[T any](ctx context.Context, ns *Namespace, full string, seen t
 			return loaded{}, nil
 		}
 		ns.c.refreshes.Add(1)
-		v, m, err := loadAndStore(lctx, ns, full, true, true, load, o)
+		v, m, err := loadAndStore(lctx, ns, full, true, true, 0, load, o)
 		return loaded{v, m}, err
 	})
 }
