@@ -286,7 +286,19 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { l.run(ctx, t, ns, keys, group, 6, stop); close(done) }()
-	time.Sleep(500 * time.Millisecond)
+	// Kill once every key has been written: the checks below count each
+	// key as found or failed, and a key the load had not reached yet (a
+	// fixed 500 ms was not enough beside three CPU-burning loops) is
+	// neither.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, err := ns.GetMany(ctx, keys, &map[string]int64{}); err == nil && n == len(keys) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the load did not write every key within 30 s")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // and the replicas copy them
 
 	killed := time.Now()
 	victim.Kill()
