@@ -38,11 +38,23 @@ func TestStarvedUnderCPUBurn(t *testing.T) {
 		t.Fatal("not starved with 4 spinning goroutines per CPU")
 	}
 	calm := false
+	spellEnded := time.Now()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !calm; {
 		time.Sleep(60 * time.Millisecond)
 		calm = !d.Starved()
 	}
 	if !calm {
 		t.Fatal("still starved after the spinning stopped")
+	}
+	// A timeout whose bound began during the spell was delayed by it,
+	// though the spell is over now; one that began after it was not.
+	if !d.StarvedSince(spellEnded.Add(-time.Second)) {
+		t.Fatal("StarvedSince forgot the spell that just ended")
+	}
+	if d.StarvedSince(time.Now()) {
+		t.Fatal("StarvedSince reports a spell after it ended")
+	}
+	if starve.New(time.Millisecond).StarvedSince(time.Time{}) {
+		t.Fatal("a detector that never saw a spell reports one")
 	}
 }

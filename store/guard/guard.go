@@ -592,7 +592,7 @@ func (s *Store) outcome(parent context.Context, err error, deadline time.Time) e
 		// probe rate, not at the callers' rate.
 		return errFailure
 	case errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
-		if !deadline.IsZero() && time.Since(deadline) > s.late || s.starve.Starved() {
+		if !deadline.IsZero() && (time.Since(deadline) > s.late || s.starve.StarvedSince(deadline.Add(-s.op))) || s.starve.Starved() {
 			s.starvedTimeouts.Add(1)
 			return errExcluded
 		}
