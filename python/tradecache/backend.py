@@ -182,24 +182,25 @@ async def _within(seconds: float | None, aw: Any) -> Any:
         return await aw
     task = asyncio.current_task()
     start = task.cancelling()
-    fired = False
-
-    def fire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
-
-    handle = asyncio.get_running_loop().call_later(seconds, fire)
+    fired = [False]
+    handle = task.get_loop().call_later(seconds, _fire, task, fired)
     try:
         return await aw
     except asyncio.CancelledError:
-        if not fired:
+        if not fired[0]:
             raise
-        while task.cancelling() > start:
-            task.uncancel()
-        raise TimeoutError(f"no reply within {seconds * 1000:.0f} ms") from None
+        raise _timed_out(task, start, seconds) from None
     finally:
         handle.cancel()
+
+
+def _timed_out(task: asyncio.Task, start: int, seconds: float) -> TimeoutError:
+    """The error of a call _fire cancelled: the task's cancel count back to
+    where it was (one timer's cancel can count several times), and a
+    TimeoutError to raise instead of the CancelledError."""
+    while task.cancelling() > start:
+        task.uncancel()
+    return TimeoutError(f"no reply within {seconds * 1000:.0f} ms")
 
 
 def _fire(task: asyncio.Task, fired: list) -> None:
@@ -321,9 +322,7 @@ class RedisBackend(Backend):
         except asyncio.CancelledError:
             if not fired[0]:
                 raise
-            while task.cancelling() > start:
-                task.uncancel()
-            raise TimeoutError(f"no reply within {seconds * 1000:.0f} ms") from None
+            raise _timed_out(task, start, seconds) from None
         finally:
             handle.cancel()
             slots.release()

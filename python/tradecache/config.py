@@ -446,14 +446,6 @@ class Config:
         c.validate()
         return c
 
-    def describe(self) -> dict[str, Any]:
-        """Every setting, secrets left out, for logs."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in ("redis_url", "redis_password", "sentinel_password", "keyring", "policy")}
-        d.update(dataclasses.asdict(self.policy))
-        d["redis_url"] = "set (not shown)" if self.redis_url else ""
-        d["environment"] = str(self.environment)
-        return d
 
 
 # Config(...) takes the flat TTL names (market_data_ttl=...) as well as
