@@ -25,6 +25,7 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +82,9 @@ func New(ctx context.Context, opt rueidis.ClientOption) (*Store, error) {
 		// The server's reply, when there is one, says what is wrong; only
 		// a bare EOF needs the greeting asked for (maxclients).
 		if _, isReply := rueidis.IsRedisErr(err); !isReply {
+			if hint, ok := tlsRefusal(ctx, err, opt); ok {
+				return nil, fmt.Errorf("%w: redisstore: connect %v: %s: %w", store.ErrAuth, opt.InitAddress, hint, err)
+			}
 			if said := serverSays(ctx, opt); said != "" {
 				err = fmt.Errorf("%w (the server says: %s)", err, said)
 			} else if hint := notSpokenTo(ctx, err, opt); hint != "" {
@@ -178,6 +182,69 @@ func notSpokenTo(ctx context.Context, err error, opt rueidis.ClientOption) strin
 	return "the server closed the connection without a Redis reply: check that it is a Redis server, and whether its port serves TLS only (use rediss://)"
 }
 
+// tlsRefusal reports a TLS server that refused this client's credentials
+// after the handshake, with what to do about it. In TLS 1.3 the client
+// finishes its handshake before the server has checked the client's
+// certificate; a server that wants one (tls-auth-clients yes) then sends
+// an alert and hangs up. Depending on timing the client reads that alert
+// ("remote error: tls: certificate required") or, when the hang-up arrives
+// first as a reset of the connection it had written its HELLO on, only
+// "connection reset by peer". In the second case it shakes hands once more
+// and, writing nothing, reads what the server says.
+func tlsRefusal(ctx context.Context, err error, opt rueidis.ClientOption) (string, bool) {
+	if opt.TLSConfig == nil {
+		return "", false
+	}
+	said := remoteAlert(err)
+	if said == "" && opt.DialCtxFn == nil && len(opt.InitAddress) > 0 &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		said = alertAfterHandshake(ctx, opt.InitAddress[0], opt.TLSConfig)
+	}
+	if !strings.Contains(said, "certificate") && !strings.Contains(said, "access denied") {
+		return "", false
+	}
+	hint := "the server refused this client after the TLS handshake (" + said + ")"
+	if len(opt.TLSConfig.Certificates) == 0 && opt.TLSConfig.GetClientCertificate == nil {
+		hint += ": it requires a client certificate: set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE"
+	} else {
+		hint += ": check that the client certificate is signed by a CA the server trusts (its tls-ca-cert-file) and has not expired"
+	}
+	return hint, true
+}
+
+// remoteAlert returns the alert a TLS peer sent, as crypto/tls words it
+// ("tls: certificate required"), or "". crypto/tls reports a peer's alert
+// only in its message (a net.OpError "remote error" around an unexported
+// type; tls.AlertError is for QUIC).
+func remoteAlert(err error) string {
+	const remote = "remote error: "
+	msg := err.Error()
+	i := strings.Index(msg, remote)
+	if i < 0 {
+		return ""
+	}
+	return msg[i+len(remote):]
+}
+
+// alertAfterHandshake shakes hands with addr, writes nothing, and returns
+// the alert the server sends before hanging up, or "".
+func alertAfterHandshake(ctx context.Context, addr string, cfg *tls.Config) string {
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 500 * time.Millisecond}, Config: cfg}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return remoteAlert(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	_, err = conn.Read(make([]byte, 1))
+	if err == nil {
+		return ""
+	}
+	return remoteAlert(err)
+}
+
 // answersPlainPing reports whether addr answers a PING in plain text as
 // Redis does (PONG, or an error such as NOAUTH).
 func answersPlainPing(ctx context.Context, addr string) bool {
@@ -249,6 +316,9 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrAuth, err)
 	case strings.Contains(msg, "NOAUTH"):
 		return fmt.Errorf("%w: the server requires a password: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user): %w", store.ErrAuth, err)
+	case strings.Contains(remoteAlert(err), "certificate"), strings.Contains(remoteAlert(err), "access denied"):
+		// The server's TLS alert refusing our certificate, or its absence.
+		return fmt.Errorf("%w: the server refused this client's TLS certificate: %w", store.ErrAuth, err)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
