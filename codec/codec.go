@@ -60,6 +60,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -308,19 +309,30 @@ func (c *Codec) AppendMarshal(dst []byte, storageKey string, v any) ([]byte, err
 // out[start], as the Codec's options say.
 func (c *Codec) finish(out []byte, start int, storageKey string) ([]byte, error) {
 	if payload := out[start+1:]; c.compression != codeNone && c.threshold >= 0 && len(payload) > c.threshold {
+		code := c.compression
 		var comp []byte
-		switch c.compression {
-		case codeZstd:
-			comp = zstdEncoder().EncodeAll(payload, make([]byte, 0, len(payload)/2))
-		case codeS2:
+		if code == codeS2 {
 			comp = s2.Encode(nil, payload)
+		}
+		// A payload that shrinks more than a reader's expansion bound
+		// allows (1 MiB of repeated text compresses to about 1 KiB) is
+		// written as a zstd frame padded with a zstd skippable frame up to
+		// the size that bound needs, 1/MaxExpansion of the payload:
+		// readers stay bounded per stored byte, and the value is still
+		// stored at a fraction of its size rather than raw. s2 blocks
+		// cannot be padded, so such a payload goes to zstd, which every
+		// reader of s2 also reads.
+		if code == codeZstd || c.decodedLimit(1+len(comp)) < len(payload) {
+			code = codeZstd
+			comp = zstdEncoder().EncodeAll(payload, make([]byte, 0, len(payload)/2))
+			comp = padToLimit(comp, len(payload), c.decodedLimit)
 		}
 		// Keep it only when it saves at least 10% (below that, readers
 		// pay decompression for almost nothing), and when a reader's
 		// expansion bound allows it: what a codec writes, it reads.
 		if len(comp) <= len(payload)-len(payload)/10 && c.decodedLimit(1+len(comp)) >= len(payload) {
 			out = append(out[:start+1], comp...)
-			out[start] |= c.compression << 1
+			out[start] |= code << 1
 		}
 	}
 	if c.seal {
@@ -535,6 +547,38 @@ func nilFits(v any) bool {
 		return true
 	}
 	return false
+}
+
+// skippableMagic starts a zstd skippable frame (RFC 8878, 3.1.2): a
+// 4-byte magic, a 4-byte little-endian length and that many bytes, which
+// every zstd decoder passes over.
+const skippableMagic = 0x184D2A50
+
+// padToLimit appends a zeroed skippable frame to the zstd frame comp when
+// the envelope holding it (a header byte and comp) would be too small for
+// limit to allow decoding n bytes, so that it becomes just large enough.
+func padToLimit(comp []byte, n int, limit func(stored int) int) []byte {
+	if limit(1+len(comp)) >= n {
+		return comp
+	}
+	// The smallest stored size whose limit reaches n, searched between
+	// the frame alone and the raw payload (beyond which padding is moot).
+	lo, hi := 1+len(comp)+8, 1+n
+	if limit(hi) < n {
+		return comp
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if limit(mid) >= n {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	size := lo - 1 - len(comp) - 8
+	comp = binary.LittleEndian.AppendUint32(comp, skippableMagic)
+	comp = binary.LittleEndian.AppendUint32(comp, uint32(size))
+	return append(comp, make([]byte, size)...)
 }
 
 // decodedLimit is the most a value stored in n bytes may decompress to:

@@ -137,6 +137,8 @@ func goldenCases() []goldenCase {
 			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 30 * time.Second, Negative: true}},
 		{name: "zstd", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
 			opts: codec.Options{Compression: codec.CompressionZstd, CompressThreshold: 64}, optsDesc: "zstd above 64 bytes", decodeOnly: true},
+		{name: "zstd padded", desc: `strings.Repeat("trading ", 1<<15) (256 KiB that zstd shrinks about 1000 times: the frame is followed by a zstd skippable frame that pads the envelope to 1/256 of the payload, the reader's expansion bound)`,
+			value: strings.Repeat("trading ", 1<<15), opts: codec.Options{Compression: codec.CompressionZstd}, optsDesc: "zstd above 1024 bytes", decodeOnly: true},
 		{name: "s2", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
 			opts: codec.Options{Compression: codec.CompressionS2, CompressThreshold: 64}, optsDesc: "s2 above 64 bytes (Go-only)", decodeOnly: true},
 		{name: "sealed", desc: `"session-secret" sealed with key "golden" (bytes 0x00..0x1f), storage key "trading:session:s1"`, value: "session-secret",

@@ -135,6 +135,18 @@ def test_amplification_is_bounded():
     assert e.value.kind == "too_large"
 
 
+def test_very_compressible_values_are_padded_not_stored_raw():
+    # 1 MiB of repeated text: zstd shrinks it about 1000 times, past the
+    # readers' 256x bound, so the frame is padded with a skippable frame to
+    # 1/256 of the payload rather than the value being stored raw (1 MiB).
+    text = "trading " * (1 << 17)
+    data = env.encode(text)
+    assert (data[0] >> 1) & 3 == 1, "not zstd"
+    assert len(data) <= 64 << 10, len(data)
+    assert env.decode(data) == text
+    assert env.decoded_limit(len(data)) >= len(text) + 5  # what it writes, it reads
+
+
 def test_ext_minus_one_reads_as_utc():
     got = env.decode(bytes.fromhex("1091d6ff00000001"))
     assert got == [TcTime(1, 0, 0, "")]

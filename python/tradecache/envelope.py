@@ -645,6 +645,23 @@ def _from_msgpack(v: Any) -> Any:
     return v
 
 
+# A zstd skippable frame (RFC 8878, 3.1.2): this magic, a 4-byte
+# little-endian length and that many bytes, which every zstd decoder skips.
+_SKIPPABLE_MAGIC = 0x184D2A50
+
+
+def _pad_to_limit(comp: bytes, n: int, max_decoded_size: int) -> bytes:
+    """Pad a zstd frame that shrinks its n-byte payload past a reader's
+    expansion bound with a skippable frame, up to the envelope size that
+    bound needs (1/256 of the payload), as the Go writer does: readers stay
+    bounded per stored byte, and the value is not stored raw."""
+    if decoded_limit(1 + len(comp), max_decoded_size) >= n or decoded_limit(1 + n, max_decoded_size) < n:
+        return comp
+    stored = max(1 + len(comp) + 8, -(-n // MAX_EXPANSION))
+    size = stored - 1 - len(comp) - 8
+    return comp + _SKIPPABLE_MAGIC.to_bytes(4, "little") + size.to_bytes(4, "little") + bytes(size)
+
+
 def decoded_limit(stored: int, max_decoded_size: int = MAX_DECODED_SIZE) -> int:
     return min(max_decoded_size, max(EXPANSION_FLOOR, MAX_EXPANSION * stored))
 
@@ -807,7 +824,7 @@ def encode(value: Any, storage_key: str = "", compression: str = "zstd",
     if compression == "zstd" and compress_threshold >= 0 and len(payload) > compress_threshold:
         import zstandard
 
-        comp = zstandard.ZstdCompressor().compress(payload)
+        comp = _pad_to_limit(zstandard.ZstdCompressor().compress(payload), len(payload), max_decoded_size)
         if len(comp) <= len(payload) - len(payload) // 10 and decoded_limit(1 + len(comp), max_decoded_size) >= len(payload):
             header, payload = header | COMPRESSION_ZSTD << 1, comp
     if seal:

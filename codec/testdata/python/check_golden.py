@@ -120,12 +120,17 @@ def python_written():
         "int keys": {10: "x", -2: "y", 3: "z"},
         "bytes": b"\x00\xc1raw",
         "zstd": "MSFT 410.10;" * 300,
+        # 256 KiB that zstd shrinks about 1000 times: padded with a skippable
+        # frame to 1/256 of the payload, the reader's expansion bound
+        "zstd padded": "trading " * (1 << 15),
     }
     out = []
     for name, v in values.items():
-        data = env.encode(v, compress_threshold=256 if name == "zstd" else -1)
-        if name == "zstd" and (data[0] >> 1) & 3 != 1:
-            raise SystemExit("the zstd value was not compressed")
+        data = env.encode(v, compress_threshold=256 if name.startswith("zstd") else -1)
+        if name.startswith("zstd") and (data[0] >> 1) & 3 != 1:
+            raise SystemExit(f"the {name} value was not compressed")
+        if name == "zstd padded" and not (1 << 10) <= len(data) <= (64 << 10):
+            raise SystemExit(f"the zstd padded value is {len(data)} bytes, want 1-64 KiB")
         out.append({"name": name, "hex": data.hex(), "canonical": canonical_input(v)})
     return out
 
