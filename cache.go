@@ -173,6 +173,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	}
 	b.cached, _ = b.store.(store.CachedReader)
 	if c.guard != nil {
+		b.releases, _ = c.guard.Unwrap().(store.ReleaseWatcher)
+	} else {
+		b.releases, _ = b.store.(store.ReleaseWatcher)
+	}
+	if c.guard != nil {
 		b.streams = c.guard.Streams()
 	} else {
 		b.streams, _ = b.store.(store.Streams)

@@ -249,18 +249,33 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 			}
 		}
 		token := newToken()
+		// Watch for the holder's release before trying the lock, so that
+		// a release between a refused SET NX and the wait still wakes
+		// this one; each wake is followed by a new watch before looking.
+		released, stopWatch := ns.watchRelease(full)
+		defer func() { stopWatch() }()
 		held, err := ns.lock(ctx, full, token, o.lockTTL)
 		if err == nil && !held && refresh {
 			return nil, Meta{}, nil // another process is refreshing it
 		}
 		if err == nil && !held {
+			// Woken by the release, the waiter reads the value the holder
+			// stored just before. It still looks every poll: a release
+			// can be missed, and a dead holder's lock expires unannounced.
+			poll := o.lockPoll
+			if released != nil {
+				poll = lockLook
+			}
 			deadline := time.Now().Add(o.lockWait)
 			for time.Now().Before(deadline) {
 				select {
 				case <-ctx.Done():
 					return nil, Meta{}, ctx.Err()
-				case <-time.After(o.lockPoll):
+				case <-released:
+				case <-time.After(poll):
 				}
+				stopWatch()
+				released, stopWatch = ns.watchRelease(full)
 				if v, m, ok := fresh(); ok {
 					if v == nil {
 						return nil, m, ErrNotFound

@@ -1028,3 +1028,58 @@ func TestGetManyOrLoadSharesOneLoad(t *testing.T) {
 		t.Fatalf("8 identical calls ran the loader %d times, want 1", n)
 	}
 }
+
+// TestLockWaitersWakeOnRelease holds one process's WithLock load for a
+// second while another process waits on it. The waiter used to look for
+// the value with a GET every 5 ms (about 200 in that second); it is now
+// woken by the holder's release (store.ReleaseWatcher) and looks only
+// every lockLook meanwhile, in case an announcement is missed. It must
+// still get the holder's value without loading.
+func TestLockWaitersWakeOnRelease(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := testCtx(t)
+	holder := redisCache(t, srv, tradecache.Config{KeyPrefix: "wake"})
+	waiter := redisCache(t, srv, tradecache.Config{KeyPrefix: "wake"})
+	admin := rawClient(t, srv.Addr)
+	lock := tradecache.WithLock(10*time.Second, 10*time.Second)
+	started, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		_, _, err := tradecache.GetOrLoad(ctx, holder.Namespace("risk"), "VaR", func(context.Context) (int, error) {
+			close(started)
+			<-release
+			return 42, nil
+		}, lock)
+		held <- err
+	}()
+	<-started
+	type result struct {
+		v    int
+		meta tradecache.Meta
+		err  error
+	}
+	var waiterLoads atomic.Int64
+	got := make(chan result, 1)
+	gets0 := commandCalls(t, admin, "get")
+	go func() {
+		v, meta, err := tradecache.GetOrLoad(ctx, waiter.Namespace("risk"), "VaR", func(context.Context) (int, error) {
+			waiterLoads.Add(1)
+			return -1, nil
+		}, lock)
+		got <- result{v, meta, err}
+	}()
+	time.Sleep(time.Second) // the wait measured: the count below can only be lower on a slow machine
+	gets := commandCalls(t, admin, "get") - gets0
+	close(release)
+	r := <-got
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a waiter made %d GETs in the 1 s it waited on another process's lock", gets)
+	if r.err != nil || r.v != 42 || r.meta.Source != tradecache.SourceStore || waiterLoads.Load() != 0 {
+		t.Fatalf("waiter got %d %+v %v after %d loads of its own; want the holder's 42 from the store", r.v, r.meta, r.err, waiterLoads.Load())
+	}
+	if gets > 20 {
+		t.Fatalf("the waiter made %d GETs in 1 s: it polls rather than waits for the release", gets)
+	}
+}

@@ -27,11 +27,12 @@ import (
 // The Cache and every namespace's path share one.
 type backend struct {
 	store    store.Store
-	cached   store.CachedReader // the store's tracked reads; nil when it has none
-	guard    *guard.Store       // deadlines and breakers; nil on the in-process store
-	owns     bool               // the Cache made the store, and closes it
-	kind     string             // what Cache.Backend says
-	topology string             // for Redis: standalone, sentinel or cluster
+	cached   store.CachedReader   // the store's tracked reads; nil when it has none
+	releases store.ReleaseWatcher // wakes lock waiters; nil when the store cannot
+	guard    *guard.Store         // deadlines and breakers; nil on the in-process store
+	owns     bool                 // the Cache made the store, and closes it
+	kind     string               // what Cache.Backend says
+	topology string               // for Redis: standalone, sentinel or cluster
 	desc     store.Description
 	clock    Clock
 	obs      *observer
@@ -541,6 +542,17 @@ func (p *ioPath) lock(ctx context.Context, full string, token []byte, ttl time.D
 
 func (p *ioPath) unlock(ctx context.Context, full string, token []byte) {
 	_, _ = p.store.DeleteIfEqual(ctx, lockKey(full), token)
+}
+
+// watchRelease returns a channel closed when a process (this one or
+// another) releases full's lock, and stop; a nil channel, which never
+// closes, when the store cannot tell. It reads the store past the guard:
+// a wait is not a call of the caller's.
+func (p *ioPath) watchRelease(full string) (<-chan struct{}, func()) {
+	if p.releases == nil {
+		return nil, func() {}
+	}
+	return p.releases.WatchRelease(lockKey(full))
 }
 
 // lockKey names the lock of a stored key. Keys cannot contain spaces, so

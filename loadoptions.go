@@ -84,8 +84,14 @@ const (
 )
 
 // lockPoll is how often a process waiting on another's lock looks for
-// the value it is loading.
-const lockPoll = 5 * time.Millisecond
+// the value it is loading, over a store that cannot announce releases
+// (store.ReleaseWatcher); lockLook is how often it looks over one that
+// can, where the release wakes it and the look only covers a missed
+// announcement or a lock that expired with its holder.
+const (
+	lockPoll = 5 * time.Millisecond
+	lockLook = 100 * time.Millisecond
+)
 
 // WithTTL sets how long a loaded value stays fresh.
 func WithTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.ttl = d } }
@@ -111,9 +117,12 @@ func WithEarlyRefresh(beta float64) LoadOption { return func(o *loadOpts) { o.be
 
 // WithLock makes processes that miss the same key call the loader once
 // between them: the first takes a short Redis lock (SET NX PX with a random
-// token, released by compare-and-delete), the others poll for its value
-// for up to wait and then call the loader themselves. A holder that dies
-// blocks the key for at most ttl. Zero durations mean DefaultLockTTL and
+// token, released by compare-and-delete), the others wait for its value
+// for up to wait and then call the loader themselves. The release is
+// announced (Redis Pub/Sub, channel "tradecache:released"), so a waiter
+// reads the value as soon as the holder lets go; it also looks every
+// 100 ms, for an announcement it missed or a lock that expired. A holder
+// that dies blocks the key for at most ttl. Zero durations mean DefaultLockTTL and
 // DefaultLockWait. GetOrLoad only: GetManyOrLoad refuses it with
 // ErrInvalidArgument.
 func WithLock(ttl, wait time.Duration) LoadOption {

@@ -187,6 +187,19 @@ type CachedReader interface {
 	GetManyCached(ctx context.Context, keys []string, ttl time.Duration) (values [][]byte, validUntil []time.Time, err error)
 }
 
+// ReleaseWatcher is implemented by stores that announce each DeleteIfEqual
+// that removed its key (the release of a get-or-load lock) to every process
+// on the same server, this one included, so that a process waiting for
+// another's lock wakes the moment the holder lets go rather than polling.
+// Announcements are at most once (a subscription being re-established
+// misses some), and a lock that expires is not announced: a waiter still
+// looks now and then.
+type ReleaseWatcher interface {
+	// WatchRelease returns a channel closed when key is next released,
+	// and stop, which withdraws the watch; call it when done.
+	WatchRelease(key string) (released <-chan struct{}, stop func())
+}
+
 // Partitioner is implemented by a store whose parts fail separately, such
 // as a Redis Cluster, so that package guard can keep a circuit breaker per
 // part. Partitions returns how many parts there are (1 or less means one

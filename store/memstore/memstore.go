@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tradecache/tradecache/internal/wake"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -66,6 +67,8 @@ type Store struct {
 	rosterMu sync.Mutex
 	rosters  map[string]map[string]int64 // roster key -> member -> expiry (unix ns)
 
+	releases wake.Board // DeleteIfEqual's releases, for store.ReleaseWatcher
+
 	evictions atomic.Int64
 }
 
@@ -86,7 +89,10 @@ type entry struct {
 	prev, next *entry
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.ReleaseWatcher = (*Store)(nil)
+)
 
 // New returns an empty Store. It returns an error for negative options.
 func New(opts Options) (*Store, error) {
@@ -331,13 +337,21 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bo
 	now := s.nowNano()
 	sh := s.shardFor(key)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e := sh.lookup(key, now)
 	if e == nil || string(e.value) != string(value) {
+		sh.mu.Unlock()
 		return false, nil
 	}
 	sh.remove(e)
+	sh.mu.Unlock()
+	s.releases.Announce(key)
 	return true, nil
+}
+
+// WatchRelease implements store.ReleaseWatcher: DeleteIfEqual announces
+// its releases to this store's watchers.
+func (s *Store) WatchRelease(key string) (<-chan struct{}, func()) {
+	return s.releases.Watch(key)
 }
 
 // SetIfNewer implements store.Store. The two keys may live in different

@@ -58,12 +58,16 @@ type Store struct {
 	// a cluster DeletePrefix starts and ends.
 	scanHook func(addr string, start bool)
 	desc     store.Description
+	releases *releases // DeleteIfEqual's announcements (releases.go)
 }
 
 // errClosed is what calls after Close return.
 var errClosed = fmt.Errorf("%w: redisstore: %w", store.ErrUnavailable, rueidis.ErrClosing)
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.ReleaseWatcher = (*Store)(nil)
+)
 
 // New connects to Redis with opt and checks the connection with PING
 // before returning, so a bad address or password fails here rather than on
@@ -266,7 +270,8 @@ func answersPlainPing(ctx context.Context, addr string) bool {
 // NewFromClient wraps an existing rueidis client, for callers that build
 // their own (to add hooks, say). Close closes it.
 func NewFromClient(c rueidis.Client) *Store {
-	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster, desc: store.Description{Backend: "redis", Topology: string(c.Mode())}}
+	return &Store{client: c, cluster: c.Mode() == rueidis.ClientModeCluster, desc: store.Description{Backend: "redis", Topology: string(c.Mode())},
+		releases: newReleases(c)}
 }
 
 // Describe implements store.Describer.
@@ -610,14 +615,22 @@ func (s *Store) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 
 // deleteIfEqual compares and deletes in one step on the server. The key is
 // its only key, so it stays within one slot on a cluster.
-var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("UNLINK", KEYS[1]) end return 0`)
+// It then announces the release on releaseChannel (see releases.go);
+// pcall, because a user whose ACL forbids the channel must still be able
+// to let go of its locks.
+var deleteIfEqual = rueidis.NewLuaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then
+local n = redis.call("UNLINK", KEYS[1])
+pcall(redis.call, "PUBLISH", ARGV[2], KEYS[1])
+return n
+end
+return 0`)
 
 // DeleteIfEqual implements store.Store with a Lua script (EVALSHA).
 func (s *Store) DeleteIfEqual(ctx context.Context, key string, value []byte) (bool, error) {
 	if s.closed.Load() {
 		return false, errClosed
 	}
-	n, err := deleteIfEqual.Exec(ctx, s.client, []string{key}, []string{rueidis.BinaryString(value)}).AsInt64()
+	n, err := deleteIfEqual.Exec(ctx, s.client, []string{key}, []string{rueidis.BinaryString(value), releaseChannel}).AsInt64()
 	return n == 1, classify(err)
 }
 
@@ -962,6 +975,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements store.Store.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.releases.stop()
 	s.client.Close()
 	return nil
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"GetMany", testGetMany},
 		{"SetMany", testSetMany},
 		{"SetNXAndDeleteIfEqual", testLock},
+		{"ReleaseWakesWatchers", testReleaseWakes},
 		{"SetIfNewer", testSetIfNewer},
 		{"GetEx", testGetEx},
 		{"DeletePrefix", testDeletePrefix},
@@ -515,6 +516,49 @@ func testLock(t *testing.T, s store.Store, p string) {
 	waitGone(t, s, p+"short")
 	if ok, err := s.SetNX(ctx(t), p+"short", []byte("t2"), time.Minute); err != nil || !ok {
 		t.Fatalf("SetNX after the lock expired = %v, %v", ok, err)
+	}
+}
+
+// testReleaseWakes checks store.ReleaseWatcher, for a store that offers
+// it: a release by DeleteIfEqual wakes the key's watchers and no one
+// else's. An announcement may be missed while a subscription is being made
+// (the contract is at most once), so the lock is taken and released again
+// until the watcher wakes, within 10 s.
+func testReleaseWakes(t *testing.T, s store.Store, p string) {
+	w, ok := s.(store.ReleaseWatcher)
+	if !ok {
+		t.Logf("%T announces no releases: lock waiters poll", s)
+		return
+	}
+	released, stop := w.WatchRelease(p + "lock")
+	defer stop()
+	other, stopOther := w.WatchRelease(p + "other")
+	defer stopOther()
+	deadline := time.Now().Add(10 * time.Second)
+	for woken := false; !woken; {
+		must(t, s.Set(ctx(t), p+"other", []byte("x"), time.Minute))
+		if ok, err := s.SetNX(ctx(t), p+"lock", []byte("token-a"), time.Minute); err != nil || !ok {
+			t.Fatalf("SetNX = %v, %v", ok, err)
+		}
+		if ok, err := s.DeleteIfEqual(ctx(t), p+"other", []byte("y")); err != nil || ok {
+			t.Fatalf("DeleteIfEqual with another value = %v, %v", ok, err)
+		}
+		if ok, err := s.DeleteIfEqual(ctx(t), p+"lock", []byte("token-a")); err != nil || !ok {
+			t.Fatalf("DeleteIfEqual = %v, %v", ok, err)
+		}
+		select {
+		case <-released:
+			woken = true
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no watcher woken within 10 s of repeated releases")
+			}
+		}
+	}
+	select {
+	case <-other:
+		t.Fatal("a watcher of a key that was not released (DeleteIfEqual refused) was woken")
+	default:
 	}
 }
 
