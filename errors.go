@@ -75,7 +75,9 @@ func describe(op, ns, key string) string {
 }
 
 // OpError is returned when the store fails an operation. Err wraps
-// ErrUnavailable, ErrTimeout, context.Canceled or a Redis error reply.
+// ErrUnavailable, ErrTimeout, ErrAuth, ErrNoPermission, ErrRefused,
+// context.Canceled or a Redis error reply. A call refused before anything
+// was sent is an *ArgumentError instead.
 type OpError struct {
 	Op        string // "get", "set", "get_many", ...
 	Namespace string
@@ -95,6 +97,59 @@ func unprefixed(err error) string { return strings.TrimPrefix(err.Error(), "trad
 
 // Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// ArgumentError is returned when a call is refused before anything is
+// sent to the store: Err wraps ErrInvalidArgument (a negative TTL, a bad
+// destination, a value whose Validate fails, an option the call does not
+// support) or ErrTooLarge (a value or batch over a configured limit).
+// Nothing was written, and retrying the same call fails the same way.
+type ArgumentError struct {
+	Op        string
+	Namespace string
+	Key       string // the caller's key; empty for batches
+	Err       error
+}
+
+func (e *ArgumentError) Error() string {
+	return describe(e.Op, e.Namespace, e.Key) + ": " + unprefixed(e.Err)
+}
+
+// Unwrap returns ErrInvalidArgument or ErrTooLarge, with the reason.
+func (e *ArgumentError) Unwrap() error { return e.Err }
+
+// LoadError is returned by GetOrLoad and GetManyOrLoad when the load gave
+// no value and no stale one could stand in: Err is the loader's own error,
+// ErrLoadTimeout, a *PanicError, the caller's context's error, or
+// ErrUnavailable when the Cache closed during the load. The store
+// did not fail: that is an *OpError. A loader's ErrNotFound is returned
+// as ErrNotFound wrapped with the op and key, not as a LoadError.
+type LoadError struct {
+	Op        string
+	Namespace string
+	Key       string // the caller's key; empty for batches
+	Err       error
+}
+
+func (e *LoadError) Error() string {
+	return describe(e.Op, e.Namespace, e.Key) + ": load: " + unprefixed(e.Err)
+}
+
+// Unwrap returns the load's error.
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// loadFailed wraps a get-or-load's failed load for its caller.
+func loadFailed(op, ns, key string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%s: %w", describe(op, ns, key), err)
+	}
+	return &LoadError{Op: op, Namespace: ns, Key: key, Err: err}
+}
+
+// notFound is a remembered miss of get-or-load (its negative cache): the
+// key's loader said there is no value, and the store still says so.
+func notFound(op, ns, key string) error {
+	return fmt.Errorf("%s: %w", describe(op, ns, key), ErrNotFound)
+}
 
 // PartialError is returned by GetMany when part of the store could not be
 // read (a Redis Cluster shard down or its breaker open) while the rest
@@ -191,7 +246,7 @@ func (e *SerializationError) Error() string {
 func (e *SerializationError) Unwrap() error { return e.Err }
 
 func invalidArg(op, ns, key, format string, args ...any) error {
-	return &OpError{Op: op, Namespace: ns, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)}
+	return &ArgumentError{Op: op, Namespace: ns, Key: key, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)}
 }
 
 // ErrNotFound is what a loader returns (or wraps) to say that the key has

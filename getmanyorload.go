@@ -150,7 +150,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	gaveUp, err := o.waitLoad(ctx, call.Done(), len(stale) > 0)
 	switch {
 	case gaveUp:
-		return out, metas, ns.fail(op, "", err)
+		return out, metas, loadFailed(op, ns.name, "", err)
 	case err == nil:
 		res, ferr := call.Result()
 		if br, ok := res.(batchResult[T]); ok && ferr == nil {
@@ -176,7 +176,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			}
 		}
 		if unfilled > 0 {
-			return out, metas, ns.fail(op, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(missing), err))
+			return out, metas, loadFailed(op, ns.name, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(missing), err))
 		}
 		return out, metas, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"reflect"
 	"time"
 
@@ -78,7 +77,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	case found && st.stamped && now.Before(st.FreshUntil()):
 		ns.hit(1)
 		if st.Negative {
-			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, ns.fail(op, key, ErrNotFound)
+			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, notFound(op, ns.name, key)
 		}
 		if o.maxStale > 0 {
 			// Only a namespace that may serve stale values needs this
@@ -113,7 +112,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	gaveUp, err := o.waitLoad(ctx, call.Done(), stale != nil)
 	switch {
 	case gaveUp:
-		return zero, Meta{}, ns.fail(op, key, err)
+		return zero, Meta{}, loadFailed(op, ns.name, key, err)
 	case err == nil:
 		var r loaded
 		r, err = call.Result()
@@ -126,10 +125,10 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 			}
 			return tv, meta, nil
 		}
-		return zero, Meta{}, ns.fail(op, key, fmt.Errorf("%w: a concurrent load of this key returned %T", ErrInvalidArgument, res))
+		return zero, Meta{}, invalidArg(op, ns.name, key, "a concurrent load of this key returned %T", res)
 	}
 	if errors.Is(err, ErrNotFound) {
-		return zero, meta, ns.fail(op, key, err)
+		return zero, meta, loadFailed(op, ns.name, key, err)
 	}
 	if stale != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		ns.c.staleServed.Add(1)
@@ -139,7 +138,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		}
 		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: age(ns.c.now(), stale.st.AsOf), Stale: true, Err: err}, nil
 	}
-	return zero, Meta{}, ns.fail(op, key, err)
+	return zero, Meta{}, loadFailed(op, ns.name, key, err)
 }
 
 // flightKey separates loads of one key into different types.

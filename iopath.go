@@ -661,7 +661,7 @@ func (p *ioPath) fail(op, key string, err error) error {
 // tooLarge checks an encoded value against MaxValueBytes.
 func (p *ioPath) tooLarge(op, key string, size int) error {
 	if size > p.maxValue {
-		return &OpError{Op: op, Namespace: p.name, Key: key, Err: fmt.Errorf("%w: encoded value of %d bytes, limit %d (CACHE_MAX_VALUE_BYTES)", ErrTooLarge, size, p.maxValue)}
+		return &ArgumentError{Op: op, Namespace: p.name, Key: key, Err: fmt.Errorf("%w: encoded value of %d bytes, limit %d (CACHE_MAX_VALUE_BYTES)", ErrTooLarge, size, p.maxValue)}
 	}
 	return nil
 }

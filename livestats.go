@@ -221,7 +221,7 @@ func (p *statsPublisher) publish(ctx context.Context, final bool) error {
 		return err
 	}
 	if len(b) > MaxStatsBytes {
-		return &OpError{Op: "publish_stats", Err: ErrTooLarge}
+		return &ArgumentError{Op: "publish_stats", Err: ErrTooLarge}
 	}
 	ttl := announcedFor(p.c.cfg.StatsInterval)
 	prefix := p.c.cfg.KeyPrefix

@@ -388,7 +388,7 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 // tooMany checks a batch against MaxBatchKeys.
 func (n *Namespace) tooMany(op string, count int) error {
 	if count > n.c.cfg.MaxBatchKeys {
-		return &OpError{Op: op, Namespace: n.name, Err: fmt.Errorf("%w: %d keys in one call, limit %d (CACHE_MAX_BATCH_KEYS)", ErrTooLarge, count, n.c.cfg.MaxBatchKeys)}
+		return &ArgumentError{Op: op, Namespace: n.name, Err: fmt.Errorf("%w: %d keys in one call, limit %d (CACHE_MAX_BATCH_KEYS)", ErrTooLarge, count, n.c.cfg.MaxBatchKeys)}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +194,28 @@ func TestBadStoredBytesAreSerializationErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A ConfigError names every bad setting, of every namespace policy too:
+// the policy checks stopped at the first problem of each namespace, so a
+// policy with three mistakes needed three runs to fix.
+func TestEveryBadPolicySettingIsNamed(t *testing.T) {
+	cfg := tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
+		"risk": {TTL: -time.Second, Compression: "lz4", MaxStale: -time.Minute, TTLJitter: 2, StreamMaxLen: -1},
+		"md":   {EarlyRefresh: -1},
+	}}
+	err := cfg.Validate()
+	var ce *tradecache.ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Validate = %v, want a *ConfigError", err)
+	}
+	var got []string
+	for _, f := range ce.Fields {
+		got = append(got, f.Field)
+	}
+	want := []string{"Namespaces[md].EarlyRefresh", "Namespaces[risk].TTL", "Namespaces[risk].Compression",
+		"Namespaces[risk].MaxStale", "Namespaces[risk].TTLJitter", "Namespaces[risk].StreamMaxLen"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the ConfigError names %q, want %q:\n%v", got, want, err)
+	}
 }

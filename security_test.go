@@ -167,7 +167,7 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	allowed := map[string]bool{"get": true, "set": true, "mget": true, "unlink": true, "exists": true, "pttl": true, "pexpire": true,
-		"scan": true, "ping": true, "evalsha": true, "eval": true, "client|setname": true, "client|setinfo": true, "hello": true, "cluster|slots": true, "cluster|shards": true,
+		"scan": true, "ping": true, "evalsha": true, "eval": true, "publish": true, "subscribe": true, "client|setname": true, "client|setinfo": true, "hello": true, "cluster|slots": true, "cluster|shards": true,
 		"info": true} // info: this check's own
 	for _, line := range strings.Split(info, "\n") {
 		if name, ok := strings.CutPrefix(line, "cmdstat_"); ok {
@@ -475,4 +475,69 @@ func TestSerializationErrorSaysWhichWay(t *testing.T) {
 	if _, err := ns.Get(context.Background(), "s", &ch); !strings.Contains(fmt.Sprint(err), "cannot decode into") {
 		t.Fatalf("Get into a chan: %v", err)
 	}
+}
+
+// Each failure is one kind: a call refused before anything was sent is an
+// *ArgumentError, a loader's failure a *LoadError, a remembered miss
+// ErrNotFound, and only a store's failure an *OpError. Before, all four
+// were *OpError, whose doc says the store failed.
+func TestErrorsMeanOneThing(t *testing.T) {
+	ctx := context.Background()
+	c, err := tradecache.New(ctx, tradecache.Config{MaxValueBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := c.Namespace("kinds")
+	dbDown := errors.New("the database is down")
+	var nothing int
+	cases := []struct {
+		name     string
+		err      error
+		as       string // the type errors.As must find
+		is       error  // and the sentinel it must match
+		notStore bool   // and it is not an *OpError
+	}{
+		{"negative TTL", ns.Set(ctx, "k", 1, -time.Second), "*ArgumentError", tradecache.ErrInvalidArgument, true},
+		{"value over MaxValueBytes", ns.Set(ctx, "k", incompressible(4<<10), time.Minute), "*ArgumentError", tradecache.ErrTooLarge, true},
+		{"loader failed", func() error {
+			_, _, err := tradecache.GetOrLoad(ctx, ns, "db", func(context.Context) (int, error) { return 0, dbDown })
+			return err
+		}(), "*LoadError", dbDown, true},
+		{"batch loader failed", func() error {
+			_, _, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, func(context.Context, []string) (map[string]int, error) { return nil, dbDown })
+			return err
+		}(), "*LoadError", dbDown, true},
+		{"remembered miss", func() error {
+			load := func(context.Context) (int, error) { return 0, tradecache.ErrNotFound }
+			_, _, _ = tradecache.GetOrLoad(ctx, ns, "gone", load, tradecache.WithNegativeTTL(time.Minute))
+			_, _, err := tradecache.GetOrLoad(ctx, ns, "gone", load, tradecache.WithNegativeTTL(time.Minute))
+			return err
+		}(), "", tradecache.ErrNotFound, true},
+		{"closed", func() error {
+			c.Close()
+			_, err := ns.Get(ctx, "k", &nothing)
+			return err
+		}(), "*OpError", tradecache.ErrUnavailable, false},
+	}
+	for _, tc := range cases {
+		var ae *tradecache.ArgumentError
+		var le *tradecache.LoadError
+		var oe *tradecache.OpError
+		found := map[string]bool{"*ArgumentError": errors.As(tc.err, &ae), "*LoadError": errors.As(tc.err, &le), "*OpError": errors.As(tc.err, &oe), "": true}
+		if tc.err == nil || !found[tc.as] || !errors.Is(tc.err, tc.is) || tc.notStore && found["*OpError"] {
+			t.Errorf("%s: %T %v; want %s matching %v, and an *OpError only if the store failed", tc.name, tc.err, tc.err, tc.as, tc.is)
+		}
+	}
+}
+
+// incompressible returns n bytes that no compression shrinks (an LCG's
+// high bytes).
+func incompressible(n int) []byte {
+	b := make([]byte, n)
+	x := uint64(88172645463325252)
+	for i := range b {
+		x = x*6364136223846793005 + 1442695040888963407
+		b[i] = byte(x >> 56)
+	}
+	return b
 }

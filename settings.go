@@ -471,22 +471,44 @@ func (c Config) Validate() error {
 	for _, ns := range names {
 		p := c.Namespaces[ns]
 		field := "Namespaces[" + ns + "]"
-		switch {
-		case checkName(ns) != "":
-			errs.add(field, "", ns, "namespace "+checkName(ns))
-		case p.TTL < 0 || p.TTL > MaxTTL:
+		// Every check runs, so that one ConfigError names every bad
+		// setting of every policy, as it does for the Config's own.
+		if why := checkName(ns); why != "" {
+			errs.add(field, "", ns, "namespace "+why)
+		}
+		if p.TTL < 0 || p.TTL > MaxTTL {
 			errs.add(field+".TTL", "", p.TTL.String(), "must be between 0 and MaxTTL (a century)")
-		case p.Compression != "" && p.Compression != codec.CompressionZstd && p.Compression != codec.CompressionS2 && p.Compression != codec.CompressionNone:
+		}
+		if p.Compression != "" && p.Compression != codec.CompressionZstd && p.Compression != codec.CompressionS2 && p.Compression != codec.CompressionNone {
 			errs.add(field+".Compression", "", string(p.Compression), "unknown compression (want zstd, s2 or none)")
-		case p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0:
+		}
+		if p.Seal != nil && *p.Seal && len(c.EncryptionKeys) == 0 {
 			errs.add(field+".Seal", "CACHE_ENCRYPTION_KEYS", "", "sealing needs encryption keys")
-		case p.MaxStale < 0 || p.NegativeTTL < 0 || p.MaxStale > MaxTTL || p.NegativeTTL > MaxTTL:
-			errs.add(field, "", ns, "MaxStale and NegativeTTL must be between 0 and MaxTTL")
-		case p.TTLJitter < 0 || p.TTLJitter >= 1 || p.EarlyRefresh < 0:
-			errs.add(field, "", ns, "TTLJitter must be in [0, 1) and EarlyRefresh not negative")
-		case p.StreamMaxLen < 0 || p.StreamMaxAge < 0 || p.StreamMaxAge > MaxTTL || p.StreamReplicas < 0 || p.StreamReplicaTimeout < 0:
-			errs.add(field, "", ns, "StreamMaxLen, StreamMaxAge, StreamReplicas and StreamReplicaTimeout must not be negative")
-		case p.Portable && (p.Compression == codec.CompressionS2 || p.Compression == "" && c.Compression == codec.CompressionS2):
+		}
+		for _, d := range []struct {
+			name string
+			v    time.Duration
+		}{{"MaxStale", p.MaxStale}, {"NegativeTTL", p.NegativeTTL}, {"StreamMaxAge", p.StreamMaxAge}} {
+			if d.v < 0 || d.v > MaxTTL {
+				errs.add(field+"."+d.name, "", d.v.String(), "must be between 0 and MaxTTL (a century)")
+			}
+		}
+		if p.TTLJitter < 0 || p.TTLJitter >= 1 {
+			errs.add(field+".TTLJitter", "", strconv.FormatFloat(p.TTLJitter, 'g', -1, 64), "must be in [0, 1)")
+		}
+		if p.EarlyRefresh < 0 {
+			errs.add(field+".EarlyRefresh", "", strconv.FormatFloat(p.EarlyRefresh, 'g', -1, 64), "must not be negative")
+		}
+		if p.StreamMaxLen < 0 {
+			errs.add(field+".StreamMaxLen", "", strconv.FormatInt(p.StreamMaxLen, 10), "must not be negative")
+		}
+		if p.StreamReplicas < 0 {
+			errs.add(field+".StreamReplicas", "", strconv.Itoa(p.StreamReplicas), "must not be negative")
+		}
+		if p.StreamReplicaTimeout < 0 {
+			errs.add(field+".StreamReplicaTimeout", "", p.StreamReplicaTimeout.String(), "must not be negative")
+		}
+		if p.Portable && (p.Compression == codec.CompressionS2 || p.Compression == "" && c.Compression == codec.CompressionS2) {
 			errs.add(field+".Compression", "CACHE_COMPRESSION", "s2", "a portable namespace (read by other languages) cannot use s2, which is Go-only: use zstd or none")
 		}
 	}
