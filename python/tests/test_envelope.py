@@ -151,3 +151,25 @@ def test_ext_minus_one_reads_as_utc():
     got = env.decode(bytes.fromhex("1091d6ff00000001"))
     assert got == [TcTime(1, 0, 0, "")]
     assert got[0].datetime.tzinfo is datetime.timezone.utc
+
+
+def test_datetime_fast_path_is_exact():
+    # times="datetime" builds zoned and UTC datetimes from a float timestamp
+    # below 2**32 seconds; it must equal the exact conversion (TcTime's),
+    # to the microsecond, fold and offset included: random instants, the
+    # hours around New York's fall-back, and instants past 2**32.
+    import random
+
+    rng = random.Random(7)
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    fall_back = 1793512800  # 2026-11-01T06:00:00Z, 01:00 EST the second time
+    instants = [rng.randrange(0, 1 << 32) for _ in range(2000)] + list(range(fall_back - 7200, fall_back + 7200, 300))
+    instants += [(1 << 32) + 12345, (1 << 34) - 1]
+    for secs in instants:
+        for tz in (datetime.timezone.utc, ny):
+            t = TcTime.from_datetime(datetime.datetime.fromtimestamp(secs, tz).replace(microsecond=rng.randrange(1_000_000)), rng.randrange(1000))
+            b = env.encode({"at": t})
+            got = env.decode(b, times="datetime")["at"]
+            want = env.decode(b)["at"].datetime
+            assert got == want and got.utcoffset() == want.utcoffset() and got.fold == want.fold \
+                and got.replace(tzinfo=None) == want.replace(tzinfo=None), (secs, tz, got, want)

@@ -563,7 +563,14 @@ def _ext_hook_datetime(code: int, data: bytes) -> Any:
 
 
 _ZONES: dict[int, Any] = {}
+_OFFSETS: dict[int, _dt.timedelta] = {}
 _MASK34 = (1 << 34) - 1
+_UTC = _dt.timezone.utc
+# Below 2**32 seconds (the year 2106), seconds plus microseconds as a float
+# are within 0.24 µs of the exact instant, so fromtimestamp, which rounds
+# to the microsecond, gives it exactly; it is half the cost of building the
+# datetime from a timedelta and converting it with astimezone.
+_FLOAT_EXACT = 1 << 32
 
 
 def _datetime_of(b: bytes) -> _dt.datetime:
@@ -575,7 +582,10 @@ def _datetime_of(b: bytes) -> _dt.datetime:
         x = int.from_bytes(b, "big")
         if x >> 34 >= 1_000_000_000:
             raise EnvelopeError("corrupt", f"{x >> 34} nanoseconds")
-        return _EPOCH + _dt.timedelta(seconds=x & _MASK34, microseconds=(x >> 34) // 1000)
+        secs = x & _MASK34
+        if secs < _FLOAT_EXACT:
+            return _dt.datetime.fromtimestamp(secs + (x >> 34) // 1000 * 1e-6, _UTC)
+        return _EPOCH + _dt.timedelta(seconds=secs, microseconds=(x >> 34) // 1000)
     if n >= 11 and b[0] == 3:
         x = int.from_bytes(b[1:9], "big")
         nanos = x >> 34
@@ -590,11 +600,23 @@ def _datetime_of(b: bytes) -> _dt.datetime:
                     tz = False
                 _ZONES[b[i]] = tz
             if tz:
-                d = (_EPOCH + _dt.timedelta(seconds=x & _MASK34, microseconds=nanos // 1000)).astimezone(tz)
-                if d.utcoffset() == _dt.timedelta(seconds=off):
+                secs = x & _MASK34
+                if secs < _FLOAT_EXACT:
+                    d = _dt.datetime.fromtimestamp(secs + nanos // 1000 * 1e-6, tz)
+                else:
+                    d = (_EPOCH + _dt.timedelta(seconds=secs, microseconds=nanos // 1000)).astimezone(tz)
+                want = _OFFSETS.get(off)
+                if want is None:
+                    want = _dt.timedelta(seconds=off)
+                    if off % 900 == 0:  # a real zone's: bounded, whatever a value claims
+                        _OFFSETS[off] = want
+                if d.utcoffset() == want:
                     return d
     return decode_time(b).datetime
 
+
+# The header of a version 1 MessagePack value, neither compressed nor sealed.
+_PLAIN = VERSION << 4
 
 # Bytes that can open a MessagePack array or map. A payload with at most
 # MAX_DEPTH of them anywhere cannot nest deeper than MAX_DEPTH, so the
@@ -755,6 +777,16 @@ def _is_stamp(b: bytes) -> bool:
 def decode(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None, sealed: bool = False,
            max_decoded_size: int = MAX_DECODED_SIZE, times: str = "tctime") -> Any:
     """Decode an envelope; a stamped value gives its inner value."""
+    # The common case without a detour: version 1, MessagePack, neither
+    # compressed nor sealed, and a first byte that cannot open a stamp (an
+    # extension): the checks decode_stamped would make come to the depth
+    # count alone.
+    if not sealed and type(envelope) is bytes and len(envelope) > 1 and envelope[0] == _PLAIN:
+        c = envelope[1]
+        if c < 0xC7 or c > 0xD8 or 0xCA <= c <= 0xD3:
+            payload = envelope[1:]
+            if len(payload.translate(None, _NOT_CONTAINER)) <= MAX_DEPTH:
+                return _unpack(payload, times)
     return decode_stamped(envelope, storage_key, keyring, sealed, max_decoded_size, times)[0]
 
 
