@@ -173,3 +173,13 @@ def test_datetime_fast_path_is_exact():
             want = env.decode(b)["at"].datetime
             assert got == want and got.utcoffset() == want.utcoffset() and got.fold == want.fold \
                 and got.replace(tzinfo=None) == want.replace(tzinfo=None), (secs, tz, got, want)
+
+
+def test_equal_decimals_of_different_scale_keep_their_own_bytes():
+    # The encoder remembers decimals it has encoded: 150.00, 150.0 and 150
+    # are equal (and hash alike) but each keeps its exponent.
+    D = decimal.Decimal
+    for _ in range(2):
+        for text in ("150.00", "150.0", "150", "1.5E+2", "0", "0.00", "-150.00"):
+            back = env.decode(env.encode({"p": D(text)}))["p"]
+            assert str(back) == text, (text, back)

@@ -804,7 +804,18 @@ def _key_order(keys: list) -> list:
     return sorted(keys, key=lambda k: msgpack.packb(_canonical_value(k), default=_default, use_bin_type=True))
 
 
+# Values _canonical_value returns as they are (by exact type: a subclass
+# takes the general path).
+_AS_IS = frozenset({str, int, float, bool, type(None), bytes, decimal.Decimal, TcTime})
+
+
 def _canonical_value(v: Any) -> Any:
+    if type(v) is dict:
+        keys = list(v)
+        if all(type(k) is str for k in keys):  # the common map: sorted in C, scalars not walked
+            keys.sort()
+            return {k: x if type(x := v[k]) in _AS_IS else _canonical_value(x) for k in keys}
+        return {k: _canonical_value(v[k]) for k in _key_order(keys)}
     if isinstance(v, dict):
         return {k: _canonical_value(v[k]) for k in _key_order(list(v))}
     if isinstance(v, (list, tuple)):
@@ -814,7 +825,22 @@ def _canonical_value(v: Any) -> Any:
     return v
 
 
+# Encoded decimals by their text, which keeps the exponent (150.00 and
+# 150.0 are equal Decimals with different encodings): prices repeat.
+# Bounded: emptied when full.
+_ENCODED_DECIMALS: dict[str, msgpack.ExtType] = {}
+
+
 def _default(obj: Any) -> Any:
+    if type(obj) is decimal.Decimal:
+        text = str(obj)
+        e = _ENCODED_DECIMALS.get(text)
+        if e is None:
+            e = msgpack.ExtType(*encode_decimal(obj))
+            if len(_ENCODED_DECIMALS) >= _DECIMALS_MAX:
+                _ENCODED_DECIMALS.clear()
+            _ENCODED_DECIMALS[text] = e
+        return e
     if isinstance(obj, decimal.Decimal):
         return msgpack.ExtType(*encode_decimal(obj))
     if isinstance(obj, TcTime):
