@@ -226,7 +226,17 @@ func TestFailoverClusterMasterKill(t *testing.T) {
 // group of the dead shard holds a healthy shard's slots. Once any key has
 // been refused with CLUSTERDOWN, a healthy shard's group may rightly have
 // opened its breaker on those refusals, so *down remembers it for the run.
-func onKilledShard(t *testing.T, pe *tradecache.PartialError, down *bool) {
+//
+// In the default mode (cluster-require-full-coverage yes) the whole cluster
+// refuses service between the master's failure and its replica's
+// promotion, and a healthy shard's key that fails unreachable is excused
+// too (fullCoverage): before any node had
+// answered CLUSTERDOWN, rueidis v1.0.79, rebuilding its slot map after the
+// dead master's connections broke, failed a healthy slot's MGET with the
+// dead master's dial error (burner run 2 at f1762c4: k201, slot 7585, 43
+// healthy keys of 278). With partial coverage, where the healthy shards
+// must see no error at all, nothing is excused but CLUSTERDOWN.
+func onKilledShard(t *testing.T, pe *tradecache.PartialError, down *bool, fullCoverage bool) {
 	t.Helper()
 	if len(pe.Errs) != len(pe.Keys) {
 		t.Fatalf("a partial %s names %d keys and %d causes", pe.Op, len(pe.Keys), len(pe.Errs))
@@ -237,7 +247,8 @@ func onKilledShard(t *testing.T, pe *tradecache.PartialError, down *bool) {
 		}
 	}
 	for i, k := range pe.Keys {
-		if strings.Contains(pe.Errs[i].Error(), "CLUSTERDOWN") || *down && errors.Is(pe.Errs[i], guard.ErrOpen) {
+		if strings.Contains(pe.Errs[i].Error(), "CLUSTERDOWN") || *down && errors.Is(pe.Errs[i], guard.ErrOpen) ||
+			fullCoverage && errors.Is(pe.Errs[i], tradecache.ErrUnavailable) {
 			continue
 		}
 		if sl := keyslot.Of("trading:" + pe.Namespace + ":" + k); sl > 5460 {
@@ -333,7 +344,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		case errors.As(err, &pe):
 			batches.partial++
 			clusterDown = clusterDown || l.clusterDown.Load()
-			onKilledShard(t, pe, &clusterDown)
+			onKilledShard(t, pe, &clusterDown, !wantPartial)
 			if n+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetMany: %d found + %d failed of %d keys (%v)", n, len(pe.Keys), len(keys), err)
 			}
@@ -351,7 +362,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		case errors.As(nerr, &pe):
 			nears.partial++
 			clusterDown = clusterDown || l.clusterDown.Load()
-			onKilledShard(t, pe, &clusterDown)
+			onKilledShard(t, pe, &clusterDown, !wantPartial)
 			if len(ngot)+len(pe.Keys) != len(keys) {
 				t.Fatalf("partial GetManyNear: %d found + %d failed of %d keys (%v)", len(ngot), len(pe.Keys), len(keys), nerr)
 			}
@@ -376,7 +387,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		case errors.As(werr, &wpe):
 			writes.partial++
 			clusterDown = clusterDown || l.clusterDown.Load()
-			onKilledShard(t, wpe, &clusterDown)
+			onKilledShard(t, wpe, &clusterDown, !wantPartial)
 		default:
 			writes.failed++
 		}
@@ -390,7 +401,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 		case errors.As(derr, &dpe):
 			deletes.partial++
 			clusterDown = clusterDown || l.clusterDown.Load()
-			onKilledShard(t, dpe, &clusterDown)
+			onKilledShard(t, dpe, &clusterDown, !wantPartial)
 			if werr == nil && dn != int64(len(keys)-len(dpe.Keys)) {
 				t.Fatalf("a partial Delete after a whole SetMany removed %d keys and named %d of %d", dn, len(dpe.Keys), len(keys))
 			}

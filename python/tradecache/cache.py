@@ -632,9 +632,9 @@ class CacheManager:
         syms = list(depends_on)
         keys = [f"{portfolio}:gen"] + [f"sym:{s}:gen" for s in syms]
         gens = await self._gens(keys)
-        for i, g in enumerate(gens):
-            if g is None:
-                gens[i] = await self._new_gen(keys[i])
+        missing = [i for i, g in enumerate(gens) if g is None]
+        for i, tok in zip(missing, await asyncio.gather(*(self._new_gen(keys[i]) for i in missing))):
+            gens[i] = tok
         parts = [gens[0]]
         for s, g in zip(syms, gens[1:]):
             parts += [s, g]
