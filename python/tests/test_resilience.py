@@ -229,3 +229,33 @@ def test_bounding_calls_leaves_no_timers_behind(redis_url):
             print(f"2,000 bounded gets at 50 tasks scheduled {made} loop timers")
             assert made <= 20, f"2,000 calls scheduled {made} loop timers"
     asyncio.run(go())
+
+
+def test_forked_child_gets_its_own_connections(redis_url):
+    """The pool's fork check reads a counter a fork hook bumps rather than
+    calling getpid() per command: a child must still get new connections,
+    never share the parent's sockets."""
+    import os
+
+    m = manager(redis_url)
+
+    async def parent():
+        await m.set("fork", "parent's")
+        return m._rc.backend.op.connection_pool
+
+    pool = asyncio.run(parent())
+    parents = set(map(id, pool._available_connections))
+    assert parents, "the parent made no connection"
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it read through a new connection
+        code = 1
+        try:
+            async def child():
+                v = await m.get("fork")
+                mine = set(map(id, pool._available_connections)) | set(map(id, pool._in_use_connections))
+                return v == "parent's" and not (mine & parents)
+            code = 0 if asyncio.run(child()) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, f"child exited {os.WEXITSTATUS(status)}: it shared the parent's connections or failed"

@@ -573,13 +573,39 @@ _UTC = _dt.timezone.utc
 _FLOAT_EXACT = 1 << 32
 
 
+_Q = struct.Struct(">Q").unpack_from
+# Offsets seen to hold, by zone and 4096-second span: (zone << 24 | secs >>
+# 12) -> the offset in seconds, for spans with no transition within four
+# hours (so that no wall time in them is ambiguous or skipped). A hit
+# skips the utcoffset() check. Bounded: emptied when full.
+_SPANS: dict[int, int] = {}
+_SPANS_MAX = 4096
+
+
+def _span_offset(tz: Any, zone: int, secs: int) -> int | None:
+    """The offset that holds throughout secs's span in tz, when one does
+    and no transition is near; None otherwise. Remembered."""
+    key = zone << 24 | secs >> 12
+    off = _SPANS.get(key)
+    if off is None:
+        lo, hi = (secs >> 12) << 12, ((secs >> 12) + 1) << 12
+        offs = {_dt.datetime.fromtimestamp(t, tz).utcoffset() for t in (lo - 14400, lo, hi, hi + 14400)}
+        if len(offs) != 1:
+            return None
+        off = int(offs.pop().total_seconds())
+        if len(_SPANS) >= _SPANS_MAX:
+            _SPANS.clear()
+        _SPANS[key] = off
+    return off
+
+
 def _datetime_of(b: bytes) -> _dt.datetime:
     """Extension 2 straight to a datetime, for the two forms quotes use (UTC,
     and a zone of the table, narrow); any other goes through TcTime. The
     same checks as decode_time."""
     n = len(b)
     if n == 8:
-        x = int.from_bytes(b, "big")
+        x = _Q(b)[0]
         if x >> 34 >= 1_000_000_000:
             raise EnvelopeError("corrupt", f"{x >> 34} nanoseconds")
         secs = x & _MASK34
@@ -587,30 +613,41 @@ def _datetime_of(b: bytes) -> _dt.datetime:
             return _dt.datetime.fromtimestamp(secs + (x >> 34) // 1000 * 1e-6, _UTC)
         return _EPOCH + _dt.timedelta(seconds=secs, microseconds=(x >> 34) // 1000)
     if n >= 11 and b[0] == 3:
-        x = int.from_bytes(b[1:9], "big")
+        x = _Q(b, 1)[0]
         nanos = x >> 34
-        u, i = _read_uvarint(b, 9)
-        off = _unzigzag(u)
-        if nanos < 1_000_000_000 and abs(off) <= MAX_OFFSET and i == n - 1 and b[i] < len(ZONE_TABLE):
-            tz = _ZONES.get(b[i])
+        c0, c1, c2 = b[9], b[10], b[11]
+        if n == 13 and c0 & c1 & 0x80 and c2 < 0x80:  # a three-byte offset: any whole-minute zone's
+            u, i = (c0 & 0x7F) | (c1 & 0x7F) << 7 | c2 << 14, 12
+        else:
+            u, i = _read_uvarint(b, 9)
+        off = (u >> 1) ^ -(u & 1)
+        zone = b[i] if i == n - 1 else len(ZONE_TABLE)
+        if nanos < 1_000_000_000 and abs(off) <= MAX_OFFSET and zone < len(ZONE_TABLE):
+            tz = _ZONES.get(zone)
             if tz is None:
                 try:
-                    tz = zoneinfo.ZoneInfo(ZONE_TABLE[b[i]])
+                    tz = zoneinfo.ZoneInfo(ZONE_TABLE[zone])
                 except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
                     tz = False
-                _ZONES[b[i]] = tz
-            if tz:
-                secs = x & _MASK34
-                if secs < _FLOAT_EXACT:
-                    d = _dt.datetime.fromtimestamp(secs + nanos // 1000 * 1e-6, tz)
-                else:
-                    d = (_EPOCH + _dt.timedelta(seconds=secs, microseconds=nanos // 1000)).astimezone(tz)
+                _ZONES[zone] = tz
+            secs = x & _MASK34
+            if tz and secs < _FLOAT_EXACT:
+                d = _dt.datetime.fromtimestamp(secs + nanos // 1000 * 1e-6, tz)
+                span = _SPANS.get(zone << 24 | secs >> 12)
+                if span is None:
+                    span = _span_offset(tz, zone, secs)
+                if span == off:
+                    return d
                 want = _OFFSETS.get(off)
                 if want is None:
                     want = _dt.timedelta(seconds=off)
                     if off % 900 == 0:  # a real zone's: bounded, whatever a value claims
                         _OFFSETS[off] = want
                 if d.utcoffset() == want:
+                    return d
+            elif tz:
+                d = (_EPOCH + _dt.timedelta(seconds=secs, microseconds=nanos // 1000)).astimezone(tz)
+                if d.utcoffset() == _dt.timedelta(seconds=off):
                     return d
     return decode_time(b).datetime
 
