@@ -47,6 +47,12 @@ def test_bad_input_is_refused_before_anything_is_sent(redis_url):
             for ns, key in [("bad ns", "k"), ("market_data", "has space"), ("market_data", ""), ("a:b", "k")]:
                 with pytest.raises(InvalidKeyError):
                     await c.set(key, 1, namespace=ns)
+            for keys in (["ok", "has space"], ["ok", ""], ["ok", "x" * 2000], ["ok", 7], ["ok", "tab\there"], ["é", "ok"]):
+                if keys[0] == "é":  # a valid non-ASCII key takes the long way, and passes
+                    assert await c.get_many(keys, namespace="market_data") == {}
+                    continue
+                with pytest.raises(InvalidKeyError):
+                    await c.get_many(keys, namespace="market_data")
             with pytest.raises(ValueTooLarge):
                 await c.set("big", os.urandom(5000))
             with pytest.raises(ValueTooLarge):  # one bad value: nothing of the batch is written
