@@ -100,7 +100,7 @@ func (m *memStreams) appendEntry(st *memStream, now int64, e store.StreamEntry) 
 		st.lastSeq++
 	}
 	e.ID = strconv.FormatInt(st.lastMs, 10) + "-" + strconv.FormatInt(st.lastSeq, 10)
-	if n := len(st.entries); n > 0 {
+	if n := len(st.entries); n > 0 && e.Prev == "" {
 		e.Prev = st.entries[n-1].ID
 	}
 	st.entries = append(st.entries, e)
@@ -127,11 +127,18 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (bool, string,
 	if found && string(cur[:min(len(cur), 20)]) >= enc {
 		return false, "", nil
 	}
+	// The previous entry is the one the last Publish recorded in the
+	// version key, as the Redis store's script reads it; the stream's own
+	// last entry only when the key records none.
+	var prev string
+	if found && len(cur) > 21 {
+		prev = string(cur[21:])
+	}
 	m := s.streamsState()
 	now := s.nowNano()
 	m.mu.Lock()
 	st := m.streamOrNew(p.Stream, now)
-	id := m.appendEntry(st, now, store.StreamEntry{Version: p.Version, Value: append([]byte(nil), p.Value...)})
+	id := m.appendEntry(st, now, store.StreamEntry{Version: p.Version, Value: append([]byte(nil), p.Value...), Prev: prev})
 	if p.Retention.MaxLen > 0 && int64(len(st.entries)) > p.Retention.MaxLen {
 		st.entries = append([]store.StreamEntry(nil), st.entries[int64(len(st.entries))-p.Retention.MaxLen:]...)
 	}

@@ -22,25 +22,44 @@ var _ store.Streams = (*Store)(nil)
 // the ID of the entry before it (p), so that a reader can tell it missed
 // nothing. The stream lives as long as the value, or its retention age
 // when that is longer.
+//
+// The previous entry's ID is read from the version key, where the last
+// Publish left it, and only from the stream (XREVRANGE) when the key holds
+// none: written by plain SetIfNewer, or expired while the stream, kept
+// for its retention age, lived on. So an entry appended to the stream by
+// anything but Publish is never a genuine entry's p: a subscriber that
+// read it finds the next genuine entry off its chain and resyncs from a
+// snapshot. When only the stream is lost (deleted, or evicted), the next
+// entry still names the last one published, which a subscriber that had
+// read it takes as continuous (nothing was published between them), and
+// any other resyncs. A retention age alone trims within XADD (MINID); with
+// a maximum length too, XADD trims by length and XTRIM by age.
 var publish = rueidis.NewLuaScript(publishScript)
 
 const publishScript = `
 local cur = redis.call("GET", KEYS[2])
 if cur and string.sub(cur, 1, 20) >= ARGV[2] then return {0, ""} end
-local last = redis.call("XREVRANGE", KEYS[3], "+", "-", "COUNT", 1)
 local prev = ""
-if #last > 0 then prev = last[1][1] end
-local id
-if tonumber(ARGV[4]) > 0 then
-  id = redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
+if cur and string.len(cur) > 21 then
+  prev = string.sub(cur, 22)
 else
-  id = redis.call("XADD", KEYS[3], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
+  local last = redis.call("XREVRANGE", KEYS[3], "+", "-", "COUNT", 1)
+  if #last > 0 then prev = last[1][1] end
 end
-local age = tonumber(ARGV[5])
+local maxlen, age = tonumber(ARGV[4]), tonumber(ARGV[5])
+local minid
 if age > 0 then
   local t = redis.call("TIME")
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call("XTRIM", KEYS[3], "MINID", "~", tostring(now - age))
+  minid = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age)
+end
+local id
+if maxlen > 0 then
+  id = redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
+  if minid then redis.call("XTRIM", KEYS[3], "MINID", "~", minid) end
+elseif minid then
+  id = redis.call("XADD", KEYS[3], "MINID", "~", minid, "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
+else
+  id = redis.call("XADD", KEYS[3], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
 end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
 redis.call("SET", KEYS[2], ARGV[2] .. " " .. id, "PX", ARGV[3])
