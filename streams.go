@@ -126,9 +126,15 @@ func (n *Namespace) streamKey(op, key string) (full, stream, dead string, err er
 	}
 	stream, dead, ok := streamKeys(full)
 	if !ok {
-		return "", "", "", &KeyError{Op: op, Namespace: n.name, Key: key, Reason: "has braces that form no hash tag, so its stream cannot share its slot"}
+		return "", "", "", noCompanion(op, n.name, key)
 	}
 	return full, stream, dead, nil
+}
+
+// noCompanion is the error for a key whose companions (its stream, its
+// version key) cannot share its slot.
+func noCompanion(op, ns, key string) error {
+	return &KeyError{Op: op, Namespace: ns, Key: key, Reason: "has braces that form no hash tag, so its stream cannot share its slot"}
 }
 
 func (n *Namespace) retention() store.Retention {
@@ -141,9 +147,15 @@ func (n *Namespace) retention() store.Retention {
 }
 
 func (n *Namespace) publication(op string, u Update) (store.Publication, error) {
-	full, stream, _, err := n.streamKey(op, u.Key)
+	full, err := n.key(op, u.Key)
 	if err != nil {
 		return store.Publication{}, err
+	}
+	// The version key and the stream share one hash of the key (the dead
+	// letters' name is not needed to publish).
+	end, ok := keyslot.CompanionEnd(full)
+	if !ok {
+		return store.Publication{}, noCompanion(op, n.name, u.Key)
 	}
 	if u.Version == 0 {
 		return store.Publication{}, invalidArg(op, n.name, u.Key, "a published value needs a version above 0")
@@ -153,7 +165,7 @@ func (n *Namespace) publication(op string, u Update) (store.Publication, error) 
 		return store.Publication{}, err
 	}
 	pc := n.c.cfg.Namespaces[n.name]
-	return store.Publication{Key: full, VerKey: versionKey(full), Stream: stream, Value: b, Version: u.Version,
+	return store.Publication{Key: full, VerKey: full + " ver" + end, Stream: full + " stream" + end, Value: b, Version: u.Version,
 		TTL: n.ttl, Retention: n.retention(), Replicas: pc.StreamReplicas, ReplicaTimeout: cmp.Or(pc.StreamReplicaTimeout, DefaultStreamReplicaTimeout)}, nil
 }
 

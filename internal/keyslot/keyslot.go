@@ -53,13 +53,25 @@ func Tag(key string) (string, bool) {
 // (a lone '{', or "{}" first) hashes whole, and nothing appended to it can
 // share its slot: ok is false.
 func Companion(key, suffix string) (companion string, ok bool) {
+	end, ok := CompanionEnd(key)
+	if !ok {
+		return "", false
+	}
+	return key + suffix + end, true
+}
+
+// CompanionEnd returns what Companion appends after the suffix: "" for a
+// key with a hash tag, "{tag}" for a key without braces. A caller that
+// names several companions of one key (a stream and a version key) hashes
+// the key once.
+func CompanionEnd(key string) (end string, ok bool) {
 	if _, ok := Tag(key); ok {
-		return key + suffix, true
+		return "", true
 	}
 	if strings.IndexByte(key, '{') >= 0 {
 		return "", false
 	}
-	return key + suffix + "{" + tagFor(Of(key)) + "}", true
+	return "{" + tagFor(Of(key)) + "}", true
 }
 
 var (
