@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,6 +67,59 @@ func BenchmarkPublish(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkPublishParallel: 50 goroutines publishing, each its own
+// symbol (as a feed handler per instrument does), beside 50 goroutines of
+// raw XADD MAXLEN ~ on 50 streams. Run with -cpu to vary GOMAXPROCS; the
+// goroutines are 50 whatever it is.
+func BenchmarkPublishParallel(b *testing.B) {
+	f, raw, env := benchSetup(b)
+	ctx := context.Background()
+	const workers = 50
+	run := func(b *testing.B, one func(w int, i uint64) error) {
+		var next atomic.Uint64
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		b.ResetTimer()
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := next.Add(1)
+					if i > uint64(b.N) {
+						return
+					}
+					if err := one(w, i); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+		select {
+		case err := <-errs:
+			b.Fatal(err)
+		default:
+		}
+	}
+	var base atomic.Uint64
+	b.Run("tradecache", func(b *testing.B) {
+		start := base.Add(uint64(b.N) + 1) // versions above every earlier run's
+		run(b, func(w int, i uint64) error {
+			_, err := f.Publish(ctx, quote(fmt.Sprintf("P%02d", w), start+i))
+			return err
+		})
+	})
+	b.Run("raw_xadd", func(b *testing.B) {
+		run(b, func(w int, i uint64) error {
+			return raw.Do(ctx, raw.B().Xadd().Key(fmt.Sprintf("raw%02d", w)).Maxlen().Almost().Threshold("10000").Id("*").FieldValue().
+				FieldValue("v", strconv.FormatUint(i, 10)).FieldValue("d", rueidis.BinaryString(env)).Build()).Error()
+		})
 	})
 }
 
