@@ -131,3 +131,32 @@ func ExampleWithHardTimeout() {
 	close(release)
 	// Output: true
 }
+
+// A failed call is one kind of error: refused before anything was sent
+// (*ArgumentError), a load that gave nothing (*LoadError, wrapping the
+// loader's own error), or a store that failed (*OpError). Only the last
+// says anything about Redis.
+func ExampleLoadError() {
+	ctx := context.Background()
+	cache, _ := tradecache.New(ctx, tradecache.Config{})
+	defer cache.Close()
+	risk := cache.Namespace(tradecache.NamespaceRisk)
+
+	errDB := errors.New("positions database down")
+	_, _, err := tradecache.GetOrLoad(ctx, risk, "P1:VaR", func(context.Context) (decimal.Decimal, error) {
+		return decimal.Decimal{}, errDB
+	})
+	var le *tradecache.LoadError
+	fmt.Println(errors.As(err, &le), errors.Is(err, errDB))
+
+	err = risk.Set(ctx, "P1:VaR", 1, -time.Second)
+	var ae *tradecache.ArgumentError
+	fmt.Println(errors.As(err, &ae), errors.Is(err, tradecache.ErrInvalidArgument))
+
+	var oe *tradecache.OpError
+	fmt.Println(errors.As(err, &oe))
+	// Output:
+	// true true
+	// true true
+	// false
+}
