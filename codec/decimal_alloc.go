@@ -44,6 +44,15 @@ func newDecimal(v int64, exp int32) decimal.Decimal {
 	if !decimalLayoutOK {
 		return decimal.New(v, exp)
 	}
+	if v == 0 {
+		// A zero coefficient is a nil *big.Int, as in decimal.Decimal's
+		// own zero value, which every method reads as 0: no allocation
+		// for the zero sizes and prices that quotes carry. TestNewDecimal
+		// holds the methods to it.
+		var d decimal.Decimal
+		(*decimalMirror)(unsafe.Pointer(&d)).exp = exp
+		return d
+	}
 	box := new(intBox)
 	u := uint64(v)
 	if v < 0 {
