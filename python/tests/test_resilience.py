@@ -259,3 +259,29 @@ def test_forked_child_gets_its_own_connections(redis_url):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0, f"child exited {os.WEXITSTATUS(status)}: it shared the parent's connections or failed"
+
+
+def test_a_swallowed_cancellation_still_ends_the_call(redis_url):
+    """A call past its bound is cancelled, and again until it ends: redis-py
+    4.3.4 can swallow one cancellation (its pool's can_read check under
+    async_timeout(0)), and make test once hung on a SIGSTOP'd server with
+    the loop holding no timer at all."""
+    async def go():
+        async with manager(redis_url, op_timeout=0.05) as m:
+            backend = m._rc.backend
+
+            async def swallows_one():
+                try:
+                    await asyncio.sleep(5)
+                except asyncio.CancelledError:
+                    pass  # as redis-py did
+                await asyncio.sleep(5)
+
+            t0 = time.perf_counter()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(backend._do(swallows_one()), 2.0)
+            took = time.perf_counter() - t0
+            print(f"a call that swallowed its first cancellation ended after {took * 1000:.0f} ms (bound 50 ms)")
+            assert took < 1.0, took
+            assert await m.get("nothing") is None  # and the next call is served
+    asyncio.run(go())

@@ -241,13 +241,22 @@ class _Deadlines:
     per call (call_later, then cancel) cost 13-19 µs a call at 50 tasks: the
     cancelled timers stay in the loop's heap for the whole bound, and each
     new one is pushed past thousands of them with a Python-level
-    comparison. Here a call costs a deque append and a flag."""
+    comparison. Here a call costs a deque append and a flag.
 
-    __slots__ = ("seconds", "loop", "queue", "handle")
+    A call past its deadline is cancelled, and cancelled again every
+    RECANCEL until it ends: redis-py 4.3.4 can swallow a cancellation
+    (async_timeout(0) in its pool's can_read check turns it into a timeout
+    it then ignores), and the call would wait on a frozen server for ever
+    (seen once in make test: SIGSTOP, and the loop with no timer left)."""
+
+    __slots__ = ("seconds", "loop", "queue", "fired", "handle")
+
+    RECANCEL = 0.01
 
     def __init__(self, seconds: float, loop: asyncio.AbstractEventLoop):
         self.seconds, self.loop = seconds, loop
         self.queue: collections.deque = collections.deque()
+        self.fired: list = []  # entries cancelled that have not ended yet
         self.handle: asyncio.TimerHandle | None = None
 
     def start(self, task: asyncio.Task) -> list:
@@ -262,15 +271,24 @@ class _Deadlines:
     def _sweep(self) -> None:
         self.handle = None
         q, now = self.queue, self.loop.time()
+        fired = [e for e in self.fired if e[1] is not None]
+        for e in fired:
+            e[1].cancel()  # again: the last one may have been swallowed
         while q:
             e = q[0]
             if e[1] is not None:
                 if e[0] > now:
-                    self.handle = self.loop.call_at(e[0], self._sweep)
-                    return
+                    break
                 e[2] = True
                 e[1].cancel()
+                fired.append(e)
             q.popleft()
+        self.fired = fired
+        at = q[0][0] if q else None
+        if fired:
+            at = min(at, now + self.RECANCEL) if at is not None else now + self.RECANCEL
+        if at is not None:
+            self.handle = self.loop.call_at(at, self._sweep)
 
 
 class _Slots:
