@@ -1,7 +1,7 @@
 # tradecache: `make test` is the whole setup on a fresh Debian machine.
 
 GO                  ?= go
-APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography python3-redis python3-pytest python3-venv python3-setuptools python3-prometheus-client
+APT_PACKAGES        := redis-server redis-tools redis-sentinel tmux python3-msgpack python3-zstandard python3-cryptography python3-redis python3-pytest python3-pytest-timeout python3-venv python3-setuptools python3-prometheus-client
 PYVENV              := python/.venv
 FUZZTIME            ?= 60s
 
@@ -35,6 +35,7 @@ deps:
 	/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3-cryptography"; \
 	/usr/bin/python3 -c 'import redis.asyncio' >/dev/null 2>&1 || missing="$$missing python3-redis"; \
 	/usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || missing="$$missing python3-pytest"; \
+	/usr/bin/python3 -c 'import pytest_timeout' >/dev/null 2>&1 || missing="$$missing python3-pytest-timeout"; \
 	/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	/usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || missing="$$missing python3-setuptools"; \
 	/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing="$$missing python3-prometheus-client"; \
@@ -64,9 +65,11 @@ unit:
 
 ## pytest: install the Python package as the README says (a venv that sees Debian's packages: Debian 12
 ## refuses a system-wide pip install, PEP 668), check what was installed, then its tests (python/tests)
-## against their own redis-server, Sentinel group and Cluster
+## against their own redis-server, Sentinel group and Cluster. A test that runs past 180 s fails with
+## every thread's stack (pytest-timeout) rather than hanging the run: one once waited for ever on a
+## SIGSTOP'd server when redis-py swallowed a cancellation.
 pytest: pyinstall
-	cd python && ../$(PYVENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	cd python && ../$(PYVENV)/bin/python -m pytest -q -p no:cacheprovider --timeout=180 --timeout-method=thread tests
 
 ## pyinstall: python3 -m venv --system-site-packages, then pip install --no-build-isolation --no-deps ./python
 pyinstall:
