@@ -2,8 +2,7 @@ package redisstore_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,16 +41,10 @@ func TestPublishChainsFromTheVersionKey(t *testing.T) {
 		}
 		return es[0].FieldValues["p"]
 	}
-	calls := func(cmd string) int64 {
+	calls := func(cmd string) (n int64) {
 		info, _ := raw.Do(ctx, raw.B().Info().Section("commandstats").Build()).ToString()
-		for _, line := range strings.Split(info, "\n") {
-			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
-				n, _, _ := strings.Cut(rest, ",")
-				v, _ := strconv.ParseInt(n, 10, 64)
-				return v
-			}
-		}
-		return 0
+		fmt.Sscanf(redistest.InfoField(info, "cmdstat_"+cmd), "calls=%d", &n)
+		return n
 	}
 	first := pub(1)
 	xrev := calls("xrevrange")

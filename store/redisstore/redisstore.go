@@ -204,7 +204,7 @@ func tlsRefusal(ctx context.Context, err error, opt rueidis.ClientOption) (strin
 		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
 		said = alertAfterHandshake(ctx, opt.InitAddress[0], opt.TLSConfig)
 	}
-	if !strings.Contains(said, "certificate") && !strings.Contains(said, "access denied") {
+	if !certRefused(said) {
 		return "", false
 	}
 	hint := "the server refused this client after the TLS handshake (" + said + ")"
@@ -214,6 +214,12 @@ func tlsRefusal(ctx context.Context, err error, opt rueidis.ClientOption) (strin
 		hint += ": check that the client certificate is signed by a CA the server trusts (its tls-ca-cert-file) and has not expired"
 	}
 	return hint, true
+}
+
+// certRefused reports a TLS alert that refuses this client's certificate,
+// or its absence: an authentication failure, not an unreachable store.
+func certRefused(alert string) bool {
+	return strings.Contains(alert, "certificate") || strings.Contains(alert, "access denied")
 }
 
 // remoteAlert returns the alert a TLS peer sent, as crypto/tls words it
@@ -321,7 +327,7 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrAuth, err)
 	case strings.Contains(msg, "NOAUTH"):
 		return fmt.Errorf("%w: the server requires a password: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user): %w", store.ErrAuth, err)
-	case strings.Contains(remoteAlert(err), "certificate"), strings.Contains(remoteAlert(err), "access denied"):
+	case certRefused(remoteAlert(err)):
 		// The server's TLS alert refusing our certificate, or its absence.
 		return fmt.Errorf("%w: the server refused this client's TLS certificate: %w", store.ErrAuth, err)
 	}
