@@ -275,6 +275,9 @@ type breaker struct {
 	// breaker's error wraps it, so that errors.Is(err, ErrAuth) holds
 	// while calls fail fast, not only for the few that opened it.
 	cause atomic.Pointer[error]
+	// last is the last failure of any kind, for the log line that says
+	// the breaker opened: an operator reads there what opened it.
+	last atomic.Pointer[error]
 }
 
 func (b *breaker) Allow() (func(error), error) { return b.cur.Load().Allow() }
@@ -294,6 +297,7 @@ func (b *breaker) State() State {
 // the refusal is what the caller must hear of. A success clears it
 // (succeeded, ProbeSucceeded).
 func (b *breaker) failed(err error) {
+	b.last.Store(&err)
 	if lasting(err) {
 		b.cause.Store(&err)
 	}
@@ -409,7 +413,11 @@ func (s *Store) onStateChange(_ string, from, to State) {
 	switch to {
 	case StateOpen:
 		s.opened.Add(1)
-		s.log.Warn("tradecache: circuit breaker opened: store calls fail fast", "from", from.String())
+		var last error
+		if e := s.cb.last.Load(); e != nil {
+			last = *e
+		}
+		s.log.Warn("tradecache: circuit breaker opened: store calls fail fast", "from", from.String(), "last_failure", last)
 	case StateHalfOpen:
 		s.halfOpen.Add(1)
 		s.log.Info("tradecache: circuit breaker half-open: probing the store")

@@ -1,9 +1,11 @@
 package guard_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,7 +67,8 @@ func newFaulty(t *testing.T, o guard.Options) (*faulty, *guard.Store, *[]string)
 }
 
 func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
-	f, g, transitions := newFaulty(t, guard.Options{OpenTimeout: 50 * time.Millisecond})
+	var log bytes.Buffer
+	f, g, transitions := newFaulty(t, guard.Options{OpenTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	ctx := context.Background()
 	f.mode.Store(1)
 	for range 5 {
@@ -75,6 +78,11 @@ func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
 	}
 	if g.BreakerState() != guard.StateOpen {
 		t.Fatalf("breaker %v after 5 consecutive failures", g.BreakerState())
+	}
+	// The line that says it opened says on what: an operator reads the
+	// cause there, not in a debug log.
+	if !strings.Contains(log.String(), `last_failure="tradecache: store unavailable: connection refused"`) {
+		t.Fatalf("the breaker's opening does not name the failure that opened it:\n%s", log.String())
 	}
 	before := f.calls.Load()
 	start := time.Now()
