@@ -88,7 +88,7 @@ pybench: deps pyinstall
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
-FUZZ_TARGETS        := FuzzUnmarshal FuzzExtensions FuzzSealed FuzzAmplification
+FUZZ_TARGETS        := codec:FuzzUnmarshal codec:FuzzExtensions codec:FuzzSealed codec:FuzzAmplification trading:FuzzCanonicalDecoders
 
 ## compare: tradecache beside go-redis/cache, eko/gocache, go-redis AutoPipeline and raw rueidis on one redis-server (benchmarks/, its own module)
 compare: deps
@@ -100,13 +100,14 @@ report: deps
 	mkdir -p build
 	$(GO) test -tags report -run '^TestReportScreenshot$$' -count=1 -v ./cmd/tradecache -report-out $(CURDIR)/build
 
-## fuzz: run each codec fuzz target for FUZZTIME (default 60s), then copy the corpus it kept into testdata to commit
+## fuzz: run each decoder fuzz target (package:target) for FUZZTIME (default 60s), then copy the corpus it kept into testdata to commit
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "== $$t"; \
-		$(GO) test ./codec -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
-		mkdir -p codec/testdata/fuzz/$$t; \
-		cp -n "$$($(GO) env GOCACHE)/fuzz/github.com/tradecache/tradecache/codec/$$t/"* codec/testdata/fuzz/$$t/ 2>/dev/null || true; \
+	@for pt in $(FUZZ_TARGETS); do \
+		p=$${pt%%:*}; t=$${pt#*:}; \
+		echo "== $$p $$t"; \
+		$(GO) test ./$$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+		mkdir -p $$p/testdata/fuzz/$$t; \
+		cp -n "$$($(GO) env GOCACHE)/fuzz/github.com/tradecache/tradecache/$$p/$$t/"* $$p/testdata/fuzz/$$t/ 2>/dev/null || true; \
 	done
 
 ## soak: 50 goroutines of mixed traffic for SOAK (default 2m) while faults are injected; prints recovery times and error counts (SOAK_TOPOLOGY=cluster: on a six-node cluster)

@@ -54,6 +54,8 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		return nil, nil, invalidArg(op, ns.name, "", "WithLock and WithEarlyRefresh apply to GetOrLoad, not to GetManyOrLoad")
 	}
 	now := ns.c.now()
+	hits := 0
+	defer func() { ns.hit(hits) }() // once per batch, as GetMany
 	out := make(map[string]T, len(keys))
 	metas := make(map[string]Meta, len(keys))
 	stale := map[string]*knownValue{}
@@ -67,7 +69,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		seen[k] = true
 		if v, st, ok := nearFresh[T](ns, k, now); ok {
-			ns.hit(1)
+			hits++
 			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 			continue
 		}
@@ -104,10 +106,10 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 				ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
 			case !stamped:
 				out[k], metas[k] = v, Meta{Source: SourceStore}
-				ns.hit(1)
+				hits++
 				return
 			case now.Before(st.FreshUntil()):
-				ns.hit(1)
+				hits++
 				if !st.Negative {
 					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 					if kp.ok {

@@ -203,8 +203,8 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 		vals, err = p.store.GetMany(ctx, full)
 	}
 	p.observe(ctx, opGetMany, "", t0, 0, err)
-	for _, k := range keys {
-		p.sampleRead(k)
+	if p.hot != nil {
+		p.hot.AddSampled(p.name+":", keys)
 	}
 	return vals, kps, err
 }
@@ -630,11 +630,17 @@ func (p *ioPath) observe(ctx context.Context, k opKind, key string, start time.T
 func (p *ioPath) start() time.Time { return p.obs.start() }
 
 func (p *ioPath) hit(k int) {
+	if k == 0 {
+		return
+	}
 	p.obs.total.hits.Add(uint64(k))
 	p.counts.hits.Add(uint64(k))
 }
 
 func (p *ioPath) miss(k int) {
+	if k == 0 {
+		return
+	}
 	p.obs.total.misses.Add(uint64(k))
 	p.counts.misses.Add(uint64(k))
 }

@@ -83,6 +83,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		rest, full = append(rest, k), append(full, ns.base+k)
 	}
 	var serr error
+	found, missed := 0, 0
 	held := len(out)
 	if held > 0 {
 		ns.hit(held) // near hits count in Stats.Hits, once per batch
@@ -92,7 +93,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 		case err != nil:
 			return
 		case b == nil:
-			ns.miss(1)
+			missed++
 			return
 		}
 		var v T
@@ -102,12 +103,14 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 			}
 			return
 		}
-		ns.hit(1)
+		found++
 		out[rest[i]] = v
 		if kp.ok {
 			ns.keepNear(rest[i], v, len(b), kp, kp.until)
 		}
 	})
+	ns.hit(found) // once per batch, as GetMany
+	ns.miss(missed)
 	if err := ns.batchErr(op, partial, held+read); err != nil {
 		return out, err
 	}

@@ -168,6 +168,10 @@ type Options struct {
 	// Off by default, since a newer writer that added a field would
 	// otherwise break older readers mid-deploy.
 	Strict bool
+	// Reflective makes the codec ignore MarshalCanonical and
+	// UnmarshalCanonical methods and reflect over every value: the
+	// reference that generated methods are tested against.
+	Reflective bool
 }
 
 // Validator is implemented by value types that can tell a decoded value
@@ -187,6 +191,7 @@ type Codec struct {
 	keys        *Keyring
 	seal        bool
 	strict      bool
+	reflective  bool
 	dec         *zstd.Decoder
 }
 
@@ -198,7 +203,7 @@ func New(opts Options) (*Codec, error) {
 	if opts.Seal && opts.Keys == nil {
 		return nil, errors.New("codec: Seal needs Keys")
 	}
-	c := &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, keys: opts.Keys, seal: opts.Seal, strict: opts.Strict}
+	c := &Codec{threshold: opts.CompressThreshold, maxDecoded: opts.MaxDecodedSize, keys: opts.Keys, seal: opts.Seal, strict: opts.Strict, reflective: opts.Reflective}
 	switch opts.Compression {
 	case "", CompressionZstd:
 		c.compression = codeZstd
@@ -344,6 +349,9 @@ func (c *Codec) finish(out []byte, start int, storageKey string) ([]byte, error)
 func (c *Codec) appendPayload(dst []byte, v any) ([]byte, error) {
 	if raw, ok := v.([]byte); ok {
 		return append(append(dst, Version1<<versionShift|flagRaw), raw...), nil
+	}
+	if out, ok := c.appendCanonical(dst, v); ok {
+		return out, nil
 	}
 	s := encPool.Get().(*encState)
 	s.buf.b = append(dst, Version1<<versionShift)
@@ -492,6 +500,14 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 			// to decode into v.
 			return nil
 		}
+	}
+	if c.unmarshalCanonical(payload, v) {
+		if vv, ok := v.(Validator); ok {
+			if err := vv.Validate(); err != nil {
+				return fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+		}
+		return nil
 	}
 	if err := validate(payload, min(MaxValues, max(ValuesFloor, ValuesPerByte*stored))); err != nil {
 		return err

@@ -36,7 +36,7 @@ var decimalLayoutOK = func() bool {
 // intBox is a big.Int together with room for its words.
 type intBox struct {
 	i big.Int
-	w [2]big.Word // one word on 64-bit machines, two on 32-bit
+	w [2 - bits.UintSize/64]big.Word // one word on 64-bit machines, two on 32-bit
 }
 
 // newDecimal returns v × 10^exp, equal to decimal.New(v, exp).
@@ -53,7 +53,12 @@ func newDecimal(v int64, exp int32) decimal.Decimal {
 		(*decimalMirror)(unsafe.Pointer(&d)).exp = exp
 		return d
 	}
-	box := new(intBox)
+	return decimalIn(new(intBox), v, exp)
+}
+
+// decimalIn returns v × 10^exp, v not 0, with its big.Int in box: a
+// Reader hands out the boxes of one slab to all of a value's decimals.
+func decimalIn(box *intBox, v int64, exp int32) decimal.Decimal {
 	u := uint64(v)
 	if v < 0 {
 		u = -u
@@ -62,8 +67,9 @@ func newDecimal(v int64, exp int32) decimal.Decimal {
 		box.w[0] = big.Word(u)
 		box.i.SetBits(box.w[:1]) // normalizes: zero gets no words
 	} else {
-		box.w[0], box.w[1] = big.Word(u), big.Word(u>>32)
-		box.i.SetBits(box.w[:2])
+		w := box.w[:] // a slice: the array has one word when compiled for 64 bits
+		w[0], w[1] = big.Word(u), big.Word(u>>32)
+		box.i.SetBits(w[:2])
 	}
 	if v < 0 {
 		box.i.Neg(&box.i) // in place: no allocation

@@ -27,9 +27,11 @@ const (
 	KindBook  Kind = "book"
 )
 
+//go:generate go run ../cmd/tradecache-gen -type Quote,Trade,Bar,Book
+
 // Quote is a top-of-book quote. Prices and sizes are exact decimals.
 type Quote struct {
-	Symbol  string          `json:"symbol"`
+	Symbol  string          `json:"symbol" tradecache:"intern"`
 	Bid     decimal.Decimal `json:"bid"`
 	Ask     decimal.Decimal `json:"ask"`
 	BidSize decimal.Decimal `json:"bid_size"`
@@ -40,7 +42,7 @@ type Quote struct {
 
 // Trade is one print.
 type Trade struct {
-	Symbol string          `json:"symbol"`
+	Symbol string          `json:"symbol" tradecache:"intern"`
 	Price  decimal.Decimal `json:"price"`
 	Size   decimal.Decimal `json:"size"`
 	Seq    uint64          `json:"seq"`
@@ -49,8 +51,8 @@ type Trade struct {
 
 // Bar is an OHLCV bar.
 type Bar struct {
-	Symbol   string          `json:"symbol"`
-	Interval string          `json:"interval"`
+	Symbol   string          `json:"symbol" tradecache:"intern"`
+	Interval string          `json:"interval" tradecache:"intern"`
 	Open     decimal.Decimal `json:"open"`
 	High     decimal.Decimal `json:"high"`
 	Low      decimal.Decimal `json:"low"`
@@ -68,7 +70,7 @@ type Level struct {
 
 // Book is an order-book snapshot.
 type Book struct {
-	Symbol string    `json:"symbol"`
+	Symbol string    `json:"symbol" tradecache:"intern"`
 	Bids   []Level   `json:"bids"`
 	Asks   []Level   `json:"asks"`
 	Seq    uint64    `json:"seq"`

@@ -53,6 +53,10 @@ func (s *Sketch) Sampled() bool { return s.every == 1 || rand.Uint32N(s.every) =
 func (s *Sketch) Add(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.add(key)
+}
+
+func (s *Sketch) add(key string) {
 	if e, ok := s.counts[key]; ok {
 		e.count++
 		return
@@ -69,6 +73,27 @@ func (s *Sketch) Add(key string) {
 	}
 	delete(s.counts, low.key)
 	s.counts[key] = &entry{key: key, count: low.count + 1, err: low.count}
+}
+
+// AddSampled samples each of keys as Sampled does and counts the sampled
+// ones, named prefix+key, under one lock: a batch of 100 reads takes the
+// lock once, not once per sampled key.
+func (s *Sketch) AddSampled(prefix string, keys []string) {
+	var buf [8]string
+	picked := buf[:0]
+	for _, k := range keys {
+		if s.Sampled() {
+			picked = append(picked, prefix+k)
+		}
+	}
+	if len(picked) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range picked {
+		s.add(k)
+	}
 }
 
 // Take returns the n keys with the highest counts, highest first, and

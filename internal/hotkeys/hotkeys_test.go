@@ -96,3 +96,21 @@ func BenchmarkSampledAdd(b *testing.B) {
 		}
 	})
 }
+
+// A batch is sampled key by key as single reads are, and counted under
+// the batch's prefix.
+func TestAddSampledCountsABatch(t *testing.T) {
+	s := New(8, 1)
+	s.AddSampled("ns:", []string{"a", "b", "a"})
+	got := s.Take(8)
+	if len(got) != 2 || got[0].Key != "ns:a" || got[0].Count != 2 || got[1].Key != "ns:b" || got[1].Count != 1 {
+		t.Fatalf("Take after AddSampled = %+v", got)
+	}
+	never := New(8, 1<<31)
+	for range 100 {
+		never.AddSampled("ns:", []string{"a"})
+	}
+	if n := len(never.Take(8)); n > 1 {
+		t.Fatalf("1 in 2^31 sampling kept %d keys of 100 reads", n)
+	}
+}
