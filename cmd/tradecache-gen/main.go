@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"go/ast"
+	"go/build"
 	"go/format"
 	"go/parser"
 	"go/token"
@@ -98,7 +99,6 @@ type gen struct {
 	pkg      string
 	structs  map[string]*ast.StructType
 	named    map[string]ast.Expr // other named types of the package
-	imports  map[string]string   // local name -> path, per file of each decl
 	fileOf   map[string]*ast.File
 	order    []string
 	fields   map[string][]field
@@ -107,36 +107,48 @@ type gen struct {
 
 func generate(dir string, names []string) (src, test []byte, err error) {
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(pkgs) != 1 {
-		return nil, nil, fmt.Errorf("%s holds %d packages, want 1", dir, len(pkgs))
-	}
 	g := &gen{structs: map[string]*ast.StructType{}, named: map[string]ast.Expr{}, fileOf: map[string]*ast.File{},
 		fields: map[string][]field{}, decimals: map[string]int{}}
-	for name, p := range pkgs {
-		g.pkg = name
-		for _, f := range p.Files {
-			for _, d := range f.Decls {
-				gd, ok := d.(*ast.GenDecl)
-				if !ok || gd.Tok != token.TYPE {
-					continue
-				}
-				for _, s := range gd.Specs {
-					ts := s.(*ast.TypeSpec)
-					g.fileOf[ts.Name.Name] = f
-					if st, ok := ts.Type.(*ast.StructType); ok && ts.TypeParams == nil {
-						g.structs[ts.Name.Name] = st
-					} else {
-						g.named[ts.Name.Name] = ts.Type
-					}
+	for _, e := range entries {
+		name := e.Name()
+		// The package's files for this platform and build tags, as go
+		// build would take them; tests are not.
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if ok, err := build.Default.MatchFile(dir, name); err != nil || !ok {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, nil, err
+		}
+		if g.pkg != "" && f.Name.Name != g.pkg {
+			return nil, nil, fmt.Errorf("%s holds packages %s and %s", dir, g.pkg, f.Name.Name)
+		}
+		g.pkg = f.Name.Name
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range gd.Specs {
+				ts := s.(*ast.TypeSpec)
+				g.fileOf[ts.Name.Name] = f
+				if st, ok := ts.Type.(*ast.StructType); ok && ts.TypeParams == nil {
+					g.structs[ts.Name.Name] = st
+				} else {
+					g.named[ts.Name.Name] = ts.Type
 				}
 			}
 		}
+	}
+	if g.pkg == "" {
+		return nil, nil, fmt.Errorf("%s holds no Go package", dir)
 	}
 	for _, n := range names {
 		if err := g.add(strings.TrimSpace(n)); err != nil {

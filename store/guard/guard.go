@@ -215,14 +215,18 @@ func New(next store.Store, o Options) (*Store, error) {
 				if b.probation.Load() {
 					return c.ConsecutiveFailures >= 1 // half-open after a probe: one failure opens it again
 				}
-				return c.ConsecutiveFailures >= o.ConsecutiveFailures ||
-					c.Requests >= o.MinRequests && float64(c.TotalFailures) >= o.FailureRatio*float64(c.Requests)
+				// The window, not gobreaker's counts: calls on the fast
+				// path (see breaker) reach gobreaker only when they fail.
+				return b.win.trips(&o)
 			},
 			IsSuccessful: func(err error) bool {
 				if err == nil {
 					b.succeeded()
+				} else if errors.Is(err, errFailure) {
+					b.win.failed()
 				}
 				if err == nil && b.probation.Load() && b.probation.CompareAndSwap(true, false) {
+					b.fast.Store(true)
 					s.closed.Add(1)
 					s.log.Info("tradecache: circuit breaker closed: store recovered", "breaker", name, "from", StateHalfOpen.String())
 					if b == s.cb && s.hook != nil {
@@ -237,10 +241,17 @@ func New(next store.Store, o Options) (*Store, error) {
 	}
 	newBreaker := func(name string, onChange func(string, State, State)) *breaker {
 		b := &breaker{name: name}
+		b.win.interval = int64(o.Interval)
+		change := func(name string, from, to State) {
+			b.win.reset()
+			b.fast.Store(to == StateClosed && !b.probation.Load())
+			onChange(name, from, to)
+		}
 		b.make = func() *gobreaker.TwoStepCircuitBreaker[struct{}] {
-			return gobreaker.NewTwoStepCircuitBreaker[struct{}](settings(name, b, onChange))
+			return gobreaker.NewTwoStepCircuitBreaker[struct{}](settings(name, b, change))
 		}
 		b.cur.Store(b.make())
+		b.fast.Store(true)
 		return b
 	}
 	s.cb = newBreaker("redis", s.onStateChange)
@@ -278,6 +289,12 @@ type breaker struct {
 	// last is the last failure of any kind, for the log line that says
 	// the breaker opened: an operator reads there what opened it.
 	last atomic.Pointer[error]
+	// fast is set while gobreaker is closed and not on probation: a call
+	// is then admitted without gobreaker, and its success is counted in
+	// win; only a failure goes through gobreaker, whose ReadyToTrip reads
+	// win. Open, half-open and probation go through gobreaker as before.
+	fast atomic.Bool
+	win  window
 }
 
 func (b *breaker) Allow() (func(error), error) { return b.cur.Load().Allow() }
@@ -362,7 +379,9 @@ func (s *Store) ProbeSucceeded() {
 		if b.cur.Load().State() != StateOpen {
 			return
 		}
+		b.fast.Store(false) // before probation starts: no call may slip onto the fast path
 		b.probation.Store(true)
+		b.win.reset()
 		b.cur.Store(b.make())
 		s.halfOpen.Add(1)
 		if part {
@@ -495,6 +514,7 @@ type call struct {
 	b        *breaker
 	blocking bool // a blocking stream read: its deadline passing is not a failure
 	done     func(error)
+	fast     bool // admitted on the breaker's fast path: no done
 	parent   context.Context
 	cancel   context.CancelFunc
 	deadline time.Time // of the bounded context
@@ -526,7 +546,11 @@ func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(
 
 func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker) (context.Context, call, error) {
 	c := call{s: s, parent: ctx, b: cb}
-	if !s.disabled {
+	switch {
+	case s.disabled:
+	case cb.fast.Load():
+		c.fast = true
+	default:
 		done, err := cb.Allow()
 		if err != nil {
 			s.rejected.Add(1)
@@ -564,15 +588,31 @@ func (c call) end(err error) error {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	if c.done != nil {
-		o := c.s.outcome(c.parent, err, c.deadline)
+	if c.done != nil || c.fast {
+		o := error(nil)
+		if err != nil {
+			o = c.s.outcome(c.parent, err, c.deadline)
+		}
 		if c.blocking && o == errFailure && (errors.Is(err, store.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
 			o = errExcluded
 		}
 		if o == errFailure {
 			c.b.failed(err)
 		}
-		c.done(o)
+		switch {
+		case c.done != nil:
+			c.done(o)
+		case o == nil:
+			c.b.succeeded()
+			c.b.win.succeeded()
+		case o == errFailure:
+			// Through gobreaker, which counts it in the window and trips
+			// on the window's counts. (A breaker that opened meanwhile
+			// refuses it: it is open already.)
+			if done, aerr := c.b.Allow(); aerr == nil {
+				done(o)
+			}
+		}
 	}
 	return asTimeout(c.parent, err)
 }

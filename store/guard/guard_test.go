@@ -569,3 +569,37 @@ func TestFailedProbeInABatchReopensThePart(t *testing.T) {
 		t.Fatalf("%d parts open after a failed probe; the dead part closed on it", open)
 	}
 }
+
+// A call on a closed breaker costs no allocation of the guard's own (no
+// closure from gobreaker's TwoStep Allow): the guarded Get allocates what
+// the store's own Get does, no more.
+func TestClosedBreakerPathAllocatesNothing(t *testing.T) {
+	f, g, _ := newFaulty(t, guard.Options{})
+	ctx := context.Background()
+	if err := g.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	bare := testing.AllocsPerRun(1000, func() { _, _, _ = f.Store.Get(ctx, "k") })
+	guarded := testing.AllocsPerRun(1000, func() { _, _, _ = g.Get(ctx, "k") })
+	if guarded > bare {
+		t.Fatalf("a guarded Get allocates %.0f times, the store's own %.0f", guarded, bare)
+	}
+}
+
+// The failure-ratio rule still holds with successes counted outside
+// gobreaker: calls failing every other time (never five in a row) open
+// the breaker once MinRequests calls were made since the first failure
+// (the window's count starts there), not before.
+func TestFailureRatioTripsAClosedBreaker(t *testing.T) {
+	f, g, _ := newFaulty(t, guard.Options{})
+	ctx := context.Background()
+	calls := 0
+	for g.BreakerState() == guard.StateClosed && calls < 100 {
+		f.mode.Store(int32(calls % 2)) // fail, succeed, fail, ...
+		calls++
+		_, _, _ = g.Get(ctx, "k")
+	}
+	if g.BreakerState() != guard.StateOpen || calls < int(guard.DefaultMinRequests) || calls > int(guard.DefaultMinRequests)+2 {
+		t.Fatalf("breaker %v after %d calls failing half the time; want open after %d", g.BreakerState(), calls, guard.DefaultMinRequests)
+	}
+}
