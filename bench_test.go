@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,14 +90,24 @@ func setupBench(b *testing.B) *benchEnv {
 			b.Fatal(err)
 		}
 		raws[0].Do(ctx, raws[0].B().Set().Key(fmt.Sprintf("raw:k%d", i)).Value(rueidis.BinaryString(q)).Build())
+		if err := quotes.Set(ctx, fmt.Sprintf("b%d", i), q, time.Hour); err != nil { // []byte: stored as is
+			b.Fatal(err)
+		}
 	}
 	return &benchEnv{raws: raws, cache: c, quote: q, addr: srv.Addr}
 }
 
-// run times op serially or at 50 goroutines and reports p99.
+// run times op serially or at 50 goroutines and reports p99, and the
+// process's own CPU time per op (cpu-µs/op: user and system, this process
+// only, not redis-server's), which moves less than the wall time on a
+// machine whose speed drifts: it is the per-call cost itself.
 func run(b *testing.B, parallel bool, op func(i int) error) {
 	var h hist.Histogram
 	b.ReportAllocs()
+	cpu0 := cpuTime()
+	defer func() {
+		b.ReportMetric(float64(cpuTime()-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+	}()
 	b.ResetTimer()
 	if parallel {
 		b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
@@ -122,6 +133,13 @@ func run(b *testing.B, parallel bool, op func(i int) error) {
 		}
 	}
 	b.ReportMetric(float64(h.Quantile(0.99))/1e3, "p99-µs")
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func modes(b *testing.B, fn func(b *testing.B, parallel bool)) {
@@ -167,6 +185,33 @@ func BenchmarkGet(b *testing.B) {
 				found, err := quotes.Get(ctx, fmt.Sprintf("k%d", i%1000), &q)
 				if err == nil && !found {
 					err = fmt.Errorf("k%d missing", i%1000)
+				}
+				return err
+			})
+		})
+	})
+	// The same quotes into a type with generated canonical methods.
+	b.Run("tradecache-generated", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				var q generated.Tick
+				found, err := quotes.Get(ctx, fmt.Sprintf("k%d", i%1000), &q)
+				if err == nil && !found {
+					err = fmt.Errorf("k%d missing", i%1000)
+				}
+				return err
+			})
+		})
+	})
+	// Raw bytes, as the raw clients above read them: the layer's own
+	// per-call cost, with no decoding on either side.
+	b.Run("tradecache-bytes", func(b *testing.B) {
+		modes(b, func(b *testing.B, p bool) {
+			run(b, p, func(i int) error {
+				var v []byte
+				found, err := quotes.Get(ctx, fmt.Sprintf("b%d", i%1000), &v)
+				if err == nil && !found {
+					err = fmt.Errorf("b%d missing", i%1000)
 				}
 				return err
 			})

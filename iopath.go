@@ -621,13 +621,13 @@ func (p *ioPath) decode(k opKind, op, key, full string, b []byte, dst any) error
 }
 
 // observe records a store call of kind k.
-func (p *ioPath) observe(ctx context.Context, k opKind, key string, start time.Time, size int, err error) {
+func (p *ioPath) observe(ctx context.Context, k opKind, key string, start stamp, size int, err error) {
 	p.obs.observe(ctx, p.name, &p.counts, k, key, start, size, err)
 }
 
 // start is when an operation's latency starts counting, if anything
 // needs it.
-func (p *ioPath) start() time.Time { return p.obs.start() }
+func (p *ioPath) start() stamp { return p.obs.start() }
 
 func (p *ioPath) hit(k int) {
 	if k == 0 {

@@ -119,9 +119,16 @@ var (
 // context.Background()) one shared deadline context per short epoch,
 // instead of a context.WithTimeout each: a timer, a context and a channel
 // per call were a fifth of the CPU of a cached GET at 50 goroutines. A call
-// admitted in an epoch gets a bound between d and d plus the epoch (a
-// tenth of d). Callers whose context can be cancelled keep their own,
-// bounded by context.WithTimeout.
+// admitted in an epoch gets a bound between d and d plus two epochs (an
+// epoch is a tenth of d). Callers whose context can be cancelled keep
+// their own, bounded by context.WithTimeout.
+//
+// A call reads no clock to find its epoch: a timer marks the epoch over
+// when it ends, and the first call after that starts the next. The second
+// epoch of slack covers a timer that fires up to an epoch late; one later
+// than that (a starved process) leaves calls of that spell a bound
+// shorter than d, and their timeouts are the starved process's, not held
+// against the breaker (outcome).
 type sharedDeadline struct {
 	d, epoch time.Duration
 	cur      atomic.Pointer[deadlineEpoch]
@@ -130,7 +137,7 @@ type sharedDeadline struct {
 type deadlineEpoch struct {
 	ctx    context.Context
 	cancel context.CancelFunc // never called: the deadline ends it
-	until  time.Time
+	over   atomic.Bool
 }
 
 func newShared(d time.Duration) *sharedDeadline {
@@ -138,12 +145,12 @@ func newShared(d time.Duration) *sharedDeadline {
 }
 
 func (s *sharedDeadline) get() context.Context {
-	now := time.Now()
-	if e := s.cur.Load(); e != nil && now.Before(e.until) {
+	if e := s.cur.Load(); e != nil && !e.over.Load() {
 		return e.ctx
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), now.Add(s.d+s.epoch))
-	e := &deadlineEpoch{ctx: ctx, cancel: cancel, until: now.Add(s.epoch)}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(s.d+2*s.epoch))
+	e := &deadlineEpoch{ctx: ctx, cancel: cancel}
+	time.AfterFunc(s.epoch, func() { e.over.Store(true) })
 	s.cur.Store(e)
 	return e.ctx
 }

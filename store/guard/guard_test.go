@@ -128,6 +128,23 @@ func TestTimeoutsBoundCallsWithoutADeadline(t *testing.T) {
 	}
 }
 
+// Calls without a deadline share one per epoch, and the epochs turn over
+// without the calls reading the clock: stalled calls one after another
+// each get the whole bound, not what is left of the first one's.
+func TestSharedDeadlinesTurnOver(t *testing.T) {
+	f, g, _ := newFaulty(t, guard.Options{OpTimeout: 40 * time.Millisecond})
+	f.mode.Store(2)
+	for i := range 3 {
+		start := time.Now()
+		if _, _, err := g.Get(context.Background(), "k"); !errors.Is(err, store.ErrTimeout) {
+			t.Fatalf("stalled Get %d = %v, want ErrTimeout", i, err)
+		}
+		if d := time.Since(start); d < 20*time.Millisecond {
+			t.Fatalf("stalled Get %d returned after %v: an epoch's deadline outlived it", i, d)
+		}
+	}
+}
+
 func TestWhatIsNotAFailure(t *testing.T) {
 	f, g, _ := newFaulty(t, guard.Options{})
 	ctx := context.Background()
