@@ -78,6 +78,8 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	// Keys whose read failed (a shard down, or the store): loaded, or served
 	// stale from this process's memory, and their loaded values are not
 	// written (the others' are). Each stale value says where it came from.
+	// One decode target for the batch (see GetManyNear).
+	var v, zero T
 	notRead := map[string]bool{}
 	staleFrom := map[string]Source{}
 	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, b []byte, kp nearKeep, err error) {
@@ -94,7 +96,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 			return
 		}
 		if b != nil {
-			var v T
+			v = zero
 			st, stamped, derr := ns.codec.UnmarshalStamped(rfull[i], b, &v)
 			if derr == nil && stamped {
 				if st, stamped = o.trust(st, now); !stamped {

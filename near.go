@@ -58,37 +58,47 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[string]T, error) {
 	const op = "get_many"
 	out := make(map[string]T, len(keys))
-	if ns.near == nil {
-		_, err := ns.GetMany(ctx, keys, &out)
-		return out, err
-	}
-	if ns.c.closed.Load() {
-		return nil, ns.fail(op, "", errClosed)
-	}
-	if err := ns.tooMany(op, len(keys)); err != nil {
-		return nil, err
-	}
-	now := ns.c.now().UnixNano()
 	var rest, full []string // near misses
-	for _, k := range keys {
-		if v, ok := ns.near.Get(k, now); ok {
-			if tv, ok := v.(T); ok {
-				out[k] = tv
-				continue
+	if ns.near == nil {
+		// Every key is read; decoded into T without reflection over the
+		// map, which GetMany's any destination needs.
+		var err error
+		if full, err = ns.callKeys(op, keys); err != nil {
+			return nil, err
+		}
+		rest = keys
+	} else {
+		if ns.c.closed.Load() {
+			return nil, ns.fail(op, "", errClosed)
+		}
+		if err := ns.tooMany(op, len(keys)); err != nil {
+			return nil, err
+		}
+		now := ns.c.now().UnixNano()
+		for _, k := range keys {
+			if v, ok := ns.near.Get(k, now); ok {
+				if tv, ok := v.(T); ok {
+					out[k] = tv
+					continue
+				}
 			}
+			if err := ns.check(op, k); err != nil {
+				return nil, err // before anything is sent
+			}
+			rest, full = append(rest, k), append(full, ns.base+k)
 		}
-		if err := ns.check(op, k); err != nil {
-			return nil, err // before anything is sent
-		}
-		rest, full = append(rest, k), append(full, ns.base+k)
 	}
 	var serr error
 	found, missed := 0, 0
+	// One decode target for the batch, zeroed before each value: a target
+	// per value escapes to the heap (the codec takes it as any), 100
+	// allocations in a batch of 100.
+	var v, zero T
 	held := len(out)
 	if held > 0 {
 		ns.hit(held) // near hits count in Stats.Hits, once per batch
 	}
-	read, partial := ns.readMany(ctx, op, rest, full, true, func(i int, b []byte, kp nearKeep, err error) {
+	read, partial := ns.readMany(ctx, op, rest, full, ns.near != nil, func(i int, b []byte, kp nearKeep, err error) {
 		switch {
 		case err != nil:
 			return
@@ -96,7 +106,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 			missed++
 			return
 		}
-		var v T
+		v = zero
 		if err := ns.decode(opGetMany, op, rest[i], full[i], b, &v); err != nil {
 			if serr == nil {
 				serr = err

@@ -447,11 +447,20 @@ func intern(b []byte) string {
 	if len(b) > maxInterned {
 		return string(b)
 	}
-	slot := &internTable[maphash.Bytes(internSeed, b)&(internSlots-1)]
-	if p := slot.Load(); p != nil && *p == string(b) {
+	// Two-way: a string may sit in either slot of its pair, so that two
+	// symbols hashing to one slot do not evict each other on every read.
+	i := maphash.Bytes(internSeed, b) & (internSlots - 1)
+	a, o := &internTable[i], &internTable[i^1]
+	if p := a.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	if p := o.Load(); p != nil && *p == string(b) {
 		return *p
 	}
 	s := string(b)
-	slot.Store(&s)
+	if a.Load() != nil && o.Load() == nil {
+		a = o
+	}
+	a.Store(&s)
 	return s
 }

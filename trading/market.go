@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -148,6 +149,30 @@ func (m *Market) checkRead(key string, v uint64, hw seen) error {
 
 func key(symbol string, kind Kind) string { return symbol + ":" + string(kind) }
 
+// keysOf is key of each symbol, built in one allocation: a batch of 100
+// made 100 before.
+func keysOf(symbols []string, kind Kind) []string {
+	n := 0
+	for _, s := range symbols {
+		n += len(s) + 1 + len(kind)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, s := range symbols {
+		b.WriteString(s)
+		b.WriteByte(':')
+		b.WriteString(string(kind))
+	}
+	all := b.String()
+	keys := make([]string, len(symbols))
+	off := 0
+	for i, s := range symbols {
+		end := off + len(s) + 1 + len(kind)
+		keys[i], off = all[off:end], end
+	}
+	return keys
+}
+
 // Key is the key of symbol's market data of kind in the market_data
 // namespace ("AAPL:quote"): where CacheMarketData stores it, and what
 // package feed publishes under, so that both name one value.
@@ -236,11 +261,10 @@ func (m *Market) Book(ctx context.Context, symbol string) (Book, bool, error) {
 // one this process saw is left out too, and the error then matches
 // ErrWentBack, beside the others.
 func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote, error) {
-	keys := make([]string, len(symbols))
+	keys := keysOf(symbols, KindQuote)
 	hws := make([]seen, len(symbols))
-	for i, s := range symbols {
-		keys[i] = key(s, KindQuote)
-		hws[i] = m.seen.get(keys[i])
+	for i, k := range keys {
+		hws[i] = m.seen.get(k)
 	}
 	byKey, err := tradecache.GetManyNear[Quote](ctx, m.ns, keys)
 	if err != nil {
