@@ -56,10 +56,18 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 // has been decoded. On a namespace without a near tier, or on the
 // in-memory store, it is a plain GetMany.
 func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[string]T, error) {
+	return getMany[T](ctx, ns, keys, ns.near != nil)
+}
+
+// getMany reads keys into a map of T, through the near tier when near is
+// set (ns must have one), with plain reads otherwise: GetManyNear and
+// Handle.GetMany, the typed batch readers, without reflection over the
+// map.
+func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool) (map[string]T, error) {
 	const op = "get_many"
 	out := make(map[string]T, len(keys))
 	var rest, full []string // near misses
-	if ns.near == nil {
+	if !near {
 		// Every key is read; decoded into T without reflection over the
 		// map, which GetMany's any destination needs.
 		var err error
@@ -98,7 +106,7 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 	if held > 0 {
 		ns.hit(held) // near hits count in Stats.Hits, once per batch
 	}
-	read, partial := ns.readMany(ctx, op, rest, full, ns.near != nil, func(i int, b []byte, kp nearKeep, err error) {
+	read, partial := ns.readMany(ctx, op, rest, full, near, func(i int, b []byte, kp nearKeep, err error) {
 		switch {
 		case err != nil:
 			return

@@ -175,8 +175,12 @@ func BenchmarkPublishToReceive(b *testing.B) {
 			b.Fatal(err)
 		}
 		go func() {
+			defer close(got) // a subscriber that ends must not leave the loop below waiting
 			for u, err := range f.Subscribe(ctx, []string{sym}) {
 				if err != nil {
+					if ctx.Err() == nil {
+						b.Errorf("subscribe: %v", err)
+					}
 					return
 				}
 				if u.Snapshot {
@@ -203,7 +207,13 @@ func BenchmarkPublishToReceive(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		got := make(chan struct{}, 1)
-		last := "$"
+		// From an explicit ID, not "$": an XADD that lands between two
+		// XREAD BLOCK calls would be missed by "$", and the loop below
+		// would wait for it for ever (it once did).
+		last, err := raw.Do(ctx, raw.B().Xadd().Key("rawlat").Id("*").FieldValue().FieldValue("d", "start").Build()).ToString()
+		if err != nil {
+			b.Fatal(err)
+		}
 		go func() {
 			for ctx.Err() == nil {
 				m, err := raw.Do(ctx, raw.B().Xread().Count(100).Block(50).Streams().Key("rawlat").Id(last).Build()).AsXRead()
