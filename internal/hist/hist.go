@@ -23,9 +23,10 @@ const (
 // safe for concurrent use.
 type Histogram struct {
 	counts [buckets]atomic.Uint64
-	total  atomic.Uint64
-	sum    atomic.Int64
-	max    atomic.Int64
+	// No total: Record is on every call's path, and every goroutine adding
+	// to one counter made it contended; a read sums the buckets instead.
+	sum atomic.Int64
+	max atomic.Int64
 }
 
 func index(ns uint64) int {
@@ -56,7 +57,6 @@ func (h *Histogram) Record(d time.Duration) {
 		d = 0
 	}
 	h.counts[index(uint64(d))].Add(1)
-	h.total.Add(1)
 	h.sum.Add(int64(d))
 	for {
 		m := h.max.Load()
@@ -67,14 +67,20 @@ func (h *Histogram) Record(d time.Duration) {
 }
 
 // Count returns the number of samples.
-func (h *Histogram) Count() uint64 { return h.total.Load() }
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	for i := range h.counts {
+		n += h.counts[i].Load()
+	}
+	return n
+}
 
 // Sum returns the total of all samples.
 func (h *Histogram) Sum() time.Duration { return time.Duration(h.sum.Load()) }
 
 // Mean returns the average sample, or 0.
 func (h *Histogram) Mean() time.Duration {
-	n := h.total.Load()
+	n := h.Count()
 	if n == 0 {
 		return 0
 	}
@@ -101,7 +107,7 @@ func (h *Histogram) Max() time.Duration { return time.Duration(h.max.Load()) }
 // Quantile returns the q-quantile (0 < q <= 1), as the upper bound of the
 // bucket it falls in, capped at Max.
 func (h *Histogram) Quantile(q float64) time.Duration {
-	n := h.total.Load()
+	n := h.Count()
 	if n == 0 {
 		return 0
 	}
