@@ -275,7 +275,7 @@ type NamespaceConfig struct {
 	// always honoured.
 	Strict bool
 	// StreamMaxLen and StreamMaxAge bound the namespace's streams (see
-	// Namespace.Publish): about StreamMaxLen entries are kept per key, and
+	// Stream.Publish): about StreamMaxLen entries are kept per key, and
 	// none older than StreamMaxAge. Both zero means DefaultStreamMaxLen.
 	StreamMaxLen int64
 	StreamMaxAge time.Duration

@@ -463,7 +463,7 @@ func TestSerializationErrorSaysWhichWay(t *testing.T) {
 	}
 	defer c.Close()
 	ns := c.Namespace("sx")
-	_, _, err = ns.Publish(context.Background(), "k", make(chan int), 1)
+	_, _, err = tradecache.StreamOf(ns, "k").Publish(context.Background(), make(chan int), 1)
 	var se *tradecache.SerializationError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "cannot encode chan int") {
 		t.Fatalf("Publish of a chan: %v", err)

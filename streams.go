@@ -54,7 +54,7 @@ type StreamEvent struct {
 	// reader that holds it missed nothing in between.
 	Prev string
 	// Deliveries is how many times a consumer group has delivered the
-	// entry (GroupRead and Claim); Reason is why it was dead-lettered.
+	// entry (StreamGroup.Read and Claim); Reason is why it was dead-lettered.
 	Deliveries int64
 	Reason     string
 
@@ -84,7 +84,7 @@ func IDTime(id string) time.Time {
 	return time.UnixMilli(n)
 }
 
-// Update is one value to publish with PublishMany.
+// Update is one value to publish with Streams.PublishMany.
 type Update struct {
 	Key     string
 	Value   any
@@ -100,7 +100,38 @@ type PublishResult struct {
 	Err     error
 }
 
-// Snapshot is what Namespace.Snapshot read.
+// Stream is the stream of one key of a namespace: beside the key's value,
+// the log of its published versions (see the package's Streams notes).
+// StreamOf makes one; it costs nothing and may be made per call.
+type Stream struct {
+	ns  *Namespace
+	key string
+}
+
+// StreamOf returns key's stream in ns.
+func StreamOf(ns *Namespace, key string) Stream { return Stream{ns: ns, key: key} }
+
+// Key is the stream's key in its namespace.
+func (s Stream) Key() string { return s.key }
+
+// Group returns the stream's consumer group name: the entries are shared
+// between the group's consumers, each delivered to one, at least once.
+func (s Stream) Group(name string) StreamGroup { return StreamGroup{s: s, name: name} }
+
+// StreamGroup is a consumer group of one stream (Stream.Group).
+type StreamGroup struct {
+	s    Stream
+	name string
+}
+
+// Streams publishes to and reads many streams of a namespace at once:
+// what a feed of many symbols does. StreamsOf makes one.
+type Streams struct{ ns *Namespace }
+
+// StreamsOf returns the streams of ns.
+func StreamsOf(ns *Namespace) Streams { return Streams{ns: ns} }
+
+// Snapshot is what Stream.Snapshot read.
 type Snapshot struct {
 	Found   bool
 	Version uint64
@@ -184,8 +215,9 @@ const DefaultStreamReplicaTimeout = 100 * time.Millisecond
 // entry's ID; an out-of-order version is refused for both. In a namespace
 // with StreamReplicas it also waits for that many replicas to have it,
 // and fails with ErrNotReplicated (applied true) when they do not.
-func (n *Namespace) Publish(ctx context.Context, key string, value any, version uint64) (applied bool, id string, err error) {
+func (s Stream) Publish(ctx context.Context, value any, version uint64) (applied bool, id string, err error) {
 	const op = "publish"
+	n, key := s.ns, s.key
 	pub, err := n.publication(op, Update{key, value, version})
 	if err != nil {
 		return false, "", err
@@ -203,8 +235,9 @@ func (n *Namespace) Publish(ctx context.Context, key string, value any, version 
 // PublishMany publishes many updates in one pipelined round trip (one per
 // node on a cluster). Every update is checked and encoded first: one that
 // cannot be fails the call with nothing published.
-func (n *Namespace) PublishMany(ctx context.Context, updates []Update) ([]PublishResult, error) {
+func (s Streams) PublishMany(ctx context.Context, updates []Update) ([]PublishResult, error) {
 	const op = "publish_many"
+	n := s.ns
 	if err := n.tooMany(op, len(updates)); err != nil {
 		return nil, err
 	}
@@ -239,8 +272,9 @@ func (n *Namespace) PublishMany(ctx context.Context, updates []Update) ([]Publis
 // Snapshot reads key's value into dst, with its version and the ID of the
 // stream's last entry at the same instant: the entries after that ID are
 // exactly the updates published since.
-func (n *Namespace) Snapshot(ctx context.Context, key string, dst any) (Snapshot, error) {
+func (s Stream) Snapshot(ctx context.Context, dst any) (Snapshot, error) {
 	const op = "snapshot"
+	n, key := s.ns, s.key
 	full, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return Snapshot{}, err
@@ -270,10 +304,12 @@ func (n *Namespace) events(key, full string, es []store.StreamEntry) []StreamEve
 	return out
 }
 
-// StreamGroups splits keys into the groups that one ReadStreams call can
-// read together: one group on a single server, one per hash slot on a
-// cluster. It returns indexes into keys.
-func (n *Namespace) StreamGroups(keys []string) [][]int {
+// Partition splits keys into the sets that one Read can serve together in
+// one round trip: all of them on a single server, smaller sets on a
+// cluster. It returns indexes into keys; a reader that spreads the sets
+// over goroutines reads many keys at once.
+func (s Streams) Partition(keys []string) [][]int {
+	n := s.ns
 	if n.topology != "cluster" {
 		all := make([]int, len(keys))
 		for i := range all {
@@ -297,11 +333,12 @@ func (n *Namespace) StreamGroups(keys []string) [][]int {
 	return out
 }
 
-// ReadStreams returns, for each key, its stream's entries after after[i]
-// ("0-0" or "" for the start), at most count each, waiting up to block for
-// one to arrive. On a cluster the keys must be one of StreamGroups' groups.
-func (n *Namespace) ReadStreams(ctx context.Context, keys, after []string, count int, block time.Duration) ([][]StreamEvent, error) {
+// Read returns, for each key, its stream's entries after after[i] ("0-0"
+// or "" for the start), at most count each, waiting up to block for one
+// to arrive. The keys must be one of Partition's sets.
+func (s Streams) Read(ctx context.Context, keys, after []string, count int, block time.Duration) ([][]StreamEvent, error) {
 	const op = "read_stream"
+	n := s.ns
 	if len(keys) != len(after) || len(keys) == 0 {
 		return nil, invalidArg(op, n.name, "", "one ID per key, and at least one key")
 	}
@@ -329,11 +366,12 @@ func (n *Namespace) ReadStreams(ctx context.Context, keys, after []string, count
 	return out, nil
 }
 
-// StreamRange returns key's stream entries from start to end inclusive
-// ("-" and "+" are the ends; an ID, or "<ms>" for a time), at most count:
-// page by calling again from the last ID with "(" before it.
-func (n *Namespace) StreamRange(ctx context.Context, key, start, end string, count int) ([]StreamEvent, error) {
+// Range returns the stream's entries from start to end inclusive ("-" and
+// "+" are the ends; an ID, or "<ms>" for a time), at most count: page by
+// calling again from the last ID with "(" before it.
+func (s Stream) Range(ctx context.Context, start, end string, count int) ([]StreamEvent, error) {
 	const op = "stream_range"
+	n, key := s.ns, s.key
 	full, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return nil, err
@@ -345,10 +383,11 @@ func (n *Namespace) StreamRange(ctx context.Context, key, start, end string, cou
 	return n.events(key, full, es), nil
 }
 
-// DeadLetters returns key's dead-lettered entries, oldest first, at most
-// count, from start ("-" for the first).
-func (n *Namespace) DeadLetters(ctx context.Context, key, start string, count int) ([]StreamEvent, error) {
+// DeadLetters returns the stream's dead-lettered entries, oldest first, at
+// most count, from start ("-" for the first).
+func (s Stream) DeadLetters(ctx context.Context, start string, count int) ([]StreamEvent, error) {
 	const op = "dead_letters"
+	n, key := s.ns, s.key
 	full, _, dead, err := n.streamKey(op, key)
 	if err != nil {
 		return nil, err
@@ -360,10 +399,11 @@ func (n *Namespace) DeadLetters(ctx context.Context, key, start string, count in
 	return n.events(key, full, es), nil
 }
 
-// GroupRead reads new entries of key's stream for consumer in group
+// Read reads new entries of the stream for consumer in the group
 // (created at the stream's start if missing), waiting up to block.
-func (n *Namespace) GroupRead(ctx context.Context, key, group, consumer string, count int, block time.Duration) ([]StreamEvent, error) {
+func (g StreamGroup) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]StreamEvent, error) {
 	const op = "group_read"
+	n, key, group := g.s.ns, g.s.key, g.name
 	full, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return nil, err
@@ -378,9 +418,10 @@ func (n *Namespace) GroupRead(ctx context.Context, key, group, consumer string, 
 	return n.events(key, full, es), nil
 }
 
-// Ack acknowledges entries of key's stream in group: they are done.
-func (n *Namespace) Ack(ctx context.Context, key, group string, ids ...string) error {
+// Ack acknowledges entries of the stream in the group: they are done.
+func (g StreamGroup) Ack(ctx context.Context, ids ...string) error {
 	const op = "ack"
+	n, key, group := g.s.ns, g.s.key, g.name
 	_, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return err
@@ -391,13 +432,14 @@ func (n *Namespace) Ack(ctx context.Context, key, group string, ids ...string) e
 	return nil
 }
 
-// Claim takes entries of key's stream pending in group on any consumer for
-// at least minIdle (a consumer that died, or is stuck), for consumer,
+// Claim takes entries of the stream pending in the group on any consumer
+// for at least minIdle (a consumer that died, or is stuck), for consumer,
 // scanning from start ("0-0" at first; then the next it returns, which is
 // "0-0" again when the scan is through). Each comes with how many times it
 // has been delivered.
-func (n *Namespace) Claim(ctx context.Context, key, group, consumer string, minIdle time.Duration, start string, count int) ([]StreamEvent, string, error) {
+func (g StreamGroup) Claim(ctx context.Context, consumer string, minIdle time.Duration, start string, count int) ([]StreamEvent, string, error) {
 	const op = "claim"
+	n, key, group := g.s.ns, g.s.key, g.name
 	full, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return nil, "", err
@@ -412,10 +454,15 @@ func (n *Namespace) Claim(ctx context.Context, key, group, consumer string, minI
 	return n.events(key, full, es), next, nil
 }
 
-// DeadLetter moves an entry that keeps failing to key's dead-letter
-// stream, with reason, and acknowledges it in group, in one step.
-func (n *Namespace) DeadLetter(ctx context.Context, group string, e StreamEvent, reason string) error {
+// DeadLetter moves an entry of the stream that keeps failing to its
+// dead-letter stream, with reason, and acknowledges it in the group, in
+// one step.
+func (g StreamGroup) DeadLetter(ctx context.Context, e StreamEvent, reason string) error {
 	const op = "dead_letter"
+	n, group := g.s.ns, g.name
+	if e.Key != g.s.key {
+		return invalidArg(op, n.name, e.Key, "an entry of stream %q dead-lettered through stream %q", e.Key, g.s.key)
+	}
 	_, stream, dead, err := n.streamKey(op, e.Key)
 	if err != nil {
 		return err
@@ -427,10 +474,11 @@ func (n *Namespace) DeadLetter(ctx context.Context, group string, e StreamEvent,
 	return nil
 }
 
-// Pending counts the entries of key's stream delivered to group and not
+// Pending counts the entries of the stream delivered to the group and not
 // yet acknowledged.
-func (n *Namespace) Pending(ctx context.Context, key, group string) (int64, error) {
+func (g StreamGroup) Pending(ctx context.Context) (int64, error) {
 	const op = "pending"
+	n, key, group := g.s.ns, g.s.key, g.name
 	_, stream, _, err := n.streamKey(op, key)
 	if err != nil {
 		return 0, err

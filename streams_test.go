@@ -29,7 +29,7 @@ func TestPublishAppendsOnlyWhatIsApplied(t *testing.T) {
 	ns := c.Namespace("market_data")
 	var ids []string
 	for _, v := range []uint64{3, 1, 5, 5, 4, 9} {
-		applied, id, err := ns.Publish(ctx, "AAPL", fmt.Sprint("v", v), v)
+		applied, id, err := tradecache.StreamOf(ns, "AAPL").Publish(ctx, fmt.Sprint("v", v), v)
 		must(t, err)
 		if applied != (v == 3 || v == 5 && len(ids) == 1 || v == 9) {
 			t.Fatalf("version %d: applied %v", v, applied)
@@ -38,7 +38,7 @@ func TestPublishAppendsOnlyWhatIsApplied(t *testing.T) {
 			ids = append(ids, id)
 		}
 	}
-	es, err := ns.StreamRange(ctx, "AAPL", "-", "+", 100)
+	es, err := tradecache.StreamOf(ns, "AAPL").Range(ctx, "-", "+", 100)
 	must(t, err)
 	if len(es) != 3 || es[0].Version != 3 || es[1].Version != 5 || es[2].Version != 9 {
 		t.Fatalf("stream %+v, want versions 3, 5, 9", es)
@@ -51,7 +51,7 @@ func TestPublishAppendsOnlyWhatIsApplied(t *testing.T) {
 	if v != "v5" {
 		t.Fatalf("entry decodes to %q", v)
 	}
-	snap, err := ns.Snapshot(ctx, "AAPL", &v)
+	snap, err := tradecache.StreamOf(ns, "AAPL").Snapshot(ctx, &v)
 	must(t, err)
 	if !snap.Found || snap.Version != 9 || snap.LastID != ids[2] || v != "v9" {
 		t.Fatalf("snapshot %+v %q", snap, v)
@@ -74,11 +74,11 @@ func TestStreamRetentionBoundsTheStream(t *testing.T) {
 	ctx := testCtx(t)
 	ns := c.Namespace("ticks")
 	for v := uint64(1); v <= 2000; v++ {
-		if _, _, err := ns.Publish(ctx, "T", v, v); err != nil {
+		if _, _, err := tradecache.StreamOf(ns, "T").Publish(ctx, v, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	es, err := ns.StreamRange(ctx, "T", "-", "+", 10000)
+	es, err := tradecache.StreamOf(ns, "T").Range(ctx, "-", "+", 10000)
 	must(t, err)
 	// MAXLEN ~ trims by whole nodes (100 entries each by default).
 	if len(es) < 100 || len(es) > 300 {
@@ -93,7 +93,7 @@ func TestStreamsOnEveryStore(t *testing.T) {
 	if !c.HasStreams() {
 		t.Fatal("the in-memory store keeps no streams")
 	}
-	applied, id, err := c.Namespace("x").Publish(testCtx(t), "k", 1, 1)
+	applied, id, err := tradecache.StreamOf(c.Namespace("x"), "k").Publish(testCtx(t), 1, 1)
 	if err != nil || !applied || id == "" {
 		t.Fatalf("Publish on the memory store: %v %q %v", applied, id, err)
 	}
@@ -104,7 +104,7 @@ func TestStreamsOnEveryStore(t *testing.T) {
 	if plain.HasStreams() {
 		t.Fatal("a store without streams reported as having them")
 	}
-	if _, _, err := plain.Namespace("x").Publish(testCtx(t), "k", 1, 1); !errors.Is(err, tradecache.ErrNoStreams) {
+	if _, _, err := tradecache.StreamOf(plain.Namespace("x"), "k").Publish(testCtx(t), 1, 1); !errors.Is(err, tradecache.ErrNoStreams) {
 		t.Fatalf("Publish on a store without streams: %v, want ErrNoStreams", err)
 	}
 }
@@ -120,36 +120,36 @@ func TestConsumerGroupClaimAndDeadLetter(t *testing.T) {
 	ctx := testCtx(t)
 	ns := c.Namespace("orders")
 	for v := uint64(1); v <= 5; v++ {
-		_, _, err := ns.Publish(ctx, "desk", v, v)
+		_, _, err := tradecache.StreamOf(ns, "desk").Publish(ctx, v, v)
 		must(t, err)
 	}
-	got, err := ns.GroupRead(ctx, "desk", "risk", "w1", 10, 0)
+	got, err := tradecache.StreamOf(ns, "desk").Group("risk").Read(ctx, "w1", 10, 0)
 	must(t, err)
 	if len(got) != 5 || got[0].Deliveries != 1 {
 		t.Fatalf("w1 read %d entries", len(got))
 	}
-	must(t, ns.Ack(ctx, "desk", "risk", got[0].ID, got[1].ID))
-	if n, err := ns.Pending(ctx, "desk", "risk"); err != nil || n != 3 {
+	must(t, tradecache.StreamOf(ns, "desk").Group("risk").Ack(ctx, got[0].ID, got[1].ID))
+	if n, err := tradecache.StreamOf(ns, "desk").Group("risk").Pending(ctx); err != nil || n != 3 {
 		t.Fatalf("pending %d, %v; want 3", n, err)
 	}
-	again, err := ns.GroupRead(ctx, "desk", "risk", "w2", 10, 0)
+	again, err := tradecache.StreamOf(ns, "desk").Group("risk").Read(ctx, "w2", 10, 0)
 	must(t, err)
 	if len(again) != 0 {
 		t.Fatalf("w2 got %d entries already delivered to w1", len(again))
 	}
 	time.Sleep(20 * time.Millisecond)
-	claimed, next, err := ns.Claim(ctx, "desk", "risk", "w2", 10*time.Millisecond, "0-0", 10)
+	claimed, next, err := tradecache.StreamOf(ns, "desk").Group("risk").Claim(ctx, "w2", 10*time.Millisecond, "0-0", 10)
 	must(t, err)
 	if len(claimed) != 3 || claimed[0].Deliveries != 2 || next != "0-0" {
 		t.Fatalf("claimed %+v (next %s), want the 3 unacknowledged, delivered twice", claimed, next)
 	}
-	must(t, ns.DeadLetter(ctx, "risk", claimed[0], "handler: bad position"))
-	dead, err := ns.DeadLetters(ctx, "desk", "-", 10)
+	must(t, tradecache.StreamOf(ns, claimed[0].Key).Group("risk").DeadLetter(ctx, claimed[0], "handler: bad position"))
+	dead, err := tradecache.StreamOf(ns, "desk").DeadLetters(ctx, "-", 10)
 	must(t, err)
 	if len(dead) != 1 || dead[0].Reason != "handler: bad position" || dead[0].Version != claimed[0].Version {
 		t.Fatalf("dead letters %+v", dead)
 	}
-	if n, _ := ns.Pending(ctx, "desk", "risk"); n != 2 {
+	if n, _ := tradecache.StreamOf(ns, "desk").Group("risk").Pending(ctx); n != 2 {
 		t.Fatalf("pending %d after a dead letter, want 2", n)
 	}
 }
@@ -160,7 +160,7 @@ func TestConsumerGroupClaimAndDeadLetter(t *testing.T) {
 func TestPublishWaitsForReplicas(t *testing.T) {
 	c := streamCache(t, tradecache.Config{Namespaces: map[string]tradecache.NamespaceConfig{
 		"acked": {StreamReplicas: 1, StreamReplicaTimeout: 20 * time.Millisecond}}})
-	applied, id, err := c.Namespace("acked").Publish(testCtx(t), "k", "v", 1)
+	applied, id, err := tradecache.StreamOf(c.Namespace("acked"), "k").Publish(testCtx(t), "v", 1)
 	if !errors.Is(err, tradecache.ErrNotReplicated) || !applied || id == "" {
 		t.Fatalf("Publish on a server without replicas: applied %v, id %q, %v; want applied and ErrNotReplicated", applied, id, err)
 	}
@@ -178,18 +178,18 @@ func TestStreamCallsAreObserved(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	ns := c.Namespace("obs")
-	if _, _, err := ns.Publish(ctx, "k", 1, 1); err != nil {
+	if _, _, err := tradecache.StreamOf(ns, "k").Publish(ctx, 1, 1); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := ns.GroupRead(ctx, "k", "g", "w", 10, 0)
+	evs, err := tradecache.StreamOf(ns, "k").Group("g").Read(ctx, "w", 10, 0)
 	if err != nil || len(evs) != 1 {
 		t.Fatal(evs, err)
 	}
 	before := c.Stats(ctx).Ops
-	if err := ns.Ack(ctx, "k", "g", evs[0].ID); err != nil {
+	if err := tradecache.StreamOf(ns, "k").Group("g").Ack(ctx, evs[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ns.Pending(ctx, "k", "g"); err != nil {
+	if _, err := tradecache.StreamOf(ns, "k").Group("g").Pending(ctx); err != nil {
 		t.Fatal(err)
 	}
 	after := c.Stats(ctx).Ops

@@ -631,7 +631,7 @@ func TestWritersRefuseWhatReadersRefuse(t *testing.T) {
 	checks["Set"] = ns.Set(ctx, "bad", bad, 0)
 	checks["SetMany"] = ns.SetMany(ctx, map[string]any{"bad": &bad}, 0)
 	_, checks["SetIfNewer"] = ns.SetIfNewer(ctx, "bad", bad, 9, 0)
-	_, _, checks["Publish"] = ns.Publish(ctx, "bad", bad, 9)
+	_, _, checks["Publish"] = tradecache.StreamOf(ns, "bad").Publish(ctx, bad, 9)
 	_, _, _ = tradecache.GetOrLoad(ctx, ns, "bad-loaded", func(context.Context) (trading.Quote, error) { return bad, nil })
 	for path, err := range checks {
 		if !errors.Is(err, tradecache.ErrInvalidArgument) {

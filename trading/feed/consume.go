@@ -147,7 +147,7 @@ func (f *Feed) step(ctx context.Context, group, consumer string, st *consumerSta
 	}
 	n := 0
 	if time.Since(st.lastClaim) >= opts.ClaimEvery {
-		evs, next, err := f.ns.Claim(ctx, st.key, group, consumer, opts.MinIdle, st.claimFrom, f.opts.Count)
+		evs, next, err := tradecache.StreamOf(f.ns, st.key).Group(group).Claim(ctx, consumer, opts.MinIdle, st.claimFrom, f.opts.Count)
 		if err != nil {
 			failed()
 			return 0, ctx.Err() == nil
@@ -163,7 +163,7 @@ func (f *Feed) step(ctx context.Context, group, consumer string, st *consumerSta
 			n++
 		}
 	}
-	evs, err := f.ns.GroupRead(ctx, st.key, group, consumer, f.opts.Count, block)
+	evs, err := tradecache.StreamOf(f.ns, st.key).Group(group).Read(ctx, consumer, f.opts.Count, block)
 	if err != nil {
 		if ctx.Err() != nil {
 			return n, false
@@ -188,7 +188,7 @@ func (f *Feed) step(ctx context.Context, group, consumer string, st *consumerSta
 func (f *Feed) handle(ctx context.Context, group, symbol, key string, e tradecache.StreamEvent, handler Handler, opts ConsumeOptions) bool {
 	var q trading.Quote
 	if err := e.Decode(&q); err != nil {
-		_ = f.ns.DeadLetter(ctx, group, e, "cannot decode: "+err.Error())
+		_ = tradecache.StreamOf(f.ns, e.Key).Group(group).DeadLetter(ctx, e, "cannot decode: "+err.Error())
 		return ctx.Err() == nil
 	}
 	err := handler(ctx, Update{Symbol: symbol, Quote: q, ID: e.ID, Lag: time.Since(e.Time()), Deliveries: e.Deliveries})
@@ -197,9 +197,9 @@ func (f *Feed) handle(ctx context.Context, group, symbol, key string, e tradecac
 	}
 	switch {
 	case err == nil:
-		_ = f.ns.Ack(ctx, key, group, e.ID) // a lost ack means one more delivery, which at-least-once allows
+		_ = tradecache.StreamOf(f.ns, key).Group(group).Ack(ctx, e.ID) // a lost ack means one more delivery, which at-least-once allows
 	case e.Deliveries >= opts.MaxDeliveries:
-		_ = f.ns.DeadLetter(ctx, group, e, fmt.Sprintf("delivery %d: %v", e.Deliveries, err))
+		_ = tradecache.StreamOf(f.ns, e.Key).Group(group).DeadLetter(ctx, e, fmt.Sprintf("delivery %d: %v", e.Deliveries, err))
 	}
 	return true
 }

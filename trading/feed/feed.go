@@ -136,7 +136,7 @@ func (f *Feed) Publish(ctx context.Context, q trading.Quote) (bool, error) {
 	if q.Seq == 0 {
 		return false, trading.ErrNoSequence
 	}
-	applied, _, err := f.ns.Publish(ctx, quoteKey(q.Symbol), q, q.Seq)
+	applied, _, err := tradecache.StreamOf(f.ns, quoteKey(q.Symbol)).Publish(ctx, q, q.Seq)
 	return applied, err
 }
 
@@ -150,7 +150,7 @@ func (f *Feed) PublishMany(ctx context.Context, qs []trading.Quote) ([]bool, err
 		}
 		us[i] = tradecache.Update{Key: quoteKey(q.Symbol), Value: q, Version: q.Seq}
 	}
-	rs, err := f.ns.PublishMany(ctx, us)
+	rs, err := tradecache.StreamsOf(f.ns).PublishMany(ctx, us)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func (f *Feed) Subscribe(ctx context.Context, symbols []string) iter.Seq2[Update
 		for i, s := range symbols {
 			keys[i] = quoteKey(s)
 		}
-		groups := f.ns.StreamGroups(keys)
+		groups := tradecache.StreamsOf(f.ns).Partition(keys)
 		readers := make([][][]string, min(len(groups), f.opts.Readers))
 		for gi, group := range groups {
 			syms := make([]string, len(group))
@@ -317,7 +317,7 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 	snapshot := func(g *slotGroup, i int, resync bool) bool {
 		for {
 			var q trading.Quote
-			snap, err := f.ns.Snapshot(ctx, g.keys[i], &q)
+			snap, err := tradecache.StreamOf(f.ns, g.keys[i]).Snapshot(ctx, &q)
 			if err != nil {
 				if !fail(err) {
 					return false
@@ -420,7 +420,7 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 			for i := range g.cur {
 				g.after[i] = g.cur[i].id
 			}
-			evs, err := f.ns.ReadStreams(ctx, g.keys, g.after, f.opts.Count, block)
+			evs, err := tradecache.StreamsOf(f.ns).Read(ctx, g.keys, g.after, f.opts.Count, block)
 			if err != nil {
 				if !fail(err) {
 					return
@@ -442,7 +442,7 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 			for i := range g.cur {
 				g.after[i] = g.cur[i].id
 			}
-			evs, err := f.ns.ReadStreams(ctx, g.keys, g.after, f.opts.Count, f.opts.Poll)
+			evs, err := tradecache.StreamsOf(f.ns).Read(ctx, g.keys, g.after, f.opts.Count, f.opts.Poll)
 			if err != nil {
 				if !fail(err) {
 					return
@@ -483,7 +483,7 @@ func (f *Feed) Replay(ctx context.Context, symbol, from, to string) iter.Seq2[Up
 		key := quoteKey(symbol)
 		start := from
 		for {
-			page, err := f.ns.StreamRange(ctx, key, start, to, f.opts.Count)
+			page, err := tradecache.StreamOf(f.ns, key).Range(ctx, start, to, f.opts.Count)
 			if err != nil {
 				yield(Update{}, err)
 				return

@@ -297,7 +297,7 @@ func TestCrashedConsumersEntriesAreClaimed(t *testing.T) {
 		for time.Now().Before(deadline) {
 			pending = 0
 			for _, s := range syms {
-				p, err := c.Namespace("market_data").Pending(ctx, trading.Key(s, trading.KindQuote), "pnl")
+				p, err := tradecache.StreamOf(c.Namespace("market_data"), trading.Key(s, trading.KindQuote)).Group("pnl").Pending(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -351,7 +351,7 @@ func testDeadLetters(t *testing.T, c *tradecache.Cache) {
 	var dead []tradecache.StreamEvent
 	for deadline := time.Now().Add(20 * time.Second); len(dead) == 0; {
 		var err error
-		if dead, err = ns.DeadLetters(ctx, trading.Key("BAD", trading.KindQuote), "-", 10); err != nil {
+		if dead, err = tradecache.StreamOf(ns, trading.Key("BAD", trading.KindQuote)).DeadLetters(ctx, "-", 10); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
@@ -431,7 +431,7 @@ func TestAStalledSubscriberResyncs(t *testing.T) {
 	}
 	stopPub()
 	<-pubDone
-	es, err := c.Namespace(tradecache.NamespaceMarketData).StreamRange(ctx, trading.Key("HOT", trading.KindQuote), "-", "+", 100000)
+	es, err := tradecache.StreamOf(c.Namespace(tradecache.NamespaceMarketData), trading.Key("HOT", trading.KindQuote)).Range(ctx, "-", "+", 100000)
 	if err != nil {
 		t.Fatal(err)
 	}
