@@ -143,7 +143,11 @@ func TestConsumerGroupClaimAndDeadLetter(t *testing.T) {
 	if len(claimed) != 3 || claimed[0].Deliveries != 2 || next != "0-0" {
 		t.Fatalf("claimed %+v (next %s), want the 3 unacknowledged, delivered twice", claimed, next)
 	}
-	must(t, tradecache.StreamOf(ns, claimed[0].Key).Group("risk").DeadLetter(ctx, claimed[0], "handler: bad position"))
+	// An entry is dead-lettered through its own stream's group only.
+	if err := tradecache.StreamOf(ns, "other").Group("risk").DeadLetter(ctx, claimed[0], "wrong stream"); !errors.Is(err, tradecache.ErrInvalidArgument) {
+		t.Fatalf("DeadLetter through another stream's group = %v, want ErrInvalidArgument", err)
+	}
+	must(t, tradecache.StreamOf(ns, "desk").Group("risk").DeadLetter(ctx, claimed[0], "handler: bad position"))
 	dead, err := tradecache.StreamOf(ns, "desk").DeadLetters(ctx, "-", 10)
 	must(t, err)
 	if len(dead) != 1 || dead[0].Reason != "handler: bad position" || dead[0].Version != claimed[0].Version {
