@@ -10,7 +10,6 @@ import (
 
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/flight"
-	"github.com/tradecache/tradecache/internal/sizeof"
 	"github.com/tradecache/tradecache/store"
 )
 
@@ -87,40 +86,31 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if err != nil {
 			notRead[k] = true
 			staleFrom[k] = SourceLocal
-			if kv, ok := ns.c.known.Get(rfull[i], now); ok {
-				if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
-					stale[k] = &knownValue{tv, kv.st}
-				}
+			if kv := lastKnown[T](ns, rfull[i], now, o.maxStale); kv != nil {
+				stale[k] = kv
 			}
 			missing, missingFull = append(missing, k), append(missingFull, rfull[i])
 			return
 		}
 		if b != nil {
 			v = zero
-			st, stamped, derr := ns.codec.UnmarshalStamped(rfull[i], b, &v)
-			if derr == nil && stamped {
-				if st, stamped = o.trust(st, now); !stamped {
-					derr = errFutureStamp
-				}
-			}
-			switch {
-			case derr != nil:
-				ns.failed(opGetMany, &SerializationError{Op: op, Namespace: ns.name, Key: k, Err: derr})
-			case !stamped:
+			st, ok := decodeStamped(ns, opGetMany, op, k, rfull[i], b, &v, &o, now)
+			switch judge(ok, st, now, o.maxStale) {
+			case fresh:
+				hits++
 				out[k], metas[k] = v, Meta{Source: SourceStore}
-				hits++
-				return
-			case now.Before(st.FreshUntil()):
-				hits++
-				if !st.Negative {
-					out[k], metas[k] = v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
+				if st.stamped {
+					metas[k] = Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 					if kp.ok {
-						ns.keepNear(k, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
+						ns.keepNear(k, nearStamped[T]{v, st.Stamp}, len(b), kp, st.FreshUntil().UnixNano())
 					}
 				}
 				return
-			case !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
-				stale[k] = &knownValue{v, st}
+			case freshMiss:
+				hits++
+				return
+			case staleUsable:
+				stale[k] = &knownValue{v, st.Stamp}
 				staleFrom[k] = SourceStore
 			}
 		}
@@ -218,9 +208,7 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
 			ttl, value = st.FreshFor+o.maxStale, v
 			r.vals[k], r.metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
-			if o.maxStale > 0 {
-				ns.c.known.Remember(missingFull[i], knownValue{v, st}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
-			}
+			remember(ns, missingFull[i], v, st, o.maxStale)
 		case o.negTTL > 0:
 			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
 			ttl = o.negTTL

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
-	"github.com/tradecache/tradecache/internal/sizeof"
 )
 
 func (n *Namespace) loadOptions(opts []LoadOption) loadOpts {
@@ -67,32 +66,25 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 	done := ns.c.loadsOf(full).Load() // before the read: see loadAndStore
 	v, st, found, storeErr := readStamped[T](ctx, ns, full, &o, now)
 	var stale *knownValue
+	worth := judge(found, st, now, o.maxStale)
 	switch {
 	case storeErr != nil:
-		if kv, ok := ns.c.known.Get(full, now); ok {
-			if tv, ok := kv.v.(T); ok && now.Before(kv.st.FreshUntil().Add(o.maxStale)) {
-				stale = &knownValue{tv, kv.st}
-			}
-		}
-	case found && st.stamped && now.Before(st.FreshUntil()):
+		stale = lastKnown[T](ns, full, now, o.maxStale)
+	case worth == freshMiss:
 		ns.hit(1)
-		if st.Negative {
-			return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, notFound(op, ns.name, key)
-		}
-		if o.maxStale > 0 {
-			// Only a namespace that may serve stale values needs this
-			// process to remember them.
-			ns.c.known.Remember(full, knownValue{v, st.Stamp}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
-		}
+		return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, notFound(op, ns.name, key)
+	case worth == fresh && st.stamped:
+		ns.hit(1)
+		remember(ns, full, v, st.Stamp, o.maxStale)
 		if o.shouldRefresh(now, st.Stamp) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
 		return v, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, nil
-	case found && !st.stamped:
+	case worth == fresh:
 		// Written by Set: no stamp, so fresh for as long as it exists.
 		ns.hit(1)
 		return v, Meta{Source: SourceStore}, nil
-	case found && !st.Negative && now.Before(st.FreshUntil().Add(o.maxStale)):
+	case worth == staleUsable:
 		stale = &knownValue{v, st.Stamp}
 	}
 	ns.miss(1)
@@ -163,25 +155,15 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *load
 	if err != nil || !found {
 		return v, stampInfo{}, false, err
 	}
-	st, stamped, err := ns.codec.UnmarshalStamped(full, b, &v)
-	if err != nil {
-		ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: err})
-		ns.obs.warnLimited("tradecache: unreadable cached value replaced by a load", "namespace", ns.name, "error", err)
-		return v, stampInfo{}, false, nil
+	st, ok := decodeStamped(ns, opGetOrLoad, "get_or_load", key, full, b, &v, o, now)
+	if !ok {
+		var zero T
+		return zero, stampInfo{}, false, nil
 	}
-	if stamped {
-		var ok bool
-		if st, ok = o.trust(st, now); !ok {
-			ns.failed(opGetOrLoad, &SerializationError{Op: "get_or_load", Namespace: ns.name, Err: errFutureStamp})
-			ns.obs.warnLimited("tradecache: value stamped in the future replaced by a load", "namespace", ns.name, "as_of", st.AsOf)
-			var zero T
-			return zero, stampInfo{}, false, nil
-		}
-		if kp.ok { // boxing the value costs an allocation: only when it is kept
-			ns.keepNear(key, nearStamped[T]{v, st}, len(b), kp, st.FreshUntil().UnixNano())
-		}
+	if st.stamped && kp.ok { // boxing the value costs an allocation: only when it is kept
+		ns.keepNear(key, nearStamped[T]{v, st.Stamp}, len(b), kp, st.FreshUntil().UnixNano())
 	}
-	return v, stampInfo{st, stamped}, true, nil
+	return v, st, true, nil
 }
 
 // nearFresh returns key's value from ns's near tier when get-or-load kept
@@ -189,7 +171,7 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *load
 func nearFresh[T any](ns *Namespace, key string, now time.Time) (T, codec.Stamp, bool) {
 	if ns.near != nil {
 		if e, ok := ns.near.Get(key, now.UnixNano()); ok {
-			if ne, ok := e.(nearStamped[T]); ok && now.Before(ne.st.FreshUntil()) && !ne.st.Negative {
+			if ne, ok := e.(nearStamped[T]); ok && judgeStamp(ne.st, now, 0) == fresh {
 				return ne.v, ne.st, true
 			}
 		}
@@ -212,14 +194,17 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 	defer ns.c.loadsOf(full).Add(1)
 	fresh := func() (any, Meta, bool) {
 		v, st, found, err := readStamped[T](ctx, ns, full, &o, ns.now())
-		if err != nil || !found || !st.stamped || !ns.c.now().Before(st.FreshUntil()) {
+		if err != nil {
 			return nil, Meta{}, false
 		}
 		m := Meta{Source: SourceStore, AsOf: st.AsOf}
-		if st.Negative {
+		switch judge(found, st, ns.c.now(), 0) {
+		case freshMiss:
 			return nil, m, true
+		case fresh:
+			return v, m, true
 		}
-		return v, m, true
+		return nil, Meta{}, false
 	}
 	// A load of this process that finished between the caller's read and
 	// this flight (the caller read a miss, then the flight it would have
@@ -323,9 +308,7 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 	if storeUp {
 		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
 	}
-	if o.maxStale > 0 {
-		ns.c.known.Remember(full, knownValue{v, st}, st.AsOf, st.FreshUntil().Add(o.maxStale), func() int64 { return sizeof.Of(v) })
-	}
+	remember(ns, full, v, st, o.maxStale)
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
 }
 
