@@ -6,6 +6,7 @@ each call (a batch across a cluster's slots, the version script by its
 keys' slot) is what is checked."""
 
 import asyncio
+import dataclasses
 import decimal
 import time
 
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import RedisServer
 from topology import Cluster, SentinelGroup
-from tradecache import CacheManager, Config
+from tradecache import CacheManager, Config, SerializationError
 
 D = decimal.Decimal
 
@@ -147,4 +148,49 @@ def test_one_load_per_key(config):
         got = await asyncio.gather(*(m.get_or_load("VaR", load, ttl=60, namespace="c8") for _ in range(20)))
         assert calls == 1 and all(g == {"var": D("1.25")} for g in got)
         assert await m.get_or_load("VaR", load, ttl=60, namespace="c8") == {"var": D("1.25")} and calls == 1
+    run(config, body)
+
+
+@dataclasses.dataclass
+class Level:
+    price: decimal.Decimal
+    size: decimal.Decimal
+
+
+@dataclasses.dataclass
+class Book:
+    symbol: str
+    seq: int
+    best: Level
+    bid_size: decimal.Decimal = dataclasses.field(default=D(0), metadata={"tradecache": "bid_size"})
+
+
+def test_typed_handle(config):
+    """cache.of(Type, namespace) reads and writes values of one type, under
+    the namespace's keys: what the namespace reads is the map of fields."""
+    async def body(m):
+        books = m.of(Book, "c-typed")
+        b = Book("AAPL", 7, Level(D("150.00"), D("300")), D("12.5"))
+        assert await books.set("AAPL", b)
+        assert await books.set_many({"MSFT": Book("MSFT", 8, Level(D("410.10"), D("1")))}) == 1
+        got = await books.get("AAPL")
+        assert got == b and got.best.price.as_tuple().exponent == -2
+        assert await books.get("NOPE") is None
+        many = await books.get_many(["AAPL", "MSFT", "NOPE"])
+        assert set(many) == {"AAPL", "MSFT"} and many["MSFT"].best.price == D("410.10")
+        raw = await m.ns("c-typed").get("AAPL")
+        assert raw == {"symbol": "AAPL", "seq": 7, "best": {"price": D("150.00"), "size": D("300")}, "bid_size": D("12.5")}
+        calls = []
+
+        async def load():
+            calls.append(1)
+            return b
+        assert await books.get_or_load("L", load) == b
+        assert await books.get_or_load("L", load) == b and len(calls) == 1
+        await m.ns("c-typed").set("BAD", [1, 2])
+        with pytest.raises(SerializationError):
+            await books.get("BAD")
+        with pytest.raises(SerializationError):
+            await books.set("X", {"symbol": "not a Book"})
+        assert await books.delete("AAPL", "MSFT") == 2
     run(config, body)

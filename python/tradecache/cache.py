@@ -32,7 +32,7 @@ import decimal
 import logging
 import secrets
 import time
-from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
 from . import envelope, keyslot
 from .backend import Backend, MemoryBackend, PoolWait, RedisBackend, batches
@@ -42,6 +42,9 @@ from .config import (NAMESPACE_DEFAULT, NAMESPACE_MARKET_DATA, NAMESPACE_PORTFOL
 from .envelope import EnvelopeError, Stamp, TcTime
 from .errors import (CacheAuthError, CacheCommandError, CacheError, CacheTimeoutError, CircuitOpenError,
                      InvalidKeyError, RedisConnectionError, SerializationError, ValueTooLarge)
+
+if TYPE_CHECKING:
+    from .handle import Handle
 
 log = logging.getLogger("tradecache")
 
@@ -359,6 +362,12 @@ class CacheManager:
                 raise InvalidKeyError(f"namespace {namespace!r}: {reason}")
             h = self._handles[namespace] = Namespace(self, namespace)
         return h
+
+    def of(self, typ: type, namespace: str) -> "Handle":
+        """A typed handle on one namespace (see tradecache.handle), as Go's
+        tradecache.Of[T](cache, namespace)."""
+        from .handle import Handle
+        return Handle(self.ns(namespace), typ)
 
     # --- keys and envelopes --------------------------------------------------
 
