@@ -26,16 +26,16 @@ func main() {
 	}
 	defer cache.Close()
 
-	prices := cache.Namespace(tradecache.NamespaceMarketData)
+	prices := tradecache.Of[decimal.Decimal](cache, tradecache.NamespaceMarketData) // values of one type
 	if err := prices.Set(ctx, "AAPL:last", decimal.RequireFromString("150.00"), 0); err != nil {
 		log.Fatal(err)
 	}
-	var last decimal.Decimal
-	found, err := prices.Get(ctx, "AAPL:last", &last)
+	last, found, err := prices.Get(ctx, "AAPL:last")
 	fmt.Println(found, err, last.StringFixed(-last.Exponent())) // true <nil> 150.00
 
+	venues := tradecache.Of[string](cache, "refdata")
 	load := func(ctx context.Context) (string, error) { return "NASDAQ", nil }
-	venue, meta, err := tradecache.GetOrLoad(ctx, cache.Namespace("refdata"), "AAPL", load)
+	venue, meta, err := venues.GetOrLoad(ctx, "AAPL", load)
 	fmt.Println(venue, meta.Source, err) // NASDAQ loader <nil>
 
 	m := trading.NewMarket(cache)
