@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/testkit"
 )
 
 // Close cancels the Cache's background work and waits for it: single-key
@@ -51,11 +52,7 @@ func TestCloseStopsBackgroundWork(t *testing.T) {
 			}, tradecache.WithLoadTimeout(time.Hour), tradecache.WithSoftTimeout(10*time.Millisecond))
 		}()
 	}
-	for deadline := time.Now().Add(10 * time.Second); started.Load() < 20; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d loads started", started.Load())
-		}
-	}
+	testkit.Eventually(t, 10*time.Second, "20 loads start", func() bool { return started.Load() >= 20 })
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 )
 
 // faultConfig makes faults show quickly: 100ms per call, a breaker that
@@ -517,13 +518,11 @@ func TestStarvedClientIsNotAnOutage(t *testing.T) {
 	defer d.Close()
 	srv.Stop()
 	defer srv.Continue()
-	for deadline := time.Now().Add(20 * time.Second); d.Stats(ctx).BreakerTransitions.Opened == 0; {
+	testkit.Eventually(t, 20*time.Second, "a SIGSTOPped server opens the breaker", func() bool {
 		var v int
 		_, _ = d.Get(ctx, "k1", &v)
-		if time.Now().After(deadline) {
-			t.Fatal("a SIGSTOPped server did not open the breaker")
-		}
-	}
+		return d.Stats(ctx).BreakerTransitions.Opened > 0
+	})
 }
 
 // A rotated password fails every call with ErrAuth; the breaker opens, so

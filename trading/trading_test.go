@@ -16,6 +16,7 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/trading"
 )
 
@@ -606,11 +607,7 @@ func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
 	if applied, err := m.CacheQuote(ctx, q); err != nil || applied {
 		t.Fatalf("CacheQuote(seq 15) after having seen 20: applied %v, %v", applied, err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); c.Stats(ctx).ServerChanges == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the Cache did not notice the restarted server")
-		}
-	}
+	testkit.Eventually(t, 10*time.Second, "the Cache notices the restarted server", func() bool { return c.Stats(ctx).ServerChanges > 0 })
 }
 
 // What a reader refuses, a writer refuses first: a Quote without a symbol

@@ -15,6 +15,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/feed"
 )
@@ -349,16 +350,13 @@ func testDeadLetters(t *testing.T, c *tradecache.Cache) {
 	}()
 	ns := c.Namespace(tradecache.NamespaceMarketData)
 	var dead []tradecache.StreamEvent
-	for deadline := time.Now().Add(20 * time.Second); len(dead) == 0; {
+	testkit.Eventually(t, 20*time.Second, "the failing entry is dead-lettered", func() bool {
 		var err error
 		if dead, err = tradecache.StreamOf(ns, trading.Key("BAD", trading.KindQuote)).DeadLetters(ctx, "-", 10); err != nil {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the failing entry was never dead-lettered")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(dead) > 0
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -1,0 +1,34 @@
+// Package testkit holds what the tests of every package share: waiting
+// for a condition to hold, instead of a hand-written loop against a
+// deadline in each test.
+package testkit
+
+import (
+	"testing"
+	"time"
+)
+
+// Eventually waits until cond holds, checking it at once and then at
+// growing intervals up to 50 ms, and fails t with what when timeout passes
+// first. Give a timeout far above what the condition needs on an idle
+// machine: a test fails only when the behaviour is wrong, not because a
+// busy machine was slow to show it.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !Poll(timeout, cond) {
+		t.Fatalf("not within %v: %s", timeout, what)
+	}
+}
+
+// Poll waits until cond holds and reports true, or false once timeout has
+// passed without it holding.
+func Poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for wait := time.Millisecond; !cond(); wait = min(2*wait, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+		time.Sleep(wait)
+	}
+	return true
+}
