@@ -19,27 +19,21 @@ type Writer struct {
 }
 
 // MapHeader starts a map of n entries. A struct is a map of its fields.
-func (w *Writer) MapHeader(n int) {
-	switch {
-	case n < 16:
-		w.b = append(w.b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		w.b = append(w.b, 0xde, byte(n>>8), byte(n))
-	default:
-		w.b = append(w.b, 0xdf)
-		w.b = binary.BigEndian.AppendUint32(w.b, uint32(n))
-	}
-}
+func (w *Writer) MapHeader(n int) { w.header(n, 0x80, 0xde, 0xdf) }
 
 // ArrayHeader starts an array of n elements; a nil slice is Nil instead.
-func (w *Writer) ArrayHeader(n int) {
+func (w *Writer) ArrayHeader(n int) { w.header(n, 0x90, 0xdc, 0xdd) }
+
+// header writes a map's or an array's length: in the fix code's low bits
+// under 16, else after the 16- or 32-bit code.
+func (w *Writer) header(n int, fix, c16, c32 byte) {
 	switch {
 	case n < 16:
-		w.b = append(w.b, 0x90|byte(n))
+		w.b = append(w.b, fix|byte(n))
 	case n <= math.MaxUint16:
-		w.b = append(w.b, 0xdc, byte(n>>8), byte(n))
+		w.b = append(w.b, c16, byte(n>>8), byte(n))
 	default:
-		w.b = append(w.b, 0xdd)
+		w.b = append(w.b, c32)
 		w.b = binary.BigEndian.AppendUint32(w.b, uint32(n))
 	}
 }

@@ -430,26 +430,26 @@ func (g *gen) source() []byte {
 	return b.Bytes()
 }
 
+// scalars is each scalar kind's Writer call and Reader call: one table,
+// so that a kind is added in one place.
+var scalars = map[kind]struct{ write, read string }{
+	kString:  {"w.String(string(%s))", "r.String()"},
+	kBool:    {"w.Bool(bool(%s))", "r.Bool()"},
+	kInt:     {"w.Int(int64(%s))", "r.Int()"},
+	kUint:    {"w.Uint(uint64(%s))", "r.Uint()"},
+	kFloat64: {"w.Float64(float64(%s))", "r.Float64()"},
+	kFloat32: {"w.Float32(float32(%s))", "r.Float32()"},
+	kBytes:   {"w.Bytes(%s)", "r.Bytes()"},
+	kDecimal: {"w.Decimal(%s)", "r.Decimal()"},
+	kTime:    {"w.Time(%s)", "r.Time()"},
+}
+
 func (g *gen) writeValue(b *bytes.Buffer, t *typ, x string, depth int) {
+	if sc, ok := scalars[t.kind]; ok {
+		fmt.Fprintf(b, sc.write+"\n", x)
+		return
+	}
 	switch t.kind {
-	case kString:
-		fmt.Fprintf(b, "w.String(string(%s))\n", x)
-	case kBool:
-		fmt.Fprintf(b, "w.Bool(bool(%s))\n", x)
-	case kInt:
-		fmt.Fprintf(b, "w.Int(int64(%s))\n", x)
-	case kUint:
-		fmt.Fprintf(b, "w.Uint(uint64(%s))\n", x)
-	case kFloat64:
-		fmt.Fprintf(b, "w.Float64(float64(%s))\n", x)
-	case kFloat32:
-		fmt.Fprintf(b, "w.Float32(float32(%s))\n", x)
-	case kBytes:
-		fmt.Fprintf(b, "w.Bytes(%s)\n", x)
-	case kDecimal:
-		fmt.Fprintf(b, "w.Decimal(%s)\n", x)
-	case kTime:
-		fmt.Fprintf(b, "w.Time(%s)\n", x)
 	case kStruct:
 		fmt.Fprintf(b, "canonicalWrite%s(w, &%s)\n", t.strct, x)
 	case kSlice:
@@ -469,17 +469,15 @@ func (g *gen) readValue(b *bytes.Buffer, t *typ, x string, intern bool, depth in
 	}
 	switch t.kind {
 	case kString:
+		read := "r.String()"
 		if intern {
-			fmt.Fprintf(b, "%s = %s\n", x, conv("r.Symbol()"))
-		} else {
-			fmt.Fprintf(b, "%s = %s\n", x, conv("r.String()"))
+			read = "r.Symbol()"
 		}
-	case kBool:
-		fmt.Fprintf(b, "%s = %s\n", x, conv("r.Bool()"))
+		fmt.Fprintf(b, "%s = %s\n", x, conv(read))
 	case kInt, kUint:
-		get, lo, hi := "r.Int()", fmt.Sprintf("-1 << %d", t.bits-1), fmt.Sprintf("1<<%d - 1", t.bits-1)
+		get, lo, hi := scalars[t.kind].read, fmt.Sprintf("-1 << %d", t.bits-1), fmt.Sprintf("1<<%d - 1", t.bits-1)
 		if t.kind == kUint {
-			get, lo, hi = "r.Uint()", "", fmt.Sprintf("1<<%d - 1", t.bits)
+			lo, hi = "", fmt.Sprintf("1<<%d - 1", t.bits)
 		}
 		if t.bits == 64 {
 			fmt.Fprintf(b, "%s = %s(%s)\n", x, t.goName, get)
@@ -491,16 +489,10 @@ func (g *gen) readValue(b *bytes.Buffer, t *typ, x string, intern bool, depth in
 			cond = "n < " + lo + " || " + cond
 		}
 		fmt.Fprintf(b, "if n := %s; %s {\nreturn false\n} else {\n%s = %s(n)\n}\n", get, cond, x, t.goName)
-	case kFloat64:
-		fmt.Fprintf(b, "%s = %s\n", x, conv("r.Float64()"))
-	case kFloat32:
-		fmt.Fprintf(b, "%s = %s\n", x, conv("r.Float32()"))
-	case kBytes:
-		fmt.Fprintf(b, "%s = r.Bytes()\n", x)
-	case kDecimal:
-		fmt.Fprintf(b, "%s = r.Decimal()\n", x)
-	case kTime:
-		fmt.Fprintf(b, "%s = r.Time()\n", x)
+	case kBool, kFloat64, kFloat32:
+		fmt.Fprintf(b, "%s = %s\n", x, conv(scalars[t.kind].read))
+	case kBytes, kDecimal, kTime:
+		fmt.Fprintf(b, "%s = %s\n", x, scalars[t.kind].read)
 	case kStruct:
 		fmt.Fprintf(b, "if !r.Enter() || !canonicalRead%s(r, &%s) {\nreturn false\n}\nr.Leave()\n", t.strct, x)
 	case kSlice:
