@@ -202,7 +202,7 @@ func (c *Cache) Namespace(name string) *Namespace {
 		return n.(*Namespace)
 	}
 	n := &Namespace{c: c, ioPath: ioPath{backend: c.backend, codec: c.codec, name: name, base: c.cfg.KeyPrefix + ":" + name + ":"},
-		ttl: c.cfg.TTLFor(name), bad: checkName(name)}
+		ttl: c.cfg.ttlFor(name), bad: checkName(name)}
 	if n.bad != "" {
 		return n // not cached: arbitrary bad names must not grow the map
 	}

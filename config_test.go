@@ -184,8 +184,8 @@ func TestTTLFor(t *testing.T) {
 		NamespaceMarketData: 5 * time.Second, NamespacePortfolio: DefaultPortfolioTTL, NamespaceRisk: DefaultRiskTTL,
 		NamespaceSession: DefaultSessionTTL, "refdata": 24 * time.Hour, "other": DefaultTTL,
 	} {
-		if got := cfg.TTLFor(ns); got != want {
-			t.Errorf("TTLFor(%s) = %v, want %v", ns, got, want)
+		if got := cfg.ttlFor(ns); got != want {
+			t.Errorf("ttlFor(%s) = %v, want %v", ns, got, want)
 		}
 	}
 }

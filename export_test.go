@@ -15,3 +15,6 @@ func StatsKey(prefix, instance string) string { return statsKey(prefix, instance
 
 // StatsRoster is the roster of live instances under prefix.
 func StatsRoster(prefix string) string { return statsRoster(prefix) }
+
+// MemoKey is memoKey, for the tests of the key forms.
+func MemoKey[K comparable](k K) (string, error) { return memoKey(k) }

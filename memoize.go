@@ -15,8 +15,9 @@ import (
 // order), as the wire format's golden vectors pin it.
 var memoCodec, _ = codec.New(codec.Options{CompressThreshold: -1})
 
-// MemoKey derives the cache key Memoize uses for k. It is stable across
-// processes and versions, and distinct argument values never share a key:
+// memoKey derives the cache key Memoize uses for k. It is stable across
+// processes and versions (Python's memo_key gives the same), and distinct
+// argument values never share a key:
 //
 //   - a string that is itself a valid key of up to 200 bytes: "s:" + k;
 //   - integers and booleans: "i:" + decimal digits, "b:true" or "b:false";
@@ -25,7 +26,7 @@ var memoCodec, _ = codec.New(codec.Options{CompressThreshold: -1})
 //
 // The prefixes keep the forms apart ("s:i:5" is the string "i:5", "i:5"
 // the number 5).
-func MemoKey[K comparable](k K) (string, error) {
+func memoKey[K comparable](k K) (string, error) {
 	switch x := any(k).(type) {
 	case string:
 		if len(x) <= 200 && checkKey(x, 200) == "" {
@@ -62,14 +63,17 @@ func MemoKey[K comparable](k K) (string, error) {
 	return "h:" + hex.EncodeToString(sum[:16]), nil
 }
 
-// Memoize wraps fn so that its results are cached in ns under MemoKey of
-// the argument, with GetOrLoad's stampede protection, early refresh and
-// fail-safe. It is the Go form of the replaced layer's @cache_result
+// Memoize wraps fn so that its results are cached in ns under a key made
+// from the argument, with GetOrLoad's stampede protection, early refresh
+// and fail-safe. The key is the argument itself ("s:" + k) for a string
+// that is a valid key of up to 200 bytes, "i:" + digits for an integer,
+// "b:true" or "b:false", and otherwise "h:" + 32 hex digits of the SHA-256
+// of its wire-format encoding; Python's memo_key makes the same keys. It is the Go form of the replaced layer's @cache_result
 // decorator. A stale result is returned only within the namespace's
 // MaxStale; use GetOrLoad directly to see each result's Meta.
 func Memoize[K comparable, V any](ns *Namespace, fn func(context.Context, K) (V, error), opts ...LoadOption) func(context.Context, K) (V, error) {
 	return func(ctx context.Context, k K) (V, error) {
-		key, err := MemoKey(k)
+		key, err := memoKey(k)
 		if err != nil {
 			var zero V
 			return zero, &SerializationError{Op: "memoize", Namespace: ns.name, Type: fmt.Sprintf("%T", k), Encoding: true, Err: err}

@@ -603,10 +603,10 @@ func (c Config) withDefaults() Config {
 
 func ptr[T any](v T) *T { return &v }
 
-// TTLFor returns the TTL policy of namespace ns: its NamespaceConfig
+// ttlFor returns the TTL policy of namespace ns: its NamespaceConfig
 // first, then the named policies (market_data, portfolio, risk, session),
 // then DefaultTTL.
-func (c Config) TTLFor(ns string) time.Duration {
+func (c Config) ttlFor(ns string) time.Duration {
 	c = c.withDefaults()
 	if p, ok := c.Namespaces[ns]; ok && p.TTL > 0 {
 		return p.TTL

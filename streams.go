@@ -72,10 +72,10 @@ func (e StreamEvent) Decode(dst any) error {
 }
 
 // Time is when the entry was appended, by the server's clock (its ID).
-func (e StreamEvent) Time() time.Time { return IDTime(e.ID) }
+func (e StreamEvent) Time() time.Time { return idTime(e.ID) }
 
-// IDTime is the time in a stream entry ID, or zero for a malformed one.
-func IDTime(id string) time.Time {
+// idTime is the time in a stream entry ID, or zero for a malformed one.
+func idTime(id string) time.Time {
 	ms, _, ok := strings.Cut(id, "-")
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if !ok || err != nil {
@@ -533,7 +533,7 @@ func (s *streamCounters) countPublish(applied bool, err error) {
 func (s *streamCounters) countRead(es []store.StreamEntry, now time.Time) {
 	s.read.Add(uint64(len(es)))
 	for _, e := range es {
-		if t := IDTime(e.ID); !t.IsZero() {
+		if t := idTime(e.ID); !t.IsZero() {
 			s.lag.Record(now.Sub(t))
 		}
 	}
