@@ -142,7 +142,7 @@ func loadFailed(op, ns, key string, err error) error {
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%s: %w", describe(op, ns, key), err)
 	}
-	return &LoadError{Op: op, Namespace: ns, Key: key, Err: err}
+	return &LoadError{Op: op, Namespace: ns, Key: key, Err: loaderErr(err)}
 }
 
 // notFound is a remembered miss of get-or-load (its negative cache): the
@@ -257,7 +257,21 @@ var ErrNotFound = errors.New("tradecache: not found")
 // PanicError is returned to every caller waiting on a load whose loader
 // panicked, with what it panicked with (Value) and its stack (Stack). The
 // process lives on.
-type PanicError = flight.PanicError
+type PanicError struct {
+	Value any    // what the loader panicked with
+	Stack []byte // the loader's stack at the panic
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
+
+// loaderErr is a load's error as callers see it: a panic the engine
+// caught (internal/flight) becomes a *PanicError.
+func loaderErr(err error) error {
+	if p, ok := err.(*flight.Panic); ok {
+		return &PanicError{Value: p.Value, Stack: p.Stack}
+	}
+	return err
+}
 
 // Error kinds counted in Stats.ErrorsByKind.
 const (

@@ -150,7 +150,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		if br, ok := res.(batchResult[T]); ok && ferr == nil {
 			r = br
 		} else {
-			r.err = ferr // the load panicked, or the Cache was closed
+			r.err = loaderErr(ferr) // the load panicked, or the Cache was closed
 			if r.err == nil {
 				r.err = errClosed
 			}
@@ -163,7 +163,7 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		for _, k := range missing {
 			if kv, ok := stale[k]; ok {
 				out[k] = kv.v.(T)
-				metas[k] = Meta{Source: staleFrom[k], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: err}
+				metas[k] = Meta{Source: staleFrom[k], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: loaderErr(err)}
 				ns.c.staleServed.Add(1)
 			} else {
 				unfilled++
@@ -234,6 +234,7 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 
 // callBatch calls a batch loader, turning a panic into a *PanicError.
 func callBatch[T any](ctx context.Context, load func(context.Context, []string) (map[string]T, error), missing []string) (m map[string]T, err error) {
+	defer func() { err = loaderErr(err) }() // runs after Recover: deferred calls run last first
 	defer flight.Recover(&err)
 	return load(ctx, missing)
 }

@@ -128,7 +128,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		if storeErr != nil {
 			src = SourceLocal
 		}
-		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: age(ns.c.now(), stale.st.AsOf), Stale: true, Err: err}, nil
+		return stale.v.(T), Meta{Source: src, AsOf: stale.st.AsOf, Age: age(ns.c.now(), stale.st.AsOf), Stale: true, Err: loaderErr(err)}, nil
 	}
 	return zero, Meta{}, loadFailed(op, ns.name, key, err)
 }

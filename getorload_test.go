@@ -188,6 +188,13 @@ func TestGetOrLoadPanicReachesEveryWaiter(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("panicking loader ran %d times, want 1", n)
 	}
+	// A batch loader's panic reaches its caller the same way.
+	_, _, err := tradecache.GetManyOrLoad(ctx, c.Namespace("risk"), []string{"P2:VaR"}, func(context.Context, []string) (map[string]int, error) {
+		panic("batch model blew up")
+	})
+	if pe := (*tradecache.PanicError)(nil); !errors.As(err, &pe) || pe.Value != "batch model blew up" {
+		t.Fatalf("GetManyOrLoad with a panicking loader = %v, want a *PanicError", err)
+	}
 	// The process lives, and the key loads normally afterwards.
 	v, _, err := tradecache.GetOrLoad(ctx, c.Namespace("risk"), "P1:VaR", func(context.Context) (int, error) { return 7, nil })
 	if err != nil || v != 7 {

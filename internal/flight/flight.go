@@ -4,7 +4,7 @@
 // A load runs in a goroutine of its own, with a context detached from every
 // caller's and bounded by a timeout, so that one caller giving up does not
 // fail the others waiting on the same load; a panic in it reaches every
-// waiter as a *PanicError and the process lives on. The package knows
+// waiter as a *Panic and the process lives on. The package knows
 // nothing of caches: results and values are the caller's own types.
 package flight
 
@@ -17,20 +17,20 @@ import (
 	"time"
 )
 
-// PanicError is what every caller waiting on a load gets when the load
+// Panic is what every caller waiting on a load gets when the load
 // panicked.
-type PanicError struct {
+type Panic struct {
 	Value any    // what the load panicked with
 	Stack []byte // the load's stack at the panic
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
+func (e *Panic) Error() string { return fmt.Sprintf("tradecache: loader panicked: %v", e.Value) }
 
-// Recover turns a panic into a *PanicError in *err. Use it as
+// Recover turns a panic into a *Panic in *err. Use it as
 // defer flight.Recover(&err) in a function that calls foreign code.
 func Recover(err *error) {
 	if r := recover(); r != nil {
-		*err = &PanicError{Value: r, Stack: debug.Stack()}
+		*err = &Panic{Value: r, Stack: debug.Stack()}
 	}
 }
 
@@ -152,7 +152,7 @@ func (g *Group[R]) start(ctx context.Context, key string, timeout time.Duration,
 		defer func() {
 			if r := recover(); r != nil {
 				var zero R
-				c.res, c.err = zero, &PanicError{Value: r, Stack: debug.Stack()}
+				c.res, c.err = zero, &Panic{Value: r, Stack: debug.Stack()}
 			}
 			cancel()
 			g.mu.Lock()

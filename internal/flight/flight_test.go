@@ -80,7 +80,7 @@ func TestLoadIsDetachedAndBounded(t *testing.T) {
 	}
 }
 
-// A panic reaches every waiter as a *PanicError with the stack.
+// A panic reaches every waiter as a *Panic with the stack.
 func TestPanicReachesEveryWaiter(t *testing.T) {
 	var g flight.Group[int]
 	release := make(chan struct{})
@@ -102,7 +102,7 @@ func TestPanicReachesEveryWaiter(t *testing.T) {
 	close(release)
 	wg.Wait()
 	for _, err := range errs {
-		var pe *flight.PanicError
+		var pe *flight.Panic
 		if !errors.As(err, &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
 			t.Fatalf("waiter got %v", err)
 		}
@@ -112,7 +112,7 @@ func TestPanicReachesEveryWaiter(t *testing.T) {
 		defer flight.Recover(&err)
 		panic("again")
 	}()
-	if pe := (*flight.PanicError)(nil); !errors.As(err, &pe) || pe.Value != "again" {
+	if pe := (*flight.Panic)(nil); !errors.As(err, &pe) || pe.Value != "again" {
 		t.Fatalf("Recover gave %v", err)
 	}
 }
