@@ -146,7 +146,7 @@ func (w Window) check() error {
 		if _, ok := opIndex(op); !ok {
 			return fmt.Errorf("unknown operation %q", op)
 		}
-		if err := h.Check(); err != nil {
+		if err := h.check(); err != nil {
 			return fmt.Errorf("%s latency: %v", op, err)
 		}
 	}
@@ -154,7 +154,7 @@ func (w Window) check() error {
 		if reason := checkName(name); reason != "" {
 			return fmt.Errorf("namespace name %s", reason)
 		}
-		if err := n.Latency.Check(); err != nil {
+		if err := n.Latency.check(); err != nil {
 			return fmt.Errorf("namespace %s latency: %v", name, err)
 		}
 		if !(n.OpsPerSec >= 0) {

@@ -58,8 +58,31 @@ const (
 
 // SparseHistogram is a latency histogram as published: its non-empty
 // buckets (within 1% of the true values), which merge exactly across
-// instances. Quantile, Mean and Merge work on it.
-type SparseHistogram = hist.Sparse
+// instances. Quantile, Mean and Merge work on it. A histogram read from
+// another instance is untrusted until FleetStats has checked it.
+type SparseHistogram struct {
+	Buckets [][2]uint64 `json:"b"`      // [bucket index, count], ascending by index, counts > 0
+	Count   uint64      `json:"n"`      // the sum of the counts
+	Sum     int64       `json:"sum_ns"` // the sum of the samples
+	Max     int64       `json:"max_ns"` // the largest sample
+}
+
+// Quantile returns the q-quantile (0 < q <= 1) of the samples.
+func (s SparseHistogram) Quantile(q float64) time.Duration { return hist.Sparse(s).Quantile(q) }
+
+// Mean returns the average sample, or 0.
+func (s SparseHistogram) Mean() time.Duration { return hist.Sparse(s).Mean() }
+
+// Merge adds o's samples to s.
+func (s *SparseHistogram) Merge(o SparseHistogram) { (*hist.Sparse)(s).Merge(hist.Sparse(o)) }
+
+// since is what s recorded after earlier, an earlier read of it.
+func (s SparseHistogram) since(earlier SparseHistogram) SparseHistogram {
+	return SparseHistogram(hist.Sparse(s).Since(hist.Sparse(earlier)))
+}
+
+// check reports a histogram that cannot be what an instance recorded.
+func (s SparseHistogram) check() error { return hist.Sparse(s).Check() }
 
 // InstanceStats is one Cache's published snapshot.
 type InstanceStats struct {
@@ -249,7 +272,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 	if m := c.obs.rec; m != nil {
 		for i := range numOps {
 			if h := m.lat[i].Sparse(); h.Count > 0 {
-				st.Total.Ops[opNames[i]] = h
+				st.Total.Ops[opNames[i]] = SparseHistogram(h)
 			}
 		}
 	}
@@ -257,7 +280,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 		n := v.(*Namespace)
 		w := NamespaceWindow{NamespaceStats: NamespaceStats{n.counts.hits.Load(), n.counts.misses.Load(), n.counts.sets.Load(), n.counts.deletes.Load(), n.counts.errors.Load()}}
 		if h := n.counts.lat.Load(); h != nil {
-			w.Latency = h.Sparse()
+			w.Latency = SparseHistogram(h.Sparse())
 		}
 		if w.ops() > 0 {
 			st.Total.Namespaces[k.(string)] = w
@@ -297,14 +320,14 @@ func (w Window) since(earlier Window) Window {
 		Deletes: sub(w.Deletes, earlier.Deletes), Errors: sub(w.Errors, earlier.Errors),
 		Ops: map[string]SparseHistogram{}, Namespaces: map[string]NamespaceWindow{}}
 	for op, h := range w.Ops {
-		if r := h.Since(earlier.Ops[op]); r.Count > 0 {
+		if r := h.since(earlier.Ops[op]); r.Count > 0 {
 			d.Ops[op] = r
 		}
 	}
 	for name, n := range w.Namespaces {
 		e := earlier.Namespaces[name]
 		r := NamespaceWindow{NamespaceStats: NamespaceStats{sub(n.Hits, e.Hits), sub(n.Misses, e.Misses), sub(n.Sets, e.Sets), sub(n.Deletes, e.Deletes), sub(n.Errors, e.Errors)},
-			Latency: n.Latency.Since(e.Latency)}
+			Latency: n.Latency.since(e.Latency)}
 		if r.ops() > 0 {
 			d.Namespaces[name] = r
 		}
