@@ -33,7 +33,7 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() == 0 {
 		return usageError{msg: "feed tail needs at least one symbol"}
 	}
-	c, err := openCache(ctx, false, stderr)
+	c, err := openCache(ctx, false, false, stderr)
 	if errors.Is(err, errNoRedis) {
 		// feed tail has no --memory: this process's own store would hold no
 		// other process's quotes.

@@ -27,10 +27,22 @@ var errNotReady = errors.New("not ready")
 var errNoRedis = usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); " +
 	"--memory runs on this process's own in-memory store instead"}
 
-// openCache opens the cache the environment describes. Unless memory is
-// set, an environment without a Redis address is a usage error; unknown
-// REDIS_* and CACHE_* variables are warned of on stderr.
-func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.Cache, error) {
+// Operator bounds: what an operations command (stats, top, clear, feed
+// tail) waits for one call and one batch when CACHE_OP_TIMEOUT and
+// CACHE_BATCH_TIMEOUT do not say. A service's 100 ms bound is for its hot
+// path; `stats` on a busy host once failed for it ("store timeout") while
+// Redis answered. health keeps the service's bounds: it says whether a
+// service would be served.
+const (
+	operatorOpTimeout    = 2 * time.Second
+	operatorBatchTimeout = 5 * time.Second
+)
+
+// openCache opens the cache the environment describes, with the operator
+// bounds unless serviceBounds. Unless memory is set, an environment
+// without a Redis address is a usage error; unknown REDIS_* and CACHE_*
+// variables are warned of on stderr.
+func openCache(ctx context.Context, memory, serviceBounds bool, stderr io.Writer) (*tradecache.Cache, error) {
 	cfg, err := tradecache.ConfigFromEnv()
 	if err != nil {
 		return nil, usageError{msg: err.Error()}
@@ -40,13 +52,21 @@ func openCache(ctx context.Context, memory bool, stderr io.Writer) (*tradecache.
 		return nil, errNoRedis
 	}
 	cfg.PublishStats = new(bool) // an operations command is not an instance to count
+	if !serviceBounds {
+		if cfg.OpTimeout == 0 {
+			cfg.OpTimeout = operatorOpTimeout
+		}
+		if cfg.BatchTimeout == 0 {
+			cfg.BatchTimeout = operatorBatchTimeout
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return tradecache.New(cctx, cfg, tradecache.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 }
 
 // openWithJSONFlag parses a command that takes --json and --memory, then
-// opens the cache.
+// opens the cache with the service's bounds (health).
 func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io.Writer) (*tradecache.Cache, bool, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,7 +75,7 @@ func openWithJSONFlag(ctx context.Context, name string, args []string, stderr io
 	if err := parseFlags(fs, args); err != nil {
 		return nil, false, err
 	}
-	c, err := openCache(ctx, *memory, stderr)
+	c, err := openCache(ctx, *memory, true, stderr)
 	return c, *asJSON, err
 }
 
@@ -68,7 +88,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	c, err := openCache(ctx, *memory, stderr)
+	c, err := openCache(ctx, *memory, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -198,7 +218,7 @@ func runClear(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !validName(*ns) {
 		return usageError{msg: fmt.Sprintf("clear --namespace %q: a namespace is 1-64 of letters, digits, '_', '.' and '-'", *ns)}
 	}
-	c, err := openCache(ctx, *memory, stderr)
+	c, err := openCache(ctx, *memory, false, stderr)
 	if err != nil {
 		return err
 	}

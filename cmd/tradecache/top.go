@@ -36,7 +36,7 @@ func runTop(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *interval < 100*time.Millisecond {
 		return usageError{msg: "top --interval must be at least 100ms"}
 	}
-	c, err := openCache(ctx, *memory, stderr)
+	c, err := openCache(ctx, *memory, false, stderr)
 	if err != nil {
 		return err
 	}
