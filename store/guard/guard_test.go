@@ -84,16 +84,17 @@ func TestBreakerOpensFailsFastAndRecovers(t *testing.T) {
 	if !strings.Contains(log.String(), `last_failure="tradecache: store unavailable: connection refused"`) {
 		t.Fatalf("the breaker's opening does not name the failure that opened it:\n%s", log.String())
 	}
+	// Failing fast is refusing without reaching the store: with the store
+	// now stalling every call until its deadline, a call let through would
+	// be counted (and take the whole bound). No wall-clock bound here: a
+	// busy machine under -race is slow, not wrong.
+	f.mode.Store(2)
 	before := f.calls.Load()
-	start := time.Now()
 	for range 1000 {
 		_, _, err := g.Get(ctx, "k")
 		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, guard.ErrOpen) {
 			t.Fatalf("open breaker returned %v", err)
 		}
-	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Fatalf("1000 rejected calls took %v", d)
 	}
 	if f.calls.Load() != before {
 		t.Fatal("the open breaker let calls reach the store")
