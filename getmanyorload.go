@@ -53,13 +53,46 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		return nil, nil, invalidArg(op, ns.name, "", "WithLock and WithEarlyRefresh apply to GetOrLoad, not to GetManyOrLoad")
 	}
 	now := ns.c.now()
-	hits := 0
-	defer func() { ns.hit(hits) }() // once per batch, as GetMany
-	out := make(map[string]T, len(keys))
-	metas := make(map[string]Meta, len(keys))
-	stale := map[string]*knownValue{}
-	var missing, missingFull []string
-	// The keys to read: each once, and none that the near tier holds fresh.
+	b := batchRead[T]{out: make(map[string]T, len(keys)), metas: make(map[string]Meta, len(keys)),
+		stale: map[string]*knownValue{}, staleFrom: map[string]Source{}, notRead: map[string]bool{}}
+	defer func() { ns.hit(b.hits) }() // once per batch, as GetMany
+	b.read(ctx, ns, op, keys, full, &o, now)
+	if len(b.missing) == 0 {
+		return b.out, b.metas, nil
+	}
+	ns.miss(len(b.missing))
+	r, gaveUp, err := loadMissing(ctx, ns, op, o, load, &b)
+	switch {
+	case gaveUp:
+		return b.out, b.metas, loadFailed(op, ns.name, "", err)
+	case r.err != nil:
+		return b.out, b.metas, b.serveStale(ns, op, r.err)
+	}
+	for k, v := range r.vals {
+		b.out[k], b.metas[k] = v, r.metas[k]
+	}
+	return b.out, b.metas, r.storeErr
+}
+
+// batchRead is what GetManyOrLoad's read found: the values it serves and
+// the keys it must load. stale holds the values a failed load may serve
+// instead, staleFrom where each came from, and notRead the keys whose
+// read failed (a shard down, or the store): they are loaded, or served
+// stale from this process's memory, and their loaded values are not
+// written (the others' are).
+type batchRead[T any] struct {
+	out                  map[string]T
+	metas                map[string]Meta
+	hits                 int
+	missing, missingFull []string
+	stale                map[string]*knownValue
+	staleFrom            map[string]Source
+	notRead              map[string]bool
+}
+
+// read reads keys (full: their store keys), each once, and none that the
+// near tier holds fresh, judging each value by the freshness rule.
+func (b *batchRead[T]) read(ctx context.Context, ns *Namespace, op string, keys, full []string, o *loadOpts, now time.Time) {
 	seen := make(map[string]bool, len(keys))
 	var rkeys, rfull []string
 	for i, k := range keys {
@@ -68,65 +101,59 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 		}
 		seen[k] = true
 		if v, st, ok := nearFresh[T](ns, k, now); ok {
-			hits++
-			out[k], metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}
+			b.hits++
+			b.out[k], b.metas[k] = v, Meta{Source: SourceNear, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 			continue
 		}
 		rkeys, rfull = append(rkeys, k), append(rfull, full[i])
 	}
-	// Keys whose read failed (a shard down, or the store): loaded, or served
-	// stale from this process's memory, and their loaded values are not
-	// written (the others' are). Each stale value says where it came from.
-	// One decode target for the batch (see GetManyNear).
-	var v, zero T
-	notRead := map[string]bool{}
-	staleFrom := map[string]Source{}
-	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, b []byte, kp nearKeep, err error) {
+	var v, zero T // one decode target for the batch (see GetManyNear)
+	ns.readMany(ctx, op, rkeys, rfull, true, func(i int, raw []byte, kp nearKeep, err error) {
 		k := rkeys[i]
 		if err != nil {
-			notRead[k] = true
-			staleFrom[k] = SourceLocal
+			b.notRead[k] = true
+			b.staleFrom[k] = SourceLocal
 			if kv := lastKnown[T](ns, rfull[i], now, o.maxStale); kv != nil {
-				stale[k] = kv
+				b.stale[k] = kv
 			}
-			missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+			b.missing, b.missingFull = append(b.missing, k), append(b.missingFull, rfull[i])
 			return
 		}
-		if b != nil {
+		if raw != nil {
 			v = zero
-			st, ok := decodeStamped(ns, opGetMany, op, k, rfull[i], b, &v, &o, now)
+			st, ok := decodeStamped(ns, opGetMany, op, k, rfull[i], raw, &v, o, now)
 			switch judge(ok, st, now, o.maxStale) {
 			case fresh:
-				hits++
-				out[k], metas[k] = v, Meta{Source: SourceStore}
+				b.hits++
+				b.out[k], b.metas[k] = v, Meta{Source: SourceStore}
 				if st.stamped {
-					metas[k] = Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
+					b.metas[k] = Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
 					if kp.ok {
-						ns.keepNear(k, nearStamped[T]{v, st.Stamp}, len(b), kp, st.FreshUntil().UnixNano())
+						ns.keepNear(k, nearStamped[T]{v, st.Stamp}, len(raw), kp, st.FreshUntil().UnixNano())
 					}
 				}
 				return
 			case freshMiss:
-				hits++
+				b.hits++
 				return
 			case staleUsable:
-				stale[k] = &knownValue{v, st.Stamp}
-				staleFrom[k] = SourceStore
+				b.stale[k] = &knownValue{v, st.Stamp}
+				b.staleFrom[k] = SourceStore
 			}
 		}
-		missing, missingFull = append(missing, k), append(missingFull, rfull[i])
+		b.missing, b.missingFull = append(b.missing, k), append(b.missingFull, rfull[i])
 	})
-	if len(missing) == 0 {
-		return out, metas, nil
-	}
-	ns.miss(len(missing))
+}
 
-	// The load, and the caching of what it returns, run as one flight per
-	// set of missing keys: identical concurrent calls share one load, as
-	// GetOrLoad's callers of one key do (with the first caller's options).
-	// It runs detached from the callers and bounded by the load timeout,
-	// so that a caller can stop waiting (its ctx, a soft or hard timeout)
-	// while it goes on to store its values for the next one; Close stops it.
+// loadMissing loads b's missing keys and caches what the loader returns,
+// as one flight per set of missing keys: identical concurrent calls share
+// one load, as GetOrLoad's callers of one key do (with the first caller's
+// options). It runs detached from the callers and bounded by the load
+// timeout, so that a caller can stop waiting (its ctx, a soft or hard
+// timeout) while it goes on to store its values for the next one; Close
+// stops it. gaveUp is the caller's wait ending first, with why in err.
+func loadMissing[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, load func(context.Context, []string) (map[string]T, error), b *batchRead[T]) (r batchResult[T], gaveUp bool, err error) {
+	missing, missingFull, notRead := b.missing, b.missingFull, b.notRead
 	run := func(ctx context.Context) batchResult[T] {
 		start, t0 := ns.c.now(), time.Now()
 		loaded, err := callBatch(ctx, load, missing)
@@ -140,44 +167,43 @@ func GetManyOrLoad[T any](ctx context.Context, ns *Namespace, keys []string, loa
 	call := ns.c.batchFlights.Start(ctx, batchFlightKey[T](missingFull), o.loadTimeout, func(lctx context.Context) (any, error) {
 		return run(lctx), nil
 	})
-	var r batchResult[T]
-	gaveUp, err := o.waitLoad(ctx, call.Done(), len(stale) > 0)
+	gaveUp, err = o.waitLoad(ctx, call.Done(), len(b.stale) > 0)
 	switch {
 	case gaveUp:
-		return out, metas, loadFailed(op, ns.name, "", err)
+		return r, true, err
 	case err == nil:
 		res, ferr := call.Result()
 		if br, ok := res.(batchResult[T]); ok && ferr == nil {
-			r = br
-		} else {
-			r.err = loaderErr(ferr) // the load panicked, or the Cache was closed
-			if r.err == nil {
-				r.err = errClosed
-			}
+			return br, false, nil
+		}
+		r.err = loaderErr(ferr) // the load panicked, or the Cache was closed
+		if r.err == nil {
+			r.err = errClosed
 		}
 	default:
 		r.err = err
 	}
-	if err := r.err; err != nil {
-		unfilled := 0
-		for _, k := range missing {
-			if kv, ok := stale[k]; ok {
-				out[k] = kv.v.(T)
-				metas[k] = Meta{Source: staleFrom[k], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: loaderErr(err)}
-				ns.c.staleServed.Add(1)
-			} else {
-				unfilled++
-			}
+	return r, false, nil
+}
+
+// serveStale serves, for a load that failed with err, every missing key
+// that has a value within MaxStale, flagged stale, and returns the error
+// the caller gets: nil when every missing key was served.
+func (b *batchRead[T]) serveStale(ns *Namespace, op string, err error) error {
+	unfilled := 0
+	for _, k := range b.missing {
+		if kv, ok := b.stale[k]; ok {
+			b.out[k] = kv.v.(T)
+			b.metas[k] = Meta{Source: b.staleFrom[k], AsOf: kv.st.AsOf, Age: age(ns.c.now(), kv.st.AsOf), Stale: true, Err: loaderErr(err)}
+			ns.c.staleServed.Add(1)
+		} else {
+			unfilled++
 		}
-		if unfilled > 0 {
-			return out, metas, loadFailed(op, ns.name, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(missing), err))
-		}
-		return out, metas, nil
 	}
-	for k, v := range r.vals {
-		out[k], metas[k] = v, r.metas[k]
+	if unfilled > 0 {
+		return loadFailed(op, ns.name, "", fmt.Errorf("%d of %d keys unavailable: %w", unfilled, len(b.missing), err))
 	}
-	return out, metas, r.storeErr
+	return nil
 }
 
 // batchResult is what one batch load came to: its values and their
