@@ -42,3 +42,37 @@ func ExampleStreamOf() {
 	// fill AAPL 100 2 true
 	// 2 read, 1 pending
 }
+
+// Many streams at once: PublishMany in one round trip, and Read of every
+// key after the IDs a reader holds, over the sets Partition gives (one on
+// a single server).
+func ExampleStreamsOf() {
+	ctx := context.Background()
+	cache, err := tradecache.New(ctx, tradecache.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	quotes := tradecache.StreamsOf(cache.Namespace(tradecache.NamespaceMarketData))
+
+	keys := []string{"AAPL:quote", "MSFT:quote"}
+	res, _ := quotes.PublishMany(ctx, []tradecache.Update{{Key: keys[0], Value: "150.00", Version: 1}, {Key: keys[1], Value: "410.10", Version: 1}})
+	fmt.Println(res[0].Applied, res[1].Applied)
+	for _, set := range quotes.Partition(keys) {
+		ks := make([]string, len(set))
+		after := make([]string, len(set)) // "": from the start
+		for j, i := range set {
+			ks[j] = keys[i]
+		}
+		events, _ := quotes.Read(ctx, ks, after, 10, 0)
+		for j, es := range events {
+			var v string
+			_ = es[0].Decode(&v)
+			fmt.Println(ks[j], v, len(es))
+		}
+	}
+	// Output:
+	// true true
+	// AAPL:quote 150.00 1
+	// MSFT:quote 410.10 1
+}
