@@ -119,6 +119,7 @@ func (l *load) noteRefusal(err error) {
 // summary describes the records of group g from `from` on.
 type summary struct {
 	ops, errs, wrong, regress int
+	timeouts                  int // of errs, the calls that ran out of their bound
 	maxTook                   time.Duration
 	firstErr                  error
 	lastErrAt                 time.Time
@@ -144,6 +145,9 @@ func (l *load) summarize(g int, from time.Time) summary {
 		}
 		if r.err != nil {
 			s.errs++
+			if errors.Is(r.err, tradecache.ErrTimeout) {
+				s.timeouts++
+			}
 			if s.firstErr == nil {
 				s.firstErr = r.err
 			}
@@ -522,6 +526,7 @@ func TestFailoverSentinelMasterKill(t *testing.T) {
 	// believes it is a master.
 	old.Restart(t)
 	restarted := time.Now()
+	starvedBefore := c.Stats(ctx).BreakerTransitions.Starved
 	var masterChecks int
 	for time.Since(restarted) < 4*time.Second {
 		role1, err1 := redistest.Role(old.Addr)
@@ -558,8 +563,14 @@ func TestFailoverSentinelMasterKill(t *testing.T) {
 	if s.wrong > 0 {
 		t.Fatalf("%d reads returned a value never written", s.wrong)
 	}
-	if after.errs > 0 {
-		t.Fatalf("%d calls failed after the old master came back (first: %v)", after.errs, after.firstErr)
+	// A call that ran out of its bound while this process was starved of
+	// CPU (the guard counts those: Starved) says nothing of which server
+	// it reached; a make test beside three CPU burners saw one such GET
+	// time out after the restart. Any other failure, or a timeout the
+	// starvation does not explain, is one.
+	starved := int(c.Stats(ctx).BreakerTransitions.Starved - starvedBefore)
+	if after.errs > after.timeouts || after.timeouts > starved {
+		t.Fatalf("%d calls failed after the old master came back, %d of them timeouts, %d timeouts while starved (first: %v)", after.errs, after.timeouts, starved, after.firstErr)
 	}
 	if d := resumed.Sub(killed); d > 15*time.Second {
 		t.Fatalf("writes resumed %v after the kill, want within 15s", d)
