@@ -56,37 +56,36 @@ func (w *Writer) Bool(b bool) {
 
 // String writes s.
 func (w *Writer) String(s string) {
-	n := len(s)
-	switch {
-	case n < 32:
+	if n := len(s); n < 32 {
 		w.b = append(w.b, 0xa0|byte(n))
-	case n < 256:
-		w.b = append(w.b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		w.b = append(w.b, 0xda, byte(n>>8), byte(n))
-	default:
-		w.b = append(w.b, 0xdb)
-		w.b = binary.BigEndian.AppendUint32(w.b, uint32(n))
+	} else {
+		w.length(n, 0xd9, 0xda, 0xdb)
 	}
 	w.b = append(w.b, s...)
 }
 
 // Bytes writes b as binary data, and a nil b as nil.
 func (w *Writer) Bytes(b []byte) {
-	n := len(b)
-	switch {
-	case b == nil:
+	if b == nil {
 		w.Nil()
 		return
-	case n < 256:
-		w.b = append(w.b, 0xc4, byte(n))
+	}
+	w.length(len(b), 0xc4, 0xc5, 0xc6)
+	w.b = append(w.b, b...)
+}
+
+// length writes a string's or binary's length after its 8-, 16- or
+// 32-bit code, the smallest that holds n.
+func (w *Writer) length(n int, c8, c16, c32 byte) {
+	switch {
+	case n <= math.MaxUint8:
+		w.b = append(w.b, c8, byte(n))
 	case n <= math.MaxUint16:
-		w.b = append(w.b, 0xc5, byte(n>>8), byte(n))
+		w.b = append(w.b, c16, byte(n>>8), byte(n))
 	default:
-		w.b = append(w.b, 0xc6)
+		w.b = append(w.b, c32)
 		w.b = binary.BigEndian.AppendUint32(w.b, uint32(n))
 	}
-	w.b = append(w.b, b...)
 }
 
 // Uint writes v in the fewest bytes.

@@ -1,7 +1,8 @@
 // Package generated shows cmd/tradecache-gen on a user's own struct: the
 // directive below writes canonical_gen.go, whose methods let the codec
-// encode and decode a Tick without reflection (3-4× faster, one
-// allocation for all of its decimals), and canonical_gen_test.go, which
+// encode and decode a Tick without reflection (trading.Quote, the same
+// shape, decodes 4-6× faster in BenchmarkQuoteCodec, with one allocation
+// for all of its decimals), and canonical_gen_test.go, which
 // holds them to the reflective codec. Run go generate after changing the
 // struct; a stale file still works (anything it does not read falls back
 // to reflection), but its test fails.
