@@ -419,10 +419,10 @@ func ParseHeader(data []byte) (Header, error) {
 // decoder (a bug in a third-party type's decoding, say) is returned as
 // ErrCorrupt.
 func (c *Codec) Unmarshal(storageKey string, data []byte, v any) error {
-	return c.unmarshal(storageKey, data, v, nil, nil)
+	return c.unmarshal(storageKey, data, v, nil)
 }
 
-func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stamped *bool) (err error) {
+func (c *Codec) unmarshal(storageKey string, data []byte, v any, m *Meta) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
@@ -432,7 +432,7 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 		// The common envelope, plain MessagePack neither compressed nor
 		// sealed, goes straight to the payload: a batch of 100 parses
 		// 100 headers.
-		return c.decodePayload(data[1:], len(data), v, st, stamped)
+		return c.decodePayload(data[1:], len(data), v, m)
 	}
 	h, err := ParseHeader(data)
 	if err != nil {
@@ -494,19 +494,27 @@ func (c *Codec) unmarshal(storageKey string, data []byte, v any, st *Stamp, stam
 	if h.Raw {
 		return setRaw(payload, v)
 	}
-	return c.decodePayload(payload, stored, v, st, stamped)
+	return c.decodePayload(payload, stored, v, m)
 }
 
 // decodePayload decodes an uncompressed MessagePack payload, read from a
-// stored envelope of stored bytes, into v: its stamp first, then the value,
+// stored envelope of stored bytes, into v: its tags and stamp first, then the value,
 // by the type's canonical method when it has one, else by reflection.
-func (c *Codec) decodePayload(payload []byte, stored int, v any, st *Stamp, stamped *bool) (err error) {
+func (c *Codec) decodePayload(payload []byte, stored int, v any, m *Meta) (err error) {
+	if section, inner, ok, err := untag(payload); err != nil {
+		return err
+	} else if ok {
+		payload = inner
+		if m != nil {
+			m.Tags = section
+		}
+	}
 	if s, inner, ok, err := unstamp(payload); err != nil {
 		return err
 	} else if ok {
 		payload = inner
-		if st != nil {
-			*st, *stamped = s, true
+		if m != nil {
+			m.Stamp, m.Stamped = s, true
 		}
 		if s.Negative {
 			// A remembered miss: its payload is nil, and there is no value

@@ -45,6 +45,7 @@ type vector struct {
 	Error       string `json:"error,omitempty"`   // for reject vectors: the error class a reader must report
 	Options     string `json:"options,omitempty"` // how the encoder was configured
 	Stamp       any    `json:"stamp,omitempty"`   // for stamped values: [as-of unix nanoseconds, fresh-for ns, load-time ns, negative]
+	Tags        any    `json:"tags,omitempty"`    // for tagged values: [[name, token], ...]
 }
 
 type GoldenQuote struct {
@@ -71,10 +72,14 @@ type goldenCase struct {
 	optsDesc   string
 	decodeOnly bool
 	stamp      *codec.Stamp // written with AppendMarshalStamped
+	tags       []codec.Tag  // written with AppendMarshalTagged
 }
 
 func (gc goldenCase) encode(t *testing.T, sk string) ([]byte, error) {
 	c := newCodec(t, gc.opts)
+	if len(gc.tags) > 0 {
+		return c.AppendMarshalTagged(nil, sk, gc.value, gc.stamp, gc.tags)
+	}
 	if gc.stamp != nil {
 		return c.AppendMarshalStamped(nil, sk, gc.value, *gc.stamp)
 	}
@@ -133,6 +138,10 @@ func goldenCases() []goldenCase {
 			value: map[string]any{"positions": []any{"AAPL", d("-100")}, "pnl": d("1234.50")}},
 		{name: "stamped", desc: `decimal "150.00" stamped: loaded at 2026-11-26T14:30:00Z, fresh for 2s, load took 1.5ms`, value: d("150.00"),
 			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 2 * time.Second, LoadTime: 1500 * time.Microsecond}},
+		{name: "tagged", desc: `decimal "150.00" carrying tags "sym:AAPL" (token "k7Jq2") and "refdata" (token "0123456789abcdef")`, value: d("150.00"),
+			tags: []codec.Tag{{Name: "sym:AAPL", Token: "k7Jq2"}, {Name: "refdata", Token: "0123456789abcdef"}}},
+		{name: "tagged stamped", desc: `"x" stamped (loaded at 2026-11-26T14:30:00Z, fresh for 2s) and tagged "model:v3" (token "t1")`, value: "x",
+			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 2 * time.Second}, tags: []codec.Tag{{Name: "model:v3", Token: "t1"}}},
 		{name: "stamped negative", desc: "nil stamped as a remembered miss: loaded at 2026-11-26T14:30:00Z, fresh for 30s", value: nil,
 			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 30 * time.Second, Negative: true}},
 		{name: "zstd", desc: `strings.Repeat("AAPL 150.00;", 200)`, value: strings.Repeat("AAPL 150.00;", 200),
@@ -172,6 +181,15 @@ var rejectVectors = []vector{
 	{Name: "time nanoseconds out of range", Hex: "10c70d0204" + "3b9aca00" + "0000000000000001", Error: "corrupt"},
 	{Name: "zone name not UTF-8", Hex: "10c70d0202" + "000000006b084268" + "00" + "ff", Error: "corrupt"},
 	{Name: "unknown extension", Hex: "10d40700", Error: "corrupt"},
+	// Tagged values: ext 4 of count, then (length, name, length, token)
+	// pairs, then the value. A tag section out of bounds, a tagged value
+	// without a value, and one inside another are corrupt.
+	{Name: "tagged, no tags", Hex: "10c7020400c0", Error: "corrupt"},
+	{Name: "tagged, empty token", Hex: "10c705040101610" + "0c0", Error: "corrupt"},
+	{Name: "tagged, token over 64 bytes", Hex: "10c74604010161" + "41" + strings.Repeat("30", 65) + "c0", Error: "corrupt"},
+	{Name: "tagged, no value", Hex: "10c70504010161" + "0130", Error: "corrupt"},
+	{Name: "tagged, inside a tagged value", Hex: "10c70e0401016101" + "30" + "c706040101610130c0", Error: "corrupt"},
+	{Name: "tagged, inside a structure", Hex: "1091c70604010161" + "0130c0", Error: "corrupt"},
 	{Name: "sealed, unknown key", Hex: "1103626164" + strings.Repeat("00", 12+16), Error: "unknown_key"},
 	{Name: "sealed, truncated", Hex: "1106676f6c64656e" + strings.Repeat("00", 12), Error: "tampered"},
 }
@@ -294,6 +312,13 @@ func TestGoldenVectors(t *testing.T) {
 			if st := gc.stamp; st != nil {
 				vec.Stamp = []any{st.AsOf.UnixNano(), int64(st.FreshFor), int64(st.LoadTime), st.Negative}
 			}
+			if len(gc.tags) > 0 {
+				var tags [][2]string
+				for _, tg := range gc.tags {
+					tags = append(tags, [2]string{tg.Name, tg.Token})
+				}
+				vec.Tags = tags
+			}
 			vs = append(vs, vec)
 		}
 		vs = append(vs, rejectVectors...)
@@ -342,6 +367,10 @@ func TestGoldenVectors(t *testing.T) {
 					st.LoadTime != gc.stamp.LoadTime || st.Negative != gc.stamp.Negative {
 					t.Fatalf("stamp = %+v, %v, %v; want %+v", st, stamped, err, *gc.stamp)
 				}
+			}
+			var m codec.Meta
+			if err := reader.UnmarshalMeta(v.StorageKey, want, new(any), &m); err != nil || !reflect.DeepEqual(codec.Tags(m.Tags), gc.tags) {
+				t.Fatalf("tags = %v, %v; want %v", codec.Tags(m.Tags), err, gc.tags)
 			}
 			if gc.value != nil {
 				typed := reflect.New(reflect.TypeOf(gc.value))

@@ -37,6 +37,8 @@ EXT_MSGPACK_TIME = -1
 EXT_DECIMAL = 1
 EXT_TIME = 2
 EXT_STAMP = 3
+EXT_TAGGED = 4  # a value with the tags it carries and their tokens (whole payload only)
+MAX_TAGS, MAX_TAG_BYTES, MAX_TOKEN_BYTES = 32, 256, 64
 EXT_SCALED_MIN, EXT_SCALED_MAX = 16, 31
 
 # Reader limits, as the specification states them.
@@ -751,7 +753,17 @@ def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | No
                    sealed: bool = False, max_decoded_size: int = MAX_DECODED_SIZE,
                    times: str = "tctime") -> tuple[Any, Stamp | None]:
     """Decode an envelope into (value, stamp); stamp is None for a value
-    written without one. sealed refuses a value that is not sealed (a
+    written without one. A tagged value's tags are not checked here: a
+    cache reads them with decode_meta and holds them to the tags' tokens."""
+    return decode_meta(envelope, storage_key, keyring, sealed, max_decoded_size, times)[:2]
+
+
+def decode_meta(envelope: bytes, storage_key: str = "", keyring: Keyring | None = None,
+                sealed: bool = False, max_decoded_size: int = MAX_DECODED_SIZE,
+                times: str = "tctime") -> "tuple[Any, Stamp | None, list[tuple[str, str]] | None]":
+    """Decode an envelope into (value, stamp, tags); stamp is None for a
+    value written without one, tags (name, token pairs) None for an
+    untagged one. sealed refuses a value that is not sealed (a
     sealed namespace's values must be). times is "tctime" (TcTime: the
     nanoseconds and zone exactly) or "datetime" (an aware datetime, to the
     microsecond). Raises EnvelopeError."""
@@ -779,14 +791,17 @@ def decode_stamped(envelope: bytes, storage_key: str = "", keyring: Keyring | No
     elif code == COMPRESSION_S2:
         raise EnvelopeError("unsupported", "s2 is Go-only: a namespace shared with Python must use zstd or none")
     if h & FLAG_RAW:
-        return payload, None
+        return payload, None, None
     if not payload:
         raise EnvelopeError("corrupt", "truncated")
+    tags = None
+    if _is_ext(payload, EXT_TAGGED):
+        tags, payload = _untag(payload)
     if _is_stamp(payload):
         validate(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)))
-        return _unstamp(payload, times)
+        return (*_unstamp(payload, times), tags)
     _check_structure(payload, max(VALUES_FLOOR, VALUES_PER_BYTE * len(envelope)), compressed)
-    return _unpack(payload, times), None
+    return _unpack(payload, times), None, tags
 
 
 def _unzstd(payload: bytes, limit: int) -> bytes:
@@ -808,6 +823,50 @@ def _unzstd(payload: bytes, limit: int) -> bytes:
     return out
 
 
+def _tag_section(tags: "list[tuple[str, str]]") -> bytes:
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"{len(tags)} tags, over {MAX_TAGS}")
+    out = [_uvarint(len(tags))]
+    for name, token in tags:
+        n, t = name.encode(), token.encode()
+        if not 1 <= len(n) <= MAX_TAG_BYTES or not 1 <= len(t) <= MAX_TOKEN_BYTES:
+            raise ValueError(f"tag {name!r}: names of 1 to {MAX_TAG_BYTES} bytes, tokens of 1 to {MAX_TOKEN_BYTES}")
+        out += [_uvarint(len(n)), n, _uvarint(len(t)), t]
+    return b"".join(out)
+
+
+def _untag(payload: bytes) -> "tuple[list[tuple[str, str]], bytes]":
+    """Split a tagged payload (extension 4, the whole payload) into its tags
+    and inner payload, holding the section to the specification's bounds."""
+    try:
+        ext = msgpack.unpackb(payload, ext_hook=lambda code, d: msgpack.ExtType(code, d), raw=False)
+    except Exception as e:
+        raise EnvelopeError("corrupt", f"tagged value: {e}") from None
+    b = ext.data
+    count, i = _read_uvarint(b, 0)
+    if not 1 <= count <= MAX_TAGS:
+        raise EnvelopeError("corrupt", "tagged value with a bad tag count")
+    tags = []
+    for _ in range(count):
+        pair = []
+        for bound in (MAX_TAG_BYTES, MAX_TOKEN_BYTES):
+            n, i = _read_uvarint(b, i)
+            if not 1 <= n <= bound or i + n > len(b):
+                raise EnvelopeError("corrupt", "tagged value with a bad tag")
+            try:
+                pair.append(b[i:i + n].decode())
+            except UnicodeDecodeError:
+                raise EnvelopeError("corrupt", "tag not UTF-8") from None
+            i += n
+        tags.append((pair[0], pair[1]))
+    inner = b[i:]
+    if not inner:
+        raise EnvelopeError("corrupt", "tagged value without a value")
+    if _is_ext(inner, EXT_TAGGED):
+        raise EnvelopeError("corrupt", "tagged value inside a tagged value")
+    return tags, inner
+
+
 def _unstamp(payload: bytes, times: str = "tctime") -> tuple[Any, Stamp]:
     data = msgpack.unpackb(payload, ext_hook=lambda code, d: msgpack.ExtType(code, d), raw=False)
     b = data.data
@@ -824,12 +883,16 @@ def _unstamp(payload: bytes, times: str = "tctime") -> tuple[Any, Stamp]:
 
 
 def _is_stamp(b: bytes) -> bool:
+    return _is_ext(b, EXT_STAMP)
+
+
+def _is_ext(b: bytes, code: int) -> bool:
     c = b[0]
     if 0xD4 <= c <= 0xD8:
-        return len(b) > 1 and struct.unpack("b", b[1:2])[0] == EXT_STAMP
+        return len(b) > 1 and struct.unpack("b", b[1:2])[0] == code
     if 0xC7 <= c <= 0xC9:
         at = 1 + (1 << (c - 0xC7))
-        return len(b) > at and struct.unpack("b", b[at:at + 1])[0] == EXT_STAMP
+        return len(b) > at and struct.unpack("b", b[at:at + 1])[0] == code
     return False
 
 
@@ -928,17 +991,19 @@ def pack(value: Any) -> bytes:
 
 def encode(value: Any, storage_key: str = "", compression: str = "zstd",
            compress_threshold: int = DEFAULT_COMPRESS_THRESHOLD, keyring: Keyring | None = None,
-           seal: bool = False, stamp: Stamp | None = None, max_decoded_size: int = MAX_DECODED_SIZE) -> bytes:
+           seal: bool = False, stamp: Stamp | None = None, max_decoded_size: int = MAX_DECODED_SIZE,
+           tags: "list[tuple[str, str]] | None" = None) -> bytes:
     """Encode value as an envelope stored under storage_key: bytes whole
     with the raw codec, anything else as MessagePack; zstd above
     compress_threshold bytes when it saves at least 10% (and readers' bound
     allows it); sealed with keyring's first key when seal is set. s2 is
-    Go-only and refused."""
+    Go-only and refused. tags, (name, token) pairs, make it a tagged value
+    (extension 4), read as absent once any tag's token has moved."""
     if compression not in ("zstd", "none", ""):
         raise ValueError(f"compression {compression!r}: Python writes zstd or none (s2 is Go-only)")
     if seal and keyring is None:
         raise ValueError("seal needs a keyring")
-    if isinstance(value, (bytes, bytearray)) and stamp is None:
+    if isinstance(value, (bytes, bytearray)) and stamp is None and not tags:
         header, payload = VERSION << 4 | FLAG_RAW, bytes(value)
     else:
         header, payload = VERSION << 4, pack(value)
@@ -946,6 +1011,8 @@ def encode(value: Any, storage_key: str = "", compression: str = "zstd",
             body = (_uvarint(stamp.as_of_ns) + _uvarint(stamp.fresh_for_ns) + _uvarint(stamp.load_time_ns)
                     + bytes([1 if stamp.negative else 0]) + payload)
             payload = msgpack.packb(msgpack.ExtType(EXT_STAMP, body), use_bin_type=True)
+        if tags:
+            payload = msgpack.packb(msgpack.ExtType(EXT_TAGGED, _tag_section(tags) + payload), use_bin_type=True)
     if compression == "zstd" and compress_threshold >= 0 and len(payload) > compress_threshold:
         import zstandard
 

@@ -28,7 +28,7 @@ def check_vectors(path):
         if v["name"] == "s2":
             want_error = "unsupported"  # s2 is Go-only, by design
         try:
-            got, stamp = env.decode_stamped(data, storage_key=v.get("storage_key", ""), keyring=GOLDEN_KEYS)
+            got, stamp, tags = env.decode_meta(data, storage_key=v.get("storage_key", ""), keyring=GOLDEN_KEYS)
         except env.EnvelopeError as e:
             if e.kind != want_error:
                 failures.append(f"{v['name']}: {e} (want {want_error or 'a value'})")
@@ -42,13 +42,16 @@ def check_vectors(path):
             got_stamp = [stamp.as_of_ns, stamp.fresh_for_ns, stamp.load_time_ns, stamp.negative] if stamp else None
             if got_stamp != v["stamp"]:
                 failures.append(f"{v['name']}: stamp {got_stamp} != golden {v['stamp']}")
+        got_tags = [list(t) for t in tags] if tags else None
+        if got_tags != v.get("tags"):
+            failures.append(f"{v['name']}: tags {got_tags} != golden {v.get('tags')}")
         check_python_types(v["name"], got, failures)
         if not v.get("decode_only") and v["name"] != "quote":
             # Python writes the same bytes Go wrote, for every vector that
             # pins them (not compressed, not sealed). A Go struct's fields
             # are in declaration order, a Python dict's keys sorted: the
             # quote decodes the same either way.
-            again = env.encode(got, compression="none", stamp=stamp) if stamp else env.encode(got, compression="none")
+            again = env.encode(got, compression="none", stamp=stamp, tags=tags)
             if again != data:
                 failures.append(f"{v['name']}: Python wrote {again.hex()}, Go {data.hex()}")
     return len(vectors), failures
