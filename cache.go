@@ -110,6 +110,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		b.obs.rec = &recorder{}
 	}
 	c := &Cache{backend: b, cfg: cfg}
+	// Before the store is opened: its first invalidations may come at once.
+	b.known = &c.known
+	b.inval = newInvalQueue(cfg.InvalidationQueue)
+	b.tags = newTagState(b, cfg.KeyPrefix, b.inval)
 	c.known.Limit, c.known.MaxBytes = int64(cfg.LocalStaleEntries), cfg.LocalStaleBytes
 	if len(cfg.EncryptionKeys) > 0 {
 		ring, err := codec.NewKeyring(cfg.EncryptionKeys...)
@@ -188,6 +192,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 	b.obs.timing = b.obs.logSlow || b.obs.rec != nil || b.obs.otel != nil
 	c.def = c.Namespace(NamespaceDefault)
 	c.health.onServerChange = c.serverChanged
+	c.health.onTick = c.drainInvalidations
 	c.health.start(b, cfg.HealthInterval, cfg.OpTimeout)
 	if *cfg.PublishStats {
 		c.pub.start(c)
@@ -422,6 +427,7 @@ func (c *Cache) Ping(ctx context.Context) error {
 // FLUSHALL).
 func (c *Cache) onInvalidations(keys []string) {
 	if keys == nil {
+		c.tags.invalidated("", true)
 		c.namespaces.Range(func(_, v any) bool {
 			if n := v.(*Namespace); n.near != nil {
 				n.near.Flush()
@@ -434,6 +440,10 @@ func (c *Cache) onInvalidations(keys []string) {
 	prefix := c.cfg.KeyPrefix + ":"
 	for _, full := range keys {
 		if !strings.HasPrefix(full, prefix) {
+			continue
+		}
+		if tag, ok := strings.CutPrefix(full[len(prefix):], tagSegment); ok {
+			c.tags.invalidated(tag, false)
 			continue
 		}
 		nsName, key, ok := strings.Cut(full[len(prefix):], ":")
@@ -456,6 +466,7 @@ func (c *Cache) onInvalidations(keys []string) {
 func (c *Cache) serverChanged(from, to string) {
 	c.onInvalidations(nil)
 	c.known.Clear()
+	c.tags.forget()
 	c.serverChanges.Add(1)
 	c.obs.log.Warn("tradecache: the Redis server changed (restart or failover): near tiers and last known values dropped; data may have gone back to an older snapshot",
 		"from_run_id", from, "to_run_id", to)

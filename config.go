@@ -207,7 +207,12 @@ type Config struct {
 	// is forgotten past its FreshUntil + MaxStale. Zero means
 	// DefaultLocalStaleBytes.
 	LocalStaleBytes int64
-	EnableMetrics   *bool // CACHE_ENABLE_METRICS; nil means the environment's default
+	// InvalidationQueue bounds how many invalidations (Delete,
+	// InvalidateTag, ClearNamespace) a Cache keeps while the store cannot
+	// be reached, to apply when it answers again; one past it fails with
+	// ErrInvalidationQueueFull. Zero means DefaultInvalidationQueue.
+	InvalidationQueue int
+	EnableMetrics     *bool // CACHE_ENABLE_METRICS; nil means the environment's default
 	// PublishStats (CACHE_PUBLISH_STATS) writes a snapshot of this Cache's
 	// figures to the store every StatsInterval, under a key with a TTL,
 	// for `tradecache stats` and `tradecache top` to merge across every

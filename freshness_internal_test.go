@@ -13,7 +13,7 @@ import (
 func TestJudgeIsTheFreshnessRule(t *testing.T) {
 	at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	st := func(negative bool) stampInfo {
-		return stampInfo{codec.Stamp{AsOf: at, FreshFor: time.Minute, Negative: negative}, true}
+		return stampInfo{codec.Stamp{AsOf: at, FreshFor: time.Minute, Negative: negative}, true, nil}
 	}
 	until := at.Add(time.Minute)
 	for _, c := range []struct {

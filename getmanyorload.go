@@ -121,14 +121,14 @@ func (b *batchRead[T]) read(ctx context.Context, ns *Namespace, op string, keys,
 		}
 		if raw != nil {
 			v = zero
-			st, ok := decodeStamped(ns, opGetMany, op, k, rfull[i], raw, &v, o, now)
+			st, ok := decodeStamped(ctx, ns, opGetMany, op, k, rfull[i], raw, &v, o, now)
 			switch judge(ok, st, now, o.maxStale) {
 			case fresh:
 				b.hits++
 				b.out[k], b.metas[k] = v, Meta{Source: SourceStore}
 				if st.stamped {
 					b.metas[k] = Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}
-					if kp.ok {
+					if kp.ok && st.tags == nil {
 						ns.keepNear(k, nearStamped[T]{v, st.Stamp}, len(raw), kp, st.FreshUntil().UnixNano())
 					}
 				}
@@ -137,7 +137,7 @@ func (b *batchRead[T]) read(ctx context.Context, ns *Namespace, op string, keys,
 				b.hits++
 				return
 			case staleUsable:
-				b.stale[k] = &knownValue{v, st.Stamp}
+				b.stale[k] = &knownValue{v, st.Stamp, st.tags}
 				b.staleFrom[k] = SourceStore
 			}
 		}
@@ -155,6 +155,14 @@ func (b *batchRead[T]) read(ctx context.Context, ns *Namespace, op string, keys,
 func loadMissing[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, load func(context.Context, []string) (map[string]T, error), b *batchRead[T]) (r batchResult[T], gaveUp bool, err error) {
 	missing, missingFull, notRead := b.missing, b.missingFull, b.notRead
 	run := func(ctx context.Context) batchResult[T] {
+		// Tags as GetOrLoad takes them: their tokens before the load.
+		var tags []codec.Tag
+		if len(o.tags) > 0 {
+			var err error
+			if tags, err = ns.tags.capture(ctx, o.tags); err != nil {
+				return batchResult[T]{err: ns.fail(op, "", err)}
+			}
+		}
 		start, t0 := ns.c.now(), time.Now()
 		loaded, err := callBatch(ctx, load, missing)
 		ns.c.loads.Add(1)
@@ -162,7 +170,7 @@ func loadMissing[T any](ctx context.Context, ns *Namespace, op string, o loadOpt
 			ns.c.loadErrors.Add(1)
 			return batchResult[T]{err: err}
 		}
-		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead)
+		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead, tags)
 	}
 	call := ns.c.batchFlights.Start(ctx, batchFlightKey[T](missingFull), o.loadTimeout, func(lctx context.Context) (any, error) {
 		return run(lctx), nil
@@ -221,7 +229,7 @@ type batchResult[T any] struct {
 // keys it left out as remembered misses for the negative TTL. A failed
 // write is counted and logged by the path, never retried: a retry could
 // land after a newer value.
-func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, notRead map[string]bool) batchResult[T] {
+func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, notRead map[string]bool, tags []codec.Tag) batchResult[T] {
 	r := batchResult[T]{vals: make(map[string]T, len(loaded)), metas: make(map[string]Meta, len(loaded))}
 	var entries []store.Entry
 	for i, k := range missing {
@@ -234,7 +242,7 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 			st = codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
 			ttl, value = st.FreshFor+o.maxStale, v
 			r.vals[k], r.metas[k] = v, Meta{Source: SourceLoader, AsOf: start}
-			remember(ns, missingFull[i], v, st, o.maxStale)
+			remember(ns, missingFull[i], v, st, tags, o.maxStale)
 		case o.negTTL > 0:
 			st = codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
 			ttl = o.negTTL
@@ -244,7 +252,7 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 		if notRead[k] {
 			continue // its shard (or the store) did not answer the read: no write to it
 		}
-		b, err := ns.encode(nil, op, k, missingFull[i], value, &st)
+		b, err := ns.encodeTagged(nil, op, k, missingFull[i], value, &st, tags)
 		if err != nil {
 			r.storeErr = err
 			return r

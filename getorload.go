@@ -75,7 +75,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		return zero, Meta{Source: SourceStore, AsOf: st.AsOf, Age: age(now, st.AsOf)}, notFound(op, ns.name, key)
 	case worth == fresh && st.stamped:
 		ns.hit(1)
-		remember(ns, full, v, st.Stamp, o.maxStale)
+		remember(ns, full, v, st.Stamp, st.tags, o.maxStale)
 		if o.shouldRefresh(now, st.Stamp) {
 			refreshAhead(ctx, ns, full, st.AsOf, load, o)
 		}
@@ -85,7 +85,7 @@ func GetOrLoad[T any](ctx context.Context, ns *Namespace, key string, load func(
 		ns.hit(1)
 		return v, Meta{Source: SourceStore}, nil
 	case worth == staleUsable:
-		stale = &knownValue{v, st.Stamp}
+		stale = &knownValue{v, st.Stamp, st.tags}
 	}
 	ns.miss(1)
 
@@ -139,6 +139,7 @@ func flightKey[T any](full string) string { return full + " " + reflect.TypeFor[
 type stampInfo struct {
 	codec.Stamp
 	stamped bool
+	tags    []codec.Tag // the value's tags, all current when read; nil for an untagged value
 }
 
 // readStamped reads and decodes key, tracked when ns has a near tier, and
@@ -155,12 +156,12 @@ func readStamped[T any](ctx context.Context, ns *Namespace, full string, o *load
 	if err != nil || !found {
 		return v, stampInfo{}, false, err
 	}
-	st, ok := decodeStamped(ns, opGetOrLoad, "get_or_load", key, full, b, &v, o, now)
+	st, ok := decodeStamped(ctx, ns, opGetOrLoad, "get_or_load", key, full, b, &v, o, now)
 	if !ok {
 		var zero T
 		return zero, stampInfo{}, false, nil
 	}
-	if st.stamped && kp.ok { // boxing the value costs an allocation: only when it is kept
+	if st.stamped && kp.ok && st.tags == nil { // a tagged value is checked on every read: never near // boxing the value costs an allocation: only when it is kept
 		ns.keepNear(key, nearStamped[T]{v, st.Stamp}, len(b), kp, st.FreshUntil().UnixNano())
 	}
 	return v, st, true, nil
@@ -292,6 +293,26 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 			}
 		}
 	}
+	// A tagged value carries its tags' tokens as they stood before the
+	// load: an invalidation while it runs makes what it returns absent
+	// once stored. Unasked (the store is down), the tokens are "", and
+	// the value is kept only in this process, for fail-safe, where a
+	// queued invalidation of a tag still bars it.
+	var tags []codec.Tag
+	if len(o.tags) > 0 {
+		if storeUp {
+			var err error
+			if tags, err = ns.tags.capture(ctx, o.tags); err != nil {
+				storeUp, tags = false, nil
+			}
+		}
+		if tags == nil {
+			tags = make([]codec.Tag, len(o.tags))
+			for i, t := range o.tags {
+				tags[i].Name = t
+			}
+		}
+	}
 	start, t0 := ns.c.now(), time.Now()
 	v, err := load(ctx)
 	took := time.Since(t0) // a duration: the system clock's
@@ -300,24 +321,24 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 		ns.c.loadErrors.Add(1)
 		if errors.Is(err, ErrNotFound) && o.negTTL > 0 && storeUp {
 			st := codec.Stamp{AsOf: start, FreshFor: o.negTTL, LoadTime: took, Negative: true}
-			ns.storeStamped(ctx, full, nil, st, o.negTTL)
+			ns.storeStamped(ctx, full, nil, st, tags, o.negTTL)
 		}
 		return nil, Meta{}, err
 	}
 	st := codec.Stamp{AsOf: start, FreshFor: o.freshFor(), LoadTime: took}
 	if storeUp {
-		ns.storeStamped(ctx, full, v, st, st.FreshFor+o.maxStale)
+		ns.storeStamped(ctx, full, v, st, tags, st.FreshFor+o.maxStale)
 	}
-	remember(ns, full, v, st, o.maxStale)
+	remember(ns, full, v, st, tags, o.maxStale)
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
 }
 
 // storeStamped writes a loaded value. A failed write is counted and
 // logged, never retried: a retry could land after a newer value.
-func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st codec.Stamp, ttl time.Duration) {
+func (ns *Namespace) storeStamped(ctx context.Context, full string, v any, st codec.Stamp, tags []codec.Tag, ttl time.Duration) {
 	const op = "get_or_load"
 	key := full[len(ns.base):]
-	b, err := ns.encode(nil, op, key, full, v, &st)
+	b, err := ns.encodeTagged(nil, op, key, full, v, &st, tags)
 	if err != nil {
 		ns.failed(opSet, err)
 		ns.obs.warnLimited("tradecache: caching a loaded value failed, not retried", "namespace", ns.name, "error", err)

@@ -65,8 +65,8 @@ func (h Handle[T]) GetManyNear(ctx context.Context, keys []string) (map[string]T
 }
 
 // Set stores v under key for ttl (0: the namespace's policy).
-func (h Handle[T]) Set(ctx context.Context, key string, v T, ttl time.Duration) error {
-	return h.ns.Set(ctx, key, v, ttl)
+func (h Handle[T]) Set(ctx context.Context, key string, v T, ttl time.Duration, opts ...SetOption) error {
+	return h.ns.Set(ctx, key, v, ttl, opts...)
 }
 
 // SetMany stores every item with one ttl; see Namespace.SetMany.

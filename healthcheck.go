@@ -65,6 +65,10 @@ type healthChecker struct {
 	// behind, may have rewound the data.
 	server         atomic.Pointer[string]
 	onServerChange func(from, to string)
+	// onTick runs after each tick's check, or lack of one, while the
+	// store was reachable at the last check: it applies the invalidations
+	// queued while it was not (Cache.drainInvalidations).
+	onTick func()
 }
 
 // start checks b once, and then every interval in the background unless
@@ -102,6 +106,9 @@ func (h *healthChecker) start(b *backend, interval, timeout time.Duration) {
 				if recovering || now.Sub(last.CheckedAt) >= interval-tick/2 {
 					cur := h.check(context.Background(), b, timeout)
 					last = &cur
+				}
+				if last.Reachable && h.onTick != nil {
+					h.onTick()
 				}
 			}
 		}

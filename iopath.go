@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/flight"
 	"github.com/tradecache/tradecache/internal/hotkeys"
 	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/internal/sizeof"
@@ -50,6 +51,9 @@ type backend struct {
 	// keeps none.
 	streams      store.Streams
 	streamCounts streamCounters
+	known        *flight.Known[knownValue] // the Cache's last known values
+	tags         *tagState                 // the tokens of tags this process has read
+	inval        *invalQueue // invalidations waiting for the store (durable invalidation)
 }
 
 // now is the Cache's time.
@@ -227,6 +231,9 @@ func (p *ioPath) getEx(ctx context.Context, key, full string, ttl time.Duration)
 // own-write window: a write that failed, or timed out, may still have
 // been applied.
 func (p *ioPath) write(ctx context.Context, k opKind, key, full string, b []byte, ttl time.Duration) error {
+	if err := p.settle(ctx, full); err != nil {
+		return err
+	}
 	t0 := p.start()
 	err := p.store.Set(ctx, full, b, ttl)
 	p.wroteNear(key)
@@ -245,6 +252,11 @@ func (p *ioPath) writeMany(ctx context.Context, op string, entries []store.Entry
 	)
 	for lo := 0; lo < len(entries); lo += p.batch {
 		hi := min(lo+p.batch, len(entries))
+		for i := lo; i < hi; i++ {
+			if err := p.settle(ctx, entries[i].Key); err != nil {
+				return written, p.fail(op, "", err)
+			}
+		}
 		t0 := p.start()
 		err := p.store.SetMany(ctx, entries[lo:hi])
 		if p.near != nil {
@@ -276,6 +288,12 @@ func (p *ioPath) writeMany(ctx context.Context, op string, entries []store.Entry
 // remove deletes keys MaxBatchSize per round trip and returns how many
 // existed, with a *PartialError naming the keys not removed (a shard
 // down; they may still exist), or an *OpError when a batch failed whole.
+//
+// Deletes that could not reach the store (unreachable, timed out, or
+// refused for a passing state) are not errors: this process forgets the
+// keys at once and queues the deletes (durable invalidation), and the
+// batches after a failed one are queued without being sent. Only a full
+// queue makes them an error (ErrInvalidationQueueFull).
 func (p *ioPath) remove(ctx context.Context, op string, keys, full []string) (int64, error) {
 	var (
 		total   int64
@@ -291,7 +309,21 @@ func (p *ioPath) remove(ctx context.Context, op string, keys, full []string) (in
 		var pe *store.PartialError
 		switch {
 		case errors.As(err, &pe):
-			partial = p.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
+			idx, cause := queueableFailures(pe)
+			qk, qf := make([]string, len(idx)), make([]string, len(idx))
+			for j, i := range idx {
+				qk[j], qf[j] = keys[lo+i], full[lo+i]
+			}
+			if len(idx) > 0 {
+				if qerr := p.queueDeletes(op, qk, qf, cause); qerr != nil {
+					return total, qerr
+				}
+			}
+			if len(idx) < len(pe.Failed) {
+				partial = p.partial(partial, op, pe, func(i int) string { return keys[lo+i] })
+			}
+		case err != nil && queueable(err):
+			return total, p.queueDeletes(op, keys[lo:], full[lo:], err)
 		case err != nil:
 			return total, p.fail(op, "", err)
 		}
@@ -337,6 +369,9 @@ func (p *ioPath) expire(ctx context.Context, key, full string, ttl time.Duration
 }
 
 func (p *ioPath) setIfNewer(ctx context.Context, key, full, verKey string, b []byte, version uint64, ttl time.Duration) (bool, error) {
+	if err := p.settle(ctx, full); err != nil {
+		return false, err
+	}
 	t0 := p.start()
 	applied, err := p.store.SetIfNewer(ctx, full, verKey, b, version, ttl)
 	p.wroteNear(key)

@@ -74,6 +74,7 @@ type loadOpts struct {
 	lockTTL, lockWait        time.Duration
 	loadTimeout, lockPoll    time.Duration
 	softTimeout, hardTimeout time.Duration
+	tags                     []string
 }
 
 // Get-or-load's defaults for what LoadOptions leave unset.
@@ -92,6 +93,15 @@ const (
 	lockPoll = 5 * time.Millisecond
 	lockLook = 100 * time.Millisecond
 )
+
+// WithTags tags the loaded value: InvalidateTag of any of them makes it
+// absent, on every instance. The tags' tokens are read before the loader
+// runs, so a value computed across an invalidation is not current when
+// stored (see the package's notes on tags). Tags follow the key rules, at
+// most 256 bytes each and codec.MaxTags in all.
+func WithTags(tags ...string) LoadOption {
+	return func(o *loadOpts) { o.tags = append(o.tags[:len(o.tags):len(o.tags)], tags...) }
+}
 
 // WithTTL sets how long a loaded value stays fresh.
 func WithTTL(d time.Duration) LoadOption { return func(o *loadOpts) { o.ttl = d } }
@@ -200,6 +210,13 @@ func (o *loadOpts) validate(op, ns, key string) error {
 		return invalidArg(op, ns, key, "jitter %v outside [0, 1)", o.jitter)
 	case o.beta < 0 || math.IsNaN(o.beta) || math.IsInf(o.beta, 0):
 		return invalidArg(op, ns, key, "early-refresh beta %v", o.beta)
+	case len(o.tags) > codec.MaxTags:
+		return invalidArg(op, ns, key, "%d tags, over %d", len(o.tags), codec.MaxTags)
+	}
+	for _, t := range o.tags {
+		if reason := checkKey(t, codec.MaxTagBytes); reason != "" {
+			return invalidArg(op, ns, key, "tag %q: %s", t, reason)
+		}
 	}
 	return nil
 }

@@ -8,6 +8,10 @@ import "github.com/tradecache/tradecache/codec"
 type knownValue struct {
 	v  any
 	st codec.Stamp
+	// tags are the value's tags and their tokens, nil for an untagged
+	// value; a token is "" when the value was loaded while the store
+	// could not be asked for it.
+	tags []codec.Tag
 }
 
 // loaded is the outcome of one load that every caller waiting on it

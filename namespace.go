@@ -3,6 +3,7 @@ package tradecache
 import (
 	"context"
 	"fmt"
+	"github.com/tradecache/tradecache/codec"
 	"reflect"
 	"strings"
 	"time"
@@ -108,14 +109,15 @@ func checkDst(op, ns, key string, dst any) error {
 
 // Set encodes value and stores it under key. A ttl of 0 means the
 // namespace's policy; a negative ttl is an error. A value that cannot be
-// encoded returns a *SerializationError and writes nothing.
+// encoded returns a *SerializationError and writes nothing. Tagged and
+// TaggedAsOf tag the value (see InvalidateTag).
 //
 // An error that matches ErrTimeout or ErrUnavailable means the outcome is
 // unknown: the command may have reached Redis and been applied (a 16 MiB
 // Set that timed out after 100ms was found whole). The Cache treats it so:
 // this process's near tier forgets the key either way, and nothing is
 // retried.
-func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
+func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) error {
 	const op = "set"
 	full, err := n.key(op, key)
 	if err != nil {
@@ -124,8 +126,14 @@ func (n *Namespace) Set(ctx context.Context, key string, value any, ttl time.Dur
 	if ttl, err = n.ttlFor(op, key, ttl); err != nil {
 		return err
 	}
+	var tags []codec.Tag
+	if len(opts) > 0 {
+		if tags, err = n.tagsFor(ctx, op, key, opts); err != nil {
+			return err
+		}
+	}
 	bp := n.c.bufs.Get().(*[]byte)
-	b, err := n.encode((*bp)[:0], op, key, full, value, nil)
+	b, err := n.encodeTagged((*bp)[:0], op, key, full, value, nil, tags)
 	if err != nil {
 		n.c.bufs.Put(bp)
 		return err
@@ -157,21 +165,25 @@ func (n *Namespace) Get(ctx context.Context, key string, dst any) (found bool, e
 		return false, err
 	}
 	b, found, _, err := n.read(ctx, opGet, key, full, false)
-	return n.finishRead(op, key, full, b, found, err, dst)
+	return n.finishRead(ctx, op, key, full, b, found, err, dst)
 }
 
 // finishRead completes a single-key read: it decodes a found value into
 // dst and counts the hit, the miss or the serialization error.
-func (n *Namespace) finishRead(op, key, full string, b []byte, found bool, err error, dst any) (bool, error) {
+func (n *Namespace) finishRead(ctx context.Context, op, key, full string, b []byte, found bool, err error, dst any) (bool, error) {
 	if err != nil {
 		return false, n.fail(op, key, err)
+	}
+	if found {
+		if _, err = n.decode(ctx, opGet, op, key, full, b, dst); err == errTagMoved {
+			found = false
+		} else if err != nil {
+			return false, err
+		}
 	}
 	if !found {
 		n.miss(1)
 		return false, nil
-	}
-	if err := n.decode(opGet, op, key, full, b, dst); err != nil {
-		return false, err
 	}
 	n.hit(1)
 	return true, nil
@@ -193,7 +205,7 @@ func (n *Namespace) Touch(ctx context.Context, key string, dst any, ttl time.Dur
 		return false, err
 	}
 	b, found, err := n.getEx(ctx, key, full, ttl)
-	return n.finishRead(op, key, full, b, found, err, dst)
+	return n.finishRead(ctx, op, key, full, b, found, err, dst)
 }
 
 // Delete removes keys and returns how many existed. Keys are sent in
@@ -343,7 +355,10 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 			return
 		}
 		v.Elem().SetZero()
-		if err := n.decode(opGetMany, op, keys[i], full[i], b, v.Interface()); err != nil {
+		if _, err := n.decode(ctx, opGetMany, op, keys[i], full[i], b, v.Interface()); err == errTagMoved {
+			missed++
+			return
+		} else if err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
@@ -382,6 +397,9 @@ func (n *Namespace) Clear(ctx context.Context) (int64, error) {
 	}
 	removed, err := n.clearAll(ctx)
 	n.deleted(removed)
+	if err != nil && queueable(err) {
+		return removed, n.queueClear(err)
+	}
 	if err != nil {
 		return removed, n.fail(op, "", err)
 	}
@@ -397,8 +415,8 @@ func (n *Namespace) tooMany(op string, count int) error {
 }
 
 // Set stores value under key in the default namespace. See Namespace.Set.
-func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration) error {
-	return c.def.Set(ctx, key, value, ttl)
+func (c *Cache) Set(ctx context.Context, key string, value any, ttl time.Duration, opts ...SetOption) error {
+	return c.def.Set(ctx, key, value, ttl, opts...)
 }
 
 // Get reads key from the default namespace into dst. See Namespace.Get.

@@ -34,11 +34,15 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 		return zero, false, nil
 	}
 	var v T
-	if err := ns.decode(opGet, op, key, full, b, &v); err != nil {
+	tagged, err := ns.decode(ctx, opGet, op, key, full, b, &v)
+	if err == errTagMoved {
+		ns.miss(1)
+		return zero, false, nil
+	} else if err != nil {
 		return zero, false, err
 	}
 	ns.hit(1)
-	if kp.ok {
+	if kp.ok && !tagged {
 		ns.keepNear(key, v, len(b), kp, kp.until)
 	}
 	return v, true, nil
@@ -115,7 +119,11 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 			return
 		}
 		v = zero
-		if err := ns.decode(opGetMany, op, rest[i], full[i], b, &v); err != nil {
+		tagged, err := ns.decode(ctx, opGetMany, op, rest[i], full[i], b, &v)
+		if err == errTagMoved {
+			missed++
+			return
+		} else if err != nil {
 			if serr == nil {
 				serr = err
 			}
@@ -123,7 +131,7 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 		}
 		found++
 		out[rest[i]] = v
-		if kp.ok {
+		if kp.ok && !tagged {
 			ns.keepNear(rest[i], v, len(b), kp, kp.until)
 		}
 	})

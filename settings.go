@@ -153,6 +153,7 @@ var settings = []setting{
 	{Field: "MemoryMaxBytes", Env: "CACHE_MEMORY_MAX_BYTES", Default: "268435456", def: always(int64(DefaultMemoryMaxBytes)), check: nonNegative("MemoryMaxBytes")},
 	{Field: "LocalStaleEntries", Default: "10000", def: always(DefaultLocalStaleEntries), check: nonNegative("LocalStaleEntries")},
 	{Field: "LocalStaleBytes", Default: "67108864", def: always(int64(DefaultLocalStaleBytes)), check: nonNegative("LocalStaleBytes")},
+	{Field: "InvalidationQueue", Default: "10000", def: always(DefaultInvalidationQueue), check: nonNegative("InvalidationQueue")},
 	{Field: "EnableMetrics", Env: "CACHE_ENABLE_METRICS", Default: "by environment", def: func(e Environment) any { return ptr(e != Testing) }},
 	{Field: "PublishStats", Env: "CACHE_PUBLISH_STATS", Default: "as metrics", def: nil},
 	{Field: "StatsInterval", Env: "CACHE_STATS_INTERVAL", Default: "5 s", def: always(DefaultStatsInterval), check: func(c Config) string {

@@ -67,6 +67,9 @@ type Stats struct {
 	ServerChanges uint64 `json:"server_changes"`
 	// Streams are the stream figures (Publish, consumer groups).
 	Streams StreamStats `json:"streams"`
+	// Invalidations describes the durable invalidation queue: deletes,
+	// tag invalidations and clears kept while the store was unreachable.
+	Invalidations InvalidationStats `json:"invalidations"`
 }
 
 // HitRate is Hits / (Hits + Misses), or 0 before any read.
@@ -114,6 +117,7 @@ func (c *Cache) counters() Stats {
 	st.NearFlushes = c.nearFlushes.Load()
 	st.ServerChanges = c.serverChanges.Load()
 	st.Streams = c.streamCounts.stats()
+	st.Invalidations = c.inval.stats(c.now())
 	c.namespaces.Range(func(_, v any) bool {
 		if t := v.(*Namespace).near; t != nil {
 			h, m, e, b := t.Stats()

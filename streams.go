@@ -68,7 +68,7 @@ func (e StreamEvent) Decode(dst any) error {
 	if e.ns == nil {
 		return invalidArg("decode", "", e.Key, "a zero StreamEvent")
 	}
-	return e.ns.decode(opGet, "get", e.Key, e.full, e.data, dst)
+	return e.ns.decodePlain(opGet, "get", e.Key, e.full, e.data, dst)
 }
 
 // Time is when the entry was appended, by the server's clock (its ID).
@@ -285,7 +285,7 @@ func (s Stream) Snapshot(ctx context.Context, dst any) (Snapshot, error) {
 	}
 	out := Snapshot{Found: snap.Found, Version: snap.Version, LastID: snap.LastID}
 	if snap.Found {
-		if err := n.decode(opGet, op, key, full, snap.Value, dst); err != nil {
+		if err := n.decodePlain(opGet, op, key, full, snap.Value, dst); err != nil {
 			return out, err
 		}
 		n.hit(1)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -291,6 +292,32 @@ func (k *Known[V]) Clear() {
 		s.mu.Lock()
 		s.m, s.bytes = nil, 0
 		s.lru.Init()
+		s.mu.Unlock()
+	}
+}
+
+// Forget drops key's last known value: it was invalidated, and must not
+// be served again, even stale.
+func (k *Known[V]) Forget(key string) {
+	s := k.shard(key)
+	s.mu.Lock()
+	if e, ok := s.m[key]; ok {
+		s.remove(e)
+	}
+	s.mu.Unlock()
+}
+
+// ForgetPrefix drops the last known value of every key that starts with
+// prefix: a namespace was cleared.
+func (k *Known[V]) ForgetPrefix(prefix string) {
+	for i := range k.shards {
+		s := &k.shards[i]
+		s.mu.Lock()
+		for key, e := range s.m {
+			if strings.HasPrefix(key, prefix) {
+				s.remove(e)
+			}
+		}
 		s.mu.Unlock()
 	}
 }

@@ -1,0 +1,365 @@
+package tradecache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/redistest"
+)
+
+// TestInvalidateTagReachesEveryNamespace tags values in three namespaces,
+// written by Set and by GetOrLoad, 40 keys each (on a cluster, on every
+// shard), and makes them absent with one InvalidateTag call. Values with
+// another tag, or none, stay.
+func TestInvalidateTagReachesEveryNamespace(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		nss := []*tradecache.Namespace{b.cache.Namespace("risk"), b.cache.Namespace("analytics"), b.cache.Namespace("models")}
+		const n = 40
+		for _, ns := range nss {
+			for i := range n {
+				k := fmt.Sprintf("k%d", i)
+				if i%2 == 0 {
+					if err := ns.Set(ctx, k, i, 0, tradecache.Tagged("sym:AAPL", "refdata")); err != nil {
+						t.Fatal(err)
+					}
+				} else if _, _, err := tradecache.GetOrLoad(ctx, ns, k, func(context.Context) (int, error) { return i, nil }, tradecache.WithTags("sym:AAPL")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ns.Set(ctx, "msft", 1, 0, tradecache.Tagged("sym:MSFT")); err != nil {
+				t.Fatal(err)
+			}
+			if err := ns.Set(ctx, "plain", 2, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, ns := range nss {
+			var v int
+			if found, err := ns.Get(ctx, "k3", &v); err != nil || !found || v != 3 {
+				t.Fatalf("%s before: %v %v %v", ns.Name(), v, found, err)
+			}
+		}
+		if err := b.cache.InvalidateTag(ctx, "sym:AAPL"); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range nss {
+			keys := []string{"msft", "plain"}
+			for i := range n {
+				k := fmt.Sprintf("k%d", i)
+				keys = append(keys, k)
+				var v int
+				if found, err := ns.Get(ctx, k, &v); err != nil || found {
+					t.Fatalf("%s/%s after InvalidateTag: found %v (%d), %v", ns.Name(), k, found, v, err)
+				}
+			}
+			m := map[string]int{}
+			if _, err := ns.GetMany(ctx, keys, &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(m) != 2 || m["msft"] != 1 || m["plain"] != 2 {
+				t.Fatalf("%s GetMany after InvalidateTag: %v, want only msft and plain", ns.Name(), m)
+			}
+			got, err := tradecache.GetManyNear[int](ctx, ns, keys)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("%s GetManyNear after InvalidateTag: %v, %v", ns.Name(), got, err)
+			}
+			// GetOrLoad loads again, and the new value is current.
+			v, meta, err := tradecache.GetOrLoad(ctx, ns, "k1", func(context.Context) (int, error) { return 100, nil }, tradecache.WithTags("sym:AAPL"))
+			if err != nil || v != 100 || meta.Source != tradecache.SourceLoader {
+				t.Fatalf("%s GetOrLoad after InvalidateTag: %v %+v %v", ns.Name(), v, meta, err)
+			}
+			if v, meta, err = tradecache.GetOrLoad(ctx, ns, "k1", func(context.Context) (int, error) { return 200, nil }, tradecache.WithTags("sym:AAPL")); err != nil || v != 100 || meta.Source == tradecache.SourceLoader {
+				t.Fatalf("%s GetOrLoad again: %v %+v %v", ns.Name(), v, meta, err)
+			}
+		}
+	})
+}
+
+// TestTaggedValueComputedAcrossAnInvalidationIsNotCurrent: a value whose
+// load began before InvalidateTag and whose store came after it carries
+// the old token, so it never reads as current.
+func TestTaggedValueComputedAcrossAnInvalidationIsNotCurrent(t *testing.T) {
+	eachBackend(t, tradecache.Config{}, func(t *testing.T, b backend) {
+		ctx := testCtx(t)
+		ns := b.cache.Namespace("risk")
+		v, _, err := tradecache.GetOrLoad(ctx, ns, "var", func(ctx context.Context) (int, error) {
+			// The price changes while VaR is computed from the old one.
+			if err := b.cache.InvalidateTag(ctx, "sym:AAPL"); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		}, tradecache.WithTags("sym:AAPL"))
+		if err != nil || v != 1 {
+			t.Fatalf("GetOrLoad = %v, %v", v, err)
+		}
+		if _, ok := b.raw(t, "trading:risk:var"); !ok {
+			t.Fatal("the loaded value was not stored")
+		}
+		var got int
+		if found, err := ns.Get(ctx, "var", &got); err != nil || found {
+			t.Fatalf("a value computed across an invalidation reads as current: %v %v %v", got, found, err)
+		}
+		// The same race by hand: tokens read, tag invalidated, value written.
+		toks, err := b.cache.TagTokens(ctx, "sym:MSFT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.cache.InvalidateTag(ctx, "sym:MSFT"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.Set(ctx, "exposure", 5, 0, tradecache.TaggedAsOf(toks)); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := ns.Get(ctx, "exposure", &got); err != nil || found {
+			t.Fatalf("TaggedAsOf across an invalidation reads as current: %v %v", found, err)
+		}
+		// Without the invalidation in between, it is current.
+		if toks, err = b.cache.TagTokens(ctx, "sym:MSFT"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.Set(ctx, "exposure", 6, 0, tradecache.TaggedAsOf(toks)); err != nil {
+			t.Fatal(err)
+		}
+		if found, err := ns.Get(ctx, "exposure", &got); err != nil || !found || got != 6 {
+			t.Fatalf("TaggedAsOf: %v %v %v", got, found, err)
+		}
+	})
+}
+
+// TestTagsAreCheckedAndBounded: bad tags are refused before anything is
+// written.
+func TestTagsAreCheckedAndBounded(t *testing.T) {
+	c := newMemCache(t)
+	ctx := testCtx(t)
+	many := make([]string, 33)
+	for i := range many {
+		many[i] = fmt.Sprintf("t%d", i)
+	}
+	for name, tags := range map[string][]string{"empty": {""}, "space": {"a b"}, "long": {string(make([]byte, 257))}, "33 tags": many} {
+		var ae *tradecache.ArgumentError
+		if err := c.Set(ctx, "k", 1, 0, tradecache.Tagged(tags...)); !errors.As(err, &ae) {
+			t.Errorf("Set with %s tags: %v, want an *ArgumentError", name, err)
+		}
+		if err := c.InvalidateTag(ctx, tags...); !errors.As(err, &ae) {
+			t.Errorf("InvalidateTag with %s tags: %v, want an *ArgumentError", name, err)
+		}
+		if _, _, err := tradecache.GetOrLoad(ctx, c.Namespace("x"), "k", func(context.Context) (int, error) { return 1, nil }, tradecache.WithTags(tags...)); !errors.As(err, &ae) {
+			t.Errorf("GetOrLoad with %s tags: %v, want an *ArgumentError", name, err)
+		}
+	}
+	if found, _ := c.Exists(ctx, "k"); found {
+		t.Fatal("a refused Set wrote")
+	}
+}
+
+func newMemCache(t *testing.T) *tradecache.Cache {
+	t.Helper()
+	c, err := tradecache.New(context.Background(), tradecache.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestInvalidateTagReachesOtherInstances: B reads tagged values through
+// its near tier (the tag's token held in process, tracked); A invalidates
+// the tag; B's reads see the values absent within the near tier's
+// visibility bound, on every topology.
+func TestInvalidateTagReachesOtherInstances(t *testing.T) {
+	t.Run("standalone", func(t *testing.T) {
+		srv := redistest.Start(t)
+		testTagReachesOther(t, tradecache.RedisConfig{URL: "redis://" + srv.Addr})
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		g := topologies.Sentinel(t)
+		testTagReachesOther(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		testTagReachesOther(t, tradecache.RedisConfig{ClusterAddrs: topologies.Cluster(t).Addrs()})
+	})
+}
+
+func testTagReachesOther(t *testing.T, rc tradecache.RedisConfig) {
+	a, b := nearCacheOn(t, rc, false), nearCacheOn(t, rc, false)
+	ctx := testCtx(t)
+	mdA, mdB := a.Namespace("md"), b.Namespace("md")
+	var lags []time.Duration
+	for i := range 200 {
+		tag := fmt.Sprintf("round%d", i%3)
+		if err := mdA.Set(ctx, "k", i, 0, tradecache.Tagged(tag)); err != nil {
+			t.Fatal(err)
+		}
+		// B reads it until it sees it (its own copy of the key may lag
+		// A's write by an invalidation).
+		deadline := time.Now().Add(time.Second)
+		for {
+			v, found, err := tradecache.GetNear[int](ctx, mdB, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found && v == i {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: B never read the value (%v %v)", i, v, found)
+			}
+		}
+		if err := a.InvalidateTag(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+		done := time.Now()
+		for {
+			v, found, err := tradecache.GetNear[int](ctx, mdB, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !found {
+				lags = append(lags, time.Since(done))
+				break
+			}
+			if v != i {
+				t.Fatalf("round %d: B read %d", i, v)
+			}
+			if time.Since(done) > time.Second {
+				t.Fatalf("round %d: InvalidateTag on A invisible on B after 1s", i)
+			}
+		}
+	}
+	slices.Sort(lags)
+	p99 := lags[len(lags)*99/100]
+	t.Logf("InvalidateTag on A seen by B: p50 %v, p99 %v, max %v over %d rounds", lags[len(lags)/2], p99, lags[len(lags)-1], len(lags))
+	if p99 > 100*time.Millisecond {
+		t.Fatalf("1 invalidation in 100 took over 100ms to reach B: p99 %v", p99)
+	}
+}
+
+// TestDurableInvalidation: Redis stops answering (SIGSTOP, so its data
+// stays); A deletes a key and invalidates a tag. Both calls return nil,
+// and A never serves either value again, fail-safe included. When Redis
+// answers again, the queue lands by itself: B, which held both values in
+// its near tier, reads the loader's new values, with no call from A.
+func TestDurableInvalidation(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := tradecache.RedisConfig{URL: "redis://" + srv.Addr}
+	mk := func() *tradecache.Cache {
+		off := false
+		c, err := tradecache.New(context.Background(), tradecache.Config{
+			LogSlowOps: &off, Redis: rc, OpTimeout: 100 * time.Millisecond, HealthInterval: 50 * time.Millisecond,
+			Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour, MaxStale: time.Hour}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := mk(), mk()
+	ctx := testCtx(t)
+	mdA, mdB := a.Namespace("md"), b.Namespace("md")
+	var gen atomic.Int64
+	load := func(context.Context) (int64, error) { return gen.Load(), nil }
+	for _, c := range []*tradecache.Namespace{mdA, mdB} {
+		for _, k := range []string{"deleted", "tagged"} {
+			opts := []tradecache.LoadOption{tradecache.WithTags("t")}
+			if v, _, err := tradecache.GetOrLoad(ctx, c, k, load, opts...); err != nil || v != 0 {
+				t.Fatalf("first load of %s: %v %v", k, v, err)
+			}
+		}
+	}
+	srv.Stop()
+	stopped := true
+	defer func() {
+		if stopped {
+			srv.Continue()
+		}
+	}()
+	// Each call may time out (100 ms), or fail fast once the breaker opens.
+	if n, err := mdA.Delete(ctx, "deleted"); err != nil || n != 0 {
+		t.Fatalf("Delete while Redis is away = %d, %v; want it queued (0, nil)", n, err)
+	}
+	if err := a.InvalidateTag(ctx, "t"); err != nil {
+		t.Fatalf("InvalidateTag while Redis is away = %v; want it queued", err)
+	}
+	st := a.Stats(ctx).Invalidations
+	if st.Queued != 2 || st.Enqueued != 2 {
+		t.Fatalf("queue while away: %+v, want 2 queued", st)
+	}
+	// Fail-safe would serve the last known values: not these.
+	gen.Store(1)
+	failing := func(context.Context) (int64, error) { return 0, errors.New("the price service is down too") }
+	for _, k := range []string{"deleted", "tagged"} {
+		v, meta, err := tradecache.GetOrLoad(ctx, mdA, k, failing, tradecache.WithTags("t"))
+		if err == nil {
+			t.Fatalf("%s: served %d (%+v) after this process invalidated it", k, v, meta)
+		}
+	}
+	srv.Continue()
+	stopped = false
+	// No call from A: its health checker applies the queue.
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Stats(ctx).Invalidations.Queued != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue was not applied within 10s of Redis answering: %+v", a.Stats(ctx).Invalidations)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := a.Stats(ctx).Invalidations; st.Applied != 2 || st.Dropped != 0 {
+		t.Fatalf("queue after recovery: %+v", st)
+	}
+	for _, k := range []string{"deleted", "tagged"} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			v, _, err := tradecache.GetOrLoad(ctx, mdB, k, load, tradecache.WithTags("t"))
+			if err == nil && v == 1 {
+				break
+			}
+			if err == nil && v != 0 {
+				t.Fatalf("%s: B read %d", k, v)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: B still reads %d, %v after the queue landed", k, v, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestInvalidationQueueOverflowIsReported: past Config.InvalidationQueue,
+// an invalidation that cannot reach the store is an error the caller
+// sees (ErrInvalidationQueueFull), counted in Stats; the value is still
+// forgotten by this process.
+func TestInvalidationQueueOverflowIsReported(t *testing.T) {
+	srv := redistest.Start(t)
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr},
+		OpTimeout: 100 * time.Millisecond, InvalidationQueue: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	srv.Kill()
+	for i, k := range []string{"a", "b", "a"} { // "a" again: deduplicated
+		if _, err := c.Delete(ctx, k); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+	_, err = c.Delete(ctx, "c")
+	if !errors.Is(err, tradecache.ErrInvalidationQueueFull) || !errors.Is(err, tradecache.ErrUnavailable) && !errors.Is(err, tradecache.ErrTimeout) {
+		t.Fatalf("delete past the queue = %v, want ErrInvalidationQueueFull and the store's error", err)
+	}
+	if err := c.InvalidateTag(ctx, "t"); !errors.Is(err, tradecache.ErrInvalidationQueueFull) {
+		t.Fatalf("InvalidateTag past the queue = %v", err)
+	}
+	if st := c.Stats(ctx).Invalidations; st.Queued != 2 || st.Dropped != 2 || st.OldestAge <= 0 {
+		t.Fatalf("stats %+v, want 2 queued and 2 dropped", st)
+	}
+}
