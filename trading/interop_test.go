@@ -231,3 +231,35 @@ func TestGoAndPythonShareTheCache(t *testing.T) {
 	}
 	t.Logf("race: 3 rounds of 100 Go and 100 Python versions shuffled on one key; the highest (200) won each time")
 }
+
+// TestGoAndPythonHonourTags: a value Go tags is read by Python, which
+// invalidates the tag, and Go then reads it as absent; values Python tags
+// (by set with tokens read first, and by get_or_load) are read by Go,
+// which invalidates their tag, and Python then reads them as absent.
+func TestGoAndPythonHonourTags(t *testing.T) {
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	c := interopCache(t, url)
+	ctx := context.Background()
+	risk := c.Namespace(tradecache.NamespaceRisk)
+	if err := risk.Set(ctx, "go-tagged", decimal.RequireFromString("1.50"), 0, tradecache.Tagged("sym:AAPL")); err != nil {
+		t.Fatal(err)
+	}
+	if err := risk.Set(ctx, "plain", 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(strings.TrimSpace(runPython(t, "tags", url, "1")))
+	var d decimal.Decimal
+	if found, err := risk.Get(ctx, "go-tagged", &d); err != nil || found {
+		t.Fatalf("Go reads %v (%v, %v) after Python's invalidate_tag", d, found, err)
+	}
+	for k, want := range map[string]string{"py-tagged": "2.25", "py-loaded": "3.00"} {
+		if found, err := risk.Get(ctx, k, &d); err != nil || !found || d.StringFixed(2) != want || d.Exponent() != -2 {
+			t.Fatalf("Go reads Python's tagged %s as %v, %v, %v", k, d, found, err)
+		}
+	}
+	if err := c.InvalidateTag(ctx, "sym:MSFT"); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(strings.TrimSpace(runPython(t, "tags", url, "2")))
+}

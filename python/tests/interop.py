@@ -4,6 +4,7 @@ writes through the Go library and runs:
     interop.py read  REDIS_URL EXPECTED.json   read what Go wrote; exact equality
     interop.py write REDIS_URL                 write for Go to read
     interop.py race  REDIS_URL SYMBOL SEQS     publish quotes at these versions
+    interop.py tags  REDIS_URL STEP            tagged values across the languages (see tags())
 
 The environment carries CACHE_KEY_PREFIX and CACHE_ENCRYPTION_KEYS, as a
 service's would.
@@ -86,6 +87,35 @@ async def race(url, symbol, seqs):
                                                           "at": TcTime(1795703400, 0, 0, "")})
 
 
+async def tags(url, step):
+    """Step 1: read the value Go tagged "sym:AAPL" (current), invalidate
+    the tag, check it is absent, and write one tagged "sym:MSFT" computed
+    under tokens read first. Step 2, after Go invalidated "sym:MSFT": the
+    Python value reads absent."""
+    async with manager(url) as c:
+        if step == "1":
+            v = await c.get("go-tagged", namespace="risk")
+            if v != D("1.50"):
+                sys.exit(f"python read Go's tagged value as {v!r}")
+            await c.invalidate_tag("sym:AAPL")
+            if (v := await c.get("go-tagged", namespace="risk")) is not None:
+                sys.exit(f"python still reads {v!r} after invalidate_tag")
+            toks = await c.tag_tokens(["sym:MSFT"])
+            await c.set("py-tagged", D("2.25"), namespace="risk", tags_as_of=toks)
+            n = await c.get_or_load("py-loaded", lambda: asyncio.sleep(0, D("3.00")), namespace="risk", tags=["sym:MSFT"])
+            if n != D("3.00") or await c.get("py-loaded", namespace="risk") != D("3.00"):
+                sys.exit("python get_or_load with tags")
+            print("python: tags step 1 ok")
+        else:
+            for k in ("py-tagged", "py-loaded"):
+                if (v := await c.get(k, namespace="risk")) is not None:
+                    sys.exit(f"python still reads {k} = {v!r} after Go invalidated its tag")
+            got = await c.get_many(["py-tagged", "py-loaded", "plain"], namespace="risk")
+            if got != {"plain": 7}:
+                sys.exit(f"python get_many after Go's invalidation: {got}")
+            print("python: tags step 2 ok")
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     if cmd == "read":
@@ -94,6 +124,8 @@ def main():
         asyncio.run(write(url))
     elif cmd == "race":
         asyncio.run(race(url, sys.argv[3], [int(x) for x in sys.argv[4].split(",")]))
+    elif cmd == "tags":
+        asyncio.run(tags(url, sys.argv[3]))
     else:
         sys.exit(f"unknown command {cmd}")
 

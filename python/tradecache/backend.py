@@ -59,6 +59,7 @@ class Backend:
     async def mget(self, keys: list[str]) -> list[bytes | None]: ...
     async def set(self, key: str, value: bytes, px: int) -> None: ...
     async def set_many(self, items: list[tuple[str, bytes]], px: int) -> None: ...
+    async def set_nx(self, key: str, value: bytes, px: int) -> bool: ...
     async def delete(self, keys: list[str]) -> int: ...
     async def exists(self, key: str) -> bool: ...
     async def getex(self, key: str, px: int) -> bytes | None: ...
@@ -104,6 +105,12 @@ class MemoryBackend(Backend):
     async def set_many(self, items, px):
         for k, v in items:
             self._data[k] = (bytes(v), self._exp(px))
+
+    async def set_nx(self, key, value, px):
+        if self._live(key) is not None:
+            return False
+        self._data[key] = (bytes(value), self._exp(px))
+        return True
 
     async def delete(self, keys):
         n = 0
@@ -501,6 +508,9 @@ class RedisBackend(Backend):
 
     def set(self, key, value, px):
         return self._do(self.op.set(key, value, px=px or None))
+
+    async def set_nx(self, key, value, px):
+        return bool(await self._do(self.op.set(key, value, px=px, nx=True)))
 
     async def set_many(self, items, px):
         if self._cluster:

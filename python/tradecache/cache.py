@@ -52,6 +52,7 @@ MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
 GENERATION_TTL = 7 * 24 * 3600.0  # generation tokens outlive any calculation
 LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
 PARTS = 16  # partition breakers on a cluster
+TAG_TTL_MS = 30 * 24 * 3600 * 1000  # a tag's token lives 30 days after it was set, as in Go
 _OFF_LOOP = 256 << 10  # values larger than this are decoded and encoded in a thread
 
 T = TypeVar("T")
@@ -375,12 +376,13 @@ class CacheManager:
         """The Redis key: "<prefix>:<namespace>:<key>", as in Go."""
         return self._rc.key(namespace, key)
 
-    def _encode(self, namespace: str, full: str, value: Any, stamp: Stamp | None = None) -> bytes:
+    def _encode(self, namespace: str, full: str, value: Any, stamp: Stamp | None = None,
+                tags: list[tuple[str, str]] | None = None) -> bytes:
         c = self.config
         try:
             b = envelope.encode(value, storage_key=full, compression=c.compression,
                                 compress_threshold=c.compress_threshold, keyring=c.keyring,
-                                seal=c.sealed(namespace), stamp=stamp, max_decoded_size=c.max_decoded_size)
+                                seal=c.sealed(namespace), stamp=stamp, max_decoded_size=c.max_decoded_size, tags=tags)
         except (TypeError, OverflowError, ValueError) as e:
             raise SerializationError(f"{full}: cannot encode {type(value).__name__}: {e}").with_context(
                 "encode", namespace, full) from e
@@ -388,6 +390,68 @@ class CacheManager:
             raise ValueTooLarge(f"{full}: {len(b)} bytes encoded, over {c.max_value_bytes}").with_context(
                 "encode", namespace, full)
         return b
+
+    # --- tags (docs/tags.md): a tagged value carries each tag's token as it
+    # stood before it was computed, and reads as absent once any token has
+    # moved. Python holds no tokens in process (no tracking): a read of a
+    # tagged value reads its tags' tokens, one MGET.
+
+    def _tag_key(self, tag: str) -> str:
+        if reason := check_key(tag, envelope.MAX_TAG_BYTES):
+            raise ValueError(f"tag {tag!r}: {reason}")
+        return f"{self.config.key_prefix}:#tag:{tag}"
+
+    async def tag_tokens(self, tags: Iterable[str]) -> list[tuple[str, str]]:
+        """The current token of each tag, made when it has none: read them
+        before computing a value, and pass them to set(tags_as_of=...), so
+        that an invalidation in between makes the value absent."""
+        tags = list(tags)
+        if len(tags) > envelope.MAX_TAGS:
+            raise ValueError(f"{len(tags)} tags, over {envelope.MAX_TAGS}")
+        keys = [self._tag_key(t) for t in tags]
+        if not keys:
+            return []
+        be = self._rc.backend
+        cur = await self._rc.run("tag_tokens", "", "", be.mget, keys)
+        out = []
+        for tag, k, tok in zip(tags, keys, cur):
+            if tok is None:
+                new = envelope.new_tag_token()
+                if await self._rc.run("tag_tokens", "", tag, be.set_nx, k, new.encode(), TAG_TTL_MS, route=k):
+                    tok = new.encode()
+                else:
+                    tok = await self._rc.run("tag_tokens", "", tag, be.get, k, route=k)
+                    if tok is None:
+                        raise CacheCommandError(f"tag {tag!r}: its token expired while it was read; try again")
+            out.append((tag, tok.decode()))
+        return out
+
+    async def _tags_hold(self, tags: list[tuple[str, str]]) -> bool:
+        keys = [self._tag_key(name) for name, _ in tags]
+        cur = await self._rc.run("tag_tokens", "", "", self._rc.backend.mget, keys)
+        return all(c is not None and c.decode() == tok for c, (_, tok) in zip(cur, tags))
+
+    async def invalidate_tag(self, *tags: str) -> None:
+        """Make every value carrying any of tags absent, in every namespace
+        and every process, Go's included: each tag gets a new token."""
+        if len(tags) > envelope.MAX_TAGS:
+            raise ValueError(f"{len(tags)} tags, over {envelope.MAX_TAGS}")
+        items = [(self._tag_key(t), envelope.new_tag_token().encode()) for t in tags]
+        if items:
+            await self._rc.run("invalidate_tag", "", "", self._rc.backend.set_many, items, TAG_TTL_MS)
+
+    def _decode_meta(self, namespace: str, full: str, b: bytes) -> tuple[Any, Any]:
+        """(value, tags): the tags of a tagged value, None for any other."""
+        if not envelope.maybe_tagged(b):
+            return self._decode(namespace, full, b), None
+        c = self.config
+        try:
+            v, _, tags = envelope.decode_meta(b, storage_key=full, keyring=c.keyring, sealed=c.sealed(namespace),
+                                              max_decoded_size=c.max_decoded_size, times=self._times)
+        except EnvelopeError as e:
+            e.with_context("decode", namespace, full)
+            raise
+        return v, tags
 
     def _decode(self, namespace: str, full: str, b: bytes) -> Any:
         c = self.config
@@ -429,20 +493,32 @@ class CacheManager:
             counts.misses += 1
             return default
         try:
-            v = self._decode(ns, full, b) if len(b) <= _OFF_LOOP else await asyncio.to_thread(self._decode, ns, full, b)
+            v, tags = self._decode_meta(ns, full, b) if len(b) <= _OFF_LOOP else await asyncio.to_thread(self._decode_meta, ns, full, b)
         except EnvelopeError:
             counts.errors += 1
             raise
+        if tags and not await self._tags_hold(tags):
+            counts.misses += 1
+            return default
         counts.hits += 1
         return v
 
-    async def set(self, key: str, value: Any, ttl: float | None = None, namespace: str | None = None) -> bool:
+    async def set(self, key: str, value: Any, ttl: float | None = None, namespace: str | None = None, *,
+                  tags: Iterable[str] = (), tags_as_of: list[tuple[str, str]] | None = None) -> bool:
         """Store value under key for ttl seconds (None or 0: the
         namespace's policy). Nothing is written when the value cannot be
-        encoded or is too large."""
+        encoded or is too large. tags tag it with their tokens now;
+        tags_as_of with tokens read earlier (tag_tokens): invalidate_tag of
+        any makes it absent, here and in Go."""
         ns = namespace or NAMESPACE_DEFAULT
         full = self._rc.key(ns, key)
-        if isinstance(value, (bytes, bytearray, str)) and len(value) > _OFF_LOOP:
+        pairs = list(tags_as_of or [])
+        tags = list(tags)
+        if tags:
+            pairs += await self.tag_tokens(tags)
+        if pairs:
+            b = self._encode(ns, full, value, tags=pairs)
+        elif isinstance(value, (bytes, bytearray, str)) and len(value) > _OFF_LOOP:
             b = await asyncio.to_thread(self._encode, ns, full, value)  # zstd, AES-GCM: not on the loop
         else:
             b = self._encode(ns, full, value)
@@ -493,11 +569,18 @@ class CacheManager:
         out, counts = {}, self._rc.count(ns)
         decode, c = envelope.decode, self.config
         sealed, ring, limit, times = c.sealed(ns), c.keyring, c.max_decoded_size, self._times
+        maybe_tagged, tagged = envelope.maybe_tagged, []
         for k, full, b in zip(keys, fulls, vals):
             if b is None:
                 counts.misses += 1
                 continue
             try:
+                if maybe_tagged(b):
+                    v, _, tags = envelope.decode_meta(b, full, ring, sealed, limit, times)
+                    if tags:
+                        tagged.append((k, tags))
+                    out[k] = v
+                    continue
                 out[k] = decode(b, full, ring, sealed, limit, times)
             except EnvelopeError as e:
                 counts.errors += 1
@@ -507,6 +590,13 @@ class CacheManager:
                     errors[k] = e
                 continue
             counts.hits += 1
+        if tagged:
+            held = await asyncio.gather(*(self._tags_hold(tags) for _, tags in tagged))
+            for (k, _), ok in zip(tagged, held):
+                if not ok:
+                    del out[k]
+                    counts.hits -= 1
+                    counts.misses += 1
         return out
 
     async def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None, namespace: str | None = None) -> int:
@@ -553,7 +643,7 @@ class CacheManager:
     # --- one computation per key ---------------------------------------------
 
     async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None = None,
-                          namespace: str | None = None, degrade: bool = True) -> Any:
+                          namespace: str | None = None, degrade: bool = True, *, tags: Iterable[str] = ()) -> Any:
         """The value under key, or loader()'s, stored; concurrent calls for
         one key in this process share one load. With degrade (the
         default), a cache that cannot be read or written does not stop the
@@ -575,7 +665,16 @@ class CacheManager:
             return await asyncio.shield(fut)
         fut = asyncio.get_running_loop().create_future()
         self._inflight[full] = fut
+        tags, as_of = list(tags), None
         try:
+            if tags:
+                # Before the load: an invalidation while it runs makes
+                # what it returns absent once stored.
+                try:
+                    as_of = await self.tag_tokens(tags)
+                except (RedisConnectionError, CacheTimeoutError, CacheCommandError):
+                    if not degrade:
+                        raise
             v = await loader()
         except BaseException as e:
             self._inflight.pop(full, None)
@@ -586,7 +685,8 @@ class CacheManager:
         self._inflight.pop(full, None)
         fut.set_result(v)
         try:
-            await self.set(key, v, ttl=ttl, namespace=ns)
+            if not tags or as_of is not None:  # a tagged value whose tokens could not be read is not cached
+                await self.set(key, v, ttl=ttl, namespace=ns, tags_as_of=as_of)
         except (RedisConnectionError, CacheTimeoutError, CacheCommandError) as e:
             if not degrade:
                 raise
@@ -804,8 +904,9 @@ class Namespace:
     async def get(self, key: str, default: Any = None) -> Any:
         return await self.cache.get(key, default, namespace=self.name)
 
-    async def set(self, key: str, value: Any, ttl: float | None = None) -> bool:
-        return await self.cache.set(key, value, ttl, namespace=self.name)
+    async def set(self, key: str, value: Any, ttl: float | None = None, **tags: Any) -> bool:
+        """tags= and tags_as_of= as CacheManager.set takes them."""
+        return await self.cache.set(key, value, ttl, namespace=self.name, **tags)
 
     async def get_many(self, keys: Iterable[str], errors: dict[str, CacheError] | None = None) -> dict[str, Any]:
         return await self.cache.get_many(keys, namespace=self.name, errors=errors)
@@ -825,8 +926,9 @@ class Namespace:
     async def clear(self) -> int:
         return await self.cache.clear_namespace(self.name)
 
-    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None = None) -> Any:
-        return await self.cache.get_or_load(key, loader, ttl, namespace=self.name)
+    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[Any]], ttl: float | None = None,
+                          *, tags: Iterable[str] = ()) -> Any:
+        return await self.cache.get_or_load(key, loader, ttl, namespace=self.name, tags=tags)
 
     def key(self, key: str) -> str:
         return self.cache.key(self.name, key)

@@ -823,6 +823,27 @@ def _unzstd(payload: bytes, limit: int) -> bytes:
     return out
 
 
+def new_tag_token() -> str:
+    """A new random token for a tag, as Go makes them: 12 random bytes,
+    base64url without padding."""
+    return base64.urlsafe_b64encode(os.urandom(12)).rstrip(b"=").decode()
+
+
+def maybe_tagged(b: bytes) -> bool:
+    """Whether an envelope may be a tagged value, which a reader must hold
+    to its tags' tokens (decode_meta): a plain one whose payload opens
+    extension 4, or one compressed or sealed, which only decoding tells."""
+    if len(b) < 3 or b[0] & FLAG_RAW:
+        return False
+    if b[0] != _PLAIN:
+        return True
+    c = b[1]
+    if 0xC7 <= c <= 0xC9:
+        at = 2 + (1 << (c - 0xC7))
+        return len(b) > at and b[at] == EXT_TAGGED
+    return False
+
+
 def _tag_section(tags: "list[tuple[str, str]]") -> bytes:
     if len(tags) > MAX_TAGS:
         raise ValueError(f"{len(tags)} tags, over {MAX_TAGS}")
