@@ -53,7 +53,7 @@ type backend struct {
 	streamCounts streamCounters
 	known        *flight.Known[knownValue] // the Cache's last known values
 	tags         *tagState                 // the tokens of tags this process has read
-	inval        *invalQueue // invalidations waiting for the store (durable invalidation)
+	inval        *invalQueue               // invalidations waiting for the store (durable invalidation)
 }
 
 // now is the Cache's time.

@@ -98,4 +98,3 @@ func queueableFailures(pe *store.PartialError) (idx []int, cause error) {
 	}
 	return idx, cause
 }
-

@@ -73,8 +73,8 @@ type tagState struct {
 
 	mu      sync.RWMutex
 	current map[string]heldToken // tag -> token, read tracked and not invalidated since
-	last    map[string]string // tag -> the last token seen, for last known values while the store is down
-	wrote   map[string]int64  // tag -> until when reads skip tracking (own writes, as near.OwnWriteWindow)
+	last    map[string]string    // tag -> the last token seen, for last known values while the store is down
+	wrote   map[string]int64     // tag -> until when reads skip tracking (own writes, as near.OwnWriteWindow)
 	// epoch moves with every invalidation of a tag key: a tracked read
 	// that raced one does not put its token.
 	epoch atomic.Uint64
