@@ -530,3 +530,43 @@ func benchGetMany(b *testing.B, quotes *tradecache.Namespace, keys []string) {
 		b.ReportMetric(float64(b.N*len(keys))/b.Elapsed().Seconds(), "keys/s")
 	})
 }
+
+// BenchmarkGetTagged is the read cost of tags: the same quote written with
+// 0, 1 and 5 tags, read with Namespace.Get, in one run. With a near tier
+// configured (here on another namespace) the store tracks, and a tag's
+// token is held in process: checking the tags costs map lookups, not a
+// round trip. Report tagged/untagged from the same run.
+func BenchmarkGetTagged(b *testing.B) {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port},
+		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}}}},
+		tradecache.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	ns := c.Namespace("risk")
+	tagSets := map[int][]string{0: nil, 1: {"sym:AAPL"}, 5: {"sym:AAPL", "sym:MSFT", "refdata", "model:v3", "book:eq"}}
+	for _, n := range []int{0, 1, 5} {
+		for i := range 1000 {
+			if err := ns.Set(ctx, fmt.Sprintf("t%d:k%d", n, i), sampleQuote(i), time.Hour, tradecache.Tagged(tagSets[n]...)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, n := range []int{0, 1, 5} {
+		b.Run(fmt.Sprintf("tags%d", n), func(b *testing.B) {
+			modes(b, func(b *testing.B, p bool) {
+				run(b, p, func(i int) error {
+					var q benchQuote
+					found, err := ns.Get(ctx, fmt.Sprintf("t%d:k%d", n, i%1000), &q)
+					if err == nil && !found {
+						err = fmt.Errorf("t%d:k%d missing", n, i%1000)
+					}
+					return err
+				})
+			})
+		})
+	}
+}
