@@ -31,6 +31,7 @@ type Collector struct {
 	clients, memory, evicted, expired, ksHits, ksMisses, opsPerSec *prometheus.Desc
 	loads, stale                                                   *prometheus.Desc
 	streamEntries, streamLag                                       *prometheus.Desc
+	invalQueued, invalTotal, invalOldest                           *prometheus.Desc
 }
 
 // NewCollector returns a Collector for c.
@@ -57,13 +58,17 @@ func NewCollector(c *tradecache.Cache) *Collector {
 		opsPerSec:     d("redis_instantaneous_ops_per_second", "Redis INFO instantaneous_ops_per_sec."),
 		streamEntries: d("stream_entries_total", "Stream entries by what happened to them: published, refused (not above the stored version), read (delivered to subscribers and consumers), acked, claimed (from idle consumers), dead_lettered.", "event"),
 		streamLag:     d("stream_lag_seconds", "From a stream entry's append to its read, by quantile.", "quantile"),
+		invalQueued:   d("invalidations_queued", "Invalidations (Delete, InvalidateTag, ClearNamespace) waiting for the store to answer again."),
+		invalTotal:    d("invalidations_total", "Invalidations that could not reach the store, by what became of them: queued, applied (from the queue), dropped (the queue was full).", "event"),
+		invalOldest:   d("invalidations_oldest_age_seconds", "How long the oldest queued invalidation has waited."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.ops, c.duration, c.breaker, c.transitions, c.rejected, c.errorsByKind, c.loads, c.stale,
-		c.clients, c.memory, c.evicted, c.expired, c.ksHits, c.ksMisses, c.opsPerSec, c.streamEntries, c.streamLag} {
+		c.clients, c.memory, c.evicted, c.expired, c.ksHits, c.ksMisses, c.opsPerSec, c.streamEntries, c.streamLag,
+		c.invalQueued, c.invalTotal, c.invalOldest} {
 		ch <- d
 	}
 }
@@ -114,6 +119,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.loads, float64(st.Loads-st.LoadErrors), "ok")
 	counter(c.loads, float64(st.LoadErrors), "error")
 	counter(c.stale, float64(st.StaleServed))
+	inv := st.Invalidations
+	gauge(c.invalQueued, float64(inv.Queued))
+	counter(c.invalTotal, float64(inv.Enqueued), "queued")
+	counter(c.invalTotal, float64(inv.Applied), "applied")
+	counter(c.invalTotal, float64(inv.Dropped), "dropped")
+	gauge(c.invalOldest, inv.OldestAge.Seconds())
 	if c.cache.HasStreams() {
 		sst := st.Streams
 		for event, n := range map[string]uint64{"published": sst.Published, "refused": sst.Refused, "read": sst.Read,

@@ -116,6 +116,12 @@ func TestCollectorThroughPromhttp(t *testing.T) {
 	if v := value(t, fams, "tradecache_errors_total", map[string]string{"kind": "serialization"}).GetCounter().GetValue(); v != 1 {
 		t.Fatalf("serialization errors %v, want 1", v)
 	}
+	if v := value(t, fams, "tradecache_invalidations_queued", nil).GetGauge().GetValue(); v != 0 {
+		t.Fatalf("invalidations_queued %v, want 0", v)
+	}
+	if v := value(t, fams, "tradecache_invalidations_total", map[string]string{"event": "dropped"}).GetCounter().GetValue(); v != 0 {
+		t.Fatalf("invalidations dropped %v, want 0", v)
+	}
 	if v := value(t, fams, "tradecache_breaker_state", nil).GetGauge().GetValue(); v != 0 {
 		t.Fatalf("breaker_state %v, want 0 (closed)", v)
 	}
