@@ -116,6 +116,9 @@ type InstanceStats struct {
 	// Streams are the stream figures since the Cache was made (its lag
 	// percentiles are this instance's own: Fleet does not merge them).
 	Streams StreamStats `json:"streams"`
+	// Invalidations is the instance's durable invalidation queue: what
+	// waits for the store, and what became of what waited.
+	Invalidations InvalidationStats `json:"invalidations"`
 	// HotKeys are the most-read keys of the last interval, from a sample
 	// of the reads that went to the store (near hits are not counted:
 	// they cost Redis nothing).
@@ -265,7 +268,7 @@ func (c *Cache) instanceStats(p *statsPublisher, now time.Time) InstanceStats {
 		Backend: c.kind, Topology: c.topology, Started: p.started.UTC(), At: now.UTC(), Interval: c.cfg.StatsInterval,
 		Breaker: local.Breaker, BreakerOpened: local.BreakerTransitions.Opened,
 		NearHits: local.NearHits, NearMisses: local.NearMisses, NearEntries: local.NearEntries, NearBytes: local.NearBytes,
-		Streams: local.Streams,
+		Streams: local.Streams, Invalidations: local.Invalidations,
 	}
 	st.Total = Window{Hits: local.Hits, Misses: local.Misses, Sets: local.Sets, Deletes: local.Deletes, Errors: local.Errors,
 		Ops: map[string]SparseHistogram{}, Namespaces: map[string]NamespaceWindow{}}

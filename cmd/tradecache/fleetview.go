@@ -63,8 +63,11 @@ type instanceView struct {
 	State    string        `json:"state"`  // running, stopped (closed) or silent (not renewed for two intervals)
 	Age      time.Duration `json:"age_ns"` // since it last published, by the store's clock
 	Breaker  string        `json:"breaker"`
-	Total    windowView    `json:"total"`
-	Recent   windowView    `json:"recent"`
+	// Invalidations is the instance's queue of invalidations waiting for
+	// the store (durable invalidation).
+	Invalidations tradecache.InvalidationStats `json:"invalidations"`
+	Total         windowView                   `json:"total"`
+	Recent        windowView                   `json:"recent"`
 }
 
 // hotKeyView names a hot key by its hash (tradecache.KeyHash), and by the
@@ -88,7 +91,8 @@ func readFleet(ctx context.Context, c *tradecache.Cache, showKeys bool) (fleetVi
 		Instances: []instanceView{}, HotKeys: []hotKeyView{}, Streams: f.Streams}
 	for _, in := range f.Instances {
 		v.Instances = append(v.Instances, instanceView{Instance: in.Instance, Host: in.Host, PID: in.PID, Version: in.Version,
-			Backend: in.Backend, State: in.State(), Age: in.Seen, Breaker: in.Breaker, Total: viewWindow(in.Total), Recent: viewWindow(in.Recent)})
+			Backend: in.Backend, State: in.State(), Age: in.Seen, Breaker: in.Breaker, Invalidations: in.Invalidations,
+			Total: viewWindow(in.Total), Recent: viewWindow(in.Recent)})
 	}
 	for _, k := range f.HotKeys {
 		h := hotKeyView{Namespace: k.Namespace, KeyHash: tradecache.KeyHash(k.Key), ReadsPerSec: k.ReadsPerSec}

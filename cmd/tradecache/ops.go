@@ -154,6 +154,12 @@ func printStats(stdout io.Writer, v fleetView) error {
 		fmt.Fprintf(w, "feed\tpublished %d, refused %d, read %d, acked %d, claimed %d, dead-lettered %d, worst lag p99 %v\n",
 			s.Published, s.Refused, s.Read, s.Acked, s.Claimed, s.DeadLettered, round(s.LagP99))
 	}
+	for _, in := range v.Instances {
+		if q := in.Invalidations; q.Enqueued > 0 {
+			fmt.Fprintf(w, "invalidations\t%s: %d waiting for Redis (oldest %v), %d queued, %d applied, %d refused (queue full)\n",
+				in.Instance, q.Queued, round(q.OldestAge), q.Enqueued, q.Applied, q.Dropped)
+		}
+	}
 	for _, k := range v.HotKeys {
 		fmt.Fprintf(w, "hot key\t%s %s, %.0f reads/s\n", k.Namespace, hotKeyName(k), k.ReadsPerSec)
 	}

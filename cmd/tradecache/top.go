@@ -173,15 +173,16 @@ func topFrame(v fleetView, width int) []string {
 		n := r.Namespaces[name]
 		lines = append(lines, fmt.Sprintf("%-24s %10s %9s %10s %8d", name, rate(n.OpsPerSec), pct(n.HitRate, n.Hits+n.Misses), dur(n.Latency.P99, n.Latency.Count), n.Errors))
 	}
-	lines = append(lines, "", fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8s %-10s %6s", "INSTANCE", "HOST", "STATE", "OPS/S", "HIT RATE", "P99", "ERRORS", "BREAKER", "AGE"))
+	lines = append(lines, "", fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8s %-10s %6s %7s", "INSTANCE", "HOST", "STATE", "OPS/S", "HIT RATE", "P99", "ERRORS", "BREAKER", "AGE", "INVAL Q"))
 	for _, in := range v.Instances {
 		ir := in.Recent
 		ops := "-" // a stopped or silent instance's last rate is not a current one
 		if in.State == tradecache.InstanceRunning {
 			ops = rate(ir.OpsPerSec)
 		}
-		lines = append(lines, fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8d %-10s %6s", in.Instance, in.Host, in.State, ops,
-			pct(ir.HitRate, ir.Hits+ir.Misses), dur(ir.Latency.P99, ir.Latency.Count), ir.Errors, in.Breaker, round(in.Age).Truncate(time.Second)))
+		lines = append(lines, fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8d %-10s %6s %7d", in.Instance, in.Host, in.State, ops,
+			pct(ir.HitRate, ir.Hits+ir.Misses), dur(ir.Latency.P99, ir.Latency.Count), ir.Errors, in.Breaker, round(in.Age).Truncate(time.Second),
+			in.Invalidations.Queued))
 	}
 	if len(v.Instances) == 0 {
 		lines = append(lines, "(none live: no Cache has published under this prefix in the last three intervals)")

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/redisstore"
 )
 
 // startDemo runs the built binary's demo workload against redisURL for d,
@@ -216,4 +222,67 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// unreachableDeletes is a Redis store that refuses deletes for a passing
+// state (as a shard in CLUSTERDOWN would): the Cache over it queues them
+// (durable invalidation), and keeps publishing its figures through the
+// store's other calls, which a refusal does not hold against the breaker.
+type unreachableDeletes struct{ store.Store }
+
+func (unreachableDeletes) Delete(context.Context, ...string) (int64, error) {
+	return 0, fmt.Errorf("%w: CLUSTERDOWN the cluster is down", store.ErrRefused)
+}
+
+// `stats --json` and `stats` show an instance's queue of invalidations
+// waiting for Redis, from the figures it publishes.
+func TestStatsShowsTheInvalidationQueue(t *testing.T) {
+	bin := buildBinary(t)
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	ctx := context.Background()
+	rs, err := redisstore.Open(ctx, redisstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	on := true
+	c, err := tradecache.New(ctx, tradecache.Config{PublishStats: &on, StatsInterval: time.Second, InstanceName: "queuer", OpTimeout: 2 * time.Second},
+		tradecache.WithStore(unreachableDeletes{rs}), tradecache.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Delete(ctx, "a", "b"); err != nil {
+		t.Fatalf("Delete = %v, want the deletes queued", err)
+	}
+	run := func(args ...string) string {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "REDIS_URL="+url)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v\n--- stdout\n%s\n--- stderr\n%s", args, err, out, stderr.String())
+		}
+		return string(out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var v fleetView
+		out := run("stats", "--json")
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if len(v.Instances) == 1 && v.Instances[0].Invalidations.Queued == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats --json never showed the 2 queued deletes: %s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := run("stats"); !strings.Contains(out, "queuer: 2 waiting for Redis") {
+		t.Fatalf("stats does not show the queue:\n%s", out)
+	}
 }
