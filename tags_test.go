@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -169,9 +170,9 @@ func newMemCache(t *testing.T) *tradecache.Cache {
 	return c
 }
 
-// TestInvalidateTagReachesOtherInstances: B reads tagged values through
-// its near tier (the tag's token held in process, tracked); A invalidates
-// the tag; B's reads see the values absent within the near tier's
+// TestInvalidateTagReachesOtherInstances: B, a Cache in another process,
+// reads tagged values (the tag's token held in its process, tracked); A
+// invalidates the tag; B reads the values as absent within the near tier's
 // visibility bound, on every topology.
 func TestInvalidateTagReachesOtherInstances(t *testing.T) {
 	t.Run("standalone", func(t *testing.T) {
@@ -188,146 +189,146 @@ func TestInvalidateTagReachesOtherInstances(t *testing.T) {
 }
 
 func testTagReachesOther(t *testing.T, rc tradecache.RedisConfig) {
-	a, b := nearCacheOn(t, rc, false), nearCacheOn(t, rc, false)
+	a, b := nearCacheOn(t, rc, false), startChild(t, rc)
 	ctx := testCtx(t)
-	mdA, mdB := a.Namespace("md"), b.Namespace("md")
+	mdA := a.Namespace("md")
 	var lags []time.Duration
 	for i := range 200 {
 		tag := fmt.Sprintf("round%d", i%3)
-		if err := mdA.Set(ctx, "k", i, 0, tradecache.Tagged(tag)); err != nil {
-			t.Fatal(err)
+		// A value of another process under the tag, and B's read of it,
+		// which holds the tag's token in B.
+		if got := b.do(t, fmt.Sprintf("load k%d %s %d", i, tag, i)); got != fmt.Sprintf("value %d loader", i) {
+			t.Fatalf("round %d: B's load: %s", i, got)
 		}
-		// B reads it until it sees it (its own copy of the key may lag
-		// A's write by an invalidation).
-		deadline := time.Now().Add(time.Second)
-		for {
-			v, found, err := tradecache.GetNear[int](ctx, mdB, "k")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if found && v == i {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("round %d: B never read the value (%v %v)", i, v, found)
-			}
+		if got := b.do(t, fmt.Sprintf("get k%d", i)); got != fmt.Sprintf("found %d", i) {
+			t.Fatalf("round %d: B's read: %s", i, got)
 		}
 		if err := a.InvalidateTag(ctx, tag); err != nil {
 			t.Fatal(err)
 		}
 		done := time.Now()
 		for {
-			v, found, err := tradecache.GetNear[int](ctx, mdB, "k")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !found {
+			got := b.do(t, fmt.Sprintf("get k%d", i))
+			if got == "absent" {
 				lags = append(lags, time.Since(done))
 				break
 			}
-			if v != i {
-				t.Fatalf("round %d: B read %d", i, v)
+			if got != fmt.Sprintf("found %d", i) {
+				t.Fatalf("round %d: B read %s", i, got)
 			}
 			if time.Since(done) > time.Second {
 				t.Fatalf("round %d: InvalidateTag on A invisible on B after 1s", i)
 			}
 		}
+		var v int64
+		if found, err := mdA.Get(ctx, fmt.Sprintf("k%d", i), &v); err != nil || found {
+			t.Fatalf("round %d: A reads %v %v %v", i, v, found, err)
+		}
 	}
 	slices.Sort(lags)
 	p99 := lags[len(lags)*99/100]
-	t.Logf("InvalidateTag on A seen by B: p50 %v, p99 %v, max %v over %d rounds", lags[len(lags)/2], p99, lags[len(lags)-1], len(lags))
+	t.Logf("InvalidateTag on A seen by B in another process: p50 %v, p99 %v, max %v over %d rounds", lags[len(lags)/2], p99, lags[len(lags)-1], len(lags))
 	if p99 > 100*time.Millisecond {
 		t.Fatalf("1 invalidation in 100 took over 100ms to reach B: p99 %v", p99)
 	}
 }
 
-// TestDurableInvalidation: Redis stops answering (SIGSTOP, so its data
-// stays); A deletes a key and invalidates a tag. Both calls return nil,
-// and A never serves either value again, fail-safe included. When Redis
-// answers again, the queue lands by itself: B, which held both values in
-// its near tier, reads the loader's new values, with no call from A.
+// TestDurableInvalidation: Redis fails (on one server: kill -9, with an
+// append-only file so that its data comes back; on Sentinel and Cluster:
+// kill -9 of the master that holds the keys). A deletes a key and
+// invalidates a tag: both calls return nil, and A never serves either
+// value again, fail-safe included. When Redis is back (restarted, or
+// failed over), A's queue lands by itself, and B, a Cache in another
+// process that held both values, reads the loader's new ones, with no
+// call from A.
 func TestDurableInvalidation(t *testing.T) {
-	srv := redistest.Start(t)
-	rc := tradecache.RedisConfig{URL: "redis://" + srv.Addr}
-	mk := func() *tradecache.Cache {
-		off := false
-		c, err := tradecache.New(context.Background(), tradecache.Config{
-			LogSlowOps: &off, Redis: rc, OpTimeout: 100 * time.Millisecond, HealthInterval: 50 * time.Millisecond,
-			Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour, MaxStale: time.Hour}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+	t.Run("standalone", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Option{"appendonly", "yes"}, redistest.Option{"appendfsync", "always"})
+		testDurableInvalidation(t, tradecache.RedisConfig{URL: "redis://" + srv.Addr}, srv.Kill, func() { srv.Restart(t) })
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		g := redistest.StartSentinel(t)
+		old := g.Master
+		testDurableInvalidation(t, tradecache.RedisConfig{SentinelAddrs: g.Addrs(), SentinelMaster: redistest.MasterName},
+			old.Kill, func() { g.WaitFailover(t, old, 30*time.Second) })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.StartCluster(t)
+		slot := keyslot.Of("{durable}")
+		var old *redistest.Server
+		testDurableInvalidation(t, tradecache.RedisConfig{ClusterAddrs: cl.Addrs()},
+			func() { old = cl.Master(t, slot); old.Kill() }, func() { cl.WaitMaster(t, slot, old, 30*time.Second) })
+	})
+}
+
+func testDurableInvalidation(t *testing.T, rc tradecache.RedisConfig, kill, back func()) {
+	off := false
+	a, err := tradecache.New(context.Background(), tradecache.Config{
+		LogSlowOps: &off, Redis: rc, OpTimeout: 100 * time.Millisecond,
+		Namespaces: map[string]tradecache.NamespaceConfig{"md": {Near: &tradecache.NearConfig{}, TTL: time.Hour, MaxStale: time.Hour}},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	a, b := mk(), mk()
+	t.Cleanup(func() { a.Close() })
+	b := startChild(t, rc)
 	ctx := testCtx(t)
-	mdA, mdB := a.Namespace("md"), b.Namespace("md")
-	var gen atomic.Int64
-	load := func(context.Context) (int64, error) { return gen.Load(), nil }
-	for _, c := range []*tradecache.Namespace{mdA, mdB} {
-		for _, k := range []string{"deleted", "tagged"} {
-			opts := []tradecache.LoadOption{tradecache.WithTags("t")}
-			if v, _, err := tradecache.GetOrLoad(ctx, c, k, load, opts...); err != nil || v != 0 {
-				t.Fatalf("first load of %s: %v %v", k, v, err)
-			}
+	mdA := a.Namespace("md")
+	// One hash slot for both keys and the tag's key: on a cluster, the
+	// master killed holds all three.
+	const deleted, tagged, tag = "{durable}deleted", "{durable}tagged", "{durable}t"
+	load := func(v int64) func(context.Context) (int64, error) {
+		return func(context.Context) (int64, error) { return v, nil }
+	}
+	if _, _, err := tradecache.GetOrLoad(ctx, mdA, deleted, load(0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tradecache.GetOrLoad(ctx, mdA, tagged, load(0), tradecache.WithTags(tag)); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"load " + deleted + " - 9", "load " + tagged + " " + tag + " 9", "get " + deleted} {
+		if got := b.do(t, cmd); !strings.HasSuffix(got, " 0 store") && got != "found 0" {
+			t.Fatalf("B %s: %s, want A's 0", cmd, got)
 		}
 	}
-	srv.Stop()
-	stopped := true
-	defer func() {
-		if stopped {
-			srv.Continue()
-		}
-	}()
-	// Each call may time out (100 ms), or fail fast once the breaker opens.
-	if n, err := mdA.Delete(ctx, "deleted"); err != nil || n != 0 {
+	kill()
+	if n, err := mdA.Delete(ctx, deleted); err != nil || n != 0 {
 		t.Fatalf("Delete while Redis is away = %d, %v; want it queued (0, nil)", n, err)
 	}
-	if err := a.InvalidateTag(ctx, "t"); err != nil {
+	if err := a.InvalidateTag(ctx, tag); err != nil {
 		t.Fatalf("InvalidateTag while Redis is away = %v; want it queued", err)
 	}
-	st := a.Stats(ctx).Invalidations
-	if st.Queued != 2 || st.Enqueued != 2 {
-		t.Fatalf("queue while away: %+v, want 2 queued", st)
+	if st := a.Stats(ctx).Invalidations; st.Enqueued != 2 {
+		t.Fatalf("queue while away: %+v, want the delete and the tag queued", st)
 	}
 	// Fail-safe would serve the last known values: not these.
-	gen.Store(1)
 	failing := func(context.Context) (int64, error) { return 0, errors.New("the price service is down too") }
-	for _, k := range []string{"deleted", "tagged"} {
-		v, meta, err := tradecache.GetOrLoad(ctx, mdA, k, failing, tradecache.WithTags("t"))
-		if err == nil {
+	for _, k := range []string{deleted, tagged} {
+		if v, meta, err := tradecache.GetOrLoad(ctx, mdA, k, failing, tradecache.WithTags(tag)); err == nil {
 			t.Fatalf("%s: served %d (%+v) after this process invalidated it", k, v, meta)
 		}
 	}
-	srv.Continue()
-	stopped = false
+	back()
 	// No call from A: its health checker applies the queue.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for a.Stats(ctx).Invalidations.Queued != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the queue was not applied within 10s of Redis answering: %+v", a.Stats(ctx).Invalidations)
+			t.Fatalf("the queue was not applied within 20s of Redis being back: %+v", a.Stats(ctx).Invalidations)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	if st := a.Stats(ctx).Invalidations; st.Applied != 2 || st.Dropped != 0 {
 		t.Fatalf("queue after recovery: %+v", st)
 	}
-	for _, k := range []string{"deleted", "tagged"} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			v, _, err := tradecache.GetOrLoad(ctx, mdB, k, load, tradecache.WithTags("t"))
-			if err == nil && v == 1 {
+	for _, cmd := range []string{"load " + deleted + " - 1", "load " + tagged + " " + tag + " 1"} {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got := b.do(t, cmd)
+			if got == "value 1 loader" {
 				break
 			}
-			if err == nil && v != 0 {
-				t.Fatalf("%s: B read %d", k, v)
-			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: B still reads %d, %v after the queue landed", k, v, err)
+				t.Fatalf("B %s: %s after the queue landed, want the loader's 1", cmd, got)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }
