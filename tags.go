@@ -3,6 +3,7 @@ package tradecache
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tradecache/tradecache/codec"
 )
@@ -43,6 +44,53 @@ func (t TagTokens) Tags() []string {
 		out[i] = tg.Name
 	}
 	return out
+}
+
+// String is t as text, "tag token tag token ...", for carrying it where
+// only a string goes (a job's payload, another process); ParseTagTokens
+// reads it back. Tags and tokens hold no spaces.
+func (t TagTokens) String() string {
+	var b strings.Builder
+	for i, tg := range t.tags {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(tg.Name)
+		b.WriteByte(' ')
+		b.WriteString(tg.Token)
+	}
+	return b.String()
+}
+
+// ParseTagTokens reads what TagTokens.String wrote. Text of any other
+// shape, or outside the tags' bounds, is an error.
+func ParseTagTokens(s string) (TagTokens, error) {
+	f := strings.Fields(s)
+	if len(f)%2 != 0 || len(f)/2 > codec.MaxTags {
+		return TagTokens{}, fmt.Errorf("tradecache: tag tokens %q: want at most %d pairs of tag and token", s, codec.MaxTags)
+	}
+	t := TagTokens{tags: make([]codec.Tag, len(f)/2)}
+	for i := range t.tags {
+		name, tok := f[2*i], f[2*i+1]
+		if reason := checkKey(name, codec.MaxTagBytes); reason != "" {
+			return TagTokens{}, fmt.Errorf("tradecache: tag tokens: tag %q: %s", name, reason)
+		}
+		if len(tok) > codec.MaxTokenBytes {
+			return TagTokens{}, fmt.Errorf("tradecache: tag tokens: token of %q longer than %d bytes", name, codec.MaxTokenBytes)
+		}
+		t.tags[i] = codec.Tag{Name: name, Token: tok}
+	}
+	return t, nil
+}
+
+// Token returns tag's token in t, or "" when t does not hold tag.
+func (t TagTokens) Token(tag string) string {
+	for _, tg := range t.tags {
+		if tg.Name == tag {
+			return tg.Token
+		}
+	}
+	return ""
 }
 
 // TagTokens reads the current tokens of tags (creating those that have

@@ -2,11 +2,9 @@ package trading
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -15,22 +13,25 @@ import (
 )
 
 // Portfolios caches portfolio and risk calculations with dependency-based
-// invalidation through generation tokens.
+// invalidation on the cache's tags (tradecache.InvalidateTag).
 //
-// Each portfolio has a generation token, and so does each symbol a
-// calculation declares it depends on. A calculation is stored with the
-// tokens current when it was computed. InvalidatePortfolio (a position or
-// trade changed) and InvalidateSymbol (a quote changed) replace a token in
-// one write; every calculation stored under the old token is from then on
-// read as missing — exactly the dependents, nothing else, and no scan or
-// delete of the calculations themselves, which simply age out.
+// Each calculation carries the tag of its portfolio (PortfolioTag) and of
+// every symbol it declares it depends on (SymbolTag), with their tokens as
+// they stood before it was computed (Generation). InvalidatePortfolio (a
+// position or trade changed) and InvalidateSymbol (a quote changed) give a
+// tag a new token in one write; every calculation carrying the old one is
+// from then on read as missing — exactly the dependents, nothing else, in
+// any namespace and on every instance, and no scan or delete of the
+// calculations themselves, which simply age out. It is the one mechanism
+// every tagged value uses: a model's prediction tagged SymbolTag("AAPL")
+// goes with the VaR that depends on AAPL.
 //
-// Reads are snapshot-consistent: a read of several calculations fetches
-// them with the portfolio's token in one MGET per namespace and checks
-// every calculation against it, so a value computed before a change is
-// never returned beside one computed after it without saying so
-// (Snapshot.Stale).
+// Reads are snapshot-consistent: a read of several calculations checks
+// that the portfolio did not change between its reads, so a value
+// computed before a change is never returned beside one computed after
+// it (ErrMixedSnapshot).
 type Portfolios struct {
+	c            *tradecache.Cache
 	values, risk *tradecache.Namespace
 }
 
@@ -38,47 +39,23 @@ type Portfolios struct {
 // portfolio namespace, risk results in the risk namespace, each with its
 // TTL policy.
 func NewPortfolios(c *tradecache.Cache) *Portfolios {
-	return &Portfolios{values: c.Namespace(tradecache.NamespacePortfolio), risk: c.Namespace(tradecache.NamespaceRisk)}
+	return &Portfolios{c: c, values: c.Namespace(tradecache.NamespacePortfolio), risk: c.Namespace(tradecache.NamespaceRisk)}
 }
 
-// calcRecord is a stored calculation with the generation tokens it was
-// computed under. A generation key stores a calcRecord of the same type,
-// with only Gen set, so one MGET decodes both.
+// PortfolioTag is the tag every calculation of portfolio carries.
+func PortfolioTag(portfolio string) string { return "portfolio:" + portfolio }
+
+// SymbolTag is the tag of a value that depends on symbol's quote:
+// InvalidateSymbol invalidates it, and any value tagged with it.
+func SymbolTag(symbol string) string { return "symbol:" + symbol }
+
+// calcRecord is a stored calculation and when it was stored.
 type calcRecord[T any] struct {
-	Gen        string            `json:"gen"`
-	SymbolGens map[string]string `json:"symbol_gens,omitempty"`
-	Result     T                 `json:"result"`
-	At         time.Time         `json:"at"`
+	Result T         `json:"result"`
+	At     time.Time `json:"at"`
 }
 
-func genKey(portfolio string) string        { return portfolio + ":gen" }
-func symbolGenKey(symbol string) string     { return "sym:" + symbol + ":gen" }
 func calcKey(portfolio, calc string) string { return portfolio + ":calc:" + calc }
-
-// genTTL keeps generation tokens well beyond any calculation's TTL.
-const genTTL = 7 * 24 * time.Hour
-
-func newToken() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// currentGen returns the portfolio's token, creating one if there is none.
-func (p *Portfolios) currentGen(ctx context.Context, ns *tradecache.Namespace, key string) (string, error) {
-	var r calcRecord[decimal.Decimal]
-	found, err := ns.Get(ctx, key, &r)
-	if err != nil {
-		return "", err
-	}
-	if found && r.Gen != "" {
-		return r.Gen, nil
-	}
-	tok := newToken()
-	// Two writers may race to create it; the later one wins and the other's
-	// calculations read as missing: safe, at the cost of one recompute.
-	return tok, ns.Set(ctx, key, calcRecord[decimal.Decimal]{Gen: tok}, genTTL)
-}
 
 // CalcOption adjusts a cached calculation.
 type CalcOption func(*calcOpts)
@@ -99,79 +76,53 @@ func (p *Portfolios) store(ctx context.Context, ns *tradecache.Namespace, portfo
 	for _, opt := range opts {
 		opt(&o)
 	}
-	gen, symGens := parseToken(token)
-	rec := calcRecord[decimal.Decimal]{Gen: gen, Result: result, At: time.Now()}
-	if len(o.symbols) > 0 || len(symGens) > 0 {
-		rec.SymbolGens = symGens
-		if rec.SymbolGens == nil {
-			rec.SymbolGens = map[string]string{}
-		}
-		for _, s := range o.symbols {
-			if _, ok := rec.SymbolGens[s]; ok {
-				continue // captured when the computation started
-			}
+	tt, err := tradecache.ParseTagTokens(token)
+	if err != nil {
+		return fmt.Errorf("trading: %w (get the token from Portfolios.Generation)", err)
+	}
+	if tt.Token(PortfolioTag(portfolio)) == "" {
+		return fmt.Errorf("trading: token %q is not a generation of portfolio %q: get it from Portfolios.Generation", token, portfolio)
+	}
+	set := []tradecache.SetOption{tradecache.TaggedAsOf(tt)}
+	for _, s := range o.symbols {
+		if tt.Token(SymbolTag(s)) == "" {
 			// Declared only now: the best that can be done is the token as
 			// it stands, which an invalidation during the computation has
 			// already moved. Pass DependsOn to Generation instead.
-			g, err := p.currentGen(ctx, p.values, symbolGenKey(s))
-			if err != nil {
-				return err
-			}
-			rec.SymbolGens[s] = g
+			set = append(set, tradecache.Tagged(SymbolTag(s)))
 		}
 	}
-	return ns.Set(ctx, calcKey(portfolio, calc), rec, 0)
+	return ns.Set(ctx, calcKey(portfolio, calc), calcRecord[decimal.Decimal]{Result: result, At: time.Now()}, 0, set...)
 }
 
 // Generation returns the generation token to compute a calculation under:
-// the portfolio's current one and, with DependsOn, the current ones of the
-// symbols it depends on, all read before the computation starts. Store the
-// result with this token (CachePortfolioCalculation, CacheRiskCalculation),
-// so that a change in between, of a position or of a symbol's quote, makes
-// the result read as missing rather than current:
+// the tokens of the portfolio's tag and, with DependsOn, of the symbols'
+// tags, all read before the computation starts. Store the result with
+// this token (CachePortfolioCalculation, CacheRiskCalculation), so that a
+// change in between, of a position or of a symbol's quote, makes the
+// result read as missing rather than current:
 //
 //	tok, _ := p.Generation(ctx, "P-1", trading.DependsOn("AAPL", "MSFT"))
 //	v := computeVaR(...)                       // reads positions and quotes
 //	p.CacheRiskCalculation(ctx, "P-1", "VaR", v, tok)
 //
-// The token is opaque; a token without symbols is the portfolio's bare
-// generation, as before.
+// The token is tradecache.TagTokens as text: the Python package's
+// generation() makes the same, and either language stores under the
+// other's.
 func (p *Portfolios) Generation(ctx context.Context, portfolio string, opts ...CalcOption) (string, error) {
-	gen, err := p.currentGen(ctx, p.values, genKey(portfolio))
-	if err != nil {
-		return "", err
-	}
 	var o calcOpts
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var b strings.Builder
-	b.WriteString(gen)
+	tags := []string{PortfolioTag(portfolio)}
 	for _, s := range o.symbols {
-		g, err := p.currentGen(ctx, p.values, symbolGenKey(s))
-		if err != nil {
-			return "", err
-		}
-		// Keys and tokens hold no spaces, so a space separates them.
-		b.WriteString(" " + s + " " + g)
+		tags = append(tags, SymbolTag(s))
 	}
-	return b.String(), nil
-}
-
-// parseToken splits a token from Generation into the portfolio's
-// generation and the symbols' generations captured with it.
-func parseToken(token string) (gen string, symGens map[string]string) {
-	f := strings.Fields(token)
-	if len(f) == 0 {
-		return "", nil
+	tt, err := p.c.TagTokens(ctx, tags...)
+	if err != nil {
+		return "", err
 	}
-	for i := 1; i+1 < len(f); i += 2 {
-		if symGens == nil {
-			symGens = map[string]string{}
-		}
-		symGens[f[i]] = f[i+1]
-	}
-	return f[0], symGens
+	return tt.String(), nil
 }
 
 // CachePortfolioCalculation stores a portfolio calculation (value, P&L)
@@ -188,23 +139,27 @@ func (p *Portfolios) CacheRiskCalculation(ctx context.Context, portfolio, metric
 
 // InvalidatePortfolio invalidates every calculation of the portfolio,
 // value, P&L and risk alike, in one write: call it on a position or trade
-// change.
+// change. Durable: while Redis cannot be reached it is queued (see
+// tradecache.Cache.InvalidateTag).
 func (p *Portfolios) InvalidatePortfolio(ctx context.Context, portfolio string) error {
-	return p.values.Set(ctx, genKey(portfolio), calcRecord[decimal.Decimal]{Gen: newToken()}, genTTL)
+	return p.c.InvalidateTag(ctx, PortfolioTag(portfolio))
 }
 
 // InvalidateSymbol invalidates every calculation that declared it depends
-// on symbol, in one write: call it when the symbol's quote changes.
+// on symbol, and every other value tagged SymbolTag(symbol), in one
+// write: call it when the symbol's quote changes.
 func (p *Portfolios) InvalidateSymbol(ctx context.Context, symbol string) error {
-	return p.values.Set(ctx, symbolGenKey(symbol), calcRecord[decimal.Decimal]{Gen: newToken()}, genTTL)
+	return p.c.InvalidateTag(ctx, SymbolTag(symbol))
 }
 
 // Snapshot is a consistent read of one portfolio's calculations.
 type Snapshot struct {
+	// Gen is the token of the portfolio's tag the snapshot was read under.
 	Gen    string
 	Values map[string]decimal.Decimal // current calculations, by name (risk metrics too)
-	// Stale names the calculations found but computed before the latest
-	// change (portfolio or symbol): they are not in Values.
+	// Stale names the calculations asked for that are not current: never
+	// computed, expired, or computed before the latest change of the
+	// portfolio or of a symbol they depend on. They are not in Values.
 	Stale []string
 }
 
@@ -213,83 +168,55 @@ type Snapshot struct {
 var ErrMixedSnapshot = errors.New("trading: portfolio changed during the snapshot read")
 
 // Read returns a snapshot of the named portfolio calculations and risk
-// metrics: one MGET for the portfolio namespace (with its token) and one
-// for the risk namespace, each result checked against the token.
+// metrics: one MGET for the portfolio namespace and one for the risk
+// namespace, each value held to its tags' current tokens, with the
+// portfolio's token read before and after, so that the two reads cannot
+// straddle a change.
 func (p *Portfolios) Read(ctx context.Context, portfolio string, calcs, metrics []string) (Snapshot, error) {
 	snap := Snapshot{Values: map[string]decimal.Decimal{}}
-	keys := []string{genKey(portfolio)}
-	for _, c := range calcs {
-		keys = append(keys, calcKey(portfolio, c))
-	}
-	recs := map[string]calcRecord[decimal.Decimal]{}
-	if _, err := p.values.GetMany(ctx, keys, &recs); err != nil {
+	tag := PortfolioTag(portfolio)
+	before, err := p.c.TagTokens(ctx, tag)
+	if err != nil {
 		return snap, err
 	}
-	snap.Gen = recs[genKey(portfolio)].Gen
-	riskRecs := map[string]calcRecord[decimal.Decimal]{}
-	if len(metrics) > 0 {
-		rk := []string{}
-		for _, m := range metrics {
-			rk = append(rk, calcKey(portfolio, m))
+	snap.Gen = before.Token(tag)
+	read := func(ns *tradecache.Namespace, names []string) error {
+		if len(names) == 0 {
+			return nil
 		}
-		if _, err := p.risk.GetMany(ctx, rk, &riskRecs); err != nil {
+		keys := make([]string, len(names))
+		for i, n := range names {
+			keys[i] = calcKey(portfolio, n)
+		}
+		recs := map[string]calcRecord[decimal.Decimal]{}
+		if _, err := ns.GetMany(ctx, keys, &recs); err != nil {
+			return err
+		}
+		for i, n := range names {
+			if rec, ok := recs[keys[i]]; ok {
+				snap.Values[n] = rec.Result
+			} else {
+				snap.Stale = append(snap.Stale, n)
+			}
+		}
+		return nil
+	}
+	if err := read(p.values, calcs); err != nil {
+		return snap, err
+	}
+	if err := read(p.risk, metrics); err != nil {
+		return snap, err
+	}
+	if len(calcs) > 0 && len(metrics) > 0 {
+		// The token again, after both reads: had it moved, the two reads
+		// could straddle a change.
+		after, err := p.c.TagTokens(ctx, tag)
+		if err != nil {
 			return snap, err
 		}
-		// The token again, after the risk read: had it moved, the two
-		// reads could straddle a change.
-		var r calcRecord[decimal.Decimal]
-		if _, err := p.values.Get(ctx, genKey(portfolio), &r); err != nil {
-			return snap, err
-		}
-		if r.Gen != snap.Gen {
+		if after.Token(tag) != snap.Gen {
 			return snap, ErrMixedSnapshot
 		}
-	}
-	var symbols []string
-	for _, set := range []map[string]calcRecord[decimal.Decimal]{recs, riskRecs} {
-		for _, rec := range set {
-			for s := range rec.SymbolGens {
-				symbols = append(symbols, s)
-			}
-		}
-	}
-	symGens := map[string]string{}
-	if len(symbols) > 0 {
-		sk := make([]string, len(symbols))
-		for i, s := range symbols {
-			sk[i] = symbolGenKey(s)
-		}
-		cur := map[string]calcRecord[decimal.Decimal]{}
-		if _, err := p.values.GetMany(ctx, sk, &cur); err != nil {
-			return snap, err
-		}
-		for i, s := range symbols {
-			symGens[s] = cur[sk[i]].Gen
-		}
-	}
-	check := func(name string, rec calcRecord[decimal.Decimal], ok bool) {
-		if !ok {
-			return
-		}
-		current := snap.Gen != "" && rec.Gen == snap.Gen
-		for s, g := range rec.SymbolGens {
-			if symGens[s] != g {
-				current = false
-			}
-		}
-		if current {
-			snap.Values[name] = rec.Result
-		} else {
-			snap.Stale = append(snap.Stale, name)
-		}
-	}
-	for _, c := range calcs {
-		rec, ok := recs[calcKey(portfolio, c)]
-		check(c, rec, ok)
-	}
-	for _, m := range metrics {
-		rec, ok := riskRecs[calcKey(portfolio, m)]
-		check(m, rec, ok)
 	}
 	sort.Strings(snap.Stale)
 	return snap, nil

@@ -1,5 +1,5 @@
 """tradecache for Python: the same envelope, keys, TTL policies, version
-guard and generation tokens as the Go library, so that Python and Go
+guard and tags as the Go library, so that Python and Go
 services share one Redis cache; and the API of the Python caching layer
 tradecache replaced, so that its code moves with an import change.
 

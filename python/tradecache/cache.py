@@ -1,5 +1,5 @@
 """An asyncio cache over Redis that shares keys, envelopes, TTL policies,
-the market-data version guard and the portfolio generation tokens with the
+the market-data version guard and the portfolio tags with the
 Go library: a Go service and a Python service read each other's values.
 
 Its API is the one of the Python layer tradecache replaced, so that code
@@ -30,7 +30,6 @@ import dataclasses
 import datetime as _dt
 import decimal
 import logging
-import secrets
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
@@ -49,9 +48,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("tradecache")
 
 MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
-GENERATION_TTL = 7 * 24 * 3600.0  # generation tokens outlive any calculation
 LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
 PARTS = 16  # partition breakers on a cluster
+def portfolio_tag(portfolio: str) -> str:
+    """The tag every calculation of portfolio carries (Go's trading.PortfolioTag)."""
+    return "portfolio:" + portfolio
+
+
+def symbol_tag(symbol: str) -> str:
+    """The tag of a value that depends on symbol's quote (Go's trading.SymbolTag)."""
+    return "symbol:" + symbol
+
+
 TAG_TTL_MS = 30 * 24 * 3600 * 1000  # a tag's token lives 30 days after it was set, as in Go
 _OFF_LOOP = 256 << 10  # values larger than this are decoded and encoded in a thread
 
@@ -733,35 +741,19 @@ class CacheManager:
         for the Go types), or default."""
         return await self.get(f"{symbol}:{data_type}", default=default, namespace=NAMESPACE_MARKET_DATA)
 
-    # --- portfolio and risk calculations: generation tokens -----------------
-
-    async def _gens(self, keys: list[str]) -> list[str | None]:
-        """The generation tokens under keys (portfolio namespace), one
-        MGET; None where there is none."""
-        vals = await self.get_many(keys, namespace=NAMESPACE_PORTFOLIO)
-        return [(vals.get(k) or {}).get("gen") if isinstance(vals.get(k), dict) else None for k in keys]
-
-    async def _new_gen(self, key: str) -> str:
-        tok = secrets.token_hex(12)
-        await self.set(key, {"gen": tok, "result": decimal.Decimal(0), "at": _now()}, ttl=GENERATION_TTL,
-                       namespace=NAMESPACE_PORTFOLIO)
-        return tok
+    # --- portfolio and risk calculations: tags ------------------------------
+    # As Go's trading.Portfolios: a calculation carries the tag of its
+    # portfolio ("portfolio:<id>") and of each symbol it depends on
+    # ("symbol:<sym>"), with their tokens from before it was computed;
+    # invalidating a tag makes every value that carries it absent.
 
     async def generation(self, portfolio: str, depends_on: Iterable[str] = ()) -> str:
         """The token to compute a calculation under, read before computing
-        (Go's Portfolios.Generation): the portfolio's generation and those
-        of the symbols it depends on, in one round trip (and one write per
-        token that does not exist yet)."""
-        syms = list(depends_on)
-        keys = [f"{portfolio}:gen"] + [f"sym:{s}:gen" for s in syms]
-        gens = await self._gens(keys)
-        missing = [i for i, g in enumerate(gens) if g is None]
-        for i, tok in zip(missing, await asyncio.gather(*(self._new_gen(keys[i]) for i in missing))):
-            gens[i] = tok
-        parts = [gens[0]]
-        for s, g in zip(syms, gens[1:]):
-            parts += [s, g]
-        return " ".join(parts)
+        (Go's Portfolios.Generation): the tokens of the portfolio's tag and
+        of its symbols' tags, as "tag token tag token ..." text, which Go
+        reads too."""
+        pairs = await self.tag_tokens([portfolio_tag(portfolio)] + [symbol_tag(s) for s in depends_on])
+        return " ".join(f"{t} {tok}" for t, tok in pairs)
 
     async def _store_calc(self, namespace: str, portfolio: str, calc: str, result: Any, ttl: Any, gen: str | None,
                           depends_on: Iterable[str]) -> bool:
@@ -774,17 +766,14 @@ class CacheManager:
             # generation() first to be exact.
             gen = await self.generation(portfolio, syms)
         fields = gen.split()
-        if not fields:
-            raise ValueError("an empty generation token: get one from generation() before computing")
-        rec: dict[str, Any] = {"gen": fields[0], "result": result, "at": _now()}
-        sym_gens = dict(zip(fields[1::2], fields[2::2]))
-        missing = [s for s in syms if s not in sym_gens]
-        if missing:
-            more = (await self.generation(portfolio, missing)).split()
-            sym_gens.update(zip(more[1::2], more[2::2]))
-        if sym_gens:
-            rec["symbol_gens"] = sym_gens
-        return await self.set(f"{portfolio}:calc:{calc}", rec, ttl=ttl, namespace=namespace)
+        pairs = list(zip(fields[0::2], fields[1::2]))
+        if len(fields) % 2 or portfolio_tag(portfolio) not in dict(pairs):
+            raise ValueError(f"{gen!r} is not a generation of portfolio {portfolio!r}: get it from generation()")
+        late = [symbol_tag(s) for s in syms if symbol_tag(s) not in dict(pairs)]
+        if late:  # declared only now: their tokens as they stand
+            pairs += await self.tag_tokens(late)
+        return await self.set(f"{portfolio}:calc:{calc}", {"result": result, "at": _now()}, ttl=ttl,
+                              namespace=namespace, tags_as_of=pairs)
 
     async def cache_portfolio_calculation(self, portfolio_id: str, calculation_type: str, result: Any,
                                           ttl: float | None = None, *, gen: str | None = None,
@@ -801,25 +790,9 @@ class CacheManager:
         return await self._store_calc(NAMESPACE_RISK, portfolio_id, metric, result, ttl, gen, depends_on)
 
     async def _read_calc(self, namespace: str, portfolio: str, calc: str) -> Any:
-        """At most two round trips: the calculation and its portfolio's
-        generation in one, the symbols' generations in the other."""
-        ck, gk = f"{portfolio}:calc:{calc}", f"{portfolio}:gen"
-        if namespace == NAMESPACE_PORTFOLIO:
-            got = await self.get_many([ck, gk], namespace=namespace)
-            rec, gen_rec = got.get(ck), got.get(gk)
-        else:
-            rec, gen_rec = await asyncio.gather(self.get(ck, namespace=namespace),
-                                                self.get(gk, namespace=NAMESPACE_PORTFOLIO))
-        if not isinstance(rec, dict) or not isinstance(gen_rec, dict):
-            return None
-        if not gen_rec.get("gen") or rec.get("gen") != gen_rec.get("gen"):
-            return None
-        sym_gens = rec.get("symbol_gens") or {}
-        if sym_gens:
-            cur = await self._gens([f"sym:{s}:gen" for s in sym_gens])
-            if any(c != g for c, g in zip(cur, sym_gens.values())):
-                return None
-        return rec.get("result")
+        """The calculation, held to its tags by get()."""
+        rec = await self.get(f"{portfolio}:calc:{calc}", namespace=namespace)
+        return rec.get("result") if isinstance(rec, dict) else None
 
     async def get_portfolio_calculation(self, portfolio_id: str, calculation_type: str) -> Any:
         """The calculation if it is current, else None (missing, or
@@ -831,11 +804,12 @@ class CacheManager:
 
     async def invalidate_portfolio(self, portfolio_id: str) -> None:
         """Invalidate every calculation of the portfolio in one write."""
-        await self._new_gen(f"{portfolio_id}:gen")
+        await self.invalidate_tag(portfolio_tag(portfolio_id))
 
     async def invalidate_symbol(self, symbol: str) -> None:
-        """Invalidate every calculation that depends on symbol."""
-        await self._new_gen(f"sym:{symbol}:gen")
+        """Invalidate every calculation that depends on symbol, and every
+        value tagged symbol_tag(symbol)."""
+        await self.invalidate_tag(symbol_tag(symbol))
 
     # --- sessions: TTL extended on use ---------------------------------------
 
