@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/memstore"
 )
 
 // TestInvalidateTagReachesEveryNamespace tags values in three namespaces,
@@ -362,5 +365,68 @@ func TestInvalidationQueueOverflowIsReported(t *testing.T) {
 	}
 	if st := c.Stats(ctx).Invalidations; st.Queued != 2 || st.Dropped != 2 || st.OldestAge <= 0 {
 		t.Fatalf("stats %+v, want 2 queued and 2 dropped", st)
+	}
+}
+
+// refusingDeletes is the in-memory store with deletes refused while fail
+// is set, as a Redis shard in CLUSTERDOWN refuses them.
+type refusingDeletes struct {
+	*memstore.Store
+	fail atomic.Bool
+}
+
+func (s *refusingDeletes) Delete(ctx context.Context, keys ...string) (int64, error) {
+	if s.fail.Load() {
+		return 0, fmt.Errorf("%w: CLUSTERDOWN", store.ErrRefused)
+	}
+	return s.Store.Delete(ctx, keys...)
+}
+
+// TestQueuedDeleteGoesBeforeTheNextWrite: this process's write of a key
+// whose delete it queued applies the delete first, so the delete can
+// never land after the write and remove the newer value; while the delete
+// cannot be applied, the write is not made, and reads of the key are
+// misses even though the store still holds the old value.
+func TestQueuedDeleteGoesBeforeTheNextWrite(t *testing.T) {
+	mem, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &refusingDeletes{Store: mem}
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	if err := c.Set(ctx, "k", "old", 0); err != nil {
+		t.Fatal(err)
+	}
+	s.fail.Store(true)
+	if _, err := c.Delete(ctx, "k"); err != nil {
+		t.Fatalf("Delete = %v, want it queued", err)
+	}
+	var v string
+	if found, err := c.Get(ctx, "k", &v); err != nil || found {
+		t.Fatalf("Get after a queued delete = %q %v %v, want a miss", v, found, err)
+	}
+	if err := c.Set(ctx, "k", "new", 0); err == nil {
+		t.Fatal("a Set went through while the queued delete of its key could not be applied")
+	}
+	if b, _, _ := mem.Get(ctx, "trading:default:k"); b == nil {
+		t.Fatal("the old value is gone from the store: the delete was not refused")
+	}
+	s.fail.Store(false)
+	if err := c.Set(ctx, "k", "new", 0); err != nil {
+		t.Fatal(err)
+	}
+	// Give the health checker's drain its ticks: nothing it does may
+	// remove the newer value.
+	time.Sleep(100 * time.Millisecond)
+	if found, err := c.Get(ctx, "k", &v); err != nil || !found || v != "new" {
+		t.Fatalf("after the Set: %q %v %v, want new", v, found, err)
+	}
+	if st := c.Stats(ctx).Invalidations; st.Queued != 0 || st.Applied != 1 {
+		t.Fatalf("queue %+v, want the delete applied", st)
 	}
 }
