@@ -112,7 +112,8 @@ func (s stamp) time() time.Time { return stampBase.Add(time.Duration(s - 1)) }
 // observe records a store call of kind k in namespace ns (counted in
 // counts too): its latency, a failure (counted by kind; failed writes also
 // logged, rate-limited, since a write is never retried and the log is
-// where it is seen) and a slow operation.
+// where it is seen; a delete or clear that could not reach the store is
+// queued instead, and logged as such) and a slow operation.
 func (o *observer) observe(ctx context.Context, name string, counts *nsCounters, k opKind, key string, start stamp, size int, err error) {
 	ns := counts.label
 	if ns == "" {
@@ -121,8 +122,11 @@ func (o *observer) observe(ctx context.Context, name string, counts *nsCounters,
 	op := opNames[k]
 	if err != nil {
 		o.failed(counts, k, err)
-		switch k {
-		case opSet, opSetMany, opDelete, opExpire, opClear:
+		switch {
+		case (k == opDelete || k == opClear) && queueable(err):
+			// Queued and applied later (durable invalidation): the I/O
+			// path logs that, and it is not a write given up.
+		case k == opSet, k == opSetMany, k == opDelete, k == opExpire, k == opClear:
 			o.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
 		}
 	}
