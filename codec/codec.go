@@ -553,6 +553,9 @@ func (c *Codec) decodePayload(payload []byte, stored int, v any, m *Meta) (err e
 	} else {
 		err = s.dec.Decode(v)
 	}
+	if s.r.vectors && err == nil {
+		derefVectors(reflect.ValueOf(v), 0)
+	}
 	s.r.reset(nil)
 	decPool.Put(s)
 	switch {

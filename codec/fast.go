@@ -15,9 +15,12 @@ import (
 type payloadReader struct {
 	b []byte
 	i int
+	// vectors is set when a vector was decoded into an interface, as a
+	// pointer (see vector.go): the codec then makes it a value.
+	vectors bool
 }
 
-func (r *payloadReader) reset(b []byte) { r.b, r.i = b, 0 }
+func (r *payloadReader) reset(b []byte) { r.b, r.i, r.vectors = b, 0, false }
 
 func (r *payloadReader) Read(p []byte) (int, error) {
 	if r.i >= len(r.b) {

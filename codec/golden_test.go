@@ -138,6 +138,12 @@ func goldenCases() []goldenCase {
 			value: map[string]any{"positions": []any{"AAPL", d("-100")}, "pnl": d("1234.50")}},
 		{name: "stamped", desc: `decimal "150.00" stamped: loaded at 2026-11-26T14:30:00Z, fresh for 2s, load took 1.5ms`, value: d("150.00"),
 			stamp: &codec.Stamp{AsOf: time.Date(2026, 11, 26, 14, 30, 0, 0, time.UTC), FreshFor: 2 * time.Second, LoadTime: 1500 * time.Microsecond}},
+		{name: "vector32", desc: "codec.Vector32{1.5, -2.25, 0, 3.4028235e38}: extension 5, four bytes an element, little-endian",
+			value: codec.Vector32{1.5, -2.25, 0, 3.4028235e38}},
+		{name: "vector64", desc: "codec.Vector64{3.141592653589793, -1e-300}: extension 6, eight bytes an element, little-endian",
+			value: codec.Vector64{3.141592653589793, -1e-300}},
+		{name: "features", desc: `map{"entity": "AAPL", "emb": codec.Vector32{0.25, -0.5}}: a vector inside a map`,
+			value: map[string]any{"entity": "AAPL", "emb": codec.Vector32{0.25, -0.5}}},
 		{name: "tagged", desc: `decimal "150.00" carrying tags "sym:AAPL" (token "k7Jq2") and "refdata" (token "0123456789abcdef")`, value: d("150.00"),
 			tags: []codec.Tag{{Name: "sym:AAPL", Token: "k7Jq2"}, {Name: "refdata", Token: "0123456789abcdef"}}},
 		{name: "tagged stamped", desc: `"x" stamped (loaded at 2026-11-26T14:30:00Z, fresh for 2s) and tagged "model:v3" (token "t1")`, value: "x",
@@ -184,6 +190,8 @@ var rejectVectors = []vector{
 	// Tagged values: ext 4 of count, then (length, name, length, token)
 	// pairs, then the value. A tag section out of bounds, a tagged value
 	// without a value, and one inside another are corrupt.
+	{Name: "vector32 of 7 bytes", Hex: "10c70705" + "01020304050607", Error: "corrupt"},
+	{Name: "vector64 of 12 bytes", Hex: "10c70c06" + "010203040506070801020304", Error: "corrupt"},
 	{Name: "tagged, no tags", Hex: "10c7020400c0", Error: "corrupt"},
 	{Name: "tagged, empty token", Hex: "10c705040101610" + "0c0", Error: "corrupt"},
 	{Name: "tagged, token over 64 bytes", Hex: "10c74604010161" + "41" + strings.Repeat("30", 65) + "c0", Error: "corrupt"},
@@ -215,6 +223,18 @@ func canonical(v any) any {
 		return x
 	case []byte:
 		return map[string]any{"$bytes": base64.StdEncoding.EncodeToString(x)}
+	case codec.Vector32:
+		out := make([]any, len(x))
+		for i, f := range x {
+			out[i] = float64(f)
+		}
+		return map[string]any{"$vector32": out}
+	case codec.Vector64:
+		out := make([]any, len(x))
+		for i, f := range x {
+			out[i] = f
+		}
+		return map[string]any{"$vector64": out}
 	case decimal.Decimal:
 		return map[string]any{"$decimal": []any{x.Coefficient().String(), float64(x.Exponent())}}
 	case time.Time:

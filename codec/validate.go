@@ -152,8 +152,10 @@ func sized(b []byte, pos int, c byte) (skip, items, next int, err error) {
 }
 
 // knownExt reports whether id is an extension type of the format: the
-// decimals (1, 16-31), the time (2), the stamp (3) and MessagePack's own
-// timestamp (-1). Any other is corrupt (docs/wire-format.md).
+// decimals (1, 16-31), the time (2), the stamp (3), the vectors (5, 6)
+// and MessagePack's own timestamp (-1). Any other is corrupt
+// (docs/wire-format.md).
 func knownExt(id int8) bool {
-	return id == extMsgTime || id == ExtDecimal || id == ExtTime || id == ExtStamp || id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax
+	return id == extMsgTime || id == ExtDecimal || id == ExtTime || id == ExtStamp || id == ExtVector32 || id == ExtVector64 ||
+		id >= ExtScaledDecimalMin && id <= ExtScaledDecimalMax
 }

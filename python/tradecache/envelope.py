@@ -12,6 +12,7 @@ EnvelopeError with the class of error in .kind.
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import datetime as _dt
@@ -19,6 +20,7 @@ import decimal
 import os
 import re
 import struct
+import sys
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -43,7 +45,8 @@ EXT_SCALED_MIN, EXT_SCALED_MAX = 16, 31
 
 # Reader limits, as the specification states them.
 MAX_DEPTH = 64  # arrays and maps nested within one another
-MAX_EXT_LEN = 4096  # any extension's payload
+MAX_EXT_LEN = 4096  # any extension's payload but a vector's
+EXT_VECTOR32, EXT_VECTOR64 = 5, 6  # float32 and float64 vectors: little-endian IEEE 754, no 4096-byte cap
 MAX_SCALED_LEN = 16  # a scaled decimal's coefficient
 MAX_ZONE_NAME = 128
 MAX_OFFSET = 86399
@@ -420,7 +423,20 @@ class Keyring:
 
 
 def _known_ext(code: int) -> bool:
-    return code in (EXT_MSGPACK_TIME, EXT_DECIMAL, EXT_TIME, EXT_STAMP) or EXT_SCALED_MIN <= code <= EXT_SCALED_MAX
+    return (code in (EXT_MSGPACK_TIME, EXT_DECIMAL, EXT_TIME, EXT_STAMP, EXT_VECTOR32, EXT_VECTOR64)
+            or EXT_SCALED_MIN <= code <= EXT_SCALED_MAX)
+
+
+def _vector(code: int, data: bytes) -> "array.array":
+    """A vector extension's payload as an array ('f' or 'd'), bit for bit."""
+    size, typecode = (4, "f") if code == EXT_VECTOR32 else (8, "d")
+    if len(data) % size:
+        raise EnvelopeError("corrupt", f"a vector of {size}-byte elements in {len(data)} bytes")
+    a = array.array(typecode)
+    a.frombytes(data)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a
 
 
 def validate(b: bytes, max_values: int) -> None:
@@ -554,6 +570,10 @@ def _ext_hook(code: int, data: bytes) -> Any:
         if len(data) > MAX_EXT_LEN:
             raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
         return decode_time(data)
+    if code == EXT_VECTOR32 or code == EXT_VECTOR64:
+        return _vector(code, data)
+    if len(data) > MAX_EXT_LEN:
+        raise EnvelopeError("corrupt", f"extension of {len(data)} bytes")
     raise EnvelopeError("corrupt", f"extension type {code} here")
 
 
@@ -695,9 +715,9 @@ def _unpack(payload: bytes, times: str = "tctime") -> Any:
     try:
         if times == "datetime":
             return msgpack.unpackb(payload, ext_hook=_ext_hook_datetime, raw=False, strict_map_key=False,
-                                   timestamp=3, use_list=True, max_ext_len=MAX_EXT_LEN + 1)
+                                   timestamp=3, use_list=True, max_ext_len=MAX_DECODED_SIZE)
         v = msgpack.unpackb(payload, ext_hook=_ext_hook, raw=False, strict_map_key=False,
-                            timestamp=0, use_list=True, max_ext_len=MAX_EXT_LEN + 1)
+                            timestamp=0, use_list=True, max_ext_len=MAX_DECODED_SIZE)
     except EnvelopeError:
         raise
     except Exception as e:  # msgpack's own: truncated, trailing bytes, bad UTF-8, an unhashable key
@@ -933,7 +953,7 @@ def decode(envelope: bytes, storage_key: str = "", keyring: Keyring | None = Non
                     return _unpack(payload, times)
                 try:  # _unpack's datetime case, inlined: a call is 5% of a quote's decode
                     return msgpack.unpackb(payload, ext_hook=_ext_hook_datetime, raw=False, strict_map_key=False,
-                                           timestamp=3, max_ext_len=MAX_EXT_LEN + 1)
+                                           timestamp=3, max_ext_len=MAX_DECODED_SIZE)
                 except EnvelopeError:
                     raise
                 except Exception as e:  # msgpack's own, as in _unpack
@@ -998,6 +1018,11 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(EXT_TIME, encode_time(obj))
     if isinstance(obj, _dt.datetime):
         return msgpack.ExtType(EXT_TIME, encode_time(TcTime.from_datetime(obj)))
+    if isinstance(obj, array.array) and obj.typecode in ("f", "d"):
+        if sys.byteorder == "big":
+            obj = array.array(obj.typecode, obj)
+            obj.byteswap()
+        return msgpack.ExtType(EXT_VECTOR32 if obj.typecode == "f" else EXT_VECTOR64, obj.tobytes())
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
@@ -1058,6 +1083,8 @@ def canonical(v: Any) -> Any:
         return {"$time": [v.seconds, v.nanos, v.offset, v.zone]}
     if isinstance(v, (bytes, bytearray)):
         return {"$bytes": base64.b64encode(bytes(v)).decode()}
+    if isinstance(v, array.array) and v.typecode in ("f", "d"):
+        return {"$vector32" if v.typecode == "f" else "$vector64": list(v)}
     if isinstance(v, dict):
         if all(isinstance(k, str) for k in v):
             return {k: canonical(x) for k, x in v.items()}

@@ -6,6 +6,7 @@ then writes envelopes for the Go side to read. Run by codec/python_test.go:
 Exits non-zero, naming each failure, if any vector decodes differently.
 """
 
+import array
 import datetime
 import decimal
 import json
@@ -100,6 +101,8 @@ def canonical_input(v):
         return {"$map": [[k, canonical_input(v[k])] for k in sorted(v)]}
     if isinstance(v, list):
         return [canonical_input(x) for x in v]
+    if isinstance(v, array.array):
+        return {"$vector32" if v.typecode == "f" else "$vector64": list(v)}
     return env.canonical(v)
 
 
@@ -126,6 +129,8 @@ def python_written():
         # 256 KiB that zstd shrinks about 1000 times: padded with a skippable
         # frame to 1/256 of the payload, the reader's expansion bound
         "zstd padded": "trading " * (1 << 15),
+        "vector32": array.array("f", [1.5, -2.25, 0.0, 3.4028234663852886e38]),
+        "vector64": array.array("d", [3.141592653589793, -1e-300]),
     }
     out = []
     for name, v in values.items():
