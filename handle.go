@@ -70,12 +70,12 @@ func (h Handle[T]) Set(ctx context.Context, key string, v T, ttl time.Duration, 
 }
 
 // SetMany stores every item with one ttl; see Namespace.SetMany.
-func (h Handle[T]) SetMany(ctx context.Context, items map[string]T, ttl time.Duration) error {
+func (h Handle[T]) SetMany(ctx context.Context, items map[string]T, ttl time.Duration, opts ...SetOption) error {
 	boxed := make(map[string]any, len(items))
 	for k, v := range items {
 		boxed[k] = v
 	}
-	return h.ns.SetMany(ctx, boxed, ttl)
+	return h.ns.SetMany(ctx, boxed, ttl, opts...)
 }
 
 // SetIfNewer stores v only if version is above the stored one; see

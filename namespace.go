@@ -278,8 +278,9 @@ func (n *Namespace) Expire(ctx context.Context, key string, ttl time.Duration) (
 // bad key or an unencodable value writes nothing. Items are sent in batches
 // of MaxBatchSize, one round trip each; a store failure part way leaves the
 // earlier batches written. On a cluster with a shard down, the other
-// shards' items are written and a *PartialError names the rest.
-func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
+// shards' items are written and a *PartialError names the rest. Tagged
+// and TaggedAsOf tag every item, with the tags' tokens read once.
+func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.Duration, opts ...SetOption) error {
 	const op = "set_many"
 	if n.c.closed.Load() {
 		return n.fail(op, "", errClosed)
@@ -291,6 +292,12 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 	if err := n.tooMany(op, len(items)); err != nil {
 		return err
 	}
+	var tags []codec.Tag // every item carries the same tags, read once
+	if len(opts) > 0 {
+		if tags, err = n.tagsFor(ctx, op, "", opts); err != nil {
+			return err
+		}
+	}
 	entries := make([]store.Entry, 0, len(items))
 	ends := make([]int, 0, len(items))
 	var buf []byte
@@ -299,7 +306,7 @@ func (n *Namespace) SetMany(ctx context.Context, items map[string]any, ttl time.
 		if err != nil {
 			return err
 		}
-		if buf, err = n.encode(buf, op, k, full, v, nil); err != nil {
+		if buf, err = n.encodeTagged(buf, op, k, full, v, nil, tags); err != nil {
 			return err
 		}
 		entries = append(entries, store.Entry{Key: full, TTL: ttl})
@@ -446,8 +453,8 @@ func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool
 }
 
 // SetMany stores items in the default namespace. See Namespace.SetMany.
-func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Duration) error {
-	return c.def.SetMany(ctx, items, ttl)
+func (c *Cache) SetMany(ctx context.Context, items map[string]any, ttl time.Duration, opts ...SetOption) error {
+	return c.def.SetMany(ctx, items, ttl, opts...)
 }
 
 // GetMany reads keys from the default namespace into the map dst points

@@ -50,6 +50,15 @@ log = logging.getLogger("tradecache")
 MARKET_DATA_KINDS = ("quote", "trade", "bar", "book")
 LATENCY_WINDOW = 4096  # latencies kept per operation for percentiles
 PARTS = 16  # partition breakers on a cluster
+NAMESPACE_MODELS, NAMESPACE_PREDICTIONS, NAMESPACE_FEATURES = "models", "predictions", "features"
+
+
+def model_version_tag(name: str, version: str) -> str:
+    """The tag every entry of a model or feature set at version carries
+    (Go's models.VersionTag)."""
+    return f"model:{name}@{version}"
+
+
 def portfolio_tag(portfolio: str) -> str:
     """The tag every calculation of portfolio carries (Go's trading.PortfolioTag)."""
     return "portfolio:" + portfolio
@@ -607,18 +616,22 @@ class CacheManager:
                     counts.misses += 1
         return out
 
-    async def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None, namespace: str | None = None) -> int:
+    async def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None, namespace: str | None = None, *,
+                       tags: Iterable[str] = ()) -> int:
         """Store every item, pipelined in batches of CACHE_MAX_BATCH_SIZE.
         Every value is encoded first: one that cannot be leaves nothing
-        written. Returns how many were stored."""
+        written. tags tag every item, their tokens read once. Returns how
+        many were stored."""
         ns = namespace or NAMESPACE_DEFAULT
         ms = self._ttl_ms(ns, ttl)
         if len(mapping) > self.config.max_batch_keys:
             raise ValueError(f"{len(mapping)} keys in one call, over CACHE_MAX_BATCH_KEYS={self.config.max_batch_keys}")
+        tags = list(tags)
+        pairs = await self.tag_tokens(tags) if tags else None
         encoded = []
         for k, v in mapping.items():
             full = self._rc.key(ns, k)
-            encoded.append((full, self._encode(ns, full, v)))
+            encoded.append((full, self._encode(ns, full, v, tags=pairs)))
         if not encoded:
             return 0
         await asyncio.gather(*(self._rc.run("set_many", ns, "", self._rc.backend.set_many, part, ms)
@@ -810,6 +823,65 @@ class CacheManager:
         """Invalidate every calculation that depends on symbol, and every
         value tagged symbol_tag(symbol)."""
         await self.invalidate_tag(symbol_tag(symbol))
+
+    # --- model predictions and features (Go's trading/models) ----------------
+    # An entry is keyed "<name>@<version>:<entity>" and tagged
+    # model_version_tag(name, version); deploy_model invalidates the
+    # previous version's tag, so its entries read as absent in both
+    # languages.
+
+    @staticmethod
+    def _model_names(*names: str) -> None:
+        for n in names:
+            if not n or any(c in n for c in "@: \t\r\n"):
+                raise ValueError(f"model, feature set or version {n!r}: non-empty, without '@', ':' or whitespace")
+
+    async def deploy_model(self, model: str, version: str) -> None:
+        """Make version model's current one; the previous version's
+        entries read as absent from then on (Go's Models.Deploy)."""
+        self._model_names(model, version)
+        prev = await self.get(model, namespace=NAMESPACE_MODELS)
+        if prev == version:
+            return
+        await self.set(model, version, namespace=NAMESPACE_MODELS)
+        if prev:
+            await self.invalidate_tag(model_version_tag(model, prev))
+
+    async def current_model_version(self, model: str) -> str | None:
+        self._model_names(model)
+        return await self.get(model, namespace=NAMESPACE_MODELS)
+
+    async def put_predictions(self, model: str, version: str, predictions: Iterable[Mapping[str, Any]],
+                              ttl: float | None = None) -> int:
+        """Store predictions (dicts with "entity", "score", "vector" as
+        array('f'), "at"), each under its entity, tagged with the version;
+        Go reads them as models.Prediction."""
+        self._model_names(model, version)
+        items = {f"{model}@{version}:{p['entity']}": {**p, "model": model, "version": version} for p in predictions}
+        return await self.set_many(items, ttl, namespace=NAMESPACE_PREDICTIONS, tags=[model_version_tag(model, version)])
+
+    async def get_predictions(self, model: str, version: str, entities: Iterable[str]) -> dict[str, Any]:
+        """The predictions of model at version for entities, by entity; an
+        entity without a current one is absent."""
+        self._model_names(model, version)
+        got = await self.get_many([f"{model}@{version}:{e}" for e in entities], namespace=NAMESPACE_PREDICTIONS)
+        return {p["entity"]: p for p in got.values() if isinstance(p, dict)}
+
+    async def put_features(self, feature_set: str, version: str, features: Mapping[str, Any],
+                           ttl: float | None = None) -> int:
+        """Store feature vectors (array('f')) by entity, tagged with the
+        set's version; Go reads them as models.Features."""
+        self._model_names(feature_set, version)
+        at = _now()
+        items = {f"{feature_set}@{version}:{e}": {"entity": e, "values": v, "at": at} for e, v in features.items()}
+        return await self.set_many(items, ttl, namespace=NAMESPACE_FEATURES, tags=[model_version_tag(feature_set, version)])
+
+    async def get_features(self, feature_set: str, version: str, entities: Iterable[str]) -> dict[str, Any]:
+        """The feature vectors of entities (array('f')), by entity; one
+        without current features is absent."""
+        self._model_names(feature_set, version)
+        got = await self.get_many([f"{feature_set}@{version}:{e}" for e in entities], namespace=NAMESPACE_FEATURES)
+        return {f["entity"]: f["values"] for f in got.values() if isinstance(f, dict)}
 
     # --- sessions: TTL extended on use ---------------------------------------
 
