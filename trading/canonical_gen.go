@@ -129,7 +129,7 @@ func canonicalReadTrade(r *codec.Reader, x *Trade) bool {
 func (x Bar) MarshalCanonical(w *codec.Writer) { canonicalWriteBar(w, &x) }
 
 func canonicalWriteBar(w *codec.Writer, x *Bar) {
-	w.Raw("\x89\xa6symbol")
+	w.Raw("\x8d\xa6symbol")
 	w.String(string(x.Symbol))
 	w.Raw("\xa8interval")
 	w.String(string(x.Interval))
@@ -147,6 +147,14 @@ func canonicalWriteBar(w *codec.Writer, x *Bar) {
 	w.Time(x.Start)
 	w.Raw("\xa3seq")
 	w.Uint(uint64(x.Seq))
+	w.Raw("\xa4vwap")
+	w.Decimal(x.VWAP)
+	w.Raw("\xaerolling_volume")
+	w.Decimal(x.RollingVolume)
+	w.Raw("\xa6trades")
+	w.Uint(uint64(x.Trades))
+	w.Raw("\xa4late")
+	w.Uint(uint64(x.Late))
 }
 
 // UnmarshalCanonical implements codec.CanonicalUnmarshaler: it reads a
@@ -154,7 +162,7 @@ func canonicalWriteBar(w *codec.Writer, x *Bar) {
 // anything else, which the codec then decodes with reflection.
 func (x *Bar) UnmarshalCanonical(r *codec.Reader) bool {
 	var v Bar
-	r.ReserveDecimals(5)
+	r.ReserveDecimals(7)
 	if !canonicalReadBar(r, &v) || !r.Finish() {
 		return false
 	}
@@ -163,7 +171,7 @@ func (x *Bar) UnmarshalCanonical(r *codec.Reader) bool {
 }
 
 func canonicalReadBar(r *codec.Reader, x *Bar) bool {
-	if !r.Expect("\x89\xa6symbol") {
+	if !r.Expect("\x8d\xa6symbol") {
 		return false
 	}
 	x.Symbol = r.Symbol()
@@ -199,6 +207,22 @@ func canonicalReadBar(r *codec.Reader, x *Bar) bool {
 		return false
 	}
 	x.Seq = uint64(r.Uint())
+	if !r.Expect("\xa4vwap") {
+		return false
+	}
+	x.VWAP = r.Decimal()
+	if !r.Expect("\xaerolling_volume") {
+		return false
+	}
+	x.RollingVolume = r.Decimal()
+	if !r.Expect("\xa6trades") {
+		return false
+	}
+	x.Trades = uint64(r.Uint())
+	if !r.Expect("\xa4late") {
+		return false
+	}
+	x.Late = uint64(r.Uint())
 	return r.Ok()
 }
 

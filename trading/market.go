@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,8 @@ type Trade struct {
 	At     time.Time       `json:"at"`
 }
 
-// Bar is an OHLCV bar.
+// Bar is an OHLCV bar. Package bars builds them from the feed's trades,
+// and fills the fields after Seq; a bar cached by hand may leave them zero.
 type Bar struct {
 	Symbol   string          `json:"symbol" tradecache:"intern"`
 	Interval string          `json:"interval" tradecache:"intern"`
@@ -60,7 +62,16 @@ type Bar struct {
 	Close    decimal.Decimal `json:"close"`
 	Volume   decimal.Decimal `json:"volume"`
 	Start    time.Time       `json:"start"`
-	Seq      uint64          `json:"seq"`
+	Seq      uint64          `json:"seq"` // the last trade's
+	// VWAP is the volume-weighted average price, rounded half away from
+	// zero to 8 decimal places; RollingVolume the volume of this bar and
+	// the bars of the same interval before it, over the builder's window.
+	VWAP          decimal.Decimal `json:"vwap"`
+	RollingVolume decimal.Decimal `json:"rolling_volume"`
+	// Trades counts the bar's trades, Late those that arrived after a
+	// later bar had begun (see package bars for the rule).
+	Trades uint64 `json:"trades"`
+	Late   uint64 `json:"late"`
 }
 
 // Level is one price level of a book.
@@ -234,9 +245,45 @@ func (m *Market) Trade(ctx context.Context, symbol string) (Trade, bool, error) 
 	return get[Trade](ctx, m, symbol, KindTrade)
 }
 
-// Bar returns symbol's latest bar.
+// Bar returns symbol's latest bar, as CacheMarketData stored it.
 func (m *Market) Bar(ctx context.Context, symbol string) (Bar, bool, error) {
 	return get[Bar](ctx, m, symbol, KindBar)
+}
+
+// IntervalBar returns symbol's latest final bar of interval, as package
+// bars published it (under BarKey), through the near tier when the
+// namespace has one.
+func (m *Market) IntervalBar(ctx context.Context, symbol string, interval time.Duration) (Bar, bool, error) {
+	k := BarKey(symbol, interval)
+	hw := m.seen.get(k)
+	v, found, err := tradecache.GetNear[Bar](ctx, m.ns, k)
+	if err == nil && found {
+		if err := m.checkRead(k, uint64(v.Start.UnixMilli()), hw); err != nil {
+			return Bar{}, false, err
+		}
+	}
+	return v, found, err
+}
+
+// IntervalName is how an interval is named in a Bar and in its key: "1s",
+// "1m", "1h", or milliseconds ("250ms").
+func IntervalName(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+}
+
+// BarKey is the market_data key of symbol's final bars of an interval
+// ("AAPL:bar:1m"), as package bars publishes them: its stream holds every
+// final bar, versioned by the bar's start, and its value the latest.
+func BarKey(symbol string, interval time.Duration) string {
+	return key(symbol, KindBar) + ":" + IntervalName(interval)
 }
 
 // Book returns symbol's latest order-book snapshot. It never reads

@@ -150,6 +150,12 @@ func (f *Feed) PublishMany(ctx context.Context, qs []trading.Quote) ([]bool, err
 		}
 		us[i] = tradecache.Update{Key: quoteKey(q.Symbol), Value: q, Version: q.Seq}
 	}
+	return f.publishMany(ctx, us)
+}
+
+// publishMany publishes us in one pipelined round trip and reports which
+// were applied, joining the updates' own errors.
+func (f *Feed) publishMany(ctx context.Context, us []tradecache.Update) ([]bool, error) {
 	rs, err := tradecache.StreamsOf(f.ns).PublishMany(ctx, us)
 	if err != nil {
 		return nil, err
@@ -163,6 +169,31 @@ func (f *Feed) PublishMany(ctx context.Context, qs []trading.Quote) ([]bool, err
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// PublishTrade stores t as its symbol's last trade if t.Seq is above the
+// stored version, and appends it to the symbol's trade stream
+// ("<symbol>:trade"), in one atomic step, as Publish does for quotes:
+// Market.Trade reads it, and package bars builds bars from the stream.
+func (f *Feed) PublishTrade(ctx context.Context, t trading.Trade) (bool, error) {
+	if t.Seq == 0 {
+		return false, trading.ErrNoSequence
+	}
+	applied, _, err := tradecache.StreamOf(f.ns, trading.Key(t.Symbol, trading.KindTrade)).Publish(ctx, t, t.Seq)
+	return applied, err
+}
+
+// PublishTrades publishes trades of many symbols in one pipelined round
+// trip, and reports which were applied.
+func (f *Feed) PublishTrades(ctx context.Context, ts []trading.Trade) ([]bool, error) {
+	us := make([]tradecache.Update, len(ts))
+	for i, t := range ts {
+		if t.Seq == 0 {
+			return nil, fmt.Errorf("%s: %w", t.Symbol, trading.ErrNoSequence)
+		}
+		us[i] = tradecache.Update{Key: trading.Key(t.Symbol, trading.KindTrade), Value: t, Version: t.Seq}
+	}
+	return f.publishMany(ctx, us)
 }
 
 // ErrBadEntry marks a stream entry a subscription refused because it is
