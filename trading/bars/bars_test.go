@@ -2,10 +2,15 @@ package bars_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +20,7 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/bars"
 	"github.com/tradecache/tradecache/trading/feed"
@@ -63,10 +69,11 @@ func barString(b trading.Bar) string {
 		codec.DecimalString(b.Volume), codec.DecimalString(b.VWAP), codec.DecimalString(b.RollingVolume), b.Seq, b.Trades, b.Late)
 }
 
-// TestWorkersBuildExactBarsThroughAKill: 3 workers build 1 s and 1 min
-// bars from a shuffled stream of 100,000 trades of 50 symbols; one is
-// killed a third of the way through (its context cut mid-batch: what it
-// had read but not acknowledged stays pending). The bars published equal,
+// TestWorkersBuildExactBarsThroughAKill: 3 workers, each a process of its
+// own, build 1 s and 1 min bars from a shuffled stream of 100,000 trades
+// of 50 symbols; one is killed with SIGKILL a third of the way through
+// (what it had read but not acknowledged stays pending, and its symbols
+// pass to the others). The bars published equal,
 // exactly, those Build computes offline from the same trades; Replay of
 // the streams gives them again; and Market.IntervalBar reads the last.
 func TestWorkersBuildExactBarsThroughAKill(t *testing.T) {
@@ -97,31 +104,15 @@ func testBars(t *testing.T, rc tradecache.RedisConfig) {
 	all, by := trades(rng, symbols, 2000)
 	peers := []string{"w1", "w2", "w3"}
 	opts := bars.Options{Intervals: []time.Duration{time.Second, time.Minute}, Rolling: 5}
-	workers := map[string]*bars.Worker{}
-	stops := map[string]context.CancelFunc{}
-	var wg sync.WaitGroup
 	started := time.Now()
+	workers := map[string]*workerProc{}
 	for _, p := range peers {
-		w, err := bars.NewWorker(c, symbols, bars.WorkerOptions{Options: opts, Name: p, Peers: peers,
-			Heartbeat: 100 * time.Millisecond, MinIdle: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, stop := context.WithCancel(ctx)
-		workers[p], stops[p] = w, stop
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = w.Run(wctx) }()
+		workers[p] = startWorker(t, rc, p, peers)
 	}
-	defer func() {
-		for _, stop := range stops {
-			stop()
-		}
-		wg.Wait()
-	}()
 	f := feed.New(c, feed.Options{})
 	for lo := 0; lo < len(all); lo += 500 {
 		if lo == len(all)/3 {
-			stops["w2"]() // killed: its pending trades, and its symbols, pass to w1 and w3
+			workers["w2"].kill(t) // kill -9: its pending trades, and its symbols, pass to w1 and w3
 		}
 		applied, err := f.PublishTrades(ctx, all[lo:min(lo+500, len(all))])
 		if err != nil {
@@ -212,17 +203,196 @@ func testBars(t *testing.T, rc tradecache.RedisConfig) {
 	if b, found, err := m.IntervalBar(ctx, "S07", time.Second); err != nil || !found || barString(b) != last {
 		t.Fatalf("Market.IntervalBar = %v %v %v, want %s", barString(b), found, err, last)
 	}
+	// The bars being exact (volumes and trade counts included) shows every
+	// trade counted once; the survivors say how the work was shared, and
+	// the killed worker folded the rest.
 	var st bars.Stats
-	for _, p := range peers {
-		s := workers[p].Stats()
+	for _, p := range []string{"w1", "w3"} {
+		s := workers[p].stop(t)
 		t.Logf("%s: %d trades folded, %d bars, %d redeliveries acknowledged unfolded, %d gaps waited out; lag from the closing trade to its bar p50 %v, p99 %v",
 			p, s.Trades, s.Bars, s.Duplicates, s.Gaps, s.LagP50, s.LagP99)
 		st.Trades += s.Trades
 		st.Bars += s.Bars
+		st.Duplicates += s.Duplicates
 	}
 	t.Logf("%d trades of %d symbols published in %v; %d final bars, all published after %v: %.0f bars/s and %.0f trades/s over 3 workers (one killed at a third)",
 		len(all), len(symbols), published.Round(time.Millisecond), total, took.Round(time.Millisecond), float64(total)/took.Seconds(), float64(len(all))/took.Seconds())
-	if st.Trades < uint64(len(all)) || st.Bars != uint64(total) {
-		t.Fatalf("folded %d of %d trades, published %d of %d bars", st.Trades, len(all), st.Bars, total)
+	t.Logf("w2, killed: %d trades folded before it died", uint64(len(all))-st.Trades)
+}
+
+// The worker processes. TestBarsWorkerChild is the body of one: it does
+// nothing in a normal run, and runs a worker, as named in its
+// environment, until its stdin closes, then prints its Stats.
+const childEnv = "TRADECACHE_BARS_WORKER"
+
+type childSpec struct {
+	Redis tradecache.RedisConfig
+	Name  string
+	Peers []string
+}
+
+func TestBarsWorkerChild(t *testing.T) {
+	raw := os.Getenv(childEnv)
+	if raw == "" {
+		return // run by startWorker only
+	}
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: spec.Redis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	w, err := bars.NewWorker(c, symbolsOf(50), bars.WorkerOptions{Options: bars.Options{Intervals: []time.Duration{time.Second, time.Minute}, Rolling: 5},
+		Name: spec.Name, Peers: spec.Peers, Heartbeat: 100 * time.Millisecond, MinIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	stop()
+	<-done
+	_ = json.NewEncoder(os.Stdout).Encode(w.Stats())
+}
+
+func symbolsOf(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("S%02d", i))
+	}
+	return out
+}
+
+type workerProc struct {
+	name   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout strings.Builder
+	stderr strings.Builder
+}
+
+// startWorker runs a worker in a process of its own; its stderr is
+// printed if the test fails.
+func startWorker(t *testing.T, rc tradecache.RedisConfig, name string, peers []string) *workerProc {
+	t.Helper()
+	spec, _ := json.Marshal(childSpec{Redis: rc, Name: name, Peers: peers})
+	w := &workerProc{name: name, cmd: exec.Command(os.Args[0], "-test.run=^TestBarsWorkerChild$", "-test.count=1")}
+	w.cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	w.cmd.Stdout, w.cmd.Stderr = &w.stdout, &w.stderr
+	var err error
+	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = w.cmd.Process.Kill()
+		_ = w.cmd.Wait()
+		if t.Failed() {
+			t.Logf("worker %s's stderr:\n%s", name, w.stderr.String())
+		}
+	})
+	return w
+}
+
+// kill kills the worker with SIGKILL: nothing of it runs after.
+func (w *workerProc) kill(t *testing.T) {
+	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.cmd.Wait()
+}
+
+// stop ends the worker and returns its Stats.
+func (w *workerProc) stop(t *testing.T) bars.Stats {
+	_ = w.stdin.Close()
+	if err := w.cmd.Wait(); err != nil {
+		t.Fatalf("worker %s: %v\n%s", w.name, err, w.stderr.String())
+	}
+	var s bars.Stats
+	out := w.stdout.String()
+	if i := strings.Index(out, "{"); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.NewDecoder(strings.NewReader(out)).Decode(&s); err != nil {
+		t.Fatalf("worker %s's stats: %v in %q", w.name, err, w.stdout.String())
+	}
+	return s
+}
+
+// losingAcks is the in-memory store with its first acknowledgements lost:
+// a worker that dies between storing its fold and acknowledging it.
+type losingAcks struct {
+	*memstore.Store
+	lose atomic.Int64
+}
+
+func (s *losingAcks) Ack(ctx context.Context, stream, group string, ids ...string) error {
+	if s.lose.Add(-1) >= 0 {
+		return nil // said done, never done
+	}
+	return s.Store.Ack(ctx, stream, group, ids...)
+}
+
+// TestRedeliveredTradesCountOnce: trades whose fold was stored but whose
+// acknowledgement was lost come again (claimed after MinIdle); they are
+// acknowledged without being folded again, and the bars are Build's.
+func TestRedeliveredTradesCountOnce(t *testing.T) {
+	mem, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &losingAcks{Store: mem}
+	s.lose.Store(3)
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, by := trades(rand.New(rand.NewPCG(1, 2)), []string{"S00"}, 300)
+	f := feed.New(c, feed.Options{})
+	if _, err := f.PublishTrades(ctx, by["S00"]); err != nil {
+		t.Fatal(err)
+	}
+	opts := bars.Options{Intervals: []time.Duration{time.Second}}
+	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Count: 50, MinIdle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	want, _ := bars.Build(by["S00"], opts)
+	for {
+		got, err := bars.Published(ctx, c, "S00", "1s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, _ := tradecache.StreamOf(c.Namespace(tradecache.NamespaceMarketData), "S00:trade").Group("bars").Pending(ctx)
+		if len(got) == len(want["1s"]) && pending == 0 {
+			for i := range got {
+				if barString(got[i]) != barString(want["1s"][i]) {
+					t.Fatalf("bar %d: %s, want %s", i, barString(got[i]), barString(want["1s"][i]))
+				}
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d bars, %d trades pending", len(got), len(want["1s"]), pending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if st := w.Stats(); st.Duplicates != 150 || st.Trades != 300 {
+		t.Fatalf("stats %+v: want the 150 trades of the 3 lost acknowledgements redelivered and not folded again", st)
 	}
 }
