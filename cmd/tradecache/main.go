@@ -9,6 +9,7 @@
 //	                    merged, and Redis's
 //	tradecache top      [--interval 1s] [--keys] [--once] the same, live
 //	tradecache feed     tail [--json] SYMBOL... quotes as they are published
+//	tradecache bars     tail [--interval 1s] [--json] SYMBOL... bars as they close
 //	tradecache health   [--json] reachability, PING latency, breaker
 //	tradecache clear    --namespace N [--yes] remove one namespace's keys
 //
@@ -120,6 +121,7 @@ commands:
           and Redis INFO
   top     [--interval 1s] [--keys] [--once] the same, live, redrawn in place
   feed    tail [--json] SYMBOL... each symbol's quote, then every update as it is published
+  bars    tail [--interval 1s] [--json] SYMBOL... each symbol's bars as they close
   health  [--json] [--memory] reachability, PING latency and breaker; exit 1 if not ready
   clear   --namespace N [--yes] [--memory] remove a namespace's keys (SCAN + UNLINK)
 
@@ -146,6 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTop(ctx, args[1:], stdout, stderr)
 	case "feed":
 		return runFeed(ctx, args[1:], stdout, stderr)
+	case "bars":
+		return runBars(ctx, args[1:], stdout, stderr)
 	case "health":
 		return runHealth(ctx, args[1:], stdout, stderr)
 	case "clear":

@@ -286,3 +286,45 @@ func TestStatsShowsTheInvalidationQueue(t *testing.T) {
 		t.Fatalf("stats does not show the queue:\n%s", out)
 	}
 }
+
+// `bars tail` prints the 1 s bars a demo in another process builds from
+// its trades, as they close, each with its trade count, and stops cleanly
+// on Ctrl-C.
+func TestBarsTail(t *testing.T) {
+	bin := buildBinary(t)
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr
+	tail := exec.Command(bin, "bars", "tail", "--json", "SYM000", "SYM001")
+	tail.Env = append(os.Environ(), "REDIS_URL="+url, "CACHE_OP_TIMEOUT=2s", "CACHE_BATCH_TIMEOUT=5s")
+	var out, errOut syncBuffer
+	tail.Stdout, tail.Stderr = &out, &errOut
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tail.Process.Kill(); _, _ = tail.Process.Wait() }()
+	startDemo(t, bin, url, 4*time.Second)()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(out.String(), `"symbol":"SYM000"`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("bars tail printed:\n%s\n--- stderr\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = tail.Process.Signal(os.Interrupt)
+	if err := tail.Wait(); err != nil {
+		t.Fatalf("bars tail after Ctrl-C: %v\n%s", err, errOut.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var b struct {
+			Symbol, Interval, Open, Volume string
+			Trades                         int
+		}
+		if err := json.Unmarshal([]byte(line), &b); err != nil || b.Interval != "1s" || b.Trades < 1 || b.Open == "" || b.Volume == "" {
+			t.Fatalf("bars tail line %q: %+v %v", line, b, err)
+		}
+	}
+	t.Logf("bars tail: %s", strings.Split(out.String(), "\n")[0])
+	if _, _, err := runCmd(t, "bars", "tail"); exitCode(err) != 2 {
+		t.Fatalf("bars tail without symbols: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/hist"
 	"github.com/tradecache/tradecache/trading"
+	"github.com/tradecache/tradecache/trading/bars"
 	"github.com/tradecache/tradecache/trading/feed"
 )
 
@@ -104,6 +106,35 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		}
 	}
 	work(2, func(i int) error { published.Add(1); return publish(syms[i%len(syms)]) })
+	// Trades too, from which a bars worker (below) builds 1 s bars.
+	var tradesPublished atomic.Int64
+	if useFeed {
+		work(1, func(i int) error {
+			n := seq.Add(1)
+			t := trading.Trade{Symbol: syms[i%len(syms)], Seq: n, Price: decimal.New(15000+int64(n%500), -2),
+				Size: decimal.NewFromInt(int64(1 + n%300)), At: time.Now()}
+			_, err := fd.PublishTrade(ctx, t)
+			if err == nil {
+				tradesPublished.Add(1)
+			}
+			return err
+		})
+	}
+	var bw *bars.Worker
+	bwCtx, stopBars := context.WithCancel(ctx)
+	bwDone := make(chan struct{})
+	if useFeed {
+		var err error
+		bw, err = bars.NewWorker(c, syms, bars.WorkerOptions{Options: bars.Options{Intervals: []time.Duration{time.Second}},
+			Group: "demo", Name: fmt.Sprintf("demo-%d", os.Getpid())})
+		if err != nil {
+			stopBars()
+			return err
+		}
+		go func() { defer close(bwDone); _ = bw.Run(bwCtx) }()
+	} else {
+		close(bwDone)
+	}
 	work(8, func(i int) error {
 		id := fmt.Sprintf("P%02d", i%20)
 		book := syms[i%len(syms) : min(len(syms), i%len(syms)+10)]
@@ -164,8 +195,12 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		case <-tick.C:
 			if tty {
 				st := c.Stats(ctx)
-				fmt.Fprintf(stderr, "\r\033[K%5.1fs  quotes %d  valuations %d  risk %d  sessions %d  hit rate %.1f%%  errors %d",
-					time.Since(start).Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load(), 100*st.HitRate(), errs.Load())
+				var nbars uint64
+				if bw != nil {
+					nbars = bw.Stats().Bars
+				}
+				fmt.Fprintf(stderr, "\r\033[K%5.1fs  quotes %d  trades %d  bars %d  valuations %d  risk %d  sessions %d  hit rate %.1f%%  errors %d",
+					time.Since(start).Seconds(), published.Load(), tradesPublished.Load(), nbars, valuations.Load(), riskReads.Load(), touches.Load(), 100*st.HitRate(), errs.Load())
 			}
 		}
 	}
@@ -175,6 +210,8 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 	elapsed := time.Since(start)
 	stopSub()
 	<-subDone
+	stopBars()
+	<-bwDone
 	st := c.Stats(ctx)
 	total := published.Load() + valuations.Load() + riskReads.Load() + touches.Load()
 	fmt.Fprintf(stdout, "workload: %v on %s, %d symbols\n", round(elapsed), c.Backend(), symbols)
@@ -182,8 +219,15 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		total, float64(total)/elapsed.Seconds(), published.Load(), valuations.Load(), riskReads.Load(), touches.Load())
 	fmt.Fprintf(stdout, "hit rate %.1f%%, loader calls %d, early refreshes %d, errors %d\n", 100*st.HitRate(), st.Loads, st.Refreshes, errs.Load())
 	if useFeed {
-		fmt.Fprintf(stdout, "feed: %d quotes published, %d delivered to a subscriber, lag p50 %v p99 %v\n",
+		fmt.Fprintf(stdout, "feed: %d entries published (quotes and trades), %d quotes delivered to a subscriber, lag p50 %v p99 %v\n",
 			st.Streams.Published, delivered.Load(), round(lag.Quantile(0.5)), round(lag.Quantile(0.99)))
+		bs := bw.Stats()
+		fmt.Fprintf(stdout, "bars: %d trades published, %d folded into 1s bars, %d bars final, lag from the closing trade p50 %v p99 %v\n",
+			tradesPublished.Load(), bs.Trades, bs.Bars, round(bs.LagP50), round(bs.LagP99))
+		if b, found, err := trading.NewMarket(c).IntervalBar(ctx, syms[0], time.Second); err == nil && found {
+			fmt.Fprintf(stdout, "  last %s bar: %s O %s H %s L %s C %s V %s VWAP %s (%d trades)\n", syms[0], b.Start.Format("15:04:05"),
+				b.Open, b.High, b.Low, b.Close, b.Volume, b.VWAP, b.Trades)
+		}
 	} else {
 		fmt.Fprintln(stdout, "feed: off (the store keeps no streams; quotes were version-guarded writes)")
 	}
