@@ -144,7 +144,7 @@ func (w *Worker) lag(d time.Duration) {
 }
 
 func (w *Worker) heartbeatKey(peer string) string { return "hb:" + w.opts.Group + ":" + peer }
-func (w *Worker) stateKey(symbol string) string  { return "state:" + w.opts.Group + ":" + symbol }
+func (w *Worker) stateKey(symbol string) string   { return "state:" + w.opts.Group + ":" + symbol }
 
 // owner is symbol's owner among the live peers: its place in the peers
 // by hash, or the next live peer after it.
