@@ -188,7 +188,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			// left pending behind a gap, whoever owns the symbol now.
 			for _, sym := range w.symbols {
 				evs, next, err := tradecache.StreamOf(w.md, trading.Key(sym, trading.KindTrade)).Group(w.opts.Group).
-					Claim(ctx, w.opts.Name, w.opts.MinIdle, cmp(claimFrom[sym], "0-0"), w.opts.Count)
+					Claim(ctx, w.opts.Name, w.opts.MinIdle, orDefault(claimFrom[sym], "0-0"), w.opts.Count)
 				if err == nil {
 					claimFrom[sym] = next
 					got += len(evs)
@@ -207,7 +207,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-func cmp(s, dflt string) string {
+func orDefault(s, dflt string) string {
 	if s == "" {
 		return dflt
 	}
