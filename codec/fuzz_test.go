@@ -28,8 +28,17 @@ func FuzzUnmarshal(f *testing.F) {
 		decimal.RequireFromString("150.00"), decimal.RequireFromString("0E-8"),
 		time.Date(2026, 11, 26, 9, 30, 0, 7, ny), sampleQuote(),
 		[]Quote{sampleQuote(), sampleQuote(), sampleQuote()}, // compressed
+		codec.Vector32{1.5, -2, 0}, codec.Vector64{3.25}, map[string]any{"emb": codec.Vector32{0.5}},
 	} {
 		b, err := c.Marshal("k", v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	// Tagged values, plain and stamped (extension 4 around 3).
+	for _, st := range []*codec.Stamp{nil, {AsOf: time.Unix(1795703400, 0), FreshFor: time.Second}} {
+		b, err := c.AppendMarshalTagged(nil, "k", sampleQuote(), st, []codec.Tag{{Name: "sym:AAPL", Token: "k7Jq2"}, {Name: "refdata", Token: "t"}})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -195,10 +204,13 @@ func FuzzAmplification(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, v := range []any{"x", sampleQuote(), []Quote{sampleQuote(), sampleQuote()}, map[string]any{"a": []any{1, "b"}}} {
+	for _, v := range []any{"x", sampleQuote(), []Quote{sampleQuote(), sampleQuote()}, map[string]any{"a": []any{1, "b"}},
+		codec.Vector32(make([]float32, 1000)), codec.Vector64{1, 2}} {
 		b, _ := c.Marshal("k", v)
 		f.Add(b)
 	}
+	tagged, _ := c.AppendMarshalTagged(nil, "k", "x", nil, []codec.Tag{{Name: "t", Token: "1"}})
+	f.Add(tagged)
 	e, _ := zstd.NewWriter(nil)
 	maps := append([]byte{0xdd, 0, 0x40, 0, 0}, bytes.Repeat([]byte{0x80}, 4<<20)...)
 	f.Add(append([]byte{0x12}, e.EncodeAll(maps, nil)...))
