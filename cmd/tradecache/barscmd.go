@@ -9,7 +9,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/bars"
@@ -51,7 +50,6 @@ func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !c.HasStreams() {
 		return usageError{msg: "bars tail: the store in use keeps no streams"}
 	}
-	md := c.Namespace(tradecache.NamespaceMarketData)
 	enc := json.NewEncoder(stdout)
 	print := func(b trading.Bar, current bool) error {
 		if *asJSON {
@@ -69,45 +67,16 @@ func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			codec.DecimalString(b.Low), codec.DecimalString(b.Close), codec.DecimalString(b.Volume), codec.DecimalString(b.VWAP), b.Trades, tag)
 		return err
 	}
-	syms := fs.Args()
-	after := make([]string, len(syms))
-	for i, s := range syms {
-		var b trading.Bar
-		snap, err := tradecache.StreamOf(md, bars.Key(s, *interval)).Snapshot(ctx, &b)
+	for u, err := range bars.Subscribe(ctx, c, fs.Args(), *interval) {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C: the end of a tail, not a failure
+		}
 		if err != nil {
+			fmt.Fprintf(stderr, "tradecache: bars: %v (retrying)\n", err)
+			continue
+		}
+		if err := print(u.Bar, u.Current); err != nil {
 			return err
-		}
-		after[i] = snap.LastID
-		if after[i] == "" {
-			after[i] = "0-0"
-		}
-		if snap.Found {
-			if err := print(b, true); err != nil {
-				return err
-			}
-		}
-	}
-	block := max(20*time.Millisecond, 500*time.Millisecond/time.Duration(len(syms)))
-	for ctx.Err() == nil {
-		for i, s := range syms {
-			evs, err := tradecache.StreamsOf(md).Read(ctx, []string{bars.Key(s, *interval)}, after[i:i+1], 100, block)
-			if ctx.Err() != nil {
-				return nil // Ctrl-C: the end of a tail, not a failure
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "tradecache: bars: %v (retrying)\n", err)
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			for _, e := range evs[0] {
-				var b trading.Bar
-				if err := e.Decode(&b); err != nil {
-					fmt.Fprintf(stderr, "tradecache: bars: entry %s: %v\n", e.ID, err)
-				} else if err := print(b, false); err != nil {
-					return err
-				}
-				after[i] = e.ID
-			}
 		}
 	}
 	return nil

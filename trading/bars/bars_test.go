@@ -396,3 +396,68 @@ func TestRedeliveredTradesCountOnce(t *testing.T) {
 		t.Fatalf("stats %+v: want the 150 trades of the 3 lost acknowledgements redelivered and not folded again", st)
 	}
 }
+
+// TestSubscribeYieldsTheLatestThenEachNewBar: a subscription yields a
+// symbol's latest final bar, then the bars a worker publishes after it,
+// in order, each once.
+func TestSubscribeYieldsTheLatestThenEachNewBar(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, by := trades(rand.New(rand.NewPCG(5, 6)), []string{"S00"}, 400)
+	f := feed.New(c, feed.Options{})
+	opts := bars.Options{Intervals: []time.Duration{time.Second}}
+	if _, err := f.PublishTrades(ctx, by["S00"][:200]); err != nil {
+		t.Fatal(err)
+	}
+	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	first, _ := bars.Build(by["S00"][:200], opts)
+	for len(mustPublished(ctx, t, c)) < len(first["1s"]) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	all, _ := bars.Build(by["S00"], opts)
+	var got []string
+	for u, err := range bars.Subscribe(ctx, c, []string{"S00"}, time.Second) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			if !u.Current || barString(u.Bar) != barString(first["1s"][len(first["1s"])-1]) {
+				t.Fatalf("first update %+v, want the latest final bar, current", u)
+			}
+			if _, err := f.PublishTrades(ctx, by["S00"][200:]); err != nil {
+				t.Fatal(err)
+			}
+		} else if u.Current {
+			t.Fatalf("a later update marked current: %+v", u)
+		}
+		got = append(got, barString(u.Bar))
+		if len(got) == len(all["1s"])-len(first["1s"])+1 {
+			break
+		}
+	}
+	for i, g := range got {
+		if want := barString(all["1s"][len(first["1s"])-1+i]); g != want {
+			t.Fatalf("update %d: %s, want %s", i, g, want)
+		}
+	}
+}
+
+func mustPublished(ctx context.Context, t *testing.T, c *tradecache.Cache) []trading.Bar {
+	bs, err := bars.Published(ctx, c, "S00", "1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
