@@ -1,34 +1,18 @@
 package tradecache
 
 import (
+	"github.com/tradecache/tradecache/internal/names"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
 )
 
 // maxNameLength bounds prefixes and namespace names.
-const maxNameLength = 64
+const maxNameLength = names.MaxLength
 
 // checkName validates a key prefix or namespace name and returns why it is
-// bad, or "". Names are 1 to 64 of [A-Za-z0-9_.-]: no colon, so the first
-// two colons of a stored key always delimit prefix and namespace, and no
-// glob characters, so a SCAN MATCH pattern built from them matches only
-// themselves.
-func checkName(s string) string {
-	if s == "" {
-		return "empty"
-	}
-	if len(s) > maxNameLength {
-		return "longer than " + strconv.Itoa(maxNameLength) + " bytes"
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return "has " + strconv.QuoteRune(rune(c)) + "; only letters, digits, '_', '.' and '-' are allowed"
-		}
-	}
-	return ""
-}
+// bad, or "" (names.Check: 1 to 64 of [A-Za-z0-9_.-]).
+func checkName(s string) string { return names.Check(s) }
 
 // checkKey validates a caller's key and returns why it is bad, or "".
 func checkKey(k string, maxLen int) string {

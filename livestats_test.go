@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/fleet"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -103,7 +104,7 @@ func TestFleetStatsMergesEveryInstance(t *testing.T) {
 	}
 }
 
-func names(f tradecache.Fleet) []string {
+func names(f fleet.Fleet) []string {
 	var out []string
 	for _, st := range f.Instances {
 		out = append(out, st.Instance)
@@ -156,7 +157,7 @@ func TestFleetStatsRefusesHostileSnapshots(t *testing.T) {
 		"bad-op":        merge(good("bad-op"), "total", map[string]any{"ops": map[string]any{"drop table": map[string]any{}}}),
 		"bad-ns":        merge(good("bad-ns"), "total", map[string]any{"namespaces": map[string]any{"a:b": map[string]any{}}}),
 		"many-hot":      merge(good("many-hot"), "hot_keys", make([]map[string]any, 11)),
-		"huge":          strings.Repeat(" ", tradecache.MaxStatsBytes) + `{"format":1,"instance":"huge"}`,
+		"huge":          strings.Repeat(" ", fleet.MaxStatsBytes) + `{"format":1,"instance":"huge"}`,
 		"neg-rate":      merge(good("neg-rate"), "recent", map[string]any{"ops_per_sec": -1}),
 		"no-interval":   merge(good("no-interval"), "interval_ns", 0),                  // would always read as silent
 		"year-interval": merge(good("year-interval"), "interval_ns", 365*24*time.Hour), // would never
@@ -302,7 +303,7 @@ func TestStoppedAndSilentInstancesAreNotCurrent(t *testing.T) {
 	must(t, err)
 	defer reader.Close()
 
-	states := func(f tradecache.Fleet) map[string]string {
+	states := func(f fleet.Fleet) map[string]string {
 		out := map[string]string{}
 		for _, st := range f.Instances {
 			out[st.Instance] = st.State()
@@ -357,7 +358,7 @@ func TestAReadersClockDoesNotMakeAnInstanceSilent(t *testing.T) {
 	reader := mustNew(t, base, tradecache.WithClock(ahead))
 	f, err := reader.FleetStats(ctx)
 	must(t, err)
-	if len(f.Instances) != 1 || f.Instances[0].State() != tradecache.InstanceRunning || f.Running != 1 {
+	if len(f.Instances) != 1 || f.Instances[0].State() != fleet.Running || f.Running != 1 {
 		t.Fatalf("instances %v, running %d; want desk-a running", names(f), f.Running)
 	}
 	if seen := f.Instances[0].Seen; seen < 0 || seen > 2*tradecache.DefaultStatsInterval {

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/fleet"
 )
 
 // fleetView is what `stats` and `top` show: the published figures of
 // every instance whose snapshot has not expired, merged (percentiles from
 // the merged histograms, never averaged), per namespace and per instance,
 // beside the server's INFO. Total counts every instance since it started;
-// Recent, the running ones' last interval only (tradecache.Fleet). Its
+// Recent, the running ones' last interval only (fleet.Fleet). Its
 // JSON form is `stats --json`.
 type fleetView struct {
 	Backend  string                `json:"backend"`
@@ -21,12 +22,12 @@ type fleetView struct {
 	Redis    *tradecache.RedisInfo `json:"redis,omitempty"`
 	Running  int                   `json:"instances_running"` // the others stopped or went silent
 
-	Total     windowView                `json:"total"`  // since each instance started
-	Recent    windowView                `json:"recent"` // each instance's last interval
-	Instances []instanceView            `json:"instances"`
-	HotKeys   []hotKeyView              `json:"hot_keys"`
-	Streams   tradecache.StreamStats    `json:"streams"`
-	Refused   []tradecache.RefusedStats `json:"refused,omitempty"`
+	Total     windowView      `json:"total"`  // since each instance started
+	Recent    windowView      `json:"recent"` // each instance's last interval
+	Instances []instanceView  `json:"instances"`
+	HotKeys   []hotKeyView    `json:"hot_keys"`
+	Streams   fleet.Streams   `json:"streams"`
+	Refused   []fleet.Refused `json:"refused,omitempty"`
 	at        time.Time
 }
 
@@ -45,7 +46,7 @@ type windowView struct {
 }
 
 type namespaceView struct {
-	tradecache.NamespaceStats
+	fleet.Counts
 	HitRate   float64     `json:"hit_rate"`
 	OpsPerSec float64     `json:"ops_per_sec"`
 	Latency   latencyView `json:"latency"`
@@ -65,9 +66,9 @@ type instanceView struct {
 	Breaker  string        `json:"breaker"`
 	// Invalidations is the instance's queue of invalidations waiting for
 	// the store (durable invalidation).
-	Invalidations tradecache.InvalidationStats `json:"invalidations"`
-	Total         windowView                   `json:"total"`
-	Recent        windowView                   `json:"recent"`
+	Invalidations fleet.Invalidations `json:"invalidations"`
+	Total         windowView          `json:"total"`
+	Recent        windowView          `json:"recent"`
 }
 
 // hotKeyView names a hot key by its hash (tradecache.KeyHash), and by the
@@ -104,22 +105,22 @@ func readFleet(ctx context.Context, c *tradecache.Cache, showKeys bool) (fleetVi
 	return v, nil
 }
 
-func viewWindow(w tradecache.Window) windowView {
+func viewWindow(w fleet.Window) windowView {
 	v := windowView{Seconds: w.Seconds, OpsPerSec: w.OpsPerSec, Hits: w.Hits, Misses: w.Misses, Sets: w.Sets, Deletes: w.Deletes,
 		Errors: w.Errors, HitRate: w.HitRate(), Ops: map[string]latencyView{}, Namespaces: map[string]namespaceView{}}
 	for op, h := range w.Ops {
 		v.Ops[op] = viewLatency(h)
 	}
-	var all tradecache.SparseHistogram
+	var all fleet.Histogram
 	for name, n := range w.Namespaces {
-		v.Namespaces[name] = namespaceView{NamespaceStats: n.NamespaceStats, HitRate: n.HitRate(), OpsPerSec: n.OpsPerSec, Latency: viewLatency(n.Latency)}
+		v.Namespaces[name] = namespaceView{Counts: n.Counts, HitRate: n.HitRate(), OpsPerSec: n.OpsPerSec, Latency: viewLatency(n.Latency)}
 		all.Merge(n.Latency)
 	}
 	v.Latency = viewLatency(all)
 	return v
 }
 
-func viewLatency(h tradecache.SparseHistogram) latencyView {
+func viewLatency(h fleet.Histogram) latencyView {
 	return latencyView{Count: h.Count, Avg: h.Mean(), P50: h.Quantile(0.5), P95: h.Quantile(0.95), P99: h.Quantile(0.99), Max: time.Duration(h.Max)}
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/fleet"
 	"golang.org/x/term"
 )
 
@@ -177,7 +177,7 @@ func topFrame(v fleetView, width int) []string {
 	for _, in := range v.Instances {
 		ir := in.Recent
 		ops := "-" // a stopped or silent instance's last rate is not a current one
-		if in.State == tradecache.InstanceRunning {
+		if in.State == fleet.Running {
 			ops = rate(ir.OpsPerSec)
 		}
 		lines = append(lines, fmt.Sprintf("%-24s %-16s %-8s %10s %9s %10s %8d %-10s %6s %7d", in.Instance, in.Host, in.State, ops,
