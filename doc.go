@@ -17,6 +17,38 @@
 //	err = quotes.Set(ctx, "AAPL", quote, 0)                   // TTL from the policy
 //	found, err := quotes.Get(ctx, "AAPL", &quote)
 //
+// # Contents
+//
+// Opening a cache: [New] with a [Config] ([ConfigFromEnv], [RedisConfig],
+// [NamespaceConfig], [NearConfig]) and options of type [Option] ([WithStore], [WithClock],
+// [WithLogger], [WithOpenTelemetry]); [Cache.Close].
+//
+// Reading and writing: a typed [Handle] ([Of], [OfNamespace]) for a value
+// type, the untyped [Namespace] ([Cache.Namespace]) beside it, and, for
+// either, [GetNear] and [GetManyNear] through the near tier.
+//
+// Loading: [GetOrLoad], [GetManyOrLoad] and [Memoize], with options of type [LoadOption]
+// ([WithTTL], [WithMaxStale], [WithLock], [WithTags], ...), answering with
+// [Meta] (its [Source], its age, whether it is stale).
+//
+// Invalidating: [Namespace.Delete] and [Cache.ClearNamespace]; tags
+// ([Tagged], [TaggedAsOf], [Cache.TagTokens], [Cache.InvalidateTag]); all
+// of them durable while Redis is away ([InvalidationStats],
+// [ErrInvalidationQueueFull]).
+//
+// Streams: [StreamOf] (Publish, Snapshot, Range, and a [StreamGroup] of
+// consumers), [StreamsOf] for many keys at once ([Update],
+// [PublishResult], [StreamEvent]).
+//
+// Watching: [Cache.Health] and [Cache.HealthHandler], [Cache.Stats]
+// ([Stats], [OpStats], [NamespaceStats], [StreamStats]), and
+// [Cache.FleetStats], every instance's published figures (package fleet).
+//
+// Errors: sentinels to test with errors.Is ([ErrUnavailable],
+// [ErrTimeout], [ErrNotFound], ...) and types to read with errors.As
+// ([OpError], [KeyError], [ArgumentError], [SerializationError],
+// [PartialError], [LoadError], [PanicError], [ConfigError]).
+//
 // # Near cache
 //
 // The near cache is an in-process tier of decoded values in front of
