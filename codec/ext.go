@@ -157,6 +157,12 @@ func extBytes(d *msgpack.Decoder, n int) ([]byte, error) {
 	if n < 0 || n > maxExtLen {
 		return nil, fmt.Errorf("%w: extension of %d bytes", errExt, n)
 	}
+	return payloadBytes(d, n)
+}
+
+// payloadBytes returns the next n bytes the decoder reads: a view of the
+// envelope when decoding one, a copy otherwise.
+func payloadBytes(d *msgpack.Decoder, n int) ([]byte, error) {
 	if pr, ok := d.Buffered().(*payloadReader); ok {
 		if b, ok := pr.next(n); ok {
 			return b, nil

@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 
@@ -209,14 +208,7 @@ func vectorBytes(d *msgpack.Decoder, n, size int) ([]byte, error) {
 	if n < 0 || n%size != 0 {
 		return nil, fmt.Errorf("%w: a vector of %d-byte elements in %d bytes", errExt, size, n)
 	}
-	if pr, ok := d.Buffered().(*payloadReader); ok {
-		if b, ok := pr.next(n); ok {
-			return b, nil
-		}
-		return nil, io.ErrUnexpectedEOF
-	}
-	b := make([]byte, n)
-	return b, d.ReadFull(b)
+	return payloadBytes(d, n)
 }
 
 func readVector32(d *msgpack.Decoder, n int) (Vector32, error) {
