@@ -106,10 +106,14 @@ func runWorkload(ctx context.Context, c *tradecache.Cache, d time.Duration, symb
 		}
 	}
 	work(2, func(i int) error { published.Add(1); return publish(syms[i%len(syms)]) })
-	// Trades too, from which a bars worker (below) builds 1 s bars.
+	// Trades too, from which a bars worker (below) builds 1 s bars: a
+	// steady 500 a second, as a venue's prints come, not as fast as the
+	// store takes them (which would crowd out the rest of the workload,
+	// and, on a busy machine, the publishing of this process's figures).
 	var tradesPublished atomic.Int64
 	if useFeed {
 		work(1, func(i int) error {
+			time.Sleep(2 * time.Millisecond)
 			n := seq.Add(1)
 			t := trading.Trade{Symbol: syms[i%len(syms)], Seq: n, Price: decimal.New(15000+int64(n%500), -2),
 				Size: decimal.NewFromInt(int64(1 + n%300)), At: time.Now()}
