@@ -155,14 +155,9 @@ func (b *batchRead[T]) read(ctx context.Context, ns *Namespace, op string, keys,
 func loadMissing[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, load func(context.Context, []string) (map[string]T, error), b *batchRead[T]) (r batchResult[T], gaveUp bool, err error) {
 	missing, missingFull, notRead := b.missing, b.missingFull, b.notRead
 	run := func(ctx context.Context) batchResult[T] {
-		// Tags as GetOrLoad takes them: their tokens before the load.
-		var tags []codec.Tag
-		if len(o.tags) > 0 {
-			var err error
-			if tags, err = ns.tags.capture(ctx, o.tags); err != nil {
-				return batchResult[T]{err: ns.fail(op, "", err)}
-			}
-		}
+		// Tags as GetOrLoad takes them: their tokens before the load; a
+		// batch whose tokens could not be read is loaded, not stored.
+		tags, captured := loadTags(ctx, ns, o.tags, true)
 		start, t0 := ns.c.now(), time.Now()
 		loaded, err := callBatch(ctx, load, missing)
 		ns.c.loads.Add(1)
@@ -170,7 +165,7 @@ func loadMissing[T any](ctx context.Context, ns *Namespace, op string, o loadOpt
 			ns.c.loadErrors.Add(1)
 			return batchResult[T]{err: err}
 		}
-		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead, tags)
+		return storeBatch(ctx, ns, op, o, missing, missingFull, loaded, start, time.Since(t0), notRead, tags, captured)
 	}
 	call := ns.c.batchFlights.Start(ctx, batchFlightKey[T](missingFull), o.loadTimeout, func(lctx context.Context) (any, error) {
 		return run(lctx), nil
@@ -228,8 +223,10 @@ type batchResult[T any] struct {
 // (full keys in missingFull): values for their freshness plus MaxStale,
 // keys it left out as remembered misses for the negative TTL. A failed
 // write is counted and logged by the path, never retried: a retry could
-// land after a newer value.
-func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, notRead map[string]bool, tags []codec.Tag) batchResult[T] {
+// land after a newer value. With write false (the tags' tokens could not
+// be read), nothing is written: the values are only remembered, with
+// their tags, for fail-safe.
+func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts, missing, missingFull []string, loaded map[string]T, start time.Time, took time.Duration, notRead map[string]bool, tags []codec.Tag, write bool) batchResult[T] {
 	r := batchResult[T]{vals: make(map[string]T, len(loaded)), metas: make(map[string]Meta, len(loaded))}
 	var entries []store.Entry
 	for i, k := range missing {
@@ -249,8 +246,8 @@ func storeBatch[T any](ctx context.Context, ns *Namespace, op string, o loadOpts
 		default:
 			continue
 		}
-		if notRead[k] {
-			continue // its shard (or the store) did not answer the read: no write to it
+		if notRead[k] || !write {
+			continue // its shard (or the store) did not answer: no write to it
 		}
 		b, err := ns.encodeTagged(nil, op, k, missingFull[i], value, &st, tags)
 		if err != nil {

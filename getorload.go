@@ -293,26 +293,8 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 			}
 		}
 	}
-	// A tagged value carries its tags' tokens as they stood before the
-	// load: an invalidation while it runs makes what it returns absent
-	// once stored. Unasked (the store is down), the tokens are "", and
-	// the value is kept only in this process, for fail-safe, where a
-	// queued invalidation of a tag still bars it.
-	var tags []codec.Tag
-	if len(o.tags) > 0 {
-		if storeUp {
-			var err error
-			if tags, err = ns.tags.capture(ctx, o.tags); err != nil {
-				storeUp, tags = false, nil
-			}
-		}
-		if tags == nil {
-			tags = make([]codec.Tag, len(o.tags))
-			for i, t := range o.tags {
-				tags[i].Name = t
-			}
-		}
-	}
+	tags, captured := loadTags(ctx, ns, o.tags, storeUp)
+	storeUp = storeUp && captured
 	start, t0 := ns.c.now(), time.Now()
 	v, err := load(ctx)
 	took := time.Since(t0) // a duration: the system clock's
@@ -331,6 +313,29 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 	}
 	remember(ns, full, v, st, tags, o.maxStale)
 	return v, Meta{Source: SourceLoader, AsOf: start}, nil
+}
+
+// loadTags returns the tags a load's value carries: their tokens as they
+// stood before the load (an invalidation while it runs makes what it
+// returns absent once stored), when the store is up and answers. Unasked
+// or unanswered, the tokens are "", captured is false, and the value is
+// not stored: it is kept only in this process, for fail-safe, where a
+// queued invalidation of a tag still bars it. GetOrLoad and
+// GetManyOrLoad both take their tags here.
+func loadTags(ctx context.Context, ns *Namespace, names []string, storeUp bool) (tags []codec.Tag, captured bool) {
+	if len(names) == 0 {
+		return nil, true
+	}
+	if storeUp {
+		if tags, err := ns.tags.capture(ctx, names); err == nil {
+			return tags, true
+		}
+	}
+	tags = make([]codec.Tag, len(names))
+	for i, t := range names {
+		tags[i].Name = t
+	}
+	return tags, false
 }
 
 // storeStamped writes a loaded value. A failed write is counted and

@@ -430,3 +430,44 @@ func TestQueuedDeleteGoesBeforeTheNextWrite(t *testing.T) {
 		t.Fatalf("queue %+v, want the delete applied", st)
 	}
 }
+
+// refusingSetNX is the in-memory store refusing SET NX, so that a tag
+// without a token cannot be given one.
+type refusingSetNX struct{ *memstore.Store }
+
+func (refusingSetNX) SetNX(context.Context, string, []byte, time.Duration) (bool, error) {
+	return false, fmt.Errorf("%w: READONLY", store.ErrRefused)
+}
+
+// TestTaggedLoadsWhoseTokensCannotBeReadAreServedNotStored: GetOrLoad and
+// GetManyOrLoad alike return what the loader returned when the tags'
+// tokens cannot be read, and store none of it: a value stored without its
+// tokens could never be invalidated.
+func TestTaggedLoadsWhoseTokensCannotBeReadAreServedNotStored(t *testing.T) {
+	mem, err := memstore.New(memstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(refusingSetNX{mem}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testCtx(t)
+	ns := c.Namespace("risk")
+	v, meta, err := tradecache.GetOrLoad(ctx, ns, "one", func(context.Context) (int, error) { return 1, nil }, tradecache.WithTags("t"))
+	if err != nil || v != 1 || meta.Source != tradecache.SourceLoader {
+		t.Fatalf("GetOrLoad = %v %+v %v", v, meta, err)
+	}
+	vals, _, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, func(_ context.Context, missing []string) (map[string]int, error) {
+		return map[string]int{"a": 1, "b": 2}, nil
+	}, tradecache.WithTags("t"))
+	if err != nil || vals["a"] != 1 || vals["b"] != 2 {
+		t.Fatalf("GetManyOrLoad = %v, %v", vals, err)
+	}
+	for _, k := range []string{"one", "a", "b"} {
+		if b, _, _ := mem.Get(ctx, "trading:risk:"+k); b != nil {
+			t.Fatalf("%s was stored without its tags' tokens", k)
+		}
+	}
+}
