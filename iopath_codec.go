@@ -42,14 +42,14 @@ func (p *ioPath) encodeTagged(dst []byte, op, key, full string, value any, st *c
 // decode decodes b, read for key, into dst, and holds it to what has
 // invalidated it since it was written: a key whose delete this process
 // queued (durable invalidation), or a tag whose token moved. Such a value
-// gives errTagMoved, which every read treats as a miss. tagged says the
+// gives errInvalidated, which every read treats as a miss. tagged says the
 // value carries tags: it is not kept in the near tier, where a hit could
 // not see its tags move. A failure to decode is counted against k and
 // returned as a *SerializationError; one to read the tags' tokens as an
 // *OpError.
 func (p *ioPath) decode(ctx context.Context, k opKind, op, key, full string, b []byte, dst any) (tagged bool, err error) {
 	if p.awaitsInvalidation(full) {
-		return false, errTagMoved
+		return false, errInvalidated
 	}
 	var m codec.Meta
 	if err := p.codec.UnmarshalMeta(full, b, dst, &m); err != nil {
@@ -65,7 +65,7 @@ func (p *ioPath) decode(ctx context.Context, k opKind, op, key, full string, b [
 	case err != nil:
 		return true, p.fail(op, key, err)
 	case !ok:
-		return true, errTagMoved
+		return true, errInvalidated
 	}
 	return true, nil
 }

@@ -175,7 +175,7 @@ func (n *Namespace) finishRead(ctx context.Context, op, key, full string, b []by
 		return false, n.fail(op, key, err)
 	}
 	if found {
-		if _, err = n.decode(ctx, opGet, op, key, full, b, dst); err == errTagMoved {
+		if _, err = n.decode(ctx, opGet, op, key, full, b, dst); err == errInvalidated {
 			found = false
 		} else if err != nil {
 			return false, err
@@ -362,7 +362,7 @@ func (n *Namespace) GetMany(ctx context.Context, keys []string, dst any) (int, e
 			return
 		}
 		v.Elem().SetZero()
-		if _, err := n.decode(ctx, opGetMany, op, keys[i], full[i], b, v.Interface()); err == errTagMoved {
+		if _, err := n.decode(ctx, opGetMany, op, keys[i], full[i], b, v.Interface()); err == errInvalidated {
 			missed++
 			return
 		} else if err != nil {

@@ -35,7 +35,7 @@ func GetNear[T any](ctx context.Context, ns *Namespace, key string) (T, bool, er
 	}
 	var v T
 	tagged, err := ns.decode(ctx, opGet, op, key, full, b, &v)
-	if err == errTagMoved {
+	if err == errInvalidated {
 		ns.miss(1)
 		return zero, false, nil
 	} else if err != nil {
@@ -120,7 +120,7 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 		}
 		v = zero
 		tagged, err := ns.decode(ctx, opGetMany, op, rest[i], full[i], b, &v)
-		if err == errTagMoved {
+		if err == errInvalidated {
 			missed++
 			return
 		} else if err != nil {

@@ -50,9 +50,11 @@ const maxTagsHeld = 1 << 16
 // SET NX that found it and the read of it: the write is not made.
 var errTagExpired = errors.New("tradecache: a tag's token expired while it was read; try again")
 
-// errTagMoved is what a read of a value whose tags have moved gets from
-// the decoder: every read path treats it as a miss.
-var errTagMoved = errors.New("tradecache: a tag of the value was invalidated")
+// errInvalidated is what a read gets from the decoder for a value that
+// was invalidated since it was written (a tag of it moved, or its key
+// waits for a delete this process queued): every read path treats it as
+// a miss.
+var errInvalidated = errors.New("tradecache: a tag of the value was invalidated")
 
 // heldToken is a token read tracked, and until when (unix nanoseconds)
 // it may be held without another read.
