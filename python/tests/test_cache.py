@@ -194,3 +194,58 @@ def test_prometheus_collector(redis_url):
     assert 'tradecache_misses_total{namespace="risk"} 1.0' in text
     assert 'tradecache_operation_latency_seconds{op="get",quantile="0.99"}' in text
     assert "tradecache_breaker_open 0.0" in text
+
+
+def test_tags(redis_url):
+    """Tagged values read as absent once any of their tags is invalidated,
+    by set, set_many and get_or_load alike; untagged and otherwise tagged
+    values stay; a value computed across an invalidation is not current."""
+    async def go():
+        async with manager(redis_url, key_prefix="pytags") as c:
+            await c.set("var", D("-1.00"), namespace="risk", tags=["sym:AAPL"])
+            await c.set_many({"a": 1, "b": 2}, namespace="analytics", tags=["sym:AAPL", "refdata"])
+            await c.set("msft", 3, namespace="analytics", tags=["sym:MSFT"])
+            await c.set("plain", 4, namespace="analytics")
+            loads = []
+
+            async def load():
+                loads.append(1)
+                return D("5.00")
+
+            assert await c.get_or_load("beta", load, namespace="risk", tags=["sym:AAPL"]) == D("5.00")
+            assert await c.get_or_load("beta", load, namespace="risk", tags=["sym:AAPL"]) == D("5.00") and len(loads) == 1
+            assert await c.get("var", namespace="risk") == D("-1.00")
+            await c.invalidate_tag("sym:AAPL")
+            assert await c.get("var", namespace="risk") is None
+            assert await c.ns("analytics").get_many(["a", "b", "msft", "plain"]) == {"msft": 3, "plain": 4}
+            assert await c.get_or_load("beta", load, namespace="risk", tags=["sym:AAPL"]) == D("5.00") and len(loads) == 2
+            # Tokens read, then the tag invalidated, then the value written: not current.
+            toks = await c.tag_tokens(["sym:MSFT"])
+            await c.invalidate_tag("sym:MSFT")
+            await c.set("late", 6, namespace="analytics", tags_as_of=toks)
+            assert await c.get("late", namespace="analytics") is None
+            with pytest.raises(ValueError):
+                await c.set("x", 1, tags=["has space"])
+    run(go())
+
+
+def test_model_predictions_and_vectors(redis_url):
+    """Predictions keep their float32 vectors exactly; deploying a new
+    version makes the old version's predictions absent."""
+    import array
+
+    async def go():
+        async with manager(redis_url, key_prefix="pymodels") as c:
+            vec = array.array("f", [0.1, -2.5, 3.25])
+            await c.put_predictions("alpha", "v1", [{"entity": "AAPL", "score": 0.72, "vector": vec}])
+            await c.deploy_model("alpha", "v1")
+            got = await c.get_predictions("alpha", "v1", ["AAPL", "MSFT"])
+            assert list(got) == ["AAPL"] and got["AAPL"]["vector"] == vec and got["AAPL"]["vector"].typecode == "f"
+            await c.put_features("momentum", "v1", {"AAPL": array.array("d", [1.0, 2.0])})
+            assert (await c.get_features("momentum", "v1", ["AAPL"]))["AAPL"] == array.array("d", [1.0, 2.0])
+            await c.deploy_model("alpha", "v2")
+            assert await c.current_model_version("alpha") == "v2"
+            assert await c.get_predictions("alpha", "v1", ["AAPL"]) == {}
+            with pytest.raises(ValueError):
+                await c.put_predictions("al:pha", "v1", [])
+    run(go())
