@@ -13,6 +13,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/memstore"
 )
@@ -313,25 +314,16 @@ func testDurableInvalidation(t *testing.T, rc tradecache.RedisConfig, kill, back
 	}
 	back()
 	// No call from A: its health checker applies the queue.
-	deadline := time.Now().Add(20 * time.Second)
-	for a.Stats(ctx).Invalidations.Queued != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the queue was not applied within 20s of Redis being back: %+v", a.Stats(ctx).Invalidations)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Poll(20*time.Second, func() bool { return a.Stats(ctx).Invalidations.Queued == 0 }) {
+		t.Fatalf("the queue was not applied within 20s of Redis being back: %+v", a.Stats(ctx).Invalidations)
 	}
 	if st := a.Stats(ctx).Invalidations; st.Applied != 2 || st.Dropped != 0 {
 		t.Fatalf("queue after recovery: %+v", st)
 	}
 	for _, cmd := range []string{"load " + deleted + " - 1", "load " + tagged + " " + tag + " 1"} {
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			got := b.do(t, cmd)
-			if got == "value 1 loader" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("B %s: %s after the queue landed, want the loader's 1", cmd, got)
-			}
+		var got string
+		if !testkit.Poll(10*time.Second, func() bool { got = b.do(t, cmd); return got == "value 1 loader" }) {
+			t.Fatalf("B %s: %s after the queue landed, want the loader's 1", cmd, got)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/redisstore"
 )
@@ -267,20 +268,16 @@ func TestStatsShowsTheInvalidationQueue(t *testing.T) {
 		}
 		return string(out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var out string
+	if !testkit.Poll(30*time.Second, func() bool {
 		var v fleetView
-		out := run("stats", "--json")
+		out = run("stats", "--json")
 		if err := json.Unmarshal([]byte(out), &v); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if len(v.Instances) == 1 && v.Instances[0].Invalidations.Queued == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats --json never showed the 2 queued deletes: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return len(v.Instances) == 1 && v.Instances[0].Invalidations.Queued == 2
+	}) {
+		t.Fatalf("stats --json never showed the 2 queued deletes: %s", out)
 	}
 	if out := run("stats"); !strings.Contains(out, "queuer: 2 waiting for Redis") {
 		t.Fatalf("stats does not show the queue:\n%s", out)
@@ -303,12 +300,8 @@ func TestBarsTail(t *testing.T) {
 	}
 	defer func() { _ = tail.Process.Kill(); _, _ = tail.Process.Wait() }()
 	startDemo(t, bin, url, 4*time.Second)()
-	deadline := time.Now().Add(20 * time.Second)
-	for strings.Count(out.String(), `"symbol":"SYM000"`) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("bars tail printed:\n%s\n--- stderr\n%s", out.String(), errOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(20*time.Second, func() bool { return strings.Count(out.String(), `"symbol":"SYM000"`) >= 2 }) {
+		t.Fatalf("bars tail printed:\n%s\n--- stderr\n%s", out.String(), errOut.String())
 	}
 	_ = tail.Process.Signal(os.Interrupt)
 	if err := tail.Wait(); err != nil {
