@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tradecache import (CacheAuthError, CacheConfigurationError, CacheManager, CacheTimeoutError, CircuitBreaker,
-                        CircuitOpenError, Config, EnvelopeError, RedisConnectionError, cache_result)
+                        CircuitOpenError, Config, EnvelopeError, InvalidationQueueFull, RedisConnectionError, cache_result)
 from tradecache.breaker import CLOSED, HALF_OPEN, OPEN
 
 
@@ -284,4 +284,40 @@ def test_a_swallowed_cancellation_still_ends_the_call(redis_url):
             print(f"a call that swallowed its first cancellation ended after {took * 1000:.0f} ms (bound 50 ms)")
             assert took < 1.0, took
             assert await m.get("nothing") is None  # and the next call is served
+    asyncio.run(go())
+
+
+def test_durable_invalidation(own_redis):
+    """A delete and a tag invalidation while Redis is frozen (SIGSTOP) do
+    not raise; they are queued, applied by the next call once Redis
+    answers, and then seen by another process's cache; past the queue's
+    bound, an invalidation raises InvalidationQueueFull."""
+    async def go():
+        async with manager(own_redis.url) as m, manager(own_redis.url) as other:
+            await m.set("k", 1)
+            await m.set("t", 2, tags=["sym:AAPL"])
+            assert await other.get("k") == 1 and await other.get("t") == 2
+            own_redis.freeze()
+            try:
+                assert await m.delete("k") is False  # queued: nothing known deleted yet
+                await m.invalidate_tag("sym:AAPL")
+                st = (await m.get_stats())["invalidations"]
+                assert st["queued"] == 2 and st["enqueued"] == 2, st
+                m._inval.limit = 2
+                with pytest.raises(InvalidationQueueFull):
+                    await m.delete("k2")
+            finally:
+                own_redis.thaw()
+            deadline = time.monotonic() + 10
+            while (await m.get_stats())["invalidations"]["queued"]:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the queue was not applied: {(await m.get_stats())['invalidations']}")
+                try:
+                    await m.get("k")  # any call drains the queue once Redis answers
+                except (RedisConnectionError, CacheTimeoutError):
+                    pass
+                await asyncio.sleep(0.05)
+            st = (await m.get_stats())["invalidations"]
+            assert st["applied"] == 2 and st["dropped"] == 1, st
+            assert await other.get("k") is None and await other.get("t") is None
     asyncio.run(go())

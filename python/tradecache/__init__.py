@@ -13,7 +13,7 @@ tradecache replaced, so that its code moves with an import change.
 
 from .backend import MemoryBackend, RedisBackend
 from .breaker import CircuitBreaker
-from .cache import CacheManager, Namespace, RedisCache
+from .cache import CacheManager, InvalidationQueueFull, Namespace, RedisCache
 from .config import (CacheConfig, CacheEnvironment, CachePolicy, Config, get_cache_config)
 from .decorators import cache_market_data, cache_result, cached, get_cache_manager, memo_key, set_cache_manager
 from .envelope import EnvelopeError, Key, Keyring, Stamp, TcTime, canonical, decode, decode_stamped, encode
@@ -25,7 +25,7 @@ from .errors import (CacheAuthError, CacheCommandError, CacheConfigurationError,
 __all__ = [
     "CacheAuthError", "CacheCommandError", "CacheConfig", "CacheConfigurationError", "CacheEnvironment", "CacheError",
     "CacheManager", "CachePolicy", "CacheTimeoutError", "CacheUnavailable", "CircuitBreaker", "CircuitOpenError",
-    "Config", "ConfigError", "EnvelopeError", "Handle", "InvalidKeyError", "Key", "Keyring", "MemoryBackend", "Namespace",
+    "Config", "ConfigError", "EnvelopeError", "Handle", "InvalidKeyError", "InvalidationQueueFull", "Key", "Keyring", "MemoryBackend", "Namespace",
     "RedisBackend", "RedisCache", "RedisConnectionError", "SerializationError", "Stamp", "TcTime", "ValueTooLarge",
     "cache_market_data", "cache_result", "cached", "canonical", "decode", "decode_stamped", "encode",
     "get_cache_config", "get_cache_manager", "memo_key", "set_cache_manager",

@@ -59,6 +59,45 @@ def model_version_tag(name: str, version: str) -> str:
     return f"model:{name}@{version}"
 
 
+DEFAULT_INVALIDATION_QUEUE = 10000  # as Go's DefaultInvalidationQueue
+
+
+class InvalidationQueueFull(CacheError):
+    """An invalidation could not reach Redis, and the queue of those waiting
+    for it was full (Go's ErrInvalidationQueueFull): this process does not
+    serve the value, but Redis, and so other processes, still may."""
+
+
+class _InvalQueue:
+    """Durable invalidation, as Go's (docs/tags.md): deletes, tag
+    invalidations and namespace clears that could not reach Redis, one
+    entry per target, oldest first, applied when Redis answers again."""
+
+    def __init__(self, limit: int = DEFAULT_INVALIDATION_QUEUE):
+        self.limit = limit
+        self.entries: dict[tuple[str, str], float] = {}  # (kind, target) -> when queued; insertion order is FIFO
+        self.queued = self.applied = self.dropped = 0
+        self.next_try = 0.0
+
+    def add(self, kind: str, target: str) -> bool:
+        if (kind, target) in self.entries:
+            return True
+        if len(self.entries) >= self.limit:
+            self.dropped += 1
+            return False
+        self.entries[(kind, target)] = time.monotonic()
+        self.queued += 1
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        oldest = min(self.entries.values(), default=None)
+        return {"queued": len(self.entries), "enqueued": self.queued, "applied": self.applied, "dropped": self.dropped,
+                "oldest_age_s": 0.0 if oldest is None else time.monotonic() - oldest}
+
+
+_UNREACHABLE = (RedisConnectionError, CacheTimeoutError)
+
+
 def portfolio_tag(portfolio: str) -> str:
     """The tag every calculation of portfolio carries (Go's trading.PortfolioTag)."""
     return "portfolio:" + portfolio
@@ -342,6 +381,7 @@ class CacheManager:
         self._rc = self._redis_cache
         self._inflight: dict[str, asyncio.Future] = {}
         self._handles: dict[str, Namespace] = {}
+        self._inval = _InvalQueue()
         self._times = self.config.times
 
     @classmethod
@@ -408,6 +448,63 @@ class CacheManager:
                 "encode", namespace, full)
         return b
 
+    # --- durable invalidation (docs/tags.md) ----------------------------------
+    # A delete, tag invalidation or namespace clear that cannot reach Redis
+    # is queued, not raised: the value reads as absent here at once, and
+    # the queue is applied, oldest first, by the next call once Redis
+    # answers (Python has no background checker), and before any write of
+    # this process to the same key. Another process may read the old value
+    # until then.
+
+    def _pattern(self, namespace: str) -> str:
+        return _escape_glob(f"{self.config.key_prefix}:{namespace}:") + "*"
+
+    def _queue(self, kind: str, targets: Iterable[str], cause: CacheError) -> None:
+        full = [t for t in targets if not self._inval.add(kind, t)]
+        if full:
+            raise InvalidationQueueFull(f"{len(full)} invalidations not kept for when Redis answers again "
+                                        f"(queue of {self._inval.limit} full): {cause}") from cause
+        log.warning("tradecache: Redis is unreachable: %d invalidations queued, applied when it answers again: %s",
+                    len(self._inval.entries), cause)
+
+    def _pending(self, namespace: str, full: str) -> bool:
+        q = self._inval.entries
+        return bool(q) and (("key", full) in q or ("clear", self._pattern(namespace)) in q)
+
+    async def _apply(self, kind: str, target: str) -> None:
+        be = self._rc.backend
+        if kind == "key":
+            await self._rc.run("delete", "", "", be.delete, [target], route=target)
+        elif kind == "tag":
+            await self._rc.run("invalidate_tag", "", "", be.set_many, [(self._tag_key(target), envelope.new_tag_token().encode())],
+                               TAG_TTL_MS)
+        else:
+            await self._rc.run("clear_namespace", "", "", be.scan_delete, target, 1000)
+        if self._inval.entries.pop((kind, target), None) is not None:
+            self._inval.applied += 1
+
+    async def _drain(self) -> None:
+        """Apply what is queued, oldest first, at most every 25 ms; stop at
+        the first failure (Redis is still away)."""
+        if not self._inval.entries or time.monotonic() < self._inval.next_try:
+            return
+        self._inval.next_try = time.monotonic() + 0.025
+        for kind, target in list(self._inval.entries):
+            try:
+                await self._apply(kind, target)
+            except CacheError:
+                return
+
+    async def _settle(self, namespace: str, full: str) -> None:
+        """Before a write of full: its namespace's queued clear, then its
+        queued delete; a write must not be overtaken by an older
+        invalidation. Raises when they cannot be applied."""
+        if not self._inval.entries:
+            return
+        for kind, target in (("clear", self._pattern(namespace)), ("key", full)):
+            if (kind, target) in self._inval.entries:
+                await self._apply(kind, target)
+
     # --- tags (docs/tags.md): a tagged value carries each tag's token as it
     # stood before it was computed, and reads as absent once any token has
     # moved. Python holds no tokens in process (no tracking): a read of a
@@ -444,6 +541,8 @@ class CacheManager:
         return out
 
     async def _tags_hold(self, tags: list[tuple[str, str]]) -> bool:
+        if self._inval.entries and any(("tag", name) in self._inval.entries for name, _ in tags):
+            return False
         keys = [self._tag_key(name) for name, _ in tags]
         cur = await self._rc.run("tag_tokens", "", "", self._rc.backend.mget, keys)
         return all(c is not None and c.decode() == tok for c, (_, tok) in zip(cur, tags))
@@ -454,8 +553,17 @@ class CacheManager:
         if len(tags) > envelope.MAX_TAGS:
             raise ValueError(f"{len(tags)} tags, over {envelope.MAX_TAGS}")
         items = [(self._tag_key(t), envelope.new_tag_token().encode()) for t in tags]
-        if items:
+        if not items:
+            return
+        await self._drain()
+        try:
             await self._rc.run("invalidate_tag", "", "", self._rc.backend.set_many, items, TAG_TTL_MS)
+        except _UNREACHABLE as e:
+            self._queue("tag", tags, e)
+            return
+        for t in tags:  # applied now: an older queued one is moot
+            if self._inval.entries.pop(("tag", t), None) is not None:
+                self._inval.applied += 1
 
     def _decode_meta(self, namespace: str, full: str, b: bytes) -> tuple[Any, Any]:
         """(value, tags): the tags of a tagged value, None for any other."""
@@ -504,9 +612,10 @@ class CacheManager:
         raises EnvelopeError: it is never served as valid."""
         ns = namespace or NAMESPACE_DEFAULT
         full = self._rc.key(ns, key)
+        await self._drain()
         b = await self._rc.run("get", ns, key, self._rc.backend.get, full, route=full)
         counts = self._rc.count(ns)
-        if b is None:
+        if b is None or self._pending(ns, full):
             counts.misses += 1
             return default
         try:
@@ -540,6 +649,8 @@ class CacheManager:
         else:
             b = self._encode(ns, full, value)
         ms = self._ttl_ms(ns, ttl)
+        await self._drain()
+        await self._settle(ns, full)
         await self._rc.run("set", ns, key, self._rc.backend.set, full, b, ms, route=full)
         self._rc.count(ns).sets += 1
         return True
@@ -554,9 +665,16 @@ class CacheManager:
         fulls = [self._rc.key(ns, k) for k in keys]
         if not fulls:
             return 0
+        await self._drain()
         n = 0
-        for part in batches(fulls, self.config.max_batch_size):
-            n += await self._rc.run("delete", ns, "", self._rc.backend.delete, part)
+        parts = list(batches(fulls, self.config.max_batch_size))
+        for i, part in enumerate(parts):
+            try:
+                n += await self._rc.run("delete", ns, "", self._rc.backend.delete, part)
+            except _UNREACHABLE as e:
+                # Queued, this batch and the ones not sent: durable invalidation.
+                self._queue("key", [f for p in parts[i:] for f in p], e)
+                break
         self._rc.count(ns).deletes += n
         return n
 
@@ -576,6 +694,7 @@ class CacheManager:
         if len(keys) > self.config.max_batch_keys:
             raise ValueError(f"{len(keys)} keys in one call, over CACHE_MAX_BATCH_KEYS={self.config.max_batch_keys}")
         fulls = self._rc.keys(ns, keys)
+        await self._drain()
         size = self.config.max_batch_size
         parts = list(batches(fulls, size))
         if len(parts) == 1:
@@ -587,8 +706,9 @@ class CacheManager:
         decode, c = envelope.decode, self.config
         sealed, ring, limit, times = c.sealed(ns), c.keyring, c.max_decoded_size, self._times
         maybe_tagged, tagged = envelope.maybe_tagged, []
+        pending = self._pending
         for k, full, b in zip(keys, fulls, vals):
-            if b is None:
+            if b is None or pending(ns, full):
                 counts.misses += 1
                 continue
             try:
@@ -634,6 +754,9 @@ class CacheManager:
             encoded.append((full, self._encode(ns, full, v, tags=pairs)))
         if not encoded:
             return 0
+        await self._drain()
+        for full, _ in encoded:
+            await self._settle(ns, full)
         await asyncio.gather(*(self._rc.run("set_many", ns, "", self._rc.backend.set_many, part, ms)
                                for part in batches(encoded, self.config.max_batch_size)))
         self._rc.count(ns).sets += len(encoded)
@@ -644,8 +767,13 @@ class CacheManager:
         KEYS or FLUSHDB. The number removed."""
         if reason := check_name(namespace):
             raise InvalidKeyError(f"namespace {namespace!r}: {reason}")
-        pattern = _escape_glob(f"{self.config.key_prefix}:{namespace}:") + "*"
-        n = await self._rc.run("clear_namespace", namespace, "", self._rc.backend.scan_delete, pattern, batch)
+        pattern = self._pattern(namespace)
+        await self._drain()
+        try:
+            n = await self._rc.run("clear_namespace", namespace, "", self._rc.backend.scan_delete, pattern, batch)
+        except _UNREACHABLE as e:
+            self._queue("clear", [pattern], e)
+            return 0
         self._rc.count(namespace).deletes += n
         return n
 
@@ -743,6 +871,8 @@ class CacheManager:
             raise InvalidKeyError(f"{full}: braces that form no hash tag")
         b = self._encode(ns, full, data)
         ms = self._ttl_ms(ns, ttl)
+        await self._drain()
+        await self._settle(ns, full)
         applied = await self._rc.run("cache_market_data", ns, key, self._rc.backend.set_if_newer, full, ver, b,
                                      f"{version:020d}", ms, route=full)
         if applied:
@@ -914,6 +1044,7 @@ class CacheManager:
         "redis" (the server's INFO: connected_clients, used_memory_human,
         ...; {"error": ...} when it cannot be read)."""
         st = self._rc.stats()
+        st["invalidations"] = self._inval.stats()
         try:
             st["redis"] = await self._rc.run("info", NAMESPACE_DEFAULT, "", self._rc.backend.info)
         except CacheError as e:
