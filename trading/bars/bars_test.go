@@ -20,6 +20,7 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/bars"
@@ -460,4 +461,56 @@ func mustPublished(ctx context.Context, t *testing.T, c *tradecache.Cache) []tra
 		t.Fatal(err)
 	}
 	return bs
+}
+
+// TestClockClosesTheBarsOfASymbolThatStopsTrading: with CloseAfter, a
+// symbol's last bar is published once its interval has ended, though no
+// later trade came; a trade of that interval that comes after is in no
+// bar, and counted. (Without CloseAfter the last bar stays open: the
+// other tests' bars are Build's, which closes none by the clock.)
+func TestClockClosesTheBarsOfASymbolThatStopsTrading(t *testing.T) {
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t0 := time.Now().Add(-3 * time.Second).Truncate(time.Second)
+	var ts []trading.Trade
+	for i := range 10 {
+		ts = append(ts, trading.Trade{Symbol: "S00", Seq: uint64(i + 1), At: t0.Add(time.Duration(i) * 90 * time.Millisecond),
+			Price: decimal.New(10000+int64(i), -2), Size: decimal.NewFromInt(10)})
+	}
+	f := feed.New(c, feed.Options{})
+	if _, err := f.PublishTrades(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	opts := bars.Options{Intervals: []time.Duration{time.Second}}
+	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Heartbeat: 50 * time.Millisecond, CloseAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	defer func() { stop(); <-done }()
+	var got []trading.Bar
+	if !testkit.Poll(10*time.Second, func() bool { got = mustPublished(ctx, t, c); return len(got) == 1 }) {
+		t.Fatalf("the bar of a symbol that stopped trading was not closed by the clock: %d bars", len(got))
+	}
+	b := got[0]
+	if !b.Start.Equal(t0) || b.Trades != 10 || b.Volume.String() != "100" || b.Close.String() != "100.09" || w.Stats().ClosedByClock != 1 {
+		t.Fatalf("bar %s, stats %+v", barString(b), w.Stats())
+	}
+	// A trade of the closed second: in no bar.
+	if _, err := f.PublishTrade(ctx, trading.Trade{Symbol: "S00", Seq: 11, At: t0.Add(500 * time.Millisecond), Price: decimal.New(1, 0), Size: decimal.NewFromInt(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if !testkit.Poll(10*time.Second, func() bool { return w.Stats().Dropped == 1 }) {
+		t.Fatalf("a trade of a bar the clock closed: stats %+v", w.Stats())
+	}
+	if got := mustPublished(ctx, t, c); len(got) != 1 || barString(got[0]) != barString(b) {
+		t.Fatalf("bars after the late trade: %d, first %s", len(got), barString(got[0]))
+	}
 }

@@ -20,7 +20,9 @@
 //     not in Open or Close, and it is counted in Late.
 //
 // So a bar is final when the first trade of a later interval is folded;
-// the last bar of a symbol stays open until then. The rule is a function
+// the last bar of a symbol stays open until then, unless the workers close
+// bars by the clock (WorkerOptions.CloseAfter), after which a trade of a
+// closed interval is in no bar. The rule is a function
 // of the trades and their order alone, so Build, given a stream's trades,
 // gives exactly the bars the workers published (Replay).
 //
@@ -65,6 +67,10 @@ type openBar struct {
 	// Recent are the volumes of the interval's last final bars, oldest
 	// first, at most the rolling window less one.
 	Recent []decimal.Decimal `json:"recent"`
+	// Closed is the start of the last bar closed by the clock
+	// (WorkerOptions.CloseAfter) while no bar was open: a later trade of
+	// that interval or an earlier one has no bar to go to.
+	Closed time.Time `json:"closed"`
 }
 
 // state is a symbol's fold state.
@@ -93,20 +99,19 @@ func startOf(at time.Time, d time.Duration) time.Time {
 }
 
 // fold folds trade t into st and returns the bars it made final, in
-// interval order.
-func (f folder) fold(st *state, t trading.Trade) (final []trading.Bar) {
+// interval order, and how many of its intervals had no bar for it (it
+// came after the clock closed its bar: see WorkerOptions.CloseAfter).
+func (f folder) fold(st *state, t trading.Trade) (final []trading.Bar, dropped int) {
 	notional := t.Price.Mul(t.Size)
 	for i, d := range f.intervals {
 		ob := &st.Open[i]
 		start := startOf(t.At, d)
 		switch {
+		case !ob.Has && !ob.Closed.IsZero() && !start.After(ob.Closed):
+			dropped++ // its bar, or a later one, was closed by the clock and published: no bar takes it
 		case !ob.Has || start.After(ob.Bar.Start):
 			if ob.Has {
-				final = append(final, f.finish(ob))
-				ob.Recent = append(ob.Recent, ob.Bar.Volume)
-				if n := len(ob.Recent) - (f.rolling - 1); n > 0 {
-					ob.Recent = append(ob.Recent[:0], ob.Recent[n:]...)
-				}
+				final = append(final, f.close(ob))
 			}
 			ob.Has = true
 			ob.Bar = trading.Bar{Symbol: t.Symbol, Interval: IntervalName(d), Open: t.Price, High: t.Price, Low: t.Price,
@@ -132,6 +137,31 @@ func (f folder) fold(st *state, t trading.Trade) (final []trading.Bar) {
 		}
 	}
 	st.Seq = t.Seq
+	return final, dropped
+}
+
+// close makes ob's bar final: it returns it, with its VWAP and rolling
+// volume, and keeps its volume for the next bars' rolling volume.
+func (f folder) close(ob *openBar) trading.Bar {
+	b := f.finish(ob)
+	ob.Recent = append(ob.Recent, ob.Bar.Volume)
+	if n := len(ob.Recent) - (f.rolling - 1); n > 0 {
+		ob.Recent = append(ob.Recent[:0], ob.Recent[n:]...)
+	}
+	return b
+}
+
+// closeBy closes, as of now, the open bars whose interval ended more than
+// after ago, and returns them: a symbol that stops trading has its last
+// bars closed by the clock.
+func (f folder) closeBy(st *state, now time.Time, after time.Duration) (final []trading.Bar) {
+	for i, d := range f.intervals {
+		ob := &st.Open[i]
+		if ob.Has && now.After(ob.Bar.Start.Add(d+after)) {
+			final = append(final, f.close(ob))
+			ob.Has, ob.Closed = false, ob.Bar.Start
+		}
+	}
 	return final
 }
 
@@ -186,7 +216,8 @@ func Build(trades []trading.Trade, opts Options) (map[string][]trading.Bar, erro
 	st := f.newState()
 	out := map[string][]trading.Bar{}
 	for _, t := range trades {
-		for _, b := range f.fold(st, t) {
+		final, _ := f.fold(st, t)
+		for _, b := range final {
 			out[b.Interval] = append(out[b.Interval], b)
 		}
 	}

@@ -43,6 +43,14 @@ type WorkerOptions struct {
 	// Poll is the pause when no owned symbol had anything (20 ms): the
 	// most a trade may wait to be read.
 	Poll time.Duration
+	// CloseAfter, when above 0, closes a bar by the clock: once its
+	// interval has ended CloseAfter ago (by this worker's clock against
+	// the trades' times) and no later trade came, its owner publishes it
+	// as final. A trade of that interval, or an earlier one, that comes
+	// after is in no bar (Stats.Dropped). With 0, the default, a bar is
+	// final only when a later trade comes, and the bars are a function of
+	// the trades alone (Build gives them).
+	CloseAfter time.Duration
 }
 
 func (o WorkerOptions) withDefaults() (WorkerOptions, error) {
@@ -84,6 +92,11 @@ type Stats struct {
 	Gaps       uint64 // delivered before the trade ahead of them was folded: left pending
 	Bars       uint64 // final bars published
 	BadEntries uint64 // entries that are not trades: dead-lettered, passed over
+	// Dropped counts trades of an interval whose bar the clock had already
+	// closed (WorkerOptions.CloseAfter), once per interval: in no bar.
+	Dropped uint64
+	// ClosedByClock counts the bars closed by the clock.
+	ClosedByClock uint64
 	// LagP50 and LagP99 are from the append of the trade that made a bar
 	// final to the bar's publication, over the last 4096 bars.
 	LagP50, LagP99 time.Duration
@@ -98,6 +111,7 @@ type Worker struct {
 	f       folder
 
 	trades, dups, gaps, bars, bad atomic.Uint64
+	dropped, byClock              atomic.Uint64
 	lagMu                         sync.Mutex
 	lags                          []time.Duration // a ring of the last lagRing
 	lagN                          int
@@ -121,7 +135,8 @@ func NewWorker(c *tradecache.Cache, symbols []string, opts WorkerOptions) (*Work
 
 // Stats returns the worker's figures.
 func (w *Worker) Stats() Stats {
-	s := Stats{Trades: w.trades.Load(), Duplicates: w.dups.Load(), Gaps: w.gaps.Load(), Bars: w.bars.Load(), BadEntries: w.bad.Load()}
+	s := Stats{Trades: w.trades.Load(), Duplicates: w.dups.Load(), Gaps: w.gaps.Load(), Bars: w.bars.Load(), BadEntries: w.bad.Load(),
+		Dropped: w.dropped.Load(), ClosedByClock: w.byClock.Load()}
 	w.lagMu.Lock()
 	lags := slices.Clone(w.lags)
 	w.lagMu.Unlock()
@@ -171,6 +186,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		if time.Since(lastBeat) >= w.opts.Heartbeat {
 			live = w.beat(ctx, live)
 			lastBeat = time.Now()
+			if w.opts.CloseAfter > 0 {
+				for _, sym := range w.symbols {
+					if owner(sym, w.opts.Peers, func(p string) bool { return live[p] }) == w.opts.Name {
+						w.closeByClock(ctx, sym, lastBeat)
+					}
+				}
+			}
 		}
 		got := 0
 		for _, sym := range w.symbols {
@@ -281,7 +303,9 @@ func (w *Worker) process(ctx context.Context, symbol string, evs []tradecache.St
 			_ = g.DeadLetter(ctx, e, reason)
 			w.bad.Add(1)
 		} else {
-			for _, b := range w.f.fold(&fs.state, t) {
+			final, dropped := w.f.fold(&fs.state, t)
+			w.dropped.Add(uint64(dropped))
+			for _, b := range final {
 				bars = append(bars, tradecache.Update{Key: Key(symbol, durationOf(w.f.intervals, b.Interval)), Value: b, Version: uint64(b.Start.UnixMilli())})
 				closers = append(closers, e.Time())
 			}
@@ -323,6 +347,39 @@ func (w *Worker) process(ctx context.Context, symbol string, evs []tradecache.St
 	if len(acks) > 0 {
 		_ = g.Ack(ctx, acks...) // a lost ack means a redelivery, which is acknowledged unfolded
 	}
+}
+
+// closeByClock publishes, as final, symbol's open bars whose interval
+// ended CloseAfter before now, and stores the state without them.
+func (w *Worker) closeByClock(ctx context.Context, symbol string, now time.Time) {
+	var fs foldState
+	found, err := w.ns.Get(ctx, w.stateKey(symbol), &fs)
+	if err != nil || !found || len(fs.Open) != len(w.f.intervals) {
+		return
+	}
+	final := w.f.closeBy(&fs.state, now, w.opts.CloseAfter)
+	if len(final) == 0 {
+		return
+	}
+	us := make([]tradecache.Update, len(final))
+	for i, b := range final {
+		us[i] = tradecache.Update{Key: Key(symbol, durationOf(w.f.intervals, b.Interval)), Value: b, Version: uint64(b.Start.UnixMilli())}
+	}
+	rs, err := tradecache.StreamsOf(w.md).PublishMany(ctx, us)
+	if err != nil {
+		return
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			return
+		}
+		if r.Applied {
+			w.bars.Add(1)
+			w.byClock.Add(1)
+		}
+	}
+	fs.N++ // a change of the state with no entry folded: its version still rises
+	_, _ = w.ns.SetIfNewer(ctx, w.stateKey(symbol), fs, fs.N, 0)
 }
 
 func durationOf(intervals []time.Duration, name string) time.Duration {
