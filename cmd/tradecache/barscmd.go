@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,13 +17,8 @@ import (
 // bar of the interval, then every bar as package bars' workers publish it,
 // until Ctrl-C.
 func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "tail" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(stdout, barsUsage)
-			return errHelp
-		}
-		fmt.Fprintln(stderr, barsUsage)
-		return usageError{msg: "bars needs a subcommand: tail"}
+	if err := tailSubcommand("bars", barsUsage, args, stdout, stderr); err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("bars tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -39,17 +33,11 @@ func runBars(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *interval < time.Millisecond || *interval%time.Millisecond != 0 {
 		return usageError{msg: "--interval must be a whole number of milliseconds"}
 	}
-	c, err := openCache(ctx, false, false, stderr)
-	if errors.Is(err, errNoRedis) {
-		return usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); bars tail reads another process's bars, which only Redis holds"}
-	}
+	c, err := openStreams(ctx, "bars tail", "bars", stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if !c.HasStreams() {
-		return usageError{msg: "bars tail: the store in use keeps no streams"}
-	}
 	enc := json.NewEncoder(stdout)
 	print := func(b trading.Bar, current bool) error {
 		if *asJSON {

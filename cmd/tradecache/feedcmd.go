@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/trading/feed"
 )
@@ -16,13 +17,8 @@ import (
 // runFeed is `tradecache feed tail SYMBOL...`: the symbols' quotes as
 // they are published, after each one's current quote, until Ctrl-C.
 func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "tail" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			fmt.Fprintln(stdout, feedUsage)
-			return errHelp
-		}
-		fmt.Fprintln(stderr, feedUsage)
-		return usageError{msg: "feed needs a subcommand: tail"}
+	if err := tailSubcommand("feed", feedUsage, args, stdout, stderr); err != nil {
+		return err
 	}
 	fs := flag.NewFlagSet("feed tail", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -33,19 +29,11 @@ func runFeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() == 0 {
 		return usageError{msg: "feed tail needs at least one symbol"}
 	}
-	c, err := openCache(ctx, false, false, stderr)
-	if errors.Is(err, errNoRedis) {
-		// feed tail has no --memory: this process's own store would hold no
-		// other process's quotes.
-		return usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); feed tail reads another process's feed, which only Redis holds"}
-	}
+	c, err := openStreams(ctx, "feed tail", "feed", stderr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if !c.HasStreams() {
-		return usageError{msg: "feed tail: the store in use keeps no streams"}
-	}
 	enc := json.NewEncoder(stdout)
 	for u, err := range feed.New(c, feed.Options{}).Subscribe(ctx, fs.Args()) {
 		if ctx.Err() != nil {
@@ -81,3 +69,38 @@ const feedUsage = `usage: tradecache feed tail [--json] SYMBOL...
 
 Prints each symbol's current quote, then every quote published to it (by
 trading/feed's Publish), as it arrives, until Ctrl-C. Needs Redis.`
+
+// tailSubcommand checks that args name the tail subcommand of command,
+// whose usage is usage: --help prints it (and exits 0), anything else is a
+// usage error.
+func tailSubcommand(command, usage string, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "tail" {
+		return nil
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, usage)
+		return errHelp
+	}
+	fmt.Fprintln(stderr, usage)
+	return usageError{msg: command + " needs a subcommand: tail"}
+}
+
+// openStreams opens the cache a tail reads (cmd, what it reads: another
+// process's), which must be Redis and keep streams: a tail has no
+// --memory, since this process's own store would hold nothing of
+// another's.
+func openStreams(ctx context.Context, cmd, what string, stderr io.Writer) (*tradecache.Cache, error) {
+	c, err := openCache(ctx, false, false, stderr)
+	if errors.Is(err, errNoRedis) {
+		return nil, usageError{msg: "no Redis address: set REDIS_URL or REDIS_HOST (or REDIS_CLUSTER_ADDRS, or REDIS_SENTINEL_ADDRS with REDIS_SENTINEL_MASTER); " +
+			cmd + " reads another process's " + what + ", which only Redis holds"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.HasStreams() {
+		c.Close()
+		return nil, usageError{msg: cmd + ": the store in use keeps no streams"}
+	}
+	return c, nil
+}

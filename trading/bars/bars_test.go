@@ -364,13 +364,7 @@ func TestRedeliveredTradesCountOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := bars.Options{Intervals: []time.Duration{time.Second}}
-	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Count: 50, MinIdle: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
+	w := runWorker(t, ctx, c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Count: 50, MinIdle: 100 * time.Millisecond})
 	want, _ := bars.Build(by["S00"], opts)
 	for {
 		got, err := bars.Published(ctx, c, "S00", "1s")
@@ -391,8 +385,6 @@ func TestRedeliveredTradesCountOnce(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	stop()
-	<-done
 	if st := w.Stats(); st.Duplicates != 150 || st.Trades != 300 {
 		t.Fatalf("stats %+v: want the 150 trades of the 3 lost acknowledgements redelivered and not folded again", st)
 	}
@@ -415,14 +407,7 @@ func TestSubscribeYieldsTheLatestThenEachNewBar(t *testing.T) {
 	if _, err := f.PublishTrades(ctx, by["S00"][:200]); err != nil {
 		t.Fatal(err)
 	}
-	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	runWorker(t, ctx, c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1"})
 	first, _ := bars.Build(by["S00"][:200], opts)
 	for len(mustPublished(ctx, t, c)) < len(first["1s"]) {
 		time.Sleep(10 * time.Millisecond)
@@ -487,14 +472,7 @@ func TestClockClosesTheBarsOfASymbolThatStopsTrading(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := bars.Options{Intervals: []time.Duration{time.Second}}
-	w, err := bars.NewWorker(c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Heartbeat: 50 * time.Millisecond, CloseAfter: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	defer func() { stop(); <-done }()
+	w := runWorker(t, ctx, c, []string{"S00"}, bars.WorkerOptions{Options: opts, Name: "w1", Heartbeat: 50 * time.Millisecond, CloseAfter: 100 * time.Millisecond})
 	var got []trading.Bar
 	if !testkit.Poll(10*time.Second, func() bool { got = mustPublished(ctx, t, c); return len(got) == 1 }) {
 		t.Fatalf("the bar of a symbol that stopped trading was not closed by the clock: %d bars", len(got))
@@ -513,4 +491,18 @@ func TestClockClosesTheBarsOfASymbolThatStopsTrading(t *testing.T) {
 	if got := mustPublished(ctx, t, c); len(got) != 1 || barString(got[0]) != barString(b) {
 		t.Fatalf("bars after the late trade: %d, first %s", len(got), barString(got[0]))
 	}
+}
+
+// runWorker runs a worker over c for symbols until the test ends.
+func runWorker(t *testing.T, ctx context.Context, c *tradecache.Cache, symbols []string, opts bars.WorkerOptions) *bars.Worker {
+	t.Helper()
+	w, err := bars.NewWorker(c, symbols, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(wctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return w
 }
