@@ -1,8 +1,10 @@
 package tradecache
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,7 +161,7 @@ func (q *invalQueue) drain(ctx context.Context, apply func(context.Context, *que
 		}
 	}
 	q.mu.Unlock()
-	sortBySeq(todo)
+	slices.SortFunc(todo, func(a, b *queuedInval) int { return cmp.Compare(a.seq, b.seq) })
 	for _, e := range todo {
 		if err := q.applyOne(ctx, e, apply); err != nil {
 			return err
@@ -203,14 +205,6 @@ func (q *invalQueue) applyOne(ctx context.Context, e *queuedInval, apply func(co
 	}
 	q.mu.Unlock()
 	return nil
-}
-
-func sortBySeq(es []*queuedInval) {
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].seq < es[j-1].seq; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
 }
 
 // queueable reports whether err means the store could not be reached or

@@ -22,11 +22,13 @@ import (
 // observation of latency, failures and spans. The public operations check
 // keys and arguments, encode and decode, and call these.
 //
-// The path is in six files, one concern each: this one holds the
+// The path is in seven files, one concern each: this one holds the
 // key-value reads and writes; iopath_streams.go the stream calls,
 // iopath_lock.go get-or-load's lock, iopath_health.go the pings and INFO,
-// iopath_codec.go encoding and decoding, and iopath_stats.go the counts,
-// the observation of each call and the published live stats.
+// iopath_codec.go encoding and decoding, iopath_inval.go what an
+// invalidation that could not reach the store leaves queued, and
+// iopath_stats.go the counts, the observation of each call and the
+// published live stats.
 
 // backend is the store below a Cache and what goes with it: what the
 // store offers, the clock, the observer, and the bounds every path keeps.

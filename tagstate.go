@@ -234,7 +234,7 @@ func (t *tagState) capture(ctx context.Context, tags []string) ([]codec.Tag, err
 	for _, tag := range tags {
 		// An invalidation of the tag queued by this process goes first:
 		// a value captured under the token it replaces would outlive it.
-		if err := t.q.settle(ctx, invalTag, tag, t.applyQueued); err != nil {
+		if err := t.q.settle(ctx, invalTag, tag, t.b.applyInval); err != nil {
 			return nil, err
 		}
 	}
@@ -311,11 +311,6 @@ func (t *tagState) lastCurrent(tags []codec.Tag) bool {
 		}
 	}
 	return true
-}
-
-// applyQueued applies a queued invalidation of a tag.
-func (t *tagState) applyQueued(ctx context.Context, e *queuedInval) error {
-	return t.invalidate(ctx, []string{e.target})
 }
 
 // invalidate gives each tag a new token in the store, in one round trip

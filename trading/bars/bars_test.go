@@ -21,6 +21,7 @@ import (
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
+	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/bars"
@@ -351,13 +352,7 @@ func TestRedeliveredTradesCountOnce(t *testing.T) {
 	}
 	s := &losingAcks{Store: mem}
 	s.lose.Store(3)
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := memCache(t, s)
 	_, by := trades(rand.New(rand.NewPCG(1, 2)), []string{"S00"}, 300)
 	f := feed.New(c, feed.Options{})
 	if _, err := f.PublishTrades(ctx, by["S00"]); err != nil {
@@ -394,13 +389,7 @@ func TestRedeliveredTradesCountOnce(t *testing.T) {
 // symbol's latest final bar, then the bars a worker publishes after it,
 // in order, each once.
 func TestSubscribeYieldsTheLatestThenEachNewBar(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := memCache(t, nil)
 	_, by := trades(rand.New(rand.NewPCG(5, 6)), []string{"S00"}, 400)
 	f := feed.New(c, feed.Options{})
 	opts := bars.Options{Intervals: []time.Duration{time.Second}}
@@ -454,13 +443,7 @@ func mustPublished(ctx context.Context, t *testing.T, c *tradecache.Cache) []tra
 // bar, and counted. (Without CloseAfter the last bar stays open: the
 // other tests' bars are Build's, which closes none by the clock.)
 func TestClockClosesTheBarsOfASymbolThatStopsTrading(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c, ctx := memCache(t, nil)
 	t0 := time.Now().Add(-3 * time.Second).Truncate(time.Second)
 	var ts []trading.Trade
 	for i := range 10 {
@@ -505,4 +488,21 @@ func runWorker(t *testing.T, ctx context.Context, c *tradecache.Cache, symbols [
 	go func() { defer close(done); _ = w.Run(wctx) }()
 	t.Cleanup(func() { stop(); <-done })
 	return w
+}
+
+// memCache returns a Cache on the in-memory store (st, when given, in its
+// place) and a 30 s context, both ended with the test.
+func memCache(t *testing.T, st store.Store) (*tradecache.Cache, context.Context) {
+	t.Helper()
+	var opts []tradecache.Option
+	if st != nil {
+		opts = append(opts, tradecache.WithStore(st))
+	}
+	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(func() { cancel(); c.Close() })
+	return c, ctx
 }
