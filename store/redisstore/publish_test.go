@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,4 +92,129 @@ func newRaw(t *testing.T, addr string) rueidis.Client {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// commandCalls is how many times the server has run cmd (INFO
+// commandstats).
+func commandCalls(t *testing.T, raw rueidis.Client, cmd string) (n int64) {
+	t.Helper()
+	info, err := raw.Do(context.Background(), raw.B().Info().Section("commandstats").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Sscanf(redistest.InfoField(info, "cmdstat_"+cmd), "calls=%d", &n)
+	return n
+}
+
+// Concurrent Publish calls share calls of the script (group commit), and
+// each still gets its own result: every publication applied once, in its
+// key's order, each entry chained to the one before it.
+func TestConcurrentPublishesShareScriptCalls(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	defer s.Close()
+	raw := newRaw(t, srv.Addr)
+	const workers, each = 50, 100
+	before := commandCalls(t, raw, "evalsha") + commandCalls(t, raw, "eval")
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	ids := make([][]string, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := fmt.Sprintf("{w%d}", w)
+			for v := uint64(1); v <= each; v++ {
+				ok, id, err := s.Publish(ctx, store.Publication{Key: k, VerKey: k + " ver", Stream: k + " stream", Value: []byte(fmt.Sprint(v)), Version: v, TTL: time.Minute})
+				if err != nil || !ok {
+					errs <- fmt.Errorf("%s: Publish(%d) = %v, %v", k, v, ok, err)
+					return
+				}
+				ids[w] = append(ids[w], id)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	calls := commandCalls(t, raw, "evalsha") + commandCalls(t, raw, "eval") - before
+	t.Logf("%d publications in %d script calls", workers*each, calls)
+	if calls >= workers*each/2 {
+		t.Fatalf("%d concurrent publications took %d script calls: they do not share them", workers*each, calls)
+	}
+	for w := range workers {
+		k := fmt.Sprintf("{w%d}", w)
+		es, err := raw.Do(ctx, raw.B().Xrange().Key(k+" stream").Start("-").End("+").Build()).AsXRange()
+		if err != nil || len(es) != each {
+			t.Fatalf("%s: %d entries (%v), want %d", k, len(es), err, each)
+		}
+		for i, e := range es {
+			prev := ""
+			if i > 0 {
+				prev = es[i-1].ID
+			}
+			if e.ID != ids[w][i] || e.FieldValues["p"] != prev || e.FieldValues["d"] != fmt.Sprint(i+1) {
+				t.Fatalf("%s entry %d = %s %v, want ID %s, p %q, d %d", k, i, e.ID, e.FieldValues, ids[w][i], prev, i+1)
+			}
+		}
+		if v, _ := raw.Do(ctx, raw.B().Get().Key(k).Build()).ToString(); v != fmt.Sprint(each) {
+			t.Fatalf("%s = %q, want %d", k, v, each)
+		}
+	}
+}
+
+// A publication that fails on the server (its stream key holds a string)
+// fails alone: the others sent in the same script call are applied.
+func TestABadKeyFailsOnlyItsOwnPublication(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	defer s.Close()
+	raw := newRaw(t, srv.Addr)
+	if err := raw.Do(ctx, raw.B().Set().Key("b stream").Value("not a stream").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	pub := func(k string) store.Publication {
+		return store.Publication{Key: k, VerKey: k + " ver", Stream: k + " stream", Value: []byte("x"), Version: 1, TTL: time.Minute}
+	}
+	rs, err := s.PublishMany(ctx, []store.Publication{pub("a"), pub("b"), pub("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs[0].Applied || rs[0].Err != nil || !rs[2].Applied || rs[2].Err != nil {
+		t.Fatalf("the good publications beside a bad one: %+v", rs)
+	}
+	if rs[1].Applied || rs[1].Err == nil || !strings.Contains(rs[1].Err.Error(), "WRONGTYPE") {
+		t.Fatalf("the publication to a string: %+v, want WRONGTYPE", rs[1])
+	}
+}
+
+// The stream's expiry is renewed once a span of half its life, not on
+// every publish, and it still outlives the value.
+func TestPublishRenewsTheStreamsExpiryOncePerSpan(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	defer s.Close()
+	raw := newRaw(t, srv.Addr)
+	before := commandCalls(t, raw, "pexpire")
+	const n = 100
+	for v := uint64(1); v <= n; v++ {
+		if ok, _, err := s.Publish(ctx, store.Publication{Key: "q", VerKey: "q ver", Stream: "q stream", Value: []byte("x"), Version: v, TTL: time.Hour}); err != nil || !ok {
+			t.Fatalf("Publish(%d) = %v, %v", v, ok, err)
+		}
+	}
+	// The first publish renews it, and at most one more when the
+	// publishes straddle the edge of a 30-minute span.
+	if got := commandCalls(t, raw, "pexpire") - before; got < 1 || got > 2 {
+		t.Fatalf("%d publishes renewed the stream's expiry %d times, want 1 or 2", n, got)
+	}
+	value, err1 := raw.Do(ctx, raw.B().Pttl().Key("q").Build()).AsInt64()
+	stream, err2 := raw.Do(ctx, raw.B().Pttl().Key("q stream").Build()).AsInt64()
+	if err1 != nil || err2 != nil || value <= 0 || stream < value+time.Hour.Milliseconds()/2 {
+		t.Fatalf("PTTL value %d, stream %d (%v %v): the stream must outlive the value by half its life", value, stream, err1, err2)
+	}
 }

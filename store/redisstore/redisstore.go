@@ -59,6 +59,7 @@ type Store struct {
 	scanHook func(addr string, start bool)
 	desc     store.Description
 	releases *releases // DeleteIfEqual's announcements (releases.go)
+	pubq     publishQueue
 }
 
 // errClosed is what calls after Close return.
@@ -983,5 +984,6 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	s.releases.stop()
 	s.client.Close()
+	s.pubq.stop()
 	return nil
 }

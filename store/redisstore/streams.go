@@ -3,25 +3,35 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/store"
 )
 
 var _ store.Streams = (*Store)(nil)
 
-// publish is SetIfNewer and XADD in one step. KEYS: value, version key,
-// stream. ARGV: envelope, version (20 digits), TTL ms, MAXLEN (0: none),
-// MINID age ms (0: none). The version key holds "<version> <entry id>",
-// which the plain SetIfNewer script compares the same way (by its first
-// 20 characters, then anything after them sorts higher). Each entry holds
-// the ID of the entry before it (p), so that a reader can tell it missed
-// nothing. The stream lives as long as the value, or its retention age
-// when that is longer.
+// publish is SetIfNewer and XADD in one step, for each of any number of
+// publications: KEYS are value, version key and stream, three per
+// publication; ARGV are envelope, version (20 digits), TTL ms, MAXLEN (0:
+// none) and MINID age ms (0: none), five per publication. It replies, per
+// publication, {1, id} when applied, {0, ""} when the stored version is
+// not below it, or the error that stopped it, so that one bad key (a
+// stream key holding a string) fails only its own publication. Concurrent
+// Publish calls share one call of it (publishqueue.go), and PublishMany
+// sends its publications in as few calls as their slots allow: Redis's
+// cost per command, and the client's per round trip, is then paid once
+// for many.
+//
+// The version key holds "<version> <entry id>", which the plain
+// SetIfNewer script compares the same way (by its first 20 characters,
+// then anything after them sorts higher). Each entry holds the ID of the
+// entry before it (p), so that a reader can tell it missed nothing.
 //
 // The previous entry's ID is read from the version key, where the last
 // Publish left it, and only from the stream (XREVRANGE) when the key holds
@@ -34,37 +44,62 @@ var _ store.Streams = (*Store)(nil)
 // read it takes as continuous (nothing was published between them), and
 // any other resyncs. A retention age alone trims within XADD (MINID); with
 // a maximum length too, XADD trims by length and XTRIM by age.
+//
+// The stream lives at least as long as the value (or its retention age E,
+// when that is longer), without a PEXPIRE on every publish: time is cut
+// into spans of E/2, and the first publish of a span (whose previous
+// entry is in an earlier span, or unknown) sets the stream to expire 2E
+// later. Every publish then has one in its own span, less than E/2 before
+// it, so the stream outlives the value by at least E/2 and by at most 2E.
+// A longer TTL than the stream was last given takes effect at the next
+// span; should the stream expire before the value in between, the next
+// entry still chains from the last one published, as above.
 var publish = rueidis.NewLuaScript(publishScript)
 
 const publishScript = `
-local cur = redis.call("GET", KEYS[2])
-if cur and string.sub(cur, 1, 20) >= ARGV[2] then return {0, ""} end
-local prev = ""
-if cur and string.len(cur) > 21 then
-  prev = string.sub(cur, 22)
-else
-  local last = redis.call("XREVRANGE", KEYS[3], "+", "-", "COUNT", 1)
-  if #last > 0 then prev = last[1][1] end
+local function one(kv, kver, ks, d, ver, ttl, maxlen, age)
+  local cur = redis.call("GET", kver)
+  if cur and string.sub(cur, 1, 20) >= ver then return {0, ""} end
+  local prev = ""
+  if cur and string.len(cur) > 21 then
+    prev = string.sub(cur, 22)
+  else
+    local last = redis.call("XREVRANGE", ks, "+", "-", "COUNT", 1)
+    if #last > 0 then prev = last[1][1] end
+  end
+  local minid
+  if age > 0 then
+    local t = redis.call("TIME")
+    minid = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age)
+  end
+  local id
+  if maxlen > 0 then
+    id = redis.call("XADD", ks, "MAXLEN", "~", maxlen, "*", "v", ver, "d", d, "p", prev)
+    if minid then redis.call("XTRIM", ks, "MINID", "~", minid) end
+  elseif minid then
+    id = redis.call("XADD", ks, "MINID", "~", minid, "*", "v", ver, "d", d, "p", prev)
+  else
+    id = redis.call("XADD", ks, "*", "v", ver, "d", d, "p", prev)
+  end
+  redis.call("SET", kv, d, "PX", ttl)
+  redis.call("SET", kver, ver .. " " .. id, "PX", ttl)
+  local life = math.max(tonumber(ttl), age)
+  local span = math.max(math.floor(life / 2), 1)
+  local ms = tonumber(string.match(id, "^(%d+)"))
+  local pms = tonumber(string.match(prev, "^(%d+)"))
+  if not pms or math.floor(ms / span) ~= math.floor(pms / span) then
+    redis.call("PEXPIRE", ks, 2 * life)
+  end
+  return {1, id}
 end
-local maxlen, age = tonumber(ARGV[4]), tonumber(ARGV[5])
-local minid
-if age > 0 then
-  local t = redis.call("TIME")
-  minid = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age)
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local k, a = i * 3, i * 5
+  local ok, r = pcall(one, KEYS[k+1], KEYS[k+2], KEYS[k+3], ARGV[a+1], ARGV[a+2], ARGV[a+3], tonumber(ARGV[a+4]), tonumber(ARGV[a+5]))
+  if not ok and type(r) ~= "table" then r = {err = tostring(r)} end
+  out[i+1] = r
 end
-local id
-if maxlen > 0 then
-  id = redis.call("XADD", KEYS[3], "MAXLEN", "~", ARGV[4], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
-  if minid then redis.call("XTRIM", KEYS[3], "MINID", "~", minid) end
-elseif minid then
-  id = redis.call("XADD", KEYS[3], "MINID", "~", minid, "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
-else
-  id = redis.call("XADD", KEYS[3], "*", "v", ARGV[2], "d", ARGV[1], "p", prev)
-end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-redis.call("SET", KEYS[2], ARGV[2] .. " " .. id, "PX", ARGV[3])
-redis.call("PEXPIRE", KEYS[3], math.max(tonumber(ARGV[3]), age))
-return {1, id}`
+return out`
 
 // snapshot reads a value, its version and the stream's last ID at one
 // instant.
@@ -83,51 +118,100 @@ var deadLetter = rueidis.NewLuaScript(`
 redis.call("XADD", KEYS[2], "MAXLEN", "~", "100000", "*", "v", ARGV[3], "d", ARGV[4], "src", ARGV[2], "reason", ARGV[5])
 return redis.call("XACK", KEYS[1], ARGV[1], ARGV[2])`)
 
-func (s *Store) publishArgs(p store.Publication) ([]string, []string, error) {
+// publishArgs appends p's keys and arguments to a call of the publish
+// script.
+func publishArgs(keys, args []string, p store.Publication) ([]string, []string, error) {
 	if p.TTL <= 0 {
-		return nil, nil, fmt.Errorf("redisstore: Publish needs a positive TTL, got %v", p.TTL)
+		return keys, args, fmt.Errorf("redisstore: Publish needs a positive TTL, got %v", p.TTL)
 	}
-	return []string{p.Key, p.VerKey, p.Stream},
-		[]string{rueidis.BinaryString(p.Value), fmt.Sprintf("%020d", p.Version), strconv.FormatInt(pxMillis(p.TTL), 10),
-			strconv.FormatInt(p.Retention.MaxLen, 10), strconv.FormatInt(p.Retention.MaxAge.Milliseconds(), 10)}, nil
+	var ver [20]byte
+	return append(keys, p.Key, p.VerKey, p.Stream),
+		append(args, rueidis.BinaryString(p.Value), string(strconv.AppendUint(zeroPad(ver[:0], p.Version), p.Version, 10)),
+			strconv.FormatInt(pxMillis(p.TTL), 10), strconv.FormatInt(p.Retention.MaxLen, 10),
+			strconv.FormatInt(p.Retention.MaxAge.Milliseconds(), 10)), nil
 }
 
-func publishReply(r rueidis.RedisResult) (bool, string, error) {
+// zeroPad appends the zeros that make v 20 digits long.
+func zeroPad(b []byte, v uint64) []byte {
+	n := 1
+	for x := v; x >= 10; x /= 10 {
+		n++
+	}
+	for range 20 - n {
+		b = append(b, '0')
+	}
+	return b
+}
+
+// publishReplies reads the publish script's reply into out, one result per
+// publication.
+func publishReplies(r rueidis.RedisResult, out []store.PublishResult) {
 	arr, err := r.ToArray()
+	if err == nil && len(arr) != len(out) {
+		err = fmt.Errorf("redisstore: publish replied %d results for %d publications", len(arr), len(out))
+	}
 	if err != nil {
-		return false, "", classify(err)
+		err = classify(err)
+		for i := range out {
+			out[i] = store.PublishResult{Err: err}
+		}
+		return
 	}
-	if len(arr) != 2 {
-		return false, "", fmt.Errorf("redisstore: publish replied %d values", len(arr))
+	for i, m := range arr {
+		out[i] = publishResult(m)
 	}
-	n, _ := arr[0].AsInt64()
-	id, _ := arr[1].ToString()
-	return n == 1, id, nil
 }
 
-// Publish implements store.Streams with one Lua script.
+func publishResult(m rueidis.RedisMessage) store.PublishResult {
+	pair, err := m.ToArray()
+	if err != nil {
+		return store.PublishResult{Err: classify(err)}
+	}
+	if len(pair) != 2 {
+		return store.PublishResult{Err: fmt.Errorf("redisstore: publish replied %d values", len(pair))}
+	}
+	n, _ := pair[0].AsInt64()
+	id, _ := pair[1].ToString()
+	return store.PublishResult{Applied: n == 1, ID: id}
+}
+
+// Publish implements store.Streams: with other Publish calls in flight at
+// the same time, in one call of the publish script (publishqueue.go).
 func (s *Store) Publish(ctx context.Context, p store.Publication) (bool, string, error) {
 	if s.closed.Load() {
 		return false, "", errClosed
 	}
-	keys, args, err := s.publishArgs(p)
-	if err != nil {
-		return false, "", err
-	}
 	if p.Replicas > 0 {
-		return s.publishReplicated(ctx, p, keys, args)
+		return s.publishReplicated(ctx, p)
 	}
-	return publishReply(publish.Exec(ctx, s.client, keys, args))
+	if s.cluster {
+		// The keys of two symbols are in two slots, which one script
+		// cannot touch: rueidis pipelines these calls instead.
+		keys, args, err := publishArgs(make([]string, 0, 3), make([]string, 0, 5), p)
+		if err != nil {
+			return false, "", err
+		}
+		var r [1]store.PublishResult
+		publishReplies(publish.Exec(ctx, s.client, keys, args), r[:])
+		return r[0].Applied, r[0].ID, r[0].Err
+	}
+	return s.pubq.publish(ctx, s, p)
 }
 
 // publishReplicated runs the script and then WAIT on one dedicated
 // connection (on a cluster, to the key's master): WAIT counts the replicas
 // that have every write of its own connection.
-func (s *Store) publishReplicated(ctx context.Context, p store.Publication, keys, args []string) (applied bool, id string, err error) {
+func (s *Store) publishReplicated(ctx context.Context, p store.Publication) (applied bool, id string, err error) {
+	keys, args, err := publishArgs(nil, nil, p)
+	if err != nil {
+		return false, "", err
+	}
 	err = s.client.Dedicated(func(dc rueidis.DedicatedClient) error {
-		applied, id, err = publishReply(dc.Do(ctx, dc.B().Eval().Script(publishScript).Numkeys(3).Key(keys...).Arg(args...).Build()))
-		if err != nil || !applied {
-			return err
+		var r [1]store.PublishResult
+		publishReplies(dc.Do(ctx, dc.B().Eval().Script(publishScript).Numkeys(3).Key(keys...).Arg(args...).Build()), r[:])
+		applied, id = r[0].Applied, r[0].ID
+		if r[0].Err != nil || !applied {
+			return r[0].Err
 		}
 		timeout := max(p.ReplicaTimeout.Milliseconds(), 1)
 		n, err := dc.Do(ctx, dc.B().Wait().Numreplicas(int64(p.Replicas)).Timeout(timeout).Build()).AsInt64()
@@ -142,26 +226,55 @@ func (s *Store) publishReplicated(ctx context.Context, p store.Publication, keys
 	return applied, id, err
 }
 
-// PublishMany implements store.Streams: the scripts in one pipeline
-// (rueidis sends a batch to every node at once on a cluster).
+// maxPublishBatch bounds the publications of one script call: a script
+// holds the server for its whole run, about 3 µs a publication.
+const maxPublishBatch = 128
+
+// PublishMany implements store.Streams: the publications of one slot (all
+// of them, off a cluster) in one call of the script, maxPublishBatch at a
+// time, and the calls in one pipeline (rueidis sends a batch to every node
+// at once on a cluster).
 func (s *Store) PublishMany(ctx context.Context, ps []store.Publication) ([]store.PublishResult, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
 	out := make([]store.PublishResult, len(ps))
-	execs := make([]rueidis.LuaExec, 0, len(ps))
-	idx := make([]int, 0, len(ps))
+	type call struct {
+		idx []int
+		n   int // publications in the call so far
+	}
+	var (
+		execs []rueidis.LuaExec
+		calls []call
+		open  = map[uint16]int{} // slot → index of its call being filled
+	)
 	for i, p := range ps {
-		keys, args, err := s.publishArgs(p)
-		if err != nil {
-			out[i].Err = err
+		if p.TTL <= 0 {
+			_, _, out[i].Err = publishArgs(nil, nil, p)
 			continue
 		}
-		execs = append(execs, rueidis.LuaExec{Keys: keys, Args: args})
-		idx = append(idx, i)
+		var slot uint16
+		if s.cluster {
+			slot = keyslot.Of(p.Key)
+		}
+		j, ok := open[slot]
+		if !ok || calls[j].n == maxPublishBatch {
+			j = len(execs)
+			open[slot] = j
+			execs = append(execs, rueidis.LuaExec{})
+			calls = append(calls, call{})
+		}
+		execs[j].Keys, execs[j].Args, _ = publishArgs(execs[j].Keys, execs[j].Args, p)
+		calls[j].idx = append(calls[j].idx, i)
+		calls[j].n++
 	}
+	var res []store.PublishResult
 	for j, r := range publish.ExecMulti(ctx, s.client, execs...) {
-		out[idx[j]].Applied, out[idx[j]].ID, out[idx[j]].Err = publishReply(r)
+		res = slices.Grow(res[:0], calls[j].n)[:calls[j].n]
+		publishReplies(r, res)
+		for k, i := range calls[j].idx {
+			out[i] = res[k]
+		}
 	}
 	return out, nil
 }
