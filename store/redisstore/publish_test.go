@@ -218,3 +218,63 @@ func TestPublishRenewsTheStreamsExpiryOncePerSpan(t *testing.T) {
 		t.Fatalf("PTTL value %d, stream %d (%v %v): the stream must outlive the value by half its life", value, stream, err1, err2)
 	}
 }
+
+// PublishMany runs the script by its SHA in the batch's one round trip, not
+// after a SCRIPT LOAD on every node (rueidis's Lua.ExecMulti), and by its
+// text when the server has lost it.
+func TestPublishManyDoesNotLoadTheScriptEachTime(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	defer s.Close()
+	raw := newRaw(t, srv.Addr)
+	pubs := func(v uint64) []store.Publication {
+		var ps []store.Publication
+		for _, k := range []string{"a", "b", "c"} {
+			ps = append(ps, store.Publication{Key: k, VerKey: k + " ver", Stream: k + " stream", Value: []byte("x"), Version: v, TTL: time.Minute})
+		}
+		return ps
+	}
+	for v := uint64(1); v <= 3; v++ {
+		if v == 3 {
+			if err := raw.Do(ctx, raw.B().ScriptFlush().Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rs, err := s.PublishMany(ctx, pubs(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			if !r.Applied || r.Err != nil {
+				t.Fatalf("round %d, publication %d: %+v", v, i, r)
+			}
+		}
+	}
+	if n := commandCalls(t, raw, "script|load"); n != 0 {
+		t.Fatalf("3 PublishMany calls loaded the script %d times", n)
+	}
+}
+
+// Across many spans of a short life, after every publish the stream still
+// expires no sooner than the value.
+func TestTheStreamOutlivesTheValueAcrossSpans(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	defer s.Close()
+	raw := newRaw(t, srv.Addr)
+	const ttl = 200 * time.Millisecond // spans of 100 ms
+	for v := uint64(1); v <= 60; v++ {
+		if ok, _, err := s.Publish(ctx, store.Publication{Key: "q", VerKey: "q ver", Stream: "q stream", Value: []byte("x"), Version: v, TTL: ttl}); err != nil || !ok {
+			t.Fatalf("Publish(%d) = %v, %v", v, ok, err)
+		}
+		rs := raw.DoMulti(ctx, raw.B().Pttl().Key("q").Build(), raw.B().Pttl().Key("q stream").Build())
+		value, err1 := rs[0].AsInt64()
+		stream, err2 := rs[1].AsInt64()
+		if err1 != nil || err2 != nil || stream < value {
+			t.Fatalf("after publish %d: PTTL value %d, stream %d (%v %v): the stream would expire first", v, value, stream, err1, err2)
+		}
+		time.Sleep(time.Duration(v%7) * 5 * time.Millisecond)
+	}
+}

@@ -126,7 +126,7 @@ func (q *publishQueue) sender(s *Store) {
 // callers still wait, and hands each its result.
 func (q *publishQueue) send(s *Store, batch []*pubCall) {
 	keys := make([]string, 0, 3*len(batch))
-	args := make([]string, 0, 5*len(batch))
+	args := make([]string, 0, 6*len(batch))
 	deadline, bounded := time.Time{}, true
 	live := batch[:0:0]
 	for _, c := range batch {

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -19,7 +21,8 @@ var _ store.Streams = (*Store)(nil)
 // publish is SetIfNewer and XADD in one step, for each of any number of
 // publications: KEYS are value, version key and stream, three per
 // publication; ARGV are envelope, version (20 digits), TTL ms, MAXLEN (0:
-// none) and MINID age ms (0: none), five per publication. It replies, per
+// none), MINID age ms (0: none) and the span's digits (spanDigits), six per
+// publication. It replies, per
 // publication, {1, id} when applied, {0, ""} when the stored version is
 // not below it, or the error that stopped it, so that one bad key (a
 // stream key holding a string) fails only its own publication. Concurrent
@@ -47,17 +50,23 @@ var _ store.Streams = (*Store)(nil)
 //
 // The stream lives at least as long as the value (or its retention age E,
 // when that is longer), without a PEXPIRE on every publish: time is cut
-// into spans of E/2, and the first publish of a span (whose previous
-// entry is in an earlier span, or unknown) sets the stream to expire 2E
-// later. Every publish then has one in its own span, less than E/2 before
-// it, so the stream outlives the value by at least E/2 and by at most 2E.
-// A longer TTL than the stream was last given takes effect at the next
-// span; should the stream expire before the value in between, the next
-// entry still chains from the last one published, as above.
+// into spans of 10^k ms, the largest not above E/2 (spanDigits), and the
+// first publish of a span (its entry ID's milliseconds differ from the
+// previous entry's before their last k digits, or the previous is
+// unknown) sets the stream to expire 2E later. Every publish then has one
+// in its own span, less than E/2 before it, so the stream outlives the
+// value by more than E/2 and by at most 2E. Comparing digits, not numbers,
+// keeps the test cheap (string.match and arithmetic on every publish cost
+// more than a microsecond of the server's time each). A longer TTL than
+// the stream was last given takes effect at the next span; should the
+// stream expire before the value in between, the next entry still chains
+// from the last one published, as above.
 var publish = rueidis.NewLuaScript(publishScript)
 
+var publishSHA = scriptSHA(publishScript)
+
 const publishScript = `
-local function one(kv, kver, ks, d, ver, ttl, maxlen, age)
+local function one(kv, kver, ks, d, ver, ttl, maxlen, age, span)
   local cur = redis.call("GET", kver)
   if cur and string.sub(cur, 1, 20) >= ver then return {0, ""} end
   local prev = ""
@@ -83,19 +92,17 @@ local function one(kv, kver, ks, d, ver, ttl, maxlen, age)
   end
   redis.call("SET", kv, d, "PX", ttl)
   redis.call("SET", kver, ver .. " " .. id, "PX", ttl)
-  local life = math.max(tonumber(ttl), age)
-  local span = math.max(math.floor(life / 2), 1)
-  local ms = tonumber(string.match(id, "^(%d+)"))
-  local pms = tonumber(string.match(prev, "^(%d+)"))
-  if not pms or math.floor(ms / span) ~= math.floor(pms / span) then
-    redis.call("PEXPIRE", ks, 2 * life)
+  local dash = string.find(id, "-", 1, true)
+  local n = dash - 1 - span
+  if n < 1 or string.byte(prev, dash) ~= 45 or string.sub(id, 1, n) ~= string.sub(prev, 1, n) then
+    redis.call("PEXPIRE", ks, 2 * math.max(tonumber(ttl), age))
   end
   return {1, id}
 end
 local out = {}
 for i = 0, #KEYS / 3 - 1 do
-  local k, a = i * 3, i * 5
-  local ok, r = pcall(one, KEYS[k+1], KEYS[k+2], KEYS[k+3], ARGV[a+1], ARGV[a+2], ARGV[a+3], tonumber(ARGV[a+4]), tonumber(ARGV[a+5]))
+  local k, a = i * 3, i * 6
+  local ok, r = pcall(one, KEYS[k+1], KEYS[k+2], KEYS[k+3], ARGV[a+1], ARGV[a+2], ARGV[a+3], tonumber(ARGV[a+4]), tonumber(ARGV[a+5]), tonumber(ARGV[a+6]))
   if not ok and type(r) ~= "table" then r = {err = tostring(r)} end
   out[i+1] = r
 end
@@ -125,10 +132,21 @@ func publishArgs(keys, args []string, p store.Publication) ([]string, []string, 
 		return keys, args, fmt.Errorf("redisstore: Publish needs a positive TTL, got %v", p.TTL)
 	}
 	var ver [20]byte
+	ttl, age := pxMillis(p.TTL), p.Retention.MaxAge.Milliseconds()
 	return append(keys, p.Key, p.VerKey, p.Stream),
 		append(args, rueidis.BinaryString(p.Value), string(strconv.AppendUint(zeroPad(ver[:0], p.Version), p.Version, 10)),
-			strconv.FormatInt(pxMillis(p.TTL), 10), strconv.FormatInt(p.Retention.MaxLen, 10),
-			strconv.FormatInt(p.Retention.MaxAge.Milliseconds(), 10)), nil
+			strconv.FormatInt(ttl, 10), strconv.FormatInt(p.Retention.MaxLen, 10),
+			strconv.FormatInt(age, 10), strconv.Itoa(spanDigits(max(ttl, age)))), nil
+}
+
+// spanDigits is k of the publish script's spans of 10^k ms: the largest
+// not above half the stream's life (ms).
+func spanDigits(life int64) int {
+	k := 0
+	for span := int64(10); span <= life/2; span *= 10 {
+		k++
+	}
+	return k
 }
 
 // zeroPad appends the zeros that make v 20 digits long.
@@ -187,7 +205,7 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (bool, string,
 	if s.cluster {
 		// The keys of two symbols are in two slots, which one script
 		// cannot touch: rueidis pipelines these calls instead.
-		keys, args, err := publishArgs(make([]string, 0, 3), make([]string, 0, 5), p)
+		keys, args, err := publishArgs(make([]string, 0, 3), make([]string, 0, 6), p)
 		if err != nil {
 			return false, "", err
 		}
@@ -269,7 +287,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []store.Publication) ([]stor
 		calls[j].n++
 	}
 	var res []store.PublishResult
-	for j, r := range publish.ExecMulti(ctx, s.client, execs...) {
+	for j, r := range evalMulti(ctx, s.client, publishScript, publishSHA, execs) {
 		res = slices.Grow(res[:0], calls[j].n)[:calls[j].n]
 		publishReplies(r, res)
 		for k, i := range calls[j].idx {
@@ -478,4 +496,29 @@ func (s *Store) Pending(ctx context.Context, stream, group string) (int64, error
 		return 0, nil
 	}
 	return arr[0].AsInt64()
+}
+
+// scriptSHA is the SHA-1 that EVALSHA names a script by.
+func scriptSHA(text string) string {
+	sum := sha1.Sum([]byte(text))
+	return hex.EncodeToString(sum[:])
+}
+
+// evalMulti runs a script once for each of execs, pipelined, by EVALSHA,
+// and by EVAL for those the server answered NOSCRIPT. rueidis's
+// Lua.ExecMulti loads the script on every node first, a round trip of its
+// own on each call.
+func evalMulti(ctx context.Context, c rueidis.Client, text, sha string, execs []rueidis.LuaExec) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(execs))
+	for i, e := range execs {
+		cmds[i] = c.B().Evalsha().Sha1(sha).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build()
+	}
+	out := c.DoMulti(ctx, cmds...)
+	for i, r := range out {
+		if re, ok := rueidis.IsRedisErr(r.Error()); ok && re.IsNoScript() {
+			e := execs[i]
+			out[i] = c.Do(ctx, c.B().Eval().Script(text).Numkeys(int64(len(e.Keys))).Key(e.Keys...).Arg(e.Args...).Build())
+		}
+	}
+	return out
 }
