@@ -25,7 +25,9 @@
 //
 // Reading and writing: a typed [Handle] ([Of], [OfNamespace]) for a value
 // type, the untyped [Namespace] ([Cache.Namespace]) beside it, and, for
-// either, [GetNear] and [GetManyNear] through the near tier.
+// either, [GetNear] and [GetManyNear] through the near tier. A batch
+// reader that keeps its values its own way uses [Handle.GetManyFunc] and
+// builds no map.
 //
 // Loading: [GetOrLoad], [GetManyOrLoad] and [Memoize], with options of type [LoadOption]
 // ([WithTTL], [WithMaxStale], [WithLock], [WithTags], ...), answering with

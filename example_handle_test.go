@@ -47,3 +47,26 @@ func ExampleOf() {
 	// acct-1:AAPL 100
 	// acct-1:MSFT -25.5
 }
+
+// GetManyFunc hands each value found to a function with its key's index,
+// for a batch reader that keeps values its own way (here a slice in the
+// keys' order) and has no use for a map.
+func ExampleHandle_GetManyFunc() {
+	ctx := context.Background()
+	cache, err := tradecache.New(ctx, tradecache.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+
+	prices := tradecache.Of[decimal.Decimal](cache, tradecache.NamespaceMarketData)
+	_ = prices.Set(ctx, "AAPL", decimal.RequireFromString("150.02"), time.Minute)
+	_ = prices.Set(ctx, "MSFT", decimal.RequireFromString("410.10"), time.Minute)
+
+	symbols := []string{"MSFT", "TSLA", "AAPL"}
+	last := make([]string, len(symbols))
+	_ = prices.GetManyFunc(ctx, symbols, func(i int, p decimal.Decimal) { last[i] = p.StringFixed(2) })
+	fmt.Printf("%q\n", last)
+	// Output:
+	// ["410.10" "" "150.02"]
+}

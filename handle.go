@@ -53,6 +53,21 @@ func (h Handle[T]) GetMany(ctx context.Context, keys []string) (map[string]T, er
 	return getMany[T](ctx, h.ns, keys, false)
 }
 
+// GetManyFunc is GetMany without the map: it calls fn with each value
+// found and its key's index in keys, in no particular order, and returns
+// GetMany's error. A batch reader that keeps its values its own way (by
+// another key, in a slice) saves building a map it would throw away.
+func (h Handle[T]) GetManyFunc(ctx context.Context, keys []string, fn func(i int, v T)) error {
+	_, err := eachOf(ctx, h.ns, keys, false, fn)
+	return err
+}
+
+// GetManyNearFunc is GetManyFunc through the near tier (GetManyNear).
+func (h Handle[T]) GetManyNearFunc(ctx context.Context, keys []string, fn func(i int, v T)) error {
+	_, err := eachOf(ctx, h.ns, keys, h.ns.near != nil, fn)
+	return err
+}
+
 // GetNear is Get through the namespace's near tier (GetNear): a held value
 // is returned without a round trip, and is shared, not to be modified.
 func (h Handle[T]) GetNear(ctx context.Context, key string) (T, bool, error) {

@@ -47,6 +47,15 @@ func TestHandleReadsAndWritesTypedValues(t *testing.T) {
 			if err != nil || len(many) != 2 || many["MSFT"].Seq != 2 || many["AAPL"].Seq != 1 {
 				t.Fatalf("GetMany = %+v, %v", many, err)
 			}
+			// GetManyFunc: each value found with its key's index, no map.
+			keys := []string{"NOPE", "MSFT", "AAPL"}
+			seqs := make([]uint64, len(keys))
+			for _, each := range []func(context.Context, []string, func(int, generated.Tick)) error{ticks.GetManyFunc, ticks.GetManyNearFunc} {
+				clear(seqs)
+				if err := each(ctx, keys, func(i int, v generated.Tick) { seqs[i] = v.Seq }); err != nil || seqs[0] != 0 || seqs[1] != 2 || seqs[2] != 1 {
+					t.Fatalf("GetManyFunc/GetManyNearFunc of %v: seqs %v, %v", keys, seqs, err)
+				}
+			}
 			// The same value through the Namespace: one I/O path, one key.
 			var viaNs generated.Tick
 			if found, err := ticks.Namespace().Get(ctx, "MSFT", &viaNs); !found || err != nil || viaNs.Symbol != "MSFT" {

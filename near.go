@@ -63,41 +63,54 @@ func GetManyNear[T any](ctx context.Context, ns *Namespace, keys []string) (map[
 	return getMany[T](ctx, ns, keys, ns.near != nil)
 }
 
-// getMany reads keys into a map of T, through the near tier when near is
-// set (ns must have one), with plain reads otherwise: GetManyNear and
-// Handle.GetMany, the typed batch readers, without reflection over the
-// map.
+// getMany reads keys into a map of T (eachOf).
 func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool) (map[string]T, error) {
-	const op = "get_many"
 	out := make(map[string]T, len(keys))
+	sent, err := eachOf(ctx, ns, keys, near, func(i int, v T) { out[keys[i]] = v })
+	if !sent {
+		return nil, err
+	}
+	return out, err
+}
+
+// eachOf reads keys and hands each value found to yield with its index in
+// keys, through the near tier when near is set (ns must have one), with
+// plain reads otherwise: the typed batch readers (GetManyNear, and
+// Handle's GetMany and GetManyFunc) without reflection, and without a map
+// unless the caller keeps one. sent is false when it failed before
+// reading anything.
+func eachOf[T any](ctx context.Context, ns *Namespace, keys []string, near bool, yield func(i int, v T)) (sent bool, err error) {
+	const op = "get_many"
 	var rest, full []string // near misses
+	var idx []int           // rest[j] is keys[idx[j]]; nil: rest is keys
+	held := 0
 	if !near {
 		// Every key is read; decoded into T without reflection over the
 		// map, which GetMany's any destination needs.
-		var err error
 		if full, err = ns.callKeys(op, keys); err != nil {
-			return nil, err
+			return false, err
 		}
 		rest = keys
 	} else {
 		if ns.c.closed.Load() {
-			return nil, ns.fail(op, "", errClosed)
+			return false, ns.fail(op, "", errClosed)
 		}
 		if err := ns.tooMany(op, len(keys)); err != nil {
-			return nil, err
+			return false, err
 		}
 		now := ns.c.now().UnixNano()
-		for _, k := range keys {
+		for i, k := range keys {
 			if v, ok := ns.near.Get(k, now); ok {
 				if tv, ok := v.(T); ok {
-					out[k] = tv
+					yield(i, tv)
+					held++
 					continue
 				}
 			}
 			if err := ns.check(op, k); err != nil {
-				return nil, err // before anything is sent
+				return false, err // before anything is sent
 			}
-			rest, full = append(rest, k), append(full, ns.base+k)
+			rest, full, idx = append(rest, k), append(full, ns.base+k), append(idx, i)
 		}
 	}
 	var serr error
@@ -106,7 +119,6 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 	// per value escapes to the heap (the codec takes it as any), 100
 	// allocations in a batch of 100.
 	var v, zero T
-	held := len(out)
 	if held > 0 {
 		ns.hit(held) // near hits count in Stats.Hits, once per batch
 	}
@@ -130,7 +142,11 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 			return
 		}
 		found++
-		out[rest[i]] = v
+		if idx != nil {
+			yield(idx[i], v)
+		} else {
+			yield(i, v)
+		}
 		if kp.ok && !tagged {
 			ns.keepNear(rest[i], v, len(b), kp, kp.until)
 		}
@@ -138,7 +154,7 @@ func getMany[T any](ctx context.Context, ns *Namespace, keys []string, near bool
 	ns.hit(found) // once per batch, as GetMany
 	ns.miss(missed)
 	if err := ns.batchErr(op, partial, held+read); err != nil {
-		return out, err
+		return true, err
 	}
-	return out, serr
+	return true, serr
 }

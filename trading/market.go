@@ -313,22 +313,17 @@ func (m *Market) Quotes(ctx context.Context, symbols []string) (map[string]Quote
 	for i, k := range keys {
 		hws[i] = m.seen.get(k)
 	}
-	byKey, err := tradecache.GetManyNear[Quote](ctx, m.ns, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]Quote, len(byKey))
+	out := make(map[string]Quote, len(keys))
 	var back []error
-	for i, k := range keys {
-		q, ok := byKey[k]
-		if !ok {
-			continue
-		}
-		if err := m.checkRead(k, q.Seq, hws[i]); err != nil {
+	err := tradecache.OfNamespace[Quote](m.ns).GetManyNearFunc(ctx, keys, func(i int, q Quote) {
+		if err := m.checkRead(keys[i], q.Seq, hws[i]); err != nil {
 			back = append(back, err)
-			continue
+			return
 		}
 		out[q.Symbol] = q
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, errors.Join(back...)
 }
