@@ -14,6 +14,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store/guard"
 )
 
@@ -305,14 +306,10 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// key as found or failed, and a key the load had not reached yet (a
 	// fixed 500 ms was not enough beside three CPU-burning loops) is
 	// neither.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if n, err := ns.GetMany(ctx, keys, &map[string]int64{}); err == nil && n == len(keys) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the load did not write every key within 30 s")
-		}
-	}
+	testkit.Eventually(t, 30*time.Second, "the load wrote every key", func() bool {
+		n, err := ns.GetMany(ctx, keys, &map[string]int64{})
+		return err == nil && n == len(keys)
+	})
 	time.Sleep(200 * time.Millisecond) // and the replicas copy them
 
 	killed := time.Now()
@@ -441,11 +438,7 @@ func clusterKill(t *testing.T, othersOK func(map[string]int) bool, wantPartial b
 	// The dead shard's deletes were queued, and the queue drains once its
 	// replica took over, with no call from the test.
 	var inv tradecache.InvalidationStats
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if inv = c.Stats(ctx).Invalidations; inv.Queued == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
+	testkit.Poll(10*time.Second, func() bool { inv = c.Stats(ctx).Invalidations; return inv.Queued == 0 })
 	t.Logf("deletes queued while the shard was down: %d, applied %d, still queued %d", inv.Enqueued, inv.Applied, inv.Queued)
 	if inv.Queued != 0 {
 		t.Fatalf("the queued deletes were not applied after the failover: %+v", inv)

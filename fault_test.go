@@ -419,16 +419,12 @@ func TestHealthHandler(t *testing.T) {
 	}
 	srv.Kill()
 	waitFor := func(want int) {
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			code, body := get("/readyz")
-			if code == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz stayed %d (%+v), want %d", code, body, want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var (
+			code int
+			body tradecache.Health
+		)
+		if !testkit.Poll(3*time.Second, func() bool { code, body = get("/readyz"); return code == want }) {
+			t.Fatalf("/readyz stayed %d (%+v), want %d", code, body, want)
 		}
 	}
 	waitFor(http.StatusServiceUnavailable)

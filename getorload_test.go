@@ -18,6 +18,7 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/memstore"
 )
@@ -42,15 +43,13 @@ func redisCache(t *testing.T, srv *redistest.Server, cfg tradecache.Config, opts
 // stampede these tests are about.
 func allMissed(n uint64, caches ...*tradecache.Cache) func() {
 	return func() {
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		testkit.Poll(10*time.Second, func() bool {
 			var missed uint64
 			for _, c := range caches {
 				missed += c.Stats(context.Background()).Misses
 			}
-			if missed >= n {
-				break
-			}
-		}
+			return missed >= n
+		})
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -388,19 +387,19 @@ func TestFailSafeWhenRedisDies(t *testing.T) {
 	// without restarting anything.
 	srv.Restart(t)
 	loaderDown.Store(false)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		v, meta, err := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
-		if err == nil && v == "fresh" && !meta.Stale {
-			_, meta2, err2 := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
-			if err2 == nil && meta2.Source == tradecache.SourceStore {
-				break // cached in the restarted Redis again
-			}
+	var (
+		v    string
+		meta tradecache.Meta
+	)
+	if !testkit.Poll(5*time.Second, func() bool {
+		v, meta, err = tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+		if err != nil || v != "fresh" || meta.Stale {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery 5s after Redis restarted: %q %+v %v", v, meta, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		_, meta2, err2 := tradecache.GetOrLoad(ctx, ns, "AAPL", load, tradecache.WithTTL(300*time.Millisecond))
+		return err2 == nil && meta2.Source == tradecache.SourceStore // cached in the restarted Redis again
+	}) {
+		t.Fatalf("no recovery 5s after Redis restarted: %q %+v %v", v, meta, err)
 	}
 }
 
@@ -850,14 +849,16 @@ func TestSoftAndHardTimeoutsBoundTheCaller(t *testing.T) {
 	}
 	// The load finishes in the background and stores its value.
 	close(release)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		v, meta, err := tradecache.GetOrLoad(ctx, ns, "k", fast, tradecache.WithTTL(time.Minute))
-		if err == nil && v == "v2" && meta.Source == tradecache.SourceStore {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the background load's value was not stored: %q %+v %v", v, meta, err)
-		}
+	var (
+		v    string
+		meta tradecache.Meta
+		err  error
+	)
+	if !testkit.Poll(10*time.Second, func() bool {
+		v, meta, err = tradecache.GetOrLoad(ctx, ns, "k", fast, tradecache.WithTTL(time.Minute))
+		return err == nil && v == "v2" && meta.Source == tradecache.SourceStore
+	}) {
+		t.Fatalf("the background load's value was not stored: %q %+v %v", v, meta, err)
 	}
 }
 
@@ -903,14 +904,11 @@ func TestGetManyOrLoadTimeouts(t *testing.T) {
 	}
 	close(release)
 	failing := func(context.Context, []string) (map[string]string, error) { return nil, errors.New("not this loader") }
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		vals, metas, err := tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, failing, tradecache.WithTTL(time.Minute))
-		if err == nil && vals["a"] == "v2" && vals["b"] == "v2" && metas["b"].Source == tradecache.SourceStore {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the background batch load was not cached: %v %+v %v", vals, metas, err)
-		}
+	if !testkit.Poll(10*time.Second, func() bool {
+		vals, metas, err = tradecache.GetManyOrLoad(ctx, ns, []string{"a", "b"}, failing, tradecache.WithTTL(time.Minute))
+		return err == nil && vals["a"] == "v2" && vals["b"] == "v2" && metas["b"].Source == tradecache.SourceStore
+	}) {
+		t.Fatalf("the background batch load was not cached: %v %+v %v", vals, metas, err)
 	}
 }
 
@@ -1022,8 +1020,7 @@ func TestGetManyOrLoadSharesOneLoad(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for deadline := time.Now().Add(5 * time.Second); (calls.Load() == 0 || entered.Load() < 8) && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-	}
+	testkit.Poll(5*time.Second, func() bool { return calls.Load() > 0 && entered.Load() >= 8 })
 	time.Sleep(200 * time.Millisecond) // let the other callers join the load
 	close(release)
 	wg.Wait()

@@ -15,6 +15,7 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 )
 
 func nearCache(t testing.TB, addr string) *tradecache.Cache {
@@ -162,13 +163,7 @@ func TestNearCacheFlushedWhenConnectionsAreCut(t *testing.T) {
 	if err := admin.Do(ctx, admin.B().ClientKill().TypeNormal().Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for b.Stats(ctx).NearFlushes == before {
-		if time.Now().After(deadline) {
-			t.Fatal("the near tier was not flushed after its connections were cut")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 2*time.Second, "the near tier flushed after its connections were cut", func() bool { return b.Stats(ctx).NearFlushes != before })
 	// Written while B had no connection: no invalidation can reach B.
 	if err := admin.Do(ctx, admin.B().Set().Key("trading:md:MSFT").Value(rueidis.BinaryString(mustEnvelope(t, "new"))).Build()).Error(); err != nil {
 		t.Fatal(err)
@@ -300,18 +295,14 @@ func TestGetOrLoadUsesTheNearCache(t *testing.T) {
 	if _, err := a.Namespace("md").Delete(ctx, "X"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Second)
-	for {
+	if !testkit.Poll(time.Second, func() bool {
 		v, m, err = tradecache.GetOrLoad(ctx, b.Namespace("md"), "X", load)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Source == tradecache.SourceLoader {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B kept serving %q from %v after A deleted the key", v, m.Source)
-		}
+		return m.Source == tradecache.SourceLoader
+	}) {
+		t.Fatalf("B kept serving %q from %v after A deleted the key", v, m.Source)
 	}
 	if v != "v2" || loads != 2 {
 		t.Fatalf("after invalidation: %q, %d loads", v, loads)
@@ -568,17 +559,14 @@ func TestGetManyOrLoadUsesTheNearCache(t *testing.T) {
 	if _, err := a.Namespace("md").Delete(ctx, "X2"); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+	if !testkit.Poll(time.Second, func() bool {
 		vals, metas, err = tradecache.GetManyOrLoad(ctx, md, keys, load)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if metas["X2"].Source == tradecache.SourceLoader {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B kept serving X2 from %v after A deleted it", metas["X2"].Source)
-		}
+		return metas["X2"].Source == tradecache.SourceLoader
+	}) {
+		t.Fatalf("B kept serving X2 from %v after A deleted it", metas["X2"].Source)
 	}
 	if vals["X2"] != "X2-v2" || vals["X1"] != "X1-v1" || loads != 2 {
 		t.Fatalf("after invalidation: %v (%d loads)", vals, loads)

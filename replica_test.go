@@ -8,6 +8,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 )
 
 // TestReadFromReplica checks that a namespace marked ReadFromReplica sends
@@ -41,12 +42,8 @@ func TestReadFromReplica(t *testing.T) {
 		}
 		// Replication is asynchronous: wait until the replicas hold all
 		// 100 keys before reading from them.
-		deadline := time.Now().Add(5 * time.Second)
-		for sum(t, replicas(), "DBSIZE") != 100 {
-			if time.Now().After(deadline) {
-				t.Fatalf("replicas hold %d of 100 keys after 5s", sum(t, replicas(), "DBSIZE"))
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testkit.Poll(5*time.Second, func() bool { return sum(t, replicas(), "DBSIZE") == 100 }) {
+			t.Fatalf("replicas hold %d of 100 keys after 5s", sum(t, replicas(), "DBSIZE"))
 		}
 		for _, a := range append(primaries(), replicas()...) {
 			if _, err := redistest.Do(a, "CONFIG", "RESETSTAT"); err != nil {

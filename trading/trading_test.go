@@ -451,15 +451,17 @@ func TestNearQuotesNeverGoBack(t *testing.T) {
 		for want%3 != uint64(i) {
 			want--
 		}
-		for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
-			q, ok, err := rm.Quote(ctx, s)
-			if err == nil && ok && q.Seq == want && q.Bid.Equal(decimal.New(int64(want), -2)) {
-				break
-			}
-			if time.Now().After(deadline) {
-				stored, _, _ := writer.Quote(ctx, s)
-				t.Fatalf("%s: the near reader still has seq %d (%v %v) 1s after the last write; want %d (Redis has %d)", s, q.Seq, ok, err, want, stored.Seq)
-			}
+		var (
+			q   trading.Quote
+			ok  bool
+			err error
+		)
+		if !testkit.Poll(time.Second, func() bool {
+			q, ok, err = rm.Quote(ctx, s)
+			return err == nil && ok && q.Seq == want && q.Bid.Equal(decimal.New(int64(want), -2))
+		}) {
+			stored, _, _ := writer.Quote(ctx, s)
+			t.Fatalf("%s: the near reader still has seq %d (%v %v) 1s after the last write; want %d (Redis has %d)", s, q.Seq, ok, err, want, stored.Seq)
 		}
 	}
 	st := reader.Stats(ctx)
@@ -583,17 +585,18 @@ func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
 	if v, _ := redistest.DoString(srv.Addr, "EXISTS", "trading:market_data:AAPL:quote"); v != "1" {
 		t.Fatalf("the restarted server did not load the snapshot (EXISTS = %q)", v)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got, found, err := m.Quote(ctx, "AAPL")
+	var (
+		got   trading.Quote
+		found bool
+	)
+	if !testkit.Poll(10*time.Second, func() bool {
+		got, found, err = m.Quote(ctx, "AAPL")
 		if found && got.Seq < 20 {
 			t.Fatalf("after the restore the process served seq %d as current, having read 20", got.Seq)
 		}
-		if errors.Is(err, trading.ErrWentBack) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no ErrWentBack 10s after the restore: %+v %v %v", got, found, err)
-		}
+		return errors.Is(err, trading.ErrWentBack)
+	}) {
+		t.Fatalf("no ErrWentBack 10s after the restore: %+v %v %v", got, found, err)
 	}
 	if m.WentBack() == 0 {
 		t.Fatal("the refused read was not counted")

@@ -69,14 +69,9 @@ func TestStatsShowsAnotherProcesssFigures(t *testing.T) {
 	}
 
 	// While it runs (it publishes every second).
-	deadline := time.Now().Add(30 * time.Second)
 	v := stats()
-	for v.Running != 1 || v.Recent.Hits == 0 || len(v.HotKeys) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the running demo never showed as running with a busy last interval and hot keys: %+v", v)
-		}
-		time.Sleep(200 * time.Millisecond)
-		v = stats()
+	if !testkit.Poll(30*time.Second, func() bool { v = stats(); return v.Running == 1 && v.Recent.Hits > 0 && len(v.HotKeys) > 0 }) {
+		t.Fatalf("the running demo never showed as running with a busy last interval and hot keys: %+v", v)
 	}
 	if v.Instances[0].State != "running" || v.Recent.OpsPerSec <= 0 {
 		t.Fatalf("the running demo: state %q, ops/s %v", v.Instances[0].State, v.Recent.OpsPerSec)
@@ -130,34 +125,25 @@ func TestTopUnderTmux(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command(tmux, "-S", sock, "kill-server").Run() })
 	screen := func(want ...string) string {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			s := tm("capture-pane", "-p", "-t", "top")
+		var s string
+		if !testkit.Poll(30*time.Second, func() bool {
+			s = tm("capture-pane", "-p", "-t", "top")
 			ok := true
 			for _, w := range want {
 				ok = ok && strings.Contains(s, w)
 			}
-			if ok {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the screen never showed %q:\n%s", want, s)
-			}
-			time.Sleep(100 * time.Millisecond)
+			return ok
+		}) {
+			t.Fatalf("the screen never showed %q:\n%s", want, s)
 		}
+		return s
 	}
 	s := screen("fleet 1 running", "market_data", "demo-1", "running", "closed", "HOT KEYS", "portfolio ")
 	t.Logf("tradecache top under tmux:\n%s", s)
 	tm("send-keys", "-t", "top", "k")
 	screen(`"`) // keys are shown quoted
 	tm("send-keys", "-t", "top", "q")
-	deadline := time.Now().Add(10 * time.Second)
-	for exec.Command(tmux, "-S", sock, "has-session", "-t", "top").Run() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("q did not quit top")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "q quit top", func() bool { return exec.Command(tmux, "-S", sock, "has-session", "-t", "top").Run() != nil })
 }
 
 // top --once prints one frame as text; a frame with no instance says so.
@@ -189,12 +175,10 @@ func TestFeedTail(t *testing.T) {
 	}
 	defer func() { _ = tail.Process.Kill(); _, _ = tail.Process.Wait() }()
 	startDemo(t, bin, url, 2*time.Second)()
-	deadline := time.Now().Add(20 * time.Second)
-	for !(strings.Count(out.String(), "SYM000") > 10 && strings.Contains(out.String(), "lag")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("feed tail printed:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testkit.Poll(20*time.Second, func() bool {
+		return strings.Count(out.String(), "SYM000") > 10 && strings.Contains(out.String(), "lag")
+	}) {
+		t.Fatalf("feed tail printed:\n%s", out.String())
 	}
 	_ = tail.Process.Signal(os.Interrupt)
 	if err := tail.Wait(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/feed"
 )
@@ -110,17 +111,9 @@ func consumeThroughFault(t *testing.T, c *tradecache.Cache, fault func()) (acked
 		}
 		return after, before
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		after, before := missing()
-		if after == 0 {
-			lostBefore = before
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d updates acknowledged after recovery were never consumed", after)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var after int
+	if !testkit.Poll(30*time.Second, func() bool { after, lostBefore = missing(); return after == 0 }) {
+		t.Fatalf("%d updates acknowledged after recovery were never consumed", after)
 	}
 	stopConsumer()
 	if err := <-consumerDone; err != nil {

@@ -280,22 +280,18 @@ func TestCrashedConsumersEntriesAreClaimed(t *testing.T) {
 				keys = append(keys, fmt.Sprintf("%s:%d", s, v))
 			}
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			got := map[string]decimal.Decimal{}
+		got := map[string]decimal.Decimal{}
+		if !testkit.Poll(30*time.Second, func() bool {
+			clear(got)
 			if _, err := effects.GetMany(ctx, keys, &got); err != nil {
 				t.Fatal(err)
 			}
-			if len(got) == len(keys) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d effects applied", len(got), len(keys))
-			}
-			time.Sleep(20 * time.Millisecond)
+			return len(got) == len(keys)
+		}) {
+			t.Fatalf("%d of %d effects applied", len(got), len(keys))
 		}
 		var pending int64
-		for time.Now().Before(deadline) {
+		testkit.Poll(30*time.Second, func() bool {
 			pending = 0
 			for _, s := range syms {
 				p, err := tradecache.StreamOf(c.Namespace("market_data"), trading.Key(s, trading.KindQuote)).Group("pnl").Pending(ctx)
@@ -304,11 +300,8 @@ func TestCrashedConsumersEntriesAreClaimed(t *testing.T) {
 				}
 				pending += p
 			}
-			if pending == 0 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return pending == 0
+		})
 		stop()
 		if err := <-done; err != nil {
 			t.Fatal(err)
