@@ -18,6 +18,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/store/redisstore"
@@ -96,11 +97,7 @@ var topologies redistest.Shared
 // clientBackend is a backend whose raw view goes through rc, a rueidis
 // client of the same topology, and whose size is dbsize.
 func clientBackend(t *testing.T, name string, cfg tradecache.Config, rc rueidis.Client, dbsize func(t *testing.T) int64) backend {
-	c, err := tradecache.New(testCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := cachetest.Open(t, cfg)
 	return backend{
 		name:  name,
 		cache: c,
@@ -362,11 +359,7 @@ func TestBatchesUseOneRoundTripPerBatch(t *testing.T) {
 			ctx := testCtx(t)
 			cc := &countingClient{Client: rawClient(t, srv.Addr)}
 			// No background health PINGs while round trips are counted.
-			c, err := tradecache.New(ctx, tradecache.Config{MaxBatchSize: batch, HealthInterval: time.Hour}, tradecache.WithStore(redisstore.NewFromClient(cc)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := cachetest.Open(t, tradecache.Config{MaxBatchSize: batch, HealthInterval: time.Hour}, tradecache.WithStore(redisstore.NewFromClient(cc)))
 			cc.calls.Store(0) // New's health PING
 			admin.Do(ctx, admin.B().ConfigResetstat().Build())
 			want := int64(math.Ceil(1000 / float64(batch)))
@@ -555,11 +548,7 @@ func TestStoreFailuresAreTyped(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, time.Nanosecond)
 	defer cancel()
 	time.Sleep(time.Millisecond)
-	c2, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := cachetest.Open(t, tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port}})
 	if _, err := c2.Get(short, "k", new(string)); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, tradecache.ErrTimeout) {
 		t.Fatalf("Get with an expired deadline = %v, want ErrTimeout and DeadlineExceeded", err)
 	}
@@ -567,11 +556,7 @@ func TestStoreFailuresAreTyped(t *testing.T) {
 
 // The embedded default needs no Redis and no configuration.
 func TestZeroConfigRunsInMemory(t *testing.T) {
-	c, err := tradecache.New(testCtx(t), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	if c.Backend() != "memory" {
 		t.Fatalf("Backend = %q, want memory", c.Backend())
 	}
@@ -627,11 +612,7 @@ func TestStatsFigures(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := testCtx(t)
 	on := true
-	c, err := tradecache.New(ctx, tradecache.Config{EnableMetrics: &on, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{EnableMetrics: &on, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
 	md := c.Namespace("md")
 	for _, k := range []string{"AAPL", "MSFT", "GOOG"} {
 		if err := md.Set(ctx, k, k, time.Minute); err != nil {
@@ -665,11 +646,7 @@ func TestStatsFigures(t *testing.T) {
 		t.Fatalf("connection figures %d %d", st.PipelinedConnections, st.BlockingPoolSize)
 	}
 	off := false
-	quiet, err := tradecache.New(ctx, tradecache.Config{EnableMetrics: &off})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quiet.Close()
+	quiet := cachetest.Open(t, tradecache.Config{EnableMetrics: &off})
 	quiet.Set(ctx, "k", 1, 0)
 	if st := quiet.Stats(ctx); st.Ops != nil || st.Sets != 1 {
 		t.Fatalf("metrics off still recorded latencies: %+v", st)

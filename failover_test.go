@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -21,12 +22,7 @@ import (
 // topologyCache is a quiet Cache on rc, closed when the test ends.
 func topologyCache(t *testing.T, rc tradecache.RedisConfig) *tradecache.Cache {
 	t.Helper()
-	c, err := tradecache.New(testCtx(t), tradecache.Config{Environment: tradecache.Testing, Redis: rc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing, Redis: rc})
 }
 
 // opRecord is one operation of a load run.

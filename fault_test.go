@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
 )
@@ -43,12 +44,7 @@ func faultConfig(addr string) tradecache.Config {
 
 func openFaultCache(t *testing.T, addr string) *tradecache.Cache {
 	t.Helper()
-	c, err := tradecache.New(testCtx(t), faultConfig(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return cachetest.Open(t, faultConfig(addr))
 }
 
 // valueFor is the only value ever written under key: any other value read
@@ -507,11 +503,7 @@ func TestStarvedClientIsNotAnOutage(t *testing.T) {
 	}
 	// The CPU is free again; a black-holed server opens the breaker of a
 	// Cache with the default bounds.
-	d, err := tradecache.New(testCtx(t), tradecache.Config{LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := cachetest.Open(t, tradecache.Config{LogSlowOps: &off, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
 	srv.Stop()
 	defer srv.Continue()
 	testkit.Eventually(t, 20*time.Second, "a SIGSTOPped server opens the breaker", func() bool {

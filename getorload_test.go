@@ -16,6 +16,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -26,11 +27,7 @@ import (
 func redisCache(t *testing.T, srv *redistest.Server, cfg tradecache.Config, opts ...tradecache.Option) *tradecache.Cache {
 	t.Helper()
 	cfg.Redis = tradecache.RedisConfig{URL: "redis://" + srv.Addr}
-	c, err := tradecache.New(testCtx(t), cfg, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := cachetest.Open(t, cfg, opts...)
 	return c
 }
 
@@ -202,11 +199,7 @@ func TestGetOrLoadPanicReachesEveryWaiter(t *testing.T) {
 }
 
 func TestGetOrLoadWaitersKeepTheirOwnContexts(t *testing.T) {
-	c, err := tradecache.New(testCtx(t), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	release := make(chan struct{})
 	load := func(context.Context) (string, error) { <-release; return "v", nil }
 	impatient, cancel := context.WithCancel(context.Background())
@@ -239,11 +232,7 @@ func TestEarlyRefreshKeepsAHotKeyFromMissing(t *testing.T) {
 	// with 8 readers each step: the outcome depends on XFetch alone, not
 	// on how busy the machine is, and takes no 10 s.
 	clk := clock.New(time.Unix(1_700_000_000, 0))
-	c, err := tradecache.New(testCtx(t), tradecache.Config{}, tradecache.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{}, tradecache.WithClock(clk))
 	ctx := testCtx(t)
 	const ttl = time.Second
 	var (
@@ -628,11 +617,7 @@ func TestPartialResultsWhenAPartIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	c, err := tradecache.New(testCtx(t), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(halfDead{m}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(halfDead{m}))
 	ctx := testCtx(t)
 	ns := c.Namespace("q")
 	keys := []string{"k0", "k1", "k2", "k3", "k4"} // k1, k3 on the dead part; k4 never stored
@@ -724,17 +709,9 @@ func TestLockTakenAfterAnotherLoadedDoesNotLoadAgain(t *testing.T) {
 	}
 	defer m.Close()
 	ctx := testCtx(t)
-	a, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(m))
 	g := gatedLocks{Store: m, waiting: make(chan struct{}, 1), gate: make(chan struct{})}
-	b, err := tradecache.New(ctx, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(g))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(g))
 	var loads atomic.Int64
 	load := func(context.Context) (int, error) { loads.Add(1); return 7, nil }
 	lock := tradecache.WithLock(time.Second, time.Second)
@@ -915,11 +892,7 @@ func TestGetManyOrLoadTimeouts(t *testing.T) {
 // GetManyOrLoad refuses the options it cannot honour, rather than
 // ignoring them as it did: WithLock and WithEarlyRefresh are GetOrLoad's.
 func TestGetManyOrLoadRefusesOptionsItDoesNotHonour(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	ns := c.Namespace("batch")
 	calls := 0
 	load := func(_ context.Context, missing []string) (map[string]int, error) {
@@ -984,11 +957,7 @@ func TestGetOrLoadRoundTrips(t *testing.T) {
 // Identical concurrent GetManyOrLoad calls share one load, as GetOrLoad's
 // callers of one key do: 8 calls ran the loader 8 times before.
 func TestGetManyOrLoadSharesOneLoad(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	ns := c.Namespace("shared")
 	var calls atomic.Int64
 	release := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/examples/generated"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -18,11 +19,7 @@ import (
 // Redis.
 func TestHandleReadsAndWritesTypedValues(t *testing.T) {
 	srv := redistest.Start(t)
-	memory, err := tradecache.New(testCtx(t), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { memory.Close() })
+	memory := cachetest.Open(t, tradecache.Config{})
 	for name, c := range map[string]*tradecache.Cache{"memory": memory, "redis": redisCache(t, srv, tradecache.Config{})} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

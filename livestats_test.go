@@ -10,6 +10,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/fleet"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -232,10 +233,7 @@ func ptr[T any](v T) *T { return &v }
 // mustNew is New with a test's context, closed when the test ends.
 func mustNew(t *testing.T, cfg tradecache.Config, opts ...tradecache.Option) *tradecache.Cache {
 	t.Helper()
-	c, err := tradecache.New(testCtx(t), cfg, opts...)
-	must(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return cachetest.Open(t, cfg, opts...)
 }
 
 // The snapshot written on Close keeps the last full interval's window and

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 )
 
 // A service that derives namespace names from user IDs must not leak:
@@ -14,11 +15,7 @@ import (
 // per name after a GC, Cache and namespaces still reachable.
 func TestNamespaceNamesDoNotLeak(t *testing.T) {
 	on, off := true, false
-	c, err := tradecache.New(context.Background(), tradecache.Config{EnableMetrics: &on, LogSlowOps: &off, PublishStats: &off})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{EnableMetrics: &on, LogSlowOps: &off, PublishStats: &off})
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	runtime.GC()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -490,11 +491,7 @@ func testGetManyNear(t *testing.T, rc tradecache.RedisConfig, nodes []string) {
 
 // Without a near tier (or on the in-memory store) GetManyNear is GetMany.
 func TestGetManyNearWithoutANearTier(t *testing.T) {
-	c, err := tradecache.New(testCtx(t), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	ctx := testCtx(t)
 	md := c.Namespace("md")
 	if err := md.Set(ctx, "a", 1, 0); err != nil {

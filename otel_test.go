@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -25,11 +26,7 @@ func TestOpenTelemetry(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
 
-	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}, tradecache.WithOpenTelemetry(tp, mp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}}, tradecache.WithOpenTelemetry(tp, mp))
 	parentCtx, parent := tp.Tracer("test").Start(ctx, "request")
 	ns := c.Namespace("session")
 	if err := ns.Set(parentCtx, "tok-SECRETKEY", "SECRETVALUE", time.Minute); err != nil {

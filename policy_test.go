@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -34,11 +35,7 @@ func TestNamespacePoliciesThroughRedis(t *testing.T) {
 	admin := rawClient(t, srv.Addr)
 	open := func(cfg tradecache.Config) *tradecache.Cache {
 		cfg.Redis = tradecache.RedisConfig{URL: "redis://" + srv.Addr}
-		c, err := tradecache.New(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := cachetest.Open(t, cfg)
 		return c
 	}
 	raw := func(key string) []byte {

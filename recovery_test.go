@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -22,11 +22,7 @@ func TestRecoveryFollowsTheFirstPong(t *testing.T) {
 	cfg := faultConfig(srv.Addr)
 	cfg.BreakerOpenTimeout = 5 * time.Second
 	cfg.HealthInterval = time.Second
-	c, err := tradecache.New(testCtx(t), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, cfg)
 	ctx := context.Background()
 	recovers(t, c, time.Second)
 	var took []time.Duration

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
 )
@@ -22,11 +23,7 @@ func TestReadFromReplica(t *testing.T) {
 		ctx := testCtx(t)
 		cfg := tradecache.Config{Environment: tradecache.Testing, Redis: rc, HealthInterval: time.Hour,
 			Namespaces: map[string]tradecache.NamespaceConfig{"quotes": {ReadFromReplica: true}}}
-		c, err := tradecache.New(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := cachetest.Open(t, cfg)
 		quotes, orders := c.Namespace("quotes"), c.Namespace("orders")
 		items := map[string]any{}
 		keys := make([]string, 50)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 )
 
@@ -50,12 +51,7 @@ func TestTLS(t *testing.T) {
 	roundTrip(t, c)
 
 	// rediss:// URLs work too.
-	ctx := testCtx(t)
-	u, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "rediss://" + srv.Addr, TLSCAFile: certs.CA}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	u := cachetest.Open(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "rediss://" + srv.Addr, TLSCAFile: certs.CA}})
 	roundTrip(t, u)
 
 	// A CA that did not sign the server's certificate.
@@ -123,11 +119,7 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 	srv := redistest.Start(t, redistest.Option{"user", aclUser})
 	ctx := testCtx(t)
 	cfg := tradecache.Config{Redis: tradecache.RedisConfig{Host: "127.0.0.1", Port: srv.Port, Username: "app", Password: "s3cret-acl-pass"}}
-	c, err := tradecache.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, cfg)
 	ns := c.Namespace("portfolio")
 	must := func(what string, err error) {
 		t.Helper()
@@ -136,7 +128,7 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 		}
 	}
 	must("Set", ns.Set(ctx, "P1", 1, 0))
-	_, err = ns.Get(ctx, "P1", new(int))
+	_, err := ns.Get(ctx, "P1", new(int))
 	must("Get", err)
 	must("SetMany", ns.SetMany(ctx, map[string]any{"a": 1, "b": 2}, time.Minute))
 	_, err = ns.GetMany(ctx, []string{"a", "b"}, &map[string]int{})
@@ -179,11 +171,7 @@ func TestACLRestrictedUserRunsEverything(t *testing.T) {
 	}
 
 	// Outside the prefix, the ACL answers NOPERM, typed.
-	other, err := tradecache.New(ctx, tradecache.Config{KeyPrefix: "other", Redis: cfg.Redis})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := cachetest.Open(t, tradecache.Config{KeyPrefix: "other", Redis: cfg.Redis})
 	err = other.Set(ctx, "k", 1, 0)
 	if !errors.Is(err, tradecache.ErrNoPermission) {
 		t.Fatalf("write outside the ACL's key pattern = %v, want ErrNoPermission", err)
@@ -306,11 +294,7 @@ func TestInputLimits(t *testing.T) {
 func TestRequirePass(t *testing.T) {
 	srv := redistest.Start(t, redistest.Option{"requirepass", "plain-pass"})
 	ctx := testCtx(t)
-	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://:plain-pass@" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://:plain-pass@" + srv.Addr}})
 	roundTrip(t, c)
 	for _, r := range []tradecache.RedisConfig{
 		{Host: "127.0.0.1", Port: srv.Port},                     // none: NOAUTH
@@ -457,13 +441,9 @@ func TestTLSOnClusterAndSentinel(t *testing.T) {
 // A failed encode says "encode", whatever the operation is called: Publish
 // of a value the codec cannot encode said "cannot decode into chan int".
 func TestSerializationErrorSaysWhichWay(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	ns := c.Namespace("sx")
-	_, _, err = tradecache.StreamOf(ns, "k").Publish(context.Background(), make(chan int), 1)
+	_, _, err := tradecache.StreamOf(ns, "k").Publish(context.Background(), make(chan int), 1)
 	var se *tradecache.SerializationError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "cannot encode chan int") {
 		t.Fatalf("Publish of a chan: %v", err)

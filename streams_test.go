@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store"
 	"github.com/tradecache/tradecache/store/memstore"
@@ -175,11 +176,7 @@ func TestPublishWaitsForReplicas(t *testing.T) {
 // were not timed at all.
 func TestStreamCallsAreObserved(t *testing.T) {
 	on, off := true, false
-	c, err := tradecache.New(context.Background(), tradecache.Config{EnableMetrics: &on, LogSlowOps: &off, PublishStats: &off})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{EnableMetrics: &on, LogSlowOps: &off, PublishStats: &off})
 	ctx := context.Background()
 	ns := c.Namespace("obs")
 	if _, _, err := tradecache.StreamOf(ns, "k").Publish(ctx, 1, 1); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -166,12 +167,7 @@ func TestTagsAreCheckedAndBounded(t *testing.T) {
 
 func newMemCache(t *testing.T) *tradecache.Cache {
 	t.Helper()
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return cachetest.Open(t, tradecache.Config{})
 }
 
 // TestInvalidateTagReachesOtherInstances: B, a Cache in another process,
@@ -385,11 +381,7 @@ func TestQueuedDeleteGoesBeforeTheNextWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &refusingDeletes{Store: mem}
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(s))
 	ctx := testCtx(t)
 	if err := c.Set(ctx, "k", "old", 0); err != nil {
 		t.Fatal(err)
@@ -440,11 +432,7 @@ func TestTaggedLoadsWhoseTokensCannotBeReadAreServedNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(refusingSetNX{mem}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, tradecache.WithStore(refusingSetNX{mem}))
 	ctx := testCtx(t)
 	ns := c.Namespace("risk")
 	v, meta, err := tradecache.GetOrLoad(ctx, ns, "one", func(context.Context) (int, error) { return 1, nil }, tradecache.WithTags("t"))

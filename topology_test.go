@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store/redisstore"
@@ -45,11 +46,7 @@ func TestEveryTopologyFromURLAndEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := testCtx(t)
-			cache, err := tradecache.New(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cache.Close()
+			cache := cachetest.Open(t, cfg)
 			if got := cache.Topology(); got != c.want {
 				t.Fatalf("Topology() = %q, want %q", got, c.want)
 			}
@@ -106,11 +103,7 @@ func TestClusterBatchesGroupBySlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc := &countingClient{Client: rc}
-	c, err := tradecache.New(ctx, tradecache.Config{HealthInterval: time.Hour}, tradecache.WithStore(redisstore.NewFromClient(cc)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{HealthInterval: time.Hour}, tradecache.WithStore(redisstore.NewFromClient(cc)))
 	ns := c.Namespace("slots")
 	items := map[string]any{}
 	keys := make([]string, 0, 1000)

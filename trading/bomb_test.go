@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/store/memstore"
 	"github.com/tradecache/tradecache/trading"
 )
@@ -80,11 +81,7 @@ func readBomb(t *testing.T, file string) {
 	}
 	mem, _ := memstore.New(memstore.Options{})
 	ctx := context.Background()
-	c, err := tradecache.New(ctx, tradecache.Config{}, tradecache.WithStore(mem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{}, tradecache.WithStore(mem))
 	if err := mem.Set(ctx, "trading:market_data:AAPL:book", b, time.Hour); err != nil {
 		t.Fatal(err)
 	}

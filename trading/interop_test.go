@@ -19,6 +19,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/trading"
 )
@@ -52,14 +53,9 @@ func runPython(t *testing.T, args ...string) string {
 
 func interopCache(t *testing.T, url string) *tradecache.Cache {
 	off := false
-	c, err := tradecache.New(context.Background(), tradecache.Config{KeyPrefix: "interop", LogSlowOps: &off,
+	return cachetest.Open(t, tradecache.Config{KeyPrefix: "interop", LogSlowOps: &off,
 		EncryptionKeys: []codec.Key{interopKey}, OpTimeout: 2 * time.Second,
 		Redis: tradecache.RedisConfig{URL: url}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // Go and Python share one cache: Go writes every golden vector's value and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -30,33 +31,7 @@ func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }
 // version-guarded writes must keep a value and its version key in one
 // slot, and dependency invalidation must reach every shard.
 func eachTopology(t *testing.T, fn func(t *testing.T, c *tradecache.Cache)) {
-	for _, name := range []string{"standalone", "sentinel", "cluster"} {
-		t.Run(name, func(t *testing.T) {
-			var rc tradecache.RedisConfig
-			switch name {
-			case "standalone":
-				rc.URL = "redis://" + redistest.Start(t).Addr
-			case "sentinel":
-				g := topologies.Sentinel(t)
-				g.FlushAll(t)
-				rc.SentinelAddrs, rc.SentinelMaster = g.Addrs(), redistest.MasterName
-			case "cluster":
-				cl := topologies.Cluster(t)
-				cl.FlushAll(t)
-				rc.ClusterAddrs = cl.Addrs()
-			}
-			off := false
-			// These tests are about what is returned, not how fast: a
-			// generous per-call bound keeps a busy CI machine's slow call
-			// from reading as an error.
-			c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: rc})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			fn(t, c)
-		})
-	}
+	cachetest.Each(t, &topologies, []string{cachetest.Standalone, cachetest.Sentinel, cachetest.Cluster}, tradecache.Config{}, fn)
 }
 
 // publish writes quotes with sequence numbers 1..updates, shuffled (every
@@ -415,11 +390,7 @@ func TestNearQuotesNeverGoBack(t *testing.T) {
 		if near {
 			cfg.Namespaces = map[string]tradecache.NamespaceConfig{tradecache.NamespaceMarketData: {Near: &tradecache.NearConfig{}}}
 		}
-		c, err := tradecache.New(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := cachetest.Open(t, cfg)
 		return c
 	}
 	writer, reader := trading.NewMarket(newCache(false)), newCache(true)
@@ -489,11 +460,7 @@ func TestNearQuotesNeverGoBack(t *testing.T) {
 func TestHostileQuoteIsNotServedAsValid(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	c, err := tradecache.New(ctx, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
 	m := trading.NewMarket(c)
 	w, _ := codec.New(codec.Options{})
 	other, _ := w.Marshal("", map[string]any{"price": "1.0", "venue": "X"})
@@ -617,11 +584,7 @@ func TestRestoreToOlderDataDoesNotGoBack(t *testing.T) {
 // (or a Session without a user) is an ErrInvalidArgument on every write
 // path, and nothing is written.
 func TestWritersRefuseWhatReadersRefuse(t *testing.T) {
-	c, err := tradecache.New(context.Background(), tradecache.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{})
 	ctx := context.Background()
 	m := trading.NewMarket(c)
 	ns := c.Namespace(tradecache.NamespaceMarketData)

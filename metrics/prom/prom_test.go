@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/metrics/prom"
@@ -71,11 +72,7 @@ func TestCollectorThroughPromhttp(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	on := true
-	c, err := tradecache.New(ctx, tradecache.Config{EnableMetrics: &on, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{EnableMetrics: &on, Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prom.NewCollector(c))
 

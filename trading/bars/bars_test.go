@@ -18,6 +18,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -91,11 +92,7 @@ func TestWorkersBuildExactBarsThroughAKill(t *testing.T) {
 
 func testBars(t *testing.T, rc tradecache.RedisConfig) {
 	off := false
-	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: rc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: rc})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var symbols []string
@@ -243,11 +240,7 @@ func TestBarsWorkerChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	off := false
-	c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: spec.Redis})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{LogSlowOps: &off, OpTimeout: 2 * time.Second, BatchTimeout: 5 * time.Second, Redis: spec.Redis})
 	w, err := bars.NewWorker(c, symbolsOf(50), bars.WorkerOptions{Options: bars.Options{Intervals: []time.Duration{time.Second, time.Minute}, Rolling: 5},
 		Name: spec.Name, Peers: spec.Peers, Heartbeat: 100 * time.Millisecond, MinIdle: time.Second})
 	if err != nil {
@@ -498,11 +491,8 @@ func memCache(t *testing.T, st store.Store) (*tradecache.Cache, context.Context)
 	if st != nil {
 		opts = append(opts, tradecache.WithStore(st))
 	}
-	c, err := tradecache.New(context.Background(), tradecache.Config{Environment: tradecache.Testing}, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cachetest.Open(t, tradecache.Config{Environment: tradecache.Testing}, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(func() { cancel(); c.Close() })
+	t.Cleanup(cancel)
 	return c, ctx
 }

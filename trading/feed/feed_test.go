@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -28,40 +29,14 @@ func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }
 // redis-server, a Sentinel group and a Redis Cluster (the last two shared,
 // and emptied first).
 func eachTopology(t *testing.T, cfg tradecache.Config, fn func(t *testing.T, c *tradecache.Cache)) {
-	for _, name := range []string{"memory", "standalone", "sentinel", "cluster"} {
-		t.Run(name, func(t *testing.T) {
-			cfg := cfg
-			switch name {
-			case "memory":
-			case "standalone":
-				cfg.Redis.URL = "redis://" + redistest.Start(t).Addr
-			case "sentinel":
-				g := topologies.Sentinel(t)
-				g.FlushAll(t)
-				cfg.Redis.SentinelAddrs, cfg.Redis.SentinelMaster = g.Addrs(), redistest.MasterName
-			case "cluster":
-				cl := topologies.Cluster(t)
-				cl.FlushAll(t)
-				cfg.Redis.ClusterAddrs = cl.Addrs()
-			}
-			fn(t, newCache(t, cfg))
-		})
-	}
+	cachetest.Each(t, &topologies, []string{cachetest.Memory, cachetest.Standalone, cachetest.Sentinel, cachetest.Cluster}, cfg, fn)
 }
 
+// newCache is a Cache for what is delivered, not how fast
+// (cachetest.Quiet).
 func newCache(t *testing.T, cfg tradecache.Config) *tradecache.Cache {
 	t.Helper()
-	off := false
-	cfg.LogSlowOps, cfg.PublishStats = &off, &off
-	// What these tests check is what is delivered, not how fast: generous
-	// bounds keep a busy machine's slow call from reading as an error.
-	cfg.OpTimeout, cfg.BatchTimeout = 2*time.Second, 5*time.Second
-	c, err := tradecache.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return cachetest.Open(t, cachetest.Quiet(cfg))
 }
 
 func quote(sym string, seq uint64) trading.Quote {

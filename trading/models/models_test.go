@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
@@ -137,11 +138,7 @@ func testPredictions(t *testing.T, rc tradecache.RedisConfig, env []string) {
 // features absent.
 func TestFeaturesLoadMissingInOneCallAndAgeOut(t *testing.T) {
 	clk := clock.New(time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC))
-	c, err := tradecache.New(context.Background(), tradecache.Config{}, tradecache.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := cachetest.Open(t, tradecache.Config{}, tradecache.WithClock(clk))
 	ctx := context.Background()
 	m := models.New(c)
 	set := models.FeatureSet{Name: "momentum", Version: "v1", MaxAge: time.Minute}
