@@ -127,6 +127,32 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		return nil, err
 	}
 	c.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	if err := c.openStore(ctx, o); err != nil {
+		return nil, err
+	}
+	c.wireStore()
+	if b.obs.otel, err = newOtel(o.tracerProvider, o.meterProvider, b.kind); err != nil {
+		if b.owns {
+			b.store.Close() // opened here: nobody else will close it
+		}
+		return nil, err
+	}
+	b.obs.timing = b.obs.logSlow || b.obs.rec != nil || b.obs.otel != nil
+	c.def = c.Namespace(NamespaceDefault)
+	c.health.onServerChange = c.serverChanged
+	c.health.onTick = c.drainInvalidations
+	c.health.start(b, cfg.HealthInterval, cfg.OpTimeout)
+	if *cfg.PublishStats {
+		c.pub.start(c)
+	}
+	return c, nil
+}
+
+// openStore opens the Cache's store: the one given by WithStore, Redis
+// when the configuration names it, or the in-memory store; a store other
+// than the in-process one is guarded (bounds, breakers).
+func (c *Cache) openStore(ctx context.Context, o options) error {
+	b, cfg := c.backend, c.cfg
 	switch {
 	case o.store != nil:
 		b.store, b.kind = o.store, fmt.Sprintf("%T", o.store)
@@ -135,9 +161,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 			b.topology = b.desc.Topology
 		}
 		if _, inProcess := o.store.(*memstore.Store); !inProcess {
-			if err := c.guardStore(); err != nil {
-				return nil, err
-			}
+			return c.guardStore()
 		}
 	case cfg.Redis.Enabled():
 		ro := cfg.redisOptions()
@@ -151,53 +175,46 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Cache, error) {
 		if err != nil {
 			var oe *redisstore.OptionError
 			if errors.As(err, &oe) {
-				return nil, optionError(cfg, oe)
+				return optionError(cfg, oe)
 			}
-			return nil, &OpError{Op: "connect", Err: err}
+			return &OpError{Op: "connect", Err: err}
 		}
 		b.store, b.owns = s, true
 		b.desc = s.(store.Describer).Describe()
 		b.kind, b.topology = b.desc.Backend, b.desc.Topology
 		if err := c.guardStore(); err != nil {
 			s.Close()
-			return nil, err
+			return err
 		}
 	default:
 		if reason := addressRequired(cfg, nil); reason != "" {
-			return nil, &ConfigError{Fields: []FieldError{{Field: "Redis.Host", Env: "REDIS_HOST", Reason: reason}}}
+			return &ConfigError{Fields: []FieldError{{Field: "Redis.Host", Env: "REDIS_HOST", Reason: reason}}}
 		}
 		b.obs.log.Info("tradecache: no Redis address configured (REDIS_URL, REDIS_HOST): using this process's in-memory store", "environment", cfg.Environment)
 		s, err := memstore.New(memstore.Options{MaxBytes: cfg.MemoryMaxBytes, Now: b.clock.Now})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		b.store, b.owns = s, true
 		b.desc = s.Describe()
 		b.kind = b.desc.Backend
 	}
+	return nil
+}
+
+// wireStore finds what the store does beyond store.Store: near-tier reads,
+// lock release announcements and streams, each through the guard when
+// there is one.
+func (c *Cache) wireStore() {
+	b := c.backend
 	b.cached, _ = b.store.(store.CachedReader)
 	if c.guard != nil {
 		b.releases, _ = c.guard.Unwrap().(store.ReleaseWatcher)
-	} else {
-		b.releases, _ = b.store.(store.ReleaseWatcher)
-	}
-	if c.guard != nil {
 		b.streams = c.guard.Streams()
 	} else {
+		b.releases, _ = b.store.(store.ReleaseWatcher)
 		b.streams, _ = b.store.(store.Streams)
 	}
-	if b.obs.otel, err = newOtel(o.tracerProvider, o.meterProvider, b.kind); err != nil {
-		return nil, err
-	}
-	b.obs.timing = b.obs.logSlow || b.obs.rec != nil || b.obs.otel != nil
-	c.def = c.Namespace(NamespaceDefault)
-	c.health.onServerChange = c.serverChanged
-	c.health.onTick = c.drainInvalidations
-	c.health.start(b, cfg.HealthInterval, cfg.OpTimeout)
-	if *cfg.PublishStats {
-		c.pub.start(c)
-	}
-	return c, nil
 }
 
 // Namespace returns the view of namespace name. An invalid name is not

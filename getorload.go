@@ -193,20 +193,7 @@ type nearStamped[T any] struct {
 // value.
 func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeUp, refresh bool, doneBefore uint64, load func(context.Context) (T, error), o loadOpts) (any, Meta, error) {
 	defer ns.c.loadsOf(full).Add(1)
-	fresh := func() (any, Meta, bool) {
-		v, st, found, err := readStamped[T](ctx, ns, full, &o, ns.now())
-		if err != nil {
-			return nil, Meta{}, false
-		}
-		m := Meta{Source: SourceStore, AsOf: st.AsOf}
-		switch judge(found, st, ns.c.now(), 0) {
-		case freshMiss:
-			return nil, m, true
-		case fresh:
-			return v, m, true
-		}
-		return nil, Meta{}, false
-	}
+	look := func() (any, Meta, bool) { return lookFresh[T](ctx, ns, full, &o) }
 	// A load of this process that finished between the caller's read and
 	// this flight (the caller read a miss, then the flight it would have
 	// joined was gone) may have stored the value: look again, rather than
@@ -215,84 +202,133 @@ func loadAndStore[T any](ctx context.Context, ns *Namespace, full string, storeU
 	// loading at once anyway, and the look would be a round trip that
 	// changes nothing (a cold load did two GETs).
 	if storeUp && !refresh && !o.lock && ns.c.loadsOf(full).Load() != doneBefore {
-		if v, m, ok := fresh(); ok {
-			if v == nil {
-				return nil, m, ErrNotFound
-			}
-			return v, m, nil
+		if v, m, ok := look(); ok {
+			return served(v, m)
 		}
 	}
 	if storeUp && o.lock {
-		// Another process may have filled it since the caller's read. An
-		// early refresh knows the value is fresh: it does not look.
-		if !refresh {
-			if v, m, ok := fresh(); ok {
-				if v == nil {
-					return nil, m, ErrNotFound
-				}
-				return v, m, nil
-			}
+		l := lockForLoad(ctx, ns, full, refresh, &o, look)
+		if l.unlock != nil {
+			defer l.unlock()
 		}
-		token := newToken()
-		// Watch for the holder's release before trying the lock, so that
-		// a release between a refused SET NX and the wait still wakes
-		// this one; each wake is followed by a new watch before looking.
-		released, stopWatch := ns.watchRelease(full)
-		defer func() { stopWatch() }()
-		held, err := ns.lock(ctx, full, token, o.lockTTL)
-		if err == nil && !held && refresh {
-			return nil, Meta{}, nil // another process is refreshing it
-		}
-		if err == nil && !held {
-			// Woken by the release, the waiter reads the value the holder
-			// stored just before. It still looks every poll: a release
-			// can be missed, and a dead holder's lock expires unannounced.
-			poll := o.lockPoll
-			if released != nil {
-				poll = lockLook
-			}
-			deadline := time.Now().Add(o.lockWait)
-			for time.Now().Before(deadline) {
-				select {
-				case <-ctx.Done():
-					return nil, Meta{}, ctx.Err()
-				case <-released:
-				case <-time.After(poll):
-				}
-				stopWatch()
-				released, stopWatch = ns.watchRelease(full)
-				if v, m, ok := fresh(); ok {
-					if v == nil {
-						return nil, m, ErrNotFound
-					}
-					return v, m, nil
-				}
-				// A holder that died leaves its lock to expire: take
-				// it then, rather than wait out the whole bound.
-				if held, _ = ns.lock(ctx, full, token, o.lockTTL); held {
-					break
-				}
-			}
-			// Past the bound: load anyway rather than wait on a
-			// holder that may be gone.
-		}
-		if held {
-			defer func() {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-				defer cancel()
-				ns.unlock(rctx, full, token)
-			}()
-			// The previous holder may have stored the value and let
-			// go between this process's last look and its taking the
-			// lock: look once more before loading again.
-			if v, m, ok := fresh(); ok && !refresh {
-				if v == nil {
-					return nil, m, ErrNotFound
-				}
-				return v, m, nil
-			}
+		if l.done {
+			return l.v, l.m, l.err
 		}
 	}
+	return runLoad(ctx, ns, full, storeUp, load, &o)
+}
+
+// lookFresh reads full and returns what a load need not run for: a fresh
+// value, or a fresh remembered miss (nil); ok is false otherwise.
+func lookFresh[T any](ctx context.Context, ns *Namespace, full string, o *loadOpts) (v any, m Meta, ok bool) {
+	tv, st, found, err := readStamped[T](ctx, ns, full, o, ns.now())
+	if err != nil {
+		return nil, Meta{}, false
+	}
+	m = Meta{Source: SourceStore, AsOf: st.AsOf}
+	switch judge(found, st, ns.c.now(), 0) {
+	case freshMiss:
+		return nil, m, true
+	case fresh:
+		return tv, m, true
+	}
+	return nil, Meta{}, false
+}
+
+// served is what a load returns for what lookFresh found.
+func served(v any, m Meta) (any, Meta, error) {
+	if v == nil {
+		return nil, m, ErrNotFound
+	}
+	return v, m, nil
+}
+
+// lockOutcome is what lockForLoad decided: done with a result when the
+// load need not run (the value came while waiting, or another process is
+// refreshing it), and unlock to call once the load is over when this
+// process holds the lock.
+type lockOutcome struct {
+	done   bool
+	v      any
+	m      Meta
+	err    error
+	unlock func()
+}
+
+// lockForLoad takes full's load lock (WithLock), or waits for its holder's
+// value, up to the lock's wait bound.
+func lockForLoad(ctx context.Context, ns *Namespace, full string, refresh bool, o *loadOpts, look func() (any, Meta, bool)) (out lockOutcome) {
+	// Another process may have filled it since the caller's read. An
+	// early refresh knows the value is fresh: it does not look.
+	if !refresh {
+		if v, m, ok := look(); ok {
+			v, m, err := served(v, m)
+			return lockOutcome{done: true, v: v, m: m, err: err}
+		}
+	}
+	token := newToken()
+	// Watch for the holder's release before trying the lock, so that a
+	// release between a refused SET NX and the wait still wakes this one;
+	// each wake is followed by a new watch before looking.
+	released, stopWatch := ns.watchRelease(full)
+	defer func() { stopWatch() }()
+	held, err := ns.lock(ctx, full, token, o.lockTTL)
+	if err == nil && !held && refresh {
+		return lockOutcome{done: true} // another process is refreshing it
+	}
+	if err == nil && !held {
+		// Woken by the release, the waiter reads the value the holder
+		// stored just before. It still looks every poll: a release can be
+		// missed, and a dead holder's lock expires unannounced.
+		poll := o.lockPoll
+		if released != nil {
+			poll = lockLook
+		}
+		deadline := time.Now().Add(o.lockWait)
+		for time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return lockOutcome{done: true, err: ctx.Err()}
+			case <-released:
+			case <-time.After(poll):
+			}
+			stopWatch()
+			released, stopWatch = ns.watchRelease(full)
+			if v, m, ok := look(); ok {
+				v, m, err := served(v, m)
+				return lockOutcome{done: true, v: v, m: m, err: err}
+			}
+			// A holder that died leaves its lock to expire: take it
+			// then, rather than wait out the whole bound.
+			if held, _ = ns.lock(ctx, full, token, o.lockTTL); held {
+				break
+			}
+		}
+		// Past the bound: load anyway rather than wait on a holder that
+		// may be gone.
+	}
+	if !held {
+		return lockOutcome{}
+	}
+	out.unlock = func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		ns.unlock(rctx, full, token)
+	}
+	// The previous holder may have stored the value and let go between
+	// this process's last look and its taking the lock: look once more
+	// before loading again.
+	if v, m, ok := look(); ok && !refresh {
+		out.done = true
+		out.v, out.m, out.err = served(v, m)
+	}
+	return out
+}
+
+// runLoad calls the loader and stores what it gave: its value, stamped
+// with when the load started, or, for ErrNotFound with a negative TTL, a
+// remembered miss. Its tags' tokens are read first.
+func runLoad[T any](ctx context.Context, ns *Namespace, full string, storeUp bool, load func(context.Context) (T, error), o *loadOpts) (any, Meta, error) {
 	tags, captured := loadTags(ctx, ns, o.tags, storeUp)
 	storeUp = storeUp && captured
 	start, t0 := ns.c.now(), time.Now()

@@ -100,9 +100,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warnUnknownEnv(stderr)
 	off := false
 	cfg.LogSlowOps = &off
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	c, err := tradecache.New(cctx, cfg)
-	cancel()
+	c, err := openBenchCache(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -110,35 +108,64 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ns := c.Namespace("bench")
 	q := benchQuote{Symbol: "AAPL", Bid: decimal.RequireFromString("150.00"), Ask: decimal.RequireFromString("150.02"), At: time.Now()}
 	items := map[string]any{}
-	for i := range 1000 {
-		items[fmt.Sprintf("k%d", i)] = q
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+		items[keys[i]] = q
 	}
 	if err := ns.SetMany(ctx, items, time.Hour); err != nil {
 		return err
 	}
 	defer c.ClearNamespace(context.Background(), "bench")
 
-	var raw rueidis.Client
+	phases := cachePhases(ns, keys, q)
 	if c.Backend() == "redis" {
-		opt, err := rawOption(cfg)
-		if err == nil {
-			raw, err = rueidis.NewClient(opt)
-		}
+		near, closeNear, err := nearPhases(ctx, cfg, keys)
 		if err != nil {
-			return fmt.Errorf("raw rueidis client: %w", err)
+			return err
 		}
-		defer raw.Close()
+		defer closeNear()
+		raw, err := rawPhases(c, cfg)
+		if err != nil {
+			return err
+		}
+		phases = append(append(phases, near...), raw...)
 	}
-	keys := make([]string, 1000)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%d", i)
+	report := runPhases(ctx, phases, *phase, *repeat, stderr)
+	report.Backend = c.Backend()
+	if *htmlOut != "" {
+		if err := writeHTML(*htmlOut, report); err != nil {
+			return err
+		}
 	}
-	type phaseSpec struct {
-		name, client, target string
-		clients, batch       int
-		meets                func(r benchResult) bool
-		op                   func(ctx context.Context, i int) error
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
 	}
+	return printReport(stdout, report)
+}
+
+// openBenchCache opens a Cache on cfg, waiting at most 5 s to connect.
+func openBenchCache(ctx context.Context, cfg tradecache.Config) (*tradecache.Cache, error) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return tradecache.New(cctx, cfg)
+}
+
+// phaseSpec is one phase of the benchmark: what it runs, on how many
+// clients, and the replaced layer's target it is held to (meets), if any.
+type phaseSpec struct {
+	name, client, target string
+	clients, batch       int
+	meets                func(r benchResult) bool
+	op                   func(ctx context.Context, i int) error
+	close                func() // what the phase opened, if anything
+}
+
+// cachePhases are the replaced layer's targets: get and set at 1 and 50
+// clients, and get_many of 10, 100 and 1000 keys.
+func cachePhases(ns *tradecache.Namespace, keys []string, q benchQuote) []phaseSpec {
 	get := func(ctx context.Context, i int) error {
 		var out benchQuote
 		_, err := ns.Get(ctx, keys[i%1000], &out)
@@ -148,86 +175,106 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	getTarget := func(r benchResult) bool { return r.Avg < time.Millisecond && r.P99 < 5*time.Millisecond }
 	setTarget := func(r benchResult) bool { return r.Avg < 2*time.Millisecond && r.P99 < 10*time.Millisecond }
 	phases := []phaseSpec{
-		{"get", "tradecache", "avg < 1 ms, p99 < 5 ms, > 1,000 ops/s per connection", 1, 0,
-			func(r benchResult) bool { return getTarget(r) && r.OpsPerSec > 1000 }, get},
-		{"get", "tradecache", "avg < 1 ms, p99 < 5 ms at 50 clients", 50, 0, getTarget, get},
-		{"set", "tradecache", "avg < 2 ms, p99 < 10 ms", 1, 0, setTarget, set},
-		{"set", "tradecache", "avg < 2 ms, p99 < 10 ms at 50 clients", 50, 0, setTarget, set},
+		{name: "get", client: "tradecache", target: "avg < 1 ms, p99 < 5 ms, > 1,000 ops/s per connection", clients: 1,
+			meets: func(r benchResult) bool { return getTarget(r) && r.OpsPerSec > 1000 }, op: get},
+		{name: "get", client: "tradecache", target: "avg < 1 ms, p99 < 5 ms at 50 clients", clients: 50, meets: getTarget, op: get},
+		{name: "set", client: "tradecache", target: "avg < 2 ms, p99 < 10 ms", clients: 1, meets: setTarget, op: set},
+		{name: "set", client: "tradecache", target: "avg < 2 ms, p99 < 10 ms at 50 clients", clients: 50, meets: setTarget, op: set},
 	}
 	for _, n := range []int{10, 100, 1000} {
-		n := n
-		phases = append(phases, phaseSpec{fmt.Sprintf("get_many(%d)", n), "tradecache", "< 0.1 ms per key, > 10,000 keys/s", 1, n,
-			func(r benchResult) bool { return r.PerKey < 100*time.Microsecond && r.KeysPerSec > 10000 },
-			func(ctx context.Context, i int) error {
+		phases = append(phases, phaseSpec{name: fmt.Sprintf("get_many(%d)", n), client: "tradecache", target: "< 0.1 ms per key, > 10,000 keys/s",
+			clients: 1, batch: n,
+			meets: func(r benchResult) bool { return r.PerKey < 100*time.Microsecond && r.KeysPerSec > 10000 },
+			op: func(ctx context.Context, i int) error {
 				out := make(map[string]benchQuote, n)
 				_, err := ns.GetMany(ctx, keys[:n], &out)
 				return err
 			}})
 	}
-	if c.Backend() == "redis" {
-		// The same reads through a near tier, on a Cache of their own so
-		// that the phases above run as configured.
-		ncfg := cfg
-		ncfg.Namespaces = maps.Clone(cfg.Namespaces)
-		if ncfg.Namespaces == nil {
-			ncfg.Namespaces = map[string]tradecache.NamespaceConfig{}
-		}
-		pol := ncfg.Namespaces["bench"]
-		pol.Near = &tradecache.NearConfig{}
-		ncfg.Namespaces["bench"] = pol
-		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		nc, err := tradecache.New(nctx, ncfg)
-		cancel()
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		near := nc.Namespace("bench")
-		getNear := func(ctx context.Context, i int) error {
-			_, _, err := tradecache.GetNear[benchQuote](ctx, near, keys[i%1000])
-			return err
-		}
-		phases = append(phases,
-			phaseSpec{"get_near", "tradecache", "", 1, 0, nil, getNear},
-			phaseSpec{"get_near", "tradecache", "", 50, 0, nil, getNear},
-			phaseSpec{"get_many_near(100)", "tradecache", "", 1, 100, nil, func(ctx context.Context, i int) error {
-				_, err := tradecache.GetManyNear[benchQuote](ctx, near, keys[:100])
-				return err
-			}})
-	}
-	if raw != nil {
-		rawKey := func(i int) string { return fmt.Sprintf("%s:bench:k%d", c.Config().KeyPrefix, i%1000) }
-		rawGet := func(ctx context.Context, i int) error {
-			return raw.Do(ctx, raw.B().Get().Key(rawKey(i)).Build()).Error()
-		}
-		phases = append(phases,
-			phaseSpec{"get", "raw-rueidis", "", 1, 0, nil, rawGet},
-			phaseSpec{"get", "raw-rueidis", "", 50, 0, nil, rawGet},
-			phaseSpec{"get_many(100)", "raw-rueidis", "", 1, 100, nil, func(ctx context.Context, i int) error {
-				rk := make([]string, 100)
-				for j := range rk {
-					rk[j] = rawKey(j)
-				}
-				if raw.Mode() == rueidis.ClientModeCluster {
-					_, err := rueidis.MGet(raw, ctx, rk) // one MGET per slot, as the cache does
-					return err
-				}
-				return raw.Do(ctx, raw.B().Mget().Key(rk...).Build()).Error()
-			}})
-	}
+	return phases
+}
 
-	report := benchReport{Backend: c.Backend(), Phase: *phase, Repeat: *repeat}
+// nearPhases are the same reads through a near tier, on a Cache of their
+// own so that the phases above run as configured; closeNear closes it.
+func nearPhases(ctx context.Context, cfg tradecache.Config, keys []string) (phases []phaseSpec, closeNear func(), err error) {
+	ncfg := cfg
+	ncfg.Namespaces = maps.Clone(cfg.Namespaces)
+	if ncfg.Namespaces == nil {
+		ncfg.Namespaces = map[string]tradecache.NamespaceConfig{}
+	}
+	pol := ncfg.Namespaces["bench"]
+	pol.Near = &tradecache.NearConfig{}
+	ncfg.Namespaces["bench"] = pol
+	nc, err := openBenchCache(ctx, ncfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	near := nc.Namespace("bench")
+	getNear := func(ctx context.Context, i int) error {
+		_, _, err := tradecache.GetNear[benchQuote](ctx, near, keys[i%1000])
+		return err
+	}
+	return []phaseSpec{
+		{name: "get_near", client: "tradecache", clients: 1, op: getNear},
+		{name: "get_near", client: "tradecache", clients: 50, op: getNear},
+		{name: "get_many_near(100)", client: "tradecache", clients: 1, batch: 100, op: func(ctx context.Context, i int) error {
+			_, err := tradecache.GetManyNear[benchQuote](ctx, near, keys[:100])
+			return err
+		}},
+	}, func() { nc.Close() }, nil
+}
+
+// rawPhases are the raw rueidis client's reads of the same keys, for the
+// ratios; its client closes with the last phase's close.
+func rawPhases(c *tradecache.Cache, cfg tradecache.Config) ([]phaseSpec, error) {
+	opt, err := rawOption(cfg)
+	var raw rueidis.Client
+	if err == nil {
+		raw, err = rueidis.NewClient(opt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("raw rueidis client: %w", err)
+	}
+	rawKey := func(i int) string { return fmt.Sprintf("%s:bench:k%d", c.Config().KeyPrefix, i%1000) }
+	rawGet := func(ctx context.Context, i int) error {
+		return raw.Do(ctx, raw.B().Get().Key(rawKey(i)).Build()).Error()
+	}
+	return []phaseSpec{
+		{name: "get", client: "raw-rueidis", clients: 1, op: rawGet},
+		{name: "get", client: "raw-rueidis", clients: 50, op: rawGet},
+		{name: "get_many(100)", client: "raw-rueidis", clients: 1, batch: 100, op: func(ctx context.Context, i int) error {
+			rk := make([]string, 100)
+			for j := range rk {
+				rk[j] = rawKey(j)
+			}
+			if raw.Mode() == rueidis.ClientModeCluster {
+				_, err := rueidis.MGet(raw, ctx, rk) // one MGET per slot, as the cache does
+				return err
+			}
+			return raw.Do(ctx, raw.B().Mget().Key(rk...).Build()).Error()
+		}, close: raw.Close},
+	}, nil
+}
+
+// runPhases runs every phase once per round, the rounds one after the
+// other: a slow spell of the machine then touches every phase of a round,
+// and each ratio is taken between runs of the same round. Each phase's
+// figure is its median run's.
+func runPhases(ctx context.Context, phases []phaseSpec, phase time.Duration, repeat int, stderr io.Writer) benchReport {
+	for _, p := range phases {
+		if p.close != nil {
+			defer p.close()
+		}
+	}
+	report := benchReport{Phase: phase, Repeat: repeat}
 	tty := isTerminal(stderr)
-	// Every phase runs once per round, the rounds one after the other:
-	// a slow spell of the machine then touches every phase of a round, and
-	// each ratio is taken between runs of the same round.
 	runs := make([][]benchResult, len(phases))
-	for round := range *repeat {
+	for round := range repeat {
 		for i, p := range phases {
-			label := fmt.Sprintf("%s %s ×%d (%d/%d)", p.client, p.name, p.clients, round+1, *repeat)
-			r := measure(ctx, *phase, p.clients, p.op, func(frac float64) {
+			label := fmt.Sprintf("%s %s ×%d (%d/%d)", p.client, p.name, p.clients, round+1, repeat)
+			r := measure(ctx, phase, p.clients, p.op, func(frac float64) {
 				if tty {
-					progress(stderr, round*len(phases)+i, *repeat*len(phases), frac, label)
+					progress(stderr, round*len(phases)+i, repeat*len(phases), frac, label)
 				}
 			})
 			runs[i] = append(runs[i], r)
@@ -249,17 +296,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tty {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
-	if *htmlOut != "" {
-		if err := writeHTML(*htmlOut, report); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
-	}
-	return printReport(stdout, report)
+	return report
 }
 
 // medianRun returns the run with the median ops/s, with every run's ops/s.

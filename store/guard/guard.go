@@ -745,116 +745,137 @@ func isPartial(err error) bool {
 // *store.PartialError in batch indexes, or the error of a batch none of
 // which succeeded.
 func (s *Store) spread(parent context.Context, n int, key func(int) string, send func(ctx context.Context, idx []int) error) error {
-	const (
-		unseen = iota
-		admitted
-		rejected
-		admittedFailed // admitted, and a key of it failed
-	)
-	var (
-		idx    []int   // what is sent; nil: everything
-		state  []uint8 // by partition, once any is open
-		dones  []func(error)
-		failed []int   // batch indexes
-		causes []error // causes[i] is why failed[i] failed
-	)
+	r := spreadRun{s: s, key: key}
 	if s.partsOpen.Load() != 0 {
-		state, dones = make([]uint8, len(s.parts)), make([]func(error), len(s.parts))
-		idx = make([]int, 0, n)
-		for i := range n {
-			p := s.part(key(i))
-			if state[p] == unseen {
-				if done, err := s.parts[p].Allow(); err == nil {
-					state[p], dones[p] = admitted, done
-				} else {
-					state[p] = rejected
-					s.rejected.Add(1)
-				}
-			}
-			if state[p] == rejected {
-				failed, causes = append(failed, i), append(causes, s.parts[p].openErr())
-				continue
-			}
-			idx = append(idx, i)
-		}
+		r.admit(n)
 	}
-	sent := len(idx)
-	if idx == nil {
+	sent := len(r.idx)
+	if r.idx == nil {
 		sent = n
 	}
 	if sent > 0 {
-		ctx, cancel := s.bound(parent, s.batch)
-		deadline, _ := ctx.Deadline()
-		err := send(ctx, idx)
-		cancel()
-		var (
-			bad   []int // positions in what was sent
-			why   func(j int) error
-			pe    *store.PartialError
-			told  map[int]bool // all-closed partitions told of a failure
-			fails []error      // by partition, once any is open: what to tell it
-		)
-		switch {
-		case err == nil:
-		case errors.As(err, &pe):
-			bad, why = pe.Failed, func(j int) error { return asTimeout(parent, pe.Errs[j]) }
-		default:
-			err = asTimeout(parent, err)
-			bad, why = make([]int, sent), func(int) error { return err }
-			for j := range bad {
-				bad[j] = j
-			}
-		}
-		// Each partition learns the outcome of its own keys: a healthy
-		// shard's keys that failed with the server's reply (CLUSTERDOWN)
-		// in a batch where a dead shard's could not be sent must not trip
-		// the healthy shard's breaker.
-		for b, j := range bad {
-			i, cause := at(idx, j), why(b)
-			failed, causes = append(failed, i), append(causes, cause)
-			fail := s.outcome(parent, cause, deadline)
-			if fail == nil {
-				continue
-			}
-			p := s.part(key(i))
-			switch {
-			case state != nil:
-				state[p] = admittedFailed
-				if fails == nil {
-					fails = make([]error, len(s.parts))
-				}
-				if fails[p] == nil || fail == errFailure {
-					fails[p] = fail // a failure outweighs an excluded call
-				}
-			case !told[p]:
-				if told == nil {
-					told = map[int]bool{}
-				}
-				told[p] = true
-				if done, aerr := s.parts[p].Allow(); aerr == nil {
-					done(fail)
-				}
-			}
-		}
-		for p, st := range state {
-			switch st {
-			case admitted:
-				dones[p](nil)
-			case admittedFailed:
-				// A failure, or excluded (the caller's own context ended,
-				// or a timeout while this process was starved).
-				dones[p](fails[p])
-			}
-		}
+		r.send(parent, sent, send)
 	}
 	switch {
-	case len(failed) == 0:
+	case len(r.failed) == 0:
 		return nil
-	case len(failed) == n:
+	case len(r.failed) == n:
 		// Nothing succeeded: the batch's error is its first key's cause.
-		return causes[slices.Index(failed, slices.Min(failed))]
+		return r.causes[slices.Index(r.failed, slices.Min(r.failed))]
 	}
-	return store.NewPartialError(failed, causes)
+	return store.NewPartialError(r.failed, r.causes)
+}
+
+// A partition's state in a spreadRun, once any partition is open.
+const (
+	partUnseen = iota
+	partAdmitted
+	partRejected
+	partAdmittedFailed // admitted, and a key of it failed
+)
+
+// spreadRun is one batch's way through spread.
+type spreadRun struct {
+	s      *Store
+	key    func(int) string
+	idx    []int   // what is sent; nil: everything
+	state  []uint8 // by partition, once any is open
+	dones  []func(error)
+	failed []int   // batch indexes
+	causes []error // causes[i] is why failed[i] failed
+}
+
+// admit asks each partition of the batch's keys once whether it takes
+// calls, and keeps the keys of those that do to send.
+func (r *spreadRun) admit(n int) {
+	s := r.s
+	r.state, r.dones = make([]uint8, len(s.parts)), make([]func(error), len(s.parts))
+	r.idx = make([]int, 0, n)
+	for i := range n {
+		p := s.part(r.key(i))
+		if r.state[p] == partUnseen {
+			if done, err := s.parts[p].Allow(); err == nil {
+				r.state[p], r.dones[p] = partAdmitted, done
+			} else {
+				r.state[p] = partRejected
+				s.rejected.Add(1)
+			}
+		}
+		if r.state[p] == partRejected {
+			r.failed, r.causes = append(r.failed, i), append(r.causes, s.parts[p].openErr())
+			continue
+		}
+		r.idx = append(r.idx, i)
+	}
+}
+
+// send sends the admitted keys (sent of them) within the batch bound, and
+// tells each partition the outcome of its own keys.
+func (r *spreadRun) send(parent context.Context, sent int, send func(ctx context.Context, idx []int) error) {
+	s := r.s
+	ctx, cancel := s.bound(parent, s.batch)
+	deadline, _ := ctx.Deadline()
+	err := send(ctx, r.idx)
+	cancel()
+	var (
+		bad   []int // positions in what was sent
+		why   func(j int) error
+		pe    *store.PartialError
+		told  map[int]bool // all-closed partitions told of a failure
+		fails []error      // by partition, once any is open: what to tell it
+	)
+	switch {
+	case err == nil:
+	case errors.As(err, &pe):
+		bad, why = pe.Failed, func(j int) error { return asTimeout(parent, pe.Errs[j]) }
+	default:
+		err = asTimeout(parent, err)
+		bad, why = make([]int, sent), func(int) error { return err }
+		for j := range bad {
+			bad[j] = j
+		}
+	}
+	// Each partition learns the outcome of its own keys: a healthy shard's
+	// keys that failed with the server's reply (CLUSTERDOWN) in a batch
+	// where a dead shard's could not be sent must not trip the healthy
+	// shard's breaker.
+	for b, j := range bad {
+		i, cause := at(r.idx, j), why(b)
+		r.failed, r.causes = append(r.failed, i), append(r.causes, cause)
+		fail := s.outcome(parent, cause, deadline)
+		if fail == nil {
+			continue
+		}
+		p := s.part(r.key(i))
+		switch {
+		case r.state != nil:
+			r.state[p] = partAdmittedFailed
+			if fails == nil {
+				fails = make([]error, len(s.parts))
+			}
+			if fails[p] == nil || fail == errFailure {
+				fails[p] = fail // a failure outweighs an excluded call
+			}
+		case !told[p]:
+			if told == nil {
+				told = map[int]bool{}
+			}
+			told[p] = true
+			if done, aerr := s.parts[p].Allow(); aerr == nil {
+				done(fail)
+			}
+		}
+	}
+	for p, st := range r.state {
+		switch st {
+		case partAdmitted:
+			r.dones[p](nil)
+		case partAdmittedFailed:
+			// A failure, or excluded (the caller's own context ended, or a
+			// timeout while this process was starved).
+			r.dones[p](fails[p])
+		}
+	}
 }
 
 // Set implements store.Store.

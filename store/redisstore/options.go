@@ -117,39 +117,12 @@ func (o Options) tlsWanted() bool {
 // caller that builds its own client (with hooks, say) and wraps it with
 // NewFromClient.
 func (o Options) ClientOption() (rueidis.ClientOption, error) {
-	var opt rueidis.ClientOption
-	if o.URL != "" {
-		var err error
-		if opt, err = rueidis.ParseURL(o.URL); err != nil {
-			return opt, &OptionError{Field: "URL", Reason: err.Error()}
-		}
-	} else {
-		switch {
-		case len(o.ClusterAddrs) > 0:
-			opt.InitAddress = append([]string(nil), o.ClusterAddrs...)
-		case len(o.SentinelAddrs) > 0:
-			opt.InitAddress = append([]string(nil), o.SentinelAddrs...)
-			opt.Sentinel.MasterSet = o.SentinelMaster
-			opt.Sentinel.Username, opt.Sentinel.Password = o.SentinelUsername, o.SentinelPassword
-		case o.Addr != "":
-			opt.InitAddress = []string{o.Addr}
-			opt.Standalone.ReplicaAddress = append([]string(nil), o.ReplicaAddrs...)
-		default:
-			return opt, &OptionError{Field: "Addr", Reason: "no address: set one of URL, Addr, ClusterAddrs and SentinelAddrs"}
-		}
-		opt.Username, opt.Password, opt.SelectDB = o.Username, o.Password, o.DB
+	opt, err := o.addresses()
+	if err != nil {
+		return opt, err
 	}
-	if opt.TLSConfig != nil || o.tlsWanted() {
-		if opt.TLSConfig == nil { // a redis:// URL with TLS settings: TLS all the same
-			host, _, _ := net.SplitHostPort(opt.InitAddress[0])
-			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		}
-		if err := o.applyTLS(opt.TLSConfig); err != nil {
-			return opt, err
-		}
-		if opt.Sentinel.MasterSet != "" {
-			opt.Sentinel.TLSConfig = opt.TLSConfig.Clone() // sentinels and data nodes share one CA
-		}
+	if err := o.secure(&opt); err != nil {
+		return opt, err
 	}
 	if opt.Sentinel.MasterSet != "" {
 		// Sentinel tracking is otherwise driven only by +switch-master
@@ -213,31 +186,82 @@ func (o Options) ClientOption() (rueidis.ClientOption, error) {
 	if opt.Dialer.Timeout == 0 {
 		opt.Dialer.Timeout = time.Second // a data-center dial; rueidis's default is 5s
 	}
-	// Client-side caching costs CLIENT TRACKING on every connection; it is
-	// on only for a caller that takes the invalidations.
-	opt.DisableCache = o.OnInvalidations == nil
-	if !opt.DisableCache {
-		on := o.OnInvalidations
-		opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
-			if msgs == nil {
-				on(nil)
-				return
-			}
-			keys := make([]string, 0, len(msgs))
-			for _, m := range msgs {
-				if k, err := m.ToString(); err == nil {
-					keys = append(keys, k)
-				}
-			}
-			on(keys)
-		}
-		opt.CacheSizeEachConn = o.TrackingBytesPerConn
-		if opt.CacheSizeEachConn <= 0 {
-			opt.CacheSizeEachConn = DefaultTrackingBytesPerConn
-		}
-	}
+	o.tracking(&opt)
 	opt.ClientName = "tradecache"
 	return opt, nil
+}
+
+// addresses are where the client connects: the URL's, or the one address,
+// the cluster's seeds or the sentinels given, with the credentials.
+func (o Options) addresses() (opt rueidis.ClientOption, err error) {
+	if o.URL != "" {
+		if opt, err = rueidis.ParseURL(o.URL); err != nil {
+			return opt, &OptionError{Field: "URL", Reason: err.Error()}
+		}
+		return opt, nil
+	}
+	switch {
+	case len(o.ClusterAddrs) > 0:
+		opt.InitAddress = append([]string(nil), o.ClusterAddrs...)
+	case len(o.SentinelAddrs) > 0:
+		opt.InitAddress = append([]string(nil), o.SentinelAddrs...)
+		opt.Sentinel.MasterSet = o.SentinelMaster
+		opt.Sentinel.Username, opt.Sentinel.Password = o.SentinelUsername, o.SentinelPassword
+	case o.Addr != "":
+		opt.InitAddress = []string{o.Addr}
+		opt.Standalone.ReplicaAddress = append([]string(nil), o.ReplicaAddrs...)
+	default:
+		return opt, &OptionError{Field: "Addr", Reason: "no address: set one of URL, Addr, ClusterAddrs and SentinelAddrs"}
+	}
+	opt.Username, opt.Password, opt.SelectDB = o.Username, o.Password, o.DB
+	return opt, nil
+}
+
+// secure sets up TLS when the URL (rediss://) or the TLS settings ask for
+// it, for the sentinels too.
+func (o Options) secure(opt *rueidis.ClientOption) error {
+	if opt.TLSConfig == nil && !o.tlsWanted() {
+		return nil
+	}
+	if opt.TLSConfig == nil { // a redis:// URL with TLS settings: TLS all the same
+		host, _, _ := net.SplitHostPort(opt.InitAddress[0])
+		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	if err := o.applyTLS(opt.TLSConfig); err != nil {
+		return err
+	}
+	if opt.Sentinel.MasterSet != "" {
+		opt.Sentinel.TLSConfig = opt.TLSConfig.Clone() // sentinels and data nodes share one CA
+	}
+	return nil
+}
+
+// tracking turns on client-side caching for a caller that takes the
+// invalidations: it costs CLIENT TRACKING on every connection, so it is
+// off otherwise.
+func (o Options) tracking(opt *rueidis.ClientOption) {
+	opt.DisableCache = o.OnInvalidations == nil
+	if opt.DisableCache {
+		return
+	}
+	on := o.OnInvalidations
+	opt.OnInvalidations = func(msgs []rueidis.RedisMessage) {
+		if msgs == nil {
+			on(nil)
+			return
+		}
+		keys := make([]string, 0, len(msgs))
+		for _, m := range msgs {
+			if k, err := m.ToString(); err == nil {
+				keys = append(keys, k)
+			}
+		}
+		on(keys)
+	}
+	opt.CacheSizeEachConn = o.TrackingBytesPerConn
+	if opt.CacheSizeEachConn <= 0 {
+		opt.CacheSizeEachConn = DefaultTrackingBytesPerConn
+	}
 }
 
 // replicaReads returns the rueidis policy that sends read-only commands

@@ -324,50 +324,7 @@ type slotGroup struct {
 // itself (Block); with several it reads each in turn without waiting, and
 // waits Poll on one of them, in rotation, when none had anything.
 func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
-	send := func(it item) bool {
-		select {
-		case ch <- it:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
-	pause := f.opts.Retry
-	fail := func(err error) bool {
-		if ctx.Err() != nil || !send(item{err: err}) {
-			return false
-		}
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return false
-		}
-		pause = min(2*pause, 2*time.Second)
-		return true
-	}
-	snapshot := func(g *slotGroup, i int, resync bool) bool {
-		for {
-			var q trading.Quote
-			snap, err := tradecache.StreamOf(f.ns, g.keys[i]).Snapshot(ctx, &q)
-			if err != nil {
-				if !fail(err) {
-					return false
-				}
-				continue
-			}
-			g.cur[i] = cursor{id: snap.LastID, ver: max(g.cur[i].ver, snap.Version)}
-			f.holdNear(ctx, g.keys[i])
-			if resync {
-				g.cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
-				f.counts.resyncs.Add(1)
-			}
-			if snap.Found {
-				f.counts.delivered.Add(1)
-				return send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
-			}
-			return true
-		}
-	}
+	r := &reader{f: f, ctx: ctx, ch: ch, pause: f.opts.Retry}
 	groups := make([]*slotGroup, len(groupSyms))
 	for gi, syms := range groupSyms {
 		g := &slotGroup{syms: syms, keys: make([]string, len(syms)), after: make([]string, len(syms)), cur: make([]cursor, len(syms))}
@@ -376,69 +333,10 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 		}
 		groups[gi] = g
 		for i := range syms {
-			if !snapshot(g, i, false) {
+			if !r.snapshot(g, i, false) {
 				return
 			}
 		}
-	}
-	// deliver hands on a group's entries, checking each against the
-	// entry delivered before it; false when ctx ended.
-	deliver := func(g *slotGroup, evs [][]tradecache.StreamEvent) bool {
-		now := time.Now()
-		for i, es := range evs {
-			for _, e := range es {
-				if e.Prev != g.cur[i].id {
-					// The entry before this one is not the one delivered
-					// last: the stream was trimmed past this subscriber
-					// (or lost its tail in a failover). Start again from a
-					// snapshot; the entries after it come next read.
-					if !snapshot(g, i, true) {
-						return false
-					}
-					break
-				}
-				// Along an intact chain every entry Publish wrote carries
-				// a version above the one before it, equal to its quote's
-				// Seq. One that does not was not written by Publish (an
-				// entry planted with raw XADD, a corrupt one): trusting
-				// its version would drop every genuine update below it.
-				// Refuse it where the subscriber sees it, step past it,
-				// and read the symbol again from a snapshot.
-				var q trading.Quote
-				var bad error
-				switch err := e.Decode(&q); {
-				case e.Version == 0:
-					bad = errors.New("its version is missing or unreadable")
-				case err != nil:
-					bad = err
-				case q.Seq != e.Version:
-					bad = fmt.Errorf("its version %d is not its quote's Seq %d", e.Version, q.Seq)
-				case e.Version <= g.cur[i].ver:
-					bad = fmt.Errorf("its version %d does not rise above %d", e.Version, g.cur[i].ver)
-				}
-				if bad != nil {
-					f.counts.refused.Add(1)
-					if !send(item{err: fmt.Errorf("feed: %s entry %s refused: %w: %w", g.syms[i], e.ID, ErrBadEntry, bad)}) {
-						return false
-					}
-					if !snapshot(g, i, true) {
-						return false
-					}
-					if compareIDs(g.cur[i].id, e.ID) < 0 {
-						g.cur[i].id = e.ID // the snapshot is from before it: do not read it again
-					}
-					break
-				}
-				g.cur[i].id = e.ID
-				g.cur[i].ver = e.Version
-				f.holdNear(ctx, g.keys[i])
-				f.counts.delivered.Add(1)
-				if !send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
-					return false
-				}
-			}
-		}
-		return true
 	}
 	rot := 0
 	for ctx.Err() == nil {
@@ -448,43 +346,163 @@ func (f *Feed) read(ctx context.Context, groupSyms [][]string, ch chan<- item) {
 			if len(groups) == 1 {
 				block = f.opts.Block
 			}
-			for i := range g.cur {
-				g.after[i] = g.cur[i].id
-			}
-			evs, err := tradecache.StreamsOf(f.ns).Read(ctx, g.keys, g.after, f.opts.Count, block)
-			if err != nil {
-				if !fail(err) {
-					return
-				}
-				continue
-			}
-			pause = f.opts.Retry
-			for _, es := range evs {
-				got = got || len(es) > 0
-			}
-			if !deliver(g, evs) {
+			some, ok := r.readGroup(g, block)
+			if !ok {
 				return
 			}
+			got = got || some
 		}
 		if !got && len(groups) > 1 {
 			// Nothing anywhere: wait on one group, in rotation.
 			g := groups[rot%len(groups)]
 			rot++
-			for i := range g.cur {
-				g.after[i] = g.cur[i].id
-			}
-			evs, err := tradecache.StreamsOf(f.ns).Read(ctx, g.keys, g.after, f.opts.Count, f.opts.Poll)
-			if err != nil {
-				if !fail(err) {
-					return
-				}
-				continue
-			}
-			if !deliver(g, evs) {
+			if _, ok := r.readGroup(g, f.opts.Poll); !ok {
 				return
 			}
 		}
 	}
+}
+
+// reader is one subscription's reading: where its updates go, and how
+// long it waits after a failed read.
+type reader struct {
+	f     *Feed
+	ctx   context.Context
+	ch    chan<- item
+	pause time.Duration // grows on each failure, back to Options.Retry on a read
+}
+
+// send hands it on; false when the subscription ended.
+func (r *reader) send(it item) bool {
+	select {
+	case r.ch <- it:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+// fail reports err to the subscriber and waits before the next try, a
+// little longer each time; false when the subscription ended.
+func (r *reader) fail(err error) bool {
+	if r.ctx.Err() != nil || !r.send(item{err: err}) {
+		return false
+	}
+	select {
+	case <-time.After(r.pause):
+	case <-r.ctx.Done():
+		return false
+	}
+	r.pause = min(2*r.pause, 2*time.Second)
+	return true
+}
+
+// snapshot reads symbol i of g afresh (its value, its version and the
+// stream's last ID) and delivers it; resync says the chain was broken.
+// False when the subscription ended.
+func (r *reader) snapshot(g *slotGroup, i int, resync bool) bool {
+	for {
+		var q trading.Quote
+		snap, err := tradecache.StreamOf(r.f.ns, g.keys[i]).Snapshot(r.ctx, &q)
+		if err != nil {
+			if !r.fail(err) {
+				return false
+			}
+			continue
+		}
+		g.cur[i] = cursor{id: snap.LastID, ver: max(g.cur[i].ver, snap.Version)}
+		r.f.holdNear(r.ctx, g.keys[i])
+		if resync {
+			g.cur[i].ver = snap.Version // the stream may have gone back (a failover lost its tail)
+			r.f.counts.resyncs.Add(1)
+		}
+		if snap.Found {
+			r.f.counts.delivered.Add(1)
+			return r.send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: snap.LastID, Snapshot: true, Resync: resync}})
+		}
+		return true
+	}
+}
+
+// readGroup reads g's streams after what it delivered, waiting up to
+// block, and delivers what it read. got says whether there was anything;
+// ok is false when the subscription ended.
+func (r *reader) readGroup(g *slotGroup, block time.Duration) (got, ok bool) {
+	for i := range g.cur {
+		g.after[i] = g.cur[i].id
+	}
+	evs, err := tradecache.StreamsOf(r.f.ns).Read(r.ctx, g.keys, g.after, r.f.opts.Count, block)
+	if err != nil {
+		return false, r.fail(err)
+	}
+	r.pause = r.f.opts.Retry
+	for _, es := range evs {
+		got = got || len(es) > 0
+	}
+	return got, r.deliver(g, evs)
+}
+
+// deliver hands on a group's entries, checking each against the entry
+// delivered before it; false when the subscription ended.
+func (r *reader) deliver(g *slotGroup, evs [][]tradecache.StreamEvent) bool {
+	now := time.Now()
+	for i, es := range evs {
+		for _, e := range es {
+			if e.Prev != g.cur[i].id {
+				// The entry before this one is not the one delivered
+				// last: the stream was trimmed past this subscriber (or
+				// lost its tail in a failover). Start again from a
+				// snapshot; the entries after it come next read.
+				if !r.snapshot(g, i, true) {
+					return false
+				}
+				break
+			}
+			q, bad := checkEntry(e, g.cur[i].ver)
+			if bad != nil {
+				r.f.counts.refused.Add(1)
+				if !r.send(item{err: fmt.Errorf("feed: %s entry %s refused: %w: %w", g.syms[i], e.ID, ErrBadEntry, bad)}) {
+					return false
+				}
+				if !r.snapshot(g, i, true) {
+					return false
+				}
+				if compareIDs(g.cur[i].id, e.ID) < 0 {
+					g.cur[i].id = e.ID // the snapshot is from before it: do not read it again
+				}
+				break
+			}
+			g.cur[i].id = e.ID
+			g.cur[i].ver = e.Version
+			r.f.holdNear(r.ctx, g.keys[i])
+			r.f.counts.delivered.Add(1)
+			if !r.send(item{u: Update{Symbol: g.syms[i], Quote: q, ID: e.ID, Lag: now.Sub(e.Time())}}) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkEntry decodes an entry that follows the one delivered last, at
+// version last. Along an intact chain every entry Publish wrote carries a
+// version above the one before it, equal to its quote's Seq. One that does
+// not was not written by Publish (an entry planted with raw XADD, a
+// corrupt one): trusting its version would drop every genuine update
+// below it. bad says why it is refused, where the subscriber sees it; the
+// reader steps past it and reads the symbol again from a snapshot.
+func checkEntry(e tradecache.StreamEvent, last uint64) (q trading.Quote, bad error) {
+	switch err := e.Decode(&q); {
+	case e.Version == 0:
+		bad = errors.New("its version is missing or unreadable")
+	case err != nil:
+		bad = err
+	case q.Seq != e.Version:
+		bad = fmt.Errorf("its version %d is not its quote's Seq %d", e.Version, q.Seq)
+	case e.Version <= last:
+		bad = fmt.Errorf("its version %d does not rise above %d", e.Version, last)
+	}
+	return q, bad
 }
 
 // holdNear reads key through the near tier when Options.Near asks for it:
