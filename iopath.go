@@ -6,60 +6,29 @@ import (
 	"time"
 
 	"github.com/tradecache/tradecache/codec"
-	"github.com/tradecache/tradecache/internal/flight"
-	"github.com/tradecache/tradecache/internal/hotkeys"
 	"github.com/tradecache/tradecache/internal/near"
 	"github.com/tradecache/tradecache/internal/sizeof"
 	"github.com/tradecache/tradecache/store"
-	"github.com/tradecache/tradecache/store/guard"
 )
 
 // The one I/O path. Every call the layer makes to its store is made in
-// these files, so that what each call needs happens once, in one order: batching
-// by MaxBatchSize, the choice between a tracked read (kept in the near
-// tier) and a plain one, the near tier's bookkeeping of this process's own
-// writes, the mapping of store.PartialError onto PartialError, and the
-// observation of latency, failures and spans. The public operations check
-// keys and arguments, encode and decode, and call these.
+// these files, so that what each call needs happens once, in one order:
+// batching by MaxBatchSize, the choice between a tracked read (kept in the
+// near tier) and a plain one, the near tier's bookkeeping of this
+// process's own writes, the mapping of store.PartialError onto
+// PartialError, and the observation of latency, failures and spans. The
+// public operations check keys and arguments, encode and decode, and call
+// these. The one exception is the reads and writes of tag tokens
+// (tagstate.go), which belong to no namespace: they keep the guard's
+// bounds and breakers, and are not observed per namespace.
 //
-// The path is in seven files, one concern each: this one holds the
-// key-value reads and writes; iopath_streams.go the stream calls,
-// iopath_lock.go get-or-load's lock, iopath_health.go the pings and INFO,
-// iopath_codec.go encoding and decoding, iopath_inval.go what an
-// invalidation that could not reach the store leaves queued, and
-// iopath_stats.go the counts, the observation of each call and the
-// published live stats.
-
-// backend is the store below a Cache and what goes with it: what the
-// store offers, the clock, the observer, and the bounds every path keeps.
-// The Cache and every namespace's path share one.
-type backend struct {
-	store    store.Store
-	cached   store.CachedReader   // the store's tracked reads; nil when it has none
-	releases store.ReleaseWatcher // wakes lock waiters; nil when the store cannot
-	guard    *guard.Store         // deadlines and breakers; nil on the in-process store
-	owns     bool                 // the Cache made the store, and closes it
-	kind     string               // what Cache.Backend says
-	topology string               // for Redis: standalone, sentinel or cluster
-	desc     store.Description
-	clock    Clock
-	obs      *observer
-	batch    int // MaxBatchSize: keys per round trip
-	maxValue int // MaxValueBytes
-	// hot samples the keys read from the store, for the published stats;
-	// nil when they are not published.
-	hot *hotkeys.Sketch
-	// streams is the store's stream operations (guarded), nil when it
-	// keeps none.
-	streams      store.Streams
-	streamCounts streamCounters
-	known        *flight.Known[knownValue] // the Cache's last known values
-	tags         *tagState                 // the tokens of tags this process has read
-	inval        *invalQueue               // invalidations waiting for the store (durable invalidation)
-}
-
-// now is the Cache's time.
-func (b *backend) now() time.Time { return b.clock.Now() }
+// The path is in seven files, one concern each, over the backend they
+// share (backend.go): this one holds the key-value reads and writes;
+// iopath_streams.go the stream calls, iopath_lock.go get-or-load's lock,
+// iopath_health.go the pings and INFO, iopath_codec.go encoding and
+// decoding, iopath_inval.go what an invalidation that could not reach the
+// store leaves queued, and iopath_stats.go the counts, the observation of
+// each call and the published live stats.
 
 // ioPath is one namespace's path to the store: every call the namespace
 // makes to the store goes through its methods.

@@ -79,7 +79,7 @@ func configFrom(lookup func(string) (string, bool)) (Config, error) {
 		if st.Secret {
 			shown = redacted
 		}
-		if reason := parse(fieldOf(&cfg, st.Field), v); reason != "" {
+		if reason := parse(st.field(&cfg), v); reason != "" {
 			errs.add(st.Field, st.Env, shown, reason)
 			continue
 		}

@@ -15,7 +15,7 @@ import (
 
 // show prints a row's value of c, a secret redacted.
 func (s setting) show(c *Config) string {
-	v := fieldOf(c, s.Field)
+	v := s.field(c)
 	switch {
 	case s.format != nil:
 		return s.format(v)
@@ -109,7 +109,7 @@ func snake(s string) string {
 // value is a row's value of c as a FieldError shows it: durations in
 // seconds, as the variables take them, and secrets redacted.
 func (s setting) value(c *Config) string {
-	v := fieldOf(c, s.Field)
+	v := s.field(c)
 	switch {
 	case s.Secret:
 		return redacted

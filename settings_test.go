@@ -94,8 +94,11 @@ func TestEveryConfigFieldIsASetting(t *testing.T) {
 			t.Errorf("%s/%s is in the table twice", s.Field, s.Env)
 		}
 		seen[s.Field], seen[s.Env] = true, s.Env != ""
-		if !fieldOf(&Config{}, s.Field).IsValid() {
+		var c Config
+		if f := fieldOf(&c, s.Field); !f.IsValid() {
 			t.Errorf("%s names no field", s.Field)
+		} else if s.at == nil || !f.CanAddr() || s.at(&c) != f.Addr().Interface() {
+			t.Errorf("%s: its accessor (at) reaches another field", s.Field)
 		}
 	}
 }
@@ -117,4 +120,13 @@ func TestStringAndLogValueShowEverySetting(t *testing.T) {
 	if strings.Contains(s+lv, "pw-secret") {
 		t.Fatalf("a password was printed: %s %s", s, lv)
 	}
+}
+
+// fieldOf returns the field of *c at path ("Redis.Port").
+func fieldOf(c *Config, path string) reflect.Value {
+	v := reflect.ValueOf(c).Elem()
+	for _, name := range strings.Split(path, ".") {
+		v = v.FieldByName(name)
+	}
+	return v
 }

@@ -15,10 +15,10 @@ import (
 func (c Config) Validate() error {
 	errs := &ConfigError{}
 	for _, st := range settings {
-		if st.check == nil || fieldOf(&c, st.Field).IsZero() {
+		if st.check == nil || st.field(&c).IsZero() {
 			continue
 		}
-		if reason := st.check(c); reason != "" {
+		if reason := st.check(c, st.field(&c)); reason != "" {
 			errs.add(st.Field, st.Env, st.value(&c), reason)
 		}
 	}
