@@ -428,6 +428,12 @@ func (c *Cache) Backend() string { return c.kind }
 // "sentinel" or "cluster"; "" for other stores.
 func (c *Cache) Topology() string { return c.topology }
 
+// Now is the Cache's time: the clock given by WithClock, or the system's.
+// The Cache stamps values and judges their freshness by it; code built on
+// a Cache that computes lifetimes of its own (trading.Sessions) reads it
+// too, so that a test that moves the clock moves them all.
+func (c *Cache) Now() time.Time { return c.now() }
+
 // Ping checks that the store answers.
 func (c *Cache) Ping(ctx context.Context) error {
 	if c.closed.Load() {

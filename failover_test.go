@@ -107,6 +107,22 @@ func (l *load) run(ctx context.Context, t *testing.T, ns *tradecache.Namespace, 
 	wg.Wait()
 }
 
+// ops is how many operations the load has recorded.
+func (l *load) ops() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recs)
+}
+
+// waitOps waits until the load has recorded n more operations than it
+// had: a fault then meets a load that is running, however slowly the
+// machine runs it, where a fixed sleep may not.
+func (l *load) waitOps(t *testing.T, n int) {
+	t.Helper()
+	from := l.ops()
+	testkit.Eventually(t, 30*time.Second, fmt.Sprintf("%d more operations of the load", n), func() bool { return l.ops() >= from+n })
+}
+
 func (l *load) noteRefusal(err error) {
 	if err != nil && strings.Contains(err.Error(), "CLUSTERDOWN") {
 		l.clusterDown.Store(true)

@@ -48,12 +48,12 @@ func TestClusterReshardUnderLoad(t *testing.T) {
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() { l.run(ctx, t, ns, keys, func(string) int { return 0 }, 6, stop); close(done) }()
-		time.Sleep(300 * time.Millisecond)
+		l.waitOps(t, 500)
 		t0 := time.Now()
 		// redis-cli moves the source's lowest slots first: 0-999.
 		cl.Reshard(t, cl.Nodes[0], cl.Nodes[1], 1000)
 		took := time.Since(t0)
-		time.Sleep(300 * time.Millisecond)
+		l.waitOps(t, 500) // and runs on after it
 		close(stop)
 		<-done
 		if m := cl.Master(t, 500); m != cl.Nodes[1] {

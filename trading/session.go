@@ -21,6 +21,7 @@ type Session struct {
 // lifetime that touching cannot extend.
 type Sessions struct {
 	ns          *tradecache.Namespace
+	now         func() time.Time // the Cache's clock
 	idle, limit time.Duration
 }
 
@@ -38,7 +39,7 @@ func NewSessions(c *tradecache.Cache, idle, maxLifetime time.Duration) (*Session
 	if maxLifetime == 0 {
 		maxLifetime = 24 * time.Hour
 	}
-	return &Sessions{ns: ns, idle: idle, limit: maxLifetime}, nil
+	return &Sessions{ns: ns, now: c.Now, idle: idle, limit: maxLifetime}, nil
 }
 
 // ttl is the TTL a touch at now may give s: the idle window, cut short by
@@ -47,12 +48,14 @@ func (m *Sessions) ttl(s Session, now time.Time) time.Duration {
 	return min(m.idle, s.CreatedAt.Add(m.limit).Sub(now))
 }
 
-// Create stores a new session. CreatedAt is set now when zero.
+// Create stores a new session. CreatedAt is set now (by the Cache's
+// clock) when zero.
 func (m *Sessions) Create(ctx context.Context, s Session) error {
+	now := m.now()
 	if s.CreatedAt.IsZero() {
-		s.CreatedAt = time.Now()
+		s.CreatedAt = now
 	}
-	ttl := m.ttl(s, time.Now())
+	ttl := m.ttl(s, now)
 	if ttl <= 0 {
 		return errors.New("trading: session is already past its maximum lifetime")
 	}
@@ -77,7 +80,7 @@ func (m *Sessions) Touch(ctx context.Context, id string) (Session, bool, error) 
 	if err != nil || !found {
 		return Session{}, false, err
 	}
-	switch ttl := m.ttl(s, time.Now()); {
+	switch ttl := m.ttl(s, m.now()); {
 	case ttl <= 0:
 		_, err := m.ns.Delete(ctx, id)
 		return Session{}, false, err

@@ -15,6 +15,7 @@ import (
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/cachetest"
+	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
@@ -171,6 +172,67 @@ func TestMarketDataKinds(t *testing.T) {
 			t.Fatal("an older trade was applied")
 		}
 	})
+}
+
+// The sessions' rules by the Cache's clock, on the in-memory store (whose
+// expiry follows the same clock): touched every 150 ms a session outlives
+// its 600 ms idle window until its 1600 ms maximum lifetime, which a touch
+// cannot extend; untouched it ends after the idle window. The test moves
+// the clock, so a busy machine cannot make it wrong or flaky; what a real
+// server's expiry does is TestSessionsSlideAndEnd's.
+func TestSessionsSlideAndEndByTheClock(t *testing.T) {
+	clk := clock.New(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
+	c := cachetest.Open(t, tradecache.Config{}, tradecache.WithClock(clk))
+	ctx := context.Background()
+	s, err := trading.NewSessions(c, 600*time.Millisecond, 1600*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := func(id string) bool {
+		t.Helper()
+		_, ok, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if err := s.Create(ctx, trading.Session{ID: "slides", User: "trader-7"}); err != nil {
+		t.Fatal(err)
+	}
+	for at := 150 * time.Millisecond; at <= 1500*time.Millisecond; at += 150 * time.Millisecond {
+		clk.Advance(150 * time.Millisecond)
+		if _, ok, err := s.Touch(ctx, "slides"); err != nil || !ok {
+			t.Fatalf("touched every 150 ms, the session was gone at %v (%v)", at, err)
+		}
+	}
+	// The touch at 1500 ms could give it only the 100 ms left of its life.
+	clk.Advance(99 * time.Millisecond)
+	if !alive("slides") {
+		t.Fatal("the session ended before its maximum lifetime (1599 ms)")
+	}
+	clk.Advance(2 * time.Millisecond)
+	if alive("slides") {
+		t.Fatal("the session outlived its 1600 ms maximum lifetime")
+	}
+	if _, ok, err := s.Touch(ctx, "slides"); err != nil || ok {
+		t.Fatalf("a touch after the maximum lifetime found it: %v %v", ok, err)
+	}
+	// Untouched, it ends after the idle window.
+	if err := s.Create(ctx, trading.Session{ID: "idle", User: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(599 * time.Millisecond)
+	if !alive("idle") {
+		t.Fatal("an untouched session ended before its idle window (599 ms)")
+	}
+	clk.Advance(2 * time.Millisecond)
+	if alive("idle") {
+		t.Fatal("an untouched session outlived its 600 ms idle window")
+	}
+	// A session created past its maximum lifetime is refused.
+	if err := s.Create(ctx, trading.Session{ID: "old", CreatedAt: clk.Now().Add(-2 * time.Second)}); err == nil {
+		t.Fatal("a session past its maximum lifetime was created")
+	}
 }
 
 func TestSessionsSlideAndEnd(t *testing.T) {
