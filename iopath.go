@@ -20,7 +20,8 @@ import (
 // public operations check keys and arguments, encode and decode, and call
 // these. The one exception is the reads and writes of tag tokens
 // (tagstate.go), which belong to no namespace: they keep the guard's
-// bounds and breakers, and are not observed per namespace.
+// bounds and breakers, and the same observer records them under the
+// namespace "#tag".
 //
 // The path is in seven files, one concern each, over the backend they
 // share (backend.go): this one holds the key-value reads and writes;

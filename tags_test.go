@@ -1,11 +1,14 @@
 package tradecache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -450,4 +453,44 @@ func TestTaggedLoadsWhoseTokensCannotBeReadAreServedNotStored(t *testing.T) {
 			t.Fatalf("%s was stored without its tags' tokens", k)
 		}
 	}
+}
+
+// The tag keys' store calls are observed as every other store call is:
+// timed, counted and logged when slow, under the namespace "#tag".
+func TestTagKeyCallsAreObserved(t *testing.T) {
+	var buf syncBuffer
+	on := true
+	c := cachetest.Open(t, tradecache.Config{LogSlowOps: &on, SlowOpThreshold: time.Nanosecond},
+		tradecache.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	ctx := context.Background()
+	if err := c.InvalidateTag(ctx, "desk:7"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Namespace("risk").Set(ctx, "VaR", 1, time.Minute, tradecache.Tagged("desk:8")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"op":"set_many","namespace":"#tag"`, `"op":"get_many","namespace":"#tag"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("no slow-operation line with %s; the log:\n%s", want, buf.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a logger may write from several
+// goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -80,6 +80,14 @@ type tagState struct {
 	// epoch moves with every invalidation of a tag key: a tracked read
 	// that raced one does not put its token.
 	epoch atomic.Uint64
+	// counts are the tag keys' own, observed as the namespace "#tag":
+	// their store calls are timed, counted and traced as every other.
+	counts nsCounters
+}
+
+// observe records a store call of the tag keys.
+func (t *tagState) observe(ctx context.Context, k opKind, tag string, start stamp, size int, err error) {
+	t.b.obs.observe(ctx, "#tag", &t.counts, k, tag, start, size, err)
 }
 
 func newTagState(b *backend, keyPrefix string, q *invalQueue) *tagState {
@@ -152,11 +160,13 @@ func (t *tagState) tokens(ctx context.Context, tags []string, create bool) ([]st
 		vals [][]byte
 		err  error
 	)
+	t0 := t.b.obs.start()
 	if tracked {
 		vals, _, err = t.b.cached.GetManyCached(ctx, keys, tagReadTTL)
 	} else {
 		vals, err = t.b.store.GetMany(ctx, keys)
 	}
+	t.observe(ctx, opGetMany, "", t0, 0, err)
 	if err != nil {
 		return nil, err // a PartialError too: a tag not read cannot be held current
 	}
@@ -190,12 +200,16 @@ func (t *tagState) tokens(ctx context.Context, tags []string, create bool) ([]st
 			continue
 		}
 		tok := newTagToken()
+		t0 := t.b.obs.start()
 		set, err := t.b.store.SetNX(ctx, t.key(tags[i]), []byte(tok), tagTTL)
+		t.observe(ctx, opSet, tags[i], t0, len(tok), err)
 		if err != nil {
 			return nil, err
 		}
 		if !set { // another writer made it first: take theirs
+			t0 := t.b.obs.start()
 			b, found, err := t.b.store.Get(ctx, t.key(tags[i]))
+			t.observe(ctx, opGet, tags[i], t0, len(b), err)
 			if err != nil {
 				return nil, err
 			}
@@ -323,7 +337,9 @@ func (t *tagState) invalidate(ctx context.Context, tags []string) error {
 		entries[i] = store.Entry{Key: t.key(tag), Value: []byte(toks[i]), TTL: tagTTL}
 	}
 	t.epoch.Add(1) // a tracked read in flight must not put the old token
+	t0 := t.b.obs.start()
 	err := t.b.store.SetMany(ctx, entries)
+	t.observe(ctx, opSetMany, "", t0, 0, err)
 	var pe *store.PartialError
 	for i, tag := range tags {
 		if err == nil || errors.As(err, &pe) && !pe.Has(i) {
