@@ -1,14 +1,12 @@
 package tradecache_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -458,7 +456,7 @@ func TestTaggedLoadsWhoseTokensCannotBeReadAreServedNotStored(t *testing.T) {
 // The tag keys' store calls are observed as every other store call is:
 // timed, counted and logged when slow, under the namespace "#tag".
 func TestTagKeyCallsAreObserved(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.SyncBuffer
 	on := true
 	c := cachetest.Open(t, tradecache.Config{LogSlowOps: &on, SlowOpThreshold: time.Nanosecond},
 		tradecache.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
@@ -474,23 +472,4 @@ func TestTagKeyCallsAreObserved(t *testing.T) {
 			t.Fatalf("no slow-operation line with %s; the log:\n%s", want, buf.String())
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a logger may write from several
-// goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

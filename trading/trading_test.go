@@ -205,15 +205,21 @@ func TestSessionsSlideAndEndByTheClock(t *testing.T) {
 			t.Fatalf("touched every 150 ms, the session was gone at %v (%v)", at, err)
 		}
 	}
+	// endsIn checks that id is alive until 1 ms before d from now, and
+	// gone 1 ms after.
+	endsIn := func(id string, d time.Duration, what string) {
+		t.Helper()
+		clk.Advance(d - time.Millisecond)
+		if !alive(id) {
+			t.Fatalf("the session ended before %s", what)
+		}
+		clk.Advance(2 * time.Millisecond)
+		if alive(id) {
+			t.Fatalf("the session outlived %s", what)
+		}
+	}
 	// The touch at 1500 ms could give it only the 100 ms left of its life.
-	clk.Advance(99 * time.Millisecond)
-	if !alive("slides") {
-		t.Fatal("the session ended before its maximum lifetime (1599 ms)")
-	}
-	clk.Advance(2 * time.Millisecond)
-	if alive("slides") {
-		t.Fatal("the session outlived its 1600 ms maximum lifetime")
-	}
+	endsIn("slides", 100*time.Millisecond, "its 1600 ms maximum lifetime")
 	if _, ok, err := s.Touch(ctx, "slides"); err != nil || ok {
 		t.Fatalf("a touch after the maximum lifetime found it: %v %v", ok, err)
 	}
@@ -221,14 +227,7 @@ func TestSessionsSlideAndEndByTheClock(t *testing.T) {
 	if err := s.Create(ctx, trading.Session{ID: "idle", User: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(599 * time.Millisecond)
-	if !alive("idle") {
-		t.Fatal("an untouched session ended before its idle window (599 ms)")
-	}
-	clk.Advance(2 * time.Millisecond)
-	if alive("idle") {
-		t.Fatal("an untouched session outlived its 600 ms idle window")
-	}
+	endsIn("idle", 600*time.Millisecond, "its 600 ms idle window, untouched")
 	// A session created past its maximum lifetime is refused.
 	if err := s.Create(ctx, trading.Session{ID: "old", CreatedAt: clk.Now().Add(-2 * time.Second)}); err == nil {
 		t.Fatal("a session past its maximum lifetime was created")

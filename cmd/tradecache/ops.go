@@ -98,9 +98,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeJSON(stdout, v)
 	}
 	return printStats(stdout, v)
 }
@@ -259,4 +257,11 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// writeJSON writes v as indented JSON: what a command's --json prints.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

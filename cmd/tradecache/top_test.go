@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -168,7 +167,7 @@ func TestFeedTail(t *testing.T) {
 	url := "redis://" + srv.Addr
 	tail := exec.Command(bin, "feed", "tail", "SYM000", "SYM001")
 	tail.Env = append(os.Environ(), "REDIS_URL="+url, "CACHE_OP_TIMEOUT=2s", "CACHE_BATCH_TIMEOUT=5s")
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	tail.Stdout, tail.Stderr = &out, &out
 	if err := tail.Start(); err != nil {
 		t.Fatal(err)
@@ -189,24 +188,6 @@ func TestFeedTail(t *testing.T) {
 	if _, _, err := runCmd(t, "feed", "tail"); exitCode(err) != 2 {
 		t.Fatalf("feed tail without symbols: %v", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer process and a reader test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // unreachableDeletes is a Redis store that refuses deletes for a passing
@@ -277,7 +258,7 @@ func TestBarsTail(t *testing.T) {
 	url := "redis://" + srv.Addr
 	tail := exec.Command(bin, "bars", "tail", "--json", "SYM000", "SYM001")
 	tail.Env = append(os.Environ(), "REDIS_URL="+url, "CACHE_OP_TIMEOUT=2s", "CACHE_BATCH_TIMEOUT=5s")
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	tail.Stdout, tail.Stderr = &out, &errOut
 	if err := tail.Start(); err != nil {
 		t.Fatal(err)

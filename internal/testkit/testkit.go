@@ -4,6 +4,8 @@
 package testkit
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,4 +33,24 @@ func Poll(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(wait)
 	}
 	return true
+}
+
+// SyncBuffer is a buffer that a logger or a child process may write from
+// one goroutine while the test reads it from another.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

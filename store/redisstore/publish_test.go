@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/store"
+	"github.com/tradecache/tradecache/store/redisstore"
 )
 
 // Publish reads the previous entry's ID from the version key, where the
@@ -21,11 +22,7 @@ import (
 // entry, and a version key without an ID (plain SetIfNewer) falls back to
 // the stream's last entry.
 func TestPublishChainsFromTheVersionKey(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	pub := func(v uint64) string {
 		t.Helper()
 		ok, id, err := s.Publish(ctx, store.Publication{Key: "q", VerKey: "q ver", Stream: "q stream", Value: []byte("x"), Version: v, TTL: time.Minute,
@@ -110,11 +107,7 @@ func commandCalls(t *testing.T, raw rueidis.Client, cmd string) (n int64) {
 // each still gets its own result: every publication applied once, in its
 // key's order, each entry chained to the one before it.
 func TestConcurrentPublishesShareScriptCalls(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	const workers, each = 50, 100
 	before := commandCalls(t, raw, "evalsha") + commandCalls(t, raw, "eval")
 	var wg sync.WaitGroup
@@ -169,11 +162,7 @@ func TestConcurrentPublishesShareScriptCalls(t *testing.T) {
 // A publication that fails on the server (its stream key holds a string)
 // fails alone: the others sent in the same script call are applied.
 func TestABadKeyFailsOnlyItsOwnPublication(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	if err := raw.Do(ctx, raw.B().Set().Key("b stream").Value("not a stream").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +184,7 @@ func TestABadKeyFailsOnlyItsOwnPublication(t *testing.T) {
 // The stream's expiry is renewed once a span of half its life, not on
 // every publish, and it still outlives the value.
 func TestPublishRenewsTheStreamsExpiryOncePerSpan(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	before := commandCalls(t, raw, "pexpire")
 	const n = 100
 	for v := uint64(1); v <= n; v++ {
@@ -223,11 +208,7 @@ func TestPublishRenewsTheStreamsExpiryOncePerSpan(t *testing.T) {
 // after a SCRIPT LOAD on every node (rueidis's Lua.ExecMulti), and by its
 // text when the server has lost it.
 func TestPublishManyDoesNotLoadTheScriptEachTime(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	pubs := func(v uint64) []store.Publication {
 		var ps []store.Publication
 		for _, k := range []string{"a", "b", "c"} {
@@ -259,11 +240,7 @@ func TestPublishManyDoesNotLoadTheScriptEachTime(t *testing.T) {
 // Across many spans of a short life, after every publish the stream still
 // expires no sooner than the value.
 func TestTheStreamOutlivesTheValueAcrossSpans(t *testing.T) {
-	srv := redistest.Start(t)
-	ctx := context.Background()
-	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	defer s.Close()
-	raw := newRaw(t, srv.Addr)
+	ctx, s, raw := storeAndRaw(t)
 	const ttl = 200 * time.Millisecond // spans of 100 ms
 	for v := uint64(1); v <= 60; v++ {
 		if ok, _, err := s.Publish(ctx, store.Publication{Key: "q", VerKey: "q ver", Stream: "q stream", Value: []byte("x"), Version: v, TTL: ttl}); err != nil || !ok {
@@ -277,4 +254,14 @@ func TestTheStreamOutlivesTheValueAcrossSpans(t *testing.T) {
 		}
 		time.Sleep(time.Duration(v%7) * 5 * time.Millisecond)
 	}
+}
+
+// storeAndRaw starts a server and opens a store and a raw client on it,
+// closed when the test ends.
+func storeAndRaw(t *testing.T) (context.Context, *redisstore.Store, rueidis.Client) {
+	t.Helper()
+	srv := redistest.Start(t)
+	s := newStoreWith(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	t.Cleanup(func() { s.Close() })
+	return context.Background(), s, newRaw(t, srv.Addr)
 }
