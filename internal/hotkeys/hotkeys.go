@@ -75,16 +75,20 @@ func (s *Sketch) add(key string) {
 	s.counts[key] = &entry{key: key, count: low.count + 1, err: low.count}
 }
 
-// AddSampled samples each of keys as Sampled does and counts the sampled
-// ones, named prefix+key, under one lock: a batch of 100 reads takes the
-// lock once, not once per sampled key.
+// AddSampled samples one in every of keys and counts the sampled ones,
+// named prefix+key, under one lock: a batch of 100 reads takes the lock
+// once, not once per sampled key. It draws once per batch, a random first
+// key and then every every-th, where Sampled would draw once per key: each
+// key of a batch is still sampled with the same chance.
 func (s *Sketch) AddSampled(prefix string, keys []string) {
 	var buf [8]string
 	picked := buf[:0]
-	for _, k := range keys {
-		if s.Sampled() {
-			picked = append(picked, prefix+k)
-		}
+	start := 0
+	if s.every > 1 {
+		start = int(rand.Uint32N(s.every))
+	}
+	for i := start; i < len(keys); i += int(s.every) {
+		picked = append(picked, prefix+keys[i])
 	}
 	if len(picked) == 0 {
 		return

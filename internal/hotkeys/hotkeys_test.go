@@ -114,3 +114,27 @@ func TestAddSampledCountsABatch(t *testing.T) {
 		t.Fatalf("1 in 2^31 sampling kept %d keys of 100 reads", n)
 	}
 }
+
+// A batch draws its sample once (a random first key, then every 16th), and
+// each key of it, wherever it stands in the batch, is still sampled one
+// time in 16: over 3,200 batches of the same 32 keys, each is counted
+// about 200 times (Binomial(3200, 1/16): 6 standard deviations are ±80).
+func TestAddSampledGivesEveryPositionItsChance(t *testing.T) {
+	s := New(64, 16)
+	keys := make([]string, 32)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+	}
+	for range 3200 {
+		s.AddSampled("", keys)
+	}
+	got := s.Take(64)
+	if len(got) != len(keys) {
+		t.Fatalf("%d keys counted of %d", len(got), len(keys))
+	}
+	for _, k := range got {
+		if n := k.Count / 16; n < 120 || n > 280 {
+			t.Fatalf("%s sampled %d times in 3,200 batches, want about 200: %+v", k.Key, n, got)
+		}
+	}
+}
