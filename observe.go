@@ -2,6 +2,7 @@ package tradecache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -126,6 +127,8 @@ func (o *observer) observe(ctx context.Context, name string, counts *nsCounters,
 		case (k == opDelete || k == opClear) && queueable(err):
 			// Queued and applied later (durable invalidation): the I/O
 			// path logs that, and it is not a write given up.
+		case errors.Is(err, context.Canceled):
+			// The caller gave up (a worker stopping): nothing to warn of.
 		case k == opSet, k == opSetMany, k == opDelete, k == opExpire, k == opClear:
 			o.warnLimited("tradecache: write failed, not retried", "op", op, "namespace", ns, "error", err)
 		}
