@@ -83,7 +83,8 @@ type Namespace struct {
 	c            *Cache
 	loadDefaults loadOpts
 	ttl          time.Duration
-	bad          string // why name breaks the grammar, or ""
+	bad          string   // why name breaks the grammar, or ""
+	pub          pubNames // the names of the keys it publishes to
 }
 
 // New validates cfg and returns a Cache. Unless WithStore is given, it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -177,17 +178,54 @@ func (n *Namespace) retention() store.Retention {
 	return r
 }
 
-func (n *Namespace) publication(op string, u Update) (store.Publication, error) {
-	full, err := n.key(op, u.Key)
+// pubNames holds the names that a published key's value, version key and
+// stream go under, built once per key: a feed publishes the same symbols
+// over and over, and building the three names (the key checked, its slot
+// hashed) on every publish cost the client a few percent of its time. At
+// most maxPubNames keys are held, so that a namespace publishing under
+// ever new keys does not grow; past them the names are built per publish.
+type pubNames struct {
+	m sync.Map // key -> pubKeys
+	n atomic.Int32
+}
+
+const maxPubNames = 10000
+
+type pubKeys struct{ full, ver, stream string }
+
+// pubKeysOf returns key's publication names, checking key.
+func (n *Namespace) pubKeysOf(op, key string) (pubKeys, error) {
+	if n.c.closed.Load() {
+		return pubKeys{}, n.fail(op, key, errClosed) // as n.key says, held names or not
+	}
+	if k, ok := n.pub.m.Load(key); ok {
+		return k.(pubKeys), nil
+	}
+	full, err := n.key(op, key)
 	if err != nil {
-		return store.Publication{}, err
+		return pubKeys{}, err
 	}
 	// The version key and the stream share one hash of the key (the dead
 	// letters' name is not needed to publish).
 	end, ok := keyslot.CompanionEnd(full)
 	if !ok {
-		return store.Publication{}, noCompanion(op, n.name, u.Key)
+		return pubKeys{}, noCompanion(op, n.name, key)
 	}
+	k := pubKeys{full: full, ver: full + " ver" + end, stream: full + " stream" + end}
+	if n.pub.n.Load() < maxPubNames {
+		if _, loaded := n.pub.m.LoadOrStore(key, k); !loaded {
+			n.pub.n.Add(1)
+		}
+	}
+	return k, nil
+}
+
+func (n *Namespace) publication(op string, u Update) (store.Publication, error) {
+	names, err := n.pubKeysOf(op, u.Key)
+	if err != nil {
+		return store.Publication{}, err
+	}
+	full := names.full
 	if u.Version == 0 {
 		return store.Publication{}, invalidArg(op, n.name, u.Key, "a published value needs a version above 0")
 	}
@@ -196,7 +234,7 @@ func (n *Namespace) publication(op string, u Update) (store.Publication, error) 
 		return store.Publication{}, err
 	}
 	pc := n.c.cfg.Namespaces[n.name]
-	return store.Publication{Key: full, VerKey: full + " ver" + end, Stream: full + " stream" + end, Value: b, Version: u.Version,
+	return store.Publication{Key: full, VerKey: names.ver, Stream: names.stream, Value: b, Version: u.Version,
 		TTL: n.ttl, Retention: n.retention(), Replicas: pc.StreamReplicas, ReplicaTimeout: cmp.Or(pc.StreamReplicaTimeout, DefaultStreamReplicaTimeout)}, nil
 }
 

@@ -1,0 +1,50 @@
+package tradecache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tradecache/tradecache/internal/keyslot"
+)
+
+// A published key's names are built once and held, up to maxPubNames
+// keys: the second publish of a key builds nothing, and a namespace
+// publishing under ever new keys stops holding names at the bound.
+func TestPublishedKeysNamesAreHeldUpToABound(t *testing.T) {
+	c, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("market_data")
+	first, err := ns.pubKeysOf("publish", "AAPL:quote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := keyslot.Of(first.full)
+	if !strings.HasPrefix(first.ver, first.full+" ver") || !strings.HasPrefix(first.stream, first.full+" stream") ||
+		keyslot.Of(first.ver) != slot || keyslot.Of(first.stream) != slot {
+		t.Fatalf("names %+v: the version key and the stream must follow the key, in its slot", first)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ns.pubKeysOf("publish", "AAPL:quote") }); allocs != 0 {
+		t.Fatalf("a held key's names cost %v allocations", allocs)
+	}
+	for i := range maxPubNames + 10 {
+		if _, err := ns.pubKeysOf("publish", fmt.Sprint("S", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ns.pub.n.Load(); got != maxPubNames {
+		t.Fatalf("%d names held after %d keys, want the bound %d", got, maxPubNames+11, maxPubNames)
+	}
+	if _, err := ns.pubKeysOf("publish", "bad key"); err == nil {
+		t.Fatal("a key with a space was accepted")
+	}
+	c.Close()
+	if _, err := ns.pubKeysOf("publish", "AAPL:quote"); !errors.Is(err, errClosed) {
+		t.Fatalf("a held key after Close: %v, want the closed cache's error", err)
+	}
+}
