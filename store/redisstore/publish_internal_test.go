@@ -1,6 +1,15 @@
 package redisstore
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/store"
+)
 
 func TestSpanDigits(t *testing.T) {
 	for _, c := range []struct {
@@ -10,5 +19,25 @@ func TestSpanDigits(t *testing.T) {
 		if got := spanDigits(c.life); got != c.want {
 			t.Errorf("spanDigits(%d) = %d, want %d", c.life, got, c.want)
 		}
+	}
+}
+
+// A lone publisher sends each publication itself, as a call of one: no
+// sender goroutine is started and nothing is handed over.
+func TestALonePublisherSendsItsOwnCall(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := New(context.Background(), rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for v := uint64(1); v <= 20; v++ {
+		ok, _, err := s.Publish(context.Background(), store.Publication{Key: "q", VerKey: "q ver", Stream: "q stream", Value: []byte("x"), Version: v, TTL: time.Minute})
+		if err != nil || !ok {
+			t.Fatalf("Publish(%d) = %v, %v", v, ok, err)
+		}
+	}
+	if s.pubq.calls != nil {
+		t.Fatal("20 publishes one after another started the queue's senders")
 	}
 }

@@ -205,15 +205,20 @@ func (s *Store) Publish(ctx context.Context, p store.Publication) (bool, string,
 	if s.cluster {
 		// The keys of two symbols are in two slots, which one script
 		// cannot touch: rueidis pipelines these calls instead.
-		keys, args, err := publishArgs(make([]string, 0, 3), make([]string, 0, 6), p)
-		if err != nil {
-			return false, "", err
-		}
-		var r [1]store.PublishResult
-		publishReplies(publish.Exec(ctx, s.client, keys, args), r[:])
-		return r[0].Applied, r[0].ID, r[0].Err
+		return s.publishOne(ctx, p)
 	}
 	return s.pubq.publish(ctx, s, p)
+}
+
+// publishOne runs the publish script for p alone.
+func (s *Store) publishOne(ctx context.Context, p store.Publication) (bool, string, error) {
+	keys, args, err := publishArgs(make([]string, 0, 3), make([]string, 0, 6), p)
+	if err != nil {
+		return false, "", err
+	}
+	var r [1]store.PublishResult
+	publishReplies(publish.Exec(ctx, s.client, keys, args), r[:])
+	return r[0].Applied, r[0].ID, r[0].Err
 }
 
 // publishReplicated runs the script and then WAIT on one dedicated
