@@ -69,7 +69,7 @@ func (p *ioPath) settle(ctx context.Context, full string) error {
 // awaitsInvalidation reports whether full waits for a queued delete or clear: a read
 // treats it as missing until the invalidation lands.
 func (p *ioPath) awaitsInvalidation(full string) bool {
-	return p.inval.n.Load() != 0 && p.inval.pendingKey(full, p.base)
+	return p.inval.pendingKey(full, p.base) // an atomic load while nothing waits
 }
 
 // applyInval carries out one queued invalidation against the store.
