@@ -181,6 +181,62 @@ func TestABadKeyFailsOnlyItsOwnPublication(t *testing.T) {
 	}
 }
 
+// Publications of different namespaces (their own TTL and retention) sent
+// in one call each keep their own: the call carries each parameter set
+// once, and a publication names its own, not its neighbour's.
+func TestPublicationsInOneCallKeepTheirOwnParameters(t *testing.T) {
+	ctx, s, raw := storeAndRaw(t)
+	type want struct {
+		ttl    time.Duration
+		maxLen int64
+	}
+	wants := []want{{time.Minute, 5}, {time.Hour, 0}, {time.Minute, 5}, {10 * time.Minute, 3}, {time.Hour, 0}}
+	const rounds = 20
+	// Nodes of 2 entries, so that MAXLEN ~ (which drops whole nodes)
+	// trims a short stream.
+	if err := raw.Do(ctx, raw.B().ConfigSet().ParameterValue().ParameterValue("stream-node-max-entries", "2").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for v := uint64(1); v <= rounds; v++ {
+		var ps []store.Publication
+		for i, w := range wants {
+			k := fmt.Sprint("k", i)
+			ps = append(ps, store.Publication{Key: k, VerKey: k + " ver", Stream: k + " stream", Value: []byte(fmt.Sprint("x", v)), Version: v,
+				TTL: w.ttl, Retention: store.Retention{MaxLen: w.maxLen}})
+		}
+		before := commandCalls(t, raw, "evalsha") + commandCalls(t, raw, "eval")
+		rs, err := s.PublishMany(ctx, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			if !r.Applied || r.Err != nil || r.ID == "" {
+				t.Fatalf("round %d, publication %d: %+v", v, i, r)
+			}
+		}
+		// (The first call finds no script and sends its text: two.)
+		if n := commandCalls(t, raw, "evalsha") + commandCalls(t, raw, "eval") - before; v > 1 && n != 1 {
+			t.Fatalf("%d publications of 3 parameter sets took %d script calls, want 1", len(ps), n)
+		}
+	}
+	for i, w := range wants {
+		k := fmt.Sprint("k", i)
+		pttl, err := raw.Do(ctx, raw.B().Pttl().Key(k).Build()).AsInt64()
+		if err != nil || pttl <= (w.ttl-time.Minute/2).Milliseconds() || pttl > w.ttl.Milliseconds() {
+			t.Fatalf("%s: PTTL %d ms (%v), want just under its own TTL %v", k, pttl, err, w.ttl)
+		}
+		n, err := raw.Do(ctx, raw.B().Xlen().Key(k+" stream").Build()).AsInt64()
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case w.maxLen == 0 && n != rounds:
+			t.Fatalf("%s: %d entries, want all %d (no MAXLEN)", k, n, rounds)
+		case w.maxLen > 0 && n >= rounds:
+			t.Fatalf("%s: %d entries, want its own MAXLEN %d to have trimmed it", k, n, w.maxLen)
+		}
+	}
+}
+
 // The stream's expiry is renewed once a span of half its life, not on
 // every publish, and it still outlives the value.
 func TestPublishRenewsTheStreamsExpiryOncePerSpan(t *testing.T) {

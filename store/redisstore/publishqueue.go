@@ -52,8 +52,7 @@ type pubCall struct {
 }
 
 func (q *publishQueue) publish(ctx context.Context, s *Store, p store.Publication) (bool, string, error) {
-	if p.TTL <= 0 {
-		_, _, err := publishArgs(nil, nil, p)
+	if err := checkPublication(p); err != nil {
 		return false, "", err
 	}
 	// Nothing in flight: a call of its own, at once. Handing it to a
@@ -142,8 +141,7 @@ func (q *publishQueue) sender(s *Store) {
 // send makes one call of the script for the publications of batch whose
 // callers still wait, and hands each its result.
 func (q *publishQueue) send(s *Store, batch []*pubCall) {
-	keys := make([]string, 0, 3*len(batch))
-	args := make([]string, 0, 6*len(batch))
+	call := publishCall{keys: make([]string, 0, 3*len(batch)), pubs: make([]string, 0, 3*len(batch))}
 	deadline, bounded := time.Time{}, true
 	live := batch[:0:0]
 	for _, c := range batch {
@@ -151,7 +149,7 @@ func (q *publishQueue) send(s *Store, batch []*pubCall) {
 			continue // its caller has gone: not sent
 		}
 		live = append(live, c)
-		keys, args, _ = publishArgs(keys, args, c.p)
+		_ = call.add(c.p) // checked by publish
 		if d, ok := c.ctx.Deadline(); !ok {
 			bounded = false
 		} else if d.After(deadline) {
@@ -169,7 +167,7 @@ func (q *publishQueue) send(s *Store, batch []*pubCall) {
 	}
 	res := make([]store.PublishResult, len(live))
 	q.busy.Add(1)
-	publishReplies(publish.Exec(ctx, s.client, keys, args), res)
+	publishReplies(publish.Exec(ctx, s.client, call.keys, call.args()), res)
 	q.busy.Add(-1)
 	for i, c := range live {
 		c.res = res[i]
