@@ -224,7 +224,7 @@ func (c *Cache) Namespace(name string) *Namespace {
 	if n, ok := c.namespaces.Load(name); ok {
 		return n.(*Namespace)
 	}
-	n := &Namespace{c: c, ioPath: ioPath{backend: c.backend, codec: c.codec, name: name, base: c.cfg.KeyPrefix + ":" + name + ":"},
+	n := &Namespace{c: c, ioPath: ioPath{backend: c.backend, codec: c.codec, name: name, base: c.cfg.KeyPrefix + ":" + name + ":", hotName: name + ":"},
 		ttl: c.cfg.ttlFor(name), bad: checkName(name)}
 	if n.bad != "" {
 		return n // not cached: arbitrary bad names must not grow the map

@@ -40,6 +40,7 @@ type ioPath struct {
 	codec   *codec.Codec
 	name    string
 	base    string // "<prefix>:<name>:"
+	hotName string // "<name>:", before a key in the hot keys
 	counts  nsCounters
 }
 
@@ -72,7 +73,7 @@ func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track boo
 // sampleRead counts a sampled read of key towards the hot keys.
 func (p *ioPath) sampleRead(key string) {
 	if p.hot != nil && p.hot.Sampled() {
-		p.hot.Add(p.name + ":" + key)
+		p.hot.AddNamed(p.hotName, key)
 	}
 }
 
@@ -185,7 +186,7 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 	}
 	p.observe(ctx, opGetMany, "", t0, 0, err)
 	if p.hot != nil {
-		p.hot.AddSampled(p.name+":", keys)
+		p.hot.AddSampled(p.hotName, keys)
 	}
 	return vals, kps, err
 }

@@ -138,3 +138,63 @@ func TestAddSampledGivesEveryPositionItsChance(t *testing.T) {
 		}
 	}
 }
+
+// The Space-Saving bounds hold for every held key after many evictions
+// (each count at least the key's true count, less its error at most),
+// and a key not held was read no more often than the smallest count
+// held: the entry that gives up its place is one of the smallest.
+func TestEvictionsKeepTheSketchsBounds(t *testing.T) {
+	s := New(16, 1)
+	r := rand.New(rand.NewPCG(5, 6))
+	truth := map[string]uint64{}
+	for range 50000 {
+		k := fmt.Sprint("k", int(r.ExpFloat64()*40)) // skewed, with a long tail
+		truth[k]++
+		s.AddNamed("ns:", k)
+	}
+	var least uint64 = 1 << 63
+	for name, e := range s.counts {
+		n := truth[name[len("ns:"):]]
+		if e.count < n || e.count-e.err > n {
+			t.Fatalf("%s: count %d, error %d, true %d: want count-error <= true <= count", name, e.count, e.err, n)
+		}
+		least = min(least, e.count)
+		if s.low[e.at] != e {
+			t.Fatalf("%s is not at its own index %d in the heap", name, e.at)
+		}
+	}
+	if least != s.low[0].count {
+		t.Fatalf("the heap's first entry counts %d, the least held %d", s.low[0].count, least)
+	}
+	for k, n := range truth {
+		if _, held := s.counts["ns:"+k]; !held && n > least {
+			t.Fatalf("%s read %d times is not held, while the least held counts %d", k, n, least)
+		}
+	}
+}
+
+// Counting a key already held builds no string for it.
+func TestAHeldKeyIsCountedWithoutAllocating(t *testing.T) {
+	s := New(4, 1)
+	s.AddNamed("quotes:", "AAPL")
+	if n := testing.AllocsPerRun(100, func() { s.AddNamed("quotes:", "AAPL") }); n != 0 {
+		t.Fatalf("counting a held key allocated %v times", n)
+	}
+	if s.counts["quotes:AAPL"].count != 102 { // 1, and AllocsPerRun's warm-up and 100 runs
+		t.Fatalf("count %d, want 102", s.counts["quotes:AAPL"].count)
+	}
+}
+
+// Mostly keys not held: every add evicts, as with a trading desk's
+// thousands of symbols.
+func BenchmarkAddManyKeys(b *testing.B) {
+	s := New(64, 1)
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("sym-", i)
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		s.AddNamed("quotes:", keys[i*7%len(keys)])
+	}
+}
