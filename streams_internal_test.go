@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tradecache/tradecache/internal/keyslot"
 )
@@ -46,5 +47,34 @@ func TestPublishedKeysNamesAreHeldUpToABound(t *testing.T) {
 	c.Close()
 	if _, err := ns.pubKeysOf("publish", "AAPL:quote"); !errors.Is(err, errClosed) {
 		t.Fatalf("a held key after Close: %v, want the closed cache's error", err)
+	}
+}
+
+// A publication's envelope is encoded into one buffer of its own, made to
+// a quote's size: one allocation for a held key's publication, where
+// growing from nothing made four.
+func TestAPublicationEncodesIntoOneBuffer(t *testing.T) {
+	c, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ns := c.Namespace("market_data")
+	type quote struct {
+		Symbol   string
+		Bid, Ask float64
+		Seq      uint64
+		At       time.Time
+	}
+	u := Update{Key: "AAPL:quote", Value: quote{"AAPL", 189.98, 190.02, 7, time.Unix(1700000000, 0)}, Version: 7}
+	p, err := ns.publication("publish", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Value) > publicationBuffer {
+		t.Fatalf("the envelope is %d bytes, over the %d it starts with", len(p.Value), publicationBuffer)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ns.publication("publish", u) }); allocs > 2 {
+		t.Fatalf("a publication cost %v allocations, want the buffer's (and the value's boxing)", allocs)
 	}
 }
