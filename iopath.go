@@ -62,6 +62,8 @@ func (p *ioPath) read(ctx context.Context, k opKind, key, full string, track boo
 		var until time.Time
 		b, found, until, err = p.cached.GetCached(ctx, full, p.nearTTL)
 		kp.until = p.onClock(until)
+	} else if p.guard != nil {
+		b, found, err = p.guard.GetAt(ctx, full, t0.at()) // bounded from t0: no second clock read
 	} else {
 		b, found, err = p.store.Get(ctx, full)
 	}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/cachetest"
+	"github.com/tradecache/tradecache/internal/mono"
 	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store/memstore"
 )
@@ -53,5 +55,45 @@ func TestAFailedWriteIsLoggedButACanceledOneIsNot(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "write failed") {
 		t.Fatalf("a write the store failed was not logged:\n%s", logs.String())
+	}
+}
+
+// A hit reads the monotonic clock twice when it is timed (its start, which
+// the guard bounds the call from, and its end) and once when nothing
+// needs its latency (the guard's, for the bound): the guard does not read
+// the clock again for a call the I/O path has timed.
+func TestAHitReadsTheClockOnceForItsBoundAndOnceMoreForItsTime(t *testing.T) {
+	for _, timed := range []bool{true, false} {
+		mem, err := memstore.New(memstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mem.Close() })
+		off := false
+		c, err := tradecache.New(context.Background(), tradecache.Config{LogSlowOps: &timed, EnableMetrics: &off, PublishStats: &off, HealthInterval: time.Hour},
+			tradecache.WithStore(&failingSets{Store: mem}), tradecache.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		ctx := context.Background()
+		if err := c.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		var reads atomic.Int64
+		stop := mono.CountReads(&reads)
+		var v []byte
+		found, err := c.Get(ctx, "k", &v)
+		stop()
+		if err != nil || !found {
+			t.Fatalf("Get: %v %v", found, err)
+		}
+		want := int64(1)
+		if timed {
+			want = 2
+		}
+		if got := reads.Load(); got != want {
+			t.Errorf("timed %v: a hit read the clock %d times, want %d", timed, got, want)
+		}
 	}
 }

@@ -43,6 +43,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/tradecache/tradecache/internal/mono"
 	"github.com/tradecache/tradecache/internal/starve"
 	"github.com/tradecache/tradecache/store"
 )
@@ -123,8 +124,9 @@ var (
 // tenth of d). Callers whose context can be cancelled keep their own,
 // bounded by context.WithTimeout.
 //
-// A call finds its epoch by reading the monotonic clock alone (one
-// clock_gettime, 80 ns here against time.Now's 136). An epoch marked over
+// A call finds its epoch by a reading of the monotonic clock alone
+// (mono.Now): the one the I/O path took when the call started (GetAt),
+// or its own. An epoch marked over
 // by a timer instead read no clock at all, but a timer that fires late on
 // a starved process leaves the calls of that spell less than d; a burner
 // run of make test then saw 68 timeouts in TestFailoverSentinelMasterKill.
@@ -138,22 +140,20 @@ type sharedDeadline struct {
 type deadlineEpoch struct {
 	ctx    context.Context
 	cancel context.CancelFunc // never called: the deadline ends it
-	until  time.Duration      // since clockBase
+	until  time.Duration      // a mono reading
 }
-
-// clockBase is the origin of the monotonic readings epochs compare.
-var clockBase = time.Now()
 
 func newShared(d time.Duration) *sharedDeadline {
 	return &sharedDeadline{d: d, epoch: max(d/10, time.Millisecond)}
 }
 
-func (s *sharedDeadline) get() context.Context {
-	now := time.Since(clockBase)
+// get returns the epoch's context for a call admitted at now (a mono
+// reading).
+func (s *sharedDeadline) get(now time.Duration) context.Context {
 	if e := s.cur.Load(); e != nil && now < e.until {
 		return e.ctx
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), clockBase.Add(now+s.d+s.epoch))
+	ctx, cancel := context.WithDeadline(context.Background(), mono.Time(now+s.d+s.epoch))
 	e := &deadlineEpoch{ctx: ctx, cancel: cancel, until: now + s.epoch}
 	s.cur.Store(e)
 	return e.ctx
@@ -533,15 +533,21 @@ type call struct {
 
 // begin admits a call that spans partitions and bounds its context by d.
 func (s *Store) begin(ctx context.Context, d time.Duration) (context.Context, call, error) {
-	return s.beginOn(ctx, d, s.cb)
+	return s.beginOn(ctx, d, s.cb, 0)
 }
 
 // beginKey admits a call on key, through key's partition breaker.
 func (s *Store) beginKey(ctx context.Context, d time.Duration, key string) (context.Context, call, error) {
+	return s.beginKeyAt(ctx, d, key, 0)
+}
+
+// beginKeyAt is beginKey of a call that started at now (a mono reading;
+// 0: unknown, read when needed).
+func (s *Store) beginKeyAt(ctx context.Context, d time.Duration, key string, now time.Duration) (context.Context, call, error) {
 	if s.part == nil {
-		return s.beginOn(ctx, d, s.cb)
+		return s.beginOn(ctx, d, s.cb, now)
 	}
-	return s.beginOn(ctx, d, s.parts[s.part(key)])
+	return s.beginOn(ctx, d, s.parts[s.part(key)], now)
 }
 
 // beginKeys admits a batch: a one-key batch through its key's partition
@@ -550,12 +556,12 @@ func (s *Store) beginKey(ctx context.Context, d time.Duration, key string) (cont
 // batch under one hash tag.)
 func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(int) string) (context.Context, call, error) {
 	if s.part == nil || n != 1 {
-		return s.beginOn(ctx, d, s.cb)
+		return s.beginOn(ctx, d, s.cb, 0)
 	}
-	return s.beginOn(ctx, d, s.parts[s.part(key(0))])
+	return s.beginOn(ctx, d, s.parts[s.part(key(0))], 0)
 }
 
-func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker) (context.Context, call, error) {
+func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker, now time.Duration) (context.Context, call, error) {
 	c := call{s: s, parent: ctx, b: cb}
 	switch {
 	case s.disabled:
@@ -569,7 +575,7 @@ func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker) (cont
 		}
 		c.done = done
 	}
-	ctx, c.cancel = s.bound(ctx, d)
+	ctx, c.cancel = s.bound(ctx, d, now)
 	c.deadline, _ = ctx.Deadline()
 	return ctx, c, nil
 }
@@ -578,17 +584,25 @@ func noCancel() {}
 
 // bound returns ctx bounded by d: ctx itself when its own deadline is
 // sooner, a shared epoch deadline when it can never be cancelled, or a
-// context.WithTimeout.
-func (s *Store) bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+// context.WithTimeout. now is when the call started (a mono reading), or 0
+// to read the clock when the epoch needs it.
+func (s *Store) bound(ctx context.Context, d, now time.Duration) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 		return ctx, noCancel // the caller's deadline is the tighter bound
 	}
 	if ctx.Done() == nil {
+		var shared *sharedDeadline
 		switch d {
 		case s.op:
-			return s.sharedOp.get(), noCancel
+			shared = s.sharedOp
 		case s.batch:
-			return s.sharedBatch.get(), noCancel
+			shared = s.sharedBatch
+		}
+		if shared != nil {
+			if now == 0 {
+				now = mono.Now()
+			}
+			return shared.get(now), noCancel
 		}
 	}
 	return context.WithTimeout(ctx, d)
@@ -670,7 +684,14 @@ func asTimeout(parent context.Context, err error) error {
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	ctx, c, err := s.beginKey(ctx, s.op, key)
+	return s.GetAt(ctx, key, 0)
+}
+
+// GetAt is Get of a call that started at now, a reading of mono.Now that
+// its caller took for its own timing: the call is bounded from it, and
+// the guard reads no clock of its own. 0 means no reading.
+func (s *Store) GetAt(ctx context.Context, key string, now time.Duration) ([]byte, bool, error) {
+	ctx, c, err := s.beginKeyAt(ctx, s.op, key, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -813,7 +834,7 @@ func (r *spreadRun) admit(n int) {
 // tells each partition the outcome of its own keys.
 func (r *spreadRun) send(parent context.Context, sent int, send func(ctx context.Context, idx []int) error) {
 	s := r.s
-	ctx, cancel := s.bound(parent, s.batch)
+	ctx, cancel := s.bound(parent, s.batch, 0)
 	deadline, _ := ctx.Deadline()
 	err := send(ctx, r.idx)
 	cancel()
