@@ -125,13 +125,12 @@ var (
 // bounded by context.WithTimeout.
 //
 // A call finds its epoch by a reading of the monotonic clock alone
-// (mono.Now): the one the I/O path took when the call started (GetAt),
-// or its own. An epoch marked over
-// by a timer instead read no clock at all, but a timer that fires late on
-// a starved process leaves the calls of that spell less than d; a burner
-// run of make test then saw 68 timeouts in TestFailoverSentinelMasterKill.
-// Whatever their cause, the bound is the promise, and the clock read
-// keeps it.
+// (mono.Now): the one the I/O path took when the call started (GetAt), or
+// its own. An epoch marked over by a timer instead read no clock at all,
+// but a timer that fires late on a starved process leaves the calls of
+// that spell less than d; a burner run of make test then saw 68 timeouts
+// in TestFailoverSentinelMasterKill. Whatever their cause, the bound is
+// the promise, and the clock read keeps it.
 type sharedDeadline struct {
 	d, epoch time.Duration
 	cur      atomic.Pointer[deadlineEpoch]
