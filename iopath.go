@@ -183,6 +183,8 @@ func (p *ioPath) readBatch(ctx context.Context, keys, full []string, track bool)
 		for i := range untils {
 			kps[i].until = p.onClock(untils[i])
 		}
+	} else if p.guard != nil {
+		vals, err = p.guard.GetManyAt(ctx, full, t0.at()) // bounded from t0, as read's Get
 	} else {
 		vals, err = p.store.GetMany(ctx, full)
 	}

@@ -58,10 +58,10 @@ func TestAFailedWriteIsLoggedButACanceledOneIsNot(t *testing.T) {
 	}
 }
 
-// A hit reads the monotonic clock twice when it is timed (its start, which
-// the guard bounds the call from, and its end) and once when nothing
-// needs its latency (the guard's, for the bound): the guard does not read
-// the clock again for a call the I/O path has timed.
+// A hit, one key or a batch, reads the monotonic clock twice when it is
+// timed (its start, which the guard bounds the call from, and its end) and
+// once when nothing needs its latency (the guard's, for the bound): the
+// guard does not read the clock again for a call the I/O path has timed.
 func TestAHitReadsTheClockOnceForItsBoundAndOnceMoreForItsTime(t *testing.T) {
 	for _, timed := range []bool{true, false} {
 		mem, err := memstore.New(memstore.Options{})
@@ -80,6 +80,10 @@ func TestAHitReadsTheClockOnceForItsBoundAndOnceMoreForItsTime(t *testing.T) {
 		if err := c.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
 			t.Fatal(err)
 		}
+		want := int64(1)
+		if timed {
+			want = 2
+		}
 		var reads atomic.Int64
 		stop := mono.CountReads(&reads)
 		var v []byte
@@ -88,12 +92,20 @@ func TestAHitReadsTheClockOnceForItsBoundAndOnceMoreForItsTime(t *testing.T) {
 		if err != nil || !found {
 			t.Fatalf("Get: %v %v", found, err)
 		}
-		want := int64(1)
-		if timed {
-			want = 2
-		}
 		if got := reads.Load(); got != want {
 			t.Errorf("timed %v: a hit read the clock %d times, want %d", timed, got, want)
+		}
+		// A batch too: one call, whatever its keys.
+		reads.Store(0)
+		stop = mono.CountReads(&reads)
+		m := map[string][]byte{}
+		n, err := c.GetMany(ctx, []string{"k", "k"}, &m)
+		stop()
+		if err != nil || n != 2 {
+			t.Fatalf("GetMany: %d %v", n, err)
+		}
+		if got := reads.Load(); got != want {
+			t.Errorf("timed %v: a batch read the clock %d times, want %d", timed, got, want)
 		}
 	}
 }

@@ -554,10 +554,16 @@ func (s *Store) beginKeyAt(ctx context.Context, d time.Duration, key string, now
 // share a partition would hash every key of every batch, for the rare
 // batch under one hash tag.)
 func (s *Store) beginKeys(ctx context.Context, d time.Duration, n int, key func(int) string) (context.Context, call, error) {
+	return s.beginKeysAt(ctx, d, n, key, 0)
+}
+
+// beginKeysAt is beginKeys of a call that started at now (a mono reading;
+// 0: unknown, read when needed).
+func (s *Store) beginKeysAt(ctx context.Context, d time.Duration, n int, key func(int) string, now time.Duration) (context.Context, call, error) {
 	if s.part == nil || n != 1 {
-		return s.beginOn(ctx, d, s.cb, 0)
+		return s.beginOn(ctx, d, s.cb, now)
 	}
-	return s.beginOn(ctx, d, s.parts[s.part(key(0))], 0)
+	return s.beginOn(ctx, d, s.parts[s.part(key(0))], now)
 }
 
 func (s *Store) beginOn(ctx context.Context, d time.Duration, cb *breaker, now time.Duration) (context.Context, call, error) {
@@ -703,6 +709,11 @@ func (s *Store) GetAt(ctx context.Context, key string, now time.Duration) ([]byt
 // call, and each partition's breaker learns its own keys' outcome; what was
 // read comes back with a *store.PartialError naming what was not.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	return s.GetManyAt(ctx, keys, 0)
+}
+
+// GetManyAt is GetMany of a call that started at now, as GetAt.
+func (s *Store) GetManyAt(ctx context.Context, keys []string, now time.Duration) ([][]byte, error) {
 	if s.part != nil && len(keys) > 1 && !s.disabled {
 		out := make([][]byte, len(keys))
 		err := s.spread(ctx, len(keys), func(i int) string { return keys[i] }, func(ctx context.Context, idx []int) error {
@@ -717,7 +728,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		}
 		return out, err
 	}
-	ctx, c, err := s.beginKeys(ctx, s.batch, len(keys), func(i int) string { return keys[i] })
+	ctx, c, err := s.beginKeysAt(ctx, s.batch, len(keys), func(i int) string { return keys[i] }, now)
 	if err != nil {
 		return nil, err
 	}
