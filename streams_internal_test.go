@@ -15,12 +15,7 @@ import (
 // keys: the second publish of a key builds nothing, and a namespace
 // publishing under ever new keys stops holding names at the bound.
 func TestPublishedKeysNamesAreHeldUpToABound(t *testing.T) {
-	c, err := New(context.Background(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ns := c.Namespace("market_data")
+	c, ns := marketData(t)
 	first, err := ns.pubKeysOf("publish", "AAPL:quote")
 	if err != nil {
 		t.Fatal(err)
@@ -54,12 +49,7 @@ func TestPublishedKeysNamesAreHeldUpToABound(t *testing.T) {
 // a quote's size: one allocation for a held key's publication, where
 // growing from nothing made four.
 func TestAPublicationEncodesIntoOneBuffer(t *testing.T) {
-	c, err := New(context.Background(), Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ns := c.Namespace("market_data")
+	_, ns := marketData(t)
 	type quote struct {
 		Symbol   string
 		Bid, Ask float64
@@ -77,4 +67,16 @@ func TestAPublicationEncodesIntoOneBuffer(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { _, _ = ns.publication("publish", u) }); allocs > 2 {
 		t.Fatalf("a publication cost %v allocations, want the buffer's (and the value's boxing)", allocs)
 	}
+}
+
+// marketData opens a Cache on the in-memory store, closed when the test
+// ends, and returns it with its market_data namespace.
+func marketData(t *testing.T) (*Cache, *Namespace) {
+	t.Helper()
+	c, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, c.Namespace("market_data")
 }

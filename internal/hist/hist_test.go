@@ -76,13 +76,11 @@ func TestConcurrentRecordsSumExactly(t *testing.T) {
 	var h Histogram
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 10000 {
 				h.Record(time.Duration(g*10000 + i))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	const n = 80000
