@@ -8,7 +8,7 @@ FUZZTIME            ?= 60s
 SOAK                ?= 2m
 SOAK_TOPOLOGY       ?= standalone
 
-.PHONY: test deps check unit pytest pyinstall pybench bench compare report fuzz soak demo test-valkey valkey-deps
+.PHONY: test deps check unit pytest pyinstall pybench bench rounds compare report fuzz soak demo test-valkey valkey-deps
 
 ## test: install what is missing; compile every package with -race, the work that go test -race and
 ## staticcheck share; then gofmt's check and staticcheck beside go test -race -vet=all and pytest (at
@@ -87,6 +87,11 @@ pybench: deps pyinstall
 ## bench: benchmarks beside raw rueidis (no -race)
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+## rounds: the fast path's figures as interleaved rounds, each ratio per round (benchmarks/rounds.sh;
+## ROUNDS=3 by default, about four minutes a round)
+rounds: deps
+	GO=$(GO) sh benchmarks/rounds.sh
 
 FUZZ_TARGETS        := codec:FuzzUnmarshal codec:FuzzExtensions codec:FuzzSealed codec:FuzzAmplification trading:FuzzCanonicalDecoders
 
