@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +21,21 @@ func TestSpanDigits(t *testing.T) {
 	}{{0, 0}, {1, 0}, {19, 0}, {20, 1}, {60_000, 4}, {3_600_000, 6}, {2_000_000, 6}, {1_999_999, 5}} {
 		if got := spanDigits(c.life); got != c.want {
 			t.Errorf("spanDigits(%d) = %d, want %d", c.life, got, c.want)
+		}
+	}
+}
+
+// A version is 20 digits, so that the scripts' string comparison orders
+// versions as numbers, up to the largest uint64.
+func TestVersionArgOrdersAsNumbers(t *testing.T) {
+	vs := []uint64{0, 1, 9, 10, 99, 100, 1 << 53, 1<<53 + 1, math.MaxUint64 - 1, math.MaxUint64}
+	for i, v := range vs {
+		a := versionArg(v)
+		if len(a) != 20 || strings.TrimLeft(a, "0") != strings.TrimLeft(strconv.FormatUint(v, 10), "0") {
+			t.Fatalf("versionArg(%d) = %q", v, a)
+		}
+		if i > 0 && versionArg(vs[i-1]) >= a {
+			t.Fatalf("versionArg(%d) = %q does not sort above versionArg(%d) = %q", v, a, vs[i-1], versionArg(vs[i-1]))
 		}
 	}
 }

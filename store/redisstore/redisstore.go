@@ -651,6 +651,18 @@ redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
 redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
 return 1`)
 
+// versionArg is a version as the setIfNewer and publish scripts compare
+// it: 20 digits, zero-padded, so that any uint64 orders as a string
+// exactly as it does as a number (Lua's numbers are doubles).
+func versionArg(v uint64) string {
+	var b [20]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[:])
+}
+
 // SetIfNewer implements store.Store with one Lua script.
 func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte, version uint64, ttl time.Duration) (bool, error) {
 	if s.closed.Load() {
@@ -660,7 +672,7 @@ func (s *Store) SetIfNewer(ctx context.Context, key, verKey string, value []byte
 		return false, fmt.Errorf("redisstore: SetIfNewer needs a positive TTL, got %v", ttl)
 	}
 	n, err := setIfNewer.Exec(ctx, s.client, []string{key, verKey},
-		[]string{rueidis.BinaryString(value), fmt.Sprintf("%020d", version), fmt.Sprint(pxMillis(ttl))}).AsInt64()
+		[]string{rueidis.BinaryString(value), versionArg(version), fmt.Sprint(pxMillis(ttl))}).AsInt64()
 	return n == 1, classify(err)
 }
 
