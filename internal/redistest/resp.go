@@ -56,6 +56,17 @@ func SetPassword(addr, pw string) {
 // SLEEP) without going through the client library the tests are testing.
 // It sends AUTH first to a server started with requirepass.
 func Do(addr string, args ...string) (any, error) {
+	c, r, err := connect(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return roundTrip(c, r, args...)
+}
+
+// connect dials addr as Do does (TLS for a TLS-only server, AUTH for one
+// with a password), with 5 s for everything sent on the connection.
+func connect(addr string) (net.Conn, *bufio.Reader, error) {
 	var c net.Conn
 	var err error
 	if _, ok := tlsAddrs.Load(addr); ok {
@@ -64,17 +75,17 @@ func Do(addr string, args ...string) (any, error) {
 		c, err = net.DialTimeout("tcp", addr, time.Second)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	r := bufio.NewReader(c)
 	if pw, ok := passwords.Load(addr); ok {
 		if _, err := roundTrip(c, r, "AUTH", pw.(string)); err != nil {
-			return nil, err
+			c.Close()
+			return nil, nil, err
 		}
 	}
-	return roundTrip(c, r, args...)
+	return c, r, nil
 }
 
 // roundTrip sends one command and reads its reply, an error reply as a
