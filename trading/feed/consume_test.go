@@ -1,7 +1,6 @@
 package feed_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tradecache/tradecache"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/store/guard"
 	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/feed"
@@ -37,7 +37,7 @@ import (
 func TestConsumeDoesNotOpenTheBreakerForOtherCalls(t *testing.T) {
 	srv := redistest.Start(t)
 	off := false
-	var openings lockedLines // the breaker's "opened" records, with their last failure: what opened it
+	var openings testkit.SyncBuffer // the breaker's "opened" records, with their last failure: what opened it
 	c, err := tradecache.New(context.Background(), tradecache.Config{
 		Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr, MaxConnections: 10}, LogSlowOps: &off, PublishStats: &off},
 		tradecache.WithLogger(slog.New(slog.NewTextHandler(&openings, &slog.HandlerOptions{Level: slog.LevelWarn}))))
@@ -58,7 +58,7 @@ func TestConsumeDoesNotOpenTheBreakerForOtherCalls(t *testing.T) {
 		t.Logf("round %d: Consume over 200 symbols, MaxConnections 10, beside 50 goroutines of Get: %d Gets, %d timed out, %d refused (breaker open); the breaker opened %d times",
 			round, r.calls, r.timeouts, r.refused, r.opened)
 		if r.opened > 0 {
-			t.Logf("what the breaker logged as it opened:\n%s", openings.take())
+			t.Logf("what the breaker has logged as it opened:\n%s", openings.String())
 		}
 		switch {
 		case r.refused == 0 && r.opened == 0:
@@ -132,25 +132,4 @@ func consumeBesideGets(t *testing.T, c *tradecache.Cache, f *feed.Feed, syms []s
 	fd, fr := firstDeadline.Load(), firstRefusal.Load()
 	return consumeRound{calls: calls.Load(), timeouts: timeouts.Load(), refused: refused.Load(),
 		opened: st.BreakerTransitions.Opened - openedBefore, timedOutFirst: fd != 0 && (fr == 0 || fd < fr)}
-}
-
-// lockedLines is an io.Writer for a slog handler that goroutines share.
-type lockedLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// take returns what was written since the last take.
-func (l *lockedLines) take() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.buf.String()
-	l.buf.Reset()
-	return s
 }
