@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from feedpub import publish, take
 from topology import Cluster, SentinelGroup
-from tradecache import CacheManager, CacheTimeoutError, Config, RedisConnectionError, CacheCommandError
+from tradecache import CacheManager, CacheTimeoutError, Config, Feed, RedisConnectionError, CacheCommandError
 
 
 async def _through_failover(m, kill, keys, seconds=20.0):
@@ -88,6 +89,17 @@ def test_cluster_master_kill():
             await m.set_many({k: i for i, k in enumerate(keys)})
             assert await m.get_many(keys) == {k: i for i, k in enumerate(keys)}
             assert await m.clear_namespace("default") == 30
+            # The feed on a cluster: symbols on different slots, each read
+            # from its own node.
+            syms = ["CA", "CB", "CC", "CD"]
+            for s in syms:
+                await publish(m, s, 1)
+            async with Feed(m, block=0.05).subscribe(syms) as updates:
+                assert sorted((u.symbol, u.version) for u in await take(updates, 4)) == [(s, 1) for s in syms]
+                for s in syms:
+                    await publish(m, s, 2)
+                assert sorted((u.symbol, u.version, u.snapshot) for u in await take(updates, 4)) == \
+                    [(s, 2, False) for s in syms]
             victim = cl.masters()[0]
             calls, failures, worst, took = await _through_failover(m, victim.kill, keys)
             print(f"cluster master kill: {calls} calls, {failures} failed, slowest {worst * 1000:.0f} ms, "

@@ -17,16 +17,17 @@ from .cache import CacheManager, InvalidationQueueFull, Namespace, RedisCache
 from .config import (CacheConfig, CacheEnvironment, CachePolicy, Config, get_cache_config)
 from .decorators import cache_market_data, cache_result, cached, get_cache_manager, memo_key, set_cache_manager
 from .envelope import EnvelopeError, Key, Keyring, Stamp, TcTime, canonical, decode, decode_stamped, encode
+from .feed import Feed, Update
 from .handle import Handle
-from .errors import (CacheAuthError, CacheCommandError, CacheConfigurationError, CacheError, CacheTimeoutError,
-                     CacheUnavailable, CircuitOpenError, ConfigError, InvalidKeyError, RedisConnectionError,
-                     SerializationError, ValueTooLarge)
+from .errors import (BadEntryError, CacheAuthError, CacheCommandError, CacheConfigurationError, CacheError,
+                     CacheTimeoutError, CacheUnavailable, CircuitOpenError, ConfigError, InvalidKeyError,
+                     NoStreamsError, RedisConnectionError, SerializationError, ValueTooLarge)
 
 __all__ = [
-    "CacheAuthError", "CacheCommandError", "CacheConfig", "CacheConfigurationError", "CacheEnvironment", "CacheError",
+    "BadEntryError", "CacheAuthError", "CacheCommandError", "CacheConfig", "CacheConfigurationError", "CacheEnvironment", "CacheError",
     "CacheManager", "CachePolicy", "CacheTimeoutError", "CacheUnavailable", "CircuitBreaker", "CircuitOpenError",
-    "Config", "ConfigError", "EnvelopeError", "Handle", "InvalidKeyError", "InvalidationQueueFull", "Key", "Keyring", "MemoryBackend", "Namespace",
-    "RedisBackend", "RedisCache", "RedisConnectionError", "SerializationError", "Stamp", "TcTime", "ValueTooLarge",
+    "Config", "ConfigError", "EnvelopeError", "Feed", "Handle", "InvalidKeyError", "InvalidationQueueFull", "Key", "Keyring", "MemoryBackend", "Namespace", "NoStreamsError",
+    "RedisBackend", "RedisCache", "RedisConnectionError", "SerializationError", "Stamp", "TcTime", "Update", "ValueTooLarge",
     "cache_market_data", "cache_result", "cached", "canonical", "decode", "decode_stamped", "encode",
     "get_cache_config", "get_cache_manager", "memo_key", "set_cache_manager",
 ]

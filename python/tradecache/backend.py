@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 from . import keyslot
 from .config import Config
+from .errors import NoStreamsError
 
 # The Go store's script, character for character, so that both languages
 # run one script (one SHA): the version is compared as a 20-digit
@@ -41,6 +42,18 @@ if cur and cur >= ARGV[2] then return 0 end
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
 redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
 return 1"""
+
+
+# SNAPSHOT reads a value, its version key and its stream's last entry ID at
+# one instant: store/redisstore's snapshot script, word for word, so that a
+# Python subscriber starts where a Go one would.
+SNAPSHOT = """
+local v = redis.call("GET", KEYS[1])
+local ver = redis.call("GET", KEYS[2])
+local last = redis.call("XREVRANGE", KEYS[3], "+", "-", "COUNT", 1)
+local id = ""
+if #last > 0 then id = last[1][1] end
+return {v, ver, id}"""
 
 
 class PoolWait(Exception):
@@ -65,6 +78,8 @@ class Backend:
     async def getex(self, key: str, px: int) -> bytes | None: ...
     async def set_if_newer(self, key: str, ver_key: str, value: bytes, version: str, px: int) -> bool: ...
     async def scan_delete(self, pattern: str, batch: int) -> int: ...
+    async def snapshot(self, key: str, ver_key: str, stream: str) -> tuple[bytes | None, bytes | None, str]: ...
+    async def xread(self, streams: list[str], ids: list[str], count: int, block_ms: int) -> list[list[tuple[str, dict]]]: ...
     async def ping(self) -> None: ...
     async def info(self) -> dict[str, Any]: ...
     async def close(self) -> None: ...
@@ -142,6 +157,12 @@ class MemoryBackend(Backend):
         for k in gone:
             del self._data[k]
         return len(gone)
+
+    async def snapshot(self, key, ver_key, stream):
+        raise NoStreamsError("the in-memory backend keeps no streams: subscribe needs Redis")
+
+    async def xread(self, streams, ids, count, block_ms):
+        raise NoStreamsError("the in-memory backend keeps no streams: subscribe needs Redis")
 
     async def ping(self):
         return None
@@ -426,6 +447,7 @@ class RedisBackend(Backend):
             self._bounded, self._batch_bound = op, batch
             self._slots = _Slots(cfg.pool_size)
         self._script = None if self._cluster else self.op.register_script(SET_IF_NEWER)
+        self._snapshot = None if self._cluster else self.op.register_script(SNAPSHOT)
 
     async def _do(self, aw: Any, bound: float | None = None) -> Any:
         """One single-key command: a pool slot, then the command, both
@@ -560,6 +582,45 @@ class RedisBackend(Backend):
             if cursor == 0:
                 return removed
 
+    async def snapshot(self, key, ver_key, stream):
+        if self._cluster:
+            r = await self.op.execute_command("EVAL", SNAPSHOT, 3, key, ver_key, stream)
+        else:
+            r = await self._do(self._snapshot(keys=[key, ver_key, stream]))
+        if not isinstance(r, list) or len(r) != 3:
+            raise ConnectionError(f"the snapshot script answered {type(r).__name__}")
+        last = r[2]
+        return r[0], r[1], last.decode() if isinstance(last, bytes) else str(last or "")
+
+    async def xread(self, streams, ids, count, block_ms):
+        """XREAD of streams after ids: one list of (id, fields) per stream.
+        A blocking read goes through the batch client, whose socket timeout
+        (the batch timeout) is above any block the feed allows; on a
+        cluster the streams share a hash slot, and the read goes to its
+        node."""
+        args: list[Any] = ["XREAD", "COUNT", max(count, 1)]
+        if block_ms > 0:
+            args += ["BLOCK", block_ms]
+        args += ["STREAMS", *streams, *ids]
+        if self._cluster:
+            if getattr(self.batch, "_initialize", False):
+                await self.batch.initialize()  # the slot map, before it is asked for a node
+            node = self.batch.get_node_from_key(streams[0])
+            r = await self.batch.execute_command(*args, target_nodes=node)
+        else:
+            r = await self.batch.execute_command(*args)
+        out: list[list[tuple[str, dict]]] = [[] for _ in streams]
+        if not r:
+            return out
+        at = {s: i for i, s in enumerate(streams)}
+        for name, entries in r:
+            i = at.get(name.decode() if isinstance(name, bytes) else name)
+            if i is None:
+                continue
+            for eid, fields in entries:
+                out[i].append((eid.decode() if isinstance(eid, bytes) else eid, _fields(fields)))
+        return out
+
     async def ping(self):
         await self._do(self.op.ping())
 
@@ -578,6 +639,18 @@ class RedisBackend(Backend):
             pool = getattr(c, "connection_pool", None)
             if pool is not None:
                 await pool.disconnect()
+
+
+def _fields(fields: Any) -> dict[str, bytes]:
+    """An entry's fields by name: redis-py gives a dict, or a flat list
+    from a raw reply; an entry deleted while pending has none."""
+    if fields is None:
+        return {}
+    if isinstance(fields, dict):
+        items = fields.items()
+    else:
+        items = zip(fields[0::2], fields[1::2])
+    return {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in items}
 
 
 def _ssl_pool_kwargs(cfg: Config) -> dict:

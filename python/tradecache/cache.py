@@ -276,10 +276,13 @@ class RedisCache:
         return [self.breaker, *self.parts]
 
     async def run(self, op: str, namespace: str, key: str, fn: Callable[..., Awaitable[T]], *args: Any,
-                  route: str | None = None) -> T:
+                  route: str | None = None, blocking: bool = False) -> T:
         """One backend call through the breaker (route, the Redis key of a
         single-key call, picks a partition's on a cluster), classified,
-        timed and counted. Bounded by the backend (see backend.py)."""
+        timed and counted. Bounded by the backend (see backend.py).
+        blocking marks a read that waits on the server (XREAD BLOCK): its
+        timeout is not held against the breaker, and its time, mostly
+        waiting, is neither timed nor logged as slow."""
         br = self.parts[keyslot.slot(route) * PARTS // 16384] if route is not None and self.parts else self.breaker
         try:
             br.allow()
@@ -294,7 +297,9 @@ class RedisCache:
             raise
         except Exception as raw:
             err, failure = classify(raw)
-            if failure:
+            if blocking and isinstance(err, CacheTimeoutError):
+                br.excluded()
+            elif failure:
                 br.failure(err)
             else:
                 br.success()
@@ -302,7 +307,8 @@ class RedisCache:
             self._observe(op, namespace, time.perf_counter() - t0, error=True)
             raise err.with_context(op, namespace, key) from raw
         br.success()
-        self._observe(op, namespace, time.perf_counter() - t0)
+        if not blocking:
+            self._observe(op, namespace, time.perf_counter() - t0)
         return r
 
     def _observe(self, op: str, namespace: str, s: float, error: bool = False) -> None:

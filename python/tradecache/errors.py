@@ -15,6 +15,8 @@ kinds (ErrUnavailable, ErrTimeout, ErrAuth, ErrInvalidKey, ErrTooLarge):
     │   └── EnvelopeError          a stored value a reader must refuse (.kind: corrupt, tampered, ...)
     ├── CacheConfigurationError    a setting that cannot work; alias ConfigError
     ├── InvalidKeyError            a key or namespace outside the grammar; nothing was sent
+    ├── NoStreamsError             the backend keeps no streams (the in-memory one; Go: ErrNoStreams)
+    ├── BadEntryError              a stream entry a subscriber refused (Go: feed.ErrBadEntry)
     └── ValueTooLarge              an encoded value over max_value_bytes; nothing was written
 
 Each carries what happened in its message, and where it applies the
@@ -82,6 +84,18 @@ ConfigError = CacheConfigurationError
 
 class InvalidKeyError(CacheError, ValueError):
     """A key or namespace outside the grammar; nothing was sent."""
+
+
+class NoStreamsError(CacheError):
+    """The backend keeps no streams (the in-memory one): the feed needs
+    Redis."""
+
+
+class BadEntryError(CacheError):
+    """A stream entry that a subscriber refused: its version is unreadable,
+    is not its quote's seq, or does not rise above the one delivered before
+    it (an entry planted with a raw XADD, or a corrupt one). The subscriber
+    reads the symbol again from a snapshot and goes on."""
 
 
 class ValueTooLarge(CacheError, ValueError):
