@@ -37,32 +37,7 @@ func TestAPlantedEntryDoesNotSilenceASymbol(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			full := "trading:market_data:" + trading.Key("PLNT", trading.KindQuote)
-			stream, _ := keyslot.Companion(full, " stream")
-			raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			last, err := raw.Do(ctx, raw.B().Xrevrange().Key(stream).End("+").Start("-").Count(1).Build()).AsXRange()
-			if err != nil || len(last) != 1 {
-				t.Fatal(last, err)
-			}
-			plant := func() {
-				// The planted value is a genuine envelope of a quote with Seq 26.
-				ns := c.Namespace(tradecache.NamespaceMarketData)
-				if err := ns.Set(ctx, "planted-scratch", quote("PLNT", 26), 0); err != nil {
-					t.Error(err)
-				}
-				env, err := raw.Do(ctx, raw.B().Get().Key("trading:market_data:planted-scratch").Build()).ToString()
-				if err != nil {
-					t.Error(err)
-				}
-				if err := raw.Do(ctx, raw.B().Xadd().Key(stream).Id("*").FieldValue().FieldValue("v", tc.version).
-					FieldValue("d", env).FieldValue("p", last[0].ID).Build()).Error(); err != nil {
-					t.Error(err)
-				}
-			}
+			plant := func() { plantEntry(t, ctx, c, srv.Addr, "PLNT", tc.version, 26) }
 			seen := map[uint64]bool{}
 			errs := 0
 			var wg sync.WaitGroup
@@ -100,5 +75,39 @@ func TestAPlantedEntryDoesNotSilenceASymbol(t *testing.T) {
 				t.Fatalf("Stats().Refused = %d, want the planted entry counted", got)
 			}
 		})
+	}
+}
+
+// plantEntry appends to symbol's stream, after its last entry and naming
+// it, an entry that Publish did not write: version over a genuine envelope
+// of a quote with Seq seq (made with a scratch Set and read back raw), as
+// someone with write access to Redis could. It may run on any goroutine.
+func plantEntry(t *testing.T, ctx context.Context, c *tradecache.Cache, addr, symbol, version string, seq uint64) {
+	t.Helper()
+	full := "trading:market_data:" + trading.Key(symbol, trading.KindQuote)
+	stream, _ := keyslot.Companion(full, " stream")
+	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer raw.Close()
+	last, err := raw.Do(ctx, raw.B().Xrevrange().Key(stream).End("+").Start("-").Count(1).Build()).AsXRange()
+	if err != nil || len(last) != 1 {
+		t.Error(last, err)
+		return
+	}
+	if err := c.Namespace(tradecache.NamespaceMarketData).Set(ctx, "planted-scratch", quote(symbol, seq), 0); err != nil {
+		t.Error(err)
+		return
+	}
+	env, err := raw.Do(ctx, raw.B().Get().Key("trading:market_data:planted-scratch").Build()).ToString()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := raw.Do(ctx, raw.B().Xadd().Key(stream).Id("*").FieldValue().FieldValue("v", version).
+		FieldValue("d", env).FieldValue("p", last[0].ID).Build()).Error(); err != nil {
+		t.Error(err)
 	}
 }

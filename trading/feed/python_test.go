@@ -10,13 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/tradecache/tradecache"
-	"github.com/tradecache/tradecache/internal/keyslot"
 	"github.com/tradecache/tradecache/internal/redistest"
 	"github.com/tradecache/tradecache/internal/testkit"
-	"github.com/tradecache/tradecache/trading"
 	"github.com/tradecache/tradecache/trading/feed"
 )
 
@@ -98,27 +94,9 @@ func TestPythonSubscriberFollowsTheGoFeed(t *testing.T) {
 	publish(2, 20)
 	// Plant an entry on PYA's stream after its last genuine one: a genuine
 	// envelope of a quote with Seq 26 under version 1000000026.
-	full := "trading:market_data:" + trading.Key("PYA", trading.KindQuote)
-	stream, _ := keyslot.Companion(full, " stream")
-	raw, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	last, err := raw.Do(ctx, raw.B().Xrevrange().Key(stream).End("+").Start("-").Count(1).Build()).AsXRange()
-	if err != nil || len(last) != 1 {
-		t.Fatal(last, err)
-	}
-	if err := c.Namespace(tradecache.NamespaceMarketData).Set(ctx, "planted-scratch", quote("PYA", 26), 0); err != nil {
-		t.Fatal(err)
-	}
-	env, err := raw.Do(ctx, raw.B().Get().Key("trading:market_data:planted-scratch").Build()).ToString()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Do(ctx, raw.B().Xadd().Key(stream).Id("*").FieldValue().FieldValue("v", "00000000001000000026").
-		FieldValue("d", env).FieldValue("p", last[0].ID).Build()).Error(); err != nil {
-		t.Fatal(err)
+	plantEntry(t, ctx, c, srv.Addr, "PYA", "00000000001000000026", 26)
+	if t.Failed() {
+		t.FailNow()
 	}
 	publish(21, 30)
 
@@ -129,6 +107,11 @@ func TestPythonSubscriberFollowsTheGoFeed(t *testing.T) {
 		t.Fatalf("feed_interop.py: %v; it printed %+v\nits stderr:\n%s", err, got, stderr.String())
 	}
 
+	// A resync delivers the symbol's current value again, as Go's
+	// Subscribe does: it may repeat the version delivered before it, and
+	// only it may. (After the planted entry there can be two: the
+	// snapshot's last ID is the planted entry, which the next genuine
+	// entry does not name.)
 	versions := map[string][]uint64{}
 	var badEntries, resyncs int
 	for _, u := range got {
@@ -141,10 +124,14 @@ func TestPythonSubscriberFollowsTheGoFeed(t *testing.T) {
 			if u.Seq != u.Version || u.Bid != quote(u.Symbol, u.Seq).Bid.StringFixed(2) {
 				t.Errorf("%s: version %d carried seq %d, bid %s", u.Symbol, u.Version, u.Seq, u.Bid)
 			}
+			vs := versions[u.Symbol]
+			if n := len(vs); n > 0 && (u.Version < vs[n-1] || u.Version == vs[n-1] && !u.Resync) {
+				t.Errorf("%s: version %d (resync %v) after %v", u.Symbol, u.Version, u.Resync, vs)
+			}
 			if u.Resync {
 				resyncs++
 			}
-			versions[u.Symbol] = append(versions[u.Symbol], u.Version)
+			versions[u.Symbol] = append(vs, u.Version)
 		}
 	}
 	t.Logf("Python received %v; %d refused entries, %d resyncs; its stats %v", versions, badEntries, resyncs, got[len(got)-1].Stats)
@@ -157,12 +144,7 @@ func TestPythonSubscriberFollowsTheGoFeed(t *testing.T) {
 		t.Fatalf("PYB: %d updates, want 30", n)
 	}
 	a := versions["PYA"]
-	for i := 1; i < len(a); i++ {
-		if a[i] <= a[i-1] {
-			t.Fatalf("PYA: versions %v do not rise", a)
-		}
-	}
-	if len(a) == 0 || a[len(a)-1] != 30 || badEntries != 1 || resyncs != 1 {
-		t.Fatalf("PYA: versions %v, %d refused entries, %d resyncs; want up to 30, the planted entry refused once and one resync", a, badEntries, resyncs)
+	if len(a) == 0 || a[len(a)-1] != 30 || badEntries != 1 || resyncs < 1 {
+		t.Fatalf("PYA: versions %v, %d refused entries, %d resyncs; want up to 30, the planted entry refused once and a resync", a, badEntries, resyncs)
 	}
 }
