@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from tradecache import (BadEntryError, CacheConfigurationError, CacheManager, Config, Feed, InvalidKeyError,
-                        NoStreamsError, RedisConnectionError, keyslot)
+from tradecache import (BadEntryError, CacheConfigurationError, CacheManager, CacheTimeoutError, Config, Feed,
+                        InvalidKeyError, NoStreamsError, RedisConnectionError, keyslot)
+from tradecache.breaker import CLOSED
 from feedpub import D, PUBLISH, publish, take  # noqa: F401
 from tradecache.config import NAMESPACE_MARKET_DATA
 
@@ -102,6 +103,45 @@ def test_kill9_is_reported_and_the_subscription_resumes(own_redis):
                 assert (u.version, u.quote["seq"]) == (7, 7), u  # never a value the new server does not hold
                 await publish(m, "FK", 8)
                 assert (await take(updates, 1))[0].version == 8
+    asyncio.run(go())
+
+
+def test_a_frozen_server_is_reported_bounded_and_the_subscription_resumes(own_redis):
+    """SIGSTOP: each blocked read ends within the batch timeout and is
+    reported (a timeout, not held against the breaker, which here opens
+    on one failure); leaving the block
+    while the server is frozen ends within that bound too; after SIGCONT
+    the updates come again."""
+    async def go():
+        errors = []
+        async with manager(own_redis.url, batch_timeout=0.5, breaker_failures=1) as m:
+            await publish(m, "FS", 1)
+            async with Feed(m, block=0.05, on_error=errors.append).subscribe(["FS"]) as updates:
+                assert (await take(updates, 1))[0].version == 1
+                own_redis.freeze()
+                try:
+                    t0 = time.monotonic()
+                    while not errors and time.monotonic() - t0 < 5:
+                        await asyncio.sleep(0.02)
+                    took = time.monotonic() - t0
+                    assert errors and all(isinstance(e, CacheTimeoutError) for e in errors), errors
+                    assert took < 2.0, f"the first report came {took:.2f} s after the freeze (batch timeout 0.5 s)"
+                    assert m.breaker.state == CLOSED, "a blocking read's timeout opened the breaker"
+                finally:
+                    own_redis.thaw()
+                await publish(m, "FS", 2)
+                got = await take(updates, 1)
+                assert got[0].version == 2, got
+            own_redis.freeze()
+            try:
+                sub = Feed(m, block=0.05, on_error=errors.append).subscribe(["FS"])
+                t0 = time.monotonic()
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(take(sub, 1), 0.2)  # the snapshot waits on the frozen server
+                await sub.aclose()
+                assert time.monotonic() - t0 < 2.0, "closing a subscription on a frozen server was not bounded"
+            finally:
+                own_redis.thaw()
     asyncio.run(go())
 
 
