@@ -14,23 +14,14 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradecache/tradecache/codec"
+	"github.com/tradecache/tradecache/internal/testkit"
 )
-
-const pythonHint = "run `make test` (it installs them) or `apt-get install -y python3 python3-msgpack python3-zstandard python3-cryptography`"
 
 // TestPythonReadsAndWritesTheWireFormat runs Debian's /usr/bin/python3 with
 // Debian's msgpack over every golden vector, then reads in Go what Python
 // wrote. A missing interpreter or module fails the test; it never skips.
 func TestPythonReadsAndWritesTheWireFormat(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if _, err := os.Stat(python); err != nil {
-		t.Fatalf("%s not found: %s", python, pythonHint)
-	}
-	for _, mod := range []string{"msgpack", "zstandard", "cryptography"} {
-		if out, err := exec.Command(python, "-c", "import "+mod).CombinedOutput(); err != nil {
-			t.Fatalf("python module %s missing (%s): %s", mod, strings.TrimSpace(string(out)), pythonHint)
-		}
-	}
+	python := testkit.Python(t, "msgpack", "zstandard", "cryptography")
 	out := filepath.Join(t.TempDir(), "python-written.json")
 	abs, _ := filepath.Abs(goldenPath)
 	cmd := exec.Command(python, "check_golden.py", abs, out)

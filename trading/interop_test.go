@@ -21,10 +21,9 @@ import (
 	"github.com/tradecache/tradecache/codec"
 	"github.com/tradecache/tradecache/internal/cachetest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/trading"
 )
-
-const python = "/usr/bin/python3"
 
 // interopKey is the sealing key both languages are given, as a service
 // would be: CACHE_ENCRYPTION_KEYS.
@@ -35,12 +34,7 @@ var interopKey = codec.Key{ID: "interop", Secret: []byte("0123456789abcdef012345
 // output, if the script fails.
 func runPython(t *testing.T, args ...string) string {
 	t.Helper()
-	for _, mod := range []string{"msgpack", "zstandard", "cryptography", "redis"} {
-		if out, err := exec.Command(python, "-c", "import "+mod).CombinedOutput(); err != nil {
-			t.Fatalf("python module %s missing (%s): run `make test` (it installs python3-%s), or apt-get install -y python3-%s",
-				mod, strings.TrimSpace(string(out)), mod, mod)
-		}
-	}
+	python := testkit.Python(t, "msgpack", "zstandard", "cryptography", "redis")
 	cmd := exec.Command(python, append([]string{"../python/tests/interop.py"}, args...)...)
 	cmd.Env = append(os.Environ(), "CACHE_KEY_PREFIX=interop",
 		"CACHE_ENCRYPTION_KEYS=interop:"+base64.StdEncoding.EncodeToString(interopKey.Secret))

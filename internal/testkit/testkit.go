@@ -4,6 +4,8 @@
 package testkit
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -53,4 +55,23 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Python is Debian's interpreter, the one the tests that run Python
+// children use, after checking that it can import each of modules (Debian
+// names its package python3-<module>). A missing interpreter or module
+// fails t with how to install it; it never skips.
+func Python(t testing.TB, modules ...string) string {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Fatalf("%s not found: run `make test` (it installs what the tests need) or `apt-get install -y python3`", python)
+	}
+	for _, mod := range modules {
+		if out, err := exec.Command(python, "-c", "import "+mod).CombinedOutput(); err != nil {
+			t.Fatalf("python module %s missing (%s): run `make test` (it installs it), or `apt-get install -y python3-%s`",
+				mod, strings.TrimSpace(string(out)), mod)
+		}
+	}
+	return python
 }

@@ -14,7 +14,7 @@ import pytest
 from tradecache import (BadEntryError, CacheConfigurationError, CacheManager, CacheTimeoutError, Config, Feed,
                         InvalidKeyError, NoStreamsError, RedisConnectionError, keyslot)
 from tradecache.breaker import CLOSED
-from feedpub import D, PUBLISH, publish, take  # noqa: F401
+from feedpub import D, publish, take
 from tradecache.config import NAMESPACE_MARKET_DATA
 
 
@@ -159,6 +159,28 @@ def test_leaving_the_loop_ends_the_readers(redis_url):
                     break
                 await asyncio.sleep(0.02)
             assert len(asyncio.all_tasks()) <= before, asyncio.all_tasks()
+    asyncio.run(go())
+
+
+def test_a_reader_that_fails_unexpectedly_raises_to_the_consumer(redis_url, monkeypatch):
+    """An error the reader does not expect (here, a bug planted in the
+    entry check) reaches the loop, after what was queued before it, and
+    ends the subscription: it is never swallowed."""
+    from tradecache import feed as feedmod
+
+    def broken(self, g, i, fields, last):
+        raise RuntimeError("planted bug")
+
+    async def go():
+        async with manager(redis_url) as m:
+            await publish(m, "FX", 1)
+            sub = Feed(m, block=0.05).subscribe(["FX"])
+            assert (await take(sub, 1))[0].version == 1
+            monkeypatch.setattr(feedmod._Reader, "_check", broken)
+            await publish(m, "FX", 2)
+            with pytest.raises(RuntimeError, match="planted bug"):
+                await asyncio.wait_for(take(sub, 1), 10)
+            assert all(t.done() for t in sub._tasks)
     asyncio.run(go())
 
 

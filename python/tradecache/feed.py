@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tradecache.feed")
 
-_DONE = object()  # a reader's end, on the queue
+_DONE = object()  # a reader's failure, on the queue
 
 
 @dataclasses.dataclass
@@ -160,11 +160,11 @@ class Feed:
                     # Nothing anywhere: wait on one group, in rotation.
                     await r.read(groups[rot % len(groups)], self._block_ms)
                     rot += 1
-        finally:
-            try:
-                q.put_nowait(_DONE)
-            except asyncio.QueueFull:
-                pass
+        except Exception:
+            # Only an error this code did not expect ends a reader on its
+            # own: the consumer hears of it after what is queued before it.
+            await q.put(_DONE)
+            raise
 
 
 def _cancel(tasks: list[asyncio.Task], stop: list[bool]) -> None:
@@ -195,16 +195,14 @@ class Subscription:
         if not self._tasks:
             f, n = self._feed, min(len(self._groups), self._feed._readers)
             self._tasks.extend(asyncio.ensure_future(f._read(self._groups[i::n], self._q, self._stop)) for i in range(n))
-        while True:
-            u = await self._q.get()
-            if u is not _DONE:
-                return u
-            # A reader ended on its own: only an error this code did not
-            # expect does that; raise it.
-            for t in self._tasks:
-                if t.done() and not t.cancelled() and t.exception() is not None:
-                    await self.aclose()
-                    raise t.exception()  # type: ignore[misc]
+        u = await self._q.get()
+        if u is not _DONE:
+            return u
+        # A reader failed (Feed._read): end the others and raise its error.
+        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        err = next(t.exception() for t in self._tasks if t.done() and not t.cancelled() and t.exception())
+        await self.aclose()
+        raise err  # type: ignore[misc]
 
     async def aclose(self) -> None:
         """Ends the subscription: its readers are cancelled and awaited."""

@@ -32,12 +32,7 @@ type pyUpdate struct {
 // its quote's Seq) is refused with BadEntryError, the symbol is read again
 // from a snapshot, and the genuine updates after it arrive.
 func TestPythonSubscriberFollowsTheGoFeed(t *testing.T) {
-	const py = "/usr/bin/python3"
-	for _, mod := range []string{"msgpack", "zstandard", "redis"} {
-		if out, err := exec.Command(py, "-c", "import "+mod).CombinedOutput(); err != nil {
-			t.Fatalf("python module %s missing (%s): run `make test` (it installs python3-%s)", mod, strings.TrimSpace(string(out)), mod)
-		}
-	}
+	py := testkit.Python(t, "msgpack", "zstandard", "redis")
 	srv := redistest.Start(t)
 	c := newCache(t, tradecache.Config{Redis: tradecache.RedisConfig{URL: "redis://" + srv.Addr}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -16,6 +16,7 @@ import (
 	"github.com/tradecache/tradecache/internal/clock"
 	"github.com/tradecache/tradecache/internal/leaktest"
 	"github.com/tradecache/tradecache/internal/redistest"
+	"github.com/tradecache/tradecache/internal/testkit"
 	"github.com/tradecache/tradecache/trading/models"
 )
 
@@ -23,17 +24,11 @@ var topologies redistest.Shared
 
 func TestMain(m *testing.M) { leaktest.Main(m, topologies.Close) }
 
-const python = "/usr/bin/python3"
-
 // runPython runs python/tests/models_interop.py against the Redis that
 // env names; it fails the test, with the script's output, if it fails.
 func runPython(t *testing.T, env []string, step string) {
 	t.Helper()
-	for _, mod := range []string{"msgpack", "redis"} {
-		if out, err := exec.Command(python, "-c", "import "+mod).CombinedOutput(); err != nil {
-			t.Fatalf("python module %s missing (%s): run `make test` (it installs python3-%s)", mod, strings.TrimSpace(string(out)), mod)
-		}
-	}
+	python := testkit.Python(t, "msgpack", "redis")
 	cmd := exec.Command(python, "../../python/tests/models_interop.py", step)
 	cmd.Env = append(append(os.Environ(), "CACHE_KEY_PREFIX=models"), env...)
 	out, err := cmd.CombinedOutput()
